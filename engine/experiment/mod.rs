@@ -1,0 +1,3 @@
+//! Experiment configs, sweeps and output files.
+
+pub mod npy;

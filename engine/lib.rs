@@ -1,0 +1,12 @@
+//! wideprobe: GPU measurements of the quantities wide-network theory is built on.
+//!
+//! Layers, data flowing one way:
+//! `gpu` (device, tensors, kernel launch, timing) -> `ops` (one host wrapper per shader)
+//! -> `linalg` (eigenvalue solvers) -> `model` -> `theory` -> `experiment`.
+
+pub mod experiment;
+pub mod gpu;
+pub mod linalg;
+pub mod model;
+pub mod ops;
+pub mod theory;

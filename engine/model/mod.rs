@@ -1,0 +1,1 @@
+//! FCN forward/backward and the empirical NTK (not yet built).

@@ -1,0 +1,230 @@
+//! `C = alpha * op(A) * op(B) + beta * C` (shaders/matmul.wgsl).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+use super::shaders;
+use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
+
+/// Which kernel computes the product. Both compute the same function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MatmulVariant {
+    /// One output per invocation: the reference the others are checked against.
+    Naive,
+    /// 128x128 workgroup tiles staged in shared memory, 8x8 outputs per invocation.
+    Tiled,
+}
+
+impl MatmulVariant {
+    pub const ALL: [MatmulVariant; 2] = [MatmulVariant::Naive, MatmulVariant::Tiled];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MatmulVariant::Naive => "naive",
+            MatmulVariant::Tiled => "tiled",
+        }
+    }
+
+    fn entry(self) -> &'static str {
+        match self {
+            MatmulVariant::Naive => "matmul_naive",
+            MatmulVariant::Tiled => "matmul_tiled",
+        }
+    }
+
+    /// Output tile of one workgroup, (rows, columns).
+    fn tile(self) -> (u32, u32) {
+        match self {
+            MatmulVariant::Naive => (16, 16),
+            MatmulVariant::Tiled => (128, 128),
+        }
+    }
+}
+
+impl FromStr for MatmulVariant {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown matmul variant `{s}`: use naive or tiled"))
+    }
+}
+
+/// Storage layouts of the operands: `N` as stored, `T` transposed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// A * B
+    NN,
+    /// A * B^T
+    NT,
+    /// A^T * B
+    TN,
+    /// A^T * B^T
+    TT,
+}
+
+impl Layout {
+    pub const ALL: [Layout; 4] = [Layout::NN, Layout::NT, Layout::TN, Layout::TT];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::NN => "nn",
+            Layout::NT => "nt",
+            Layout::TN => "tn",
+            Layout::TT => "tt",
+        }
+    }
+
+    pub fn trans_a(self) -> bool {
+        matches!(self, Layout::TN | Layout::TT)
+    }
+
+    pub fn trans_b(self) -> bool {
+        matches!(self, Layout::NT | Layout::TT)
+    }
+}
+
+impl FromStr for Layout {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| anyhow::anyhow!("unknown layout `{s}`: use nn, nt, tn or tt"))
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    _pad0: u32,
+    alpha: f32,
+    beta: f32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+/// Dimensions of a product: op(A) is m x k, op(B) is k x n.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatmulDims {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+}
+
+impl MatmulDims {
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.n as f64 * self.k as f64
+    }
+}
+
+/// Checks operand shapes and returns the product's dimensions.
+pub fn matmul_dims(
+    layout: Layout,
+    a: &[usize],
+    b: &[usize],
+    c: &[usize],
+) -> Result<MatmulDims, GpuError> {
+    let two = |what: &str, s: &[usize]| match s {
+        [r, cols] => Ok((*r, *cols)),
+        _ => Err(GpuError::Shape(format!(
+            "matmul: {what} must be a matrix, but has shape {s:?}"
+        ))),
+    };
+    let (ar, ac) = two("A", a)?;
+    let (br, bc) = two("B", b)?;
+    let (cr, cc) = two("C", c)?;
+    let (m, k) = if layout.trans_a() { (ac, ar) } else { (ar, ac) };
+    let (kb, n) = if layout.trans_b() { (bc, br) } else { (br, bc) };
+    if k != kb || (cr, cc) != (m, n) {
+        return Err(GpuError::Shape(format!(
+            "matmul {}: A {a:?} and B {b:?} give op(A) {m}x{k} and op(B) {kb}x{n}, C is {c:?}; \
+             need the inner sizes equal and C {m}x{n}",
+            layout.name()
+        )));
+    }
+    Ok(MatmulDims { m, n, k })
+}
+
+/// The matmul kernels of one variant, for every layout.
+pub struct Matmul {
+    variant: MatmulVariant,
+    kernels: Vec<(Layout, Arc<Kernel>)>,
+}
+
+impl Matmul {
+    pub fn new(gpu: &Gpu, variant: MatmulVariant) -> Result<Self> {
+        let kernels = Layout::ALL
+            .into_iter()
+            .map(|layout| {
+                let overrides = [
+                    ("TRANS_A", layout.trans_a() as u32 as f64),
+                    ("TRANS_B", layout.trans_b() as u32 as f64),
+                ];
+                Ok((
+                    layout,
+                    gpu.kernel(&shaders::MATMUL, variant.entry(), &overrides)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Matmul { variant, kernels })
+    }
+
+    pub fn variant(&self) -> MatmulVariant {
+        self.variant
+    }
+
+    /// Records `C = alpha * op(A) * op(B) + beta * C`. With `beta == 0` C is only written.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &self,
+        batch: &mut Batch,
+        layout: Layout,
+        alpha: f32,
+        a: &Tensor,
+        b: &Tensor,
+        beta: f32,
+        c: &Tensor,
+    ) -> Result<MatmulDims> {
+        let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
+        let too_big = |x: usize| x > u32::MAX as usize;
+        if too_big(dims.m) || too_big(dims.n) || too_big(dims.k) {
+            bail!("matmul: dimensions {dims:?} exceed 32-bit indexing");
+        }
+        let kernel = &self
+            .kernels
+            .iter()
+            .find(|(l, _)| *l == layout)
+            .expect("all layouts built")
+            .1;
+        let (tile_m, tile_n) = self.variant.tile();
+        let params = Params {
+            m: dims.m as u32,
+            n: dims.n as u32,
+            k: dims.k as u32,
+            _pad0: 0,
+            alpha,
+            beta,
+            _pad1: 0,
+            _pad2: 0,
+        };
+        let groups = [
+            (dims.n as u32).div_ceil(tile_n),
+            (dims.m as u32).div_ceil(tile_m),
+            1,
+        ];
+        batch.dispatch(
+            kernel,
+            &[a.buffer(), b.buffer(), c.buffer()],
+            Some(&params),
+            groups,
+        )?;
+        Ok(dims)
+    }
+}

@@ -1,0 +1,1 @@
+//! Plain maths with no GPU: dual activations, PL constants, bounds (not yet built).

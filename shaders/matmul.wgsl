@@ -1,0 +1,188 @@
+// matmul: C = alpha * op(A) * op(B) + beta * C, f32, row-major storage.
+//
+// op(A) is m x k: A is stored m x k, or k x m when TRANS_A (then op(A) = A^T).
+// op(B) is k x n: B is stored k x n, or n x k when TRANS_B.
+// C is m x n. When beta == 0, C is not read (BLAS semantics: NaN in C does not leak).
+//
+// Bindings: a (read), b (read), c (read_write), params (uniform).
+//
+// Entry points:
+// - matmul_naive: one output per invocation, 16x16 workgroups; the reference variant.
+// - matmul_tiled: a 128x128 output tile per 256-invocation workgroup. Each step stages a
+//   128x16 slice of op(A) and a 16x128 slice of op(B) in workgroup memory as vec4s, and
+//   each invocation accumulates an 8x8 block in registers (rows ty*4+{0..3} and
+//   64+ty*4+{0..3}, columns tx*4+{0..3} and 64+tx*4+{0..3}, so that neighbouring
+//   invocations read neighbouring vec4s of the staged slices). Loads outside the matrix
+//   read 0 and stores outside it are skipped, so any m, n, k works.
+//   Global loads are scalar: rows of arbitrary length are not 16-byte aligned.
+
+struct Params {
+    m: u32,
+    n: u32,
+    k: u32,
+    _pad0: u32,
+    alpha: f32,
+    beta: f32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+// op(A)[row, kk], caller guarantees row < m and kk < k.
+fn op_a(row: u32, kk: u32) -> f32 {
+    if TRANS_A {
+        return a[kk * params.m + row];
+    }
+    return a[row * params.k + kk];
+}
+
+// op(B)[kk, col], caller guarantees kk < k and col < n.
+fn op_b(kk: u32, col: u32) -> f32 {
+    if TRANS_B {
+        return b[col * params.k + kk];
+    }
+    return b[kk * params.n + col];
+}
+
+fn store(row: u32, col: u32, value: f32) {
+    let i = row * params.n + col;
+    var out = params.alpha * value;
+    if params.beta != 0.0 {
+        out += params.beta * c[i];
+    }
+    c[i] = out;
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let col = gid.x;
+    let row = gid.y;
+    if row >= params.m || col >= params.n {
+        return;
+    }
+    var sum = 0.0;
+    for (var kk = 0u; kk < params.k; kk++) {
+        sum += op_a(row, kk) * op_b(kk, col);
+    }
+    store(row, col, sum);
+}
+
+const BM: u32 = 128u;
+const BN: u32 = 128u;
+const BK: u32 = 16u;
+
+// tile_a[kk * 32 + r4] holds op(A) rows 4*r4 .. 4*r4+3 of the tile at depth kk.
+var<workgroup> tile_a: array<vec4<f32>, 512>;
+// tile_b[kk * 32 + c4] holds op(B) columns 4*c4 .. 4*c4+3 of the tile at depth kk.
+var<workgroup> tile_b: array<vec4<f32>, 512>;
+
+fn load_a4(row: u32, kk: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if kk < params.k {
+        for (var q = 0u; q < 4u; q++) {
+            if row + q < params.m {
+                v[q] = op_a(row + q, kk);
+            }
+        }
+    }
+    return v;
+}
+
+fn load_b4(kk: u32, col: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if kk < params.k {
+        for (var q = 0u; q < 4u; q++) {
+            if col + q < params.n {
+                v[q] = op_b(kk, col + q);
+            }
+        }
+    }
+    return v;
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul_tiled(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let tx = lid.x;
+    let ty = lid.y;
+    let row0 = wg.y * BM;
+    let col0 = wg.x * BN;
+
+    var acc: array<vec4<f32>, 16>; // acc[i * 2 + j]: row block i (0..8), column half j
+    for (var i = 0u; i < 16u; i++) {
+        acc[i] = vec4<f32>(0.0);
+    }
+
+    for (var k0 = 0u; k0 < params.k; k0 += BK) {
+        // Stage op(A): 16 x 32 vec4s, two per invocation. The invocation-to-element map
+        // follows the storage order, so that neighbours read neighbouring addresses.
+        for (var s = 0u; s < 2u; s++) {
+            var kk: u32;
+            var r4: u32;
+            if TRANS_A {
+                r4 = li % 32u;
+                kk = li / 32u + 8u * s;
+            } else {
+                kk = li % 16u;
+                r4 = li / 16u + 16u * s;
+            }
+            tile_a[kk * 32u + r4] = load_a4(row0 + 4u * r4, k0 + kk);
+        }
+        for (var s = 0u; s < 2u; s++) {
+            var kk: u32;
+            var c4: u32;
+            if TRANS_B {
+                kk = li % 16u;
+                c4 = li / 16u + 16u * s;
+            } else {
+                c4 = li % 32u;
+                kk = li / 32u + 8u * s;
+            }
+            tile_b[kk * 32u + c4] = load_b4(k0 + kk, col0 + 4u * c4);
+        }
+        workgroupBarrier();
+
+        for (var kk = 0u; kk < BK; kk++) {
+            let a_lo = tile_a[kk * 32u + ty];
+            let a_hi = tile_a[kk * 32u + 16u + ty];
+            let b_lo = tile_b[kk * 32u + tx];
+            let b_hi = tile_b[kk * 32u + 16u + tx];
+            for (var q = 0u; q < 4u; q++) {
+                acc[q * 2u] += a_lo[q] * b_lo;
+                acc[q * 2u + 1u] += a_lo[q] * b_hi;
+                acc[(q + 4u) * 2u] += a_hi[q] * b_lo;
+                acc[(q + 4u) * 2u + 1u] += a_hi[q] * b_hi;
+            }
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < 8u; i++) {
+        var row = row0 + ty * 4u + i;
+        if i >= 4u {
+            row = row0 + 64u + ty * 4u + (i - 4u);
+        }
+        if row >= params.m {
+            continue;
+        }
+        for (var j = 0u; j < 2u; j++) {
+            let col = col0 + j * 64u + tx * 4u;
+            let v = acc[i * 2u + j];
+            for (var q = 0u; q < 4u; q++) {
+                if col + q < params.n {
+                    store(row, col + q, v[q]);
+                }
+            }
+        }
+    }
+}

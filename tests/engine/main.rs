@@ -1,0 +1,8 @@
+//! Kernel tests: every GPU kernel against an f64 CPU reference, on fresh random inputs,
+//! at sizes that are not multiples of the tile, with outputs poisoned first.
+//! One test binary (one link) for all of them; `common` holds the references.
+
+mod common;
+
+mod matmul;
+mod tensor;
