@@ -1,7 +1,12 @@
 //! One host wrapper per shader family: each builds its pipelines once (`new`) and
 //! afterwards only records launches into a [`crate::gpu::Batch`].
 
+pub mod activation;
+pub mod gram;
 pub mod matmul;
+pub mod reduce;
+pub mod rownorm;
 pub mod shaders;
+pub mod vector;
 
 pub use matmul::{Layout, Matmul, MatmulVariant};

@@ -3,13 +3,36 @@
 use crate::gpu::Shader;
 
 const NONE: wgpu::Features = wgpu::Features::empty();
+const F64: wgpu::Features = wgpu::Features::SHADER_F64;
 
-pub static MATMUL: Shader = Shader {
-    name: "matmul",
-    source: include_str!("../../shaders/matmul.wgsl"),
-    features: NONE,
-    trusted: true,
-};
+macro_rules! shader {
+    ($ident:ident, $name:literal, $features:expr, trusted: $trusted:expr) => {
+        pub static $ident: Shader = Shader {
+            name: $name,
+            source: include_str!(concat!("../../shaders/", $name, ".wgsl")),
+            features: $features,
+            trusted: $trusted,
+        };
+    };
+}
+
+shader!(MATMUL, "matmul", NONE, trusted: true);
+shader!(GRAM, "gram", NONE, trusted: true);
+shader!(GRAM_F64, "gram_f64", F64, trusted: true);
+shader!(ACTIVATION, "activation", NONE, trusted: false);
+shader!(ROWNORM, "rownorm", NONE, trusted: false);
+shader!(REDUCE, "reduce", NONE, trusted: false);
+shader!(VECTOR, "vector", NONE, trusted: false);
+shader!(VECTOR_F64, "vector_f64", F64, trusted: false);
 
 /// All shaders, for validation and translation tests.
-pub static ALL: &[&Shader] = &[&MATMUL];
+pub static ALL: &[&Shader] = &[
+    &MATMUL,
+    &GRAM,
+    &GRAM_F64,
+    &ACTIVATION,
+    &ROWNORM,
+    &REDUCE,
+    &VECTOR,
+    &VECTOR_F64,
+];

@@ -4,5 +4,11 @@
 
 mod common;
 
+mod activation;
+mod gram;
 mod matmul;
+mod reduce;
+mod rownorm;
+mod shaders;
 mod tensor;
+mod vector;

@@ -1,0 +1,3 @@
+// gram: placeholder, being written.
+@compute @workgroup_size(1)
+fn placeholder() {}

@@ -1,0 +1,3 @@
+// reduce: placeholder, being written.
+@compute @workgroup_size(1)
+fn placeholder() {}
