@@ -1,3 +1,4 @@
-//! Experiment configs, sweeps and output files.
+//! Experiment configs, sweeps, benchmarks and output files.
 
+pub mod bench;
 pub mod npy;

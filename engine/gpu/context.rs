@@ -66,7 +66,7 @@ impl AdapterSummary {
                 .filter(|(f, _)| features.contains(*f))
                 .map(|(_, name)| name.to_string())
                 .collect(),
-            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size as u64,
+            max_storage_buffer_binding_size: limits.max_storage_buffer_binding_size,
             max_buffer_size: limits.max_buffer_size,
             max_compute_workgroup_storage_size: limits.max_compute_workgroup_storage_size,
             max_compute_invocations_per_workgroup: limits.max_compute_invocations_per_workgroup,
@@ -209,7 +209,7 @@ impl Gpu {
 
     /// The largest buffer a kernel can bind: the smaller of the binding and buffer limits.
     pub fn max_binding_bytes(&self) -> u64 {
-        (self.limits.max_storage_buffer_binding_size as u64).min(self.limits.max_buffer_size)
+        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
     }
 
     /// Checks that a buffer of `bytes` can be bound by a kernel.

@@ -60,7 +60,7 @@ pub fn assert_close(
         let d = (g - w).abs();
         diff2 += d * d;
         norm2 += w * w;
-        if !(d <= atol + rtol * w.abs()) {
+        if d.is_nan() || d > atol + rtol * w.abs() {
             bad.push((i, g, w));
         }
         if d.is_nan() || d > max_diff {
