@@ -7,6 +7,7 @@ pub mod matmul;
 pub mod reduce;
 pub mod rownorm;
 pub mod shaders;
+pub mod symstats;
 pub mod vector;
 
 pub use matmul::{Layout, Matmul, MatmulVariant};

@@ -24,6 +24,8 @@ shader!(ROWNORM, "rownorm", NONE, trusted: false);
 shader!(REDUCE, "reduce", NONE, trusted: false);
 shader!(VECTOR, "vector", NONE, trusted: false);
 shader!(VECTOR_F64, "vector_f64", F64, trusted: false);
+shader!(SYMSTATS, "symstats", NONE, trusted: false);
+shader!(SYMSTATS_F64, "symstats_f64", F64, trusted: false);
 
 /// All shaders, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -35,4 +37,6 @@ pub static ALL: &[&Shader] = &[
     &REDUCE,
     &VECTOR,
     &VECTOR_F64,
+    &SYMSTATS,
+    &SYMSTATS_F64,
 ];

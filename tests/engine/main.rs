@@ -10,5 +10,6 @@ mod matmul;
 mod reduce;
 mod rownorm;
 mod shaders;
+mod symstats;
 mod tensor;
 mod vector;

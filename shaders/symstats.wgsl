@@ -1,0 +1,93 @@
+// symstats: per-row statistics of a square matrix A [n, n] (f32, row-major), for the
+// Gershgorin proxies of MEASUREMENTS.md §3 and Frobenius distances (Eq. 13).
+//
+// Entry points (one 256-invocation workgroup per row, rows spread over x and y):
+// - row_stats: stats[4 i + 0] = A_ii, stats[4 i + 1] = sum_{j != i} |A_ij|,
+//   stats[4 i + 2] = max_{j != i} |A_ij| (0 when n = 1), stats[4 i + 3] = 0.
+//   Bindings: a (read), stats [n, 4] (read_write), params.
+// - row_diff_sq: out[i] = sum_j (A_ij - B_ij)^2.
+//   Bindings: a (read), b [n, n] (read), out [n] (read_write), params.
+// Each invocation strides over the row; a tree reduction in workgroup memory combines them.
+
+struct Params {
+    n: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+const WG: u32 = 256u;
+var<workgroup> partial_sum: array<f32, 256>;
+var<workgroup> partial_max: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn row_stats(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row = wg.x + wg.y * nwg.x;
+    let n = params.n;
+    // Rows past n still take part in the barriers below, with neutral values.
+    var s = 0.0;
+    var m = 0.0;
+    if row < n {
+        for (var j = li; j < n; j += WG) {
+            if j != row {
+                let v = abs(a[row * n + j]);
+                s += v;
+                m = max(m, v);
+            }
+        }
+    }
+    partial_sum[li] = s;
+    partial_max[li] = m;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if li < stride {
+            partial_sum[li] += partial_sum[li + stride];
+            partial_max[li] = max(partial_max[li], partial_max[li + stride]);
+        }
+        workgroupBarrier();
+    }
+    if li == 0u && row < n {
+        stats[4u * row] = a[row * n + row];
+        stats[4u * row + 1u] = partial_sum[0];
+        stats[4u * row + 2u] = partial_max[0];
+        stats[4u * row + 3u] = 0.0;
+    }
+}
+
+@compute @workgroup_size(256)
+fn row_diff_sq(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row = wg.x + wg.y * nwg.x;
+    let n = params.n;
+    var s = 0.0;
+    if row < n {
+        for (var j = li; j < n; j += WG) {
+            let d = a[row * n + j] - b[row * n + j];
+            s += d * d;
+        }
+    }
+    partial_sum[li] = s;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if li < stride {
+            partial_sum[li] += partial_sum[li + stride];
+        }
+        workgroupBarrier();
+    }
+    if li == 0u && row < n {
+        out[row] = partial_sum[0];
+    }
+}
