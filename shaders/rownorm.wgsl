@@ -1,3 +1,133 @@
-// rownorm: placeholder, being written.
-@compute @workgroup_size(1)
-fn placeholder() {}
+// rownorm: per-row Euclidean norms of an f32 matrix, renormalisation of every row to a
+// target norm (MEASUREMENTS.md section 2: a_i <- a_i * sqrt(w) / ||a_i||), and the
+// backward of that renormalisation. X is rows x cols, row-major.
+//
+// Entry points:
+//   rownorm_norms:        norms_out[i] = ||x_i||
+//   rownorm_renormalize:  y_i = x_i * (target_norm / norms[i])
+//   rownorm_backward:     d_x_i = (target_norm / r) * (d_y_i - ((x_i . d_y_i) / r^2) x_i),
+//                         r = norms[i]; the Jacobian of y_i = t x_i / ||x_i|| is
+//                         (t / r) (I - x_i x_i^T / r^2), which is symmetric.
+//
+// Bindings (each entry point binds only what it uses, in this order):
+//   x         (read)        rows x cols
+//   norms     (read)        rows, the norms the forward used (renormalize, backward)
+//   d_y       (read)        rows x cols, gradient w.r.t. y (backward)
+//   norms_out (read_write)  rows (norms)
+//   y         (read_write)  rows x cols (renormalize)
+//   d_x       (read_write)  rows x cols (backward)
+//   params    (uniform)     rows, cols, target_norm
+//
+// Work split: one workgroup of WG invocations per row; the host lays the workgroups out
+// with grid_1d, so the row is wg.x + wg.y * nwg.x. Invocation l handles columns
+// l, l + WG, l + 2 WG, ...; row sums are reduced by a tree in workgroup memory, in f32.
+// Sums of squares are not rescaled (unlike BLAS nrm2): rows here are activations with
+// O(1) entries; a row whose squares overflow gets an infinite norm, which the host
+// rejects (first_zero_row) like a zero row.
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    target_norm: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> norms: array<f32>;
+@group(0) @binding(2) var<storage, read> d_y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> norms_out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+@group(0) @binding(5) var<storage, read_write> d_x: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+// A power of two, for the tree reduction.
+const WG: u32 = 256u;
+
+var<workgroup> partial: array<f32, WG>;
+
+// Sum of `value` over the workgroup, returned to every invocation. Every invocation must
+// call it (it has barriers), so rows past the end take part with value 0 rather than
+// returning early. Used once per launch: a second call would need a barrier first.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+    partial[lid] = value;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if lid < stride {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+fn row_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wg.x + wg.y * nwg.x;
+}
+
+@compute @workgroup_size(WG)
+fn rownorm_norms(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = row_index(wg, nwg);
+    let row_in_range = row < params.rows;
+    var sum_sq = 0.0;
+    if row_in_range {
+        let start = row * params.cols;
+        for (var j = lid; j < params.cols; j += WG) {
+            let v = x[start + j];
+            sum_sq += v * v;
+        }
+    }
+    let total = workgroup_sum(lid, sum_sq);
+    if row_in_range && lid == 0u {
+        norms_out[row] = sqrt(total);
+    }
+}
+
+@compute @workgroup_size(WG)
+fn rownorm_renormalize(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = row_index(wg, nwg);
+    if row >= params.rows {
+        return;
+    }
+    // A zero norm gives inf here and a non-finite row: the host checks norms first.
+    let scale = params.target_norm / norms[row];
+    let start = row * params.cols;
+    for (var j = lid; j < params.cols; j += WG) {
+        y[start + j] = x[start + j] * scale;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn rownorm_backward(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = row_index(wg, nwg);
+    let row_in_range = row < params.rows;
+    let start = row * params.cols;
+    var dot = 0.0;
+    if row_in_range {
+        for (var j = lid; j < params.cols; j += WG) {
+            dot += x[start + j] * d_y[start + j];
+        }
+    }
+    let x_dot_d_y = workgroup_sum(lid, dot);
+    if !row_in_range {
+        return;
+    }
+    let r = norms[row];
+    let scale = params.target_norm / r;
+    // Divided by r twice rather than by r * r, which over- or underflows sooner.
+    let coef = x_dot_d_y / r / r;
+    for (var j = lid; j < params.cols; j += WG) {
+        d_x[start + j] = scale * (d_y[start + j] - coef * x[start + j]);
+    }
+}

@@ -46,3 +46,80 @@ pub fn gram(x: &[f64], rows: usize, cols: usize, scale: f64) -> Vec<f64> {
     }
     g
 }
+
+/// phi(z) for the activation called `name` (MEASUREMENTS section 2), from the formulas.
+pub fn activation(name: &str, z: f64) -> f64 {
+    let pi = std::f64::consts::PI;
+    match name {
+        "relu" => z.max(0.0),
+        "tanh" => z.tanh(),
+        "relu_normalized" => {
+            (z.max(0.0) - 1.0 / (2.0 * pi).sqrt()) / (0.5 - 1.0 / (2.0 * pi)).sqrt()
+        }
+        "tanh_normalized" => z.tanh() / 0.394294490397841f64.sqrt(),
+        _ => panic!("no reference for activation {name}"),
+    }
+}
+
+/// phi'(z) for the activation called `name`; 0 at the relu kink z = 0.
+pub fn activation_derivative(name: &str, z: f64) -> f64 {
+    let pi = std::f64::consts::PI;
+    let step = if z > 0.0 { 1.0 } else { 0.0 };
+    match name {
+        "relu" => step,
+        "tanh" => 1.0 - z.tanh().powi(2),
+        "relu_normalized" => step / (0.5 - 1.0 / (2.0 * pi)).sqrt(),
+        "tanh_normalized" => (1.0 - z.tanh().powi(2)) / 0.394294490397841f64.sqrt(),
+        _ => panic!("no reference for activation {name}"),
+    }
+}
+
+/// ||x_i|| for every row of the rows x cols matrix x.
+pub fn row_norms(x: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    (0..rows)
+        .map(|i| {
+            x[i * cols..(i + 1) * cols]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f64>()
+                .sqrt()
+        })
+        .collect()
+}
+
+/// y_i = x_i * target / norms[i].
+pub fn renormalize(x: &[f64], norms: &[f64], rows: usize, cols: usize, target: f64) -> Vec<f64> {
+    let mut y = vec![0.0; rows * cols];
+    for i in 0..rows {
+        for j in 0..cols {
+            y[i * cols + j] = x[i * cols + j] * target / norms[i];
+        }
+    }
+    y
+}
+
+/// Backward of renormalize with r_i = norms[i]:
+/// d_x_i = (target / r_i) * (d_y_i - ((x_i . d_y_i) / r_i^2) x_i).
+pub fn renormalize_backward(
+    x: &[f64],
+    norms: &[f64],
+    d_y: &[f64],
+    rows: usize,
+    cols: usize,
+    target: f64,
+) -> Vec<f64> {
+    let mut d_x = vec![0.0; rows * cols];
+    for (i, &r) in norms.iter().enumerate().take(rows) {
+        let row = i * cols..(i + 1) * cols;
+        let dot: f64 = x[row.clone()]
+            .iter()
+            .zip(&d_y[row])
+            .map(|(a, b)| a * b)
+            .sum();
+        for j in 0..cols {
+            let k = i * cols + j;
+            d_x[k] = (target / r) * (d_y[k] - dot / (r * r) * x[k]);
+        }
+    }
+    d_x
+}
