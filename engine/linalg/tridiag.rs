@@ -1,1 +1,507 @@
+//! The symmetric tridiagonal eigenproblem in f64: the host half of Lanczos and
+//! Golub–Kahan.
+//!
+//! A Krylov run of m steps leaves a symmetric tridiagonal Tₘ (diagonal α, off-diagonal
+//! β). Its eigenvalues θᵢ are the Ritz values, and the last component s_{m,i} of each
+//! unit eigenvector gives the Ritz residual |βₘ s_{m,i}|. Full eigenvectors are only
+//! needed to form Ritz vectors.
+//!
+//! This is the implicit QL algorithm with Wilkinson shifts (EISPACK `tql2`, Numerical
+//! Recipes `tqli`), written as a small dependency-free routine rather than a binding
+//! to LAPACK: m is at most a few thousand, QL with Wilkinson shifts converges
+//! cubically (globally, for tridiagonals) and is backward stable, and it lets us
+//! accumulate just the last row of the eigenvector matrix, which costs O(m²) instead
+//! of the O(m³) of full vectors.
 
+use anyhow::{bail, Result};
+
+/// Eigen-decomposition of a symmetric tridiagonal matrix of order m.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TridiagEigen {
+    /// Eigenvalues in ascending order.
+    pub values: Vec<f64>,
+    /// Last component of the unit eigenvector of each value (sign arbitrary).
+    pub last_components: Vec<f64>,
+    /// Column-major m × m matrix whose column i is the unit eigenvector of
+    /// `values[i]`, when requested.
+    pub vectors: Option<Vec<f64>>,
+}
+
+/// Eigenvalues of the symmetric tridiagonal matrix with diagonal `alpha` (length m)
+/// and off-diagonal `beta` (length m - 1; `beta[j]` couples rows j and j + 1),
+/// with the last component of every eigenvector and, if `want_vectors`, the full
+/// eigenvectors.
+pub fn tridiag_eigen(alpha: &[f64], beta: &[f64], want_vectors: bool) -> Result<TridiagEigen> {
+    let m = alpha.len();
+    if beta.len() + 1 != m && !(m == 0 && beta.is_empty()) {
+        bail!(
+            "tridiagonal with {m} diagonal entries needs {} off-diagonal entries, got {}",
+            m.saturating_sub(1),
+            beta.len()
+        );
+    }
+    check_finite("alpha", alpha)?;
+    check_finite("beta", beta)?;
+
+    // Work on a copy scaled by a power of two (exact) so that the largest entry is
+    // about 1: the shift and rotation formulas can then neither overflow nor lose
+    // everything to underflow, whatever the magnitude of the input.
+    let max_abs = alpha
+        .iter()
+        .chain(beta)
+        .fold(0.0f64, |acc, x| acc.max(x.abs()));
+    // The exponent is clamped so that the scale itself is a normal number.
+    let scale = if max_abs > 0.0 {
+        let exponent = max_abs.log2().ceil() as i32;
+        2.0f64.powi(exponent.clamp(f64::MIN_EXP, f64::MAX_EXP - 1))
+    } else {
+        1.0
+    };
+    let mut diag: Vec<f64> = alpha.iter().map(|a| a / scale).collect();
+    // One trailing zero so that off[j] for j = m - 1 reads as "decoupled".
+    let mut off: Vec<f64> = beta.iter().map(|b| b / scale).chain([0.0]).collect();
+
+    // Rows of the accumulated rotation matrix Z that we keep: only the last row
+    // (which starts as eₘᵀ) unless full vectors are wanted.
+    let rows = if want_vectors { m } else { 1 };
+    let mut z = vec![0.0; rows * m];
+    for j in 0..m {
+        if want_vectors {
+            z[j * rows + j] = 1.0;
+        } else if j + 1 == m {
+            z[j] = 1.0;
+        }
+    }
+
+    // A budget of 30 sweeps per eigenvalue, shared by all of them as in LAPACK's
+    // dsteqr; QL typically needs fewer than two.
+    implicit_ql(&mut diag, &mut off, &mut z, rows, 30 * m)?;
+
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&a, &b| diag[a].total_cmp(&diag[b]));
+    let values = order.iter().map(|&j| diag[j] * scale).collect();
+    let last_components = order.iter().map(|&j| z[j * rows + rows - 1]).collect();
+    let vectors = want_vectors.then(|| {
+        order
+            .iter()
+            .flat_map(|&j| z[j * rows..(j + 1) * rows].iter().copied())
+            .collect()
+    });
+    Ok(TridiagEigen {
+        values,
+        last_components,
+        vectors,
+    })
+}
+
+fn check_finite(name: &str, entries: &[f64]) -> Result<()> {
+    if let Some((i, x)) = entries.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+        bail!("{name}[{i}] is {x}: the tridiagonal must be finite");
+    }
+    Ok(())
+}
+
+/// Implicit QL with Wilkinson shifts on the tridiagonal (`diag`, `off`), with
+/// `off[j]` coupling j and j + 1 and `off[m - 1] == 0`. On return `diag` holds the
+/// (unsorted) eigenvalues and the columns of `z` (column-major, `rows` rows) have
+/// been multiplied by every rotation, so that z = Z₀ Q. Gives up after `max_sweeps`
+/// QL sweeps in total.
+fn implicit_ql(
+    diag: &mut [f64],
+    off: &mut [f64],
+    z: &mut [f64],
+    rows: usize,
+    max_sweeps: usize,
+) -> Result<()> {
+    let m = diag.len();
+    let mut sweeps = 0;
+    for l in 0..m {
+        loop {
+            // The unreduced block starting at l ends at the first negligible
+            // off-diagonal. The test is relative to the neighbouring diagonal (good
+            // for graded matrices); the MIN_POSITIVE floor stops us iterating on
+            // subnormals, harmless since the matrix is scaled to norm about 1.
+            let mut end = l;
+            while end + 1 < m {
+                let local = diag[end].abs() + diag[end + 1].abs();
+                if off[end].abs() <= f64::EPSILON * local + f64::MIN_POSITIVE {
+                    break;
+                }
+                end += 1;
+            }
+            if end == l {
+                break; // diag[l] has converged.
+            }
+            if sweeps == max_sweeps {
+                bail!(
+                    "tridiagonal QL did not converge in {max_sweeps} sweeps \
+                     (order {m}; {l} eigenvalues had converged)"
+                );
+            }
+            sweeps += 1;
+
+            // Wilkinson shift: the eigenvalue of the leading 2 × 2 of the block
+            // nearer diag[l], folded into the first rotation's g.
+            let g = (diag[l + 1] - diag[l]) / (2.0 * off[l]);
+            let r = g.hypot(1.0);
+            let mut g = diag[end] - diag[l] + off[l] / (g + r.copysign(g));
+
+            // Chase the bulge from the bottom of the block to the top.
+            let (mut s, mut c, mut p) = (1.0f64, 1.0f64, 0.0f64);
+            let mut underflow = false;
+            for i in (l..end).rev() {
+                let f = s * off[i];
+                let b = c * off[i];
+                let r = f.hypot(g);
+                off[i + 1] = r;
+                if r == 0.0 {
+                    // Both rotation inputs underflowed: the block has split at i + 1.
+                    diag[i + 1] -= p;
+                    off[end] = 0.0;
+                    underflow = true;
+                    break;
+                }
+                s = f / r;
+                c = g / r;
+                g = diag[i + 1] - p;
+                let r = (diag[i] - g) * s + 2.0 * c * b;
+                p = s * r;
+                diag[i + 1] = g + p;
+                g = c * r - b;
+                rotate_columns(z, rows, i, c, s);
+            }
+            if underflow {
+                continue;
+            }
+            diag[l] -= p;
+            off[l] = g;
+            off[end] = 0.0;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the plane rotation (c, s) to columns i and i + 1 of the column-major `z`.
+fn rotate_columns(z: &mut [f64], rows: usize, i: usize, c: f64, s: f64) {
+    let (head, tail) = z.split_at_mut((i + 1) * rows);
+    let left = &mut head[i * rows..];
+    let right = &mut tail[..rows];
+    for (zl, zr) in left.iter_mut().zip(right.iter_mut()) {
+        let f = *zr;
+        *zr = s * *zl + c * f;
+        *zl = c * *zl - s * f;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// Row-major dense copy of the tridiagonal.
+    fn dense(alpha: &[f64], beta: &[f64]) -> Vec<f64> {
+        let m = alpha.len();
+        let mut a = vec![0.0; m * m];
+        for (i, &x) in alpha.iter().enumerate() {
+            a[i * m + i] = x;
+        }
+        for (i, &x) in beta.iter().enumerate() {
+            a[i * m + i + 1] = x;
+            a[(i + 1) * m + i] = x;
+        }
+        a
+    }
+
+    /// Max absolute row sum, an upper bound on the 2-norm.
+    fn norm_inf(alpha: &[f64], beta: &[f64]) -> f64 {
+        let m = alpha.len();
+        (0..m)
+            .map(|i| {
+                let left = if i > 0 { beta[i - 1].abs() } else { 0.0 };
+                let right = if i + 1 < m { beta[i].abs() } else { 0.0 };
+                alpha[i].abs() + left + right
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Independent reference: cyclic Jacobi on the dense matrix, sorted eigenvalues.
+    /// An off-diagonal entry is rotated away unless it is negligible relative to its
+    /// two diagonal entries, which keeps small eigenvalues of graded matrices accurate.
+    fn jacobi_eigenvalues(alpha: &[f64], beta: &[f64]) -> Vec<f64> {
+        let n = alpha.len();
+        let mut a = dense(alpha, beta);
+        for _sweep in 0..60 {
+            let mut rotated = false;
+            for p in 0..n {
+                for q in p + 1..n {
+                    let apq = a[p * n + q];
+                    let (app, aqq) = (a[p * n + p], a[q * n + q]);
+                    if apq == 0.0 || apq.abs() <= 0.25 * f64::EPSILON * (app * aqq).abs().sqrt() {
+                        continue;
+                    }
+                    rotated = true;
+                    let theta = (aqq - app) / (2.0 * apq);
+                    let t = if theta == 0.0 {
+                        1.0
+                    } else {
+                        theta.signum() / (theta.abs() + theta.hypot(1.0))
+                    };
+                    let c = 1.0 / t.hypot(1.0);
+                    let s = t * c;
+                    for r in 0..n {
+                        if r == p || r == q {
+                            continue;
+                        }
+                        let (arp, arq) = (a[r * n + p], a[r * n + q]);
+                        let new_p = c * arp - s * arq;
+                        let new_q = s * arp + c * arq;
+                        a[r * n + p] = new_p;
+                        a[p * n + r] = new_p;
+                        a[r * n + q] = new_q;
+                        a[q * n + r] = new_q;
+                    }
+                    a[p * n + p] = app - t * apq;
+                    a[q * n + q] = aqq + t * apq;
+                    a[p * n + q] = 0.0;
+                    a[q * n + p] = 0.0;
+                }
+            }
+            if !rotated {
+                let mut values: Vec<f64> = (0..n).map(|i| a[i * n + i]).collect();
+                values.sort_by(f64::total_cmp);
+                return values;
+            }
+        }
+        panic!("reference Jacobi did not converge");
+    }
+
+    fn random_tridiag(m: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let alpha = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let beta = (0..m.saturating_sub(1))
+            .map(|_| rng.random_range(-1.0..1.0))
+            .collect();
+        (alpha, beta)
+    }
+
+    /// Checks both modes of `tridiag_eigen` against Jacobi and against the
+    /// eigen-equations themselves; returns the full decomposition.
+    fn check(alpha: &[f64], beta: &[f64]) -> TridiagEigen {
+        let m = alpha.len();
+        let norm = norm_inf(alpha, beta).max(f64::MIN_POSITIVE);
+        let tol = 1e-12 * norm;
+        let full = tridiag_eigen(alpha, beta, true).unwrap();
+        let lean = tridiag_eigen(alpha, beta, false).unwrap();
+        assert!(lean.vectors.is_none());
+        assert_eq!(full.values.len(), m);
+        assert_eq!(lean.values.len(), m);
+        assert_eq!(lean.last_components.len(), m);
+
+        let reference = jacobi_eigenvalues(alpha, beta);
+        let triples = full.values.iter().zip(&lean.values).zip(&reference);
+        for (i, ((&with_vectors, &without), &jacobi)) in triples.enumerate() {
+            assert!(
+                (with_vectors - jacobi).abs() <= tol,
+                "eigenvalue {i}: QL {with_vectors} vs Jacobi {jacobi} (norm {norm})"
+            );
+            assert!((without - with_vectors).abs() <= tol);
+        }
+        assert!(
+            full.values.windows(2).all(|w| w[0] <= w[1]),
+            "not ascending"
+        );
+
+        let v = full.vectors.as_ref().unwrap();
+        assert_eq!(v.len(), m * m);
+        let a = dense(alpha, beta);
+        for i in 0..m {
+            let col = &v[i * m..(i + 1) * m];
+            let residual = (0..m)
+                .map(|r| {
+                    let tv: f64 = (0..m).map(|k| a[r * m + k] * col[k]).sum();
+                    (tv - full.values[i] * col[r]).powi(2)
+                })
+                .sum::<f64>()
+                .sqrt();
+            assert!(residual <= tol, "‖Tv - θv‖ = {residual} for eigenvalue {i}");
+            for j in 0..=i {
+                let dot: f64 = col
+                    .iter()
+                    .zip(&v[j * m..(j + 1) * m])
+                    .map(|(x, y)| x * y)
+                    .sum();
+                let expected = if i == j { 1.0 } else { 0.0 };
+                assert!(
+                    (dot - expected).abs() <= 1e-12,
+                    "vᵢᵀvⱼ = {dot} for (i, j) = ({i}, {j})"
+                );
+            }
+            assert!((full.last_components[i] - col[m - 1]).abs() <= 1e-15);
+            assert!(
+                (lean.last_components[i].abs() - col[m - 1].abs()).abs() <= 1e-12,
+                "last component {i}: {} without vectors, {} with",
+                lean.last_components[i],
+                col[m - 1]
+            );
+        }
+        if m > 0 {
+            let sum_sq: f64 = lean.last_components.iter().map(|s| s * s).sum();
+            assert!((sum_sq - 1.0).abs() <= 1e-12, "Σ s² = {sum_sq}");
+        }
+        full
+    }
+
+    #[test]
+    fn empty_and_order_one() {
+        let empty = tridiag_eigen(&[], &[], true).unwrap();
+        assert!(empty.values.is_empty() && empty.last_components.is_empty());
+        assert_eq!(empty.vectors, Some(vec![]));
+
+        let one = tridiag_eigen(&[-2.5], &[], true).unwrap();
+        assert_eq!(one.values, vec![-2.5]);
+        assert_eq!(one.last_components, vec![1.0]);
+        assert_eq!(one.vectors, Some(vec![1.0]));
+        check(&[-2.5], &[]);
+    }
+
+    #[test]
+    fn order_two_matches_closed_form() {
+        let (a, b, c) = (0.3, -1.7, 2.2);
+        let eig = check(&[a, c], &[b]);
+        let mean = 0.5 * (a + c);
+        let radius = (0.5 * (a - c)).hypot(b);
+        assert!((eig.values[0] - (mean - radius)).abs() <= 1e-15);
+        assert!((eig.values[1] - (mean + radius)).abs() <= 1e-15);
+    }
+
+    #[test]
+    fn random_matrices_match_jacobi() {
+        for (m, seed) in [(2, 1), (3, 2), (17, 3), (100, 4), (300, 5)] {
+            let (alpha, beta) = random_tridiag(m, seed);
+            check(&alpha, &beta);
+        }
+    }
+
+    #[test]
+    fn repeated_eigenvalues_from_split_blocks() {
+        // Three copies of [[2, 1], [1, 2]] decoupled by exact zeros: 1 and 3, thrice each.
+        let alpha = [2.0; 6];
+        let beta = [1.0, 0.0, 1.0, 0.0, 1.0];
+        let eig = check(&alpha, &beta);
+        for (i, expected) in [1.0, 1.0, 1.0, 3.0, 3.0, 3.0].iter().enumerate() {
+            assert!(
+                (eig.values[i] - expected).abs() <= 1e-15,
+                "{:?}",
+                eig.values
+            );
+        }
+
+        // A multiple of the identity is already diagonal.
+        let eig = check(&[5.0; 4], &[0.0; 3]);
+        assert_eq!(eig.values, vec![5.0; 4]);
+    }
+
+    #[test]
+    fn wilkinson_w21_plus() {
+        let alpha: Vec<f64> = (0..21).map(|i: i32| f64::from((10 - i).abs())).collect();
+        let beta = vec![1.0; 20];
+        let eig = check(&alpha, &beta);
+        // The two largest eigenvalues agree to about 14 digits (Wilkinson 1965).
+        let (second, first) = (eig.values[19], eig.values[20]);
+        assert!(first - second < 1e-12, "{second} {first}");
+        for top in [second, first] {
+            assert!((top - 10.746_194_182_903_36).abs() < 1e-12, "{top}");
+        }
+    }
+
+    #[test]
+    fn graded_entries() {
+        let m = 40;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(6);
+        let magnitude = |t: f64| 10f64.powf(-8.0 + 16.0 * t / (m - 1) as f64);
+        let alpha: Vec<f64> = (0..m)
+            .map(|i| magnitude(i as f64) * rng.random_range(0.5..1.5))
+            .collect();
+        let beta: Vec<f64> = (0..m - 1)
+            .map(|i| magnitude(i as f64 + 0.5) * rng.random_range(-0.5..0.5))
+            .collect();
+        check(&alpha, &beta);
+        // Large entries at the top instead of the bottom.
+        let alpha_rev: Vec<f64> = alpha.iter().rev().copied().collect();
+        let beta_rev: Vec<f64> = beta.iter().rev().copied().collect();
+        check(&alpha_rev, &beta_rev);
+    }
+
+    #[test]
+    fn zero_diagonal_gives_plus_minus_pairs() {
+        // The Golub–Kahan augmented tridiagonal: eigenvalues ±σ, plus 0 for odd order.
+        let m = 41;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let beta: Vec<f64> = (0..m - 1).map(|_| rng.random_range(0.1..2.0)).collect();
+        let eig = check(&vec![0.0; m], &beta);
+        for i in 0..m {
+            assert!((eig.values[i] + eig.values[m - 1 - i]).abs() <= 1e-13);
+        }
+    }
+
+    #[test]
+    fn power_of_two_scaling_is_exact() {
+        let (alpha, beta) = random_tridiag(30, 8);
+        let base = tridiag_eigen(&alpha, &beta, true).unwrap();
+        for exponent in [-900, 900] {
+            let factor = 2.0f64.powi(exponent);
+            let scaled_alpha: Vec<f64> = alpha.iter().map(|x| x * factor).collect();
+            let scaled_beta: Vec<f64> = beta.iter().map(|x| x * factor).collect();
+            let scaled = tridiag_eigen(&scaled_alpha, &scaled_beta, true).unwrap();
+            let expected: Vec<f64> = base.values.iter().map(|x| x * factor).collect();
+            assert_eq!(scaled.values, expected);
+            assert_eq!(scaled.vectors, base.vectors);
+        }
+
+        // Subnormal entries: nothing overflows or turns into NaN.
+        let tiny = tridiag_eigen(&[4e-320, 1e-320], &[2e-320], false).unwrap();
+        assert!(tiny.values.iter().all(|v| v.is_finite()), "{tiny:?}");
+        assert!(tiny.values[0] < tiny.values[1], "{tiny:?}");
+        let sum_sq: f64 = tiny.last_components.iter().map(|s| s * s).sum();
+        assert!((sum_sq - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn zero_matrix() {
+        let eig = check(&[0.0; 5], &[0.0; 4]);
+        assert_eq!(eig.values, vec![0.0; 5]);
+    }
+
+    #[test]
+    fn mismatched_lengths_are_reported() {
+        let err = tridiag_eigen(&[1.0, 2.0, 3.0], &[1.0], false).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("3 diagonal entries needs 2 off-diagonal entries, got 1"),
+            "{message}"
+        );
+        let err = tridiag_eigen(&[], &[1.0], false).unwrap_err();
+        assert!(err.to_string().contains("got 1"), "{err}");
+    }
+
+    #[test]
+    fn non_finite_entries_are_reported() {
+        let err = tridiag_eigen(&[1.0, f64::NAN], &[1.0], false).unwrap_err();
+        assert!(err.to_string().contains("alpha[1] is NaN"), "{err}");
+        let err = tridiag_eigen(&[1.0, 2.0], &[f64::INFINITY], false).unwrap_err();
+        assert!(err.to_string().contains("beta[0] is inf"), "{err}");
+    }
+
+    #[test]
+    fn exhausted_sweep_budget_is_reported() {
+        let (alpha, mut beta) = random_tridiag(20, 9);
+        let mut diag = alpha.clone();
+        beta.push(0.0);
+        let mut z = vec![1.0; 20];
+        let err = implicit_ql(&mut diag, &mut beta, &mut z, 1, 3).unwrap_err();
+        assert!(
+            err.to_string().contains("did not converge in 3 sweeps"),
+            "{err}"
+        );
+    }
+}
