@@ -1,1 +1,5 @@
-//! FCN forward/backward and the empirical NTK (not yet built).
+//! Networks on the GPU: FCN init and forward pass (backward and the NTK come next).
+
+pub mod fcn;
+
+pub use fcn::{forward, Fcn, FcnConfig, ForwardOps};

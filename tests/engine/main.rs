@@ -5,6 +5,7 @@
 mod common;
 
 mod activation;
+mod fcn;
 mod gram;
 mod matmul;
 mod reduce;

@@ -123,3 +123,42 @@ pub fn renormalize_backward(
     }
     d_x
 }
+
+/// Forward pass of an FCN in f64: returns F^0 (the input) .. F^D and the logits.
+/// `weights[l]` is fan_out x fan_in row-major; `phi` is the activation.
+pub fn fcn_forward(
+    x: &[f64],
+    n: usize,
+    weights: &[(usize, usize, Vec<f64>)],
+    phi: impl Fn(f64) -> f64,
+    renormalize: bool,
+) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let mut layers = vec![x.to_vec()];
+    let last = weights.len() - 1;
+    let mut logits = Vec::new();
+    for (l, (fan_out, fan_in, w)) in weights.iter().enumerate() {
+        let a = layers.last().unwrap();
+        let mut z = vec![0.0; n * fan_out];
+        for i in 0..n {
+            for o in 0..*fan_out {
+                z[i * fan_out + o] = (0..*fan_in)
+                    .map(|p| a[i * fan_in + p] * w[o * fan_in + p])
+                    .sum();
+            }
+        }
+        if l == last {
+            logits = z;
+            break;
+        }
+        let mut out: Vec<f64> = z.iter().map(|&v| phi(v)).collect();
+        if renormalize {
+            for row in out.chunks_mut(*fan_out) {
+                let norm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let target = (*fan_out as f64).sqrt();
+                row.iter_mut().for_each(|v| *v *= target / norm);
+            }
+        }
+        layers.push(out);
+    }
+    (layers, logits)
+}

@@ -1,0 +1,130 @@
+use wideprobe::gpu::Tensor;
+use wideprobe::model::fcn::init_weights;
+use wideprobe::model::{forward, Fcn, FcnConfig, ForwardOps};
+use wideprobe::ops::activation::Activation;
+
+use crate::common::{self, reference};
+
+fn check(activation: Activation, renormalize: bool, n: usize, d: usize, widths: Vec<usize>) {
+    let gpu = common::gpu();
+    let mut rng = common::rng(&format!("fcn {} renorm {renormalize}", activation.name()));
+    let x = common::random_vec(&mut rng, n * d);
+    let config = FcnConfig {
+        input_dim: d,
+        widths: widths.clone(),
+        outputs: 10,
+        activation,
+        renormalize,
+        gain: None,
+        seed: rand::Rng::random(&mut rng),
+    };
+    let host_weights: Vec<(usize, usize, Vec<f64>)> = config
+        .layer_shapes()
+        .into_iter()
+        .zip(init_weights(&config))
+        .map(|((o, i), w)| (o, i, common::to_f64(&w)))
+        .collect();
+    let (want_layers, want_logits) = reference::fcn_forward(
+        &common::to_f64(&x),
+        n,
+        &host_weights,
+        |z| activation.eval(z),
+        renormalize,
+    );
+    let fcn = Fcn::init(gpu, config).unwrap();
+    let ops = ForwardOps::new(gpu).unwrap();
+    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
+    let mut seen = Vec::new();
+    let logits = forward(gpu, &ops, &fcn, &xt, |l, f| {
+        let got = f.to_vec(gpu)?;
+        // Each layer is a length-fan_in dot product followed by a 1-Lipschitz map: errors
+        // grow like sqrt(fan_in) u per layer.
+        common::assert_close_f32(
+            &format!("{} renorm {renormalize} layer {l}", activation.name()),
+            &got,
+            &want_layers[l],
+            1e-5,
+            1e-5,
+            1e-5,
+        );
+        seen.push(l);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, (0..=widths.len()).collect::<Vec<_>>());
+    common::assert_close_f32(
+        "logits",
+        &logits.to_vec(gpu).unwrap(),
+        &want_logits,
+        1e-5,
+        1e-5,
+        1e-5,
+    );
+}
+
+#[test]
+fn forward_matches_f64_reference_for_every_activation() {
+    for act in Activation::ALL {
+        check(act, false, 7, 33, vec![130, 17, 33]);
+        check(act, true, 7, 33, vec![130, 17, 33]);
+    }
+}
+
+#[test]
+fn forward_with_one_example_and_deep_narrow_layers() {
+    check(Activation::ReluNormalized, true, 1, 7, vec![7; 12]);
+}
+
+#[test]
+fn init_is_seeded_and_variance_preserving() {
+    let config = FcnConfig {
+        input_dim: 300,
+        widths: vec![400],
+        outputs: 10,
+        activation: Activation::Relu,
+        renormalize: false,
+        gain: None,
+        seed: 5,
+    };
+    let a = init_weights(&config);
+    assert_eq!(a, init_weights(&config));
+    let var = |w: &[f32]| w.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / w.len() as f64;
+    // Raw relu: He init, variance 2 / fan_in; the output layer gain 1 / fan_in.
+    assert!(
+        (var(&a[0]) * 300.0 - 2.0).abs() < 0.02,
+        "{}",
+        var(&a[0]) * 300.0
+    );
+    assert!(
+        (var(&a[1]) * 400.0 - 1.0).abs() < 0.05,
+        "{}",
+        var(&a[1]) * 400.0
+    );
+}
+
+#[test]
+fn renormalizing_an_all_zero_example_is_an_error_naming_it() {
+    let gpu = common::gpu();
+    let (n, d) = (3, 7);
+    let mut x = vec![1.0f32; n * d];
+    x[d..2 * d].iter_mut().for_each(|v| *v = 0.0); // example 1 is zero: relu(0) = 0
+    let config = FcnConfig {
+        input_dim: d,
+        widths: vec![5],
+        outputs: 2,
+        activation: Activation::Relu,
+        renormalize: true,
+        gain: None,
+        seed: 1,
+    };
+    let fcn = Fcn::init(gpu, config).unwrap();
+    let ops = ForwardOps::new(gpu).unwrap();
+    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
+    let err = forward(gpu, &ops, &fcn, &xt, |_, _| Ok(()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("example 1") && err.contains("layer 1"),
+        "{err}"
+    );
+}
