@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use wideprobe::experiment::bench::{bench_matmul, MatmulBenchArgs};
+use wideprobe::experiment::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
+use wideprobe::experiment::npy::{read_npy, NpyData};
 use wideprobe::gpu::{list_adapters, AdapterSummary, Gpu, GpuOptions};
+use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
 use wideprobe::ops::{Layout, MatmulVariant};
 
 #[derive(Parser)]
@@ -36,6 +38,29 @@ enum Command {
     /// Run one kernel in isolation: check it, then time it.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Extreme eigenvalues of a symmetric matrix stored as a NumPy .npy file (f32 or
+    /// f64, C order), by Lanczos with full reorthogonalisation on the GPU.
+    Spectrum {
+        /// The .npy file.
+        file: std::path::PathBuf,
+        /// How many eigenvalues to report at each end.
+        #[arg(long, default_value_t = 1)]
+        k: usize,
+        /// auto (f64 where the adapter has SHADER_F64), f32 or f64.
+        #[arg(long, default_value = "auto")]
+        precision: Precision,
+        /// Residual tolerance of λ_max, relative.
+        #[arg(long, default_value_t = 1e-6)]
+        tol_max: f64,
+        /// Residual tolerance of λ_min, relative.
+        #[arg(long, default_value_t = 1e-4)]
+        tol_min: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -60,6 +85,22 @@ enum BenchCommand {
         /// Untimed launches first (pipeline warm-up, clocks).
         #[arg(long, default_value_t = 2)]
         warmup: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lanczos on an n x n matrix with known eigenvalues geometrically spaced from 1
+    /// down to 1/kappa: time and error of λ_max and λ_min.
+    Lanczos {
+        #[arg(long, default_value_t = 1000)]
+        n: usize,
+        #[arg(long, default_value_t = 1e4)]
+        kappa: f64,
+        /// auto, f32 or f64.
+        #[arg(long, default_value = "auto")]
+        precision: Precision,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         /// Print JSON instead of text.
@@ -129,6 +170,88 @@ fn info(options: &GpuOptions, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// Reads a symmetric matrix from .npy, with a clear error for anything else.
+fn read_symmetric(path: &std::path::Path) -> Result<(usize, Vec<f64>)> {
+    let array = read_npy(path)?;
+    let n = match array.shape[..] {
+        [r, c] if r == c && r > 0 => r,
+        _ => anyhow::bail!(
+            "{}: expected a square matrix, got shape {:?}",
+            path.display(),
+            array.shape
+        ),
+    };
+    // Symmetric to the storage precision: BLAS products X Xᵀ need not be bitwise symmetric.
+    let tolerance = match array.data {
+        NpyData::F32(_) => 1e-5,
+        NpyData::F64(_) => 1e-12,
+    };
+    let data = array.to_f64();
+    if let Some(bad) = data.iter().find(|x| !x.is_finite()) {
+        anyhow::bail!("{}: the matrix contains {bad}", path.display());
+    }
+    let scale = data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut worst = (0.0, 0, 0);
+    for i in 0..n {
+        for j in 0..i {
+            let d = (data[i * n + j] - data[j * n + i]).abs();
+            if d > worst.0 {
+                worst = (d, i, j);
+            }
+        }
+    }
+    if worst.0 > tolerance * scale {
+        let (d, i, j) = worst;
+        anyhow::bail!(
+            "{}: the matrix is not symmetric: |A[{i},{j}] - A[{j},{i}]| = {d:e} (largest entry {scale:e}); \
+             symmetrise it first, e.g. (A + A.T) / 2",
+            path.display()
+        );
+    }
+    Ok((n, data))
+}
+
+fn print_spectrum(r: &SpectrumResult, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(r)?);
+        return Ok(());
+    }
+    println!(
+        "order {}, {} in {}, {} steps{}, {:.3} s{}",
+        r.order,
+        r.method,
+        r.precision.name(),
+        r.iterations,
+        if r.restarts > 0 {
+            format!(" ({} restarts)", r.restarts)
+        } else {
+            String::new()
+        },
+        r.seconds,
+        if r.converged { "" } else { ", NOT CONVERGED" }
+    );
+    for (label, list) in [("largest", &r.largest), ("smallest", &r.smallest)] {
+        for (i, e) in list.iter().enumerate() {
+            println!(
+                "  {label} {}: {:.12e}  ± {:.2e}{}",
+                i + 1,
+                e.value,
+                e.bound,
+                if e.converged { "" } else { " (not converged)" }
+            );
+        }
+    }
+    println!(
+        "  kappa = {:.6e}, log10 kappa = {:.4}",
+        r.kappa(),
+        r.kappa().log10()
+    );
+    for note in &r.notes {
+        println!("  note: {note}");
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<()> {
     let options = GpuOptions {
         adapter: cli.adapter,
@@ -186,6 +309,60 @@ fn run(cli: Cli) -> Result<()> {
                     Some(e) => println!("  relative Frobenius error vs f64 CPU product: {e:.2e}"),
                     None => println!("  (no f64 CPU check: m n k > 2^31)"),
                 }
+            }
+            Ok(())
+        }
+        Command::Spectrum {
+            file,
+            k,
+            precision,
+            tol_max,
+            tol_min,
+            seed,
+            json,
+        } => {
+            let (n, data) = read_symmetric(&file)?;
+            let gpu = Gpu::new(&options)?;
+            let opts = LanczosOptions {
+                tol_max,
+                tol_min,
+                k,
+                seed,
+                ..Default::default()
+            };
+            let r = dense_spectrum(&gpu, n, &data, precision, &opts)?;
+            print_spectrum(&r, json)
+        }
+        Command::Bench(BenchCommand::Lanczos {
+            n,
+            kappa,
+            precision,
+            seed,
+            json,
+        }) => {
+            let gpu = Gpu::new(&options)?;
+            let r = bench_lanczos(&gpu, n, kappa, precision, seed)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "lanczos n={} kappa={:e} in {} on {}: {:.3} s, {} steps{}",
+                    r.n,
+                    r.kappa,
+                    r.precision,
+                    r.adapter,
+                    r.seconds,
+                    r.iterations,
+                    if r.converged { "" } else { ", NOT CONVERGED" }
+                );
+                println!(
+                    "  λ_max {:.12e} ± {:.1e}, relative error {:.1e}",
+                    r.lambda_max, r.lambda_max_bound, r.lambda_max_rel_error
+                );
+                println!(
+                    "  λ_min {:.12e} ± {:.1e}, |error| / λ_max {:.1e}",
+                    r.lambda_min, r.lambda_min_bound, r.lambda_min_error_over_lambda_max
+                );
             }
             Ok(())
         }

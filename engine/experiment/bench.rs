@@ -213,3 +213,103 @@ pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
         rel_error_vs_f64,
     })
 }
+
+/// A symmetric matrix with eigenvalues `lambdas` and dense eigenvectors: diag(λ)
+/// conjugated by `reflections` random Householder reflections, O(reflections·n²) on the
+/// host (so that orders of several thousand build in a second).
+pub fn matrix_with_spectrum(lambdas: &[f64], reflections: usize, seed: u64) -> Vec<f64> {
+    use rand_distr::{Distribution, StandardNormal};
+    let n = lambdas.len();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut m = vec![0.0; n * n];
+    for (i, &l) in lambdas.iter().enumerate() {
+        m[i * n + i] = l;
+    }
+    for _ in 0..reflections {
+        let mut u: Vec<f64> = (0..n).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let norm = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+        u.iter_mut().for_each(|x| *x /= norm);
+        // H M H with H = I - 2 u uᵀ: M - 2 u pᵀ - 2 p uᵀ + 4 c u uᵀ, p = M u, c = uᵀ p.
+        let p: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| m[i * n + j] * u[j]).sum())
+            .collect();
+        let c: f64 = u.iter().zip(&p).map(|(a, b)| a * b).sum();
+        for i in 0..n {
+            for j in 0..n {
+                m[i * n + j] += -2.0 * u[i] * p[j] - 2.0 * p[i] * u[j] + 4.0 * c * u[i] * u[j];
+            }
+        }
+    }
+    // Exact symmetry (rounding in the update can differ in the last bit).
+    for i in 0..n {
+        for j in 0..i {
+            let s = 0.5 * (m[i * n + j] + m[j * n + i]);
+            m[i * n + j] = s;
+            m[j * n + i] = s;
+        }
+    }
+    m
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LanczosBench {
+    pub adapter: String,
+    pub n: usize,
+    pub kappa: f64,
+    pub precision: &'static str,
+    pub lambda_max: f64,
+    pub lambda_max_bound: f64,
+    pub lambda_max_rel_error: f64,
+    pub lambda_min: f64,
+    pub lambda_min_bound: f64,
+    /// |λ_min error| / λ_max (the §7 measure).
+    pub lambda_min_error_over_lambda_max: f64,
+    pub iterations: usize,
+    pub converged: bool,
+    pub seconds: f64,
+}
+
+/// Lanczos on a matrix with eigenvalues geometrically spaced from 1 down to 1/κ.
+pub fn bench_lanczos(
+    gpu: &Gpu,
+    n: usize,
+    kappa: f64,
+    precision: crate::linalg::Precision,
+    seed: u64,
+) -> Result<LanczosBench> {
+    use crate::linalg::{dense_spectrum, LanczosOptions};
+    if n == 0 || kappa.is_nan() || kappa < 1.0 {
+        anyhow::bail!("bench lanczos needs n >= 1 and kappa >= 1 (got n = {n}, kappa = {kappa})");
+    }
+    let lambdas: Vec<f64> = (0..n)
+        .map(|i| {
+            if n == 1 {
+                1.0
+            } else {
+                kappa.powf(-(i as f64) / (n - 1) as f64)
+            }
+        })
+        .collect();
+    let a = matrix_with_spectrum(&lambdas, 3, seed);
+    let opts = LanczosOptions {
+        seed,
+        ..Default::default()
+    };
+    let r = dense_spectrum(gpu, n, &a, precision, &opts)?;
+    let (lo, hi) = (1.0 / kappa, 1.0);
+    Ok(LanczosBench {
+        adapter: gpu.summary.name.clone(),
+        n,
+        kappa,
+        precision: r.precision.name(),
+        lambda_max: r.lambda_max(),
+        lambda_max_bound: r.largest[0].bound,
+        lambda_max_rel_error: (r.lambda_max() - hi).abs() / hi,
+        lambda_min: r.lambda_min(),
+        lambda_min_bound: r.smallest[0].bound,
+        lambda_min_error_over_lambda_max: (r.lambda_min() - lo).abs() / hi,
+        iterations: r.iterations,
+        converged: r.converged,
+        seconds: r.seconds,
+    })
+}

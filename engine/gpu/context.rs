@@ -209,7 +209,9 @@ impl Gpu {
 
     /// The largest buffer a kernel can bind: the smaller of the binding and buffer limits.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_storage_buffer_binding_size.min(self.limits.max_buffer_size)
+        self.limits
+            .max_storage_buffer_binding_size
+            .min(self.limits.max_buffer_size)
     }
 
     /// Checks that a buffer of `bytes` can be bound by a kernel.

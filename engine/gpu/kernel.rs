@@ -398,7 +398,20 @@ impl<'g> Batch<'g> {
 
     /// Records a buffer-to-buffer copy of `bytes` bytes.
     pub fn copy(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
-        self.encoder.copy_buffer_to_buffer(src, 0, dst, 0, bytes);
+        self.copy_region(src, 0, dst, 0, bytes);
+    }
+
+    /// Records a copy of `bytes` bytes between offsets (all multiples of 4).
+    pub fn copy_region(
+        &mut self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) {
+        self.encoder
+            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
     }
 
     /// Submits everything recorded and waits for it. Returns each launch's GPU time in

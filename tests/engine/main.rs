@@ -11,6 +11,7 @@ mod matmul;
 mod reduce;
 mod rownorm;
 mod shaders;
+mod spectral;
 mod symstats;
 mod tensor;
 mod vector;

@@ -1,0 +1,284 @@
+//! Golub–Kahan–Lanczos bidiagonalisation of a factor F (n x d), for the eigenvalues of
+//! G = F Fᵀ as squared singular values of F.
+//!
+//! Working on F instead of G halves the exponent of the condition number: an error of
+//! u·σ_max in σ_min becomes a relative error of about u·sqrt(κ(G)) in λ_min = σ_min²,
+//! instead of u·κ(G) when G itself is formed and solved in the same precision. This is
+//! the route for adapters without f64 (Apple GPUs), and a cross-check elsewhere.
+//!
+//! The process is Lanczos on the augmented operator [[0, F], [Fᵀ, 0]] started from
+//! (u₁, 0): its tridiagonal has a zero diagonal and off-diagonals α₁, β₂, α₂, β₃, …, and
+//! its eigenvalues are ±σ of the bidiagonal. So the host side and the residual bounds
+//! are those of [`super::lanczos`]. Both bases (U in Rⁿ, V in Rᵈ) are fully
+//! reorthogonalised.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use rand::SeedableRng;
+
+use super::lanczos::{
+    convergence_floor, random_unit, rounding_floor, EigenEstimate, KrylovBasis, LanczosOptions,
+    SpectrumResult,
+};
+use super::tridiag::tridiag_eigen;
+use super::Real;
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::vector::VectorOps;
+
+/// A linear map F: Rᵈ -> Rⁿ given by its products, G = F Fᵀ (n x n).
+pub trait FactorOperator<T: Real> {
+    /// n: the order of G = F Fᵀ.
+    fn rows(&self) -> usize;
+    /// d
+    fn cols(&self) -> usize;
+    /// Records y = F x (x of length d, y of length n).
+    fn apply(&self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>) -> Result<()>;
+    /// Records y = Fᵀ x (x of length n, y of length d).
+    fn apply_transpose(&self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>) -> Result<()>;
+    fn describe(&self) -> String;
+}
+
+/// A dense factor stored on the GPU, row-major `[n, d]` (e.g. a layer's features).
+pub struct DenseFactor<T: Real> {
+    factor: Tensor<T>,
+    ops: Arc<VectorOps<T>>,
+}
+
+impl<T: Real> DenseFactor<T> {
+    pub fn new(factor: Tensor<T>, ops: Arc<VectorOps<T>>) -> Result<Self> {
+        factor.dims2("a factor")?;
+        Ok(DenseFactor { factor, ops })
+    }
+}
+
+impl<T: Real> FactorOperator<T> for DenseFactor<T> {
+    fn rows(&self) -> usize {
+        self.factor.shape()[0]
+    }
+    fn cols(&self) -> usize {
+        self.factor.shape()[1]
+    }
+    fn apply(&self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>) -> Result<()> {
+        self.ops
+            .gemv(batch, false, self.rows(), 1.0, &self.factor, x, 0.0, y)
+    }
+    fn apply_transpose(&self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>) -> Result<()> {
+        self.ops
+            .gemv(batch, true, self.rows(), 1.0, &self.factor, x, 0.0, y)
+    }
+    fn describe(&self) -> String {
+        format!("dense factor {} x {} {}", self.rows(), self.cols(), T::NAME)
+    }
+}
+
+/// Extreme eigenvalues of F Fᵀ by Golub–Kahan–Lanczos bidiagonalisation of F.
+/// Tolerances in `opts` are relative to the eigenvalues of F Fᵀ.
+pub fn golub_kahan<T: Real>(
+    gpu: &Gpu,
+    ops: Arc<VectorOps<T>>,
+    factor: &dyn FactorOperator<T>,
+    opts: &LanczosOptions,
+) -> Result<SpectrumResult> {
+    let start_time = Instant::now();
+    let (n, d) = (factor.rows(), factor.cols());
+    if n == 0 || d == 0 {
+        bail!("Golub-Kahan needs a non-empty factor, got {n} x {d}");
+    }
+    // Steps: each finds one α (a v-direction) and one β (a u-direction). The process
+    // ends by itself after min(n, d) steps (one more α half-step when n > d finds the
+    // null space of Fᵀ, i.e. the zero eigenvalues of F Fᵀ).
+    let max_steps = opts.max_iter.unwrap_or(n).clamp(1, n.min(d) + 1);
+    let (u_basis, note_u) = KrylovBasis::new(gpu, ops.clone(), n, n.min(max_steps + 1))?;
+    let (v_basis, note_v) = KrylovBasis::new(gpu, ops.clone(), d, d.min(max_steps))?;
+    let mut notes: Vec<String> = note_u.into_iter().chain(note_v).collect();
+    let (u_cap, v_cap) = (u_basis.capacity, v_basis.capacity);
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let start: Vec<T> = random_unit(&mut rng, n)
+        .into_iter()
+        .map(T::from_f64)
+        .collect();
+    let mut u = Tensor::<T>::from_slice(gpu, &[n], &start)?;
+    let mut u_next = Tensor::<T>::zeros(gpu, &[n])?;
+    let mut v = Tensor::<T>::zeros(gpu, &[d])?;
+    let mut v_next = Tensor::<T>::zeros(gpu, &[d])?;
+    let alpha_t = Tensor::<T>::zeros(gpu, &[1])?;
+    let beta_t = Tensor::<T>::zeros(gpu, &[1])?;
+
+    let estimates = Estimates {
+        order: n,
+        k: opts.k.max(1),
+        tol_min: opts.tol_min,
+        tol_max: opts.tol_max,
+        u_round: T::UNIT_ROUNDOFF,
+        dim: n.max(d),
+    };
+    // Off-diagonals of the augmented tridiagonal: α₁, β₂, α₂, β₃, ...
+    let mut off: Vec<f64> = Vec::new();
+    let mut sigma_max = 0.0f64;
+    let negligible = |x: f64, sigma_max: f64| {
+        x <= 16.0 * T::UNIT_ROUNDOFF * (n.max(d) as f64).sqrt() * sigma_max
+    };
+    let mut next_check = 10;
+    let mut batch = Batch::new(gpu);
+    u_basis.store(&mut batch, 0, &u)?;
+    for step in 0..max_steps {
+        // α v = Fᵀ u - β v_prev; the β term is removed by full reorthogonalisation.
+        factor.apply_transpose(&mut batch, &u, &v_next)?;
+        v_basis.orthogonalize(&mut batch, &v_next, step.min(v_cap))?;
+        ops.nrm2(&mut batch, &v_next, &alpha_t)?;
+        batch.submit()?;
+        let a = alpha_t.to_vec(gpu)?[0].to_f64();
+        check_finite(a, "alpha", step, factor)?;
+        if a == 0.0 || negligible(a, sigma_max) {
+            // Fᵀ u is in span(V): the Krylov space is exhausted and the tridiagonal
+            // (ending with a β, odd order) is exact for it, a zero eigenvalue included.
+            notes.push(format!(
+                "Krylov space exhausted after {step} steps (alpha half-step)"
+            ));
+            return estimates.result::<T>(&off, 0.0, true, step, notes, start_time);
+        }
+        if step == v_cap {
+            // Only when the basis was capped by memory: stop where we are.
+            let mut result = estimates.result::<T>(&off, a, false, step, notes, start_time)?;
+            result
+                .notes
+                .push("stopped at the memory cap of the Krylov basis".into());
+            return Ok(result);
+        }
+        off.push(a);
+        sigma_max = sigma_max.max(a);
+        batch = Batch::new(gpu);
+        ops.scale(&mut batch, 1.0 / a, &v_next)?;
+        std::mem::swap(&mut v, &mut v_next);
+        v_basis.store(&mut batch, step, &v)?;
+
+        // β u' = F v - α u, likewise.
+        factor.apply(&mut batch, &v, &u_next)?;
+        u_basis.orthogonalize(&mut batch, &u_next, step + 1)?;
+        ops.nrm2(&mut batch, &u_next, &beta_t)?;
+        batch.submit()?;
+        let b = beta_t.to_vec(gpu)?[0].to_f64();
+        check_finite(b, "beta", step, factor)?;
+        sigma_max = sigma_max.max(b);
+        let steps = step + 1;
+        let exhausted = b == 0.0 || negligible(b, sigma_max) || steps == u_cap;
+        let last = steps == max_steps;
+        if exhausted || last || steps >= next_check {
+            let result = estimates.result::<T>(
+                &off,
+                if exhausted { 0.0 } else { b },
+                exhausted,
+                steps,
+                notes.clone(),
+                start_time,
+            )?;
+            if result.converged || last || exhausted {
+                let mut result = result;
+                if !result.converged {
+                    result.notes.push(format!(
+                        "not converged: step limit {max_steps} reached before the tolerances"
+                    ));
+                }
+                return Ok(result);
+            }
+            next_check = steps + (steps / 10).max(1);
+        }
+        off.push(b);
+        batch = Batch::new(gpu);
+        ops.scale(&mut batch, 1.0 / b, &u_next)?;
+        std::mem::swap(&mut u, &mut u_next);
+        u_basis.store(&mut batch, steps, &u)?;
+    }
+    unreachable!("the loop returns by max_steps")
+}
+
+fn check_finite<T: Real>(
+    x: f64,
+    what: &str,
+    step: usize,
+    factor: &dyn FactorOperator<T>,
+) -> Result<()> {
+    if !x.is_finite() {
+        bail!(
+            "Golub-Kahan step {step} produced a non-finite {what} ({x}): the factor ({}) gives NaN or Inf",
+            factor.describe()
+        );
+    }
+    Ok(())
+}
+
+struct Estimates {
+    order: usize,
+    k: usize,
+    tol_min: f64,
+    tol_max: f64,
+    u_round: f64,
+    dim: usize,
+}
+
+impl Estimates {
+    /// Ritz estimates for F Fᵀ from the augmented tridiagonal with off-diagonals `off`
+    /// and next off-diagonal `beta_next`. Its eigenvalues are ±σ (plus one 0 when its
+    /// order is odd, which is then a genuine zero eigenvalue of F Fᵀ); λ = σ².
+    fn result<T: Real>(
+        &self,
+        off: &[f64],
+        beta_next: f64,
+        exact: bool,
+        steps: usize,
+        notes: Vec<String>,
+        start_time: Instant,
+    ) -> Result<SpectrumResult> {
+        let m = off.len() + 1;
+        let eig = tridiag_eigen(&vec![0.0; m], off, false)?;
+        // Non-negative half: indices m/2 .. m (ascending σ).
+        let first = m / 2;
+        let sigmas: Vec<f64> = eig.values[first..].iter().map(|s| s.max(0.0)).collect();
+        let lasts = &eig.last_components[first..];
+        let count = sigmas.len();
+        let k = self.k.min(count);
+        let sigma_max = sigmas.last().copied().unwrap_or(0.0);
+        let floor_sigma = convergence_floor(self.u_round, self.dim, sigma_max);
+        let allowance_sigma = rounding_floor(self.u_round, self.dim, sigma_max);
+        let estimate = |i: usize, tol: f64| {
+            let s = sigmas[i];
+            let r_sigma = if exact {
+                0.0
+            } else {
+                (beta_next * lasts[i]).abs()
+            };
+            let lambda = s * s;
+            // |λ - σ²| <= 2σδ + δ² for |σ - σ_true| <= δ.
+            let to_lambda = |delta: f64| 2.0 * s * delta + delta * delta;
+            let residual = to_lambda(r_sigma);
+            let floor = to_lambda(floor_sigma);
+            EigenEstimate {
+                value: lambda,
+                residual,
+                bound: to_lambda(r_sigma + allowance_sigma),
+                converged: exact || residual <= tol * lambda || residual <= floor,
+            }
+        };
+        let smallest: Vec<_> = (0..k).map(|i| estimate(i, self.tol_min)).collect();
+        let largest: Vec<_> = (0..k)
+            .map(|i| estimate(count - 1 - i, self.tol_max))
+            .collect();
+        let converged = smallest.iter().chain(&largest).all(|e| e.converged);
+        Ok(SpectrumResult {
+            order: self.order,
+            smallest,
+            largest,
+            iterations: steps,
+            restarts: 0,
+            converged,
+            full_spectrum: None,
+            precision: T::PRECISION,
+            method: "golub-kahan",
+            seconds: start_time.elapsed().as_secs_f64(),
+            notes,
+        })
+    }
+}
