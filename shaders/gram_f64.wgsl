@@ -1,3 +1,114 @@
-// gram_f64: placeholder, being written.
-@compute @workgroup_size(1)
-fn placeholder() {}
+// gram_f64: G = scale * X X^T for X [n, d] f32 row-major, G [n, n] f64: products of f32
+// values are exact in f64 and the sums are f64, because an f32-rounded Gram matrix cannot
+// resolve condition numbers much past 1e4. The same tiling as shaders/gram.wgsl (keep the
+// two in step).
+//
+// Bindings: x (read), g (read_write), params (uniform).
+// Symmetry: only the 64x64 output tiles (bi, bj) with bi <= bj are computed (a triangle
+// of T(T+1)/2 tiles, T = ceil(n / 64), decoded from the linear workgroup index; grids over
+// x and y); an off-diagonal tile is written to both (bi, bj) and (bj, bi), so G is exactly
+// symmetric. Each step stages a 64x16 slice of rows bi and of rows bj of X as vec4s in
+// workgroup memory; each of the 256 invocations accumulates a 4x4 block (rows ty*4..+4,
+// columns tx*4..+4). Loads outside X read 0; stores outside G are skipped.
+
+struct Params {
+    n: u32,
+    d: u32,
+    _pad0: u32,
+    _pad1: u32,
+    scale: f64,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> g: array<f64>;
+@group(0) @binding(2) var<uniform> params: Params;
+
+const TILE: u32 = 64u;
+const BK: u32 = 16u;
+
+// tile_r[kk * 16 + r4] holds X rows 4*r4 .. 4*r4+3 of tile bi at depth kk; tile_c likewise for bj.
+var<workgroup> tile_r: array<vec4<f32>, 256>;
+var<workgroup> tile_c: array<vec4<f32>, 256>;
+
+fn load4(row0: u32, kk: u32) -> vec4<f32> {
+    var v = vec4<f32>(0.0);
+    if kk < params.d {
+        for (var q = 0u; q < 4u; q++) {
+            if row0 + q < params.n {
+                v[q] = x[(row0 + q) * params.d + kk];
+            }
+        }
+    }
+    return v;
+}
+
+// (bi, bj) with bi <= bj from t = bj (bj + 1) / 2 + bi.
+fn tile_of(t: u32) -> vec2<u32> {
+    var bj = u32(floor((sqrt(8.0 * f32(t) + 1.0) - 1.0) * 0.5));
+    // Correct the float estimate exactly.
+    while (bj + 1u) * (bj + 2u) / 2u <= t {
+        bj += 1u;
+    }
+    while bj * (bj + 1u) / 2u > t {
+        bj -= 1u;
+    }
+    return vec2<u32>(t - bj * (bj + 1u) / 2u, bj);
+}
+
+@compute @workgroup_size(16, 16)
+fn gram(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let tiles = (params.n + TILE - 1u) / TILE;
+    let t = wg.x + wg.y * nwg.x;
+    // Uniform across the workgroup, so returning before the barriers is safe.
+    if t >= tiles * (tiles + 1u) / 2u {
+        return;
+    }
+    let b = tile_of(t);
+    let row0 = b.x * TILE;
+    let col0 = b.y * TILE;
+    let tx = lid.x;
+    let ty = lid.y;
+    var acc: array<vec4<f64>, 4>;
+    for (var i = 0u; i < 4u; i++) {
+        acc[i] = vec4<f64>(f64(0.0));
+    }
+    for (var k0 = 0u; k0 < params.d; k0 += BK) {
+        // 16 x 16 vec4s per tile, one per invocation; consecutive invocations take
+        // consecutive depths, i.e. consecutive addresses of a row of X.
+        let kk = li % 16u;
+        let r4 = li / 16u;
+        tile_r[kk * 16u + r4] = load4(row0 + 4u * r4, k0 + kk);
+        tile_c[kk * 16u + r4] = load4(col0 + 4u * r4, k0 + kk);
+        workgroupBarrier();
+        for (var k = 0u; k < BK; k++) {
+            let a = vec4<f64>(tile_r[k * 16u + ty]);
+            let c = vec4<f64>(tile_c[k * 16u + tx]);
+            for (var q = 0u; q < 4u; q++) {
+                acc[q] += a[q] * c;
+            }
+        }
+        workgroupBarrier();
+    }
+    let diagonal = b.x == b.y;
+    for (var i = 0u; i < 4u; i++) {
+        let row = row0 + ty * 4u + i;
+        if row >= params.n {
+            continue;
+        }
+        for (var q = 0u; q < 4u; q++) {
+            let col = col0 + tx * 4u + q;
+            if col < params.n {
+                let v = params.scale * acc[i][q];
+                g[row * params.n + col] = v;
+                if !diagonal {
+                    g[col * params.n + row] = v;
+                }
+            }
+        }
+    }
+}
