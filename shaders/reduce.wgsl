@@ -1,3 +1,190 @@
-// reduce: placeholder, being written.
-@compute @workgroup_size(1)
-fn placeholder() {}
+// reduce: per-row reductions of an f32 matrix X (rows x cols, row-major).
+//
+// Entry points:
+//   reduce_sum:     out[i] = sum_j X[i, j]
+//   reduce_sum_sq:  out[i] = sum_j X[i, j]^2
+//   reduce_max:     out[i] = max_j X[i, j]
+//   reduce_argmax:  out_index[i] = the smallest j with X[i, j] = max_j X[i, j]
+//
+// NaN: sum and sum_sq propagate NaN as IEEE arithmetic does. max and argmax treat NaN as
+// larger than every number (NumPy's np.max / np.argmax): a row holding a NaN has max NaN
+// and argmax the index of its first NaN. NaN is detected from the bits, not with x != x,
+// which WGSL lets a compiler fold to false (it may assume no NaNs).
+// Empty rows (cols = 0): sum and sum_sq 0, max -inf, argmax 0xffffffff (no index).
+//
+// Bindings (each entry point binds only what it uses, in this order):
+//   x          (read)        rows x cols
+//   out        (read_write)  rows, f32 (sum, sum_sq, max)
+//   out_index  (read_write)  rows, u32 (argmax)
+//   params     (uniform)     rows, cols
+//
+// Work split: one workgroup of WG invocations per row; the host lays the workgroups out
+// with grid_1d, so the row is wg.x + wg.y * nwg.x. Invocation l folds columns
+// l, l + WG, l + 2 WG, ... in increasing order (neighbours read neighbouring addresses),
+// then a tree in workgroup memory combines the WG partial results. Workgroups past the
+// last row still run the tree (it has barriers) and write nothing.
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out_index: array<u32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+// A power of two, for the tree reduction.
+const WG: u32 = 256u;
+
+const KIND_SUM: u32 = 0u;
+const KIND_SUM_SQ: u32 = 1u;
+const KIND_MAX: u32 = 2u;
+
+// Marks "no element yet" in argmax; larger than any column index a row can have.
+const NO_INDEX: u32 = 0xffffffffu;
+
+var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial_index: array<u32, WG>;
+
+fn row_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wg.x + wg.y * nwg.x;
+}
+
+fn neg_inf() -> f32 {
+    return bitcast<f32>(0xff800000u);
+}
+
+fn is_nan(v: f32) -> bool {
+    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
+}
+
+// Whether candidate (b, ib) beats the current best (a, ia) in argmax order: NaN above
+// everything, then larger values, then on ties the smaller index.
+fn beats(a: f32, ia: u32, b: f32, ib: u32) -> bool {
+    let nan_a = is_nan(a);
+    let nan_b = is_nan(b);
+    if nan_a || nan_b {
+        return nan_b && (!nan_a || ib < ia);
+    }
+    return b > a || (b == a && ib < ia);
+}
+
+// max with NaN winning (see the header); the identity is -inf.
+fn max_nan(a: f32, b: f32) -> f32 {
+    if is_nan(a) {
+        return a;
+    }
+    if is_nan(b) {
+        return b;
+    }
+    return max(a, b);
+}
+
+fn combine(kind: u32, a: f32, b: f32) -> f32 {
+    if kind == KIND_MAX {
+        return max_nan(a, b);
+    }
+    return a + b;
+}
+
+// Shared by the three value reductions; `kind` is a constant at each call site.
+fn reduce_row(kind: u32, wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
+    let row = row_index(wg, nwg);
+    let row_in_range = row < params.rows;
+    var acc = 0.0;
+    if kind == KIND_MAX {
+        acc = neg_inf();
+    }
+    if row_in_range {
+        let start = row * params.cols;
+        for (var j = lid; j < params.cols; j += WG) {
+            let v = x[start + j];
+            if kind == KIND_SUM_SQ {
+                acc += v * v;
+            } else {
+                acc = combine(kind, acc, v);
+            }
+        }
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if lid < stride {
+            partial[lid] = combine(kind, partial[lid], partial[lid + stride]);
+        }
+        workgroupBarrier();
+    }
+    if row_in_range && lid == 0u {
+        out[row] = partial[0];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn reduce_sum(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    reduce_row(KIND_SUM, wg, nwg, lid);
+}
+
+@compute @workgroup_size(WG)
+fn reduce_sum_sq(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    reduce_row(KIND_SUM_SQ, wg, nwg, lid);
+}
+
+@compute @workgroup_size(WG)
+fn reduce_max(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    reduce_row(KIND_MAX, wg, nwg, lid);
+}
+
+@compute @workgroup_size(WG)
+fn reduce_argmax(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let row = row_index(wg, nwg);
+    let row_in_range = row < params.rows;
+    var best = neg_inf();
+    var best_index = NO_INDEX;
+    if row_in_range {
+        let start = row * params.cols;
+        // Columns come in increasing order, so a tie keeps the earlier one.
+        for (var j = lid; j < params.cols; j += WG) {
+            let v = x[start + j];
+            if beats(best, best_index, v, j) {
+                best = v;
+                best_index = j;
+            }
+        }
+    }
+    partial[lid] = best;
+    partial_index[lid] = best_index;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if lid < stride {
+            let v = partial[lid + stride];
+            let iv = partial_index[lid + stride];
+            if beats(partial[lid], partial_index[lid], v, iv) {
+                partial[lid] = v;
+                partial_index[lid] = iv;
+            }
+        }
+        workgroupBarrier();
+    }
+    if row_in_range && lid == 0u {
+        out_index[row] = partial_index[0];
+    }
+}

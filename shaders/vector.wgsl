@@ -1,145 +1,251 @@
-// vector: BLAS-1/2 operations on f32 vectors, for the Krylov solvers.
-// shaders/vector_f64.wgsl is the same file in f64 (keep them in step).
+// vector: level-1 and level-2 BLAS-like operations in f32, for the Lanczos eigensolver.
+// shaders/vector_f64.wgsl is the same file in f64 (same entry points, bindings and
+// work split, plus an f64 sqrt built from the f32 one); keep the two in step.
 //
-// Params: n (vector length or columns of A), rows (rows of A used), alpha, beta.
-// Entry points and bindings:
-// - axpy:        x [n] (read), y [n] (read_write):   y += alpha x
-// - scale:       y [n] (read_write):                 y *= alpha
-// - dot_partial: x [n], y2 [n] (read), partials [P] (read_write): partials[g] = sum over
-//                workgroup g's strided share of x[i] y2[i]; P = number of workgroups (<= 1024).
-// - dot_final:   partials [P] (read), out [1] (read_write): out[0] = sum_g partials[g]
-//                (rows = P), or its square root when beta != 0 (nrm2).
-// - gemv_n:      a [m, n] (read), x [n] (read), y [>= rows] (read_write):
-//                y[r] = alpha sum_j a[r, j] x[j] + beta y[r] for r < rows; one workgroup per
-//                row (rows spread over x and y), a tree reduction across the row.
-// - gemv_t:      a [m, n] (read), x [>= rows] (read), y [n] (read_write):
-//                y[c] = alpha sum_{r < rows} a[r, c] x[r] + beta y[c]; one invocation per
-//                column, so neighbouring invocations read neighbouring addresses.
-// When beta == 0, y is not read (NaN in y does not leak).
+// Vectors are flat arrays; A is a matrix with n columns stored row-major, of which the
+// first `rows` rows are used (Lanczos keeps its basis as the rows of A).
+//
+// Entry points:
+//   vector_axpy:            y[i] += alpha * x[i],  i < n
+//   vector_scale:           y[i] *= alpha,         i < n  (in place: one read_write binding)
+//   vector_copy:            y[i] = x[i],           i < n
+//   vector_dot_partials:    out[g] = sum over i = g, g + G, g + 2G, ... < n of x[i] * x2[i]
+//   vector_sum_sq_partials: out[g] = same with x[i]^2
+//   vector_finish:          out[0] = sum of partials[0..count], or its sqrt if take_sqrt
+//   vector_gemv_n:          y[r] = alpha * sum_j A[r, j] x[j] + beta * y[r],  r < rows
+//   vector_gemv_t:          y[j] = alpha * sum_{r < rows} A[r, j] x[r] + beta * y[j],  j < n
+//   vector_set_row:         a_out[row, j] = x[j],  j < n
+//   vector_get_row:         y[j] = a[row, j],      j < n
+// With beta == 0 the gemvs do not read y (BLAS semantics: NaN in y does not leak).
+//
+// Bindings (each entry point binds only what it uses, in this order):
+//   x         (read)        n (gemv_n) / rows (gemv_t) / n (the rest)
+//   x2        (read)        n, the second operand of a dot product
+//   a         (read)        at least (rows or row + 1) x n
+//   partials  (read)        count, the first stage of a dot product
+//   y         (read_write)  output vector; scale updates it in place
+//   a_out     (read_write)  the matrix set_row writes one row of
+//   out       (read_write)  partial sums (stage 1) or the result (stage 2)
+//   params    (uniform)     sizes, then alpha and beta
+//
+// Work split:
+// - Elementwise ops, gemv_t, set_row, get_row: one invocation per element (column), WG
+//   per workgroup; the host lays the workgroups out with grid_1d, so element
+//   (wg.x + wg.y * nwg.x) * WG + lid. gemv_t loops over the rows: neighbouring
+//   invocations read neighbouring columns of a row, so the reads are coalesced.
+// - gemv_n: one workgroup per output row (grid_1d); invocation l sums columns
+//   l, l + WG, ... of the row, then a tree in workgroup memory sums the WG partials.
+// - Dot products in two stages: G workgroups (G <= 1024, one dimension) each sum a
+//   grid-strided share of the products into out[g] (sequential per invocation, then a
+//   tree), then one workgroup sums the G partials. Each result is a sum of at most
+//   n / (G WG) + log2(WG) + log2(G) rounding steps deep, which keeps f32 accurate
+//   to ~1e-5 relative for n up to tens of millions.
+// Sums of squares are not rescaled (unlike BLAS nrm2): f32 overflows only for entries
+// beyond ~1e19.
 
 struct Params {
     n: u32,
     rows: u32,
+    row: u32,
+    count: u32,
+    take_sqrt: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
     alpha: f32,
     beta: f32,
-    _pad2: u32,
     _pad3: u32,
+    _pad4: u32,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> y2: array<f32>;
-@group(0) @binding(3) var<storage, read> partials_in: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> x2: array<f32>;
+@group(0) @binding(2) var<storage, read> a: array<f32>;
+@group(0) @binding(3) var<storage, read> partials: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> partials: array<f32>;
+@group(0) @binding(5) var<storage, read_write> a_out: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
 @group(0) @binding(7) var<uniform> params: Params;
 
+// A power of two, for the tree reduction.
 const WG: u32 = 256u;
-var<workgroup> scratch: array<f32, 256>;
 
-fn linear_id(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
-    return (wg.x + wg.y * nwg.x) * WG + li;
+var<workgroup> partial: array<f32, WG>;
+
+fn group_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return wg.x + wg.y * nwg.x;
 }
 
-// Sums scratch[0..256] into scratch[0]; every invocation of the workgroup must call it.
-fn reduce_scratch(li: u32) {
+// Sum of `value` over the workgroup, valid in invocation 0. Every invocation must call
+// it (it has barriers), so invocations without work take part with value 0 rather than
+// returning early. Used once per launch: a second call would need a barrier first.
+fn workgroup_sum(lid: u32, value: f32) -> f32 {
+    partial[lid] = value;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if li < stride {
-            scratch[li] += scratch[li + stride];
+        if lid < stride {
+            partial[lid] += partial[lid + stride];
         }
         workgroupBarrier();
     }
+    return partial[0];
 }
 
-@compute @workgroup_size(256)
-fn axpy(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
+// alpha * sum + beta * y[i], without reading y when beta == 0.
+fn gemv_store(i: u32, sum: f32) {
+    var v = params.alpha * sum;
+    if params.beta != 0.0 {
+        v += params.beta * y[i];
+    }
+    y[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn vector_axpy(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wg, nwg) * WG + lid;
     if i < params.n {
         y[i] += params.alpha * x[i];
     }
 }
 
-@compute @workgroup_size(256)
-fn scale(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-         @builtin(local_invocation_index) li: u32) {
-    let i = linear_id(wg, nwg, li);
+@compute @workgroup_size(WG)
+fn vector_scale(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wg, nwg) * WG + lid;
     if i < params.n {
         y[i] *= params.alpha;
     }
 }
 
-@compute @workgroup_size(256)
-fn dot_partial(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-               @builtin(local_invocation_index) li: u32) {
+@compute @workgroup_size(WG)
+fn vector_copy(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let i = group_index(wg, nwg) * WG + lid;
+    if i < params.n {
+        y[i] = x[i];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn vector_dot_partials(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
     let stride = nwg.x * WG;
-    var s = 0.0;
-    for (var i = wg.x * WG + li; i < params.n; i += stride) {
-        s += x[i] * y2[i];
+    var sum = 0.0;
+    for (var i = wg.x * WG + lid; i < params.n; i += stride) {
+        sum += x[i] * x2[i];
     }
-    scratch[li] = s;
-    reduce_scratch(li);
-    if li == 0u {
-        partials[wg.x] = scratch[0];
+    let total = workgroup_sum(lid, sum);
+    if lid == 0u {
+        out[wg.x] = total;
     }
 }
 
-@compute @workgroup_size(256)
-fn dot_final(@builtin(local_invocation_index) li: u32) {
-    var s = 0.0;
-    for (var i = li; i < params.rows; i += WG) {
-        s += partials_in[i];
+@compute @workgroup_size(WG)
+fn vector_sum_sq_partials(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let stride = nwg.x * WG;
+    var sum = 0.0;
+    for (var i = wg.x * WG + lid; i < params.n; i += stride) {
+        let v = x[i];
+        sum += v * v;
     }
-    scratch[li] = s;
-    reduce_scratch(li);
-    if li == 0u {
-        if params.beta != 0.0 {
-            out[0] = sqrt(max(scratch[0], 0.0));
+    let total = workgroup_sum(lid, sum);
+    if lid == 0u {
+        out[wg.x] = total;
+    }
+}
+
+// Launched as a single workgroup.
+@compute @workgroup_size(WG)
+fn vector_finish(@builtin(local_invocation_index) lid: u32) {
+    var sum = 0.0;
+    for (var g = lid; g < params.count; g += WG) {
+        sum += partials[g];
+    }
+    let total = workgroup_sum(lid, sum);
+    if lid == 0u {
+        if params.take_sqrt != 0u {
+            out[0] = sqrt(total);
         } else {
-            out[0] = scratch[0];
+            out[0] = total;
         }
     }
 }
 
-@compute @workgroup_size(256)
-fn gemv_n(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) li: u32) {
-    let row = wg.x + wg.y * nwg.x;
-    var s = 0.0;
-    if row < params.rows {
-        for (var j = li; j < params.n; j += WG) {
-            s += a[row * params.n + j] * x[j];
+@compute @workgroup_size(WG)
+fn vector_gemv_n(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let r = group_index(wg, nwg);
+    let row_in_range = r < params.rows;
+    var sum = 0.0;
+    if row_in_range {
+        let start = r * params.n;
+        for (var j = lid; j < params.n; j += WG) {
+            sum += a[start + j] * x[j];
         }
     }
-    scratch[li] = s;
-    reduce_scratch(li);
-    if li == 0u && row < params.rows {
-        var v = params.alpha * scratch[0];
-        if params.beta != 0.0 {
-            v += params.beta * y[row];
-        }
-        y[row] = v;
+    let total = workgroup_sum(lid, sum);
+    if row_in_range && lid == 0u {
+        gemv_store(r, total);
     }
 }
 
-@compute @workgroup_size(256)
-fn gemv_t(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-          @builtin(local_invocation_index) li: u32) {
-    let col = linear_id(wg, nwg, li);
-    if col >= params.n {
+@compute @workgroup_size(WG)
+fn vector_gemv_t(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let j = group_index(wg, nwg) * WG + lid;
+    if j >= params.n {
         return;
     }
-    var s = 0.0;
+    var sum = 0.0;
     for (var r = 0u; r < params.rows; r++) {
-        s += a[r * params.n + col] * x[r];
+        sum += a[r * params.n + j] * x[r];
     }
-    var v = params.alpha * s;
-    if params.beta != 0.0 {
-        v += params.beta * y[col];
+    gemv_store(j, sum);
+}
+
+@compute @workgroup_size(WG)
+fn vector_set_row(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let j = group_index(wg, nwg) * WG + lid;
+    if j < params.n {
+        a_out[params.row * params.n + j] = x[j];
     }
-    y[col] = v;
+}
+
+@compute @workgroup_size(WG)
+fn vector_get_row(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let j = group_index(wg, nwg) * WG + lid;
+    if j < params.n {
+        y[j] = a[params.row * params.n + j];
+    }
 }

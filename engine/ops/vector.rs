@@ -1,9 +1,22 @@
-//! BLAS-1/2 vector operations for the Krylov solvers (shaders/vector.wgsl, and
-//! shaders/vector_f64.wgsl for f64), in either precision through [`VectorElement`].
+//! BLAS-like vector and matrix-vector operations in f32 or f64, the building blocks of
+//! the GPU Lanczos eigensolver (shaders/vector.wgsl, shaders/vector_f64.wgsl).
 //!
-//! Copies of whole vectors and of matrix rows are buffer copies, not kernels.
+//! One host API serves both precisions: [`VectorOps<f32>`] runs shaders/vector.wgsl on
+//! any adapter, [`VectorOps<f64>`] runs shaders/vector_f64.wgsl, which needs
+//! `SHADER_F64` (lavapipe and NVIDIA have it, Metal does not). The two shaders have the
+//! same entry points and bindings; only the element type and the params struct differ,
+//! which is what [`VectorElement`] supplies. Scalars (alpha, beta) are passed as f64 and
+//! rounded to the element type.
+//!
+//! Vectors are tensors of any shape, used as flat arrays of `len()` elements. Matrices
+//! are 2-D `[m, n]` row-major; Lanczos keeps its basis as the rows of one `[m_max, n]`
+//! matrix and uses [`VectorOps::gemv`] on its first `rows` rows for reorthogonalisation
+//! (`h = V[0..j] w`, then `w -= V[0..j]^T h`).
+//!
+//! Every method records into a [`Batch`]; results are there after `batch.submit()`.
+//! Inputs and outputs must be distinct tensors (wgpu cannot bind one buffer as both),
+//! except [`VectorOps::dot`]`(x, x)`, where both are read-only.
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
@@ -11,188 +24,163 @@ use anyhow::{bail, Result};
 use super::shaders;
 use crate::gpu::{grid_1d, groups_for, Batch, Element, Gpu, GpuError, Kernel, Shader, Tensor};
 
-const WG: u32 = 256;
-/// Workgroups of the first stage of a dot product (and the length of its scratch).
-const DOT_GROUPS: usize = 1024;
+/// The most workgroups the first stage of a dot product uses (its partial sums are the
+/// scratch tensor). With 256 invocations each, a vector of 25 million elements gives each
+/// invocation ~100 elements to sum sequentially: the f32 error stays near 1e-5 relative.
+pub const MAX_PARTIALS: usize = 1024;
 
-/// Element types with a vector shader.
-pub trait VectorElement: Element + Copy {
-    const SHADER: &'static Shader;
-    type Params: bytemuck::Pod;
-    fn params(n: usize, rows: usize, alpha: f64, beta: f64) -> Self::Params;
+/// The sizes at the head of the vector shaders' params, shared by both precisions.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct VectorSizes {
+    /// Vector length; columns of A.
+    pub n: u32,
+    /// Rows of A used by gemv.
+    pub rows: u32,
+    /// The row set_row / get_row address.
+    pub row: u32,
+    /// Partial sums the second stage of a dot product adds up.
+    pub count: u32,
+    /// 1: the second stage writes the square root of the sum (nrm2).
+    pub take_sqrt: u32,
+    pub _pad: [u32; 3],
 }
 
+/// Params of shaders/vector.wgsl: the sizes, then f32 alpha and beta, padded to 48 bytes.
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ParamsF32 {
-    n: u32,
-    rows: u32,
-    _pad0: [u32; 2],
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct VectorParamsF32 {
+    sizes: VectorSizes,
     alpha: f32,
     beta: f32,
-    _pad1: [u32; 2],
+    _pad: [u32; 2],
 }
 
-/// f64 fields sit at offsets that are multiples of 8, as WGSL's uniform layout wants.
+/// Params of shaders/vector_f64.wgsl: the sizes (32 bytes, so the f64s land on offsets
+/// 32 and 40, multiples of 8 as WGSL requires), then f64 alpha and beta; 48 bytes.
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ParamsF64 {
-    n: u32,
-    rows: u32,
-    _pad0: [u32; 2],
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct VectorParamsF64 {
+    sizes: VectorSizes,
     alpha: f64,
     beta: f64,
 }
 
+// The WGSL structs are laid out by hand; these pin the Rust side to them.
+const _: () = {
+    assert!(std::mem::size_of::<VectorSizes>() == 32);
+    assert!(std::mem::size_of::<VectorParamsF32>() == 48);
+    assert!(std::mem::offset_of!(VectorParamsF32, alpha) == 32);
+    assert!(std::mem::offset_of!(VectorParamsF32, beta) == 36);
+    assert!(std::mem::size_of::<VectorParamsF64>() == 48);
+    assert!(std::mem::offset_of!(VectorParamsF64, alpha) == 32);
+    assert!(std::mem::offset_of!(VectorParamsF64, beta) == 40);
+};
+
+/// An element type the vector shaders exist for: f32 and f64.
+///
+/// A trait rather than an enum of precisions so that the tensors' element type picks the
+/// shader at compile time: a `Tensor<f32>` can never reach the f64 kernels. The params
+/// differ in layout (f64 scalars need 8-byte alignment), hence the associated type.
+pub trait VectorElement: Element {
+    /// shaders/vector.wgsl or shaders/vector_f64.wgsl.
+    const SHADER: &'static Shader;
+    /// The shader's uniform params struct.
+    type Params: bytemuck::Pod;
+    /// Params with alpha and beta rounded to this precision.
+    fn to_params(sizes: VectorSizes, alpha: f64, beta: f64) -> Self::Params;
+}
+
 impl VectorElement for f32 {
     const SHADER: &'static Shader = &shaders::VECTOR;
-    type Params = ParamsF32;
-    fn params(n: usize, rows: usize, alpha: f64, beta: f64) -> ParamsF32 {
-        ParamsF32 {
-            n: n as u32,
-            rows: rows as u32,
-            _pad0: [0; 2],
+    type Params = VectorParamsF32;
+    fn to_params(sizes: VectorSizes, alpha: f64, beta: f64) -> VectorParamsF32 {
+        VectorParamsF32 {
+            sizes,
             alpha: alpha as f32,
             beta: beta as f32,
-            _pad1: [0; 2],
+            _pad: [0; 2],
         }
     }
 }
 
 impl VectorElement for f64 {
     const SHADER: &'static Shader = &shaders::VECTOR_F64;
-    type Params = ParamsF64;
-    fn params(n: usize, rows: usize, alpha: f64, beta: f64) -> ParamsF64 {
-        ParamsF64 {
-            n: n as u32,
-            rows: rows as u32,
-            _pad0: [0; 2],
-            alpha,
-            beta,
-        }
+    type Params = VectorParamsF64;
+    fn to_params(sizes: VectorSizes, alpha: f64, beta: f64) -> VectorParamsF64 {
+        VectorParamsF64 { sizes, alpha, beta }
     }
 }
 
+/// The vector kernels of one precision, built once, and the scratch tensor for the
+/// partial sums of dot products.
 pub struct VectorOps<T: VectorElement> {
     axpy: Arc<Kernel>,
     scale: Arc<Kernel>,
-    dot_partial: Arc<Kernel>,
-    dot_final: Arc<Kernel>,
+    copy: Arc<Kernel>,
+    dot_partials: Arc<Kernel>,
+    sum_sq_partials: Arc<Kernel>,
+    finish: Arc<Kernel>,
     gemv_n: Arc<Kernel>,
     gemv_t: Arc<Kernel>,
-    partials: Tensor<T>,
-    _element: PhantomData<T>,
-}
-
-fn vector_len<T: Element>(what: &str, t: &Tensor<T>) -> Result<usize> {
-    match t.shape() {
-        [n] => Ok(*n),
-        s => bail!(GpuError::Shape(format!(
-            "{what} must be a vector, but has shape {s:?}"
-        ))),
-    }
-}
-
-fn same_len<T: Element>(op: &str, x: &Tensor<T>, y: &Tensor<T>) -> Result<usize> {
-    let (n, m) = (vector_len("x", x)?, vector_len("y", y)?);
-    if n != m {
-        bail!(GpuError::Shape(format!(
-            "{op}: x {:?} and y {:?} differ in length",
-            x.shape(),
-            y.shape()
-        )));
-    }
-    Ok(n)
-}
-
-fn one_element<T: Element>(op: &str, out: &Tensor<T>) -> Result<()> {
-    if out.len() != 1 {
-        bail!(GpuError::Shape(format!(
-            "{op}: out must hold one element, has shape {:?}",
-            out.shape()
-        )));
-    }
-    Ok(())
+    set_row: Arc<Kernel>,
+    get_row: Arc<Kernel>,
+    /// Invocations per workgroup, read from the shader.
+    wg: u32,
+    /// `MAX_PARTIALS` partial sums. Shared by every dot product this object records:
+    /// launches run in recording and submission order, so a second dot product's first
+    /// stage cannot overwrite partials before the first one's second stage has read them.
+    scratch: Tensor<T>,
 }
 
 impl<T: VectorElement> VectorOps<T> {
+    /// Builds the kernels. For f64, fails with an error naming `SHADER_F64` and the
+    /// adapter when the adapter lacks it (callers then fall back to f32).
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let k = |entry: &str| gpu.kernel(T::SHADER, entry, &[]);
+        let axpy = k("vector_axpy")?;
+        let wg = axpy.workgroup_size[0];
         Ok(VectorOps {
-            axpy: k("axpy")?,
-            scale: k("scale")?,
-            dot_partial: k("dot_partial")?,
-            dot_final: k("dot_final")?,
-            gemv_n: k("gemv_n")?,
-            gemv_t: k("gemv_t")?,
-            partials: Tensor::zeros(gpu, &[DOT_GROUPS])?,
-            _element: PhantomData,
+            axpy,
+            scale: k("vector_scale")?,
+            copy: k("vector_copy")?,
+            dot_partials: k("vector_dot_partials")?,
+            sum_sq_partials: k("vector_sum_sq_partials")?,
+            finish: k("vector_finish")?,
+            gemv_n: k("vector_gemv_n")?,
+            gemv_t: k("vector_gemv_t")?,
+            set_row: k("vector_set_row")?,
+            get_row: k("vector_get_row")?,
+            wg,
+            scratch: Tensor::zeros(gpu, &[MAX_PARTIALS])?,
         })
     }
 
-    fn elementwise(&self, batch: &mut Batch, n: usize) -> Result<[u32; 3]> {
-        grid_1d(batch.gpu(), groups_for(n, WG))
-    }
-
-    /// y += alpha x
+    /// `y += alpha * x`.
     pub fn axpy(&self, batch: &mut Batch, alpha: f64, x: &Tensor<T>, y: &Tensor<T>) -> Result<()> {
-        let n = same_len("axpy", x, y)?;
-        let groups = self.elementwise(batch, n)?;
-        batch.dispatch(
-            &self.axpy,
-            &[x.buffer(), y.buffer()],
-            Some(&T::params(n, 0, alpha, 0.0)),
-            groups,
-        )
+        let what = "vector axpy";
+        let n = same_len(what, "x", x, "y", y)?;
+        distinct(what, "x", x, "y", y)?;
+        self.elementwise(batch, &self.axpy, &[x.buffer(), y.buffer()], n, alpha)
     }
 
-    /// x *= alpha, in place.
+    /// `x *= alpha`, in place. (alpha = 0 turns NaN into NaN, as in IEEE arithmetic.)
     pub fn scale(&self, batch: &mut Batch, alpha: f64, x: &Tensor<T>) -> Result<()> {
-        let n = vector_len("x", x)?;
-        let groups = self.elementwise(batch, n)?;
-        batch.dispatch(
-            &self.scale,
-            &[x.buffer()],
-            Some(&T::params(n, 0, alpha, 0.0)),
-            groups,
-        )
+        let n = vector_len("vector scale", "x", x)?;
+        self.elementwise(batch, &self.scale, &[x.buffer()], n, alpha)
     }
 
-    /// y = x (a buffer copy).
+    /// `y = x`. Copying a tensor onto itself records nothing.
     pub fn copy(&self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>) -> Result<()> {
-        same_len("copy", x, y)?;
-        batch.copy(x.buffer(), y.buffer(), x.bytes());
-        Ok(())
+        let n = same_len("vector copy", "x", x, "y", y)?;
+        if std::ptr::eq(x, y) {
+            return Ok(());
+        }
+        self.elementwise(batch, &self.copy, &[x.buffer(), y.buffer()], n, 0.0)
     }
 
-    fn reduce(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        y: &Tensor<T>,
-        out: &Tensor<T>,
-        sqrt: bool,
-    ) -> Result<()> {
-        let n = x.len();
-        // Enough workgroups to fill a large GPU, each striding over its share.
-        let groups = (n.div_ceil(WG as usize)).clamp(1, DOT_GROUPS);
-        let p = T::params(n, groups, 0.0, 0.0);
-        batch.dispatch(
-            &self.dot_partial,
-            &[x.buffer(), y.buffer(), self.partials.buffer()],
-            Some(&p),
-            [groups as u32, 1, 1],
-        )?;
-        let p = T::params(n, groups, 0.0, if sqrt { 1.0 } else { 0.0 });
-        batch.dispatch(
-            &self.dot_final,
-            &[self.partials.buffer(), out.buffer()],
-            Some(&p),
-            [1, 1, 1],
-        )
-    }
-
-    /// out[0] = x · y
+    /// `out[0] = x . y`; out holds one element. Two launches: per-workgroup partial sums
+    /// into the scratch tensor, then one workgroup adds them up.
     pub fn dot(
         &self,
         batch: &mut Batch,
@@ -200,21 +188,41 @@ impl<T: VectorElement> VectorOps<T> {
         y: &Tensor<T>,
         out: &Tensor<T>,
     ) -> Result<()> {
-        same_len("dot", x, y)?;
-        one_element("dot", out)?;
-        self.reduce(batch, x, y, out, false)
+        let what = "vector dot";
+        let n = same_len(what, "x", x, "y", y)?;
+        scalar_out(what, out)?;
+        distinct(what, "x", x, "out", out)?;
+        distinct(what, "y", y, "out", out)?;
+        self.two_stage(
+            batch,
+            &self.dot_partials,
+            &[x.buffer(), y.buffer()],
+            n,
+            false,
+            out,
+        )
     }
 
-    /// out[0] = ‖x‖
+    /// `out[0] = ||x||_2`; out holds one element. Squares are summed without rescaling,
+    /// so entries beyond ~1e19 (f32) or ~1e154 (f64) overflow to an infinite norm.
     pub fn nrm2(&self, batch: &mut Batch, x: &Tensor<T>, out: &Tensor<T>) -> Result<()> {
-        vector_len("x", x)?;
-        one_element("nrm2", out)?;
-        self.reduce(batch, x, x, out, true)
+        let what = "vector nrm2";
+        let n = vector_len(what, "x", x)?;
+        scalar_out(what, out)?;
+        distinct(what, "x", x, "out", out)?;
+        self.two_stage(batch, &self.sum_sq_partials, &[x.buffer()], n, true, out)
     }
 
-    /// With `trans == false`: y[r] = alpha (A x)[r] + beta y[r] for r < rows.
-    /// With `trans == true`: y = alpha A[0..rows]ᵀ x[0..rows] + beta y.
-    /// A is [m, n] row-major and only its first `rows` rows are used.
+    /// Matrix-vector product with the first `rows` rows of A `[m, n]`:
+    /// - `trans = false`: `y[0..rows] = alpha * A[0..rows, :] x + beta * y[0..rows]`;
+    ///   x has n elements, y at least `rows` (the rest of y is left alone).
+    /// - `trans = true`: `y = alpha * A[0..rows, :]^T x[0..rows] + beta * y`;
+    ///   x has at least `rows` elements (the rest is ignored), y has n.
+    ///
+    /// With `beta == 0`, y is only written (NaN in y does not leak). The lengths allow
+    /// Lanczos to use fixed `[m_max]` buffers for `h` while its basis grows.
+    /// `trans = false` runs one workgroup per row (coalesced reads along the row);
+    /// `trans = true` one invocation per column, looping over the rows.
     #[allow(clippy::too_many_arguments)]
     pub fn gemv(
         &self,
@@ -227,44 +235,67 @@ impl<T: VectorElement> VectorOps<T> {
         beta: f64,
         y: &Tensor<T>,
     ) -> Result<()> {
-        let (m, n) = a.dims2("gemv: A")?;
-        let (xn, yn) = (vector_len("gemv: x", x)?, vector_len("gemv: y", y)?);
-        let (need_x, need_y) = if trans { (rows, n) } else { (n, rows) };
-        if rows > m || xn < need_x || yn < need_y || (trans && yn != n) || (!trans && xn != n) {
+        let what = if trans {
+            "vector gemv (trans)"
+        } else {
+            "vector gemv"
+        };
+        let (m, n) = matrix_dims(what, a)?;
+        if rows > m {
             bail!(GpuError::Shape(format!(
-                "gemv{}: A {:?} with {rows} rows used needs x of length {} and y of length {}, got {:?} and {:?}",
-                if trans { " (transposed)" } else { "" },
+                "{what}: rows = {rows} but A has shape {:?}, only {m} rows",
+                a.shape()
+            )));
+        }
+        let (x_min, y_min, x_exact, y_exact) = if trans {
+            (rows, n, false, true)
+        } else {
+            (n, rows, true, false)
+        };
+        let fits = |t: &Tensor<T>, len: usize, exact: bool| {
+            if exact {
+                t.len() == len
+            } else {
+                t.len() >= len
+            }
+        };
+        if !fits(x, x_min, x_exact) || !fits(y, y_min, y_exact) {
+            let need = |len: usize, exact: bool| {
+                if exact {
+                    format!("{len} elements")
+                } else {
+                    format!("at least {len} elements")
+                }
+            };
+            bail!(GpuError::Shape(format!(
+                "{what} with rows = {rows}: A has shape {:?}, so x needs {} and y {}, \
+                 but x has shape {:?} and y has shape {:?}",
                 a.shape(),
-                if trans { format!(">= {rows}") } else { n.to_string() },
-                if trans { n.to_string() } else { format!(">= {rows}") },
+                need(x_min, x_exact),
+                need(y_min, y_exact),
                 x.shape(),
                 y.shape()
             )));
         }
-        let p = T::params(n, rows, alpha, beta);
-        let buffers = [a.buffer(), x.buffer(), y.buffer()];
+        distinct(what, "A", a, "y", y)?;
+        distinct(what, "x", x, "y", y)?;
+        let sizes = VectorSizes {
+            n: n as u32,
+            rows: rows as u32,
+            ..Default::default()
+        };
+        let params = T::to_params(sizes, alpha, beta);
+        let buffers = [x.buffer(), a.buffer(), y.buffer()];
         if trans {
-            let groups = grid_1d(batch.gpu(), groups_for(n, WG))?;
-            batch.dispatch(&self.gemv_t, &buffers, Some(&p), groups)
+            let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
+            batch.dispatch(&self.gemv_t, &buffers, Some(&params), groups)
         } else {
             let groups = grid_1d(batch.gpu(), rows as u64)?;
-            batch.dispatch(&self.gemv_n, &buffers, Some(&p), groups)
+            batch.dispatch(&self.gemv_n, &buffers, Some(&params), groups)
         }
     }
 
-    fn check_row(op: &str, a: &Tensor<T>, row: usize, x: &Tensor<T>) -> Result<u64> {
-        let (m, n) = a.dims2(op)?;
-        if row >= m || vector_len("x", x)? != n {
-            bail!(GpuError::Shape(format!(
-                "{op}: row {row} of A {:?} and x {:?} do not fit",
-                a.shape(),
-                x.shape()
-            )));
-        }
-        Ok((row * n * std::mem::size_of::<T>()) as u64)
-    }
-
-    /// A[row, :] = x (a buffer copy).
+    /// `A[row, :] = x` for A `[m, n]` and x of n elements; the other rows are untouched.
     pub fn set_row(
         &self,
         batch: &mut Batch,
@@ -272,12 +303,24 @@ impl<T: VectorElement> VectorOps<T> {
         row: usize,
         x: &Tensor<T>,
     ) -> Result<()> {
-        let offset = Self::check_row("set_row", a, row, x)?;
-        batch.copy_region(x.buffer(), 0, a.buffer(), offset, x.bytes());
-        Ok(())
+        let what = "vector set_row";
+        let n = self.check_row(what, a, row, x)?;
+        let sizes = VectorSizes {
+            n: n as u32,
+            row: row as u32,
+            ..Default::default()
+        };
+        let params = T::to_params(sizes, 0.0, 0.0);
+        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
+        batch.dispatch(
+            &self.set_row,
+            &[x.buffer(), a.buffer()],
+            Some(&params),
+            groups,
+        )
     }
 
-    /// x = A[row, :] (a buffer copy).
+    /// `x = A[row, :]` for A `[m, n]` and x of n elements.
     pub fn get_row(
         &self,
         batch: &mut Batch,
@@ -285,8 +328,157 @@ impl<T: VectorElement> VectorOps<T> {
         row: usize,
         x: &Tensor<T>,
     ) -> Result<()> {
-        let offset = Self::check_row("get_row", a, row, x)?;
-        batch.copy_region(a.buffer(), offset, x.buffer(), 0, x.bytes());
-        Ok(())
+        let what = "vector get_row";
+        let n = self.check_row(what, a, row, x)?;
+        let sizes = VectorSizes {
+            n: n as u32,
+            row: row as u32,
+            ..Default::default()
+        };
+        let params = T::to_params(sizes, 0.0, 0.0);
+        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
+        batch.dispatch(
+            &self.get_row,
+            &[a.buffer(), x.buffer()],
+            Some(&params),
+            groups,
+        )
     }
+
+    fn check_row(&self, what: &str, a: &Tensor<T>, row: usize, x: &Tensor<T>) -> Result<usize> {
+        let (m, n) = matrix_dims(what, a)?;
+        if row >= m {
+            bail!(GpuError::Shape(format!(
+                "{what}: row {row} is out of range for A of shape {:?}",
+                a.shape()
+            )));
+        }
+        if x.len() != n {
+            bail!(GpuError::Shape(format!(
+                "{what}: A has shape {:?}, so x needs {n} elements, but it has shape {:?}",
+                a.shape(),
+                x.shape()
+            )));
+        }
+        distinct(what, "A", a, "x", x)?;
+        Ok(n)
+    }
+
+    /// One invocation per element, spread over x and y by grid_1d.
+    fn elementwise(
+        &self,
+        batch: &mut Batch,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        n: usize,
+        alpha: f64,
+    ) -> Result<()> {
+        let sizes = VectorSizes {
+            n: n as u32,
+            ..Default::default()
+        };
+        let params = T::to_params(sizes, alpha, 0.0);
+        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
+        batch.dispatch(kernel, buffers, Some(&params), groups)
+    }
+
+    /// Stage 1: `partials` workgroups write their sums into the scratch tensor (a
+    /// grid-stride loop covers any n). Stage 2: one workgroup adds them into out[0].
+    fn two_stage(
+        &self,
+        batch: &mut Batch,
+        stage1: &Kernel,
+        inputs: &[&wgpu::Buffer],
+        n: usize,
+        take_sqrt: bool,
+        out: &Tensor<T>,
+    ) -> Result<()> {
+        // At least one workgroup, so that an empty vector still writes a 0 partial.
+        let partials = groups_for(n, self.wg).clamp(1, MAX_PARTIALS as u64);
+        let sizes = VectorSizes {
+            n: n as u32,
+            count: partials as u32,
+            take_sqrt: take_sqrt as u32,
+            ..Default::default()
+        };
+        let params = T::to_params(sizes, 0.0, 0.0);
+        let mut buffers = inputs.to_vec();
+        buffers.push(self.scratch.buffer());
+        batch.dispatch(stage1, &buffers, Some(&params), [partials as u32, 1, 1])?;
+        batch.dispatch(
+            &self.finish,
+            &[self.scratch.buffer(), out.buffer()],
+            Some(&params),
+            [1, 1, 1],
+        )
+    }
+}
+
+/// Largest vector length: the dot product's grid-stride loop adds its stride (at most
+/// `MAX_PARTIALS` workgroups of at most 1024 invocations) to an index below n, and the
+/// sum must not wrap in u32.
+const MAX_LEN: usize = u32::MAX as usize - MAX_PARTIALS * 1024;
+
+fn vector_len<T: Element>(what: &str, name: &str, t: &Tensor<T>) -> Result<usize> {
+    if t.len() > MAX_LEN {
+        bail!(
+            "{what}: {name} of shape {:?} exceeds 32-bit indexing",
+            t.shape()
+        );
+    }
+    Ok(t.len())
+}
+
+fn same_len<T: Element>(
+    what: &str,
+    a_name: &str,
+    a: &Tensor<T>,
+    b_name: &str,
+    b: &Tensor<T>,
+) -> Result<usize> {
+    if a.len() != b.len() {
+        bail!(GpuError::Shape(format!(
+            "{what}: {a_name} has shape {:?} but {b_name} has shape {:?}; \
+             they must have the same number of elements",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    vector_len(what, a_name, a)
+}
+
+fn scalar_out<T: Element>(what: &str, out: &Tensor<T>) -> Result<()> {
+    if out.len() != 1 {
+        bail!(GpuError::Shape(format!(
+            "{what}: out must hold one element (e.g. shape [1]), but it has shape {:?}",
+            out.shape()
+        )));
+    }
+    Ok(())
+}
+
+fn matrix_dims<T: Element>(what: &str, a: &Tensor<T>) -> Result<(usize, usize)> {
+    let (m, n) = a.dims2(&format!("{what}: A"))?;
+    // The shaders index A with u32.
+    if a.len() > u32::MAX as usize {
+        bail!("{what}: A of shape {:?} exceeds 32-bit indexing", a.shape());
+    }
+    Ok((m, n))
+}
+
+/// wgpu cannot bind one buffer as an input and as a writable output of one launch.
+fn distinct<T: Element>(
+    what: &str,
+    a_name: &str,
+    a: &Tensor<T>,
+    b_name: &str,
+    b: &Tensor<T>,
+) -> Result<()> {
+    if std::ptr::eq(a, b) {
+        bail!(
+            "{what}: {a_name} and {b_name} are the same tensor; \
+             wgpu cannot bind one buffer as both input and output"
+        );
+    }
+    Ok(())
 }

@@ -1,1 +1,556 @@
-// (being written)
+use rand::Rng;
+use wideprobe::gpu::kernel::parse_and_validate;
+use wideprobe::gpu::{Batch, Shader, Tensor};
+use wideprobe::ops::shaders;
+use wideprobe::ops::vector::{VectorElement, VectorOps, MAX_PARTIALS};
+
+use crate::common::{self, reference};
+
+/// Lengths that are not multiples of the 256-invocation workgroup.
+const LENGTHS: &[usize] = &[1, 7, 33, 130, 300];
+
+/// Invocations per workgroup in shaders/vector*.wgsl.
+const WG: usize = 256;
+
+/// What the tests need to know about a precision.
+trait Real: VectorElement + Copy {
+    const EPS: f64;
+    /// Relative Frobenius error allowed on top of the elementwise rounding bound.
+    const REL: f64;
+    fn from_f64(v: f64) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Real for f32 {
+    const EPS: f64 = f32::EPSILON as f64;
+    const REL: f64 = 1e-5;
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Real for f64 {
+    const EPS: f64 = f64::EPSILON;
+    const REL: f64 = 1e-13;
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+/// The ops for T, or None (with a check that the error is clear) when the adapter
+/// lacks SHADER_F64. lavapipe has it, so on CI the f64 tests run.
+fn ops<T: Real>() -> Option<VectorOps<T>> {
+    let gpu = common::gpu();
+    match VectorOps::<T>::new(gpu) {
+        Ok(ops) => Some(ops),
+        Err(e) if !gpu.has_f64() && T::NAME == "f64" => {
+            let msg = e.to_string();
+            assert!(msg.contains("SHADER_F64"), "{msg}");
+            eprintln!("skipping f64 on {}: {msg}", gpu.summary.name);
+            None
+        }
+        Err(e) => panic!("VectorOps<{}>::new: {e:#}", T::NAME),
+    }
+}
+
+/// Uniform in [-1, 1), rounded to T; the f64 copy holds exactly the rounded values.
+fn random<T: Real>(rng: &mut impl Rng, len: usize) -> (Vec<T>, Vec<f64>) {
+    let v: Vec<T> = (0..len)
+        .map(|_| T::from_f64(rng.random_range(-1.0..1.0)))
+        .collect();
+    let w = v.iter().map(|x| x.to_f64()).collect();
+    (v, w)
+}
+
+fn upload<T: Real>(data: &[T]) -> Tensor<T> {
+    Tensor::from_slice(common::gpu(), &[data.len()], data).unwrap()
+}
+
+fn poisoned<T: Real>(shape: &[usize]) -> Tensor<T> {
+    let gpu = common::gpu();
+    let t = Tensor::zeros(gpu, shape).unwrap();
+    t.poison(gpu).unwrap();
+    t
+}
+
+fn download<T: Real>(t: &Tensor<T>) -> Vec<f64> {
+    t.to_vec(common::gpu())
+        .unwrap()
+        .into_iter()
+        .map(T::to_f64)
+        .collect()
+}
+
+/// Compares with the worst-case rounding bound of a sum whose longest chain of
+/// additions is `depth` and whose terms add up to at most `abs_sum` in magnitude:
+/// |error| <= depth * eps * abs_sum (Higham, Accuracy and Stability, ch. 4), elementwise.
+/// On top, the relative Frobenius error must be below T::REL times the condition number
+/// abs_sum / |want| (cancellation in a dot product of random vectors can make |want|
+/// small): typical errors sit far below the bound, which grows with the length.
+fn check<T: Real>(what: &str, got: &[f64], want: &[f64], depth: usize, abs_sum: f64) {
+    let atol = (depth as f64 + 2.0) * T::EPS * abs_sum.max(1.0);
+    let norm = want.iter().map(|w| w * w).sum::<f64>().sqrt();
+    let condition = (abs_sum * (want.len() as f64).sqrt() / norm).max(1.0);
+    let rel = T::REL * condition;
+    common::assert_close(&format!("{what} ({})", T::NAME), got, want, rel, atol, 0.0);
+}
+
+/// Longest addition chain of a two-stage dot product of length n.
+fn dot_depth(n: usize) -> usize {
+    let partials = n.div_ceil(WG).clamp(1, MAX_PARTIALS);
+    n.div_ceil(partials * WG) + 8 + 10
+}
+
+fn axpy_matches_reference<T: Real>() {
+    let Some(ops) = ops::<T>() else { return };
+    let gpu = common::gpu();
+    for &n in LENGTHS {
+        for alpha in [-0.75, 2.5] {
+            let mut rng = common::rng(&format!("axpy {} {n}", T::NAME));
+            let (x, x64) = random::<T>(&mut rng, n);
+            let (y, y64) = random::<T>(&mut rng, n);
+            let (x, y) = (upload(&x), upload(&y));
+            let mut batch = Batch::new(gpu);
+            ops.axpy(&mut batch, alpha, &x, &y).unwrap();
+            batch.submit().unwrap();
+            let want = reference::axpy(alpha, &x64, &y64);
+            check::<T>(
+                &format!("axpy n {n} alpha {alpha}"),
+                &download(&y),
+                &want,
+                1,
+                4.0,
+            );
+        }
+    }
+}
+
+#[test]
+fn axpy_matches_reference_f32() {
+    axpy_matches_reference::<f32>();
+}
+
+#[test]
+fn axpy_matches_reference_f64() {
+    axpy_matches_reference::<f64>();
+}
+
+fn scale_and_copy_match_reference<T: Real>() {
+    let Some(ops) = ops::<T>() else { return };
+    let gpu = common::gpu();
+    for &n in LENGTHS {
+        let mut rng = common::rng(&format!("scale {} {n}", T::NAME));
+        let (x, x64) = random::<T>(&mut rng, n);
+        for alpha in [-1.5, 0.0] {
+            let v = upload(&x);
+            let copy = poisoned::<T>(&[n]);
+            let mut batch = Batch::new(gpu);
+            ops.scale(&mut batch, alpha, &v).unwrap();
+            ops.copy(&mut batch, &v, &copy).unwrap();
+            batch.submit().unwrap();
+            let want: Vec<f64> = x64.iter().map(|v| alpha * v).collect();
+            check::<T>(
+                &format!("scale n {n} alpha {alpha}"),
+                &download(&v),
+                &want,
+                1,
+                2.0,
+            );
+            // A copy is exact.
+            common::assert_close(
+                &format!("copy n {n} ({})", T::NAME),
+                &download(&copy),
+                &download(&v),
+                0.0,
+                0.0,
+                0.0,
+            );
+        }
+    }
+}
+
+#[test]
+fn scale_and_copy_match_reference_f32() {
+    scale_and_copy_match_reference::<f32>();
+}
+
+#[test]
+fn scale_and_copy_match_reference_f64() {
+    scale_and_copy_match_reference::<f64>();
+}
+
+fn dot_and_nrm2_match_reference<T: Real>() {
+    let Some(ops) = ops::<T>() else { return };
+    let gpu = common::gpu();
+    for &n in LENGTHS.iter().chain(&[100_000]) {
+        let mut rng = common::rng(&format!("dot {} {n}", T::NAME));
+        let (x, x64) = random::<T>(&mut rng, n);
+        let (y, y64) = random::<T>(&mut rng, n);
+        let (x, y) = (upload(&x), upload(&y));
+        let dot = poisoned::<T>(&[1]);
+        let dot_xx = poisoned::<T>(&[1]);
+        let norm = poisoned::<T>(&[1]);
+        // Three two-stage reductions in one batch share the scratch partials.
+        let mut batch = Batch::new(gpu);
+        ops.dot(&mut batch, &x, &y, &dot).unwrap();
+        ops.dot(&mut batch, &x, &x, &dot_xx).unwrap();
+        ops.nrm2(&mut batch, &y, &norm).unwrap();
+        batch.submit().unwrap();
+        let abs_sum: f64 = x64.iter().zip(&y64).map(|(a, b)| (a * b).abs()).sum();
+        let depth = dot_depth(n);
+        check::<T>(
+            &format!("dot n {n}"),
+            &download(&dot),
+            &[reference::dot(&x64, &y64)],
+            depth,
+            abs_sum,
+        );
+        let sq = reference::dot(&x64, &x64);
+        check::<T>(
+            &format!("dot(x, x) n {n}"),
+            &download(&dot_xx),
+            &[sq],
+            depth,
+            sq,
+        );
+        // sqrt halves the relative error of the sum of squares.
+        let want = reference::nrm2(&y64);
+        check::<T>(
+            &format!("nrm2 n {n}"),
+            &download(&norm),
+            &[want],
+            depth,
+            want,
+        );
+    }
+}
+
+#[test]
+fn dot_and_nrm2_match_reference_f32() {
+    dot_and_nrm2_match_reference::<f32>();
+}
+
+#[test]
+fn dot_and_nrm2_match_reference_f64() {
+    dot_and_nrm2_match_reference::<f64>();
+}
+
+#[test]
+fn dot_and_nrm2_of_empty_vectors_are_zero() {
+    let Some(ops) = ops::<f64>() else { return };
+    let gpu = common::gpu();
+    let x = Tensor::<f64>::zeros(gpu, &[0]).unwrap();
+    let y = Tensor::<f64>::zeros(gpu, &[0]).unwrap();
+    let (dot, norm) = (poisoned::<f64>(&[1]), poisoned::<f64>(&[1]));
+    let mut batch = Batch::new(gpu);
+    ops.dot(&mut batch, &x, &y, &dot).unwrap();
+    ops.nrm2(&mut batch, &x, &norm).unwrap();
+    batch.submit().unwrap();
+    assert_eq!((download(&dot), download(&norm)), (vec![0.0], vec![0.0]));
+}
+
+/// The f64 shader takes square roots by Newton's method from an f32 guess after scaling
+/// into f32's range: check sums of squares far outside it, and 0.
+#[test]
+fn nrm2_f64_is_accurate_far_outside_f32_range() {
+    let Some(ops) = ops::<f64>() else { return };
+    let gpu = common::gpu();
+    let mut rng = common::rng("nrm2 f64 scales");
+    let (_, base) = random::<f64>(&mut rng, 130);
+    for scale in [1e-150, 1e-60, 1e-20, 1.0, 1e20, 1e60, 1e150] {
+        let x: Vec<f64> = base.iter().map(|v| v * scale).collect();
+        let out = poisoned::<f64>(&[1]);
+        let mut batch = Batch::new(gpu);
+        ops.nrm2(&mut batch, &upload(&x), &out).unwrap();
+        batch.submit().unwrap();
+        let want = reference::nrm2(&base) * scale;
+        let got = download(&out)[0];
+        let rel = (got - want).abs() / want;
+        eprintln!("nrm2 f64 at scale {scale:e}: relative error {rel:.2e}");
+        assert!(rel < 1e-14, "scale {scale:e}: got {got:e} want {want:e}");
+    }
+    let (zero, out) = (upload(&[0.0f64; 7]), poisoned::<f64>(&[1]));
+    let mut batch = Batch::new(gpu);
+    ops.nrm2(&mut batch, &zero, &out).unwrap();
+    batch.submit().unwrap();
+    assert_eq!(download(&out), vec![0.0]);
+}
+
+/// (m, rows, n): rows < m and rows = m, n and rows on both sides of the workgroup.
+const GEMV_SHAPES: &[(usize, usize, usize)] = &[
+    (1, 1, 1),
+    (7, 5, 33),
+    (33, 33, 7),
+    (130, 129, 300),
+    (300, 257, 130),
+    (33, 0, 7),
+];
+
+#[allow(clippy::too_many_arguments)]
+fn check_gemv<T: Real>(
+    ops: &VectorOps<T>,
+    trans: bool,
+    m: usize,
+    rows: usize,
+    n: usize,
+    alpha: f64,
+    beta: f64,
+) {
+    let gpu = common::gpu();
+    let what = format!("gemv trans {trans} A {m}x{n} rows {rows} alpha {alpha} beta {beta}");
+    let mut rng = common::rng(&what);
+    let (x_len, y_len) = if trans { (m, n) } else { (n, m) };
+    let (mut a, mut a64) = random::<T>(&mut rng, m * n);
+    let (mut x, mut x64) = random::<T>(&mut rng, x_len);
+    let (mut y, mut y64) = random::<T>(&mut rng, y_len);
+    // The rows of A past `rows`, and of x when transposed, must not be read: poison them.
+    for i in rows * n..m * n {
+        a[i] = T::poison();
+        a64[i] = f64::NAN;
+    }
+    if trans {
+        for i in rows..m {
+            x[i] = T::poison();
+            x64[i] = f64::NAN;
+        }
+    }
+    // With beta = 0, y must not be read.
+    if beta == 0.0 {
+        y.iter_mut().for_each(|v| *v = T::poison());
+        y64.iter_mut().for_each(|v| *v = f64::NAN);
+    }
+    let a_t = Tensor::from_slice(gpu, &[m, n], &a).unwrap();
+    let (x_t, y_t) = (upload(&x), upload(&y));
+    let mut batch = Batch::new(gpu);
+    ops.gemv(&mut batch, trans, rows, alpha, &a_t, &x_t, beta, &y_t)
+        .unwrap();
+    batch.submit().unwrap();
+    let got = download(&y_t);
+    let want = reference::gemv(trans, rows, n, alpha, &a64, &x64, beta, &y64);
+    let (outputs, depth, len) = if trans {
+        (n, rows, rows)
+    } else {
+        (rows, n.div_ceil(WG) + 8, n)
+    };
+    check::<T>(
+        &what,
+        &got[..outputs],
+        &want[..outputs],
+        depth + 2,
+        alpha.abs() * len as f64 + beta.abs(),
+    );
+    // y past the written part is untouched (bitwise: it may be poison).
+    let rest_same = got[outputs..]
+        .iter()
+        .zip(&y64[outputs..])
+        .all(|(g, w)| g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()));
+    assert!(rest_same, "{what}: y past row {outputs} changed");
+}
+
+fn gemv_matches_reference<T: Real>() {
+    let Some(ops) = ops::<T>() else { return };
+    for trans in [false, true] {
+        for &(m, rows, n) in GEMV_SHAPES {
+            check_gemv(&ops, trans, m, rows, n, 1.0, 0.0);
+            check_gemv(&ops, trans, m, rows, n, -0.5, 0.75);
+            check_gemv(&ops, trans, m, rows, n, 2.0, 1.0);
+        }
+    }
+}
+
+#[test]
+fn gemv_both_transposes_match_reference_f32() {
+    gemv_matches_reference::<f32>();
+}
+
+#[test]
+fn gemv_both_transposes_match_reference_f64() {
+    gemv_matches_reference::<f64>();
+}
+
+fn set_and_get_row_are_exact<T: Real>() {
+    let Some(ops) = ops::<T>() else { return };
+    let gpu = common::gpu();
+    for &(m, n) in &[(1, 1), (7, 33), (33, 7), (5, 300), (3, 130)] {
+        for row in [0, m / 2, m - 1] {
+            let mut rng = common::rng(&format!("set_row {} {m}x{n} row {row}", T::NAME));
+            let (a, a64) = random::<T>(&mut rng, m * n);
+            let (x, x64) = random::<T>(&mut rng, n);
+            let a_t = Tensor::from_slice(gpu, &[m, n], &a).unwrap();
+            let x_t = upload(&x);
+            let back = poisoned::<T>(&[n]);
+            let mut batch = Batch::new(gpu);
+            ops.set_row(&mut batch, &a_t, row, &x_t).unwrap();
+            ops.get_row(&mut batch, &a_t, row, &back).unwrap();
+            batch.submit().unwrap();
+            let mut want = a64.clone();
+            want[row * n..(row + 1) * n].copy_from_slice(&x64);
+            let what = format!("set_row {m}x{n} row {row} ({})", T::NAME);
+            common::assert_close(&what, &download(&a_t), &want, 0.0, 0.0, 0.0);
+            let what = format!("get_row {m}x{n} row {row} ({})", T::NAME);
+            common::assert_close(&what, &download(&back), &x64, 0.0, 0.0, 0.0);
+        }
+    }
+}
+
+#[test]
+fn set_and_get_row_are_exact_f32() {
+    set_and_get_row_are_exact::<f32>();
+}
+
+#[test]
+fn set_and_get_row_are_exact_f64() {
+    set_and_get_row_are_exact::<f64>();
+}
+
+/// The Lanczos use: orthonormalise random vectors against the rows of V with two passes
+/// of classical Gram-Schmidt (h = V[0..j] w, w -= V[0..j]^T h), normalise, store as
+/// row j. The rows must come out orthonormal to f64 rounding.
+#[test]
+fn gram_schmidt_with_gemv_gives_orthonormal_rows_f64() {
+    let Some(ops) = ops::<f64>() else { return };
+    let gpu = common::gpu();
+    let (m, n) = (12, 130);
+    let mut rng = common::rng("gram schmidt f64");
+    let v = Tensor::<f64>::zeros(gpu, &[m, n]).unwrap();
+    v.poison(gpu).unwrap(); // rows not yet written must never be read
+    let h = Tensor::<f64>::zeros(gpu, &[m]).unwrap();
+    let norm = Tensor::<f64>::zeros(gpu, &[1]).unwrap();
+    for j in 0..m {
+        let (w, _) = random::<f64>(&mut rng, n);
+        let w = upload(&w);
+        let mut batch = Batch::new(gpu);
+        for _ in 0..2 {
+            ops.gemv(&mut batch, false, j, 1.0, &v, &w, 0.0, &h)
+                .unwrap();
+            ops.gemv(&mut batch, true, j, -1.0, &v, &h, 1.0, &w)
+                .unwrap();
+        }
+        ops.nrm2(&mut batch, &w, &norm).unwrap();
+        batch.submit().unwrap();
+        let r = download(&norm)[0];
+        let mut batch = Batch::new(gpu);
+        ops.scale(&mut batch, 1.0 / r, &w).unwrap();
+        ops.set_row(&mut batch, &v, j, &w).unwrap();
+        batch.submit().unwrap();
+    }
+    let v = download(&v);
+    let mut worst = 0.0f64;
+    for i in 0..m {
+        for k in 0..m {
+            let d = reference::dot(&v[i * n..(i + 1) * n], &v[k * n..(k + 1) * n]);
+            worst = worst.max((d - if i == k { 1.0 } else { 0.0 }).abs());
+        }
+    }
+    eprintln!("gram schmidt f64: max |V V^T - I| = {worst:.2e}");
+    assert!(worst < 1e-13, "max |V V^T - I| = {worst:e}");
+}
+
+#[test]
+fn mismatched_shapes_are_errors_naming_them() {
+    let Some(ops) = ops::<f32>() else { return };
+    let gpu = common::gpu();
+    let z = |shape: &[usize]| Tensor::<f32>::zeros(gpu, shape).unwrap();
+    let (x7, y8, out2, a) = (z(&[7]), z(&[8]), z(&[2]), z(&[5, 7]));
+    let (x5, y5, one) = (z(&[5]), z(&[5]), z(&[1]));
+    let mut b = Batch::new(gpu);
+    let errors = [
+        (ops.axpy(&mut b, 1.0, &x7, &y8), &["[7]", "[8]"][..]),
+        (ops.copy(&mut b, &x7, &y8), &["[7]", "[8]"]),
+        (ops.dot(&mut b, &x7, &y8, &one), &["[7]", "[8]"]),
+        (ops.dot(&mut b, &x7, &x7, &out2), &["[2]"]),
+        (ops.nrm2(&mut b, &x7, &out2), &["[2]"]),
+        (
+            ops.gemv(&mut b, false, 6, 1.0, &a, &x7, 0.0, &y8),
+            &["rows = 6", "[5, 7]"],
+        ),
+        (
+            ops.gemv(&mut b, false, 5, 1.0, &a, &x5, 0.0, &y5),
+            &["[5, 7]", "[5]"],
+        ),
+        (
+            ops.gemv(&mut b, false, 5, 1.0, &a, &x7, 0.0, &one),
+            &["[5, 7]", "[1]"],
+        ),
+        (
+            ops.gemv(&mut b, true, 5, 1.0, &a, &x7, 0.0, &y8),
+            &["[5, 7]", "[7]", "[8]"],
+        ),
+        (
+            ops.gemv(&mut b, true, 3, 1.0, &a, &one, 0.0, &x7),
+            &["[5, 7]", "[1]"],
+        ),
+        (ops.set_row(&mut b, &a, 5, &x7), &["row 5", "[5, 7]"]),
+        (ops.get_row(&mut b, &a, 0, &y8), &["[5, 7]", "[8]"]),
+        (
+            ops.gemv(&mut b, false, 1, 1.0, &a, &x7, 0.0, &a),
+            &["same tensor"],
+        ),
+        (ops.axpy(&mut b, 1.0, &x7, &x7), &["same tensor"]),
+    ];
+    for (i, (result, needles)) in errors.into_iter().enumerate() {
+        let err = result
+            .expect_err(&format!("case {i} should fail"))
+            .to_string();
+        for needle in needles {
+            assert!(err.contains(needle), "case {i}: `{needle}` not in: {err}");
+        }
+    }
+}
+
+/// The f32 and f64 shaders are maintained side by side: same entry points, each binding
+/// the same names in the same order, so one host wrapper drives both.
+#[test]
+fn f32_and_f64_shaders_have_the_same_interface() {
+    let interface = |shader: &Shader| {
+        let (module, _) = parse_and_validate(shader, naga::valid::Capabilities::all()).unwrap();
+        let globals: Vec<(Option<u32>, Option<String>)> = module
+            .global_variables
+            .iter()
+            .map(|(_, g)| (g.binding.as_ref().map(|b| b.binding), g.name.clone()))
+            .collect();
+        let entries: Vec<String> = module.entry_points.iter().map(|e| e.name.clone()).collect();
+        (entries, globals)
+    };
+    assert_eq!(interface(&shaders::VECTOR), interface(&shaders::VECTOR_F64));
+}
+
+/// The length the two-stage reduction is sized for (MAX_PARTIALS): each invocation sums
+/// ~100 products in sequence. f64 is capped at the adapter's binding limit (16.7 million
+/// on lavapipe's 128 MiB). Ignored by default (seconds on lavapipe):
+/// `cargo test --test engine -- --ignored dot_of_25_million`.
+#[test]
+#[ignore]
+fn dot_of_25_million_elements_is_accurate() {
+    fn run<T: Real>() {
+        let Some(ops) = ops::<T>() else { return };
+        let gpu = common::gpu();
+        let fits = gpu.max_binding_bytes() as usize / std::mem::size_of::<T>();
+        let n = fits.min(25_000_000);
+        let mut rng = common::rng(&format!("dot {n} {}", T::NAME));
+        let (x, x64) = random::<T>(&mut rng, n);
+        let (y, y64) = random::<T>(&mut rng, n);
+        let (x, y) = (upload(&x), upload(&y));
+        let out = poisoned::<T>(&[1]);
+        let mut batch = Batch::new(gpu);
+        ops.dot(&mut batch, &x, &y, &out).unwrap();
+        batch.submit().unwrap();
+        let want = reference::dot(&x64, &y64);
+        let abs_sum: f64 = x64.iter().zip(&y64).map(|(a, b)| (a * b).abs()).sum();
+        check::<T>(
+            &format!("dot n {n}"),
+            &download(&out),
+            &[want],
+            dot_depth(n),
+            abs_sum,
+        );
+    }
+    run::<f32>();
+    run::<f64>();
+}
