@@ -4,6 +4,7 @@
 //! `gpu` (device, tensors, kernel launch, timing) -> `ops` (one host wrapper per shader)
 //! -> `linalg` (eigenvalue solvers) -> `model` -> `theory` -> `experiment`.
 
+pub mod data;
 pub mod experiment;
 pub mod gpu;
 pub mod linalg;

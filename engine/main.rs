@@ -6,7 +6,9 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use wideprobe::experiment::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
+use wideprobe::experiment::figures::draw_conditioning;
 use wideprobe::experiment::npy::{read_npy, NpyData};
+use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions};
 use wideprobe::gpu::{list_adapters, AdapterSummary, Gpu, GpuOptions};
 use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
 use wideprobe::ops::{Layout, MatmulVariant};
@@ -38,6 +40,26 @@ enum Command {
     /// Run one kernel in isolation: check it, then time it.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run an experiment: a YAML config (see experiments/). Finished runs are kept;
+    /// re-running skips them unless --force.
+    Run {
+        /// The experiment config.
+        config: std::path::PathBuf,
+        /// Output directory (default: the config's `out`, else runs/<config name>).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Recompute runs whose results exist.
+        #[arg(long)]
+        force: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Redraw the figures of a finished run directory from its CSV files.
+    Plot {
+        /// The run's output directory (holds layers.csv).
+        dir: std::path::PathBuf,
+    },
     /// Extreme eigenvalues of a symmetric matrix stored as a NumPy .npy file (f32 or
     /// f64, C order), by Lanczos with full reorthogonalisation on the GPU.
     Spectrum {
@@ -310,6 +332,28 @@ fn run(cli: Cli) -> Result<()> {
                     None => println!("  (no f64 CPU check: m n k > 2^31)"),
                 }
             }
+            Ok(())
+        }
+        Command::Run {
+            config,
+            out,
+            force,
+            quiet,
+        } => {
+            let gpu = Gpu::new(&options)?;
+            let summary = run_experiment(&gpu, &config, &RunOptions { out, force, quiet })?;
+            println!(
+                "{} runs done, {} already finished (skipped), {} failed; results in {}",
+                summary.done,
+                summary.skipped,
+                summary.failed.len(),
+                summary.out.display()
+            );
+            check_summary(&summary)
+        }
+        Command::Plot { dir } => {
+            draw_conditioning(&dir)?;
+            println!("figures written to {}", dir.join("figures").display());
             Ok(())
         }
         Command::Spectrum {

@@ -1,4 +1,9 @@
-//! Experiment configs, sweeps, benchmarks and output files.
+//! Experiment configs, sweeps, outputs, figures and benchmarks.
 
 pub mod bench;
+pub mod conditioning;
+pub mod config;
+pub mod figures;
 pub mod npy;
+pub mod runner;
+pub mod table;

@@ -1,1 +1,4 @@
-//! Plain maths with no GPU: dual activations, PL constants, bounds (not yet built).
+//! Plain maths with no GPU: dual activations and the infinite-width kernels.
+
+pub mod dual;
+pub mod infinite_width;

@@ -1,0 +1,291 @@
+//! `wideprobe run FILE.yaml`: expands the grid, runs every point, writes each run's
+//! results as soon as it finishes (so a sweep never loses finished work), skips runs
+//! whose results exist unless `--force`, then aggregates the tables, writes the
+//! manifest and draws the figures.
+//!
+//! Layout of the output directory:
+//! - `config.yaml`: the config as given; `manifest.json`: resolved config, adapter,
+//!   precision, version, dataset provenance, per-run status and timings;
+//! - `layers.csv`, `infinite_width.csv`: every finished run's rows;
+//! - `runs/<run id>/`: that run's `layers.csv`, `result.json` and, with
+//!   `save_tensors`, its `.npy` files; `infinite/<key>.csv`: Σ^l spectra per input set;
+//! - `figures/`: PNG and SVG.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+
+use super::conditioning::{
+    infinite_header, layers_header, measure_infinite_width, measure_run, ConditioningOps,
+};
+use super::config::{load_config, ConditioningConfig, ConditioningRun, ExperimentConfig};
+use super::figures;
+use super::table::{write_atomic, Table};
+use crate::data::{load_dataset, Dataset};
+use crate::gpu::Gpu;
+
+pub struct RunOptions {
+    /// Output directory; default the config's `out`, else `runs/<config stem>`.
+    pub out: Option<PathBuf>,
+    /// Recompute runs whose results exist.
+    pub force: bool,
+    /// No progress bar (tests, CI logs).
+    pub quiet: bool,
+}
+
+/// What a finished sweep reports.
+#[derive(Debug)]
+pub struct SweepSummary {
+    pub out: PathBuf,
+    pub done: usize,
+    pub skipped: usize,
+    pub failed: Vec<(String, String)>,
+}
+
+pub fn run_experiment(gpu: &Gpu, config_path: &Path, options: &RunOptions) -> Result<SweepSummary> {
+    let config = load_config(config_path)?;
+    let stem = config_path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("experiment");
+    match config {
+        ExperimentConfig::Conditioning(c) => {
+            let out = options
+                .out
+                .clone()
+                .or_else(|| c.out.clone())
+                .unwrap_or_else(|| PathBuf::from("runs").join(stem));
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create the output directory {}", out.display()))?;
+            std::fs::copy(config_path, out.join("config.yaml"))
+                .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+            run_conditioning(gpu, &c, &out, options)
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RunRecord {
+    run_id: String,
+    status: String,
+    seconds: f64,
+    dataset: String,
+    synthetic: bool,
+    error: Option<String>,
+    warnings: Vec<String>,
+}
+
+fn read_record(path: &Path) -> Option<RunRecord> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn infinite_key(run: &ConditioningRun) -> String {
+    format!(
+        "d{}_n{}_{}_{}_s{}",
+        run.depth,
+        run.n,
+        run.activation.name(),
+        if run.renormalize { "renorm" } else { "plain" },
+        run.seed
+    )
+}
+
+fn run_conditioning(
+    gpu: &Gpu,
+    config: &ConditioningConfig,
+    out: &Path,
+    options: &RunOptions,
+) -> Result<SweepSummary> {
+    let runs = config.runs();
+    let ops = ConditioningOps::new(gpu, config.precision)?;
+    let progress = if options.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(runs.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}  {msg}",
+            )
+            .expect("valid template"),
+        );
+        bar
+    };
+    let mut datasets: BTreeMap<(usize, u64), Dataset> = BTreeMap::new();
+    let mut summary = SweepSummary {
+        out: out.to_path_buf(),
+        done: 0,
+        skipped: 0,
+        failed: Vec::new(),
+    };
+    let mut dataset_info: Option<(String, bool, serde_json::Value, Vec<String>)> = None;
+    for run in &runs {
+        let id = run.id();
+        progress.set_message(id.clone());
+        let dir = out.join("runs").join(&id);
+        let record_path = dir.join("result.json");
+        if !options.force
+            && read_record(&record_path).is_some_and(|r| r.status == "done")
+            && dir.join("layers.csv").exists()
+        {
+            summary.skipped += 1;
+            progress.inc(1);
+            continue;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let start = Instant::now();
+        let result = (|| -> Result<(String, bool, Vec<String>)> {
+            let dataset = match datasets.entry((run.n, run.seed)) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(load_dataset(
+                    config.dataset,
+                    config.data_dir.as_deref(),
+                    config.input_norm,
+                    run.n,
+                    0,
+                    run.seed,
+                )?),
+            };
+            if dataset_info.is_none() {
+                dataset_info = Some((
+                    dataset.name.clone(),
+                    dataset.synthetic,
+                    serde_json::to_value(&dataset.provenance)?,
+                    dataset.warnings.clone(),
+                ));
+                for w in &dataset.warnings {
+                    progress.suspend(|| eprintln!("warning: {w}"));
+                }
+            }
+            let tensors = config.save_tensors.then(|| dir.join("tensors"));
+            let table = measure_run(gpu, &ops, config, run, dataset, tensors.as_deref())?;
+            table.write(&dir.join("layers.csv"))?;
+            if config.infinite_width {
+                let key_path = out
+                    .join("infinite")
+                    .join(format!("{}.csv", infinite_key(run)));
+                if options.force || !key_path.exists() {
+                    std::fs::create_dir_all(out.join("infinite"))?;
+                    measure_infinite_width(gpu, &ops, config, run, dataset)?.write(&key_path)?;
+                }
+            }
+            Ok((
+                dataset.name.clone(),
+                dataset.synthetic,
+                dataset.warnings.clone(),
+            ))
+        })();
+        let seconds = start.elapsed().as_secs_f64();
+        let record = match result {
+            Ok((dataset, synthetic, warnings)) => {
+                summary.done += 1;
+                RunRecord {
+                    run_id: id.clone(),
+                    status: "done".into(),
+                    seconds,
+                    dataset,
+                    synthetic,
+                    error: None,
+                    warnings,
+                }
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                progress.suspend(|| eprintln!("run {id} failed: {message}"));
+                summary.failed.push((id.clone(), message.clone()));
+                RunRecord {
+                    run_id: id.clone(),
+                    status: "failed".into(),
+                    seconds,
+                    dataset: String::new(),
+                    synthetic: false,
+                    error: Some(message),
+                    warnings: Vec::new(),
+                }
+            }
+        };
+        write_atomic(
+            &record_path,
+            serde_json::to_string_pretty(&record)?.as_bytes(),
+        )?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    // Aggregate whatever has finished, this time or before.
+    let mut layers = Table::new(&layers_header());
+    let mut records = Vec::new();
+    for run in &runs {
+        let dir = out.join("runs").join(run.id());
+        if let Some(r) = read_record(&dir.join("result.json")) {
+            if r.status == "done" {
+                layers.extend(Table::read(&dir.join("layers.csv"))?)?;
+            }
+            records.push(r);
+        }
+    }
+    layers.write(&out.join("layers.csv"))?;
+    let mut infinite = Table::new(&infinite_header());
+    if config.infinite_width {
+        let mut keys: Vec<String> = runs.iter().map(infinite_key).collect();
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let p = out.join("infinite").join(format!("{key}.csv"));
+            if p.exists() {
+                infinite.extend(Table::read(&p)?)?;
+            }
+        }
+    }
+    infinite.write(&out.join("infinite_width.csv"))?;
+
+    let manifest = serde_json::json!({
+        "wideprobe_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": git_revision(),
+        "kind": config.kind.name(),
+        "config": config,
+        "adapter": gpu.summary,
+        "precision": ops.precision().name(),
+        "dataset": dataset_info.as_ref().map(|(name, synthetic, provenance, warnings)| serde_json::json!({
+            "name": name, "synthetic": synthetic, "provenance": provenance, "warnings": warnings,
+        })),
+        "runs": records,
+        "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    });
+    write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    if !layers.rows.is_empty() {
+        figures::draw_conditioning(out).context("drawing the figures")?;
+    }
+    Ok(summary)
+}
+
+/// The git revision wideprobe was built from, when it was built in a checkout.
+pub fn git_revision() -> String {
+    std::process::Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Fails with a summary when some runs failed (after everything finished was written).
+pub fn check_summary(summary: &SweepSummary) -> Result<()> {
+    if summary.failed.is_empty() {
+        return Ok(());
+    }
+    let first = &summary.failed[0];
+    bail!(
+        "{} of {} runs failed (first: {}: {}); the finished results are in {}; see runs/<id>/result.json",
+        summary.failed.len(),
+        summary.failed.len() + summary.done + summary.skipped,
+        first.0,
+        first.1,
+        summary.out.display()
+    )
+}

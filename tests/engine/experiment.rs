@@ -1,0 +1,247 @@
+//! The experiment layer: config errors, grid expansion, and a small conditioning sweep
+//! end to end, whose numbers are recomputed independently from its saved tensors.
+
+use std::path::{Path, PathBuf};
+
+use wideprobe::experiment::config::{parse_config, ExperimentConfig};
+use wideprobe::experiment::npy::read_npy;
+use wideprobe::experiment::runner::{run_experiment, RunOptions};
+use wideprobe::experiment::table::Table;
+
+use crate::common;
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wideprobe-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const SMALL: &str = "\
+kind: conditioning_at_init
+dataset: synthetic
+grid:
+  width: [9, 40]
+  depth: 2
+  n: 7
+  renormalize: [true, false]
+  seed: [0, 1]
+";
+
+#[test]
+fn grid_expands_to_the_cartesian_product_seeds_innermost() {
+    let ExperimentConfig::Conditioning(c) = parse_config(SMALL, "small.yaml").unwrap();
+    let runs = c.runs();
+    assert_eq!(runs.len(), 2 * 2 * 2);
+    assert_eq!(runs[0].id(), "w9_d2_n7_relu_normalized_renorm_s0");
+    assert_eq!(runs[1].id(), "w9_d2_n7_relu_normalized_renorm_s1");
+    assert_eq!(runs[7].id(), "w40_d2_n7_relu_normalized_plain_s1");
+}
+
+#[test]
+fn config_errors_name_the_problem() {
+    let unknown = parse_config(&SMALL.replace("dataset:", "datset:"), "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unknown.contains("datset") && unknown.contains("dataset") && unknown.contains("c.yaml"),
+        "{unknown}"
+    );
+    let grid_key = parse_config(&SMALL.replace("  depth: 2", "  dept: 2"), "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        grid_key.contains("dept") && grid_key.contains("width"),
+        "{grid_key}"
+    );
+    let typed = parse_config(&SMALL.replace("  depth: 2", "  depth: deep"), "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        typed.contains("line") && typed.contains("column"),
+        "{typed}"
+    );
+    let kind = parse_config("kind: training_wheels\ngrid: {}", "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        kind.contains("training_wheels") && kind.contains("conditioning_at_init"),
+        "{kind}"
+    );
+    let missing = parse_config("grid: {}", "c.yaml").unwrap_err().to_string();
+    assert!(missing.contains("kind"), "{missing}");
+    let zero = parse_config(&SMALL.replace("  n: 7", "  n: [7, 0]"), "c.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(zero.contains("grid.n"), "{zero}");
+    let act = parse_config(
+        &SMALL.replace("  n: 7", "  n: 7\n  activation: sigmoid"),
+        "c.yaml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(act.contains("sigmoid"), "{act}");
+}
+
+fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("exp.yaml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Eigenvalues of a symmetric matrix by faer, ascending.
+fn eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
+    let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[i * n + j]);
+    let mut ev = m.self_adjoint_eigenvalues(faer::Side::Lower).unwrap();
+    ev.sort_by(|x, y| x.total_cmp(y));
+    ev
+}
+
+#[test]
+fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
+    let gpu = common::gpu();
+    let dir = temp_dir("sweep");
+    let config = write_config(&dir, &format!("{SMALL}save_tensors: true\n"));
+    let out = dir.join("out");
+    let options = RunOptions {
+        out: Some(out.clone()),
+        force: false,
+        quiet: true,
+    };
+    let summary = run_experiment(gpu, &config, &options).unwrap();
+    assert_eq!(
+        (summary.done, summary.skipped, summary.failed.len()),
+        (8, 0, 0)
+    );
+
+    let layers = Table::read(&out.join("layers.csv")).unwrap();
+    assert_eq!(layers.rows.len(), 8 * 3, "8 runs x layers 0..=2");
+    for name in ["manifest.json", "infinite_width.csv", "config.yaml"] {
+        assert!(out.join(name).exists(), "{name} missing");
+    }
+    for fig in [
+        "fig1a_log10_kappa_by_ratio",
+        "fig1b_log10_kappa_by_width",
+        "fig1c_lambda_min_by_width",
+        "fig1d_lambda_max_by_width",
+        "fig3a_max_offdiag_rowsum",
+        "fig3b_max_abs_offdiag",
+    ] {
+        for ext in ["png", "svg"] {
+            let p = out.join("figures").join(format!("{fig}.{ext}"));
+            assert!(
+                p.metadata().map(|m| m.len() > 1000).unwrap_or(false),
+                "{} missing or empty",
+                p.display()
+            );
+        }
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["dataset"]["synthetic"], true);
+    assert_eq!(manifest["runs"].as_array().unwrap().len(), 8);
+
+    // Independent check: every layer's λ_min, λ_max and Gershgorin proxies from the
+    // saved Ĝ^l, and Ĝ^0 itself from the saved inputs, in f64 on the host.
+    let col = |name: &str| layers.column(name).unwrap();
+    for (i, row) in layers.rows.iter().enumerate() {
+        let run_dir = out.join("runs").join(&row[col("run_id")]).join("tensors");
+        let l: usize = row[col("layer")].parse().unwrap();
+        let g = read_npy(&run_dir.join(format!("gram_{l}.npy"))).unwrap();
+        let n = g.shape[0];
+        let gv = g.to_f64();
+        if l == 0 {
+            let x = read_npy(&run_dir.join("inputs.npy")).unwrap();
+            let (xn, d) = (x.shape[0], x.shape[1]);
+            let xv = x.to_f64();
+            for a in 0..xn {
+                for b in 0..xn {
+                    let s: f64 =
+                        (0..d).map(|k| xv[a * d + k] * xv[b * d + k]).sum::<f64>() / d as f64;
+                    assert!(
+                        (s - gv[a * n + b]).abs() <= 1e-9 * (1.0 + s.abs()),
+                        "Ĝ^0[{a},{b}] {s} vs {}",
+                        gv[a * n + b]
+                    );
+                }
+            }
+        }
+        let ev = eigenvalues(&gv, n);
+        let (lo, hi) = (ev[0], ev[n - 1]);
+        let got_lo = layers.f64(i, col("lambda_min"));
+        let got_hi = layers.f64(i, col("lambda_max"));
+        assert!(
+            (got_hi - hi).abs() <= 1e-10 * hi,
+            "row {i}: λ_max {got_hi} vs {hi}"
+        );
+        assert!(
+            (got_lo - lo).abs() <= 1e-10 * hi,
+            "row {i}: λ_min {got_lo} vs {lo}"
+        );
+        let min_diag = (0..n).map(|a| gv[a * n + a]).fold(f64::INFINITY, f64::min);
+        assert!(
+            (layers.f64(i, col("min_diag")) - min_diag).abs() <= 1e-12 * (1.0 + min_diag.abs())
+        );
+    }
+
+    // Re-running skips every finished run; --force recomputes them.
+    let again = run_experiment(gpu, &config, &options).unwrap();
+    assert_eq!((again.done, again.skipped), (0, 8));
+    let forced = run_experiment(
+        gpu,
+        &config,
+        &RunOptions {
+            force: true,
+            ..options
+        },
+    )
+    .unwrap();
+    assert_eq!((forced.done, forced.skipped), (8, 0));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
+    let gpu = common::gpu();
+    let dir = temp_dir("failing");
+    // Renormalising needs a non-zero activation vector: with relu and width 1, some
+    // example is all-zero at layer 1 for almost every seed; the others must finish.
+    let text = "\
+kind: conditioning_at_init
+dataset: synthetic
+infinite_width: false
+grid:
+  width: [1, 64]
+  depth: 3
+  n: 20
+  activation: relu
+  renormalize: true
+  seed: [0, 1, 2]
+";
+    let config = write_config(&dir, text);
+    let out = dir.join("out");
+    let summary = run_experiment(
+        gpu,
+        &config,
+        &RunOptions {
+            out: Some(out.clone()),
+            force: false,
+            quiet: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(summary.done + summary.failed.len(), 6);
+    assert!(summary.done >= 3, "the width-64 runs finish");
+    assert!(
+        !summary.failed.is_empty(),
+        "width-1 relu with renormalisation should fail somewhere"
+    );
+    assert!(
+        summary.failed[0].1.contains("cannot be renormalised"),
+        "{}",
+        summary.failed[0].1
+    );
+    let layers = Table::read(&out.join("layers.csv")).unwrap();
+    assert_eq!(layers.rows.len(), summary.done * 4);
+    let _ = std::fs::remove_dir_all(dir);
+}
