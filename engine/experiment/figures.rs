@@ -283,6 +283,21 @@ fn chosen_n(rows: &[LayerRow]) -> usize {
     }
 }
 
+/// One series per (renormalise, width) of `value`, mean and 95% band over seeds;
+/// colour by width, renormalised solid and plain dashed.
+fn width_series(sel: &[&LayerRow], widths: &[usize], value: fn(&LayerRow) -> f64) -> Vec<Series> {
+    series_by(sel, |r| (r.renormalize, r.width), value, true)
+        .into_iter()
+        .map(|((renorm, w), (points, band))| Series {
+            label: format!("width {w} ({})", renorm_label(renorm)),
+            points,
+            band,
+            color: widths.iter().position(|&x| x == w).unwrap_or(0),
+            dashed: !renorm,
+        })
+        .collect()
+}
+
 fn renorm_label(r: bool) -> &'static str {
     if r {
         "renormalised"
@@ -353,21 +368,11 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
         v.dedup();
         v
     };
-    let s = series_by(&sel, |r| (r.renormalize, r.width), |r| r.log10_kappa, true);
     let fig1b = Chart {
         title: format!("Fig. 1b: log10 κ(Ĝ) per layer, n = {n_sel}, mean and 95% band over seeds"),
         x_label: "layer".into(),
         y_label: "log10 κ(Ĝ)".into(),
-        series: s
-            .into_iter()
-            .map(|((renorm, w), (points, band))| Series {
-                label: format!("width {w} ({})", renorm_label(renorm)),
-                points,
-                band,
-                color: widths.iter().position(|&x| x == w).unwrap_or(0),
-                dashed: !renorm,
-            })
-            .collect(),
+        series: width_series(&sel, &widths, |r| r.log10_kappa),
     };
     draw(&fig1b, &dir.join("fig1b_log10_kappa_by_width"))?;
 
@@ -387,17 +392,7 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
             "lambda_max",
         ),
     ] {
-        let s = series_by(&sel, |r| (r.renormalize, r.width), pick, true);
-        let mut series: Vec<Series> = s
-            .into_iter()
-            .map(|((renorm, w), (points, band))| Series {
-                label: format!("width {w} ({})", renorm_label(renorm)),
-                points,
-                band,
-                color: widths.iter().position(|&x| x == w).unwrap_or(0),
-                dashed: !renorm,
-            })
-            .collect();
+        let mut series = width_series(&sel, &widths, pick);
         if let Some(t) = &infinite {
             if let (Ok(cn), Ok(cl), Ok(cv), Ok(cr)) = (
                 t.column("n"),
@@ -454,21 +449,11 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
             "max_abs_offdiag",
         ),
     ] {
-        let s = series_by(&sel, |r| (r.renormalize, r.width), pick, true);
         let chart = Chart {
             title: format!("Fig. {fig}: Gershgorin proxy: {what}, n = {n_sel}"),
             x_label: "layer".into(),
             y_label: what.into(),
-            series: s
-                .into_iter()
-                .map(|((renorm, w), (points, band))| Series {
-                    label: format!("width {w} ({})", renorm_label(renorm)),
-                    points,
-                    band,
-                    color: widths.iter().position(|&x| x == w).unwrap_or(0),
-                    dashed: !renorm,
-                })
-                .collect(),
+            series: width_series(&sel, &widths, pick),
         };
         draw(&chart, &dir.join(format!("fig{fig}_{file}")))?;
     }
