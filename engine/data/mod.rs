@@ -48,11 +48,97 @@ pub enum InputNorm {
 }
 
 /// One data file read, with what is known of it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct FileProvenance {
     pub file: String,
     pub bytes: u64,
     pub records: usize,
+    pub md5: String,
+    /// Whether the MD5 equals that of the official file of this name (None for
+    /// names that are not official CIFAR-10 files).
+    pub official: Option<bool>,
+}
+
+/// MD5 sums of the official CIFAR-10 binary files.
+pub const OFFICIAL_MD5: [(&str, &str); 6] = [
+    ("data_batch_1.bin", "5dd7e06a14cb22eb9f671a540d1b7c25"),
+    ("data_batch_2.bin", "5ea93a67294ea407fff1d09f752e9692"),
+    ("data_batch_3.bin", "942cd6a4bcdd0dd3c604fbe906cb4421"),
+    ("data_batch_4.bin", "ae636b3ba5c66a11e91e8cb52e771fcb"),
+    ("data_batch_5.bin", "53f37980c15c3d472c316c40844f3f0d"),
+    ("test_batch.bin", "803d5f7f4d78ea53de84dbe85f74fb6d"),
+];
+
+fn md5_hex(bytes: &[u8]) -> String {
+    use md5::Digest;
+    md5::Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where MD5 sums are cached: the data folder when writable, else the user cache.
+fn md5_cache_paths(dir: &Path) -> Vec<PathBuf> {
+    let mut paths = vec![dir.join(".wideprobe-md5.json")];
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+    {
+        let key = md5_hex(dir.to_string_lossy().as_bytes());
+        paths.push(cache.join("wideprobe").join(format!("md5-{key}.json")));
+    }
+    paths
+}
+
+/// Cached MD5 entries: file name -> (size, modification time in ns, md5).
+type Md5Cache = std::collections::BTreeMap<String, (u64, u128, String)>;
+
+fn modified_ns(path: &Path) -> u128 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// The MD5 of a file's `bytes`, from the cache when its size and mtime match; computed
+/// and stored otherwise. A cache that cannot be written is not an error.
+fn cached_md5(dir: &Path, path: &Path, bytes: &[u8]) -> String {
+    let name = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let stamp = (bytes.len() as u64, modified_ns(path));
+    let caches = md5_cache_paths(dir);
+    for c in &caches {
+        if let Some(entry) = std::fs::read_to_string(c)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Md5Cache>(&t).ok())
+            .and_then(|m| m.get(&name).cloned())
+        {
+            if (entry.0, entry.1) == stamp {
+                return entry.2;
+            }
+        }
+    }
+    let md5 = md5_hex(bytes);
+    for c in &caches {
+        let mut map: Md5Cache = std::fs::read_to_string(c)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        map.insert(name.clone(), (stamp.0, stamp.1, md5.clone()));
+        let written = c
+            .parent()
+            .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
+            && serde_json::to_string(&map).is_ok_and(|t| std::fs::write(c, t).is_ok());
+        if written {
+            break;
+        }
+    }
+    md5
 }
 
 /// Preprocessed examples of one run.
@@ -84,7 +170,12 @@ struct Raw {
     provenance: Vec<FileProvenance>,
 }
 
-fn read_batch(path: &Path, images: &mut Vec<u8>, labels: &mut Vec<u8>) -> Result<FileProvenance> {
+fn read_batch(
+    dir: &Path,
+    path: &Path,
+    images: &mut Vec<u8>,
+    labels: &mut Vec<u8>,
+) -> Result<FileProvenance> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     if bytes.len() % RECORD != 0 {
         bail!(
@@ -104,14 +195,22 @@ fn read_batch(path: &Path, images: &mut Vec<u8>, labels: &mut Vec<u8>) -> Result
         labels.push(record[0]);
         images.extend_from_slice(&record[1..]);
     }
+    let file = path
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let md5 = cached_md5(dir, path, &bytes);
+    let official = OFFICIAL_MD5
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, sum)| *sum == md5);
     Ok(FileProvenance {
-        file: path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned(),
+        file,
         bytes: bytes.len() as u64,
         records: bytes.len() / RECORD,
+        md5,
+        official,
     })
 }
 
@@ -133,7 +232,7 @@ fn read_cifar(dir: &Path) -> Result<Raw> {
     for b in 1..=5 {
         let p = dir.join(format!("data_batch_{b}.bin"));
         if p.exists() {
-            let prov = read_batch(&p, &mut raw.train, &mut raw.train_labels)?;
+            let prov = read_batch(dir, &p, &mut raw.train, &mut raw.train_labels)?;
             raw.provenance.push(prov);
         }
     }
@@ -145,7 +244,7 @@ fn read_cifar(dir: &Path) -> Result<Raw> {
     }
     let test = dir.join("test_batch.bin");
     if test.exists() {
-        let prov = read_batch(&test, &mut raw.test, &mut raw.test_labels)?;
+        let prov = read_batch(dir, &test, &mut raw.test, &mut raw.test_labels)?;
         raw.provenance.push(prov);
     }
     Ok(raw)

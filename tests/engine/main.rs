@@ -5,6 +5,7 @@
 mod common;
 
 mod activation;
+mod data;
 mod experiment;
 mod fcn;
 mod gram;
