@@ -146,6 +146,12 @@ fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
     let col = |name: &str| layers.column(name).unwrap();
     for (i, row) in layers.rows.iter().enumerate() {
         let run_dir = out.join("runs").join(&row[col("run_id")]).join("tensors");
+        // f64 where the adapter has it; f32 on others (e.g. WGPU_BACKEND=gl): there the
+        // Gram matrix is f32-accumulated and the spectrum meets the f32 targets of §7.
+        let (gram_tol, eig_tol) = match row[col("precision")].as_str() {
+            "f64" => (1e-9, 1e-10),
+            _ => (1e-5, 1e-5),
+        };
         let l: usize = row[col("layer")].parse().unwrap();
         let g = read_npy(&run_dir.join(format!("gram_{l}.npy"))).unwrap();
         let n = g.shape[0];
@@ -159,7 +165,7 @@ fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
                     let s: f64 =
                         (0..d).map(|k| xv[a * d + k] * xv[b * d + k]).sum::<f64>() / d as f64;
                     assert!(
-                        (s - gv[a * n + b]).abs() <= 1e-9 * (1.0 + s.abs()),
+                        (s - gv[a * n + b]).abs() <= gram_tol * (1.0 + s.abs()),
                         "Ĝ^0[{a},{b}] {s} vs {}",
                         gv[a * n + b]
                     );
@@ -171,11 +177,11 @@ fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
         let got_lo = layers.f64(i, col("lambda_min"));
         let got_hi = layers.f64(i, col("lambda_max"));
         assert!(
-            (got_hi - hi).abs() <= 1e-10 * hi,
+            (got_hi - hi).abs() <= eig_tol * hi,
             "row {i}: λ_max {got_hi} vs {hi}"
         );
         assert!(
-            (got_lo - lo).abs() <= 1e-10 * hi,
+            (got_lo - lo).abs() <= eig_tol * hi,
             "row {i}: λ_min {got_lo} vs {lo}"
         );
         let min_diag = (0..n).map(|a| gv[a * n + a]).fold(f64::INFINITY, f64::min);
