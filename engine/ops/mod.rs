@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod gram;
+pub mod loss;
 pub mod matmul;
 pub mod reduce;
 pub mod rownorm;

@@ -24,6 +24,7 @@ shader!(ROWNORM, "rownorm", NONE, trusted: false);
 shader!(REDUCE, "reduce", NONE, trusted: false);
 shader!(VECTOR, "vector", NONE, trusted: false);
 shader!(VECTOR_F64, "vector_f64", F64, trusted: false);
+shader!(LOSS, "loss", NONE, trusted: false);
 shader!(SYMSTATS, "symstats", NONE, trusted: false);
 shader!(SYMSTATS_F64, "symstats_f64", F64, trusted: false);
 
@@ -37,6 +38,7 @@ pub static ALL: &[&Shader] = &[
     &REDUCE,
     &VECTOR,
     &VECTOR_F64,
+    &LOSS,
     &SYMSTATS,
     &SYMSTATS_F64,
 ];

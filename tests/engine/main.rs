@@ -16,4 +16,5 @@ mod shaders;
 mod spectral;
 mod symstats;
 mod tensor;
+mod training;
 mod vector;

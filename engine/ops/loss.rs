@@ -1,0 +1,172 @@
+//! Losses with their gradients, and the gradient-descent update (shaders/loss.wgsl).
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+use super::shaders;
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+
+/// Training losses (MEASUREMENTS.md §5); h is the mean over the examples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// h = (1/2n) Σ ‖f(x_i) - y_i‖², y one-hot ("MSE on logits").
+    Mse,
+    /// The same on softmax(f(x_i)).
+    MseSoftmax,
+    /// h = (1/n) Σ -log softmax(f(x_i))_{y_i}.
+    CrossEntropy,
+}
+
+impl Loss {
+    pub const ALL: [Loss; 3] = [Loss::Mse, Loss::MseSoftmax, Loss::CrossEntropy];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Mse => "mse",
+            Loss::MseSoftmax => "mse_softmax",
+            Loss::CrossEntropy => "cross_entropy",
+        }
+    }
+
+    fn kind(self) -> f64 {
+        match self {
+            Loss::Mse => 0.0,
+            Loss::MseSoftmax => 1.0,
+            Loss::CrossEntropy => 2.0,
+        }
+    }
+}
+
+impl FromStr for Loss {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|l| l.name() == s)
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown loss `{s}`: use mse, mse_softmax or cross_entropy")
+            })
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n: u32,
+    k: u32,
+    len: u32,
+    _pad: u32,
+    lr: f32,
+    _pad1: [u32; 3],
+}
+
+const WG: u32 = 64;
+
+pub struct LossOp {
+    kernels: Vec<(Loss, Arc<Kernel>)>,
+    gd: Arc<Kernel>,
+}
+
+impl LossOp {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        let kernels = Loss::ALL
+            .into_iter()
+            .map(|l| {
+                Ok((
+                    l,
+                    gpu.kernel(
+                        &shaders::LOSS,
+                        "loss_forward_backward",
+                        &[("KIND", l.kind())],
+                    )?,
+                ))
+            })
+            .collect::<Result<_>>()?;
+        Ok(LossOp {
+            kernels,
+            gd: gpu.kernel(&shaders::LOSS, "gd_step", &[])?,
+        })
+    }
+
+    /// Records losses[i] = l_i and d_logits = ∂h/∂logits (h the mean of l_i).
+    /// Labels must be below k (checked by [`check_labels`] when they are uploaded).
+    pub fn forward_backward(
+        &self,
+        batch: &mut Batch,
+        loss: Loss,
+        logits: &Tensor,
+        labels: &Tensor<u32>,
+        losses: &Tensor,
+        d_logits: &Tensor,
+    ) -> Result<()> {
+        let (n, k) = logits.dims2("logits")?;
+        if labels.shape() != [n] || losses.shape() != [n] || d_logits.shape() != logits.shape() {
+            bail!(GpuError::Shape(format!(
+                "loss: logits {:?} need labels [{n}], losses [{n}] and d_logits {:?}; got {:?}, {:?}, {:?}",
+                logits.shape(),
+                logits.shape(),
+                labels.shape(),
+                losses.shape(),
+                d_logits.shape()
+            )));
+        }
+        let kernel = &self
+            .kernels
+            .iter()
+            .find(|(l, _)| *l == loss)
+            .expect("every loss built")
+            .1;
+        let params = Params {
+            n: n as u32,
+            k: k as u32,
+            len: 0,
+            _pad: 0,
+            lr: 0.0,
+            _pad1: [0; 3],
+        };
+        let groups = grid_1d(batch.gpu(), groups_for(n, WG))?;
+        batch.dispatch(
+            kernel,
+            &[
+                logits.buffer(),
+                labels.buffer(),
+                losses.buffer(),
+                d_logits.buffer(),
+            ],
+            Some(&params),
+            groups,
+        )
+    }
+
+    /// Records w -= lr · d_w (any shapes with the same number of elements).
+    pub fn gd_step(&self, batch: &mut Batch, lr: f32, d_w: &Tensor, w: &Tensor) -> Result<()> {
+        if d_w.len() != w.len() {
+            bail!(GpuError::Shape(format!(
+                "gd_step: d_w {:?} and w {:?} differ in size",
+                d_w.shape(),
+                w.shape()
+            )));
+        }
+        let params = Params {
+            n: 0,
+            k: 0,
+            len: w.len() as u32,
+            _pad: 0,
+            lr,
+            _pad1: [0; 3],
+        };
+        let groups = grid_1d(batch.gpu(), groups_for(w.len(), WG))?;
+        batch.dispatch(&self.gd, &[d_w.buffer(), w.buffer()], Some(&params), groups)
+    }
+}
+
+/// Labels must index a logit: an error naming the first one that does not.
+pub fn check_labels(labels: &[u32], k: usize) -> Result<()> {
+    if let Some((i, &y)) = labels.iter().enumerate().find(|(_, &y)| y as usize >= k) {
+        bail!("example {i} has label {y}, but the network has {k} outputs");
+    }
+    Ok(())
+}

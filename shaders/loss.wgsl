@@ -1,0 +1,108 @@
+// loss: per-example losses and their gradients with respect to the logits
+// (MEASUREMENTS.md §5), and the plain gradient-descent update.
+//
+// Entry points:
+// - loss_forward_backward: one invocation per example i (1-D over n, x and y).
+//   Bindings: logits [n, k] (read), labels [n] u32 (read), losses [n] (read_write),
+//   d_logits [n, k] (read_write), params.
+//   losses[i] = l_i and d_logits[i, c] = (1/n) d l_i / d f_c, so that d_logits is the
+//   gradient of h = (1/n) sum_i l_i. KIND (override): 0 mse, 1 mse_softmax,
+//   2 cross_entropy.
+//     mse:           l = 1/2 ||f - y||^2,           dl/df = f - y
+//     mse_softmax:   l = 1/2 ||p - y||^2, p = softmax(f),
+//                    dl/df = p * (g - p.g), g = p - y
+//     cross_entropy: l = logsumexp(f) - f_label,    dl/df = p - y
+//   Softmax and log-sum-exp subtract max(f) first (no overflow for any finite f).
+// - gd_step: w -= lr * d_w, elementwise. Bindings: d_w [len] (read), w [len] (read_write).
+
+struct Params {
+    n: u32,
+    k: u32,
+    len: u32,
+    _pad: u32,
+    lr: f32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<u32>;
+@group(0) @binding(2) var<storage, read> d_w: array<f32>;
+@group(0) @binding(3) var<storage, read_write> losses: array<f32>;
+@group(0) @binding(4) var<storage, read_write> d_logits: array<f32>;
+@group(0) @binding(5) var<storage, read_write> w: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+
+override KIND: u32 = 0u;
+const WG: u32 = 64u;
+
+@compute @workgroup_size(64)
+fn loss_forward_backward(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let i = (wg.x + wg.y * nwg.x) * WG + li;
+    if i >= params.n {
+        return;
+    }
+    let k = params.k;
+    let base = i * k;
+    let label = labels[i];
+    let scale = 1.0 / f32(params.n);
+    if KIND == 0u {
+        var l = 0.0;
+        for (var c = 0u; c < k; c++) {
+            let y = select(0.0, 1.0, c == label);
+            let r = logits[base + c] - y;
+            l += 0.5 * r * r;
+            d_logits[base + c] = scale * r;
+        }
+        losses[i] = l;
+        return;
+    }
+    var m = logits[base];
+    for (var c = 1u; c < k; c++) {
+        m = max(m, logits[base + c]);
+    }
+    var z = 0.0;
+    for (var c = 0u; c < k; c++) {
+        z += exp(logits[base + c] - m);
+    }
+    if KIND == 2u {
+        losses[i] = log(z) + m - logits[base + label];
+        for (var c = 0u; c < k; c++) {
+            let p = exp(logits[base + c] - m) / z;
+            d_logits[base + c] = scale * (p - select(0.0, 1.0, c == label));
+        }
+        return;
+    }
+    // mse_softmax: first pass for l and p.g, second for the gradient.
+    var l = 0.0;
+    var pg = 0.0;
+    for (var c = 0u; c < k; c++) {
+        let p = exp(logits[base + c] - m) / z;
+        let g = p - select(0.0, 1.0, c == label);
+        l += 0.5 * g * g;
+        pg += p * g;
+    }
+    losses[i] = l;
+    for (var c = 0u; c < k; c++) {
+        let p = exp(logits[base + c] - m) / z;
+        let g = p - select(0.0, 1.0, c == label);
+        d_logits[base + c] = scale * p * (g - pg);
+    }
+}
+
+@compute @workgroup_size(64)
+fn gd_step(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let i = (wg.x + wg.y * nwg.x) * WG + li;
+    if i < params.len {
+        w[i] -= params.lr * d_w[i];
+    }
+}

@@ -1,0 +1,217 @@
+//! Gradients of the whole network against central finite differences of the f64
+//! reference network, for every activation, loss and renormalisation setting; the
+//! losses themselves; and gradient descent lowering the loss.
+
+use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::model::fcn::{backward, forward_cached, init_weights};
+use wideprobe::model::{Fcn, FcnConfig, ForwardOps};
+use wideprobe::ops::activation::Activation;
+use wideprobe::ops::loss::{check_labels, Loss, LossOp};
+
+use crate::common::{self, reference};
+
+/// Per-example loss of logits `f` with label `y`, in f64.
+fn loss_f64(loss: Loss, f: &[f64], y: usize) -> f64 {
+    let m = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let z: f64 = f.iter().map(|v| (v - m).exp()).sum();
+    let onehot = |c: usize| if c == y { 1.0 } else { 0.0 };
+    match loss {
+        Loss::Mse => f
+            .iter()
+            .enumerate()
+            .map(|(c, v)| 0.5 * (v - onehot(c)).powi(2))
+            .sum(),
+        Loss::MseSoftmax => f
+            .iter()
+            .enumerate()
+            .map(|(c, v)| 0.5 * ((v - m).exp() / z - onehot(c)).powi(2))
+            .sum(),
+        Loss::CrossEntropy => z.ln() + m - f[y],
+    }
+}
+
+/// h(W) = mean loss of the f64 reference network.
+fn h_f64(
+    x: &[f64],
+    n: usize,
+    labels: &[u32],
+    weights: &[(usize, usize, Vec<f64>)],
+    act: Activation,
+    renorm: bool,
+    loss: Loss,
+) -> f64 {
+    let (_, logits) = reference::fcn_forward(x, n, weights, |z| act.eval(z), renorm);
+    let k = weights.last().unwrap().0;
+    (0..n)
+        .map(|i| loss_f64(loss, &logits[i * k..(i + 1) * k], labels[i] as usize))
+        .sum::<f64>()
+        / n as f64
+}
+
+fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
+    let gpu = common::gpu();
+    let mut rng = common::rng(&format!(
+        "gradients {} {} {renormalize}",
+        act.name(),
+        loss.name()
+    ));
+    let (n, d, k) = (5, 7, 3);
+    let x = common::random_vec(&mut rng, n * d);
+    let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
+    let config = FcnConfig {
+        input_dim: d,
+        // Wide enough that renormalising raw relu meets an all-zero example with
+        // probability ~ 2 layers x 5 examples x 2^-24, about 1e-6 per check.
+        widths: vec![24, 24],
+        outputs: k,
+        activation: act,
+        renormalize,
+        gain: None,
+        seed: rand::Rng::random(&mut rng),
+    };
+    let mut weights: Vec<(usize, usize, Vec<f64>)> = config
+        .layer_shapes()
+        .into_iter()
+        .zip(init_weights(&config))
+        .map(|((o, i), w)| (o, i, common::to_f64(&w)))
+        .collect();
+    let x64 = common::to_f64(&x);
+
+    let fcn = Fcn::init(gpu, config).unwrap();
+    let ops = ForwardOps::new(gpu).unwrap();
+    let loss_op = LossOp::new(gpu).unwrap();
+    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
+    let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
+    let cache = forward_cached(gpu, &ops, &fcn, &xt).unwrap();
+    let losses = Tensor::<f32>::zeros(gpu, &[n]).unwrap();
+    let d_logits = Tensor::<f32>::zeros(gpu, &[n, k]).unwrap();
+    losses.poison(gpu).unwrap();
+    d_logits.poison(gpu).unwrap();
+    let mut batch = Batch::new(gpu);
+    loss_op
+        .forward_backward(&mut batch, loss, &cache.logits, &yt, &losses, &d_logits)
+        .unwrap();
+    batch.submit().unwrap();
+    let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
+
+    let what = format!("{} {} renorm {renormalize}", act.name(), loss.name());
+    let h = losses
+        .to_vec(gpu)
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .sum::<f64>()
+        / n as f64;
+    let want_h = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
+    assert!(
+        (h - want_h).abs() <= 1e-5 * (1.0 + want_h.abs()),
+        "{what}: h {h} vs {want_h}"
+    );
+
+    for (l, grad) in grads.iter().enumerate() {
+        let got = grad.to_vec(gpu).unwrap();
+        let mut numeric = vec![0.0; got.len()];
+        for p in 0..got.len() {
+            let step = 1e-6;
+            let orig = weights[l].2[p];
+            weights[l].2[p] = orig + step;
+            let up = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
+            weights[l].2[p] = orig - step;
+            let down = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
+            weights[l].2[p] = orig;
+            numeric[p] = (up - down) / (2.0 * step);
+        }
+        // f32 forward and backward against f64 differences: ~1e-6 relative, plus the
+        // differences' own error (~1e-9).
+        common::assert_close_f32(
+            &format!("{what}: d_W{}", l + 1),
+            &got,
+            &numeric,
+            1e-4,
+            1e-5,
+            1e-3,
+        );
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences_for_every_activation_and_loss() {
+    for act in Activation::ALL {
+        for loss in Loss::ALL {
+            check_gradients(act, loss, false);
+        }
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences_with_renormalisation() {
+    for act in Activation::ALL {
+        for loss in Loss::ALL {
+            check_gradients(act, loss, true);
+        }
+    }
+}
+
+#[test]
+fn gradient_descent_lowers_the_loss() {
+    let gpu = common::gpu();
+    let mut rng = common::rng("gradient descent");
+    let (n, d, k) = (20, 33, 10);
+    let x = common::random_vec(&mut rng, n * d);
+    let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
+    let config = FcnConfig {
+        input_dim: d,
+        widths: vec![64, 64],
+        outputs: k,
+        activation: Activation::ReluNormalized,
+        renormalize: false,
+        gain: None,
+        seed: 3,
+    };
+    let fcn = Fcn::init(gpu, config).unwrap();
+    let ops = ForwardOps::new(gpu).unwrap();
+    let loss_op = LossOp::new(gpu).unwrap();
+    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
+    let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
+    let losses = Tensor::<f32>::zeros(gpu, &[n]).unwrap();
+    let d_logits = Tensor::<f32>::zeros(gpu, &[n, k]).unwrap();
+    let mut history = Vec::new();
+    for _ in 0..20 {
+        let cache = forward_cached(gpu, &ops, &fcn, &xt).unwrap();
+        let mut batch = Batch::new(gpu);
+        loss_op
+            .forward_backward(
+                &mut batch,
+                Loss::Mse,
+                &cache.logits,
+                &yt,
+                &losses,
+                &d_logits,
+            )
+            .unwrap();
+        batch.submit().unwrap();
+        history.push(losses.to_vec(gpu).unwrap().iter().sum::<f32>() / n as f32);
+        let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
+        let mut batch = Batch::new(gpu);
+        for (g, w) in grads.iter().zip(&fcn.weights) {
+            loss_op.gd_step(&mut batch, 0.05, g, w).unwrap();
+        }
+        batch.submit().unwrap();
+    }
+    eprintln!("loss: {:?}", history);
+    assert!(
+        history.windows(2).all(|w| w[1] <= w[0]),
+        "not monotone: {history:?}"
+    );
+    assert!(history[19] < 0.8 * history[0], "{history:?}");
+}
+
+#[test]
+fn labels_outside_the_outputs_are_an_error_naming_the_example() {
+    let err = check_labels(&[0, 9, 10, 2], 10).unwrap_err().to_string();
+    assert!(
+        err.contains("example 2") && err.contains("label 10"),
+        "{err}"
+    );
+    assert!(check_labels(&[0, 9], 10).is_ok());
+}
