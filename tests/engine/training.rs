@@ -110,17 +110,18 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
 
     for (l, grad) in grads.iter().enumerate() {
         let got = grad.to_vec(gpu).unwrap();
-        let mut numeric = vec![0.0; got.len()];
-        for p in 0..got.len() {
-            let step = 1e-6;
-            let orig = weights[l].2[p];
-            weights[l].2[p] = orig + step;
-            let up = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
-            weights[l].2[p] = orig - step;
-            let down = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
-            weights[l].2[p] = orig;
-            numeric[p] = (up - down) / (2.0 * step);
-        }
+        let step = 1e-6;
+        let numeric: Vec<f64> = (0..got.len())
+            .map(|p| {
+                let orig = weights[l].2[p];
+                weights[l].2[p] = orig + step;
+                let up = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
+                weights[l].2[p] = orig - step;
+                let down = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
+                weights[l].2[p] = orig;
+                (up - down) / (2.0 * step)
+            })
+            .collect();
         // f32 forward and backward against f64 differences: ~1e-6 relative, plus the
         // differences' own error (~1e-9).
         common::assert_close_f32(
