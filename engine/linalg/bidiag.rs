@@ -242,7 +242,7 @@ impl Estimates {
         let k = self.k.min(count);
         let sigma_max = sigmas.last().copied().unwrap_or(0.0);
         let floor_sigma = convergence_floor(self.u_round, self.dim, sigma_max);
-        let allowance_sigma = rounding_floor(self.u_round, self.dim, sigma_max);
+        let allowance_sigma = rounding_floor(self.u_round, self.dim, 2 * steps, sigma_max);
         let estimate = |i: usize, tol: f64| {
             let s = sigmas[i];
             let r_sigma = if exact {

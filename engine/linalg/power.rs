@@ -142,7 +142,7 @@ pub fn power_iteration<T: Real>(
         bail!("power iteration needs an operator of order at least 1");
     }
     let u = T::UNIT_ROUNDOFF;
-    let (top, it_top) = dominant(gpu, &ops, op, opts, |norm| rounding_floor(u, n, norm))?;
+    let (top, it_top) = dominant(gpu, &ops, op, opts, |norm| rounding_floor(u, n, 1, norm))?;
     // Shift just above λ_max so that σI - A is PSD and its top is σ - λ_min.
     let shift = top.value + top.bound;
     let shifted = Shifted {
@@ -150,7 +150,7 @@ pub fn power_iteration<T: Real>(
         ops: &ops,
         shift,
     };
-    let floor = rounding_floor(u, n, shift);
+    let floor = rounding_floor(u, n, 1, shift);
     let (bottom, it_bottom) = dominant(gpu, &ops, &shifted, opts, |_| floor)?;
     let smallest = EigenEstimate {
         value: shift - bottom.value,
