@@ -1,6 +1,8 @@
 //! Data (MEASUREMENTS.md §1): CIFAR-10 in its binary format, a synthetic stand-in,
 //! seeded subsets and the preprocessing every run uses.
 
+pub mod fetch;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
