@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use wideprobe::data::fetch;
 use wideprobe::experiment::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
 use wideprobe::experiment::figures::draw_conditioning;
 use wideprobe::experiment::npy::{read_npy, NpyData};
@@ -82,6 +83,24 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Datasets: download CIFAR-10.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Download the CIFAR-10 binary archive, check its MD5 and extract the six batch
+    /// files. Default folder: $WIDEPROBE_DATA, else the cache
+    /// (~/.cache/wideprobe/cifar-10-batches-bin), where runs look for it.
+    Fetch {
+        /// Destination folder (created).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Replace a destination that already holds CIFAR-10.
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -350,6 +369,15 @@ fn run(cli: Cli) -> Result<()> {
                 summary.out.display()
             );
             check_summary(&summary)
+        }
+        Command::Data(DataCommand::Fetch { dir, force }) => {
+            let dest = match dir {
+                Some(d) => d,
+                None => fetch::default_dest()?,
+            };
+            let dest = fetch::fetch_cifar10(&fetch::FetchSource::official(), &dest, force)?;
+            println!("CIFAR-10 written to {}", dest.display());
+            Ok(())
         }
         Command::Plot { dir } => {
             draw_conditioning(&dir)?;

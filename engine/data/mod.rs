@@ -1,6 +1,8 @@
 //! Data (MEASUREMENTS.md §1): CIFAR-10 in its binary format, a synthetic stand-in,
 //! seeded subsets and the preprocessing every run uses.
 
+pub mod fetch;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
@@ -80,12 +82,9 @@ fn md5_hex(bytes: &[u8]) -> String {
 /// Where MD5 sums are cached: the data folder when writable, else the user cache.
 fn md5_cache_paths(dir: &Path) -> Vec<PathBuf> {
     let mut paths = vec![dir.join(".wideprobe-md5.json")];
-    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-    {
+    if let Some(cache) = user_cache_dir() {
         let key = md5_hex(dir.to_string_lossy().as_bytes());
-        paths.push(cache.join("wideprobe").join(format!("md5-{key}.json")));
+        paths.push(cache.join(format!("md5-{key}.json")));
     }
     paths
 }
@@ -250,6 +249,20 @@ fn read_cifar(dir: &Path) -> Result<Raw> {
     Ok(raw)
 }
 
+/// wideprobe's folder in the user cache: `$XDG_CACHE_HOME/wideprobe`, else
+/// `~/.cache/wideprobe`.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })
+        .map(|c| c.join("wideprobe"))
+}
+
 /// Where CIFAR-10 is: the config's `data_dir`, else `$WIDEPROBE_DATA`, else the cache.
 pub fn resolve_data_dir(config_dir: Option<&Path>) -> Option<PathBuf> {
     if let Some(d) = config_dir {
@@ -260,11 +273,7 @@ pub fn resolve_data_dir(config_dir: Option<&Path>) -> Option<PathBuf> {
             return Some(PathBuf::from(d));
         }
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?
-        .join("wideprobe")
-        .join("cifar-10-batches-bin");
+    let cache = user_cache_dir()?.join(fetch::ARCHIVE_DIR);
     cache.is_dir().then_some(cache)
 }
 

@@ -5,7 +5,15 @@ use wideprobe::ops::activation::Activation;
 
 use crate::common::{self, reference};
 
-fn check(activation: Activation, renormalize: bool, n: usize, d: usize, widths: Vec<usize>) {
+/// `tol`: relative tolerance of every layer's output and of the logits.
+fn check(
+    activation: Activation,
+    renormalize: bool,
+    n: usize,
+    d: usize,
+    widths: Vec<usize>,
+    tol: f64,
+) {
     let gpu = common::gpu();
     let mut rng = common::rng(&format!("fcn {} renorm {renormalize}", activation.name()));
     let x = common::random_vec(&mut rng, n * d);
@@ -43,9 +51,9 @@ fn check(activation: Activation, renormalize: bool, n: usize, d: usize, widths: 
             &format!("{} renorm {renormalize} layer {l}", activation.name()),
             &got,
             &want_layers[l],
-            1e-5,
-            1e-5,
-            1e-5,
+            tol,
+            tol,
+            tol,
         );
         seen.push(l);
         Ok(())
@@ -56,23 +64,26 @@ fn check(activation: Activation, renormalize: bool, n: usize, d: usize, widths: 
         "logits",
         &logits.to_vec(gpu).unwrap(),
         &want_logits,
-        1e-5,
-        1e-5,
-        1e-5,
+        tol,
+        tol,
+        tol,
     );
 }
 
 #[test]
 fn forward_matches_f64_reference_for_every_activation() {
     for act in Activation::ALL {
-        check(act, false, 7, 33, vec![130, 17, 33]);
-        check(act, true, 7, 33, vec![130, 17, 33]);
+        check(act, false, 7, 33, vec![130, 17, 33], 1e-5);
+        check(act, true, 7, 33, vec![130, 17, 33], 1e-5);
     }
 }
 
 #[test]
 fn forward_with_one_example_and_deep_narrow_layers() {
-    check(Activation::ReluNormalized, true, 1, 7, vec![7; 12]);
+    // Renormalising a width-7 vector whose entries nearly cancel (the mean shift of
+    // relu_normalized) multiplies f32 rounding by sqrt(7) / |a|, over 12 layers: a rare
+    // seed reached 1e-5 at the last layer, so this deep, narrow case gets 1e-4.
+    check(Activation::ReluNormalized, true, 1, 7, vec![7; 12], 1e-4);
 }
 
 #[test]

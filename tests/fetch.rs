@@ -1,0 +1,357 @@
+//! `data fetch` against a local HTTP server on 127.0.0.1 (never the real URL): a small
+//! archive shaped like CIFAR-10's, with hostile members that must not be written.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use wideprobe::data::fetch::{fetch_cifar10, FetchSource, ARCHIVE_DIR, MEMBERS};
+
+/// A fresh, empty folder for one test (removed at the start if left by a crashed run).
+fn scratch(test: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("wideprobe-fetch-{test}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).unwrap();
+    root
+}
+
+fn contents(member: &str) -> Vec<u8> {
+    format!("contents of {member}\n").repeat(7).into_bytes()
+}
+
+/// The name of the hostile file the archive tries to write two folders up.
+fn evil_name() -> String {
+    format!("wideprobe-evil-{}.bin", std::process::id())
+}
+
+fn absolute_evil() -> PathBuf {
+    std::env::temp_dir().join(format!("wideprobe-evil-abs-{}.bin", std::process::id()))
+}
+
+/// Append a regular file whose header name is written raw, so that names the tar
+/// builder would refuse (`..`, absolute paths) get into the archive.
+fn append_raw(builder: &mut tar::Builder<impl Write>, name: &str, data: &[u8]) {
+    let mut header = tar::Header::new_old();
+    let field = &mut header.as_old_mut().name;
+    assert!(
+        name.len() < field.len(),
+        "name too long for the test: {name}"
+    );
+    field[..name.len()].copy_from_slice(name.as_bytes());
+    header.set_size(data.len() as u64);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    builder.append(&header, data).unwrap();
+}
+
+/// A tar.gz with the given members of ARCHIVE_DIR, the official extras, and hostile
+/// members (a `..` escape and an absolute path).
+fn archive(members: &[&str]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut builder = tar::Builder::new(gz);
+    append_raw(
+        &mut builder,
+        &format!("{ARCHIVE_DIR}/batches.meta.txt"),
+        b"airplane\n",
+    );
+    append_raw(
+        &mut builder,
+        &format!("{ARCHIVE_DIR}/../../{}", evil_name()),
+        b"evil",
+    );
+    for m in members {
+        append_raw(&mut builder, &format!("{ARCHIVE_DIR}/{m}"), &contents(m));
+    }
+    append_raw(&mut builder, absolute_evil().to_str().unwrap(), b"evil");
+    append_raw(&mut builder, "readme.html", b"<html></html>");
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+fn full_archive() -> Vec<u8> {
+    archive(&MEMBERS)
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    Md5::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// 200 with the whole body.
+fn ok(body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/x-gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// Announces the whole body, sends the first half, then closes.
+fn truncated(body: &[u8]) -> Vec<u8> {
+    let mut r = ok(body);
+    r.truncate(r.len() - body.len() / 2);
+    r
+}
+
+fn not_found() -> Vec<u8> {
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found".to_vec()
+}
+
+/// Serve the given raw responses, one per connection, in order, then stop. Returns
+/// the URL. The thread is bounded by the number of responses; it is not joined so that
+/// a test that makes fewer requests does not hang.
+fn serve(responses: Vec<Vec<u8>>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for response in responses {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            read_request(&mut stream);
+            let _ = stream.write_all(&response);
+            let _ = stream.flush();
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+    });
+    format!("http://{addr}/cifar-10-binary.tar.gz")
+}
+
+/// Read up to the end of the request's headers (a GET has no body).
+fn read_request(stream: &mut TcpStream) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(got.starts_with(b"GET /cifar-10-binary.tar.gz HTTP/1.1\r\n"));
+}
+
+fn source(url: String, body: &[u8]) -> FetchSource {
+    FetchSource {
+        url,
+        md5: md5_hex(body),
+        bytes: Some(body.len() as u64),
+    }
+}
+
+/// Every file under `root`, relative, sorted.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn assert_no_evil(root: &Path) {
+    let evil = evil_name();
+    let mut dir = Some(root);
+    while let Some(d) = dir {
+        assert!(
+            !d.join(&evil).exists(),
+            "{} written",
+            d.join(&evil).display()
+        );
+        dir = d.parent();
+    }
+    assert!(
+        !absolute_evil().exists(),
+        "{} written",
+        absolute_evil().display()
+    );
+}
+
+fn err_text(r: anyhow::Result<PathBuf>) -> String {
+    format!("{:#}", r.expect_err("fetch should have failed"))
+}
+
+#[test]
+fn fetch_extracts_exactly_the_six_members() {
+    let root = scratch("ok");
+    let body = full_archive();
+    let url = serve(vec![ok(&body)]);
+    // Two levels that do not exist yet: the parent is created.
+    let dest = root.join("cache").join("wideprobe").join(ARCHIVE_DIR);
+    let got = fetch_cifar10(&source(url, &body), &dest, false).unwrap();
+    assert_eq!(got, dest);
+    let mut want: Vec<String> = MEMBERS
+        .iter()
+        .map(|m| format!("cache/wideprobe/{ARCHIVE_DIR}/{m}"))
+        .collect();
+    want.sort();
+    // Exactly the six files: no temporaries, no extras, nothing escaped.
+    assert_eq!(tree(&root), want);
+    for m in MEMBERS {
+        assert_eq!(fs::read(dest.join(m)).unwrap(), contents(m), "{m}");
+    }
+    assert_no_evil(&dest);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn wrong_md5_leaves_nothing() {
+    let root = scratch("md5");
+    let body = full_archive();
+    let url = serve(vec![ok(&body)]);
+    let dest = root.join(ARCHIVE_DIR);
+    let mut src = source(url, &body);
+    src.md5 = "00112233445566778899aabbccddeeff".to_string();
+    let err = err_text(fetch_cifar10(&src, &dest, false));
+    let want = format!(
+        "the download is corrupt (MD5 {}, expected 00112233445566778899aabbccddeeff): run the command again",
+        md5_hex(&body)
+    );
+    assert!(err.contains(&want), "{err}");
+    assert_eq!(tree(&root), Vec::<String>::new());
+    assert!(!dest.exists());
+    assert_no_evil(&root);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn truncated_body_leaves_nothing() {
+    let root = scratch("truncated");
+    let body = full_archive();
+    // Once with the size known in advance, once relying on Content-Length alone.
+    let url = serve(vec![truncated(&body), truncated(&body)]);
+    let dest = root.join(ARCHIVE_DIR);
+    for bytes in [Some(body.len() as u64), None] {
+        let src = FetchSource {
+            bytes,
+            ..source(url.clone(), &body)
+        };
+        let err = err_text(fetch_cifar10(&src, &dest, false));
+        assert!(err.contains("cut off"), "{bytes:?}: {err}");
+        assert!(err.contains("run the command again"), "{err}");
+        assert_eq!(tree(&root), Vec::<String>::new());
+        assert!(!dest.exists());
+    }
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn http_error_and_wrong_size_leave_nothing() {
+    let root = scratch("http");
+    let body = full_archive();
+    let url = serve(vec![not_found(), ok(&body)]);
+    let dest = root.join(ARCHIVE_DIR);
+    let err = err_text(fetch_cifar10(&source(url.clone(), &body), &dest, false));
+    assert!(err.contains("HTTP 404"), "{err}");
+    assert_eq!(tree(&root), Vec::<String>::new());
+
+    let src = FetchSource {
+        bytes: Some(170_052_171),
+        ..source(url, &body)
+    };
+    let err = err_text(fetch_cifar10(&src, &dest, false));
+    assert!(err.contains("expected 170052171"), "{err}");
+    assert_eq!(tree(&root), Vec::<String>::new());
+    assert!(!dest.exists());
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn archive_missing_a_member_leaves_nothing() {
+    let root = scratch("missing");
+    let body = archive(&MEMBERS[..5]);
+    let url = serve(vec![ok(&body)]);
+    let dest = root.join(ARCHIVE_DIR);
+    let err = err_text(fetch_cifar10(&source(url, &body), &dest, false));
+    assert!(err.contains("lacks test_batch.bin"), "{err}");
+    assert_eq!(tree(&root), Vec::<String>::new());
+    assert!(!dest.exists());
+    assert_no_evil(&root);
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn existing_data_is_kept_unless_force() {
+    let root = scratch("existing");
+    let dest = root.join(ARCHIVE_DIR);
+    fs::create_dir_all(&dest).unwrap();
+    for m in MEMBERS {
+        fs::write(dest.join(m), b"old").unwrap();
+    }
+    let body = full_archive();
+    let url = serve(vec![ok(&body)]);
+    let src = source(url, &body);
+
+    let err = err_text(fetch_cifar10(&src, &dest, false));
+    assert!(err.contains("already holds CIFAR-10"), "{err}");
+    assert!(err.contains("--force"), "{err}");
+    for m in MEMBERS {
+        assert_eq!(fs::read(dest.join(m)).unwrap(), b"old", "{m}");
+    }
+
+    // With --force the old copy is replaced whole, and no temporaries remain.
+    fetch_cifar10(&src, &dest, true).unwrap();
+    for m in MEMBERS {
+        assert_eq!(fs::read(dest.join(m)).unwrap(), contents(m), "{m}");
+    }
+    assert_eq!(tree(&root).len(), MEMBERS.len());
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn folder_with_other_files_is_never_replaced() {
+    let root = scratch("foreign");
+    let dest = root.join("mine");
+    fs::create_dir_all(&dest).unwrap();
+    fs::write(dest.join("thesis.tex"), b"precious").unwrap();
+    let body = full_archive();
+    let url = serve(vec![ok(&body), ok(&body)]);
+    let src = source(url, &body);
+    for force in [false, true] {
+        let err = err_text(fetch_cifar10(&src, &dest, force));
+        assert!(err.contains("choose another --dir"), "{err}");
+        assert_eq!(tree(&root), vec!["mine/thesis.tex".to_string()]);
+    }
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn empty_existing_folder_is_filled() {
+    let root = scratch("empty");
+    let dest = root.join(ARCHIVE_DIR);
+    fs::create_dir_all(&dest).unwrap();
+    let body = full_archive();
+    let url = serve(vec![ok(&body)]);
+    fetch_cifar10(&source(url, &body), &dest, false).unwrap();
+    assert_eq!(tree(&dest).len(), MEMBERS.len());
+    assert_eq!(tree(&root).len(), MEMBERS.len());
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn official_source_is_the_published_archive() {
+    let s = FetchSource::official();
+    assert_eq!(
+        s.url,
+        "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    );
+    assert_eq!(s.md5, "c32a1d4ab5d03f1284b67883e8d87530");
+    assert_eq!(s.bytes, Some(170_052_171));
+}
