@@ -55,6 +55,10 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// Write each run's inputs, weights and Gram matrices as .npy (with the example
+        /// indices in JSON) under runs/<id>/tensors/.
+        #[arg(long)]
+        save_tensors: bool,
     },
     /// Redraw the figures of a finished run directory from its CSV files.
     Plot {
@@ -358,9 +362,19 @@ fn run(cli: Cli) -> Result<()> {
             out,
             force,
             quiet,
+            save_tensors,
         } => {
             let gpu = Gpu::new(&options)?;
-            let summary = run_experiment(&gpu, &config, &RunOptions { out, force, quiet })?;
+            let summary = run_experiment(
+                &gpu,
+                &config,
+                &RunOptions {
+                    out,
+                    force,
+                    quiet,
+                    save_tensors,
+                },
+            )?;
             println!(
                 "{} runs done, {} already finished (skipped), {} failed; results in {}",
                 summary.done,

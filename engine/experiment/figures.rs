@@ -307,14 +307,43 @@ fn renorm_label(r: bool) -> &'static str {
 }
 
 /// Figures 1a-1d and 3a-3b from `layers.csv` and `infinite_width.csv` in `out`.
+/// With several activations in the grid, one set of figures per activation (file names
+/// end in `_<activation>`); with one, plain names.
 pub fn draw_conditioning(out: &Path) -> Result<()> {
     let layers = Table::read(&out.join("layers.csv"))?;
-    let rows = layer_rows(&layers)?;
+    let infinite = Table::read(&out.join("infinite_width.csv")).ok();
+    let dir = out.join("figures");
+    std::fs::create_dir_all(&dir)?;
+    let column = layers.column("activation")?;
+    let mut activations: Vec<String> = layers.rows.iter().map(|r| r[column].clone()).collect();
+    activations.sort();
+    activations.dedup();
+    if activations.len() <= 1 {
+        return draw_set(&dir, &layers, infinite.as_ref(), "");
+    }
+    let only = |t: &Table, act: &str| -> Result<Table> {
+        let c = t.column("activation")?;
+        Ok(Table {
+            header: t.header.clone(),
+            rows: t.rows.iter().filter(|r| r[c] == act).cloned().collect(),
+        })
+    };
+    for act in &activations {
+        let inf = match &infinite {
+            Some(t) => Some(only(t, act)?),
+            None => None,
+        };
+        draw_set(&dir, &only(&layers, act)?, inf.as_ref(), &format!("_{act}"))?;
+    }
+    Ok(())
+}
+
+/// Figures 1a-1d and 3a-3b of one activation's rows; `suffix` ends every file name.
+fn draw_set(dir: &Path, layers: &Table, infinite: Option<&Table>, suffix: &str) -> Result<()> {
+    let rows = layer_rows(layers)?;
     if rows.is_empty() {
         return Ok(());
     }
-    let dir = out.join("figures");
-    std::fs::create_dir_all(&dir)?;
     let activations: Vec<String> = {
         let mut a: Vec<String> = rows.iter().map(|r| r.activation.clone()).collect();
         a.sort();
@@ -357,7 +386,10 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
             })
             .collect(),
     };
-    draw(&fig1a, &dir.join("fig1a_log10_kappa_by_ratio"))?;
+    draw(
+        &fig1a,
+        &dir.join(format!("fig1a_log10_kappa_by_ratio{suffix}")),
+    )?;
 
     // 1b: n = 500 (or the largest n), one line per width, 95% band over seeds.
     let n_sel = chosen_n(&rows);
@@ -374,10 +406,12 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
         y_label: "log10 κ(Ĝ)".into(),
         series: width_series(&sel, &widths, |r| r.log10_kappa),
     };
-    draw(&fig1b, &dir.join("fig1b_log10_kappa_by_width"))?;
+    draw(
+        &fig1b,
+        &dir.join(format!("fig1b_log10_kappa_by_width{suffix}")),
+    )?;
 
     // 1c / 1d: normalised λ_min and λ_max per layer per width, with the infinite-width line.
-    let infinite = Table::read(&out.join("infinite_width.csv")).ok();
     for (fig, name, pick, column) in [
         (
             "1c",
@@ -393,7 +427,7 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
         ),
     ] {
         let mut series = width_series(&sel, &widths, pick);
-        if let Some(t) = &infinite {
+        if let Some(t) = infinite {
             if let (Ok(cn), Ok(cl), Ok(cv), Ok(cr)) = (
                 t.column("n"),
                 t.column("layer"),
@@ -431,7 +465,10 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
             y_label: format!("{name}(Ĝ)"),
             series,
         };
-        draw(&chart, &dir.join(format!("fig{fig}_{column}_by_width")))?;
+        draw(
+            &chart,
+            &dir.join(format!("fig{fig}_{column}_by_width{suffix}")),
+        )?;
     }
 
     // 3a / 3b: Gershgorin proxies, renormalised (solid) against plain (dashed).
@@ -455,7 +492,7 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
             y_label: what.into(),
             series: width_series(&sel, &widths, pick),
         };
-        draw(&chart, &dir.join(format!("fig{fig}_{file}")))?;
+        draw(&chart, &dir.join(format!("fig{fig}_{file}{suffix}")))?;
     }
     Ok(())
 }

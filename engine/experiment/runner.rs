@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub force: bool,
     /// No progress bar (tests, CI logs).
     pub quiet: bool,
+    /// Save tensors (as the config's `save_tensors: true`).
+    pub save_tensors: bool,
 }
 
 /// What a finished sweep reports.
@@ -51,7 +53,8 @@ pub fn run_experiment(gpu: &Gpu, config_path: &Path, options: &RunOptions) -> Re
         .and_then(|s| s.to_str())
         .unwrap_or("experiment");
     match config {
-        ExperimentConfig::Conditioning(c) => {
+        ExperimentConfig::Conditioning(mut c) => {
+            c.save_tensors |= options.save_tensors;
             let out = options
                 .out
                 .clone()

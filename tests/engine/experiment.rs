@@ -101,12 +101,14 @@ fn eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
 fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
     let gpu = common::gpu();
     let dir = temp_dir("sweep");
-    let config = write_config(&dir, &format!("{SMALL}save_tensors: true\n"));
+    // Tensors through the --save-tensors option (the config does not ask for them).
+    let config = write_config(&dir, SMALL);
     let out = dir.join("out");
     let options = RunOptions {
         out: Some(out.clone()),
         force: false,
         quiet: true,
+        save_tensors: true,
     };
     let summary = run_experiment(gpu, &config, &options).unwrap();
     assert_eq!(
@@ -233,6 +235,7 @@ grid:
             out: Some(out.clone()),
             force: false,
             quiet: true,
+            save_tensors: false,
         },
     )
     .unwrap();

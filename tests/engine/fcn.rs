@@ -139,3 +139,86 @@ fn renormalizing_an_all_zero_example_is_an_error_naming_it() {
         "{err}"
     );
 }
+
+/// MEASUREMENTS.md §4: as the width grows, Ĝ^l approaches the infinite-width Σ^l, the
+/// Frobenius distance falling like 1/sqrt(width) (finite-width fluctuations).
+#[test]
+fn finite_width_gram_approaches_the_infinite_width_kernel() {
+    use wideprobe::data::{load_dataset, DatasetChoice, InputNorm};
+    use wideprobe::ops::gram::Gram;
+    use wideprobe::theory::infinite_width::{infinite_width_kernels, InfiniteWidthConfig};
+
+    let gpu = common::gpu();
+    let (n, depth) = (8, 2);
+    let ds = load_dataset(
+        DatasetChoice::Synthetic,
+        None,
+        InputNorm::SqrtFanIn,
+        n,
+        0,
+        4,
+    )
+    .unwrap();
+    let sigma = infinite_width_kernels(
+        &ds.x_train,
+        n,
+        ds.d,
+        &InfiniteWidthConfig {
+            activation: Activation::ReluNormalized,
+            depth,
+            renormalize: false,
+            gain: None,
+        },
+    )
+    .unwrap();
+    let ops = ForwardOps::new(gpu).unwrap();
+    let gram = Gram::new(gpu).unwrap();
+    let x = Tensor::from_slice(gpu, &[n, ds.d], &ds.x_train).unwrap();
+    let mut distance = Vec::new();
+    for width in [256, 1024, 4096] {
+        let mut total = 0.0;
+        let seeds = 4;
+        for seed in 0..seeds {
+            let config = FcnConfig {
+                input_dim: ds.d,
+                widths: vec![width; depth],
+                outputs: 10,
+                activation: Activation::ReluNormalized,
+                renormalize: false,
+                gain: None,
+                seed: 100 + seed,
+            };
+            let fcn = Fcn::init(gpu, config).unwrap();
+            let mut last = Vec::new();
+            forward(gpu, &ops, &fcn, &x, |l, f| {
+                if l == depth {
+                    let g = Tensor::<f32>::zeros(gpu, &[n, n])?;
+                    let mut batch = wideprobe::gpu::Batch::new(gpu);
+                    gram.record(&mut batch, f, 1.0 / width as f32, &g)?;
+                    batch.submit()?;
+                    last = g.to_vec(gpu)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+            let d2: f64 = last
+                .iter()
+                .zip(&sigma[depth])
+                .map(|(a, b)| (*a as f64 - b).powi(2))
+                .sum();
+            total += d2.sqrt();
+        }
+        distance.push(total / seeds as f64);
+    }
+    eprintln!("‖Ĝ^{depth} - Σ^{depth}‖_F at widths 256, 1024, 4096: {distance:?}");
+    assert!(
+        distance[0] > distance[1] && distance[1] > distance[2],
+        "{distance:?}"
+    );
+    // 16x the width: 4x closer, give or take the seeds' spread.
+    let ratio = distance[0] / distance[2];
+    assert!(
+        (2.5..6.4).contains(&ratio),
+        "ratio {ratio} (expected about 4): {distance:?}"
+    );
+}
