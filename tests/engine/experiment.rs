@@ -39,6 +39,25 @@ fn grid_expands_to_the_cartesian_product_seeds_innermost() {
 }
 
 #[test]
+fn the_shipped_configs_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let ExperimentConfig::Conditioning(c) =
+                wideprobe::experiment::config::load_config(&path).unwrap();
+            assert!(!c.runs().is_empty());
+            count += 1;
+        }
+    }
+    assert!(count >= 2);
+    let ExperimentConfig::Conditioning(fig1) =
+        wideprobe::experiment::config::load_config(&dir.join("fig1_conditioning.yaml")).unwrap();
+    assert_eq!(fig1.runs().len(), 144, "the paper's grid");
+}
+
+#[test]
 fn config_errors_name_the_problem() {
     let unknown = parse_config(&SMALL.replace("dataset:", "datset:"), "c.yaml")
         .unwrap_err()
