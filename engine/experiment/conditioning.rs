@@ -288,16 +288,9 @@ pub fn measure_run(
         let s = &r.spectrum;
         let p = &r.proxies;
         let mut row = run_cells(run, &dataset.name);
+        row.extend([l.to_string(), width.to_string()]);
+        row.extend(spectrum_cells(s));
         row.extend([
-            l.to_string(),
-            width.to_string(),
-            s.lambda_min().to_string(),
-            s.smallest[0].bound.to_string(),
-            s.lambda_max().to_string(),
-            s.largest[0].bound.to_string(),
-            s.kappa().to_string(),
-            s.kappa().log10().to_string(),
-            s.converged.to_string(),
             s.iterations.to_string(),
             (run.n > width).to_string(),
             p.min_diag.to_string(),
