@@ -240,6 +240,7 @@ pub fn measure_run(
         activation: run.activation,
         renormalize: run.renormalize,
         gain: config.gain,
+        bias: false,
         seed: run.seed,
     };
     if let Some(dir) = tensors_dir {

@@ -67,6 +67,24 @@ impl<T: Element> Tensor<T> {
         })
     }
 
+    /// The same buffer seen with another shape of the same element count (a reshape;
+    /// writes through either are visible in both).
+    pub fn view(&self, shape: &[usize]) -> Result<Self> {
+        let len: usize = shape.iter().product();
+        if len != self.len() {
+            bail!(GpuError::Shape(format!(
+                "cannot view a tensor of shape {:?} as {shape:?}: {} vs {len} elements",
+                self.shape,
+                self.len()
+            )));
+        }
+        Ok(Tensor {
+            buffer: self.buffer.clone(),
+            shape: shape.to_vec(),
+            _element: PhantomData,
+        })
+    }
+
     /// Uploads `data` (row-major, `shape.product()` elements).
     pub fn from_slice(gpu: &Gpu, shape: &[usize], data: &[T]) -> Result<Self> {
         let len: usize = shape.iter().product();

@@ -1,9 +1,11 @@
 //! Fully connected networks (MEASUREMENTS.md §2): init and the forward pass on the GPU.
 //!
-//! Layer l: z^l = a^{l-1} W_lᵀ (a^{l-1} is n x fan_in, W_l is width x fan_in), then
-//! a^l = phi(z^l), optionally renormalised to ‖a_i^l‖ = sqrt(width). The output layer
-//! is linear to k logits. The forward pass visits each layer's output and then lets
-//! it go, so memory is O(n·width) whatever the depth.
+//! Layer l: z^l = a^{l-1} W_lᵀ (+ b_l) (a^{l-1} is n x fan_in, W_l is width x fan_in),
+//! then a^l = phi(z^l), optionally renormalised to ‖a_i^l‖ = sqrt(width). The output
+//! layer is linear to k logits. [`forward`] visits each layer's output and then lets it
+//! go, so memory is O(n·width) whatever the depth; [`record_forward_cached`] keeps what
+//! the backward pass ([`record_backward`]) and the forward-mode JVP ([`record_jvp`])
+//! need. Each layer's forward, backward and JVP sit side by side below.
 
 use anyhow::{bail, Result};
 use rand::SeedableRng;
@@ -11,6 +13,7 @@ use rand_distr::{Distribution, Normal};
 
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::activation::{Activation, ActivationOp};
+use crate::ops::bias::BiasOp;
 use crate::ops::rownorm::{first_zero_row, RowNorm};
 use crate::ops::{Layout, Matmul, MatmulVariant};
 
@@ -27,6 +30,8 @@ pub struct FcnConfig {
     /// Init gain g of the hidden layers (W entries ~ N(0, g / fan_in)); `None` for the
     /// variance-preserving default of the activation (2 for raw relu, else 1).
     pub gain: Option<f64>,
+    /// Every layer (the output layer too) adds a bias b_l, initialised to 0.
+    pub bias: bool,
     pub seed: u64,
 }
 
@@ -52,14 +57,55 @@ impl FcnConfig {
 
     /// Number of parameters P.
     pub fn parameters(&self) -> usize {
-        self.layer_shapes().iter().map(|(o, i)| o * i).sum()
+        self.layer_shapes()
+            .iter()
+            .map(|(o, i)| o * i + if self.bias { *o } else { 0 })
+            .sum()
     }
 }
 
-/// An FCN's weights on the GPU (hidden layers, then the output layer).
+/// An FCN's parameters on the GPU (hidden layers, then the output layer).
 pub struct Fcn {
     pub config: FcnConfig,
+    pub params: ParamTensors,
+}
+
+/// One tensor per weight matrix and (with bias) per bias vector, in layer order: the
+/// parameters of a network, their gradients, or a tangent of them.
+pub struct ParamTensors {
     pub weights: Vec<Tensor>,
+    /// Empty without bias.
+    pub biases: Vec<Tensor>,
+}
+
+impl ParamTensors {
+    /// Zeros shaped like the parameters of `config`.
+    pub fn zeros(gpu: &Gpu, config: &FcnConfig) -> Result<Self> {
+        let shapes = config.layer_shapes();
+        Ok(ParamTensors {
+            weights: shapes
+                .iter()
+                .map(|&(o, i)| Tensor::zeros(gpu, &[o, i]))
+                .collect::<Result<_>>()?,
+            biases: if config.bias {
+                shapes
+                    .iter()
+                    .map(|&(o, _)| Tensor::zeros(gpu, &[o]))
+                    .collect::<Result<_>>()?
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Every tensor: the weights, then the biases.
+    pub fn tensors(&self) -> impl Iterator<Item = &Tensor> {
+        self.weights.iter().chain(&self.biases)
+    }
+
+    pub fn bias(&self, layer: usize) -> Option<&Tensor> {
+        self.biases.get(layer)
+    }
 }
 
 /// The initial weights on the host: W_l entries ~ N(0, g / fan_in), the hidden layers'
@@ -92,21 +138,29 @@ impl Fcn {
             );
         }
         let host = init_weights(&config);
-        let weights = config
-            .layer_shapes()
-            .iter()
-            .zip(&host)
-            .map(|(&(o, i), w)| Tensor::from_slice(gpu, &[o, i], w))
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Fcn { config, weights })
+        let params = ParamTensors::zeros(gpu, &config)?;
+        for (tensor, w) in params.weights.iter().zip(&host) {
+            tensor.write(gpu, w)?;
+        }
+        Ok(Fcn { config, params })
+    }
+
+    pub fn weights(&self) -> &[Tensor] {
+        &self.params.weights
+    }
+
+    /// The weights and biases on the host, in the order of [`ParamTensors::tensors`].
+    pub fn download(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        self.params.tensors().map(|t| t.to_vec(gpu)).collect()
     }
 }
 
-/// The kernels of the forward pass, built once.
+/// The kernels of the network passes, built once.
 pub struct ForwardOps {
-    matmul: Matmul,
-    activation: ActivationOp,
-    rownorm: RowNorm,
+    pub(crate) matmul: Matmul,
+    pub(crate) activation: ActivationOp,
+    pub(crate) rownorm: RowNorm,
+    pub(crate) bias: BiasOp,
 }
 
 impl ForwardOps {
@@ -115,13 +169,247 @@ impl ForwardOps {
             matmul: Matmul::new(gpu, MatmulVariant::Tiled)?,
             activation: ActivationOp::new(gpu)?,
             rownorm: RowNorm::new(gpu)?,
+            bias: BiasOp::new(gpu)?,
         })
     }
 }
 
+/// What a hidden layer's backward and JVP need from its forward: the pre-activation
+/// z, phi(z) and, with renormalisation, the row norms of phi(z).
+pub struct LayerCache {
+    pub z: Tensor,
+    pub phi: Tensor,
+    pub norms: Option<Tensor>,
+}
+
+/// The forward pass with every layer kept: a^0 (the inputs) .. a^D (the output
+/// layer's input), each hidden layer's [`LayerCache`], and the logits.
+pub struct ForwardCache {
+    pub inputs: Vec<Tensor>,
+    pub layers: Vec<LayerCache>,
+    pub logits: Tensor,
+}
+
+// ---------------------------------------------------------------------------------
+// Dense map z = a Wᵀ (+ b): forward, backward, JVP.
+
+fn record_dense_forward(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    z: &Tensor,
+) -> Result<()> {
+    ops.matmul
+        .record(batch, Layout::NT, 1.0, input, weight, 0.0, z)?;
+    if let Some(b) = bias {
+        ops.bias.add(batch, b, z)?;
+    }
+    Ok(())
+}
+
+/// From d_z: d_W = d_zᵀ a, d_b = Σ_rows d_z, d_a = d_z W, each only where asked.
+#[allow(clippy::too_many_arguments)]
+fn record_dense_backward(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    input: &Tensor,
+    weight: &Tensor,
+    d_z: &Tensor,
+    d_weight: Option<&Tensor>,
+    d_bias: Option<&Tensor>,
+    d_input: Option<&Tensor>,
+) -> Result<()> {
+    if let Some(d_w) = d_weight {
+        ops.matmul
+            .record(batch, Layout::TN, 1.0, d_z, input, 0.0, d_w)?;
+    }
+    if let Some(d_b) = d_bias {
+        ops.bias.grad(batch, d_z, d_b)?;
+    }
+    if let Some(d_a) = d_input {
+        ops.matmul
+            .record(batch, Layout::NN, 1.0, d_z, weight, 0.0, d_a)?;
+    }
+    Ok(())
+}
+
+/// Tangent of z = a Wᵀ + b: ż = a Ẇᵀ + ȧ Wᵀ + ḃ (ȧ = 0 for the network's inputs).
+#[allow(clippy::too_many_arguments)]
+fn record_dense_jvp(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    input: &Tensor,
+    t_input: Option<&Tensor>,
+    weight: &Tensor,
+    t_weight: &Tensor,
+    t_bias: Option<&Tensor>,
+    t_z: &Tensor,
+) -> Result<()> {
+    ops.matmul
+        .record(batch, Layout::NT, 1.0, input, t_weight, 0.0, t_z)?;
+    if let Some(t_a) = t_input {
+        ops.matmul
+            .record(batch, Layout::NT, 1.0, t_a, weight, 1.0, t_z)?;
+    }
+    if let Some(t_b) = t_bias {
+        ops.bias.add(batch, t_b, t_z)?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Hidden layer: dense, activation, optional renormalisation.
+
+/// Records hidden layer `l` forward; returns its cache and its output a^l (without
+/// renormalisation a view of phi). With renormalisation the norms are not checked
+/// here: see [`check_renormalizable`].
+fn record_hidden_forward(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    cfg: &FcnConfig,
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<(LayerCache, Tensor)> {
+    let gpu = batch.gpu();
+    let n = input.shape()[0];
+    let width = weight.shape()[0];
+    let z = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    let phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    record_dense_forward(batch, ops, input, weight, bias, &z)?;
+    ops.activation.forward(batch, cfg.activation, &z, &phi)?;
+    if !cfg.renormalize {
+        let out = phi.view(&[n, width])?;
+        return Ok((
+            LayerCache {
+                z,
+                phi,
+                norms: None,
+            },
+            out,
+        ));
+    }
+    let norms = Tensor::<f32>::zeros(gpu, &[n])?;
+    let out = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    ops.rownorm.norms(batch, &phi, &norms)?;
+    ops.rownorm
+        .renormalize(batch, &phi, &norms, (width as f32).sqrt(), &out)?;
+    Ok((
+        LayerCache {
+            z,
+            phi,
+            norms: Some(norms),
+        },
+        out,
+    ))
+}
+
+/// The gradient at the layer's pre-activation from the gradient at its output:
+/// d_z = phi'(z) ⊙ (renorm Jacobian · d_out). The renormalisation's Jacobian is
+/// symmetric, so the same map serves the JVP ([`record_hidden_tangent`]).
+pub(crate) fn record_hidden_backward(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    cfg: &FcnConfig,
+    layer: &LayerCache,
+    d_out: &Tensor,
+) -> Result<Tensor> {
+    let gpu = batch.gpu();
+    let (n, width) = d_out.dims2("the gradient of a layer's output")?;
+    let d_z = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    match &layer.norms {
+        Some(norms) => {
+            let d_phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
+            ops.rownorm.renormalize_backward(
+                batch,
+                &layer.phi,
+                norms,
+                d_out,
+                (width as f32).sqrt(),
+                &d_phi,
+            )?;
+            ops.activation
+                .backward(batch, cfg.activation, &layer.z, &d_phi, &d_z)?;
+        }
+        None => ops
+            .activation
+            .backward(batch, cfg.activation, &layer.z, d_out, &d_z)?,
+    }
+    Ok(d_z)
+}
+
+/// Tangent of the layer's output from the tangent ż of its pre-activation:
+/// renorm Jacobian · (phi'(z) ⊙ ż).
+fn record_hidden_tangent(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    cfg: &FcnConfig,
+    layer: &LayerCache,
+    t_z: &Tensor,
+) -> Result<Tensor> {
+    let gpu = batch.gpu();
+    let (n, width) = t_z.dims2("a layer's tangent")?;
+    let t_phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    ops.activation
+        .backward(batch, cfg.activation, &layer.z, t_z, &t_phi)?;
+    match &layer.norms {
+        Some(norms) => {
+            let t_out = Tensor::<f32>::zeros(gpu, &[n, width])?;
+            ops.rownorm.renormalize_backward(
+                batch,
+                &layer.phi,
+                norms,
+                &t_phi,
+                (width as f32).sqrt(),
+                &t_out,
+            )?;
+            Ok(t_out)
+        }
+        None => Ok(t_phi),
+    }
+}
+
+/// An all-zero (or non-finite) row of phi cannot be renormalised: an error naming
+/// the example and the layer. Reads the norms back, so call it after submitting.
+pub fn check_renormalizable(gpu: &Gpu, cache: &ForwardCache) -> Result<()> {
+    for (l, layer) in cache.layers.iter().enumerate() {
+        check_layer_renormalizable(gpu, layer, l + 1)?;
+    }
+    Ok(())
+}
+
+fn check_layer_renormalizable(gpu: &Gpu, layer: &LayerCache, number: usize) -> Result<()> {
+    if let Some(norms) = &layer.norms {
+        if let Some(i) = first_zero_row(&norms.to_vec(gpu)?) {
+            bail!(
+                "example {i} has an all-zero (or non-finite) activation vector at layer {number}: \
+                 it cannot be renormalised (try another seed, a wider layer, or \
+                 renormalize: false)"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn check_inputs(cfg: &FcnConfig, x: &Tensor) -> Result<usize> {
+    let (n, d) = x.dims2("the inputs")?;
+    if d != cfg.input_dim {
+        bail!(
+            "the inputs have {d} features but the network expects {}",
+            cfg.input_dim
+        );
+    }
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------------
+// Whole network.
+
 /// Runs the forward pass on inputs `x` [n, input_dim]. Calls `visit(l, F^l)` for
 /// l = 0 (the input) through D (the last hidden layer), each F^l of shape [n, w_l], in
-/// order, and returns the logits [n, k].
+/// order, and returns the logits [n, k]. One layer at a time: O(n·width) memory.
 pub fn forward(
     gpu: &Gpu,
     ops: &ForwardOps,
@@ -130,270 +418,200 @@ pub fn forward(
     mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
 ) -> Result<Tensor> {
     let cfg = &fcn.config;
-    let (n, d) = x.dims2("the inputs")?;
-    if d != cfg.input_dim {
-        bail!(
-            "the inputs have {d} features but the network expects {}",
-            cfg.input_dim
-        );
-    }
+    let n = check_inputs(cfg, x)?;
     visit(0, x)?;
     let mut previous: Option<Tensor> = None;
     for l in 0..cfg.depth() {
         let input = previous.as_ref().unwrap_or(x);
-        let (_, phi, _, renormed) = hidden_forward(gpu, ops, cfg, l, input, &fcn.weights[l])?;
-        let out = renormed.unwrap_or(phi);
+        let mut batch = Batch::new(gpu);
+        let (layer, out) = record_hidden_forward(
+            &mut batch,
+            ops,
+            cfg,
+            input,
+            &fcn.params.weights[l],
+            fcn.params.bias(l),
+        )?;
+        batch.submit()?;
+        check_layer_renormalizable(gpu, &layer, l + 1)?;
         visit(l + 1, &out)?;
         previous = Some(out);
     }
     let input = previous.as_ref().unwrap_or(x);
     let logits = Tensor::<f32>::zeros(gpu, &[n, cfg.outputs])?;
     let mut batch = Batch::new(gpu);
-    ops.matmul.record(
+    let depth = cfg.depth();
+    record_dense_forward(
         &mut batch,
-        Layout::NT,
-        1.0,
+        ops,
         input,
-        fcn.weights.last().expect("output layer"),
-        0.0,
+        &fcn.params.weights[depth],
+        fcn.params.bias(depth),
         &logits,
     )?;
     batch.submit()?;
     Ok(logits)
 }
 
-/// What the backward pass needs from the forward pass, per hidden layer l = 1..=D:
-/// its input a^{l-1}, pre-activation z^l, activation phi(z^l) and (with
-/// renormalisation) the row norms of phi(z^l); and the output layer's input a^D.
-pub struct ForwardCache {
-    /// a^0 (the inputs) .. a^D: the input of each layer, the output layer's last.
-    pub inputs: Vec<Tensor>,
-    pub pre_activations: Vec<Tensor>,
-    pub activations: Vec<Tensor>,
-    pub norms: Vec<Option<Tensor>>,
-    pub logits: Tensor,
-}
-
-/// Hidden layer l forward: z = a W_lᵀ, phi = phi(z), a_out = renorm(phi) or phi.
-/// Returns (z, phi, norms, a_out); a_out is `phi` itself without renormalisation.
-fn hidden_forward(
-    gpu: &Gpu,
+/// Records the forward pass keeping what [`record_backward`] and [`record_jvp`] need
+/// (O(depth · n · width) memory). `x` must stay unchanged while the cache is in use
+/// (the cache holds a view of it).
+pub fn record_forward_cached(
+    batch: &mut Batch,
     ops: &ForwardOps,
-    cfg: &FcnConfig,
-    l: usize,
-    input: &Tensor,
-    weight: &Tensor,
-) -> Result<(Tensor, Tensor, Option<Tensor>, Option<Tensor>)> {
-    let n = input.shape()[0];
-    let width = weight.shape()[0];
-    let z = Tensor::<f32>::zeros(gpu, &[n, width])?;
-    let phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
-    let mut batch = Batch::new(gpu);
-    ops.matmul
-        .record(&mut batch, Layout::NT, 1.0, input, weight, 0.0, &z)?;
-    ops.activation
-        .forward(&mut batch, cfg.activation, &z, &phi)?;
-    if !cfg.renormalize {
-        batch.submit()?;
-        return Ok((z, phi, None, None));
-    }
-    let norms = Tensor::<f32>::zeros(gpu, &[n])?;
-    ops.rownorm.norms(&mut batch, &phi, &norms)?;
-    batch.submit()?;
-    if let Some(i) = first_zero_row(&norms.to_vec(gpu)?) {
-        bail!(
-            "example {i} has an all-zero (or non-finite) activation vector at layer {}: it cannot be \
-             renormalised (try another seed, a wider layer, or renormalize: false)",
-            l + 1
-        );
-    }
-    let out = Tensor::<f32>::zeros(gpu, &[n, width])?;
-    let mut batch = Batch::new(gpu);
-    ops.rownorm
-        .renormalize(&mut batch, &phi, &norms, (width as f32).sqrt(), &out)?;
-    batch.submit()?;
-    Ok((z, phi, Some(norms), Some(out)))
-}
-
-/// Hidden layer l backward, the mirror of [`hidden_forward`]: from d_a_out (the
-/// gradient at the layer's output) records d_W_l = d_zᵀ a^{l-1} into `d_weight` and,
-/// when `d_input` is given, d_a^{l-1} = d_z W_l.
-#[allow(clippy::too_many_arguments)]
-fn hidden_backward(
-    gpu: &Gpu,
-    ops: &ForwardOps,
-    cfg: &FcnConfig,
-    cache: &ForwardCache,
-    l: usize,
-    weight: &Tensor,
-    d_out: &Tensor,
-    d_weight: &Tensor,
-    d_input: Option<&Tensor>,
-) -> Result<()> {
-    let (n, width) = d_out.dims2("the gradient of a layer's output")?;
-    let d_z = Tensor::<f32>::zeros(gpu, &[n, width])?;
-    let mut batch = Batch::new(gpu);
-    let d_phi_owned;
-    let d_phi = match &cache.norms[l] {
-        Some(norms) => {
-            d_phi_owned = Tensor::<f32>::zeros(gpu, &[n, width])?;
-            ops.rownorm.renormalize_backward(
-                &mut batch,
-                &cache.activations[l],
-                norms,
-                d_out,
-                (width as f32).sqrt(),
-                &d_phi_owned,
-            )?;
-            &d_phi_owned
-        }
-        None => d_out,
-    };
-    ops.activation.backward(
-        &mut batch,
-        cfg.activation,
-        &cache.pre_activations[l],
-        d_phi,
-        &d_z,
-    )?;
-    ops.matmul.record(
-        &mut batch,
-        Layout::TN,
-        1.0,
-        &d_z,
-        &cache.inputs[l],
-        0.0,
-        d_weight,
-    )?;
-    if let Some(d_input) = d_input {
-        ops.matmul
-            .record(&mut batch, Layout::NN, 1.0, &d_z, weight, 0.0, d_input)?;
-    }
-    batch.submit()?;
-    Ok(())
-}
-
-/// The forward pass keeping what [`backward`] needs (O(depth · n · width) memory).
-pub fn forward_cached(gpu: &Gpu, ops: &ForwardOps, fcn: &Fcn, x: &Tensor) -> Result<ForwardCache> {
+    fcn: &Fcn,
+    x: &Tensor,
+) -> Result<ForwardCache> {
     let cfg = &fcn.config;
-    let (n, d) = x.dims2("the inputs")?;
-    if d != cfg.input_dim {
-        bail!(
-            "the inputs have {d} features but the network expects {}",
-            cfg.input_dim
-        );
-    }
-    let x_copy = Tensor::<f32>::zeros(gpu, &[n, d])?;
-    let mut batch = Batch::new(gpu);
-    batch.copy(x.buffer(), x_copy.buffer(), x.bytes());
-    batch.submit()?;
-    let mut cache = ForwardCache {
-        inputs: vec![x_copy],
-        pre_activations: Vec::new(),
-        activations: Vec::new(),
-        norms: Vec::new(),
-        logits: Tensor::zeros(gpu, &[n, cfg.outputs])?,
-    };
+    let n = check_inputs(cfg, x)?;
+    let mut inputs = vec![x.view(x.shape())?];
+    let mut layers = Vec::with_capacity(cfg.depth());
     for l in 0..cfg.depth() {
-        let (z, phi, norms, renormed) = hidden_forward(
-            gpu,
+        let (layer, out) = record_hidden_forward(
+            batch,
             ops,
             cfg,
-            l,
-            cache.inputs.last().unwrap(),
-            &fcn.weights[l],
+            inputs.last().expect("the input"),
+            &fcn.params.weights[l],
+            fcn.params.bias(l),
         )?;
-        let next = match renormed {
-            Some(r) => r,
-            None => {
-                // The next layer's input is phi itself: keep one copy for each role.
-                let copy = Tensor::<f32>::zeros(gpu, phi.shape())?;
-                let mut batch = Batch::new(gpu);
-                batch.copy(phi.buffer(), copy.buffer(), phi.bytes());
-                batch.submit()?;
-                copy
-            }
-        };
-        cache.pre_activations.push(z);
-        cache.activations.push(phi);
-        cache.norms.push(norms);
-        cache.inputs.push(next);
+        layers.push(layer);
+        inputs.push(out);
     }
-    let mut batch = Batch::new(gpu);
-    ops.matmul.record(
-        &mut batch,
-        Layout::NT,
-        1.0,
-        cache.inputs.last().unwrap(),
-        fcn.weights.last().expect("output layer"),
-        0.0,
-        &cache.logits,
+    let logits = Tensor::<f32>::zeros(batch.gpu(), &[n, cfg.outputs])?;
+    let depth = cfg.depth();
+    record_dense_forward(
+        batch,
+        ops,
+        &inputs[depth],
+        &fcn.params.weights[depth],
+        fcn.params.bias(depth),
+        &logits,
     )?;
+    Ok(ForwardCache {
+        inputs,
+        layers,
+        logits,
+    })
+}
+
+/// [`record_forward_cached`], submitted, with the renormalisation check.
+pub fn forward_cached(gpu: &Gpu, ops: &ForwardOps, fcn: &Fcn, x: &Tensor) -> Result<ForwardCache> {
+    let mut batch = Batch::new(gpu);
+    let cache = record_forward_cached(&mut batch, ops, fcn, x)?;
     batch.submit()?;
+    check_renormalizable(gpu, &cache)?;
     Ok(cache)
 }
 
-/// Gradients of h with respect to every weight matrix, given d_logits = ∂h/∂logits.
-/// Returned in the order of `fcn.weights` (hidden layers, then the output layer).
+/// Records the gradients with respect to every parameter given d_logits = ∂h/∂logits
+/// (a VJP: with d_logits = v it gives Jᵀv). Shaped like `fcn.params`.
+pub fn record_backward(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    fcn: &Fcn,
+    cache: &ForwardCache,
+    d_logits: &Tensor,
+) -> Result<ParamTensors> {
+    let gpu = batch.gpu();
+    let cfg = &fcn.config;
+    let depth = cfg.depth();
+    let n = d_logits.shape()[0];
+    let grads = ParamTensors::zeros(gpu, cfg)?;
+    let mut d_out = Tensor::<f32>::zeros(gpu, &[n, cache.inputs[depth].shape()[1]])?;
+    record_dense_backward(
+        batch,
+        ops,
+        &cache.inputs[depth],
+        &fcn.params.weights[depth],
+        d_logits,
+        Some(&grads.weights[depth]),
+        grads.bias(depth),
+        (depth > 0).then_some(&d_out),
+    )?;
+    for l in (0..depth).rev() {
+        let d_z = record_hidden_backward(batch, ops, cfg, &cache.layers[l], &d_out)?;
+        let d_input = if l > 0 {
+            Some(Tensor::<f32>::zeros(gpu, &[n, cache.inputs[l].shape()[1]])?)
+        } else {
+            None
+        };
+        record_dense_backward(
+            batch,
+            ops,
+            &cache.inputs[l],
+            &fcn.params.weights[l],
+            &d_z,
+            Some(&grads.weights[l]),
+            grads.bias(l),
+            d_input.as_ref(),
+        )?;
+        if let Some(next) = d_input {
+            d_out = next;
+        }
+    }
+    Ok(grads)
+}
+
+/// [`record_backward`], submitted.
 pub fn backward(
     gpu: &Gpu,
     ops: &ForwardOps,
     fcn: &Fcn,
     cache: &ForwardCache,
     d_logits: &Tensor,
-) -> Result<Vec<Tensor>> {
-    let cfg = &fcn.config;
-    let depth = cfg.depth();
-    let n = d_logits.shape()[0];
-    let grads: Vec<Tensor> = fcn
-        .weights
-        .iter()
-        .map(|w| Tensor::<f32>::zeros(gpu, w.shape()))
-        .collect::<Result<_>>()?;
-    // Output layer: logits = a^D W_outᵀ.
-    let mut d_a = Tensor::<f32>::zeros(gpu, &[n, cache.inputs[depth].shape()[1]])?;
+) -> Result<ParamTensors> {
     let mut batch = Batch::new(gpu);
-    ops.matmul.record(
-        &mut batch,
-        Layout::TN,
-        1.0,
-        d_logits,
-        &cache.inputs[depth],
-        0.0,
-        &grads[depth],
-    )?;
-    if depth > 0 {
-        ops.matmul.record(
-            &mut batch,
-            Layout::NN,
-            1.0,
-            d_logits,
-            &fcn.weights[depth],
-            0.0,
-            &d_a,
-        )?;
-    }
+    let grads = record_backward(&mut batch, ops, fcn, cache, d_logits)?;
     batch.submit()?;
-    for l in (0..depth).rev() {
-        let d_input = if l > 0 {
-            Some(Tensor::<f32>::zeros(gpu, &[n, cache.inputs[l].shape()[1]])?)
-        } else {
-            None
-        };
-        hidden_backward(
-            gpu,
+    Ok(grads)
+}
+
+/// Records the forward-mode JVP: the tangent of the logits [n, k] when the parameters
+/// move along `tangent` (J·u, with u shaped like `fcn.params`).
+pub fn record_jvp(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    fcn: &Fcn,
+    cache: &ForwardCache,
+    tangent: &ParamTensors,
+) -> Result<Tensor> {
+    let gpu = batch.gpu();
+    let cfg = &fcn.config;
+    let n = cache.logits.shape()[0];
+    let mut t_input: Option<Tensor> = None;
+    for l in 0..cfg.depth() {
+        let width = cfg.widths[l];
+        let t_z = Tensor::<f32>::zeros(gpu, &[n, width])?;
+        record_dense_jvp(
+            batch,
+            ops,
+            &cache.inputs[l],
+            t_input.as_ref(),
+            &fcn.params.weights[l],
+            &tangent.weights[l],
+            tangent.bias(l),
+            &t_z,
+        )?;
+        t_input = Some(record_hidden_tangent(
+            batch,
             ops,
             cfg,
-            cache,
-            l,
-            &fcn.weights[l],
-            &d_a,
-            &grads[l],
-            d_input.as_ref(),
-        )?;
-        if let Some(next) = d_input {
-            d_a = next;
-        }
+            &cache.layers[l],
+            &t_z,
+        )?);
     }
-    Ok(grads)
+    let depth = cfg.depth();
+    let t_logits = Tensor::<f32>::zeros(gpu, &[n, cfg.outputs])?;
+    record_dense_jvp(
+        batch,
+        ops,
+        &cache.inputs[depth],
+        t_input.as_ref(),
+        &fcn.params.weights[depth],
+        &tangent.weights[depth],
+        tangent.bias(depth),
+        &t_logits,
+    )?;
+    Ok(t_logits)
 }

@@ -1,5 +1,7 @@
-//! Networks on the GPU: FCN init and forward pass (backward and the NTK come next).
+//! Networks on the GPU: the FCN's forward, backward and forward-mode (JVP) passes, and
+//! its empirical NTK.
 
 pub mod fcn;
+pub mod ntk;
 
 pub use fcn::{forward, Fcn, FcnConfig, ForwardOps};

@@ -2,9 +2,11 @@
 //! afterwards only records launches into a [`crate::gpu::Batch`].
 
 pub mod activation;
+pub mod bias;
 pub mod gram;
 pub mod loss;
 pub mod matmul;
+pub mod ntk;
 pub mod reduce;
 pub mod rownorm;
 pub mod shaders;

@@ -27,6 +27,9 @@ shader!(VECTOR_F64, "vector_f64", F64, trusted: false);
 shader!(LOSS, "loss", NONE, trusted: false);
 shader!(SYMSTATS, "symstats", NONE, trusted: false);
 shader!(SYMSTATS_F64, "symstats_f64", F64, trusted: false);
+shader!(BIAS, "bias", NONE, trusted: false);
+shader!(NTK, "ntk", NONE, trusted: false);
+shader!(NTK_F64, "ntk_f64", F64, trusted: false);
 
 /// All shaders, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -41,4 +44,7 @@ pub static ALL: &[&Shader] = &[
     &LOSS,
     &SYMSTATS,
     &SYMSTATS_F64,
+    &BIAS,
+    &NTK,
+    &NTK_F64,
 ];

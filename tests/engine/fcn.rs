@@ -24,6 +24,7 @@ fn check(
         activation,
         renormalize,
         gain: None,
+        bias: false,
         seed: rand::Rng::random(&mut rng),
     };
     let host_weights: Vec<(usize, usize, Vec<f64>)> = config
@@ -95,6 +96,7 @@ fn init_is_seeded_and_variance_preserving() {
         activation: Activation::Relu,
         renormalize: false,
         gain: None,
+        bias: false,
         seed: 5,
     };
     let a = init_weights(&config);
@@ -126,6 +128,7 @@ fn renormalizing_an_all_zero_example_is_an_error_naming_it() {
         activation: Activation::Relu,
         renormalize: true,
         gain: None,
+        bias: false,
         seed: 1,
     };
     let fcn = Fcn::init(gpu, config).unwrap();
@@ -186,6 +189,7 @@ fn finite_width_gram_approaches_the_infinite_width_kernel() {
                 activation: Activation::ReluNormalized,
                 renormalize: false,
                 gain: None,
+                bias: false,
                 seed: 100 + seed,
             };
             let fcn = Fcn::init(gpu, config).unwrap();

@@ -10,6 +10,7 @@ mod experiment;
 mod fcn;
 mod gram;
 mod matmul;
+mod ntk;
 mod reduce;
 mod rownorm;
 mod shaders;

@@ -3,7 +3,7 @@
 //! losses themselves; and gradient descent lowering the loss.
 
 use wideprobe::gpu::{Batch, Tensor};
-use wideprobe::model::fcn::{backward, forward_cached, init_weights};
+use wideprobe::model::fcn::{backward, forward_cached};
 use wideprobe::model::{Fcn, FcnConfig, ForwardOps};
 use wideprobe::ops::activation::Activation;
 use wideprobe::ops::loss::{check_labels, Loss, LossOp};
@@ -30,28 +30,20 @@ fn loss_f64(loss: Loss, f: &[f64], y: usize) -> f64 {
     }
 }
 
-/// h(W) = mean loss of the f64 reference network.
-fn h_f64(
-    x: &[f64],
-    n: usize,
-    labels: &[u32],
-    weights: &[(usize, usize, Vec<f64>)],
-    act: Activation,
-    renorm: bool,
-    loss: Loss,
-) -> f64 {
-    let (_, logits) = reference::fcn_forward(x, n, weights, |z| act.eval(z), renorm);
-    let k = weights.last().unwrap().0;
+/// h(θ) = mean loss of the f64 reference network.
+fn h_f64(net: &reference::Network, x: &[f64], n: usize, labels: &[u32], loss: Loss) -> f64 {
+    let logits = net.logits(x, n);
+    let k = net.shapes.last().unwrap().0;
     (0..n)
         .map(|i| loss_f64(loss, &logits[i * k..(i + 1) * k], labels[i] as usize))
         .sum::<f64>()
         / n as f64
 }
 
-fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
+fn check_gradients(act: Activation, loss: Loss, renormalize: bool, bias: bool) {
     let gpu = common::gpu();
     let mut rng = common::rng(&format!(
-        "gradients {} {} {renormalize}",
+        "gradients {} {} {renormalize} {bias}",
         act.name(),
         loss.name()
     ));
@@ -67,17 +59,30 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
         activation: act,
         renormalize,
         gain: None,
+        bias,
         seed: rand::Rng::random(&mut rng),
     };
-    let mut weights: Vec<(usize, usize, Vec<f64>)> = config
-        .layer_shapes()
-        .into_iter()
-        .zip(init_weights(&config))
-        .map(|((o, i), w)| (o, i, common::to_f64(&w)))
-        .collect();
+    let shapes = config.layer_shapes();
+    let fcn = Fcn::init(gpu, config.clone()).unwrap();
+    // Biases start at 0; random ones test their gradient and their effect on the others.
+    for b in &fcn.params.biases {
+        b.write(gpu, &common::random_vec(&mut rng, b.len()))
+            .unwrap();
+    }
+    let mut net = reference::Network {
+        shapes,
+        params: fcn
+            .download(gpu)
+            .unwrap()
+            .iter()
+            .map(|p| common::to_f64(p))
+            .collect(),
+        activation: act.name().to_string(),
+        renormalize,
+        bias,
+    };
     let x64 = common::to_f64(&x);
 
-    let fcn = Fcn::init(gpu, config).unwrap();
     let ops = ForwardOps::new(gpu).unwrap();
     let loss_op = LossOp::new(gpu).unwrap();
     let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
@@ -94,7 +99,11 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
     batch.submit().unwrap();
     let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
 
-    let what = format!("{} {} renorm {renormalize}", act.name(), loss.name());
+    let what = format!(
+        "{} {} renorm {renormalize} bias {bias}",
+        act.name(),
+        loss.name()
+    );
     let h = losses
         .to_vec(gpu)
         .unwrap()
@@ -102,36 +111,35 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
         .map(|&v| v as f64)
         .sum::<f64>()
         / n as f64;
-    let want_h = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
+    let want_h = h_f64(&net, &x64, n, &labels, loss);
     assert!(
         (h - want_h).abs() <= 1e-5 * (1.0 + want_h.abs()),
         "{what}: h {h} vs {want_h}"
     );
 
-    for (l, grad) in grads.iter().enumerate() {
+    let layers = fcn.config.layer_shapes().len();
+    for (t, grad) in grads.tensors().enumerate() {
         let got = grad.to_vec(gpu).unwrap();
         let step = 1e-6;
         let numeric: Vec<f64> = (0..got.len())
             .map(|p| {
-                let orig = weights[l].2[p];
-                weights[l].2[p] = orig + step;
-                let up = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
-                weights[l].2[p] = orig - step;
-                let down = h_f64(&x64, n, &labels, &weights, act, renormalize, loss);
-                weights[l].2[p] = orig;
+                let orig = net.params[t][p];
+                net.params[t][p] = orig + step;
+                let up = h_f64(&net, &x64, n, &labels, loss);
+                net.params[t][p] = orig - step;
+                let down = h_f64(&net, &x64, n, &labels, loss);
+                net.params[t][p] = orig;
                 (up - down) / (2.0 * step)
             })
             .collect();
+        let name = if t < layers {
+            format!("d_W{}", t + 1)
+        } else {
+            format!("d_b{}", t - layers + 1)
+        };
         // f32 forward and backward against f64 differences: ~1e-6 relative, plus the
         // differences' own error (~1e-9).
-        common::assert_close_f32(
-            &format!("{what}: d_W{}", l + 1),
-            &got,
-            &numeric,
-            1e-4,
-            1e-5,
-            1e-3,
-        );
+        common::assert_close_f32(&format!("{what}: {name}"), &got, &numeric, 1e-4, 1e-5, 1e-3);
     }
 }
 
@@ -139,7 +147,7 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool) {
 fn gradients_match_finite_differences_for_every_activation_and_loss() {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients(act, loss, false);
+            check_gradients(act, loss, false, false);
         }
     }
 }
@@ -148,9 +156,19 @@ fn gradients_match_finite_differences_for_every_activation_and_loss() {
 fn gradients_match_finite_differences_with_renormalisation() {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients(act, loss, true);
+            check_gradients(act, loss, true, false);
         }
     }
+}
+
+#[test]
+fn gradients_match_finite_differences_with_bias() {
+    for act in Activation::ALL {
+        for (loss, renormalize) in [(Loss::Mse, false), (Loss::CrossEntropy, true)] {
+            check_gradients(act, loss, renormalize, true);
+        }
+    }
+    check_gradients(Activation::Tanh, Loss::MseSoftmax, false, true);
 }
 
 #[test]
@@ -167,6 +185,7 @@ fn gradient_descent_lowers_the_loss() {
         activation: Activation::ReluNormalized,
         renormalize: false,
         gain: None,
+        bias: true,
         seed: 3,
     };
     let fcn = Fcn::init(gpu, config).unwrap();
@@ -194,7 +213,7 @@ fn gradient_descent_lowers_the_loss() {
         history.push(losses.to_vec(gpu).unwrap().iter().sum::<f32>() / n as f32);
         let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
         let mut batch = Batch::new(gpu);
-        for (g, w) in grads.iter().zip(&fcn.weights) {
+        for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
             loss_op.gd_step(&mut batch, 0.05, g, w).unwrap();
         }
         batch.submit().unwrap();

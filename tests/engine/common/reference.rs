@@ -133,6 +133,18 @@ pub fn fcn_forward(
     phi: impl Fn(f64) -> f64,
     renormalize: bool,
 ) -> (Vec<Vec<f64>>, Vec<f64>) {
+    fcn_forward_biased(x, n, weights, None, phi, renormalize)
+}
+
+/// [`fcn_forward`] with a bias per layer (z = a Wᵀ + b) when `biases` is given.
+pub fn fcn_forward_biased(
+    x: &[f64],
+    n: usize,
+    weights: &[(usize, usize, Vec<f64>)],
+    biases: Option<&[Vec<f64>]>,
+    phi: impl Fn(f64) -> f64,
+    renormalize: bool,
+) -> (Vec<Vec<f64>>, Vec<f64>) {
     let mut layers = vec![x.to_vec()];
     let last = weights.len() - 1;
     let mut logits = Vec::new();
@@ -141,9 +153,11 @@ pub fn fcn_forward(
         let mut z = vec![0.0; n * fan_out];
         for i in 0..n {
             for o in 0..*fan_out {
-                z[i * fan_out + o] = (0..*fan_in)
-                    .map(|p| a[i * fan_in + p] * w[o * fan_in + p])
-                    .sum();
+                let b = biases.map_or(0.0, |b| b[l][o]);
+                z[i * fan_out + o] = b
+                    + (0..*fan_in)
+                        .map(|p| a[i * fan_in + p] * w[o * fan_in + p])
+                        .sum::<f64>();
             }
         }
         if l == last {
@@ -261,4 +275,64 @@ pub fn gemv(
         *o = alpha * s + prior;
     }
     out
+}
+
+/// An FCN in f64 with its parameters as one list, in the engine's order
+/// (`ParamTensors::tensors`: the weights of every layer, then the biases, if any).
+#[derive(Clone)]
+pub struct Network {
+    /// (fan_out, fan_in) per layer, the output layer last.
+    pub shapes: Vec<(usize, usize)>,
+    pub params: Vec<Vec<f64>>,
+    pub activation: String,
+    pub renormalize: bool,
+    pub bias: bool,
+}
+
+impl Network {
+    /// Logits [n, k] of inputs x [n, d].
+    pub fn logits(&self, x: &[f64], n: usize) -> Vec<f64> {
+        let layers = self.shapes.len();
+        let weights: Vec<(usize, usize, Vec<f64>)> = self
+            .shapes
+            .iter()
+            .zip(&self.params)
+            .map(|(&(o, i), w)| (o, i, w.clone()))
+            .collect();
+        let biases = self.bias.then(|| self.params[layers..].to_vec());
+        fcn_forward_biased(
+            x,
+            n,
+            &weights,
+            biases.as_deref(),
+            |z| activation(&self.activation, z),
+            self.renormalize,
+        )
+        .1
+    }
+
+    /// The Jacobian of the logits (rows i·k + c) with respect to every parameter (columns
+    /// in list order), by central differences in f64.
+    pub fn jacobian(&self, x: &[f64], n: usize, step: f64) -> (Vec<f64>, usize) {
+        let total: usize = self.params.iter().map(Vec::len).sum();
+        let rows = n * self.shapes.last().unwrap().0;
+        let mut j = vec![0.0; rows * total];
+        let mut net = self.clone();
+        let mut column = 0;
+        for t in 0..net.params.len() {
+            for p in 0..net.params[t].len() {
+                let orig = net.params[t][p];
+                net.params[t][p] = orig + step;
+                let up = net.logits(x, n);
+                net.params[t][p] = orig - step;
+                let down = net.logits(x, n);
+                net.params[t][p] = orig;
+                for r in 0..rows {
+                    j[r * total + column] = (up[r] - down[r]) / (2.0 * step);
+                }
+                column += 1;
+            }
+        }
+        (j, total)
+    }
 }

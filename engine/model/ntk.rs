@@ -1,0 +1,336 @@
+//! The empirical NTK K = J Jᵀ (MEASUREMENTS.md §6), J = ∂ vec(f) / ∂θ of shape
+//! [n k, P], row p = i·k + c the gradient of logit c of example i. Two ways that must
+//! agree:
+//!
+//! - [`ntk_explicit`]: the layerwise form K = Σ_l (A_l A_lᵀ (+1) ⊗ 1_{k×k}) ⊙ (Δ_l Δ_lᵀ),
+//!   with Δ_l (n k rows) the backward of all n·k one-hot output cotangents at once
+//!   (Novak et al. 2022). The Jacobian is never formed: memory O((nk)² + nk·width).
+//! - [`NtkOperator`]: K v = J (Jᵀ v), one VJP (the backward pass) and one forward-mode
+//!   JVP per product, as a symmetric operator for the Lanczos solver, for sizes where
+//!   the (nk)² matrix does not fit.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::fcn::{record_backward, record_jvp, Fcn, ForwardCache, ForwardOps, LayerCache};
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::{
+    lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult, SymmetricOperator,
+};
+use crate::ops::gram::Gram;
+use crate::ops::ntk::NtkOps;
+use crate::ops::vector::VectorOps;
+use crate::ops::Layout;
+
+/// Kernels the NTK needs beyond the network passes.
+pub struct NtkKernels {
+    gram: Gram,
+    ntk: NtkOps,
+}
+
+impl NtkKernels {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(NtkKernels {
+            gram: Gram::new(gpu)?,
+            ntk: NtkOps::new(gpu)?,
+        })
+    }
+}
+
+/// Element types the explicit NTK is assembled in: f32, or f64 from f64-accumulated
+/// Gram matrices (the spectrum then carries no f32 rounding of the sums).
+pub trait NtkElement: Real {
+    fn record_gram(gram: &Gram, batch: &mut Batch, x: &Tensor, g: &Tensor<Self>) -> Result<()>;
+    #[allow(clippy::too_many_arguments)]
+    fn record_accumulate(
+        ntk: &NtkOps,
+        batch: &mut Batch,
+        ga: &Tensor<Self>,
+        dd: &Tensor<Self>,
+        k: usize,
+        offset: f64,
+        kernel: &Tensor<Self>,
+    ) -> Result<()>;
+}
+
+impl NtkElement for f32 {
+    fn record_gram(gram: &Gram, batch: &mut Batch, x: &Tensor, g: &Tensor<f32>) -> Result<()> {
+        gram.record(batch, x, 1.0, g)
+    }
+    fn record_accumulate(
+        ntk: &NtkOps,
+        batch: &mut Batch,
+        ga: &Tensor<f32>,
+        dd: &Tensor<f32>,
+        k: usize,
+        offset: f64,
+        kernel: &Tensor<f32>,
+    ) -> Result<()> {
+        ntk.accumulate(batch, ga, dd, k, offset as f32, kernel)
+    }
+}
+
+impl NtkElement for f64 {
+    fn record_gram(gram: &Gram, batch: &mut Batch, x: &Tensor, g: &Tensor<f64>) -> Result<()> {
+        gram.record_f64(batch, x, 1.0, g)
+    }
+    fn record_accumulate(
+        ntk: &NtkOps,
+        batch: &mut Batch,
+        ga: &Tensor<f64>,
+        dd: &Tensor<f64>,
+        k: usize,
+        offset: f64,
+        kernel: &Tensor<f64>,
+    ) -> Result<()> {
+        ntk.accumulate_f64(batch, ga, dd, k, offset, kernel)
+    }
+}
+
+/// K += (A Aᵀ (+1) ⊗ 1) ⊙ (Δ Δᵀ) for one layer with input A [n, fan_in] and
+/// Δ [n k, fan_out]; submitted, so that each layer's temporaries are freed.
+fn accumulate_layer<T: NtkElement>(
+    gpu: &Gpu,
+    kernels: &NtkKernels,
+    input: &Tensor,
+    delta: &Tensor,
+    k: usize,
+    bias: bool,
+    kernel: &Tensor<T>,
+) -> Result<()> {
+    let n = input.shape()[0];
+    let order = delta.shape()[0];
+    let ga = Tensor::<T>::zeros(gpu, &[n, n])?;
+    let dd = Tensor::<T>::zeros(gpu, &[order, order])?;
+    let mut batch = Batch::new(gpu);
+    T::record_gram(&kernels.gram, &mut batch, input, &ga)?;
+    T::record_gram(&kernels.gram, &mut batch, delta, &dd)?;
+    let offset = if bias { 1.0 } else { 0.0 };
+    T::record_accumulate(&kernels.ntk, &mut batch, &ga, &dd, k, offset, kernel)?;
+    batch.submit()?;
+    Ok(())
+}
+
+/// A hidden layer's cache with every row repeated k times (row i·k + c = example i).
+fn repeat_layer(
+    batch: &mut Batch,
+    kernels: &NtkKernels,
+    layer: &LayerCache,
+    k: usize,
+) -> Result<LayerCache> {
+    let gpu = batch.gpu();
+    let (n, width) = layer.z.dims2("a layer's pre-activation")?;
+    let repeat = |batch: &mut Batch, x: &Tensor| -> Result<Tensor> {
+        let cols = x.len() / n;
+        let out = Tensor::<f32>::zeros(gpu, &[n * k, cols])?;
+        kernels
+            .ntk
+            .repeat_rows(batch, &x.view(&[n, cols])?, k, &out)?;
+        Ok(out)
+    };
+    let z = repeat(batch, &layer.z)?;
+    let phi = repeat(batch, &layer.phi)?;
+    let norms = match &layer.norms {
+        Some(norms) => Some(repeat(batch, norms)?.view(&[n * k])?),
+        None => None,
+    };
+    debug_assert_eq!(z.shape(), [n * k, width]);
+    Ok(LayerCache { z, phi, norms })
+}
+
+/// The explicit empirical NTK [n k, n k] at the parameters `fcn` and the forward pass
+/// `cache` (of the same inputs), assembled on the GPU in `T`.
+pub fn ntk_explicit<T: NtkElement>(
+    gpu: &Gpu,
+    ops: &ForwardOps,
+    kernels: &NtkKernels,
+    fcn: &Fcn,
+    cache: &ForwardCache,
+) -> Result<Tensor<T>> {
+    let cfg = &fcn.config;
+    let depth = cfg.depth();
+    let (n, k) = cache.logits.dims2("logits")?;
+    let order = n * k;
+    let kernel = Tensor::<T>::zeros(gpu, &[order, order])?;
+    // Output layer: Δ row (i, c) is the one-hot e_c.
+    let one_hot: Vec<f32> = (0..order)
+        .flat_map(|p| (0..k).map(move |c| if p % k == c { 1.0 } else { 0.0 }))
+        .collect();
+    let delta_out = Tensor::from_slice(gpu, &[order, k], &one_hot)?;
+    accumulate_layer(
+        gpu,
+        kernels,
+        &cache.inputs[depth],
+        &delta_out,
+        k,
+        cfg.bias,
+        &kernel,
+    )?;
+    if depth == 0 {
+        return Ok(kernel);
+    }
+    // Gradient at a^D of every logit: row (i, c) is W_out[c, :].
+    let mut d_out = Tensor::<f32>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
+    {
+        let mut batch = Batch::new(gpu);
+        ops.matmul.record(
+            &mut batch,
+            Layout::NN,
+            1.0,
+            &delta_out,
+            &fcn.params.weights[depth],
+            0.0,
+            &d_out,
+        )?;
+        batch.submit()?;
+    }
+    for l in (0..depth).rev() {
+        let mut batch = Batch::new(gpu);
+        let repeated = repeat_layer(&mut batch, kernels, &cache.layers[l], k)?;
+        let d_z = super::fcn::record_hidden_backward(&mut batch, ops, cfg, &repeated, &d_out)?;
+        let d_input = if l > 0 {
+            let t = Tensor::<f32>::zeros(gpu, &[order, cache.inputs[l].shape()[1]])?;
+            ops.matmul.record(
+                &mut batch,
+                Layout::NN,
+                1.0,
+                &d_z,
+                &fcn.params.weights[l],
+                0.0,
+                &t,
+            )?;
+            Some(t)
+        } else {
+            None
+        };
+        batch.submit()?;
+        accumulate_layer(gpu, kernels, &cache.inputs[l], &d_z, k, cfg.bias, &kernel)?;
+        if let Some(next) = d_input {
+            d_out = next;
+        }
+    }
+    Ok(kernel)
+}
+
+/// K v = J (Jᵀ v) through the backward pass and the JVP, on f32 vectors of length n k
+/// (v viewed as [n, k]).
+pub struct NtkOperator<'a> {
+    pub ops: &'a ForwardOps,
+    pub fcn: &'a Fcn,
+    pub cache: &'a ForwardCache,
+}
+
+impl SymmetricOperator<f32> for NtkOperator<'_> {
+    fn order(&self) -> usize {
+        self.cache.logits.len()
+    }
+
+    fn apply(&self, batch: &mut Batch, x: &Tensor<f32>, y: &Tensor<f32>) -> Result<()> {
+        let v = x.view(self.cache.logits.shape())?;
+        let grads = record_backward(batch, self.ops, self.fcn, self.cache, &v)?;
+        let kv = record_jvp(batch, self.ops, self.fcn, self.cache, &grads)?;
+        batch.copy(kv.buffer(), y.buffer(), kv.bytes());
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        let (n, k) = (self.cache.logits.shape()[0], self.cache.logits.shape()[1]);
+        format!("matrix-free NTK J Jᵀ of {n} examples x {k} logits (f32)")
+    }
+}
+
+/// How the NTK's spectrum is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NtkMethod {
+    /// Explicit where the (nk)² matrix fits the adapter's binding limit, else matrix-free.
+    #[default]
+    Auto,
+    Explicit,
+    MatrixFree,
+}
+
+impl NtkMethod {
+    pub fn name(self) -> &'static str {
+        match self {
+            NtkMethod::Auto => "auto",
+            NtkMethod::Explicit => "explicit",
+            NtkMethod::MatrixFree => "matrix_free",
+        }
+    }
+}
+
+/// The NTK spectrum and how it was computed.
+pub struct NtkSpectrum {
+    pub spectrum: SpectrumResult,
+    /// explicit or matrix_free.
+    pub method: NtkMethod,
+    pub precision: Precision,
+}
+
+/// Extreme eigenvalues of the empirical NTK at `fcn` / `cache`. `precision` is the
+/// resolved precision of spectral solves (f64 applies to the explicit route; the
+/// matrix-free route runs the network passes, hence the products, in f32).
+#[allow(clippy::too_many_arguments)]
+pub fn ntk_spectrum(
+    gpu: &Gpu,
+    ops: &ForwardOps,
+    kernels: &NtkKernels,
+    vectors_f32: &Arc<VectorOps<f32>>,
+    vectors_f64: Option<&Arc<VectorOps<f64>>>,
+    fcn: &Fcn,
+    cache: &ForwardCache,
+    method: NtkMethod,
+    precision: Precision,
+    options: &LanczosOptions,
+) -> Result<NtkSpectrum> {
+    let order = cache.logits.len();
+    let element = if precision == Precision::F64 { 8 } else { 4 };
+    let bytes = (order as u64) * (order as u64) * element;
+    let fits = bytes <= gpu.limits().max_storage_buffer_binding_size as u64;
+    let method = match method {
+        NtkMethod::Auto if fits => NtkMethod::Explicit,
+        NtkMethod::Auto => NtkMethod::MatrixFree,
+        m => m,
+    };
+    if method == NtkMethod::MatrixFree {
+        let op = NtkOperator { ops, fcn, cache };
+        let spectrum = lanczos(gpu, vectors_f32.clone(), &op, options)?;
+        return Ok(NtkSpectrum {
+            spectrum,
+            method,
+            precision: Precision::F32,
+        });
+    }
+    let spectrum = match (precision, vectors_f64) {
+        (Precision::F64, Some(v64)) => {
+            let k = ntk_explicit::<f64>(gpu, ops, kernels, fcn, cache)?;
+            lanczos(
+                gpu,
+                v64.clone(),
+                &DenseMatrix::with_ops(k, v64.clone())?,
+                options,
+            )?
+        }
+        _ => {
+            let k = ntk_explicit::<f32>(gpu, ops, kernels, fcn, cache)?;
+            lanczos(
+                gpu,
+                vectors_f32.clone(),
+                &DenseMatrix::with_ops(k, vectors_f32.clone())?,
+                options,
+            )?
+        }
+    };
+    let precision = if precision == Precision::F64 && vectors_f64.is_some() {
+        Precision::F64
+    } else {
+        Precision::F32
+    };
+    Ok(NtkSpectrum {
+        spectrum,
+        method,
+        precision,
+    })
+}

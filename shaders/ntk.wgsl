@@ -1,0 +1,75 @@
+// ntk: the pieces of the explicit empirical NTK (MEASUREMENTS.md section 6) that are not
+// Gram matrices. With k outputs, row p = i * k + c of the NTK belongs to example i and
+// logit c, and
+//   K = sum_l (A_l A_l^T (+ 1 with bias) kron 1_{k x k}) .* (Delta_l Delta_l^T),
+// where A_l (n rows) is layer l's input and Delta_l (n k rows) holds d f_c(x_i) / d z^l.
+//
+// Entry points:
+//   ntk_repeat_rows:  out[i * k + c, j] = x[i, j] for c < k: a forward quantity of
+//                     example i, once per logit, for the batched backward of the n k
+//                     one-hot cotangents.
+//   ntk_accumulate:   K[p, q] += (GA[p / k, q / k] + offset) * D[p, q], GA = A A^T (n x n),
+//                     D = Delta Delta^T (nk x nk).
+//
+// Bindings (each entry point binds only what it uses, in this order):
+//   x   (read)        rows x cols (repeat)
+//   ga  (read)        n x n (accumulate)
+//   dd  (read)        nk x nk (accumulate)
+//   out (read_write)  rows k x cols (repeat)
+//   kernel_matrix (read_write)  nk x nk (accumulate)
+//   params (uniform)  rows (n), cols, k, offset
+//
+// Work split: one output element per invocation; workgroups laid out with grid_1d
+// (linear workgroup index wg.x + wg.y * nwg.x).
+
+struct Params {
+    rows: u32,
+    cols: u32,
+    k: u32,
+    _pad: u32,
+    offset: f32,
+    _pad1: u32,
+    _pad2: u32,
+    _pad3: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> ga: array<f32>;
+@group(0) @binding(2) var<storage, read> dd: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> kernel_matrix: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+const WG: u32 = 256u;
+
+@compute @workgroup_size(WG)
+fn ntk_repeat_rows(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let index = (wg.x + wg.y * nwg.x) * WG + lid;
+    if index >= params.rows * params.k * params.cols {
+        return;
+    }
+    let row = index / params.cols;
+    let col = index % params.cols;
+    out[index] = x[(row / params.k) * params.cols + col];
+}
+
+@compute @workgroup_size(WG)
+fn ntk_accumulate(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let order = params.rows * params.k;
+    let index = (wg.x + wg.y * nwg.x) * WG + lid;
+    if index >= order * order {
+        return;
+    }
+    let p = index / order;
+    let q = index % order;
+    let g = ga[(p / params.k) * params.rows + q / params.k] + params.offset;
+    kernel_matrix[index] += g * dd[index];
+}
