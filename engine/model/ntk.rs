@@ -288,7 +288,7 @@ pub fn ntk_spectrum(
     let order = cache.logits.len();
     let element = if precision == Precision::F64 { 8 } else { 4 };
     let bytes = (order as u64) * (order as u64) * element;
-    let fits = bytes <= gpu.limits().max_storage_buffer_binding_size as u64;
+    let fits = bytes <= gpu.limits().max_storage_buffer_binding_size;
     let method = match method {
         NtkMethod::Auto if fits => NtkMethod::Explicit,
         NtkMethod::Auto => NtkMethod::MatrixFree,
