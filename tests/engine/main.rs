@@ -11,6 +11,7 @@ mod fcn;
 mod gram;
 mod matmul;
 mod reduce;
+mod report;
 mod rownorm;
 mod shaders;
 mod spectral;
