@@ -535,7 +535,6 @@ fn finding_2(curves: &Curves, infinite: Option<&Table>) -> Result<Finding> {
 fn finding_6(curves: &Curves) -> Finding {
     let mut agree = 0;
     let mut total = 0;
-    let mut example = None;
     for key in curves.keys().filter(|k| k.renormalize && k.full_rank()) {
         let plain = NetKey {
             renormalize: false,
@@ -551,17 +550,6 @@ fn finding_6(curves: &Curves) -> Finding {
         if dk.signum() == dr.signum() && dk != 0.0 && dr != 0.0 {
             agree += 1;
         }
-        example = Some(format!(
-            "at layer {l} ({}, width {}, n {}): log10 kappa plain {} vs renormalised {}, \
-             max_offdiag_rowsum plain {} vs renormalised {}",
-            key.activation,
-            key.width,
-            key.n,
-            num(at(curves, &plain, l, kappa)),
-            num(at(curves, key, l, kappa)),
-            num(at(curves, &plain, l, rowsum)),
-            num(at(curves, key, l, rowsum))
-        ));
     }
     if total == 0 {
         return finding(
@@ -570,19 +558,30 @@ fn finding_6(curves: &Curves) -> Finding {
             "no full-rank configuration with both renormalised and plain nets in layers.csv".into(),
         );
     }
+    let mut evidence = vec![format!(
+        "signs of (plain - renormalised) agree in {agree} of {total} (activation, depth, \
+         width, n) groups"
+    )];
+    for (act, depth) in nets(curves) {
+        if let Some((r, p)) = headline_pair(curves, &act, depth) {
+            evidence.push(format!(
+                "at layer {depth} ({act}, width {}, n {}): log10 kappa plain {} vs \
+                 renormalised {}, max_offdiag_rowsum plain {} vs renormalised {}",
+                r.width,
+                r.n,
+                num(at(curves, &p, depth, kappa)),
+                num(at(curves, &r, depth, kappa)),
+                num(at(curves, &p, depth, rowsum)),
+                num(at(curves, &r, depth, rowsum))
+            ));
+        }
+    }
     let verdict = if 2 * agree > total {
         Verdict::Reproduced
     } else {
         Verdict::NotReproduced
     };
-    finding(
-        6,
-        verdict,
-        format!(
-            "signs agree in {agree} of {total} groups; the last (widest) one {}",
-            example.unwrap_or_default()
-        ),
-    )
+    finding(6, verdict, evidence.join("; "))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -831,7 +830,7 @@ fn finding_5(t: &TrainingTable) -> Result<Finding> {
             let (s, m, e) = summary(v);
             format!(
                 "lr {} ({} runs): {} -> max {} -> final {}",
-                num(f64::from_bits(lr)),
+                f64::from_bits(lr),
                 v.len(),
                 num(s),
                 num(m),
@@ -846,7 +845,7 @@ fn finding_5(t: &TrainingTable) -> Result<Finding> {
             "mean ntk_log10_kappa of {which} runs, start -> max -> final: {}; highest lr {}: \
              (a) spike {}, (b) settles below the start {}; {}",
             per_lr.join("; "),
-            num(f64::from_bits(top)),
+            f64::from_bits(top),
             part_label(parts[0]),
             part_label(parts[1]),
             t.filter_note
@@ -918,10 +917,7 @@ pub fn evaluate_findings(
     match read_table(conditioning, "layers.csv", RUN_CONDITIONING)? {
         Ok(layers) => {
             let curves = conditioning_curves(&layers).context("layers.csv")?;
-            let infinite = match read_table(conditioning, "infinite_width.csv", "")? {
-                Ok(t) => Some(t),
-                Err(_) => None,
-            };
+            let infinite = read_table(conditioning, "infinite_width.csv", "")?.ok();
             findings.push(finding_1(&curves));
             findings.push(finding_2(&curves, infinite.as_ref()).context("infinite_width.csv")?);
             findings.push(finding_6(&curves));
