@@ -931,7 +931,9 @@ pub fn evaluate_findings(
 
     match read_table(training, "epochs.csv", RUN_TRAINING)? {
         Ok(epochs) => {
-            let t = TrainingTable::read(epochs, training.unwrap()).context("training tables")?;
+            // The table was found, so the directory was given.
+            let dir = training.expect("epochs.csv read from the training directory");
+            let t = TrainingTable::read(epochs, dir).context("training tables")?;
             findings.push(finding_3(&t)?);
             findings.push(finding_4(&t)?);
             findings.push(finding_5(&t)?);
@@ -945,8 +947,8 @@ pub fn evaluate_findings(
 
     match read_table(generalization, "epochs.csv", RUN_GENERALIZATION)? {
         Ok(epochs) => {
-            let t = TrainingTable::read(epochs, generalization.unwrap())
-                .context("generalisation tables")?;
+            let dir = generalization.expect("epochs.csv read from the generalisation directory");
+            let t = TrainingTable::read(epochs, dir).context("generalisation tables")?;
             findings.push(finding_7(&t)?);
         }
         Err(missing) => findings.push(finding(7, Verdict::Inconclusive, missing)),
