@@ -5,5 +5,6 @@ pub mod conditioning;
 pub mod config;
 pub mod figures;
 pub mod npy;
+pub mod report;
 pub mod runner;
 pub mod table;

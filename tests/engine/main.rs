@@ -12,6 +12,7 @@ mod gram;
 mod matmul;
 mod ntk;
 mod reduce;
+mod report;
 mod rownorm;
 mod shaders;
 mod spectral;
