@@ -8,3 +8,4 @@ pub mod npy;
 pub mod report;
 pub mod runner;
 pub mod table;
+pub mod training;

@@ -20,7 +20,13 @@ use anyhow::{bail, Context as _, Result};
 use super::conditioning::{
     infinite_header, layers_header, measure_infinite_width, measure_run, ConditioningOps,
 };
-use super::config::{load_config, ConditioningConfig, ConditioningRun, ExperimentConfig};
+use super::config::{
+    load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, TrainingConfig,
+};
+use super::training::{
+    epochs_header, run_cells as training_run_cells, runs_header, train_run, RunSummary,
+    TrainingOps,
+};
 use super::figures;
 use super::table::{write_atomic, Table};
 use crate::data::{load_dataset, Dataset};
@@ -66,7 +72,202 @@ pub fn run_experiment(gpu: &Gpu, config_path: &Path, options: &RunOptions) -> Re
                 .with_context(|| format!("cannot copy the config into {}", out.display()))?;
             run_conditioning(gpu, &c, &out, options)
         }
+        ExperimentConfig::Training(mut c) => {
+            c.save_tensors |= options.save_tensors;
+            let out = options
+                .out
+                .clone()
+                .or_else(|| c.out.clone())
+                .unwrap_or_else(|| PathBuf::from("runs").join(stem));
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("cannot create the output directory {}", out.display()))?;
+            std::fs::copy(config_path, out.join("config.yaml"))
+                .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+            run_training(gpu, &c, &out, options)
+        }
     }
+}
+
+fn progress_bar(len: usize, quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}  {msg}",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+/// What a finished training run leaves in `runs/<id>/result.json`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct TrainingRecord {
+    run_id: String,
+    /// done, diverged or failed.
+    status: String,
+    seconds: f64,
+    dataset: String,
+    synthetic: bool,
+    error: Option<String>,
+    summary: Option<RunSummary>,
+}
+
+fn run_training(
+    gpu: &Gpu,
+    config: &TrainingConfig,
+    out: &Path,
+    options: &RunOptions,
+) -> Result<SweepSummary> {
+    let runs = config.runs();
+    let ops = TrainingOps::new(gpu, config.precision)?;
+    let progress = progress_bar(runs.len(), options.quiet);
+    let mut datasets: BTreeMap<(usize, u64), Dataset> = BTreeMap::new();
+    let mut summary = SweepSummary {
+        out: out.to_path_buf(),
+        done: 0,
+        skipped: 0,
+        failed: Vec::new(),
+    };
+    let mut dataset_info: Option<(String, bool, serde_json::Value, Vec<String>)> = None;
+    let finished = |r: &TrainingRecord| r.status == "done" || r.status == "diverged";
+    for run in &runs {
+        let id = run.id();
+        progress.set_message(id.clone());
+        let dir = out.join("runs").join(&id);
+        let record_path = dir.join("result.json");
+        let previous: Option<TrainingRecord> = std::fs::read_to_string(&record_path)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        if !options.force
+            && previous.as_ref().is_some_and(finished)
+            && dir.join("epochs.csv").exists()
+        {
+            summary.skipped += 1;
+            progress.inc(1);
+            continue;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let start = Instant::now();
+        let result = (|| -> Result<(String, bool, RunSummary)> {
+            let dataset = match datasets.entry((run.n, run.seed)) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => e.insert(load_dataset(
+                    config.dataset,
+                    config.data_dir.as_deref(),
+                    config.input_norm,
+                    run.n,
+                    config.n_test,
+                    run.seed,
+                )?),
+            };
+            if dataset_info.is_none() {
+                dataset_info = Some((
+                    dataset.name.clone(),
+                    dataset.synthetic,
+                    serde_json::to_value(&dataset.provenance)?,
+                    dataset.warnings.clone(),
+                ));
+                for w in &dataset.warnings {
+                    progress.suspend(|| eprintln!("warning: {w}"));
+                }
+            }
+            let tensors = config.save_tensors.then(|| dir.join("tensors"));
+            let (table, run_summary) =
+                train_run(gpu, &ops, config, run, dataset, tensors.as_deref())?;
+            table.write(&dir.join("epochs.csv"))?;
+            Ok((dataset.name.clone(), dataset.synthetic, run_summary))
+        })();
+        let seconds = start.elapsed().as_secs_f64();
+        let record = match result {
+            Ok((dataset, synthetic, run_summary)) => {
+                summary.done += 1;
+                if let Some(reason) = &run_summary.diverged_reason {
+                    progress.suspend(|| {
+                        eprintln!("run {id} diverged ({reason}); its rows up to there are kept and the sweep goes on")
+                    });
+                }
+                TrainingRecord {
+                    run_id: id.clone(),
+                    status: run_summary.status.clone(),
+                    seconds,
+                    dataset,
+                    synthetic,
+                    error: None,
+                    summary: Some(run_summary),
+                }
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                progress.suspend(|| eprintln!("run {id} failed: {message}"));
+                summary.failed.push((id.clone(), message.clone()));
+                TrainingRecord {
+                    run_id: id.clone(),
+                    status: "failed".into(),
+                    seconds,
+                    dataset: String::new(),
+                    synthetic: false,
+                    error: Some(message),
+                    summary: None,
+                }
+            }
+        };
+        write_atomic(
+            &record_path,
+            serde_json::to_string_pretty(&record)?.as_bytes(),
+        )?;
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+
+    // Aggregate whatever has finished, this time or before.
+    let mut epochs = Table::new(&epochs_header());
+    let mut runs_table = Table::new(&runs_header());
+    let mut records = Vec::new();
+    for run in &runs {
+        let dir = out.join("runs").join(run.id());
+        let Some(r) = std::fs::read_to_string(dir.join("result.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<TrainingRecord>(&t).ok())
+        else {
+            continue;
+        };
+        if let Some(s) = r.summary.as_ref().filter(|_| finished(&r)) {
+            epochs.extend(Table::read(&dir.join("epochs.csv"))?)?;
+            let mut row = training_run_cells(run, &r.dataset, config.bias);
+            row.extend(s.cells(r.seconds));
+            runs_table.push(row);
+        } else {
+            let mut row = training_run_cells(run, &r.dataset, config.bias);
+            row.push("failed".into());
+            row.extend(std::iter::repeat_n(String::new(), 6));
+            row.extend(["false".to_string(), r.seconds.to_string()]);
+            runs_table.push(row);
+        }
+        records.push(r);
+    }
+    epochs.write(&out.join("epochs.csv"))?;
+    runs_table.write(&out.join("runs.csv"))?;
+    let manifest = serde_json::json!({
+        "wideprobe_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": git_revision(),
+        "kind": config.kind.name(),
+        "config": config,
+        "adapter": gpu.summary,
+        "precision": ops.precision().name(),
+        "dataset": dataset_info.as_ref().map(|(name, synthetic, provenance, warnings)| serde_json::json!({
+            "name": name, "synthetic": synthetic, "provenance": provenance, "warnings": warnings,
+        })),
+        "runs": records,
+        "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    });
+    write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )?;
+    Ok(summary)
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -103,18 +304,7 @@ fn run_conditioning(
 ) -> Result<SweepSummary> {
     let runs = config.runs();
     let ops = ConditioningOps::new(gpu, config.precision)?;
-    let progress = if options.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new(runs.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}  {msg}",
-            )
-            .expect("valid template"),
-        );
-        bar
-    };
+    let progress = progress_bar(runs.len(), options.quiet);
     let mut datasets: BTreeMap<(usize, u64), Dataset> = BTreeMap::new();
     let mut summary = SweepSummary {
         out: out.to_path_buf(),

@@ -46,6 +46,10 @@ impl<T: Real> DenseMatrix<T> {
     pub fn matrix(&self) -> &Tensor<T> {
         &self.matrix
     }
+
+    pub fn into_matrix(self) -> Tensor<T> {
+        self.matrix
+    }
 }
 
 impl<T: Real> SymmetricOperator<T> for DenseMatrix<T> {

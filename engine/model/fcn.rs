@@ -513,11 +513,25 @@ pub fn record_backward(
     cache: &ForwardCache,
     d_logits: &Tensor,
 ) -> Result<ParamTensors> {
+    Ok(record_backward_deltas(batch, ops, fcn, cache, d_logits)?.0)
+}
+
+/// [`record_backward`], also returning every layer's δ = ∂h/∂z^l ([n, w_l] for the
+/// hidden layers l = 1..D, then d_logits itself for the output layer): per-example
+/// gradient norms are ‖δ_i‖·‖a_i^{l-1}‖ per layer.
+pub fn record_backward_deltas(
+    batch: &mut Batch,
+    ops: &ForwardOps,
+    fcn: &Fcn,
+    cache: &ForwardCache,
+    d_logits: &Tensor,
+) -> Result<(ParamTensors, Vec<Tensor>)> {
     let gpu = batch.gpu();
     let cfg = &fcn.config;
     let depth = cfg.depth();
     let n = d_logits.shape()[0];
     let grads = ParamTensors::zeros(gpu, cfg)?;
+    let mut deltas = Vec::with_capacity(depth + 1);
     let mut d_out = Tensor::<f32>::zeros(gpu, &[n, cache.inputs[depth].shape()[1]])?;
     record_dense_backward(
         batch,
@@ -529,6 +543,7 @@ pub fn record_backward(
         grads.bias(depth),
         (depth > 0).then_some(&d_out),
     )?;
+    deltas.push(d_logits.view(d_logits.shape())?);
     for l in (0..depth).rev() {
         let d_z = record_hidden_backward(batch, ops, cfg, &cache.layers[l], &d_out)?;
         let d_input = if l > 0 {
@@ -546,11 +561,13 @@ pub fn record_backward(
             grads.bias(l),
             d_input.as_ref(),
         )?;
+        deltas.push(d_z);
         if let Some(next) = d_input {
             d_out = next;
         }
     }
-    Ok(grads)
+    deltas.reverse();
+    Ok((grads, deltas))
 }
 
 /// [`record_backward`], submitted.

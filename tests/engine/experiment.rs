@@ -30,7 +30,9 @@ grid:
 
 #[test]
 fn grid_expands_to_the_cartesian_product_seeds_innermost() {
-    let ExperimentConfig::Conditioning(c) = parse_config(SMALL, "small.yaml").unwrap();
+    let ExperimentConfig::Conditioning(c) = parse_config(SMALL, "small.yaml").unwrap() else {
+        panic!("a conditioning config");
+    };
     let runs = c.runs();
     assert_eq!(runs.len(), 2 * 2 * 2);
     assert_eq!(runs[0].id(), "w9_d2_n7_relu_normalized_renorm_s0");
@@ -45,15 +47,20 @@ fn the_shipped_configs_parse() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
-            let ExperimentConfig::Conditioning(c) =
-                wideprobe::experiment::config::load_config(&path).unwrap();
-            assert!(!c.runs().is_empty());
+            let runs = match wideprobe::experiment::config::load_config(&path).unwrap() {
+                ExperimentConfig::Conditioning(c) => c.runs().len(),
+                ExperimentConfig::Training(c) => c.runs().len(),
+            };
+            assert!(runs > 0, "{}", path.display());
             count += 1;
         }
     }
     assert!(count >= 2);
     let ExperimentConfig::Conditioning(fig1) =
-        wideprobe::experiment::config::load_config(&dir.join("fig1_conditioning.yaml")).unwrap();
+        wideprobe::experiment::config::load_config(&dir.join("fig1_conditioning.yaml")).unwrap()
+    else {
+        panic!("fig1 is a conditioning config");
+    };
     assert_eq!(fig1.runs().len(), 144, "the paper's grid");
 }
 

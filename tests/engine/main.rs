@@ -19,4 +19,5 @@ mod spectral;
 mod symstats;
 mod tensor;
 mod training;
+mod training_sweep;
 mod vector;

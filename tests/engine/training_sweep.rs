@@ -1,0 +1,250 @@
+//! Training sweeps end to end: an absurd learning rate diverges without stopping the
+//! sweep, finished runs are skipped, and the columns of `epochs.csv` obey their
+//! definitions (MEASUREMENTS.md §6, §8); the Lipschitz constant against per-example
+//! backprop of an f64 reference network built from the saved tensors.
+
+use std::path::{Path, PathBuf};
+
+use wideprobe::experiment::config::{parse_config, ExperimentConfig};
+use wideprobe::experiment::npy::read_npy;
+use wideprobe::experiment::runner::{run_experiment, RunOptions};
+use wideprobe::experiment::table::Table;
+
+use crate::common::{self, reference};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("wideprobe-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run(config: &str, dir: &Path, force: bool) -> wideprobe::experiment::runner::SweepSummary {
+    let path = dir.join("config.in.yaml");
+    std::fs::write(&path, config).unwrap();
+    run_experiment(
+        common::gpu(),
+        &path,
+        &RunOptions {
+            out: Some(dir.join("out")),
+            force,
+            quiet: true,
+            save_tensors: false,
+        },
+    )
+    .unwrap()
+}
+
+fn cell(t: &Table, row: usize, name: &str) -> String {
+    t.rows[row][t.column(name).unwrap()].clone()
+}
+
+fn num(t: &Table, row: usize, name: &str) -> f64 {
+    cell(t, row, name).parse().unwrap_or(f64::NAN)
+}
+
+const SWEEP: &str = "\
+kind: training
+dataset: synthetic
+epochs: 4
+n_test: 5
+grid:
+  depth: 1
+  width: 24
+  activation: tanh_normalized
+  loss: mse
+  lr: [0.002, 1000000.0]
+  n: 6
+";
+
+#[test]
+fn an_absurd_learning_rate_diverges_and_the_sweep_goes_on() {
+    let dir = temp_dir("train-diverge");
+    let summary = run(SWEEP, &dir, false);
+    assert_eq!((summary.done, summary.failed.len()), (2, 0), "{summary:?}");
+    let runs = Table::read(&dir.join("out/runs.csv")).unwrap();
+    assert_eq!(runs.rows.len(), 2);
+    assert_eq!(cell(&runs, 0, "status"), "done");
+    assert_eq!(cell(&runs, 0, "epochs_run"), "4");
+    assert_eq!(cell(&runs, 1, "status"), "diverged");
+    assert_eq!(cell(&runs, 1, "passes_accuracy_filter"), "false");
+    let diverged_at: usize = cell(&runs, 1, "diverged_epoch").parse().unwrap();
+    assert!((1..=4).contains(&diverged_at), "{diverged_at}");
+    // Its rows before the divergence are kept.
+    let epochs = Table::read(&dir.join("out/epochs.csv")).unwrap();
+    let lr_col = epochs.column("lr").unwrap();
+    let diverged_rows = epochs
+        .rows
+        .iter()
+        .filter(|r| r[lr_col] == "1000000")
+        .count();
+    assert_eq!(diverged_rows, diverged_at);
+    // Re-running skips both finished runs (a diverged run is finished).
+    let again = run(SWEEP, &dir, false);
+    assert_eq!((again.done, again.skipped), (0, 2));
+}
+
+#[test]
+fn epoch_columns_obey_their_definitions() {
+    let dir = temp_dir("train-columns");
+    let config = "\
+kind: training
+dataset: synthetic
+epochs: 3
+n_test: 4
+bias: true
+grid:
+  depth: 2
+  width: 20
+  activation: relu_normalized
+  loss: [mse, mse_softmax]
+  lr: 0.01
+  n: 5
+";
+    let summary = run(config, &dir, false);
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
+    assert_eq!(t.rows.len(), 2 * 4);
+    for r in 0..t.rows.len() {
+        let epoch: usize = cell(&t, r, "epoch").parse().unwrap();
+        let h = num(&t, r, "train_loss");
+        let g = num(&t, r, "grad_norm");
+        let what = format!("row {r} ({})", cell(&t, r, "run_id"));
+        assert!(
+            (num(&t, r, "mu_grad") - 0.5 * g * g / h).abs() <= 1e-9 * (0.5 * g * g / h),
+            "{what}"
+        );
+        let mse = cell(&t, r, "loss") == "mse";
+        if mse {
+            let n = 5.0;
+            assert!((num(&t, r, "mu_ntk") - num(&t, r, "ntk_lambda_min") / n).abs() < 1e-12);
+            assert!((num(&t, r, "L_ntk") - num(&t, r, "ntk_lambda_max") / n).abs() < 1e-12);
+        } else {
+            assert_eq!(cell(&t, r, "mu_ntk"), "", "{what}: mu_ntk is for mse only");
+            assert_eq!(num(&t, r, "lemma2_M"), 1.0, "{what}: M = 1 for mse_softmax");
+        }
+        // Eq. 13: λ_min(Ĝ_0) − ‖Ĝ_t − Ĝ_0‖_F, equal to λ_min at t = 0.
+        if epoch == 0 {
+            assert_eq!(num(&t, r, "gram_frobenius_change"), 0.0);
+            assert_eq!(
+                num(&t, r, "lambda_min_lower_eq13"),
+                num(&t, r, "gram_lambda_min")
+            );
+            assert_eq!(cell(&t, r, "ratio_eta_grad"), "", "{what}: no bound at t = 0");
+        } else {
+            let lambda0 = num(&t, r - epoch, "gram_lambda_min");
+            let want = lambda0 - num(&t, r, "gram_frobenius_change");
+            assert!((num(&t, r, "lambda_min_lower_eq13") - want).abs() < 1e-12, "{what}");
+            // The bounds use the previous row's constants.
+            let (h0, eta) = (num(&t, r - 1, "train_loss"), 0.01);
+            let (mu, l) = (num(&t, r - 1, "mu_grad"), num(&t, r - 1, "L_secant"));
+            let bound = (1.0 - 2.0 * eta * mu * (1.0 - eta * l / 2.0)) * h0;
+            assert!((num(&t, r, "bound_eta_grad") - bound).abs() <= 1e-9 * bound.abs(), "{what}");
+            assert!((num(&t, r, "ratio_eta_grad") - h / bound).abs() <= 1e-9 * (h / bound).abs());
+            assert!((num(&t, r, "bound_lemma1_grad") - (1.0 - mu / l) * h0).abs() <= 1e-9 * h0);
+            if mse {
+                let (mu, l) = (num(&t, r - 1, "mu_ntk"), num(&t, r - 1, "L_ntk"));
+                let bound = (1.0 - 2.0 * eta * mu * (1.0 - eta * l / 2.0)) * h0;
+                assert!((num(&t, r, "bound_eta_ntk") - bound).abs() <= 1e-9 * bound.abs());
+                assert_eq!(cell(&t, r, "eta_exceeds_2_over_L_ntk"), (eta > 2.0 / l).to_string());
+            }
+        }
+        // L_secant looks forward: empty on the last row only.
+        assert_eq!(cell(&t, r, "L_secant").is_empty(), epoch == 3, "{what}");
+        // Lemma 2 from its own columns.
+        let (gl, m, delta) = (num(&t, r, "G_lipschitz"), num(&t, r, "lemma2_M"), 0.05);
+        let ratio = 2.0 * gl * gl / num(&t, r, "mu_grad");
+        let beta = 2.0 * h.sqrt() * ratio.sqrt() + ratio / 4.0;
+        let bound = ((m * m + 12.0 * m * 5.0 * beta) / (2.0 * 5.0 * delta)).sqrt();
+        assert!((num(&t, r, "gen_bound_grad") - bound).abs() <= 1e-9 * bound, "{what}");
+        assert_eq!(cell(&t, r, "vacuous"), (bound >= m).to_string());
+        let gap = num(&t, r, "test_loss") - h;
+        assert!((num(&t, r, "gen_gap") - gap).abs() <= 1e-12 * (1.0 + gap.abs()));
+        assert!(num(&t, r, "ntk_lambda_min") > 0.0 && num(&t, r, "ntk_lambda_max").is_finite());
+        assert_eq!(cell(&t, r, "ntk_method"), "explicit");
+    }
+}
+
+#[test]
+fn lipschitz_constant_matches_per_example_backprop_of_the_reference() {
+    // One hidden layer, mse: ∇_{W2} l_i = r_i a_iᵀ and ∇_{W1} l_i = (W2ᵀ r_i ⊙ φ'(z_i)) x_iᵀ
+    // with r_i = f(x_i) − y_i, so ‖∇ l_i‖² = ‖r_i‖²‖a_i‖² + ‖W2ᵀ r_i ⊙ φ'(z_i)‖²‖x_i‖².
+    let dir = temp_dir("train-lipschitz");
+    let config = "\
+kind: training
+dataset: synthetic
+epochs: 1
+n_test: 0
+save_tensors: true
+grid:
+  depth: 1
+  width: 16
+  activation: tanh
+  loss: mse
+  lr: 0.01
+  n: 7
+";
+    let summary = run(config, &dir, false);
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
+    let tensors = dir.join("out/runs").join(cell(&t, 0, "run_id")).join("tensors");
+    let load = |name: &str| {
+        let a = read_npy(&tensors.join(name)).unwrap();
+        (a.shape.clone(), a.to_f64())
+    };
+    let (xs, x) = load("inputs.npy");
+    let (_, labels) = load("labels.npy");
+    let (w1s, w1) = load("weights_1_initial.npy");
+    let (_, w2) = load("weights_2_initial.npy");
+    let (n, d, w, k) = (xs[0], xs[1], w1s[0], 10);
+    let net = reference::Network {
+        shapes: vec![(w, d), (k, w)],
+        params: vec![w1.clone(), w2.clone()],
+        activation: "tanh".into(),
+        renormalize: false,
+        bias: false,
+    };
+    let logits = net.logits(&x, n);
+    let mut max_norm = 0.0f64;
+    for i in 0..n {
+        let xi = &x[i * d..(i + 1) * d];
+        let z: Vec<f64> = (0..w)
+            .map(|o| (0..d).map(|p| w1[o * d + p] * xi[p]).sum())
+            .collect();
+        let a: Vec<f64> = z.iter().map(|v| v.tanh()).collect();
+        let r: Vec<f64> = (0..k)
+            .map(|c| logits[i * k + c] - if labels[i] as usize == c { 1.0 } else { 0.0 })
+            .collect();
+        let back: Vec<f64> = (0..w)
+            .map(|o| (0..k).map(|c| w2[c * w + o] * r[c]).sum::<f64>() * (1.0 - z[o].tanh().powi(2)))
+            .collect();
+        let sq = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
+        max_norm = max_norm.max((sq(&r) * sq(&a) + sq(&back) * sq(xi)).sqrt());
+    }
+    let got = num(&t, 0, "G_lipschitz");
+    assert!(
+        (got - max_norm).abs() <= 1e-4 * max_norm,
+        "G_lipschitz {got} vs reference {max_norm}"
+    );
+}
+
+#[test]
+fn training_config_errors_name_the_problem() {
+    let bad_lr = parse_config(&SWEEP.replace("[0.002, 1000000.0]", "[0.002, -1]"), "t.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(bad_lr.contains("grid.lr") && bad_lr.contains("-1"), "{bad_lr}");
+    let bad_loss = parse_config(&SWEEP.replace("loss: mse", "loss: hinge"), "t.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(bad_loss.contains("hinge") && bad_loss.contains("cross_entropy"), "{bad_loss}");
+    let unknown = parse_config(&SWEEP.replace("epochs:", "epoch:"), "t.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(unknown.contains("epoch") && unknown.contains("measure_every"), "{unknown}");
+    let ExperimentConfig::Training(c) = parse_config(SWEEP, "t.yaml").unwrap() else {
+        panic!("a training config");
+    };
+    assert_eq!(c.runs().len(), 2);
+    assert_eq!(c.runs()[1].id(), "d1_w24_n6_tanh_normalized_mse_lr1000000_plain_s0");
+}
