@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 use wideprobe::data::fetch;
 use wideprobe::experiment::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
 use wideprobe::experiment::figures::draw_conditioning;
+use wideprobe::experiment::figures_training::draw_training;
+use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
 use wideprobe::experiment::npy::{read_npy, NpyData};
 use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions};
 use wideprobe::gpu::{list_adapters, AdapterSummary, Gpu, GpuOptions};
@@ -62,8 +64,24 @@ enum Command {
     },
     /// Redraw the figures of a finished run directory from its CSV files.
     Plot {
-        /// The run's output directory (holds layers.csv).
+        /// The run's output directory (holds layers.csv, or epochs.csv and runs.csv).
         dir: std::path::PathBuf,
+    },
+    /// Reproduce the paper: run the figure configs (the small ones with --quick), then
+    /// write report.md and report.html with every figure and a verdict per finding.
+    Reproduce {
+        /// The small configs (minutes on a CPU) instead of the paper's grids.
+        #[arg(long)]
+        quick: bool,
+        /// Output directory (default runs/reproduce or runs/reproduce-quick).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Recompute runs whose results exist.
+        #[arg(long)]
+        force: bool,
+        /// No progress bars.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Extreme eigenvalues of a symmetric matrix stored as a NumPy .npy file (f32 or
     /// f64, C order), by Lanczos with full reorthogonalisation on the GPU.
@@ -394,8 +412,50 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plot { dir } => {
-            draw_conditioning(&dir)?;
+            if dir.join("layers.csv").exists() {
+                draw_conditioning(&dir)?;
+            } else if dir.join("epochs.csv").exists() {
+                draw_training(&dir)?;
+            } else {
+                anyhow::bail!(
+                    "{} holds neither layers.csv (conditioning) nor epochs.csv (training): \
+                     give the output directory of a `wideprobe run`",
+                    dir.display()
+                );
+            }
             println!("figures written to {}", dir.join("figures").display());
+            Ok(())
+        }
+        Command::Reproduce {
+            quick,
+            out,
+            force,
+            quiet,
+        } => {
+            let gpu = Gpu::new(&options)?;
+            let summary = reproduce(
+                &gpu,
+                &ReproduceOptions {
+                    quick,
+                    out,
+                    force,
+                    quiet,
+                },
+            )?;
+            print!("{}", findings_text(&summary.findings));
+            println!(
+                "report: {} and {}",
+                summary.out.join("report.md").display(),
+                summary.out.join("report.html").display()
+            );
+            let failed: Vec<String> = summary
+                .sweeps
+                .iter()
+                .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
+                .collect();
+            if !failed.is_empty() {
+                anyhow::bail!("some experiments failed (their finished runs are in the report):\n{}", failed.join("\n"));
+            }
             Ok(())
         }
         Command::Spectrum {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod figures;
 pub mod npy;
 pub mod report;
+pub mod reproduce;
 pub mod runner;
 pub mod table;
 pub mod training;

@@ -1,0 +1,161 @@
+//! `wideprobe reproduce [--quick]`: every figure config of the paper in one command,
+//! then `report.md` and `report.html` with the findings of MEASUREMENTS.md §9 judged
+//! from the tables (see [`super::report`]).
+//!
+//! The configs are compiled into the binary (the same files as `experiments/`), so the
+//! command works from any directory. Each experiment writes into its own folder of the
+//! output directory; a rerun skips finished runs, like `wideprobe run`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+
+use super::report::{evaluate_findings, figures_in, write_report, Finding};
+use super::runner::{git_revision, run_experiment, RunOptions, SweepSummary};
+use crate::gpu::Gpu;
+
+/// (folder, config file name, text) of each experiment, in report order.
+pub struct ExperimentSet {
+    pub conditioning: (&'static str, &'static str),
+    pub training: (&'static str, &'static str),
+    pub generalization: (&'static str, &'static str),
+}
+
+pub const QUICK: ExperimentSet = ExperimentSet {
+    conditioning: ("quick.yaml", include_str!("../../experiments/quick.yaml")),
+    training: (
+        "quick_training.yaml",
+        include_str!("../../experiments/quick_training.yaml"),
+    ),
+    generalization: (
+        "quick_generalization.yaml",
+        include_str!("../../experiments/quick_generalization.yaml"),
+    ),
+};
+
+pub const PAPER: ExperimentSet = ExperimentSet {
+    conditioning: (
+        "fig1_conditioning.yaml",
+        include_str!("../../experiments/fig1_conditioning.yaml"),
+    ),
+    training: (
+        "fig2_training.yaml",
+        include_str!("../../experiments/fig2_training.yaml"),
+    ),
+    generalization: (
+        "fig4_generalization.yaml",
+        include_str!("../../experiments/fig4_generalization.yaml"),
+    ),
+};
+
+pub struct ReproduceOptions {
+    pub quick: bool,
+    pub out: Option<PathBuf>,
+    pub force: bool,
+    pub quiet: bool,
+}
+
+pub struct ReproduceSummary {
+    pub out: PathBuf,
+    pub findings: Vec<Finding>,
+    pub sweeps: Vec<(String, Result<SweepSummary, String>)>,
+}
+
+/// Runs the three experiments (each failure is reported, the others still run), then
+/// judges the findings and writes the report.
+pub fn reproduce(gpu: &Gpu, options: &ReproduceOptions) -> Result<ReproduceSummary> {
+    let set = if options.quick { &QUICK } else { &PAPER };
+    let out = options.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(if options.quick {
+            "reproduce-quick"
+        } else {
+            "reproduce"
+        })
+    });
+    let configs = out.join("configs");
+    std::fs::create_dir_all(&configs)
+        .with_context(|| format!("cannot create {}", configs.display()))?;
+    let mut sweeps = Vec::new();
+    let mut dirs = Vec::new();
+    for (folder, (name, text)) in [
+        ("conditioning", set.conditioning),
+        ("training", set.training),
+        ("generalization", set.generalization),
+    ] {
+        let path = configs.join(name);
+        std::fs::write(&path, text)?;
+        let dir = out.join(folder);
+        if !options.quiet {
+            eprintln!("== {folder}: {name} -> {}", dir.display());
+        }
+        let result = run_experiment(
+            gpu,
+            &path,
+            &RunOptions {
+                out: Some(dir.clone()),
+                force: options.force,
+                quiet: options.quiet,
+                save_tensors: false,
+            },
+        )
+        .map_err(|e| format!("{e:#}"));
+        if let Err(e) = &result {
+            eprintln!("{folder} failed: {e}");
+        }
+        sweeps.push((folder.to_string(), result));
+        dirs.push(dir);
+    }
+    let findings = evaluate_findings(Some(&dirs[0]), Some(&dirs[1]), Some(&dirs[2]))?;
+    let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let figures = figures_in(&dir_refs);
+    let meta = serde_json::json!({
+        "command": if options.quick { "wideprobe reproduce --quick" } else { "wideprobe reproduce" },
+        "adapter": format!("{} ({}, {})", gpu.summary.name, gpu.summary.backend, gpu.summary.device_type),
+        "wideprobe": format!("{} ({})", env!("CARGO_PKG_VERSION"), git_revision()),
+        "dataset": dataset_label(&dirs),
+        "written (unix s)": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    });
+    write_report(&out, &findings, &figures, &meta)?;
+    Ok(ReproduceSummary {
+        out,
+        findings,
+        sweeps,
+    })
+}
+
+/// The dataset the manifests name (synthetic data is said plainly).
+fn dataset_label(dirs: &[PathBuf]) -> String {
+    let mut names: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("manifest.json")).ok())
+        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .filter_map(|m| {
+            let d = m.get("dataset")?;
+            let name = d.get("name")?.as_str()?.to_string();
+            Some(if d.get("synthetic")?.as_bool()? {
+                format!("{name} (SYNTHETIC: not CIFAR-10)")
+            } else {
+                name
+            })
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "unknown".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The finding table as plain text for the terminal.
+pub fn findings_text(findings: &[Finding]) -> String {
+    let mut s = String::new();
+    for f in findings {
+        s.push_str(&format!(
+            "{}. [{}] {}\n   measured: {}\n",
+            f.number, f.verdict, f.claim, f.evidence
+        ));
+    }
+    s
+}
