@@ -288,8 +288,11 @@ fn group_by_epoch<K: Ord>(
     groups
 }
 
-/// The mean per epoch and its 95% band (epoch, low, high).
-fn mean_with_band(per_epoch: &PerEpoch) -> (Vec<(f64, f64)>, Vec<(f64, f64, f64)>) {
+/// A line (epoch, mean) and its 95% band (epoch, low, high).
+type LineWithBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+/// The mean per epoch and its 95% band.
+fn mean_with_band(per_epoch: &PerEpoch) -> LineWithBand {
     per_epoch
         .iter()
         .map(|(&epoch, v)| {
