@@ -90,9 +90,20 @@ fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> R
 where
     DB::ErrorType: 'static,
 {
+    plot_on(&root, chart)?;
+    root.present().map_err(|e| anyhow!("{e:?}"))?;
+    Ok(())
+}
+
+/// Plots `chart` on `root` without presenting it, so that several charts can share one
+/// drawing (panels) and the file is written once.
+fn plot_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
     root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
     let (x0, x1, y0, y1) = bounds(chart);
-    let mut c = ChartBuilder::on(&root)
+    let mut c = ChartBuilder::on(root)
         .caption(&chart.title, ("sans-serif", 22))
         .margin(12)
         .x_label_area_size(44)
@@ -155,7 +166,6 @@ where
         .position(SeriesLabelPosition::UpperRight)
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
     Ok(())
 }
 
@@ -169,6 +179,45 @@ pub fn draw(chart: &Chart, stem: &Path) -> Result<()> {
     )?;
     let svg = stem.with_extension("svg");
     draw_on(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), chart)?;
+    Ok(())
+}
+
+/// Writes `<stem>.png` and `<stem>.svg` with `charts` as panels of one figure, `cols`
+/// panels a row, each panel the size of a single chart.
+pub fn draw_panels(charts: &[Chart], cols: usize, stem: &Path) -> Result<()> {
+    register_font()?;
+    let cols = cols.clamp(1, charts.len().max(1));
+    let rows = charts.len().div_ceil(cols).max(1);
+    let size = (900 * cols as u32, 600 * rows as u32);
+    let png = stem.with_extension("png");
+    draw_panels_on(
+        BitMapBackend::new(&png, size).into_drawing_area(),
+        charts,
+        (rows, cols),
+    )?;
+    let svg = stem.with_extension("svg");
+    draw_panels_on(
+        SVGBackend::new(&svg, size).into_drawing_area(),
+        charts,
+        (rows, cols),
+    )?;
+    Ok(())
+}
+
+fn draw_panels_on<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    charts: &[Chart],
+    grid: (usize, usize),
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    // Empty cells of the last row stay white.
+    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    for (area, chart) in root.split_evenly(grid).iter().zip(charts) {
+        plot_on(area, chart)?;
+    }
+    root.present().map_err(|e| anyhow!("{e:?}"))?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod conditioning;
 pub mod config;
 pub mod figures;
+pub mod figures_training;
 pub mod npy;
 pub mod report;
 pub mod reproduce;

@@ -8,6 +8,7 @@ mod activation;
 mod data;
 mod experiment;
 mod fcn;
+mod figures_training;
 mod gram;
 mod matmul;
 mod ntk;
