@@ -9,8 +9,8 @@ use wideprobe::data::fetch;
 use wideprobe::experiment::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
 use wideprobe::experiment::figures::draw_conditioning;
 use wideprobe::experiment::figures_training::draw_training;
-use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
 use wideprobe::experiment::npy::{read_npy, NpyData};
+use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
 use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions};
 use wideprobe::gpu::{list_adapters, AdapterSummary, Gpu, GpuOptions};
 use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
@@ -454,7 +454,10 @@ fn run(cli: Cli) -> Result<()> {
                 .filter_map(|(name, r)| r.as_ref().err().map(|e| format!("{name}: {e}")))
                 .collect();
             if !failed.is_empty() {
-                anyhow::bail!("some experiments failed (their finished runs are in the report):\n{}", failed.join("\n"));
+                anyhow::bail!(
+                    "some experiments failed (their finished runs are in the report):\n{}",
+                    failed.join("\n")
+                );
             }
             Ok(())
         }

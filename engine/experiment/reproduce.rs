@@ -64,7 +64,15 @@ pub struct ReproduceSummary {
 /// Runs the three experiments (each failure is reported, the others still run), then
 /// judges the findings and writes the report.
 pub fn reproduce(gpu: &Gpu, options: &ReproduceOptions) -> Result<ReproduceSummary> {
-    let set = if options.quick { &QUICK } else { &PAPER };
+    reproduce_set(gpu, if options.quick { &QUICK } else { &PAPER }, options)
+}
+
+/// [`reproduce`] with any three configs (tests use tiny ones).
+pub fn reproduce_set(
+    gpu: &Gpu,
+    set: &ExperimentSet,
+    options: &ReproduceOptions,
+) -> Result<ReproduceSummary> {
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(if options.quick {
             "reproduce-quick"

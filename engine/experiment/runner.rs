@@ -23,12 +23,11 @@ use super::conditioning::{
 use super::config::{
     load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, TrainingConfig,
 };
-use super::training::{
-    epochs_header, run_cells as training_run_cells, runs_header, train_run, RunSummary,
-    TrainingOps,
-};
 use super::figures;
 use super::table::{write_atomic, Table};
+use super::training::{
+    epochs_header, run_cells as training_run_cells, runs_header, train_run, RunSummary, TrainingOps,
+};
 use crate::data::{load_dataset, Dataset};
 use crate::gpu::Gpu;
 
@@ -267,6 +266,9 @@ fn run_training(
         &out.join("manifest.json"),
         serde_json::to_string_pretty(&manifest)?.as_bytes(),
     )?;
+    if !epochs.rows.is_empty() {
+        super::figures_training::draw_training(out).context("drawing the figures")?;
+    }
     Ok(summary)
 }
 

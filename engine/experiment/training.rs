@@ -20,8 +20,7 @@ use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult};
 use crate::model::fcn::{
-    check_renormalizable, record_backward_deltas, record_forward_cached, ForwardCache,
-    ParamTensors,
+    check_renormalizable, record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors,
 };
 use crate::model::ntk::{ntk_spectrum, NtkKernels};
 use crate::model::{forward, Fcn, FcnConfig, ForwardOps};
@@ -321,7 +320,9 @@ impl RunSummary {
         vec![
             self.status.clone(),
             self.epochs_run.to_string(),
-            self.diverged_epoch.map(|e| e.to_string()).unwrap_or_default(),
+            self.diverged_epoch
+                .map(|e| e.to_string())
+                .unwrap_or_default(),
             self.final_train_loss.to_string(),
             self.final_train_accuracy.to_string(),
             opt(self.final_test_loss),
@@ -374,9 +375,7 @@ fn gram_measure(
             ops.gram.record(&mut batch, features, scale as f32, &g)?;
             batch.submit()?;
             let change = match initial {
-                Some(GramTensor::F32(g0)) => {
-                    Some(ops.stats_f32.frobenius_distance(gpu, &g, g0)?)
-                }
+                Some(GramTensor::F32(g0)) => Some(ops.stats_f32.frobenius_distance(gpu, &g, g0)?),
                 _ => None,
             };
             let op = DenseMatrix::with_ops(g, v.clone())?;
@@ -607,75 +606,75 @@ pub fn train_run(
         };
         if measured {
             let outcome = (|| -> Result<()> {
-            let mut test_losses = Vec::new();
-            if let Some((xt, yt)) = &test {
-                let logits = forward(gpu, &ops.forward, &fcn, xt, |_, _| Ok(()))?;
-                let (h_test, acc, per) =
-                    loss_and_accuracy(gpu, ops, run.loss, &logits, yt, &test_labels)?;
-                record.test_loss = Some(h_test);
-                record.test_accuracy = Some(acc);
-                test_losses = per;
-            }
-            let ntk = ntk_spectrum(
-                gpu,
-                &ops.forward,
-                &ops.ntk,
-                &ops.vectors_f32,
-                ops.vectors_f64.as_ref(),
-                &fcn,
-                &cache,
-                config.ntk,
-                ops.precision,
-                &options,
-            )?;
-            if mse {
-                record.mu_ntk = Some(ntk.spectrum.lambda_min() / n as f64);
-                record.l_ntk = Some(ntk.spectrum.lambda_max() / n as f64);
-            }
-            record.ntk = Some((ntk.spectrum, ntk.method.name().to_string()));
-            if run.depth > 0 {
-                let features = &cache.inputs[run.depth];
-                let initial = gram_initial.as_ref().map(|(g, _)| g);
-                let (g, s, change) = gram_measure(gpu, ops, features, initial, run.seed)?;
-                if let Some((_, lambda0)) = &gram_initial {
-                    let change = change.unwrap_or(f64::NAN);
-                    record.gram_change = Some(change);
-                    record.eq13 = Some(lambda0 - change);
-                } else {
-                    record.gram_change = Some(0.0);
-                    record.eq13 = Some(s.lambda_min());
-                    gram_initial = Some((g, s.lambda_min()));
+                let mut test_losses = Vec::new();
+                if let Some((xt, yt)) = &test {
+                    let logits = forward(gpu, &ops.forward, &fcn, xt, |_, _| Ok(()))?;
+                    let (h_test, acc, per) =
+                        loss_and_accuracy(gpu, ops, run.loss, &logits, yt, &test_labels)?;
+                    record.test_loss = Some(h_test);
+                    record.test_accuracy = Some(acc);
+                    test_losses = per;
                 }
-                record.gram = Some(s);
-            }
-            if lemma2 {
-                let g_lip = lipschitz(gpu, ops, &cache, &deltas, config.bias)?;
-                let m = if run.loss == Loss::MseSoftmax {
-                    1.0
-                } else {
-                    per_example
-                        .iter()
-                        .chain(&test_losses)
-                        .cloned()
-                        .fold(0.0f64, f64::max)
-                };
-                let by_grad = stability_bound(h, g_lip, record.mu_grad, n, m, config.delta);
-                let by_ntk = record
-                    .mu_ntk
-                    .map(|mu| stability_bound(h, g_lip, mu, n, m, config.delta));
-                record.lemma2 = Some(Lemma2Cells {
-                    g_lipschitz: g_lip,
-                    m,
-                    delta: config.delta,
-                    beta_grad: by_grad.beta,
-                    gen_bound_grad: by_grad.gen_bound,
-                    beta_ntk: by_ntk.map(|b| b.beta),
-                    gen_bound_ntk: by_ntk.map(|b| b.gen_bound),
-                    gap: record.test_loss.map(|h_test| h_test - h),
-                    vacuous: by_grad.gen_bound >= m,
-                });
-            }
-                        Ok(())
+                let ntk = ntk_spectrum(
+                    gpu,
+                    &ops.forward,
+                    &ops.ntk,
+                    &ops.vectors_f32,
+                    ops.vectors_f64.as_ref(),
+                    &fcn,
+                    &cache,
+                    config.ntk,
+                    ops.precision,
+                    &options,
+                )?;
+                if mse {
+                    record.mu_ntk = Some(ntk.spectrum.lambda_min() / n as f64);
+                    record.l_ntk = Some(ntk.spectrum.lambda_max() / n as f64);
+                }
+                record.ntk = Some((ntk.spectrum, ntk.method.name().to_string()));
+                if run.depth > 0 {
+                    let features = &cache.inputs[run.depth];
+                    let initial = gram_initial.as_ref().map(|(g, _)| g);
+                    let (g, s, change) = gram_measure(gpu, ops, features, initial, run.seed)?;
+                    if let Some((_, lambda0)) = &gram_initial {
+                        let change = change.unwrap_or(f64::NAN);
+                        record.gram_change = Some(change);
+                        record.eq13 = Some(lambda0 - change);
+                    } else {
+                        record.gram_change = Some(0.0);
+                        record.eq13 = Some(s.lambda_min());
+                        gram_initial = Some((g, s.lambda_min()));
+                    }
+                    record.gram = Some(s);
+                }
+                if lemma2 {
+                    let g_lip = lipschitz(gpu, ops, &cache, &deltas, config.bias)?;
+                    let m = if run.loss == Loss::MseSoftmax {
+                        1.0
+                    } else {
+                        per_example
+                            .iter()
+                            .chain(&test_losses)
+                            .cloned()
+                            .fold(0.0f64, f64::max)
+                    };
+                    let by_grad = stability_bound(h, g_lip, record.mu_grad, n, m, config.delta);
+                    let by_ntk = record
+                        .mu_ntk
+                        .map(|mu| stability_bound(h, g_lip, mu, n, m, config.delta));
+                    record.lemma2 = Some(Lemma2Cells {
+                        g_lipschitz: g_lip,
+                        m,
+                        delta: config.delta,
+                        beta_grad: by_grad.beta,
+                        gen_bound_grad: by_grad.gen_bound,
+                        beta_ntk: by_ntk.map(|b| b.beta),
+                        gen_bound_ntk: by_ntk.map(|b| b.gen_bound),
+                        gap: record.test_loss.map(|h_test| h_test - h),
+                        vacuous: by_grad.gen_bound >= m,
+                    });
+                }
+                Ok(())
             })();
             if let Err(e) = outcome {
                 // A network that has blown up but not yet overflowed its loss (f32 NTK or
@@ -738,7 +737,10 @@ pub fn train_run(
         Some(r) => r.clone(),
         None => bail!("run {} diverged before its first measurement", run.id()),
     };
-    let last_test = records.iter().rev().find_map(|r| r.test_loss.zip(r.test_accuracy));
+    let last_test = records
+        .iter()
+        .rev()
+        .find_map(|r| r.test_loss.zip(r.test_accuracy));
     let summary = RunSummary {
         status: if diverged_epoch.is_some() {
             "diverged".into()
@@ -781,12 +783,7 @@ fn save_inputs_and_weights(
         )?;
     }
     let layers = fcn.config.layer_shapes().len();
-    for (i, (t, values)) in fcn
-        .params
-        .tensors()
-        .zip(fcn.download(gpu)?)
-        .enumerate()
-    {
+    for (i, (t, values)) in fcn.params.tensors().zip(fcn.download(gpu)?).enumerate() {
         let name = if i < layers {
             format!("weights_{}_{stage}.npy", i + 1)
         } else {

@@ -14,6 +14,7 @@ mod matmul;
 mod ntk;
 mod reduce;
 mod report;
+mod reproduce;
 mod rownorm;
 mod shaders;
 mod spectral;

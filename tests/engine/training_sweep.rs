@@ -130,23 +130,36 @@ grid:
                 num(&t, r, "lambda_min_lower_eq13"),
                 num(&t, r, "gram_lambda_min")
             );
-            assert_eq!(cell(&t, r, "ratio_eta_grad"), "", "{what}: no bound at t = 0");
+            assert_eq!(
+                cell(&t, r, "ratio_eta_grad"),
+                "",
+                "{what}: no bound at t = 0"
+            );
         } else {
             let lambda0 = num(&t, r - epoch, "gram_lambda_min");
             let want = lambda0 - num(&t, r, "gram_frobenius_change");
-            assert!((num(&t, r, "lambda_min_lower_eq13") - want).abs() < 1e-12, "{what}");
+            assert!(
+                (num(&t, r, "lambda_min_lower_eq13") - want).abs() < 1e-12,
+                "{what}"
+            );
             // The bounds use the previous row's constants.
             let (h0, eta) = (num(&t, r - 1, "train_loss"), 0.01);
             let (mu, l) = (num(&t, r - 1, "mu_grad"), num(&t, r - 1, "L_secant"));
             let bound = (1.0 - 2.0 * eta * mu * (1.0 - eta * l / 2.0)) * h0;
-            assert!((num(&t, r, "bound_eta_grad") - bound).abs() <= 1e-9 * bound.abs(), "{what}");
+            assert!(
+                (num(&t, r, "bound_eta_grad") - bound).abs() <= 1e-9 * bound.abs(),
+                "{what}"
+            );
             assert!((num(&t, r, "ratio_eta_grad") - h / bound).abs() <= 1e-9 * (h / bound).abs());
             assert!((num(&t, r, "bound_lemma1_grad") - (1.0 - mu / l) * h0).abs() <= 1e-9 * h0);
             if mse {
                 let (mu, l) = (num(&t, r - 1, "mu_ntk"), num(&t, r - 1, "L_ntk"));
                 let bound = (1.0 - 2.0 * eta * mu * (1.0 - eta * l / 2.0)) * h0;
                 assert!((num(&t, r, "bound_eta_ntk") - bound).abs() <= 1e-9 * bound.abs());
-                assert_eq!(cell(&t, r, "eta_exceeds_2_over_L_ntk"), (eta > 2.0 / l).to_string());
+                assert_eq!(
+                    cell(&t, r, "eta_exceeds_2_over_L_ntk"),
+                    (eta > 2.0 / l).to_string()
+                );
             }
         }
         // L_secant looks forward: empty on the last row only.
@@ -156,7 +169,10 @@ grid:
         let ratio = 2.0 * gl * gl / num(&t, r, "mu_grad");
         let beta = 2.0 * h.sqrt() * ratio.sqrt() + ratio / 4.0;
         let bound = ((m * m + 12.0 * m * 5.0 * beta) / (2.0 * 5.0 * delta)).sqrt();
-        assert!((num(&t, r, "gen_bound_grad") - bound).abs() <= 1e-9 * bound, "{what}");
+        assert!(
+            (num(&t, r, "gen_bound_grad") - bound).abs() <= 1e-9 * bound,
+            "{what}"
+        );
         assert_eq!(cell(&t, r, "vacuous"), (bound >= m).to_string());
         let gap = num(&t, r, "test_loss") - h;
         assert!((num(&t, r, "gen_gap") - gap).abs() <= 1e-12 * (1.0 + gap.abs()));
@@ -187,7 +203,10 @@ grid:
     let summary = run(config, &dir, false);
     assert!(summary.failed.is_empty(), "{summary:?}");
     let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
-    let tensors = dir.join("out/runs").join(cell(&t, 0, "run_id")).join("tensors");
+    let tensors = dir
+        .join("out/runs")
+        .join(cell(&t, 0, "run_id"))
+        .join("tensors");
     let load = |name: &str| {
         let a = read_npy(&tensors.join(name)).unwrap();
         (a.shape.clone(), a.to_f64())
@@ -216,7 +235,9 @@ grid:
             .map(|c| logits[i * k + c] - if labels[i] as usize == c { 1.0 } else { 0.0 })
             .collect();
         let back: Vec<f64> = (0..w)
-            .map(|o| (0..k).map(|c| w2[c * w + o] * r[c]).sum::<f64>() * (1.0 - z[o].tanh().powi(2)))
+            .map(|o| {
+                (0..k).map(|c| w2[c * w + o] * r[c]).sum::<f64>() * (1.0 - z[o].tanh().powi(2))
+            })
             .collect();
         let sq = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>();
         max_norm = max_norm.max((sq(&r) * sq(&a) + sq(&back) * sq(xi)).sqrt());
@@ -230,21 +251,36 @@ grid:
 
 #[test]
 fn training_config_errors_name_the_problem() {
-    let bad_lr = parse_config(&SWEEP.replace("[0.002, 1000000.0]", "[0.002, -1]"), "t.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(bad_lr.contains("grid.lr") && bad_lr.contains("-1"), "{bad_lr}");
+    let bad_lr = parse_config(
+        &SWEEP.replace("[0.002, 1000000.0]", "[0.002, -1]"),
+        "t.yaml",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        bad_lr.contains("grid.lr") && bad_lr.contains("-1"),
+        "{bad_lr}"
+    );
     let bad_loss = parse_config(&SWEEP.replace("loss: mse", "loss: hinge"), "t.yaml")
         .unwrap_err()
         .to_string();
-    assert!(bad_loss.contains("hinge") && bad_loss.contains("cross_entropy"), "{bad_loss}");
+    assert!(
+        bad_loss.contains("hinge") && bad_loss.contains("cross_entropy"),
+        "{bad_loss}"
+    );
     let unknown = parse_config(&SWEEP.replace("epochs:", "epoch:"), "t.yaml")
         .unwrap_err()
         .to_string();
-    assert!(unknown.contains("epoch") && unknown.contains("measure_every"), "{unknown}");
+    assert!(
+        unknown.contains("epoch") && unknown.contains("measure_every"),
+        "{unknown}"
+    );
     let ExperimentConfig::Training(c) = parse_config(SWEEP, "t.yaml").unwrap() else {
         panic!("a training config");
     };
     assert_eq!(c.runs().len(), 2);
-    assert_eq!(c.runs()[1].id(), "d1_w24_n6_tanh_normalized_mse_lr1000000_plain_s0");
+    assert_eq!(
+        c.runs()[1].id(),
+        "d1_w24_n6_tanh_normalized_mse_lr1000000_plain_s0"
+    );
 }
