@@ -156,6 +156,31 @@ enum BenchCommand {
     },
     /// Lanczos on an n x n matrix with known eigenvalues geometrically spaced from 1
     /// down to 1/kappa: time and error of λ_max and λ_min.
+    /// Time one training epoch: the gradient-descent step alone, and the epoch's
+    /// measurements (NTK and Gram spectra, gradient norms), on synthetic inputs.
+    Train {
+        #[arg(long, default_value_t = 6)]
+        depth: usize,
+        #[arg(long, default_value_t = 500)]
+        width: usize,
+        #[arg(long, default_value_t = 500)]
+        n: usize,
+        /// mse, mse_softmax or cross_entropy.
+        #[arg(long, default_value = "mse")]
+        loss: wideprobe::ops::loss::Loss,
+        /// auto, f32 or f64 (spectral solves).
+        #[arg(long, default_value = "auto")]
+        precision: Precision,
+        /// Timed steps.
+        #[arg(long, default_value_t = 10)]
+        repeat: usize,
+        /// Timed measurements.
+        #[arg(long, default_value_t = 3)]
+        measure_repeat: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     Lanczos {
         #[arg(long, default_value_t = 1000)]
         n: usize,
@@ -481,6 +506,37 @@ fn run(cli: Cli) -> Result<()> {
             };
             let r = dense_spectrum(&gpu, n, &data, precision, &opts)?;
             print_spectrum(&r, json)
+        }
+        Command::Bench(BenchCommand::Train {
+            depth,
+            width,
+            n,
+            loss,
+            precision,
+            repeat,
+            measure_repeat,
+            json,
+        }) => {
+            let gpu = Gpu::new(&options)?;
+            let t = wideprobe::experiment::training::time_epoch(
+                &gpu,
+                depth,
+                width,
+                n,
+                loss,
+                precision,
+                repeat,
+                measure_repeat,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&t)?);
+            } else {
+                println!(
+                    "{}: depth {depth}, width {width}, n {n}, {}: step {:.4} s, measurements {:.4} s (NTK {}, {})",
+                    t.adapter, t.loss, t.step_seconds, t.measure_seconds, t.ntk_method, t.precision
+                );
+            }
+            Ok(())
         }
         Command::Bench(BenchCommand::Lanczos {
             n,

@@ -793,3 +793,123 @@ fn save_inputs_and_weights(
     }
     Ok(())
 }
+
+/// Wall-clock cost of one epoch (`wideprobe bench train`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EpochTiming {
+    pub adapter: String,
+    pub depth: usize,
+    pub width: usize,
+    pub n: usize,
+    pub loss: String,
+    /// Median seconds of one gradient-descent step: forward, loss, backward and update
+    /// in one submission, waited for.
+    pub step_seconds: f64,
+    /// Median seconds of the measurements of one epoch (NTK spectrum, last hidden Ĝ and
+    /// its spectrum, per-example gradient norms, gradient norm).
+    pub measure_seconds: f64,
+    pub ntk_method: String,
+    pub precision: String,
+}
+
+/// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
+/// on synthetic inputs (d = 3072, labels i mod 10).
+#[allow(clippy::too_many_arguments)]
+pub fn time_epoch(
+    gpu: &Gpu,
+    depth: usize,
+    width: usize,
+    n: usize,
+    loss: Loss,
+    precision: Precision,
+    repeat: usize,
+    measure_repeat: usize,
+) -> Result<EpochTiming> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let d = crate::data::D;
+    let ops = TrainingOps::new(gpu, precision)?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let x: Vec<f32> = (0..n * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let labels: Vec<u32> = (0..n as u32).map(|i| i % CLASSES as u32).collect();
+    let fcn = Fcn::init(
+        gpu,
+        FcnConfig {
+            input_dim: d,
+            widths: vec![width; depth],
+            outputs: CLASSES,
+            activation: crate::ops::activation::Activation::ReluNormalized,
+            renormalize: false,
+            gain: None,
+            bias: false,
+            seed: 0,
+        },
+    )?;
+    let xt = Tensor::from_slice(gpu, &[n, d], &x)?;
+    let yt = Tensor::from_slice(gpu, &[n], &labels)?;
+    let losses = Tensor::<f32>::zeros(gpu, &[n])?;
+    let d_logits = Tensor::<f32>::zeros(gpu, &[n, CLASSES])?;
+    let step = |lr: f32| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
+        let mut batch = Batch::new(gpu);
+        let cache = record_forward_cached(&mut batch, &ops.forward, &fcn, &xt)?;
+        ops.loss
+            .forward_backward(&mut batch, loss, &cache.logits, &yt, &losses, &d_logits)?;
+        let (grads, deltas) =
+            record_backward_deltas(&mut batch, &ops.forward, &fcn, &cache, &d_logits)?;
+        for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
+            ops.loss.gd_step(&mut batch, lr, g, w)?;
+        }
+        batch.submit()?;
+        Ok((cache, deltas, grads))
+    };
+    step(0.0)?; // warm-up: pipelines built, buffers touched
+    let mut step_times = Vec::with_capacity(repeat);
+    for _ in 0..repeat.max(1) {
+        let start = std::time::Instant::now();
+        step(0.0)?; // lr 0 keeps the network fixed, so every step costs the same
+        step_times.push(start.elapsed().as_secs_f64());
+    }
+    let (cache, deltas, grads) = step(0.0)?;
+    let options = LanczosOptions::default();
+    let mut measure_times = Vec::new();
+    let mut method = String::new();
+    for _ in 0..measure_repeat.max(1) {
+        let start = std::time::Instant::now();
+        let _ = sum_of_squares(gpu, &ops.vectors_f32, grads.tensors())?;
+        let ntk = ntk_spectrum(
+            gpu,
+            &ops.forward,
+            &ops.ntk,
+            &ops.vectors_f32,
+            ops.vectors_f64.as_ref(),
+            &fcn,
+            &cache,
+            crate::model::ntk::NtkMethod::Auto,
+            ops.precision,
+            &options,
+        )?;
+        method = ntk.method.name().to_string();
+        if depth > 0 {
+            gram_measure(gpu, &ops, &cache.inputs[depth], None, 0)?;
+        }
+        lipschitz(gpu, &ops, &cache, &deltas, false)?;
+        measure_times.push(start.elapsed().as_secs_f64());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(EpochTiming {
+        adapter: gpu.summary.name.clone(),
+        depth,
+        width,
+        n,
+        loss: loss.name().to_string(),
+        step_seconds: median(step_times),
+        measure_seconds: median(measure_times),
+        ntk_method: method,
+        precision: ops.precision.name().to_string(),
+    })
+}
