@@ -341,11 +341,15 @@ pub fn load_dataset(
     };
     let available = raw.train_labels.len();
     if n_train > available {
-        bail!("n = {n_train} examples requested but the {name} training set has {available}");
+        bail!(
+            "n = {n_train} examples requested but the {name} training set has {available}: \
+             use a smaller n, or add the other batches (wideprobe data fetch gets all 50,000)"
+        );
     }
     if n_test > raw.test_labels.len() {
         bail!(
-            "n_test = {n_test} requested but the {name} test set has {}",
+            "n_test = {n_test} requested but the {name} test set has {}: use a smaller n_test, \
+             or fetch the full test set (wideprobe data fetch)",
             raw.test_labels.len()
         );
     }

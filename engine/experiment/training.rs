@@ -67,6 +67,7 @@ pub const EPOCH_COLUMNS: &[&str] = &[
     "ntk_log10_kappa",
     "ntk_converged",
     "ntk_method",
+    "ntk_precision",
     "mu_ntk",
     "L_ntk",
     "bound_lemma1_ntk",
@@ -197,7 +198,8 @@ pub struct EpochRecord {
     pub grad_norm: f64,
     pub mu_grad: f64,
     pub l_secant: Option<f64>,
-    pub ntk: Option<(SpectrumResult, String)>,
+    /// The spectrum, the method (explicit, matrix_free) and the precision it ran in.
+    pub ntk: Option<(SpectrumResult, String, Precision)>,
     pub mu_ntk: Option<f64>,
     pub l_ntk: Option<f64>,
     /// (bound_lemma1, bound_eta, ratio_lemma1, ratio_eta, eta > 2/L) per constant source.
@@ -241,7 +243,7 @@ impl EpochRecord {
             opt(self.l_secant),
         ];
         match &self.ntk {
-            Some((s, method)) => c.extend([
+            Some((s, method, precision)) => c.extend([
                 s.lambda_min().to_string(),
                 s.smallest[0].bound.to_string(),
                 s.lambda_max().to_string(),
@@ -250,8 +252,9 @@ impl EpochRecord {
                 s.kappa().log10().to_string(),
                 s.converged.to_string(),
                 method.clone(),
+                precision.name().to_string(),
             ]),
-            None => c.extend(std::iter::repeat_n(String::new(), 8)),
+            None => c.extend(std::iter::repeat_n(String::new(), 9)),
         }
         c.extend([opt(self.mu_ntk), opt(self.l_ntk)]);
         for p in [&self.prediction_ntk, &self.prediction_grad] {
@@ -631,7 +634,7 @@ pub fn train_run(
                     record.mu_ntk = Some(ntk.spectrum.lambda_min() / n as f64);
                     record.l_ntk = Some(ntk.spectrum.lambda_max() / n as f64);
                 }
-                record.ntk = Some((ntk.spectrum, ntk.method.name().to_string()));
+                record.ntk = Some((ntk.spectrum, ntk.method.name().to_string(), ntk.precision));
                 if run.depth > 0 {
                     let features = &cache.inputs[run.depth];
                     let initial = gram_initial.as_ref().map(|(g, _)| g);

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::fcn::{record_backward, record_jvp, Fcn, ForwardCache, ForwardOps, LayerCache};
 use crate::gpu::{Batch, Gpu, Tensor};
@@ -292,6 +292,15 @@ pub fn ntk_spectrum(
     let method = match method {
         NtkMethod::Auto if fits => NtkMethod::Explicit,
         NtkMethod::Auto => NtkMethod::MatrixFree,
+        NtkMethod::Explicit if !fits => bail!(
+            "the explicit NTK of {order} x {order} ({} MiB in {}) exceeds {}'s storage binding \
+             limit of {} MiB: use ntk: auto or ntk: matrix_free (K v through one backward and \
+             one forward-mode pass), or fewer examples",
+            bytes >> 20,
+            if element == 8 { "f64" } else { "f32" },
+            gpu.summary.name,
+            gpu.limits().max_storage_buffer_binding_size >> 20
+        ),
         m => m,
     };
     if method == NtkMethod::MatrixFree {

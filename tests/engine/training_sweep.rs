@@ -178,6 +178,11 @@ grid:
         assert!((num(&t, r, "gen_gap") - gap).abs() <= 1e-12 * (1.0 + gap.abs()));
         assert!(num(&t, r, "ntk_lambda_min") > 0.0 && num(&t, r, "ntk_lambda_max").is_finite());
         assert_eq!(cell(&t, r, "ntk_method"), "explicit");
+        let f64_here = common::gpu().has_f64();
+        assert_eq!(
+            cell(&t, r, "ntk_precision"),
+            if f64_here { "f64" } else { "f32" }
+        );
     }
 }
 
