@@ -116,12 +116,25 @@ pub fn reproduce_set(
     let findings = evaluate_findings(Some(&dirs[0]), Some(&dirs[1]), Some(&dirs[2]))?;
     let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     let figures = figures_in(&dir_refs);
+    let sweep_lines: Vec<String> = sweeps
+        .iter()
+        .map(|(name, r)| match r {
+            Ok(s) => format!(
+                "{name}: {} runs computed, {} reused, {} failed",
+                s.done,
+                s.skipped,
+                s.failed.len()
+            ),
+            Err(e) => format!("{name}: failed ({e})"),
+        })
+        .collect();
     let meta = serde_json::json!({
+        "experiments": sweep_lines.join("; "),
         "command": if options.quick { "wideprobe reproduce --quick" } else { "wideprobe reproduce" },
         "adapter": format!("{} ({}, {})", gpu.summary.name, gpu.summary.backend, gpu.summary.device_type),
         "wideprobe": format!("{} ({})", env!("CARGO_PKG_VERSION"), git_revision()),
         "dataset": dataset_label(&dirs),
-        "written (unix s)": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        "written": utc_now(),
     });
     write_report(&out, &findings, &figures, &meta)?;
     Ok(ReproduceSummary {
@@ -166,4 +179,28 @@ pub fn findings_text(findings: &[Finding]) -> String {
         ));
     }
     s
+}
+
+/// The current time as `YYYY-MM-DD HH:MM UTC` (no date crate for one line).
+fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rest) = ((secs / 86400) as i64, secs % 86400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rest / 3600,
+        (rest % 3600) / 60
+    )
 }

@@ -142,7 +142,7 @@ fn run_training(
             .and_then(|t| serde_json::from_str(&t).ok());
         if !options.force
             && previous.as_ref().is_some_and(finished)
-            && dir.join("epochs.csv").exists()
+            && has_header(&dir.join("epochs.csv"), &epochs_header())
         {
             summary.skipped += 1;
             progress.inc(1);
@@ -322,7 +322,7 @@ fn run_conditioning(
         let record_path = dir.join("result.json");
         if !options.force
             && read_record(&record_path).is_some_and(|r| r.status == "done")
-            && dir.join("layers.csv").exists()
+            && has_header(&dir.join("layers.csv"), &layers_header())
         {
             summary.skipped += 1;
             progress.inc(1);
@@ -456,6 +456,19 @@ fn run_conditioning(
         figures::draw_conditioning(out).context("drawing the figures")?;
     }
     Ok(summary)
+}
+
+/// Whether a finished run's table exists with today's columns: tables written by an
+/// older wideprobe with other columns are recomputed rather than failing the aggregate.
+fn has_header(path: &Path, header: &[&str]) -> bool {
+    let Ok(file) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut first = String::new();
+    if std::io::BufRead::read_line(&mut std::io::BufReader::new(file), &mut first).is_err() {
+        return false;
+    }
+    first.trim_end() == header.join(",")
 }
 
 /// The git revision wideprobe was built from, when it was built in a checkout.

@@ -82,6 +82,19 @@ fn an_absurd_learning_rate_diverges_and_the_sweep_goes_on() {
     // Re-running skips both finished runs (a diverged run is finished).
     let again = run(SWEEP, &dir, false);
     assert_eq!((again.done, again.skipped), (0, 2));
+    // A run whose table has other columns (an older wideprobe) is recomputed, not joined.
+    let first = dir
+        .join("out/runs")
+        .join(cell(&runs, 0, "run_id"))
+        .join("epochs.csv");
+    let text = std::fs::read_to_string(&first).unwrap();
+    std::fs::write(&first, text.replacen(",ntk_precision", "", 1)).unwrap();
+    let upgraded = run(SWEEP, &dir, false);
+    assert_eq!((upgraded.done, upgraded.skipped), (1, 1), "{upgraded:?}");
+    assert_eq!(
+        Table::read(&dir.join("out/runs.csv")).unwrap().rows.len(),
+        2
+    );
 }
 
 #[test]
