@@ -5,6 +5,7 @@
 mod common;
 
 mod activation;
+mod bias;
 mod data;
 mod experiment;
 mod fcn;
@@ -12,6 +13,7 @@ mod figures_training;
 mod gram;
 mod matmul;
 mod ntk;
+mod ntk_kernels;
 mod reduce;
 mod report;
 mod reproduce;
