@@ -258,7 +258,7 @@ fn run_training(
         "precision": ops.precision().name(),
         "dataset": dataset_info.as_ref().map(|(name, synthetic, provenance, warnings)| serde_json::json!({
             "name": name, "synthetic": synthetic, "provenance": provenance, "warnings": warnings,
-        })),
+        })).unwrap_or_else(|| previous_dataset(out)),
         "runs": records,
         "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     });
@@ -444,7 +444,7 @@ fn run_conditioning(
         "precision": ops.precision().name(),
         "dataset": dataset_info.as_ref().map(|(name, synthetic, provenance, warnings)| serde_json::json!({
             "name": name, "synthetic": synthetic, "provenance": provenance, "warnings": warnings,
-        })),
+        })).unwrap_or_else(|| previous_dataset(out)),
         "runs": records,
         "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
     });
@@ -456,6 +456,16 @@ fn run_conditioning(
         figures::draw_conditioning(out).context("drawing the figures")?;
     }
     Ok(summary)
+}
+
+/// The dataset entry of the manifest already in `out`: when every run was skipped, no
+/// data was loaded this time, and the manifest must keep saying what the tables used.
+fn previous_dataset(out: &Path) -> serde_json::Value {
+    std::fs::read_to_string(out.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("dataset").cloned())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Whether a finished run's table exists with today's columns: tables written by an
