@@ -82,6 +82,11 @@ fn an_absurd_learning_rate_diverges_and_the_sweep_goes_on() {
     // Re-running skips both finished runs (a diverged run is finished).
     let again = run(SWEEP, &dir, false);
     assert_eq!((again.done, again.skipped), (0, 2));
+    // Nothing was loaded this time, yet the manifest still names the data the tables used.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(manifest["dataset"]["name"], "synthetic", "{manifest}");
     // A run whose table has other columns (an older wideprobe) is recomputed, not joined.
     let first = dir
         .join("out/runs")
