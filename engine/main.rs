@@ -418,8 +418,13 @@ fn run(cli: Cli) -> Result<()> {
                     save_tensors,
                 },
             )?;
+            let diverged = if summary.diverged > 0 {
+                format!(" ({} of them diverged)", summary.diverged)
+            } else {
+                String::new()
+            };
             println!(
-                "{} runs done, {} already finished (skipped), {} failed; results in {}",
+                "{} runs done{diverged}, {} already finished (skipped), {} failed; results in {}",
                 summary.done,
                 summary.skipped,
                 summary.failed.len(),

@@ -48,6 +48,8 @@ pub struct SweepSummary {
     pub out: PathBuf,
     pub done: usize,
     pub skipped: usize,
+    /// Training runs computed this time that diverged (counted in `done` too).
+    pub diverged: usize,
     pub failed: Vec<(String, String)>,
 }
 
@@ -128,6 +130,7 @@ fn run_training(
         out: out.to_path_buf(),
         done: 0,
         skipped: 0,
+        diverged: 0,
         failed: Vec::new(),
     };
     let mut dataset_info: Option<(String, bool, serde_json::Value, Vec<String>)> = None;
@@ -184,6 +187,7 @@ fn run_training(
             Ok((dataset, synthetic, run_summary)) => {
                 summary.done += 1;
                 if let Some(reason) = &run_summary.diverged_reason {
+                    summary.diverged += 1;
                     progress.suspend(|| {
                         eprintln!("run {id} diverged ({reason}); its rows up to there are kept and the sweep goes on")
                     });
@@ -312,6 +316,7 @@ fn run_conditioning(
         out: out.to_path_buf(),
         done: 0,
         skipped: 0,
+        diverged: 0,
         failed: Vec::new(),
     };
     let mut dataset_info: Option<(String, bool, serde_json::Value, Vec<String>)> = None;

@@ -62,6 +62,7 @@ fn an_absurd_learning_rate_diverges_and_the_sweep_goes_on() {
     let dir = temp_dir("train-diverge");
     let summary = run(SWEEP, &dir, false);
     assert_eq!((summary.done, summary.failed.len()), (2, 0), "{summary:?}");
+    assert_eq!(summary.diverged, 1);
     let runs = Table::read(&dir.join("out/runs.csv")).unwrap();
     assert_eq!(runs.rows.len(), 2);
     assert_eq!(cell(&runs, 0, "status"), "done");
