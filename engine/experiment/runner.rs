@@ -21,7 +21,8 @@ use super::conditioning::{
     infinite_header, layers_header, measure_infinite_width, measure_run, ConditioningOps,
 };
 use super::config::{
-    load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, TrainingConfig,
+    load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, ExperimentKind,
+    TrainingConfig,
 };
 use super::figures;
 use super::table::{write_atomic, Table};
@@ -30,6 +31,7 @@ use super::training::{
 };
 use crate::data::{load_dataset, Dataset};
 use crate::gpu::Gpu;
+use crate::linalg::Precision;
 
 pub struct RunOptions {
     /// Output directory; default the config's `out`, else `runs/<config stem>`.
@@ -59,34 +61,111 @@ pub fn run_experiment(gpu: &Gpu, config_path: &Path, options: &RunOptions) -> Re
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or("experiment");
+    let prepare = |config_out: Option<&PathBuf>| -> Result<PathBuf> {
+        let out = options
+            .out
+            .clone()
+            .or_else(|| config_out.cloned())
+            .unwrap_or_else(|| PathBuf::from("runs").join(stem));
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("cannot create the output directory {}", out.display()))?;
+        std::fs::copy(config_path, out.join("config.yaml"))
+            .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+        Ok(out)
+    };
     match config {
         ExperimentConfig::Conditioning(mut c) => {
             c.save_tensors |= options.save_tensors;
-            let out = options
-                .out
-                .clone()
-                .or_else(|| c.out.clone())
-                .unwrap_or_else(|| PathBuf::from("runs").join(stem));
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("cannot create the output directory {}", out.display()))?;
-            std::fs::copy(config_path, out.join("config.yaml"))
-                .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+            let out = prepare(c.out.as_ref())?;
             run_conditioning(gpu, &c, &out, options)
         }
         ExperimentConfig::Training(mut c) => {
             c.save_tensors |= options.save_tensors;
-            let out = options
-                .out
-                .clone()
-                .or_else(|| c.out.clone())
-                .unwrap_or_else(|| PathBuf::from("runs").join(stem));
-            std::fs::create_dir_all(&out)
-                .with_context(|| format!("cannot create the output directory {}", out.display()))?;
-            std::fs::copy(config_path, out.join("config.yaml"))
-                .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+            let out = prepare(c.out.as_ref())?;
             run_training(gpu, &c, &out, options)
         }
     }
+}
+
+/// The datasets of a sweep, loaded once per (n, seed), and the manifest's description
+/// of the first one loaded.
+struct SweepData {
+    loaded: BTreeMap<(usize, u64), Dataset>,
+    described: Option<serde_json::Value>,
+}
+
+impl SweepData {
+    fn new() -> Self {
+        SweepData {
+            loaded: BTreeMap::new(),
+            described: None,
+        }
+    }
+
+    /// The dataset of (n, seed), loaded by `load` the first time; the first dataset's
+    /// warnings are printed above the progress bar.
+    fn get(
+        &mut self,
+        key: (usize, u64),
+        progress: &indicatif::ProgressBar,
+        load: impl FnOnce() -> Result<Dataset>,
+    ) -> Result<&Dataset> {
+        let dataset = match self.loaded.entry(key) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => e.insert(load()?),
+        };
+        if self.described.is_none() {
+            self.described = Some(serde_json::json!({
+                "name": dataset.name,
+                "synthetic": dataset.synthetic,
+                "provenance": dataset.provenance,
+                "warnings": dataset.warnings,
+            }));
+            for w in &dataset.warnings {
+                progress.suspend(|| eprintln!("warning: {w}"));
+            }
+        }
+        Ok(dataset)
+    }
+
+    /// The manifest's dataset entry: this sweep's, else (every run reused) the one the
+    /// manifest already in `out` gives, so it keeps saying what the tables used.
+    fn manifest_entry(&self, out: &Path) -> serde_json::Value {
+        self.described.clone().unwrap_or_else(|| {
+            std::fs::read_to_string(out.join("manifest.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|m| m.get("dataset").cloned())
+                .unwrap_or(serde_json::Value::Null)
+        })
+    }
+}
+
+/// Writes `manifest.json`: what ran, where, on what, and each run's record.
+fn write_manifest(
+    out: &Path,
+    kind: ExperimentKind,
+    config: &impl serde::Serialize,
+    gpu: &Gpu,
+    precision: Precision,
+    dataset: serde_json::Value,
+    records: &impl serde::Serialize,
+) -> Result<()> {
+    let manifest = serde_json::json!({
+        "wideprobe_version": env!("CARGO_PKG_VERSION"),
+        "git_revision": git_revision(),
+        "kind": kind.name(),
+        "config": config,
+        "adapter": gpu.summary,
+        "precision": precision.name(),
+        "dataset": dataset,
+        "runs": records,
+        "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+    });
+    write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    )
 }
 
 fn progress_bar(len: usize, quiet: bool) -> indicatif::ProgressBar {
@@ -125,7 +204,7 @@ fn run_training(
     let runs = config.runs();
     let ops = TrainingOps::new(gpu, config.precision)?;
     let progress = progress_bar(runs.len(), options.quiet);
-    let mut datasets: BTreeMap<(usize, u64), Dataset> = BTreeMap::new();
+    let mut data = SweepData::new();
     let mut summary = SweepSummary {
         out: out.to_path_buf(),
         done: 0,
@@ -133,7 +212,6 @@ fn run_training(
         diverged: 0,
         failed: Vec::new(),
     };
-    let mut dataset_info: Option<(String, bool, serde_json::Value, Vec<String>)> = None;
     let finished = |r: &TrainingRecord| r.status == "done" || r.status == "diverged";
     for run in &runs {
         let id = run.id();
@@ -154,28 +232,16 @@ fn run_training(
         std::fs::create_dir_all(&dir)?;
         let start = Instant::now();
         let result = (|| -> Result<(String, bool, RunSummary)> {
-            let dataset = match datasets.entry((run.n, run.seed)) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert(load_dataset(
+            let dataset = data.get((run.n, run.seed), &progress, || {
+                load_dataset(
                     config.dataset,
                     config.data_dir.as_deref(),
                     config.input_norm,
                     run.n,
                     config.n_test,
                     run.seed,
-                )?),
-            };
-            if dataset_info.is_none() {
-                dataset_info = Some((
-                    dataset.name.clone(),
-                    dataset.synthetic,
-                    serde_json::to_value(&dataset.provenance)?,
-                    dataset.warnings.clone(),
-                ));
-                for w in &dataset.warnings {
-                    progress.suspend(|| eprintln!("warning: {w}"));
-                }
-            }
+                )
+            })?;
             let tensors = config.save_tensors.then(|| dir.join("tensors"));
             let (table, run_summary) =
                 train_run(gpu, &ops, config, run, dataset, tensors.as_deref())?;
@@ -253,22 +319,14 @@ fn run_training(
     }
     epochs.write(&out.join("epochs.csv"))?;
     runs_table.write(&out.join("runs.csv"))?;
-    let manifest = serde_json::json!({
-        "wideprobe_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": git_revision(),
-        "kind": config.kind.name(),
-        "config": config,
-        "adapter": gpu.summary,
-        "precision": ops.precision().name(),
-        "dataset": dataset_info.as_ref().map(|(name, synthetic, provenance, warnings)| serde_json::json!({
-            "name": name, "synthetic": synthetic, "provenance": provenance, "warnings": warnings,
-        })).unwrap_or_else(|| previous_dataset(out)),
-        "runs": records,
-        "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    });
-    write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    write_manifest(
+        out,
+        config.kind,
+        config,
+        gpu,
+        ops.precision(),
+        data.manifest_entry(out),
+        &records,
     )?;
     if !epochs.rows.is_empty() {
         super::figures_training::draw_training(out).context("drawing the figures")?;
@@ -311,7 +369,7 @@ fn run_conditioning(
     let runs = config.runs();
     let ops = ConditioningOps::new(gpu, config.precision)?;
     let progress = progress_bar(runs.len(), options.quiet);
-    let mut datasets: BTreeMap<(usize, u64), Dataset> = BTreeMap::new();
+    let mut data = SweepData::new();
     let mut summary = SweepSummary {
         out: out.to_path_buf(),
         done: 0,
@@ -319,7 +377,6 @@ fn run_conditioning(
         diverged: 0,
         failed: Vec::new(),
     };
-    let mut dataset_info: Option<(String, bool, serde_json::Value, Vec<String>)> = None;
     for run in &runs {
         let id = run.id();
         progress.set_message(id.clone());
@@ -336,28 +393,16 @@ fn run_conditioning(
         std::fs::create_dir_all(&dir)?;
         let start = Instant::now();
         let result = (|| -> Result<(String, bool, Vec<String>)> {
-            let dataset = match datasets.entry((run.n, run.seed)) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => e.insert(load_dataset(
+            let dataset = data.get((run.n, run.seed), &progress, || {
+                load_dataset(
                     config.dataset,
                     config.data_dir.as_deref(),
                     config.input_norm,
                     run.n,
                     0,
                     run.seed,
-                )?),
-            };
-            if dataset_info.is_none() {
-                dataset_info = Some((
-                    dataset.name.clone(),
-                    dataset.synthetic,
-                    serde_json::to_value(&dataset.provenance)?,
-                    dataset.warnings.clone(),
-                ));
-                for w in &dataset.warnings {
-                    progress.suspend(|| eprintln!("warning: {w}"));
-                }
-            }
+                )
+            })?;
             let tensors = config.save_tensors.then(|| dir.join("tensors"));
             let table = measure_run(gpu, &ops, config, run, dataset, tensors.as_deref())?;
             table.write(&dir.join("layers.csv"))?;
@@ -440,37 +485,19 @@ fn run_conditioning(
     }
     infinite.write(&out.join("infinite_width.csv"))?;
 
-    let manifest = serde_json::json!({
-        "wideprobe_version": env!("CARGO_PKG_VERSION"),
-        "git_revision": git_revision(),
-        "kind": config.kind.name(),
-        "config": config,
-        "adapter": gpu.summary,
-        "precision": ops.precision().name(),
-        "dataset": dataset_info.as_ref().map(|(name, synthetic, provenance, warnings)| serde_json::json!({
-            "name": name, "synthetic": synthetic, "provenance": provenance, "warnings": warnings,
-        })).unwrap_or_else(|| previous_dataset(out)),
-        "runs": records,
-        "written_unix_s": std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
-    });
-    write_atomic(
-        &out.join("manifest.json"),
-        serde_json::to_string_pretty(&manifest)?.as_bytes(),
+    write_manifest(
+        out,
+        config.kind,
+        config,
+        gpu,
+        ops.precision(),
+        data.manifest_entry(out),
+        &records,
     )?;
     if !layers.rows.is_empty() {
         figures::draw_conditioning(out).context("drawing the figures")?;
     }
     Ok(summary)
-}
-
-/// The dataset entry of the manifest already in `out`: when every run was skipped, no
-/// data was loaded this time, and the manifest must keep saying what the tables used.
-fn previous_dataset(out: &Path) -> serde_json::Value {
-    std::fs::read_to_string(out.join("manifest.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|m| m.get("dataset").cloned())
-        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Whether a finished run's table exists with today's columns: tables written by an
