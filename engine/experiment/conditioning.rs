@@ -106,7 +106,7 @@ fn spectrum_cells(r: &SpectrumResult) -> Vec<String> {
 }
 
 /// Gram matrices in the solver's precision.
-trait GramElement: Real + SymStatsElement {
+pub(crate) trait GramElement: Real + SymStatsElement {
     fn record_gram(
         gram: &Gram,
         batch: &mut Batch,
@@ -140,23 +140,23 @@ impl GramElement for f64 {
     }
 }
 
-/// The kernels a conditioning run uses, built once per device.
-pub struct ConditioningOps {
-    forward: ForwardOps,
-    gram: Gram,
-    precision: Precision,
-    vectors_f32: Arc<VectorOps<f32>>,
-    vectors_f64: Option<Arc<VectorOps<f64>>>,
-    stats_f32: SymStats<f32>,
-    stats_f64: Option<SymStats<f64>>,
+/// The kernels every Gram-matrix measurement uses, in the resolved precision: the Gram
+/// kernels, vector ops and symmetric-matrix statistics (f64 ones where the precision is
+/// f64). Shared by conditioning and training runs.
+pub struct SpectralOps {
+    pub(crate) gram: Gram,
+    pub(crate) precision: Precision,
+    pub(crate) vectors_f32: Arc<VectorOps<f32>>,
+    pub(crate) vectors_f64: Option<Arc<VectorOps<f64>>>,
+    pub(crate) stats_f32: SymStats<f32>,
+    pub(crate) stats_f64: Option<SymStats<f64>>,
 }
 
-impl ConditioningOps {
+impl SpectralOps {
     pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
         let precision = precision.resolve(gpu)?;
         let f64_ops = precision == Precision::F64;
-        Ok(ConditioningOps {
-            forward: ForwardOps::new(gpu)?,
+        Ok(SpectralOps {
             gram: Gram::new(gpu)?,
             precision,
             vectors_f32: Arc::new(VectorOps::new(gpu)?),
@@ -180,6 +180,53 @@ impl ConditioningOps {
     }
 }
 
+/// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues
+/// (Lanczos, default tolerances, start vector from `seed`). Returns Ĝ for further use.
+pub(crate) fn normalized_gram_spectrum<T: GramElement>(
+    gpu: &Gpu,
+    gram: &Gram,
+    vectors: &Arc<VectorOps<T>>,
+    features: &Tensor,
+    seed: u64,
+) -> Result<(Tensor<T>, SpectrumResult)> {
+    let (n, width) = features.dims2("layer features")?;
+    let g = Tensor::<T>::zeros(gpu, &[n, n])?;
+    let mut batch = Batch::new(gpu);
+    T::record_gram(gram, &mut batch, features, 1.0 / width as f64, &g)?;
+    batch.submit()?;
+    let op = DenseMatrix::with_ops(g, vectors.clone())?;
+    let spectrum = lanczos(
+        gpu,
+        vectors.clone(),
+        &op,
+        &LanczosOptions {
+            seed,
+            ..Default::default()
+        },
+    )?;
+    Ok((op.into_matrix(), spectrum))
+}
+
+/// The kernels a conditioning run uses, built once per device.
+pub struct ConditioningOps {
+    forward: ForwardOps,
+    spectral: SpectralOps,
+}
+
+impl ConditioningOps {
+    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
+        Ok(ConditioningOps {
+            forward: ForwardOps::new(gpu)?,
+            spectral: SpectralOps::new(gpu, precision)?,
+        })
+    }
+
+    /// The precision that runs (auto resolved).
+    pub fn precision(&self) -> Precision {
+        self.spectral.precision
+    }
+}
+
 struct LayerResult {
     spectrum: SpectrumResult,
     proxies: GershgorinProxies,
@@ -195,27 +242,13 @@ fn measure_layer<T: GramElement>(
     seed: u64,
     keep_gram: bool,
 ) -> Result<LayerResult> {
-    let (n, width) = features.dims2("layer features")?;
-    let g = Tensor::<T>::zeros(gpu, &[n, n])?;
-    let mut batch = Batch::new(gpu);
-    T::record_gram(&ops.gram, &mut batch, features, 1.0 / width as f64, &g)?;
-    batch.submit()?;
+    let (g, spectrum) = normalized_gram_spectrum(gpu, &ops.spectral.gram, vectors, features, seed)?;
     let proxies = stats.gershgorin(gpu, &g)?;
     let gram = if keep_gram {
         Some(g.to_vec(gpu)?.into_iter().map(T::to_f64).collect())
     } else {
         None
     };
-    let op = DenseMatrix::with_ops(g, vectors.clone())?;
-    let spectrum = lanczos(
-        gpu,
-        vectors.clone(),
-        &op,
-        &LanczosOptions {
-            seed,
-            ..Default::default()
-        },
-    )?;
     Ok(LayerResult {
         spectrum,
         proxies,
@@ -267,17 +300,18 @@ pub fn measure_run(
     let fcn = Fcn::init(gpu, fcn_config)?;
     let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &dataset.x_train)?;
     let mut table = Table::new(&layers_header());
-    let precision = ops.precision;
+    let spectral = &ops.spectral;
+    let precision = spectral.precision;
     forward(gpu, &ops.forward, &fcn, &x, |l, features| {
         let width = features.shape()[1];
         let keep = tensors_dir.is_some();
-        let r = match (&ops.vectors_f64, &ops.stats_f64) {
+        let r = match (&spectral.vectors_f64, &spectral.stats_f64) {
             (Some(v), Some(s)) => measure_layer::<f64>(gpu, ops, v, s, features, run.seed, keep)?,
             _ => measure_layer::<f32>(
                 gpu,
                 ops,
-                &ops.vectors_f32,
-                &ops.stats_f32,
+                &spectral.vectors_f32,
+                &spectral.stats_f32,
                 features,
                 run.seed,
                 keep,
@@ -328,7 +362,7 @@ pub fn measure_infinite_width(
             gpu,
             run.n,
             sigma,
-            ops.precision,
+            ops.precision(),
             &LanczosOptions {
                 seed: run.seed,
                 ..Default::default()

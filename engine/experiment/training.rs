@@ -9,25 +9,22 @@
 //! report.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use super::conditioning::{normalized_gram_spectrum, SpectralOps};
 use super::config::{TrainingConfig, TrainingRun};
 use super::npy::write_npy_f32;
 use super::table::Table;
 use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult};
+use crate::linalg::{LanczosOptions, Precision, SpectrumResult};
 use crate::model::fcn::{
     check_renormalizable, record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors,
 };
-use crate::model::ntk::{ntk_spectrum, NtkKernels};
+use crate::model::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
 use crate::model::{forward, Fcn, FcnConfig, ForwardOps};
-use crate::ops::gram::Gram;
 use crate::ops::loss::{check_labels, Loss, LossOp};
-use crate::ops::rownorm::RowNorm;
-use crate::ops::symstats::SymStats;
 use crate::ops::vector::VectorOps;
 use crate::theory::bounds::{mu_grad, predict_loss, stability_bound};
 
@@ -147,43 +144,80 @@ pub struct TrainingOps {
     forward: ForwardOps,
     loss: LossOp,
     ntk: NtkKernels,
-    gram: Gram,
-    rownorm: RowNorm,
-    precision: Precision,
-    vectors_f32: Arc<VectorOps<f32>>,
-    vectors_f64: Option<Arc<VectorOps<f64>>>,
-    stats_f32: SymStats<f32>,
-    stats_f64: Option<SymStats<f64>>,
+    spectral: SpectralOps,
 }
 
 impl TrainingOps {
     pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
-        let precision = precision.resolve(gpu)?;
-        let f64_ops = precision == Precision::F64;
         Ok(TrainingOps {
             forward: ForwardOps::new(gpu)?,
             loss: LossOp::new(gpu)?,
             ntk: NtkKernels::new(gpu)?,
-            gram: Gram::new(gpu)?,
-            rownorm: RowNorm::new(gpu)?,
-            precision,
-            vectors_f32: Arc::new(VectorOps::new(gpu)?),
-            vectors_f64: if f64_ops {
-                Some(Arc::new(VectorOps::new(gpu)?))
-            } else {
-                None
-            },
-            stats_f32: SymStats::new(gpu)?,
-            stats_f64: if f64_ops {
-                Some(SymStats::new(gpu)?)
-            } else {
-                None
-            },
+            spectral: SpectralOps::new(gpu, precision)?,
         })
     }
 
     pub fn precision(&self) -> Precision {
-        self.precision
+        self.spectral.precision
+    }
+
+    /// Records forward, loss and backward of h at the current parameters; returns the
+    /// forward cache, the gradients and every layer's δ (for per-example norms).
+    /// Writes the per-example losses into `losses` and ∂h/∂logits into `d_logits`.
+    #[allow(clippy::too_many_arguments)]
+    fn record_loss_and_gradients(
+        &self,
+        batch: &mut Batch,
+        fcn: &Fcn,
+        x: &Tensor,
+        labels: &Tensor<u32>,
+        loss: Loss,
+        losses: &Tensor,
+        d_logits: &Tensor,
+    ) -> Result<(ForwardCache, ParamTensors, Vec<Tensor>)> {
+        let cache = record_forward_cached(batch, &self.forward, fcn, x)?;
+        self.loss
+            .forward_backward(batch, loss, &cache.logits, labels, losses, d_logits)?;
+        let (grads, deltas) = record_backward_deltas(batch, &self.forward, fcn, &cache, d_logits)?;
+        Ok((cache, grads, deltas))
+    }
+
+    /// Records θ ← θ − η g.
+    fn record_gd_step(
+        &self,
+        batch: &mut Batch,
+        fcn: &Fcn,
+        grads: &ParamTensors,
+        lr: f64,
+    ) -> Result<()> {
+        for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
+            self.loss.gd_step(batch, lr as f32, g, w)?;
+        }
+        Ok(())
+    }
+
+    /// The NTK's extreme eigenvalues at `fcn` / `cache`.
+    fn ntk_spectrum(
+        &self,
+        gpu: &Gpu,
+        fcn: &Fcn,
+        cache: &ForwardCache,
+        method: NtkMethod,
+        options: &LanczosOptions,
+    ) -> Result<NtkSpectrum> {
+        let s = &self.spectral;
+        ntk_spectrum(
+            gpu,
+            &self.forward,
+            &self.ntk,
+            &s.vectors_f32,
+            s.vectors_f64.as_ref(),
+            fcn,
+            cache,
+            method,
+            s.precision,
+            options,
+        )
     }
 }
 
@@ -350,46 +384,26 @@ fn gram_measure(
     initial: Option<&GramTensor>,
     seed: u64,
 ) -> Result<(GramTensor, SpectrumResult, Option<f64>)> {
-    let (n, width) = features.dims2("layer features")?;
-    let options = LanczosOptions {
-        seed,
-        ..Default::default()
-    };
-    let scale = 1.0 / width as f64;
-    match (&ops.vectors_f64, &ops.stats_f64) {
+    let s = &ops.spectral;
+    match (&s.vectors_f64, &s.stats_f64) {
         (Some(v), Some(stats)) => {
-            let g = Tensor::<f64>::zeros(gpu, &[n, n])?;
-            let mut batch = Batch::new(gpu);
-            ops.gram.record_f64(&mut batch, features, scale, &g)?;
-            batch.submit()?;
+            let (g, spectrum) = normalized_gram_spectrum(gpu, &s.gram, v, features, seed)?;
             let change = match initial {
                 Some(GramTensor::F64(g0)) => Some(stats.frobenius_distance(gpu, &g, g0)?),
                 _ => None,
             };
-            let op = DenseMatrix::with_ops(g, v.clone())?;
-            let s = lanczos(gpu, v.clone(), &op, &options)?;
-            let g = op_into_matrix(op);
-            Ok((GramTensor::F64(g), s, change))
+            Ok((GramTensor::F64(g), spectrum, change))
         }
         _ => {
-            let v = &ops.vectors_f32;
-            let g = Tensor::<f32>::zeros(gpu, &[n, n])?;
-            let mut batch = Batch::new(gpu);
-            ops.gram.record(&mut batch, features, scale as f32, &g)?;
-            batch.submit()?;
+            let (g, spectrum) =
+                normalized_gram_spectrum(gpu, &s.gram, &s.vectors_f32, features, seed)?;
             let change = match initial {
-                Some(GramTensor::F32(g0)) => Some(ops.stats_f32.frobenius_distance(gpu, &g, g0)?),
+                Some(GramTensor::F32(g0)) => Some(s.stats_f32.frobenius_distance(gpu, &g, g0)?),
                 _ => None,
             };
-            let op = DenseMatrix::with_ops(g, v.clone())?;
-            let s = lanczos(gpu, v.clone(), &op, &options)?;
-            Ok((GramTensor::F32(op_into_matrix(op)), s, change))
+            Ok((GramTensor::F32(g), spectrum, change))
         }
     }
-}
-
-fn op_into_matrix<T: Real>(op: DenseMatrix<T>) -> Tensor<T> {
-    op.into_matrix()
 }
 
 /// Sum of squares of every tensor, read back once.
@@ -497,8 +511,8 @@ fn lipschitz(
     for (input, delta) in cache.inputs.iter().zip(deltas) {
         let a = Tensor::<f32>::zeros(gpu, &[n])?;
         let d = Tensor::<f32>::zeros(gpu, &[n])?;
-        ops.rownorm.norms(&mut batch, input, &a)?;
-        ops.rownorm.norms(&mut batch, delta, &d)?;
+        ops.forward.rownorm.norms(&mut batch, input, &a)?;
+        ops.forward.rownorm.norms(&mut batch, delta, &d)?;
         norms.push((a, d));
     }
     batch.submit()?;
@@ -573,18 +587,15 @@ pub fn train_run(
     for t in 0..=config.epochs {
         // Forward, loss, backward: one submission.
         let mut batch = Batch::new(gpu);
-        let cache = record_forward_cached(&mut batch, &ops.forward, &fcn, &x)?;
-        ops.loss
-            .forward_backward(&mut batch, run.loss, &cache.logits, &y, &losses, &d_logits)?;
-        let (grads, deltas) =
-            record_backward_deltas(&mut batch, &ops.forward, &fcn, &cache, &d_logits)?;
+        let (cache, grads, deltas) =
+            ops.record_loss_and_gradients(&mut batch, &fcn, &x, &y, run.loss, &losses, &d_logits)?;
         batch.submit()?;
         if t == 0 {
             check_renormalizable(gpu, &cache)?;
         }
         let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(f64::from).collect();
         let h = per_example.iter().sum::<f64>() / n as f64;
-        let grad_norm = sum_of_squares(gpu, &ops.vectors_f32, grads.tensors())?.sqrt();
+        let grad_norm = sum_of_squares(gpu, &ops.spectral.vectors_f32, grads.tensors())?.sqrt();
         if !h.is_finite() || !grad_norm.is_finite() {
             diverged_epoch = Some(t);
             diverged_reason = Some(format!(
@@ -594,7 +605,7 @@ pub fn train_run(
         }
         // L_secant of the previous row: ‖g_t − g_{t−1}‖ / (η ‖g_{t−1}‖).
         if let (Some(prev), Some(last)) = (&previous_grads, records.last_mut()) {
-            let change = distance(gpu, &ops.vectors_f32, &grads, prev)?;
+            let change = distance(gpu, &ops.spectral.vectors_f32, &grads, prev)?;
             last.l_secant = Some(change / (lr * last.grad_norm));
         }
         let measured = t % config.measure_every == 0 || t == config.epochs;
@@ -618,18 +629,7 @@ pub fn train_run(
                     record.test_accuracy = Some(acc);
                     test_losses = per;
                 }
-                let ntk = ntk_spectrum(
-                    gpu,
-                    &ops.forward,
-                    &ops.ntk,
-                    &ops.vectors_f32,
-                    ops.vectors_f64.as_ref(),
-                    &fcn,
-                    &cache,
-                    config.ntk,
-                    ops.precision,
-                    &options,
-                )?;
+                let ntk = ops.ntk_spectrum(gpu, &fcn, &cache, config.ntk, &options)?;
                 if mse {
                     record.mu_ntk = Some(ntk.spectrum.lambda_min() / n as f64);
                     record.l_ntk = Some(ntk.spectrum.lambda_max() / n as f64);
@@ -720,9 +720,7 @@ pub fn train_run(
         }
         // The step θ_{t+1} = θ_t − η g_t.
         let mut batch = Batch::new(gpu);
-        for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
-            ops.loss.gd_step(&mut batch, lr as f32, g, w)?;
-        }
+        ops.record_gd_step(&mut batch, &fcn, &grads, lr)?;
         batch.submit()?;
         previous_grads = Some(grads);
     }
@@ -733,7 +731,7 @@ pub fn train_run(
     let mut table = Table::new(&epochs_header());
     for r in &records {
         let mut row = run_cells(run, &dataset.name, config.bias);
-        row.extend(r.cells(ops.precision));
+        row.extend(r.cells(ops.precision()));
         table.push(row);
     }
     let last = match records.last() {
@@ -854,16 +852,11 @@ pub fn time_epoch(
     let yt = Tensor::from_slice(gpu, &[n], &labels)?;
     let losses = Tensor::<f32>::zeros(gpu, &[n])?;
     let d_logits = Tensor::<f32>::zeros(gpu, &[n, CLASSES])?;
-    let step = |lr: f32| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
+    let step = |lr: f64| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
         let mut batch = Batch::new(gpu);
-        let cache = record_forward_cached(&mut batch, &ops.forward, &fcn, &xt)?;
-        ops.loss
-            .forward_backward(&mut batch, loss, &cache.logits, &yt, &losses, &d_logits)?;
-        let (grads, deltas) =
-            record_backward_deltas(&mut batch, &ops.forward, &fcn, &cache, &d_logits)?;
-        for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
-            ops.loss.gd_step(&mut batch, lr, g, w)?;
-        }
+        let (cache, grads, deltas) =
+            ops.record_loss_and_gradients(&mut batch, &fcn, &xt, &yt, loss, &losses, &d_logits)?;
+        ops.record_gd_step(&mut batch, &fcn, &grads, lr)?;
         batch.submit()?;
         Ok((cache, deltas, grads))
     };
@@ -880,19 +873,8 @@ pub fn time_epoch(
     let mut method = String::new();
     for _ in 0..measure_repeat.max(1) {
         let start = std::time::Instant::now();
-        let _ = sum_of_squares(gpu, &ops.vectors_f32, grads.tensors())?;
-        let ntk = ntk_spectrum(
-            gpu,
-            &ops.forward,
-            &ops.ntk,
-            &ops.vectors_f32,
-            ops.vectors_f64.as_ref(),
-            &fcn,
-            &cache,
-            crate::model::ntk::NtkMethod::Auto,
-            ops.precision,
-            &options,
-        )?;
+        let _ = sum_of_squares(gpu, &ops.spectral.vectors_f32, grads.tensors())?;
+        let ntk = ops.ntk_spectrum(gpu, &fcn, &cache, NtkMethod::Auto, &options)?;
         method = ntk.method.name().to_string();
         if depth > 0 {
             gram_measure(gpu, &ops, &cache.inputs[depth], None, 0)?;
@@ -913,6 +895,6 @@ pub fn time_epoch(
         step_seconds: median(step_times),
         measure_seconds: median(measure_times),
         ntk_method: method,
-        precision: ops.precision.name().to_string(),
+        precision: ops.precision().name().to_string(),
     })
 }
