@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use wideprobe::experiment::figures::Series;
 use wideprobe::experiment::figures_training::{draw_training, fig2a_series, training_figures};
 use wideprobe::experiment::table::Table;
+use wideprobe::experiment::training::{epochs_header, runs_header, EPOCH_COLUMNS};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -19,79 +20,6 @@ fn temp_dir(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
-
-const RUN_COLUMNS: &[&str] = &[
-    "run_id",
-    "dataset",
-    "depth",
-    "width",
-    "n",
-    "activation",
-    "loss",
-    "lr",
-    "renormalize",
-    "bias",
-    "seed",
-];
-
-/// The epoch columns of the schema, after the run columns.
-const EPOCH_COLUMNS: &[&str] = &[
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "grad_norm",
-    "mu_grad",
-    "L_secant",
-    "ntk_lambda_min",
-    "ntk_lambda_min_bound",
-    "ntk_lambda_max",
-    "ntk_lambda_max_bound",
-    "ntk_kappa",
-    "ntk_log10_kappa",
-    "ntk_converged",
-    "ntk_method",
-    "mu_ntk",
-    "L_ntk",
-    "bound_lemma1_ntk",
-    "bound_eta_ntk",
-    "ratio_lemma1_ntk",
-    "ratio_eta_ntk",
-    "eta_exceeds_2_over_L_ntk",
-    "bound_lemma1_grad",
-    "bound_eta_grad",
-    "ratio_lemma1_grad",
-    "ratio_eta_grad",
-    "eta_exceeds_2_over_L_grad",
-    "gram_lambda_min",
-    "gram_lambda_max",
-    "gram_log10_kappa",
-    "gram_frobenius_change",
-    "lambda_min_lower_eq13",
-    "G_lipschitz",
-    "lemma2_M",
-    "lemma2_delta",
-    "lemma2_beta_grad",
-    "gen_bound_grad",
-    "lemma2_beta_ntk",
-    "gen_bound_ntk",
-    "gen_gap",
-    "vacuous",
-    "precision",
-];
-
-const RUN_RESULT_COLUMNS: &[&str] = &[
-    "status",
-    "epochs_run",
-    "diverged_epoch",
-    "final_train_loss",
-    "final_train_accuracy",
-    "final_test_loss",
-    "final_test_accuracy",
-    "passes_accuracy_filter",
-    "seconds",
-];
 
 /// A run of the synthetic tables: its grid point and what runs.csv says of it.
 struct Run {
@@ -226,12 +154,8 @@ const EPOCHS: usize = 4;
 const EMPTY_AT_INIT: [&str; 2] = ["ratio_eta_ntk", "gen_gap"];
 
 fn tables() -> (Table, Table) {
-    let epoch_header: Vec<&str> = RUN_COLUMNS.iter().chain(EPOCH_COLUMNS).copied().collect();
-    let run_header: Vec<&str> = RUN_COLUMNS
-        .iter()
-        .chain(RUN_RESULT_COLUMNS)
-        .copied()
-        .collect();
+    let epoch_header = epochs_header();
+    let run_header = runs_header();
     let mut epochs = Table::new(&epoch_header);
     let mut runs = Table::new(&run_header);
     for (i, run) in RUNS.iter().enumerate() {

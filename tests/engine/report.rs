@@ -11,6 +11,7 @@ use wideprobe::experiment::report::{
     base64_encode, escape_html, evaluate_findings, write_report, Finding, Verdict,
 };
 use wideprobe::experiment::table::Table;
+use wideprobe::experiment::training::{epochs_header, runs_header};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("wideprobe-report-{name}-{}", std::process::id()));
@@ -170,78 +171,6 @@ fn cell<'a>(t: &'a Table, i: usize, column: &str) -> &'a str {
     &t.rows[i][t.column(column).unwrap()]
 }
 
-const RUN_COLUMNS: &[&str] = &[
-    "run_id",
-    "dataset",
-    "depth",
-    "width",
-    "n",
-    "activation",
-    "loss",
-    "lr",
-    "renormalize",
-    "bias",
-    "seed",
-];
-
-const EPOCH_COLUMNS: &[&str] = &[
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "grad_norm",
-    "mu_grad",
-    "L_secant",
-    "ntk_lambda_min",
-    "ntk_lambda_min_bound",
-    "ntk_lambda_max",
-    "ntk_lambda_max_bound",
-    "ntk_kappa",
-    "ntk_log10_kappa",
-    "ntk_converged",
-    "ntk_method",
-    "mu_ntk",
-    "L_ntk",
-    "bound_lemma1_ntk",
-    "bound_eta_ntk",
-    "ratio_lemma1_ntk",
-    "ratio_eta_ntk",
-    "eta_exceeds_2_over_L_ntk",
-    "bound_lemma1_grad",
-    "bound_eta_grad",
-    "ratio_lemma1_grad",
-    "ratio_eta_grad",
-    "eta_exceeds_2_over_L_grad",
-    "gram_lambda_min",
-    "gram_lambda_max",
-    "gram_log10_kappa",
-    "gram_frobenius_change",
-    "lambda_min_lower_eq13",
-    "G_lipschitz",
-    "lemma2_M",
-    "lemma2_delta",
-    "lemma2_beta_grad",
-    "gen_bound_grad",
-    "lemma2_beta_ntk",
-    "gen_bound_ntk",
-    "gen_gap",
-    "vacuous",
-    "precision",
-];
-
-const RUN_RESULT_COLUMNS: &[&str] = &[
-    "status",
-    "epochs_run",
-    "diverged_epoch",
-    "final_train_loss",
-    "final_train_accuracy",
-    "final_test_loss",
-    "final_test_accuracy",
-    "passes_accuracy_filter",
-    "seconds",
-];
-
 const EPOCHS: usize = 9;
 
 /// One synthetic training run: (run id, loss, lr, passes the filter).
@@ -255,12 +184,8 @@ struct SyntheticRun {
 /// A training output (epochs.csv, runs.csv) where findings 3, 4, 5 and 7 hold; a run
 /// failing the accuracy filter holds values that would break them.
 fn write_training(dir: &Path, runs: &[SyntheticRun]) {
-    let epoch_header: Vec<&str> = RUN_COLUMNS.iter().chain(EPOCH_COLUMNS).copied().collect();
-    let run_header: Vec<&str> = RUN_COLUMNS
-        .iter()
-        .chain(RUN_RESULT_COLUMNS)
-        .copied()
-        .collect();
+    let epoch_header = epochs_header();
+    let run_header = runs_header();
     let mut epochs = Table::new(&epoch_header);
     let mut summary = Table::new(&run_header);
     for run in runs {
