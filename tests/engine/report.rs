@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
+use wideprobe::experiment::conditioning::{infinite_header, layers_header};
 use wideprobe::experiment::report::{
     base64_encode, escape_html, evaluate_findings, write_report, Finding, Verdict,
 };
@@ -32,51 +33,6 @@ fn row(header: &[&str], cells: &[(&str, String)]) -> Vec<String> {
         .collect()
 }
 
-const LAYER_HEADER: &[&str] = &[
-    "run_id",
-    "dataset",
-    "width",
-    "depth",
-    "n",
-    "activation",
-    "renormalize",
-    "seed",
-    "layer",
-    "layer_width",
-    "lambda_min",
-    "lambda_min_bound",
-    "lambda_max",
-    "lambda_max_bound",
-    "kappa",
-    "log10_kappa",
-    "converged",
-    "lanczos_steps",
-    "rank_deficient",
-    "min_diag",
-    "max_offdiag_rowsum",
-    "max_abs_offdiag",
-    "gershgorin_lower",
-    "gershgorin_upper",
-    "precision",
-];
-
-const INFINITE_HEADER: &[&str] = &[
-    "dataset",
-    "depth",
-    "n",
-    "activation",
-    "renormalize",
-    "seed",
-    "layer",
-    "lambda_min",
-    "lambda_min_bound",
-    "lambda_max",
-    "lambda_max_bound",
-    "kappa",
-    "log10_kappa",
-    "converged",
-];
-
 const DEPTH: usize = 4;
 const N: usize = 32;
 const WIDTHS: [usize; 2] = [64, 256];
@@ -97,8 +53,11 @@ fn synthetic_log10_kappa(width: usize, renormalize: bool, layer: usize) -> f64 {
 /// A conditioning output where findings 1, 2 and 6 hold: layers.csv for widths 64 and
 /// 256, n 32, depth 4, renormalised and plain, seeds 0 and 1; infinite_width.csv at 0.6.
 fn write_conditioning(dir: &Path) {
-    let mut layers = Table::new(LAYER_HEADER);
-    let mut infinite = Table::new(INFINITE_HEADER);
+    // The engine's own schema, so these tables have exactly the columns runs write.
+    let layer_header = layers_header();
+    let infinite_header = infinite_header();
+    let mut layers = Table::new(&layer_header);
+    let mut infinite = Table::new(&infinite_header);
     for &width in &WIDTHS {
         for renormalize in [true, false] {
             for seed in 0..2 {
@@ -110,7 +69,7 @@ fn write_conditioning(dir: &Path) {
                     let lambda_min = 0.01 + plateau * (1.0 - (-(layer as f64)).exp());
                     let rowsum = if renormalize { 5.0 } else { 10.0 } + jitter;
                     layers.push(row(
-                        LAYER_HEADER,
+                        &layer_header,
                         &[
                             ("run_id", format!("w{width}_r{renormalize}_s{seed}")),
                             ("dataset", "synthetic".into()),
@@ -136,7 +95,7 @@ fn write_conditioning(dir: &Path) {
         for seed in 0..2 {
             for layer in 0..=DEPTH {
                 infinite.push(row(
-                    INFINITE_HEADER,
+                    &infinite_header,
                     &[
                         ("dataset", "synthetic".into()),
                         ("depth", DEPTH.to_string()),
