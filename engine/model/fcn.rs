@@ -211,7 +211,7 @@ fn record_dense_forward(
 
 /// From d_z: d_W = d_zᵀ a, d_b = Σ_rows d_z, d_a = d_z W, each only where asked.
 #[allow(clippy::too_many_arguments)]
-fn record_dense_backward(
+pub(crate) fn record_dense_backward(
     batch: &mut Batch,
     ops: &ForwardOps,
     input: &Tensor,

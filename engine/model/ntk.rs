@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::fcn::{record_backward, record_jvp, Fcn, ForwardCache, ForwardOps, LayerCache};
+use super::fcn::{
+    record_backward, record_dense_backward, record_hidden_backward, record_jvp, Fcn, ForwardCache,
+    ForwardOps, LayerCache,
+};
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
     lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult, SymmetricOperator,
@@ -21,7 +24,6 @@ use crate::linalg::{
 use crate::ops::gram::Gram;
 use crate::ops::ntk::NtkOps;
 use crate::ops::vector::VectorOps;
-use crate::ops::Layout;
 
 /// Kernels the NTK needs beyond the network passes.
 pub struct NtkKernels {
@@ -174,31 +176,34 @@ pub fn ntk_explicit<T: NtkElement>(
     let mut d_out = Tensor::<f32>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
     {
         let mut batch = Batch::new(gpu);
-        ops.matmul.record(
+        record_dense_backward(
             &mut batch,
-            Layout::NN,
-            1.0,
-            &delta_out,
+            ops,
+            &cache.inputs[depth],
             &fcn.params.weights[depth],
-            0.0,
-            &d_out,
+            &delta_out,
+            None,
+            None,
+            Some(&d_out),
         )?;
         batch.submit()?;
     }
     for l in (0..depth).rev() {
         let mut batch = Batch::new(gpu);
         let repeated = repeat_layer(&mut batch, kernels, &cache.layers[l], k)?;
-        let d_z = super::fcn::record_hidden_backward(&mut batch, ops, cfg, &repeated, &d_out)?;
+        let d_z = record_hidden_backward(&mut batch, ops, cfg, &repeated, &d_out)?;
         let d_input = if l > 0 {
             let t = Tensor::<f32>::zeros(gpu, &[order, cache.inputs[l].shape()[1]])?;
-            ops.matmul.record(
+            // Only d_a: the weight and bias gradients of the n k cotangents are not needed.
+            record_dense_backward(
                 &mut batch,
-                Layout::NN,
-                1.0,
-                &d_z,
+                ops,
+                &cache.inputs[l],
                 &fcn.params.weights[l],
-                0.0,
-                &t,
+                &d_z,
+                None,
+                None,
+                Some(&t),
             )?;
             Some(t)
         } else {
@@ -312,30 +317,20 @@ pub fn ntk_spectrum(
             precision: Precision::F32,
         });
     }
-    let spectrum = match (precision, vectors_f64) {
+    let (spectrum, precision) = match (precision, vectors_f64) {
         (Precision::F64, Some(v64)) => {
             let k = ntk_explicit::<f64>(gpu, ops, kernels, fcn, cache)?;
-            lanczos(
-                gpu,
-                v64.clone(),
-                &DenseMatrix::with_ops(k, v64.clone())?,
-                options,
-            )?
+            let op = DenseMatrix::with_ops(k, v64.clone())?;
+            (lanczos(gpu, v64.clone(), &op, options)?, Precision::F64)
         }
         _ => {
             let k = ntk_explicit::<f32>(gpu, ops, kernels, fcn, cache)?;
-            lanczos(
-                gpu,
-                vectors_f32.clone(),
-                &DenseMatrix::with_ops(k, vectors_f32.clone())?,
-                options,
-            )?
+            let op = DenseMatrix::with_ops(k, vectors_f32.clone())?;
+            (
+                lanczos(gpu, vectors_f32.clone(), &op, options)?,
+                Precision::F32,
+            )
         }
-    };
-    let precision = if precision == Precision::F64 && vectors_f64.is_some() {
-        Precision::F64
-    } else {
-        Precision::F32
     };
     Ok(NtkSpectrum {
         spectrum,
