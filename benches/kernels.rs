@@ -2,7 +2,7 @@
 //! unaligned shape, checked first, then timed. Sizes grow with `WIDEPROBE_BENCH_SCALE`
 //! (default 1: small enough for lavapipe; use 8 on a real GPU for 4096-ish sizes).
 
-use wideprobe::experiment::bench::{bench_matmul, MatmulBenchArgs};
+use wideprobe::bench::{bench_matmul, MatmulBenchArgs};
 use wideprobe::gpu::Gpu;
 use wideprobe::ops::{Layout, MatmulVariant};
 

@@ -4,10 +4,13 @@
 //! `gpu` (device, tensors, kernel launch, timing) -> `ops` (one host wrapper per shader)
 //! -> `linalg` (eigenvalue solvers) -> `model` -> `theory` -> `experiment`.
 
+pub mod analysis;
+pub mod bench;
 pub mod data;
 pub mod experiment;
 pub mod gpu;
+pub mod io;
 pub mod linalg;
-pub mod model;
+pub mod nn;
 pub mod ops;
 pub mod theory;

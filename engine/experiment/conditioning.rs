@@ -8,15 +8,15 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::config::{ConditioningConfig, ConditioningRun};
-use super::npy::{write_npy_f32, write_npy_f64};
-use super::table::Table;
+use crate::io::npy::{write_npy_f32, write_npy_f64};
+use crate::io::table::Table;
 use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
     dense_spectrum, lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult,
 };
-use crate::model::fcn::init_weights;
-use crate::model::{forward, Fcn, FcnConfig, ForwardOps};
+use crate::nn::fcn::init_weights;
+use crate::nn::{forward, Fcn, FcnConfig, ForwardOps};
 use crate::ops::gram::Gram;
 use crate::ops::symstats::{GershgorinProxies, SymStats, SymStatsElement};
 use crate::ops::vector::VectorOps;

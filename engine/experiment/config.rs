@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{DatasetChoice, InputNorm};
 use crate::linalg::Precision;
-use crate::model::ntk::NtkMethod;
+use crate::nn::ntk::NtkMethod;
 use crate::ops::activation::Activation;
 use crate::ops::loss::Loss;
 

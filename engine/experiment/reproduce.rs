@@ -1,6 +1,6 @@
 //! `wideprobe reproduce [--quick]`: every figure config of the paper in one command,
 //! then `report.md` and `report.html` with the findings of MEASUREMENTS.md §9 judged
-//! from the tables (see [`super::report`]).
+//! from the tables (see [`crate::analysis::report`]).
 //!
 //! The configs are compiled into the binary (the same files as `experiments/`), so the
 //! command works from any directory. Each experiment writes into its own folder of the
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::report::{evaluate_findings, figures_in, write_report, Finding};
+use crate::analysis::report::{evaluate_findings, figures_in, write_report, Finding};
 use super::runner::{git_revision, run_experiment, RunOptions, SweepSummary};
 use crate::gpu::Gpu;
 

@@ -24,8 +24,8 @@ use super::config::{
     load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, ExperimentKind,
     TrainingConfig,
 };
-use super::figures;
-use super::table::{write_atomic, Table};
+use crate::analysis::figures;
+use crate::io::table::{write_atomic, Table};
 use super::training::{
     epochs_header, run_cells as training_run_cells, runs_header, train_run, RunSummary, TrainingOps,
 };
@@ -329,7 +329,7 @@ fn run_training(
         &records,
     )?;
     if !epochs.rows.is_empty() {
-        super::figures_training::draw_training(out).context("drawing the figures")?;
+        crate::analysis::figures_training::draw_training(out).context("drawing the figures")?;
     }
     Ok(summary)
 }

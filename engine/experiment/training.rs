@@ -14,16 +14,16 @@ use anyhow::{bail, Result};
 
 use super::conditioning::{normalized_gram_spectrum, SpectralOps};
 use super::config::{TrainingConfig, TrainingRun};
-use super::npy::write_npy_f32;
-use super::table::Table;
+use crate::io::npy::write_npy_f32;
+use crate::io::table::Table;
 use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{LanczosOptions, Precision, SpectrumResult};
-use crate::model::fcn::{
+use crate::nn::fcn::{
     check_renormalizable, record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors,
 };
-use crate::model::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
-use crate::model::{forward, Fcn, FcnConfig, ForwardOps};
+use crate::nn::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
+use crate::nn::{forward, Fcn, FcnConfig, ForwardOps};
 use crate::ops::loss::{check_labels, Loss, LossOp};
 use crate::ops::vector::VectorOps;
 use crate::theory::bounds::{mu_grad, predict_loss, stability_bound};

@@ -16,6 +16,35 @@ macro_rules! shader {
     };
 }
 
+/// One kernel family's body instantiated in one precision: the prelude that defines `Real`
+/// (shaders/prelude_f32.wgsl or prelude_f64.wgsl) joined in front of the body at build time.
+/// Its name is `<family>_<precision>`, so labels and pipeline keys tell the two apart.
+#[allow(unused_macros)]
+macro_rules! family {
+    ($ident:ident, $family:literal, f32, trusted: $trusted:expr) => {
+        pub static $ident: Shader = Shader {
+            name: concat!($family, "_f32"),
+            source: concat!(
+                include_str!("../../shaders/prelude_f32.wgsl"),
+                include_str!(concat!("../../shaders/", $family, ".wgsl"))
+            ),
+            features: NONE,
+            trusted: $trusted,
+        };
+    };
+    ($ident:ident, $family:literal, f64, trusted: $trusted:expr) => {
+        pub static $ident: Shader = Shader {
+            name: concat!($family, "_f64"),
+            source: concat!(
+                include_str!("../../shaders/prelude_f64.wgsl"),
+                include_str!(concat!("../../shaders/", $family, ".wgsl"))
+            ),
+            features: F64,
+            trusted: $trusted,
+        };
+    };
+}
+
 shader!(MATMUL, "matmul", NONE, trusted: true);
 shader!(GRAM, "gram", NONE, trusted: true);
 shader!(GRAM_F64, "gram_f64", F64, trusted: true);

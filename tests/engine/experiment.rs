@@ -4,9 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use wideprobe::experiment::config::{parse_config, ExperimentConfig};
-use wideprobe::experiment::npy::read_npy;
+use wideprobe::io::npy::read_npy;
 use wideprobe::experiment::runner::{run_experiment, RunOptions};
-use wideprobe::experiment::table::Table;
+use wideprobe::io::table::Table;
 
 use crate::common;
 

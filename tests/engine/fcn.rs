@@ -1,6 +1,6 @@
 use wideprobe::gpu::Tensor;
-use wideprobe::model::fcn::init_weights;
-use wideprobe::model::{forward, Fcn, FcnConfig, ForwardOps};
+use wideprobe::nn::fcn::init_weights;
+use wideprobe::nn::{forward, Fcn, FcnConfig, ForwardOps};
 use wideprobe::ops::activation::Activation;
 
 use crate::common::{self, reference};

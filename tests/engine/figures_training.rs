@@ -6,9 +6,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use wideprobe::experiment::figures::Series;
-use wideprobe::experiment::figures_training::{draw_training, fig2a_series, training_figures};
-use wideprobe::experiment::table::Table;
+use wideprobe::analysis::figures::Series;
+use wideprobe::analysis::figures_training::{draw_training, fig2a_series, training_figures};
+use wideprobe::io::table::Table;
 use wideprobe::experiment::training::{epochs_header, runs_header, EPOCH_COLUMNS};
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, SymmetricOperator};
-use wideprobe::model::fcn::forward_cached;
-use wideprobe::model::ntk::{ntk_explicit, ntk_spectrum, NtkKernels, NtkMethod, NtkOperator};
-use wideprobe::model::{Fcn, FcnConfig, ForwardOps};
+use wideprobe::nn::fcn::forward_cached;
+use wideprobe::nn::ntk::{ntk_explicit, ntk_spectrum, NtkKernels, NtkMethod, NtkOperator};
+use wideprobe::nn::{Fcn, FcnConfig, ForwardOps};
 use wideprobe::ops::activation::Activation;
 use wideprobe::ops::vector::VectorOps;
 

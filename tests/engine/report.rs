@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 use wideprobe::experiment::conditioning::{infinite_header, layers_header};
-use wideprobe::experiment::report::{
+use wideprobe::analysis::report::{
     base64_encode, escape_html, evaluate_findings, write_report, Finding, Verdict,
 };
-use wideprobe::experiment::table::Table;
+use wideprobe::io::table::Table;
 use wideprobe::experiment::training::{epochs_header, runs_header};
 
 fn temp_dir(name: &str) -> PathBuf {

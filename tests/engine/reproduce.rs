@@ -1,9 +1,9 @@
 //! `wideprobe reproduce` end to end on tiny configs: three sweeps, every figure, and a
 //! report whose finding table is computed from the CSVs.
 
-use wideprobe::experiment::report::{evaluate_findings, Verdict};
+use wideprobe::analysis::report::{evaluate_findings, Verdict};
 use wideprobe::experiment::reproduce::{reproduce_set, ExperimentSet, ReproduceOptions};
-use wideprobe::experiment::table::Table;
+use wideprobe::io::table::Table;
 
 use crate::common;
 

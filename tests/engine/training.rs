@@ -3,8 +3,8 @@
 //! losses themselves; and gradient descent lowering the loss.
 
 use wideprobe::gpu::{Batch, Tensor};
-use wideprobe::model::fcn::{backward, forward_cached};
-use wideprobe::model::{Fcn, FcnConfig, ForwardOps};
+use wideprobe::nn::fcn::{backward, forward_cached};
+use wideprobe::nn::{Fcn, FcnConfig, ForwardOps};
 use wideprobe::ops::activation::Activation;
 use wideprobe::ops::loss::{check_labels, Loss, LossOp};
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use super::figures::{draw, draw_panels, mean_ci, Chart, Series};
-use super::table::Table;
+use crate::io::table::Table;
 
 /// One figure to draw: its file stem (no extension) and its panels, one chart or several.
 pub struct Figure {

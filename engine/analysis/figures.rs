@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::table::Table;
+use crate::io::table::Table;
 
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 

@@ -1,0 +1,4 @@
+//! Files people use elsewhere: NumPy tensors and CSV tables.
+
+pub mod npy;
+pub mod table;
