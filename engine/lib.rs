@@ -13,4 +13,5 @@ pub mod io;
 pub mod linalg;
 pub mod nn;
 pub mod ops;
+pub mod provenance;
 pub mod theory;

@@ -1,5 +1,6 @@
 //! Device, tensors, kernel launch and timing: everything that talks to wgpu directly.
 
+pub mod adapter;
 pub mod context;
 pub mod error;
 pub mod kernel;
