@@ -8,10 +8,10 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::config::{ConditioningConfig, ConditioningRun};
-use crate::io::npy::{write_npy_f32, write_npy_f64};
-use crate::io::table::Table;
 use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::io::npy::{write_npy_f32, write_npy_f64};
+use crate::io::table::Table;
 use crate::linalg::{
     dense_spectrum, lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult,
 };
@@ -335,7 +335,7 @@ pub fn measure_run(
             p.gershgorin_upper.to_string(),
             precision.name().to_string(),
         ]);
-        table.push(row);
+        table.push(row)?;
         Ok(())
     })?;
     Ok(table)
@@ -376,7 +376,7 @@ pub fn measure_infinite_width(
             .collect();
         row.push(l.to_string());
         row.extend(spectrum_cells(&r));
-        table.push(row);
+        table.push(row)?;
         Ok(())
     })?;
     Ok(table)

@@ -24,13 +24,13 @@ use super::config::{
     load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, ExperimentKind,
     TrainingConfig,
 };
-use crate::analysis::figures;
-use crate::io::table::{write_atomic, Table};
 use super::training::{
     epochs_header, run_cells as training_run_cells, runs_header, train_run, RunSummary, TrainingOps,
 };
+use crate::analysis::figures;
 use crate::data::{load_dataset, Dataset};
 use crate::gpu::Gpu;
+use crate::io::table::{write_atomic, Table};
 use crate::linalg::Precision;
 
 pub struct RunOptions {
@@ -307,13 +307,13 @@ fn run_training(
             epochs.extend(Table::read(&dir.join("epochs.csv"))?)?;
             let mut row = training_run_cells(run, &r.dataset, config.bias);
             row.extend(s.cells(r.seconds));
-            runs_table.push(row);
+            runs_table.push(row)?;
         } else {
             let mut row = training_run_cells(run, &r.dataset, config.bias);
             row.push("failed".into());
             row.extend(std::iter::repeat_n(String::new(), 6));
             row.extend(["false".to_string(), r.seconds.to_string()]);
-            runs_table.push(row);
+            runs_table.push(row)?;
         }
         records.push(r);
     }
