@@ -5,14 +5,14 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+use wideprobe::data::fetch;
+use wideprobe::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
 use wideprobe::analysis::figures::draw_conditioning;
 use wideprobe::analysis::figures_training::draw_training;
-use wideprobe::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
-use wideprobe::data::fetch;
+use wideprobe::io::npy::{read_npy, NpyData};
 use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
 use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions};
 use wideprobe::gpu::{list_adapters, AdapterSummary, Gpu, GpuOptions};
-use wideprobe::io::npy::{read_npy, NpyData};
 use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
 use wideprobe::ops::{Layout, MatmulVariant};
 
