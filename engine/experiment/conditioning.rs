@@ -335,7 +335,7 @@ pub fn measure_run(
             p.gershgorin_upper.to_string(),
             precision.name().to_string(),
         ]);
-        table.push(row);
+        table.push(row)?;
         Ok(())
     })?;
     Ok(table)
@@ -376,7 +376,7 @@ pub fn measure_infinite_width(
             .collect();
         row.push(l.to_string());
         row.extend(spectrum_cells(&r));
-        table.push(row);
+        table.push(row)?;
         Ok(())
     })?;
     Ok(table)

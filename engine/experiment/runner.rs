@@ -307,13 +307,13 @@ fn run_training(
             epochs.extend(Table::read(&dir.join("epochs.csv"))?)?;
             let mut row = training_run_cells(run, &r.dataset, config.bias);
             row.extend(s.cells(r.seconds));
-            runs_table.push(row);
+            runs_table.push(row)?;
         } else {
             let mut row = training_run_cells(run, &r.dataset, config.bias);
             row.push("failed".into());
             row.extend(std::iter::repeat_n(String::new(), 6));
             row.extend(["false".to_string(), r.seconds.to_string()]);
-            runs_table.push(row);
+            runs_table.push(row)?;
         }
         records.push(r);
     }

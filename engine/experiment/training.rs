@@ -732,7 +732,7 @@ pub fn train_run(
     for r in &records {
         let mut row = run_cells(run, &dataset.name, config.bias);
         row.extend(r.cells(ops.precision()));
-        table.push(row);
+        table.push(row)?;
     }
     let last = match records.last() {
         Some(r) => r.clone(),

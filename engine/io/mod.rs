@@ -5,3 +5,4 @@ pub mod claim;
 pub mod fingerprint;
 pub mod npy;
 pub mod table;
+pub mod tables;
