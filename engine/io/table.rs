@@ -108,17 +108,7 @@ impl Table {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))?;
-    Ok(())
-}
+pub use super::atomic::write_atomic;
 
 #[cfg(test)]
 mod tests {
