@@ -28,23 +28,17 @@ pub struct EpochTiming {
     pub precision: String,
 }
 
-/// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
-/// on synthetic inputs (d = 3072, labels i mod 10).
-#[allow(clippy::too_many_arguments)]
-pub fn time_epoch(
+/// A relu_normalized network of `depth` x `width` and n standard-normal inputs
+/// (d = 3072) labelled i mod 10, on the GPU.
+fn synthetic_network(
     gpu: &Gpu,
     depth: usize,
     width: usize,
     n: usize,
-    loss: Loss,
-    precision: Precision,
-    repeat: usize,
-    measure_repeat: usize,
-) -> Result<EpochTiming> {
+) -> Result<(Fcn, Tensor, Tensor<u32>)> {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     let d = crate::data::D;
-    let ops = TrainingOps::new(gpu, precision)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let x: Vec<f32> = (0..n * d)
         .map(|_| StandardNormal.sample(&mut rng))
@@ -65,6 +59,24 @@ pub fn time_epoch(
     )?;
     let xt = Tensor::from_slice(gpu, &[n, d], &x)?;
     let yt = Tensor::from_slice(gpu, &[n], &labels)?;
+    Ok((fcn, xt, yt))
+}
+
+/// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
+/// on synthetic inputs (d = 3072, labels i mod 10).
+#[allow(clippy::too_many_arguments)]
+pub fn time_epoch(
+    gpu: &Gpu,
+    depth: usize,
+    width: usize,
+    n: usize,
+    loss: Loss,
+    precision: Precision,
+    repeat: usize,
+    measure_repeat: usize,
+) -> Result<EpochTiming> {
+    let ops = TrainingOps::new(gpu, precision)?;
+    let (fcn, xt, yt) = synthetic_network(gpu, depth, width, n)?;
     let losses = Tensor::<f32>::zeros(gpu, &[n])?;
     let d_logits = Tensor::<f32>::zeros(gpu, &[n, CLASSES])?;
     let step = |lr: f64| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
