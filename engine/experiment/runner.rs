@@ -111,7 +111,7 @@ fn sweep<K: SweepKind>(
     let ops = K::new_ops(gpu, precision)?;
     let planned = plan(kind, out);
     let progress = progress_bar(planned.len(), options.quiet);
-    let mut data = SweepData::new();
+    let mut data = SweepData::default();
     let ctx = RunContext {
         gpu,
         ops: &ops,

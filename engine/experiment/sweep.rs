@@ -149,19 +149,13 @@ fn has_header(path: &Path, header: &[&str]) -> bool {
 
 /// The datasets of a sweep, loaded once per (n, n_test, seed), and the manifest's
 /// description of the first one loaded.
+#[derive(Default)]
 pub struct SweepData {
     loaded: BTreeMap<(usize, usize, u64), Dataset>,
     pub described: Option<serde_json::Value>,
 }
 
 impl SweepData {
-    pub fn new() -> Self {
-        SweepData {
-            loaded: BTreeMap::new(),
-            described: None,
-        }
-    }
-
     /// The dataset of `(n, n_test, seed)`, loaded the first time; the first dataset's
     /// warnings are printed above the progress bar.
     fn get(

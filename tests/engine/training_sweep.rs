@@ -352,5 +352,8 @@ fn a_data_error_fails_the_run_instead_of_diverging() {
     };
     let message = format!("{error:#}");
     assert!(message.contains("all-zero"), "{message}");
-    assert!(!is_non_finite(&error), "a data error typed as non-finite: {message}");
+    assert!(
+        !is_non_finite(&error),
+        "a data error typed as non-finite: {message}"
+    );
 }

@@ -85,7 +85,7 @@ impl Epoch<'_> {
             train_accuracy: accuracy(&step.cache.logits.to_vec(gpu)?, &data.labels),
             grad_norm,
             mu_grad: mu_grad(grad_norm, h, 0.0),
-            measured: t % config.measure_every == 0 || t == config.epochs,
+            measured: t.is_multiple_of(config.measure_every) || t == config.epochs,
             ..Default::default()
         };
         if record.measured {
