@@ -280,3 +280,20 @@ grid:
     assert_eq!(layers.rows.len(), summary.done * 4);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The key list that unknown-key errors and the key check use is Common's own fields.
+#[test]
+fn common_keys_are_the_common_fields() {
+    use wideprobe::experiment::config::Common;
+    let value = serde_json::to_value(Common::default()).unwrap();
+    let mut fields: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut keys = Common::KEYS.to_vec();
+    fields.sort();
+    keys.sort();
+    assert_eq!(fields, keys);
+}
