@@ -66,6 +66,7 @@ pub fn measure_baseline(gpu: &Gpu, warmup: usize, repeats: usize) -> Result<Base
     let noop_launch = time_launches(gpu, warmup, repeats, |batch| {
         batch.dispatch::<CopyParams>(&noop, &[], None, [1, 1, 1])
     })?;
+    check_copy(gpu)?;
     let buffer_bytes = COPY_BUFFER_BYTES.min(gpu.max_binding_bytes()) / 16 * 16;
     let (src, dst) = copy_buffers(gpu, buffer_bytes)?;
     let copy = time_launches(gpu, warmup, repeats, |batch| record_copy(batch, &src, &dst))?;
@@ -76,6 +77,29 @@ pub fn measure_baseline(gpu: &Gpu, warmup: usize, repeats: usize) -> Result<Base
         copy_gbs: copy_bytes as f64 / copy.median_s * 1e-9,
         copy,
     })
+}
+
+/// The copy on a ragged length (not a whole number of workgroups) into a NaN-poisoned
+/// output, before its time means anything.
+fn check_copy(gpu: &Gpu) -> Result<()> {
+    let len = 4 * (3 * COPY_WORKGROUP as usize + 7);
+    let want: Vec<f32> = (0..len).map(|i| i as f32).collect();
+    let src = Tensor::from_slice(gpu, &[len], &want)?;
+    let dst = Tensor::<f32>::zeros(gpu, &[len])?;
+    dst.poison(gpu)?;
+    let mut batch = Batch::new(gpu);
+    record_copy(&mut batch, &src, &dst)?;
+    batch.submit()?;
+    let got = dst.to_vec(gpu)?;
+    if let Some(i) = (0..len).find(|&i| got[i].to_bits() != want[i].to_bits()) {
+        anyhow::bail!(
+            "shaders/baseline.wgsl copy is wrong on {}: element {i} is {} instead of {}",
+            gpu.summary.name,
+            got[i],
+            want[i]
+        );
+    }
+    Ok(())
 }
 
 fn copy_buffers(gpu: &Gpu, bytes: u64) -> Result<(Tensor, Tensor)> {
@@ -126,7 +150,7 @@ impl fmt::Display for Bandwidth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:.2} GB/s median ({:.1}% of the measured copy peak)",
+            "{:.3} GB/s median ({:.1}% of the measured copy peak)",
             self.gbs,
             100.0 * self.fraction_of_copy_peak
         )
