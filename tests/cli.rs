@@ -153,7 +153,7 @@ fn matmul_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
 /// A 2 x 2 f64 matrix as .npy (version 1.0 header, padded to 64 bytes).
 fn write_small_npy(dir: &Path) -> PathBuf {
     let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');
