@@ -59,6 +59,7 @@ shader!(SYMSTATS_F64, "symstats_f64", F64, trusted: false);
 shader!(BIAS, "bias", NONE, trusted: false);
 shader!(NTK, "ntk", NONE, trusted: false);
 shader!(NTK_F64, "ntk_f64", F64, trusted: false);
+shader!(BASELINE, "baseline", NONE, trusted: true);
 
 /// All shaders, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -76,4 +77,5 @@ pub static ALL: &[&Shader] = &[
     &BIAS,
     &NTK,
     &NTK_F64,
+    &BASELINE,
 ];
