@@ -109,6 +109,9 @@ enum Command {
     /// Datasets: download CIFAR-10.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run a sweep on a Slurm cluster: submit a job array (one task per shard) and a
+    /// merge job after it.
+    Slurm(wideprobe::cluster::slurm::SlurmArgs),
 }
 
 #[derive(Subcommand)]
@@ -491,6 +494,11 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Slurm(args) => wideprobe::cluster::slurm::slurm_command(
+            &args,
+            wideprobe::cluster::slurm::unfinished_shards_unknown,
+        )
+        .map(|_| ()),
         Command::Spectrum {
             file,
             k,
