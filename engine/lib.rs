@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod bench;
+pub mod cluster;
 pub mod data;
 pub mod error;
 pub mod experiment;

@@ -61,6 +61,9 @@ enum Command {
     /// Datasets: download CIFAR-10.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Run a sweep on a Slurm cluster: submit a job array (one task per shard) and a
+    /// merge job after it.
+    Slurm(wideprobe::cluster::slurm::SlurmArgs),
 }
 
 #[derive(Subcommand)]
@@ -90,6 +93,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reproduce(args) => cli::experiment::reproduce_paper(&options, args),
         Command::Spectrum(args) => cli::spectrum::spectrum(&options, args),
         Command::Data(DataCommand::Fetch { dir, force }) => cli::data::fetch_cifar10(dir, force),
+        Command::Slurm(args) => wideprobe::cluster::slurm::slurm_command(
+            &args,
+            wideprobe::cluster::slurm::unfinished_shards_unknown,
+        )
+        .map(|_| ()),
     }
 }
 
