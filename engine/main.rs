@@ -64,6 +64,19 @@ enum Command {
     /// Run a sweep on a Slurm cluster: submit a job array (one task per shard) and a
     /// merge job after it.
     Slurm(wideprobe::cluster::slurm::SlurmArgs),
+    /// Each run of a sweep's output folder: done, diverged, failed, running (claimed, with
+    /// host and heartbeat age), stale (other settings) or missing; exits non-zero while
+    /// any run is not finished.
+    Status {
+        /// The sweep's output folder (holds config.yaml).
+        dir: PathBuf,
+    },
+    /// Rebuild a sweep's tables, manifest and figures (and, for a `reproduce` folder,
+    /// the report) from whatever runs are finished.
+    Merge {
+        /// The output folder of `run`, `slurm` or `reproduce`.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -95,9 +108,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Data(DataCommand::Fetch { dir, force }) => cli::data::fetch_cifar10(dir, force),
         Command::Slurm(args) => wideprobe::cluster::slurm::slurm_command(
             &args,
-            wideprobe::cluster::slurm::unfinished_shards_unknown,
+            wideprobe::experiment::status::unfinished_shards,
         )
         .map(|_| ()),
+        Command::Status { dir } => cli::experiment::status(&dir),
+        Command::Merge { dir } => cli::experiment::merge(&dir),
     }
 }
 

@@ -10,6 +10,7 @@ use wideprobe::analysis::figures::draw_conditioning;
 use wideprobe::analysis::figures_training::draw_training;
 use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
 use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions, SweepSummary};
+use wideprobe::experiment::status::RunState;
 use wideprobe::gpu::{Gpu, GpuOptions};
 
 use super::output::emit;
@@ -31,6 +32,10 @@ pub struct RunArgs {
     /// indices in JSON) under runs/<id>/tensors/.
     #[arg(long)]
     save_tensors: bool,
+    /// Compute only the runs whose index mod N is I (0 <= I < N), e.g. `--shard 0/4`;
+    /// default from WIDEPROBE_SHARDS / SLURM_ARRAY_TASK_ID inside a Slurm array.
+    #[arg(long, value_parser = wideprobe::cluster::parse_shard)]
+    shard: Option<(usize, usize)>,
 }
 
 #[derive(Args)]
@@ -60,6 +65,39 @@ impl fmt::Display for SweepLine<'_> {
         } else {
             String::new()
         };
+        if !s.stale.is_empty() {
+            let mut why: Vec<&str> = s
+                .stale
+                .iter()
+                .flat_map(|(_, k)| k.iter().map(String::as_str))
+                .collect();
+            why.sort();
+            why.dedup();
+            writeln!(
+                f,
+                "{} finished runs were recomputed: they were computed under other settings ({})",
+                s.stale.len(),
+                why.join(", ")
+            )?;
+        }
+        if !s.claimed_elsewhere.is_empty() {
+            writeln!(
+                f,
+                "{} runs are being computed by other processes sharing the folder (first: {}, {})",
+                s.claimed_elsewhere.len(),
+                s.claimed_elsewhere[0].0,
+                s.claimed_elsewhere[0].1
+            )?;
+        }
+        if s.other_shards > 0 {
+            writeln!(f, "{} runs belong to other shards", s.other_shards)?;
+        }
+        if s.stopped {
+            writeln!(
+                f,
+                "stopped early on a signal; the finished runs are written"
+            )?;
+        }
         writeln!(
             f,
             "{} runs done{diverged}, {} already finished (skipped), {} failed; results in {}",
@@ -71,13 +109,61 @@ impl fmt::Display for SweepLine<'_> {
     }
 }
 
+/// `wideprobe status DIR`: one line per run; fails while any run is not finished.
+pub fn status(dir: &Path) -> Result<()> {
+    let runs = wideprobe::experiment::status::sweep_status(dir)?;
+    let mut text = String::new();
+    let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+    for r in &runs {
+        *counts.entry(r.state.label()).or_default() += 1;
+        let detail = match &r.state {
+            RunState::Failed(e) => format!("  {}", e.lines().next().unwrap_or("")),
+            RunState::Running(who, age) => format!("  {who}, heartbeat {age} s ago"),
+            RunState::Stale(keys) => {
+                format!("  computed under other settings: {}", keys.join(", "))
+            }
+            _ => String::new(),
+        };
+        text.push_str(&format!(
+            "{:>5}  {:<9} {}{detail}\n",
+            r.index,
+            r.state.label(),
+            r.id
+        ));
+    }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    text.push_str(&format!("{} runs: {}\n", runs.len(), summary.join(", ")));
+    emit(&text)?;
+    let open = runs.iter().filter(|r| !r.state.finished()).count();
+    if open > 0 {
+        anyhow::bail!("{open} of {} runs are not finished", runs.len());
+    }
+    Ok(())
+}
+
+/// `wideprobe merge DIR`: rebuilds the tables, figures and report from what is finished.
+pub fn merge(dir: &Path) -> Result<()> {
+    let merged = wideprobe::experiment::status::merge(dir)?;
+    for d in merged {
+        emit(&format_args!("merged {}\n", d.display()))?;
+    }
+    Ok(())
+}
+
 pub fn run(options: &GpuOptions, args: RunArgs) -> Result<()> {
+    let shard = match args.shard {
+        Some(s) => Some(s),
+        None => wideprobe::cluster::try_shard_from_env()?,
+    };
+    // SIGUSR1/SIGTERM (Slurm's warning before the time limit) stop between runs.
+    wideprobe::cluster::install_stop_handlers()?;
     let gpu = Gpu::new(options)?;
     let run_options = RunOptions {
         out: args.out,
         force: args.force,
         quiet: args.quiet,
         save_tensors: args.save_tensors,
+        shard,
     };
     let summary = run_experiment(&gpu, &args.config, &run_options)?;
     emit(&SweepLine(&summary))?;

@@ -280,6 +280,9 @@ fn infinite_key(run: &ConditioningRun) -> String {
 #[derive(Default, serde::Serialize, serde::Deserialize)]
 pub struct ConditioningExtra {
     pub warnings: Vec<String>,
+    /// The `infinite/<file>` this run's inputs' infinite-width spectra are in.
+    #[serde(default)]
+    pub infinite: Option<String>,
 }
 
 impl SweepKind for ConditioningConfig {
@@ -319,45 +322,61 @@ impl SweepKind for ConditioningConfig {
         let tensors = self.common.save_tensors.then(|| ctx.dir.join("tensors"));
         let table = measure_run(ctx.gpu, ctx.ops, self, run, dataset, tensors.as_deref())?;
         table.write(&ctx.dir.join(Self::TABLE))?;
-        if self.infinite_width {
-            let key_path = ctx
-                .out
-                .join("infinite")
-                .join(format!("{}.csv", infinite_key(run)));
+        let infinite = if self.infinite_width {
+            // Keyed by the input set and by every setting Σ^l depends on, so a file
+            // computed under other settings is never reused.
+            let settings = serde_json::json!({
+                "common": self.settings(run, ctx.precision, ctx.data)["common"],
+                "data": ctx.data,
+                "precision": ctx.precision.name(),
+            });
+            let tag = &crate::io::fingerprint::fingerprint(&settings)[..10];
+            let file = format!("{}_{tag}.csv", infinite_key(run));
+            let key_path = ctx.out.join("infinite").join(&file);
             if ctx.force || !key_path.exists() {
                 std::fs::create_dir_all(ctx.out.join("infinite"))?;
                 measure_infinite_width(ctx.gpu, ctx.ops, self, run, dataset)?.write(&key_path)?;
             }
-        }
+            Some(file)
+        } else {
+            None
+        };
         Ok(Outcome {
             status: "done".into(),
             diverged: None,
             extra: ConditioningExtra {
                 warnings: dataset.warnings.clone(),
+                infinite,
             },
         })
     }
 
-    fn aggregate(&self, out: &Path, results: &[PlannedResult<'_, Self>]) -> Result<()> {
+    fn aggregate(
+        &self,
+        out: &Path,
+        results: &[PlannedResult<'_, Self>],
+        figures: bool,
+    ) -> Result<()> {
+        let done = || results.iter().filter(|r| r.record.status == "done");
         let mut layers = Table::new(&layers_header());
-        for r in results.iter().filter(|r| r.record.status == "done") {
+        for r in done() {
             layers.extend(Table::read(&r.planned.dir.join(Self::TABLE))?)?;
         }
         layers.write(&out.join("layers.csv"))?;
         let mut infinite = Table::new(&infinite_header());
-        if self.infinite_width {
-            let mut keys: Vec<String> = self.runs().iter().map(infinite_key).collect();
-            keys.sort();
-            keys.dedup();
-            for key in keys {
-                let p = out.join("infinite").join(format!("{key}.csv"));
-                if p.exists() {
-                    infinite.extend(Table::read(&p)?)?;
-                }
+        let mut files: Vec<&String> = done()
+            .filter_map(|r| r.record.extra.infinite.as_ref())
+            .collect();
+        files.sort();
+        files.dedup();
+        for file in files {
+            let p = out.join("infinite").join(file);
+            if p.exists() {
+                infinite.extend(Table::read(&p)?)?;
             }
         }
         infinite.write(&out.join("infinite_width.csv"))?;
-        if !layers.rows.is_empty() {
+        if figures && !layers.rows.is_empty() {
             figures::draw_conditioning(out).context("drawing the figures")?;
         }
         Ok(())

@@ -3,7 +3,9 @@
 
 pub mod conditioning;
 pub mod config;
+pub mod identity;
 pub mod reproduce;
 pub mod runner;
+pub mod status;
 pub mod sweep;
 pub mod training;

@@ -98,6 +98,7 @@ pub fn reproduce_set(
             force: options.force,
             quiet: options.quiet,
             save_tensors: false,
+            shard: None,
         };
         // The compiled-in text is parsed directly (no file written and read back).
         let result = parse_config(text, name)
@@ -197,4 +198,70 @@ fn utc_now() -> String {
         rest / 3600,
         (rest % 3600) / 60
     )
+}
+
+/// Writes the report of a `reproduce` folder from its experiment folders' tables and
+/// manifests (what `wideprobe merge` does after rebuilding each experiment's tables).
+pub fn report_from_folders(out: &Path, command: &str) -> Result<Vec<Finding>> {
+    let dirs: Vec<PathBuf> = ["conditioning", "training", "generalization"]
+        .iter()
+        .map(|f| out.join(f))
+        .collect();
+    fn present(d: &Path) -> Option<&Path> {
+        d.join("manifest.json").exists().then_some(d)
+    }
+    let findings = evaluate_findings(present(&dirs[0]), present(&dirs[1]), present(&dirs[2]))?;
+    let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let figures = figures_in(&dir_refs);
+    let manifests: Vec<(String, serde_json::Value)> = dirs
+        .iter()
+        .filter_map(|d| {
+            let text = std::fs::read_to_string(d.join("manifest.json")).ok()?;
+            let name = d.file_name()?.to_string_lossy().into_owned();
+            Some((name, serde_json::from_str(&text).ok()?))
+        })
+        .collect();
+    let lines: Vec<String> = manifests
+        .iter()
+        .map(|(name, m)| {
+            let runs = m["runs"].as_array().map(Vec::len).unwrap_or(0);
+            format!("{name}: {runs} runs merged")
+        })
+        .collect();
+    let adapter = manifests
+        .first()
+        .map(|(_, m)| {
+            let a = &m["adapter"];
+            format!(
+                "{} ({}, {})",
+                a["name"].as_str().unwrap_or("?"),
+                a["backend"].as_str().unwrap_or("?"),
+                a["device_type"].as_str().unwrap_or("?")
+            )
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let mut datasets: Vec<String> = manifests
+        .iter()
+        .filter_map(|(_, m)| {
+            let d = &m["dataset"];
+            let name = d["name"].as_str()?.to_string();
+            Some(if d["synthetic"].as_bool() == Some(true) {
+                format!("{name} (SYNTHETIC: not CIFAR-10)")
+            } else {
+                name
+            })
+        })
+        .collect();
+    datasets.sort();
+    datasets.dedup();
+    let meta = serde_json::json!({
+        "experiments": lines.join("; "),
+        "command": command,
+        "adapter": adapter,
+        "wideprobe": format!("{} ({})", env!("CARGO_PKG_VERSION"), git_revision()),
+        "dataset": if datasets.is_empty() { "unknown".to_string() } else { datasets.join(", ") },
+        "written": utc_now(),
+    });
+    write_report(out, &findings, &figures, &meta)?;
+    Ok(findings)
 }

@@ -17,12 +17,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context as _, Result};
 
 use super::config::{parse_config, ExperimentConfig};
+use super::identity::data_identity;
 use super::sweep::{
-    existing_results, plan, progress_bar, run_all, RunContext, SweepData, SweepKind,
+    existing_results, plan, progress_bar, run_all, PlannedRun, RunContext, SweepData, SweepKind,
 };
 use crate::gpu::Gpu;
+use crate::io::claim::{owner_tag, wait_claim};
 use crate::io::table::write_atomic;
 use crate::linalg::Precision;
+
+/// How long a process waits for another to finish rebuilding the aggregates.
+const AGGREGATE_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub struct RunOptions {
     /// Output directory; default the config's `out`, else `runs/<config stem>`.
@@ -33,6 +38,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Save tensors (as the config's `save_tensors: true`).
     pub save_tensors: bool,
+    /// Compute only the runs whose index mod N is I (`--shard I/N`).
+    pub shard: Option<(usize, usize)>,
 }
 
 /// What a finished sweep reports.
@@ -46,6 +53,14 @@ pub struct SweepSummary {
     pub failed: Vec<(String, String)>,
     /// (name, synthetic) of the datasets the finished runs used, sorted, once each.
     pub datasets: Vec<(String, bool)>,
+    /// Runs recomputed because their results were computed under other settings.
+    pub stale: Vec<(String, Vec<String>)>,
+    /// Runs held by another process sharing the folder.
+    pub claimed_elsewhere: Vec<(String, String)>,
+    /// Runs left to other shards.
+    pub other_shards: usize,
+    /// Stopped early on a signal; the finished runs are written.
+    pub stopped: bool,
 }
 
 pub fn run_experiment(gpu: &Gpu, config_path: &Path, options: &RunOptions) -> Result<SweepSummary> {
@@ -71,12 +86,12 @@ pub fn run_config(
     match config {
         ExperimentConfig::Conditioning(mut c) => {
             c.common.save_tensors |= options.save_tensors;
-            let out = prepare_out(c.common.out.as_ref(), text, stem, options)?;
+            let out = prepare_out(c.common.out.as_ref(), text, stem, options, c.kind_name())?;
             sweep(gpu, &c, &out, options)
         }
         ExperimentConfig::Training(mut c) => {
             c.common.save_tensors |= options.save_tensors;
-            let out = prepare_out(c.common.out.as_ref(), text, stem, options)?;
+            let out = prepare_out(c.common.out.as_ref(), text, stem, options, c.kind_name())?;
             sweep(gpu, &c, &out, options)
         }
     }
@@ -87,6 +102,7 @@ fn prepare_out(
     text: &str,
     stem: &str,
     options: &RunOptions,
+    kind_name: &str,
 ) -> Result<PathBuf> {
     let out = options
         .out
@@ -95,12 +111,35 @@ fn prepare_out(
         .unwrap_or_else(|| PathBuf::from("runs").join(stem));
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the output directory {}", out.display()))?;
-    std::fs::write(out.join("config.yaml"), text)
-        .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+    refuse_other_experiment(&out, kind_name)?;
+    // Never write over an input: the config may be `out/config.yaml` itself (or a link
+    // to it); rewriting a file with its own text changes nothing and is skipped.
+    let dest = out.join("config.yaml");
+    let same_text = std::fs::read_to_string(&dest).is_ok_and(|t| t == text);
+    if !same_text {
+        write_atomic(&dest, text.as_bytes())
+            .with_context(|| format!("cannot copy the config into {}", out.display()))?;
+    }
     Ok(out)
 }
 
-/// The sweep of any kind: precision resolved once, runs, aggregate, manifest.
+/// Refuses an output folder that holds results of another kind of experiment.
+fn refuse_other_experiment(out: &Path, kind_name: &str) -> Result<()> {
+    let previous = std::fs::read_to_string(out.join("manifest.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m.get("kind").and_then(|k| k.as_str()).map(str::to_string));
+    match previous {
+        Some(previous) if previous != kind_name => bail!(
+            "{} holds results of a {previous} experiment, and this config is {kind_name}:              give another --out (or the config's `out`), or delete that folder",
+            out.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The sweep of any kind: precision resolved once, runs (each followed by the
+/// aggregates, under a lock), then the figures.
 fn sweep<K: SweepKind>(
     gpu: &Gpu,
     kind: &K,
@@ -112,19 +151,83 @@ fn sweep<K: SweepKind>(
     let planned = plan(kind, out);
     let progress = progress_bar(planned.len(), options.quiet);
     let mut data = SweepData::default();
+    let data_id = sweep_data_identity(kind, &planned, &mut data, &progress);
     let ctx = RunContext {
         gpu,
         ops: &ops,
         out,
         dir: out,
         force: options.force,
+        precision,
+        data: &data_id,
+        shard: options.shard,
     };
-    let tally = run_all(kind, &ctx, &planned, &mut data, &progress)?;
+    let adapter = serde_json::to_value(&gpu.summary)?;
+    // The first dataset is loaded by now: its description stands for the sweep's.
+    let dataset = data
+        .described
+        .clone()
+        .unwrap_or_else(|| previous_dataset_entry(out));
+    let rebuild = |figures: bool| -> Result<Vec<(String, bool)>> {
+        let lock = out.join(".aggregate.lock");
+        let _held = wait_claim(&lock, owner_tag().as_deref(), AGGREGATE_WAIT)?;
+        let entry = dataset.clone();
+        aggregate(
+            kind, out, &planned, precision, &data_id, &adapter, entry, figures,
+        )
+    };
+    let mut after_run = || rebuild(false).map(|_| ());
+    let tally = run_all(kind, &ctx, &planned, &mut data, &progress, &mut after_run)?;
     progress.finish_and_clear();
+    let datasets = rebuild(true)?;
+    Ok(SweepSummary {
+        out: out.to_path_buf(),
+        done: tally.done,
+        skipped: tally.skipped,
+        diverged: tally.diverged,
+        failed: tally.failed,
+        datasets,
+        stale: tally.stale,
+        claimed_elsewhere: tally.claimed_elsewhere,
+        other_shards: tally.other_shards,
+        stopped: tally.stopped,
+    })
+}
 
-    // Aggregate whatever has finished, this time or before.
-    let results = existing_results::<K>(&planned);
-    kind.aggregate(out, &results)?;
+/// The dataset identity of a sweep, from its first run's dataset (every run of a sweep
+/// reads the same files); `null` when it cannot be loaded (the runs then fail with the
+/// reason).
+fn sweep_data_identity<K: SweepKind>(
+    kind: &K,
+    planned: &[PlannedRun<K::Run>],
+    data: &mut SweepData,
+    progress: &indicatif::ProgressBar,
+) -> serde_json::Value {
+    planned
+        .first()
+        .and_then(|p| {
+            data.get(kind.common(), kind.data_request(&p.run), progress)
+                .ok()
+        })
+        .map(data_identity)
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Rebuilds the aggregate tables (and the figures) and the manifest from the results
+/// computed under today's settings; returns the datasets they used.
+#[allow(clippy::too_many_arguments)]
+pub fn aggregate<K: SweepKind>(
+    kind: &K,
+    out: &Path,
+    planned: &[PlannedRun<K::Run>],
+    precision: Precision,
+    data_id: &serde_json::Value,
+    adapter: &serde_json::Value,
+    dataset: serde_json::Value,
+    figures: bool,
+) -> Result<Vec<(String, bool)>> {
+    let results = existing_results(kind, planned, precision, data_id);
+    kind.aggregate(out, &results, figures)?;
     let mut datasets: Vec<(String, bool)> = results
         .iter()
         .filter(|r| r.record.finished())
@@ -133,19 +236,8 @@ fn sweep<K: SweepKind>(
     datasets.sort();
     datasets.dedup();
     let records: Vec<_> = results.iter().map(|r| &r.record).collect();
-    let dataset = data
-        .described
-        .clone()
-        .unwrap_or_else(|| previous_dataset_entry(out));
-    write_manifest(out, kind, gpu, precision, dataset, &records)?;
-    Ok(SweepSummary {
-        out: out.to_path_buf(),
-        done: tally.done,
-        skipped: tally.skipped,
-        diverged: tally.diverged,
-        failed: tally.failed,
-        datasets,
-    })
+    write_manifest(out, kind, adapter, precision, dataset, &records)?;
+    Ok(datasets)
 }
 
 /// The dataset entry of the manifest already in `out` (every run reused, so none was
@@ -162,7 +254,7 @@ fn previous_dataset_entry(out: &Path) -> serde_json::Value {
 fn write_manifest<K: SweepKind>(
     out: &Path,
     kind: &K,
-    gpu: &Gpu,
+    adapter: &serde_json::Value,
     precision: Precision,
     dataset: serde_json::Value,
     records: &impl serde::Serialize,
@@ -177,9 +269,10 @@ fn write_manifest<K: SweepKind>(
     let manifest = serde_json::json!({
         "wideprobe_version": env!("CARGO_PKG_VERSION"),
         "git_revision": git_revision(),
+        "result_format": super::identity::RESULT_FORMAT,
         "kind": kind.kind_name(),
         "config": config,
-        "adapter": gpu.summary,
+        "adapter": adapter,
         "precision": precision.name(),
         "dataset": dataset,
         "runs": records,
@@ -191,15 +284,10 @@ fn write_manifest<K: SweepKind>(
     )
 }
 
-/// The git revision wideprobe was built from, when it was built in a checkout.
+/// The git revision wideprobe was built from, with `-dirty` when its sources had
+/// uncommitted changes (embedded at build time, see build.rs).
 pub fn git_revision() -> String {
-    std::process::Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    crate::provenance::describe()
 }
 
 /// Fails with a summary when some runs failed (after everything finished was written).

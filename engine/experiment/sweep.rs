@@ -3,7 +3,11 @@
 //! from whatever per-run results exist. The per-kind pieces are a [`SweepKind`].
 //!
 //! Per run, `runs/<id>/result.json` is a [`RunRecord`] and `runs/<id>/<TABLE>` its rows;
-//! both are written atomically, so a run either has a result or is recomputed.
+//! both are written atomically, so a run either has a result or is recomputed. A result
+//! is reused only when its settings fingerprint ([`super::identity`]) matches today's.
+//! Several processes may share one output folder: a run is claimed (`runs/<id>/claim.lock`,
+//! [`crate::io::claim`]) before it is computed, and a process computes only the runs of
+//! its shard (`--shard I/N`: index mod N == I).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,8 +18,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::config::Common;
+use super::identity::{changed_keys, run_settings, settings_fingerprint};
 use crate::data::{load_dataset, Dataset};
 use crate::gpu::Gpu;
+use crate::io::claim::{owner_tag, try_claim, ClaimOutcome};
 use crate::io::table::write_atomic;
 use crate::linalg::Precision;
 
@@ -36,11 +42,17 @@ pub struct RunContext<'a, Ops> {
     pub dir: &'a Path,
     /// Recompute results that exist (`--force`).
     pub force: bool,
+    /// The precision that runs, resolved once for the sweep.
+    pub precision: Precision,
+    /// The dataset's identity ([`super::identity::data_identity`]).
+    pub data: &'a serde_json::Value,
+    /// This process's share of the runs: (I, N) computes the runs whose index mod N is I.
+    pub shard: Option<(usize, usize)>,
 }
 
 /// The per-kind pieces of a sweep.
 pub trait SweepKind: Serialize {
-    type Run;
+    type Run: Serialize;
     type Ops;
     /// Kind-specific fields of `result.json`, beside the common ones.
     type Extra: Serialize + DeserializeOwned + Default;
@@ -63,8 +75,24 @@ pub trait SweepKind: Serialize {
         run: &Self::Run,
         dataset: &Dataset,
     ) -> Result<Outcome<Self::Extra>>;
-    /// Writes the aggregate tables (and figures) from the finished runs.
-    fn aggregate(&self, out: &Path, results: &[PlannedResult<'_, Self>]) -> Result<()>;
+    /// Writes the aggregate tables from the finished runs, and the figures when
+    /// `figures` (the tables are rebuilt after every run, the figures at the end).
+    fn aggregate(
+        &self,
+        out: &Path,
+        results: &[PlannedResult<'_, Self>],
+        figures: bool,
+    ) -> Result<()>;
+
+    /// Everything that changes the numbers of `run` ([`super::identity`]).
+    fn settings(
+        &self,
+        run: &Self::Run,
+        precision: Precision,
+        data: &serde_json::Value,
+    ) -> serde_json::Value {
+        run_settings(self.kind_name(), self, self.common(), run, precision, data)
+    }
 }
 
 /// What a run leaves in `runs/<id>/result.json`.
@@ -78,6 +106,12 @@ pub struct RunRecord<E> {
     pub dataset: String,
     pub synthetic: bool,
     pub error: Option<String>,
+    /// Fingerprint of `settings`; empty in results of wideprobe before 0.2.
+    #[serde(default)]
+    pub fingerprint: String,
+    /// What the numbers were computed under ([`super::identity`]).
+    #[serde(default)]
+    pub settings: serde_json::Value,
     #[serde(flatten)]
     pub extra: E,
 }
@@ -118,20 +152,49 @@ pub fn read_record<E: DeserializeOwned>(dir: &Path) -> Option<RunRecord<E>> {
     serde_json::from_str(&std::fs::read_to_string(dir.join("result.json")).ok()?).ok()
 }
 
-/// The records that exist of the planned runs, in plan order.
+/// The records of the planned runs computed under today's settings, in plan order:
+/// results of other settings are left out, so no table shows numbers of a config it
+/// does not describe.
 pub fn existing_results<'a, K: SweepKind>(
+    kind: &K,
     planned: &'a [PlannedRun<K::Run>],
+    precision: Precision,
+    data: &serde_json::Value,
 ) -> Vec<PlannedResult<'a, K>> {
     planned
         .iter()
-        .filter_map(|p| read_record(&p.dir).map(|record| PlannedResult { planned: p, record }))
+        .filter_map(|p| {
+            let record = read_record::<K::Extra>(&p.dir)?;
+            let settings = kind.settings(&p.run, precision, data);
+            (record.fingerprint == settings_fingerprint(&settings))
+                .then_some(PlannedResult { planned: p, record })
+        })
         .collect()
 }
 
-/// Whether a run has a finished result with today's table columns.
-pub fn is_finished<K: SweepKind>(dir: &Path) -> bool {
-    read_record::<K::Extra>(dir).is_some_and(|r| r.finished())
-        && has_header(&dir.join(K::TABLE), &K::table_header())
+/// Whether a run's result can be reused.
+#[derive(Debug, PartialEq)]
+pub enum Reuse {
+    /// Finished under today's settings.
+    Fresh,
+    /// Finished, but under other settings (the keys that differ), or with old columns.
+    Stale(Vec<String>),
+    /// Not finished (no result, or failed).
+    Missing,
+}
+
+/// Whether the run in `dir` has a finished result computed under `settings`.
+pub fn reuse<K: SweepKind>(dir: &Path, settings: &serde_json::Value) -> Reuse {
+    let Some(record) = read_record::<K::Extra>(dir).filter(|r| r.finished()) else {
+        return Reuse::Missing;
+    };
+    if !has_header(&dir.join(K::TABLE), &K::table_header()) {
+        return Reuse::Stale(vec!["table columns".into()]);
+    }
+    if record.fingerprint != settings_fingerprint(settings) {
+        return Reuse::Stale(changed_keys(&record.settings, settings));
+    }
+    Reuse::Fresh
 }
 
 /// Whether a finished run's table exists with today's columns: tables written by an
@@ -158,7 +221,7 @@ pub struct SweepData {
 impl SweepData {
     /// The dataset of `(n, n_test, seed)`, loaded the first time; the first dataset's
     /// warnings are printed above the progress bar.
-    fn get(
+    pub fn get(
         &mut self,
         common: &Common,
         key: (usize, usize, u64),
@@ -202,27 +265,73 @@ pub struct Tally {
     /// Runs computed this time that diverged (counted in `done` too).
     pub diverged: usize,
     pub failed: Vec<(String, String)>,
+    /// Runs recomputed because their result was computed under other settings, with
+    /// the settings that changed.
+    pub stale: Vec<(String, Vec<String>)>,
+    /// Runs another process holds (id, who and for how long).
+    pub claimed_elsewhere: Vec<(String, String)>,
+    /// Runs of other shards, left to them.
+    pub other_shards: usize,
+    /// The sweep stopped early on a signal (Slurm's warning before the time limit).
+    pub stopped: bool,
 }
 
-/// Runs every planned run not finished (all with `force`), writing each record.
+/// Runs every planned run of this shard that has no fresh result (all with `force`),
+/// claiming each first and writing its record; `after_run` is called after each run
+/// computed here (to rebuild the aggregates).
 pub fn run_all<K: SweepKind>(
     kind: &K,
     ctx_base: &RunContext<K::Ops>,
     planned: &[PlannedRun<K::Run>],
     data: &mut SweepData,
     progress: &indicatif::ProgressBar,
+    after_run: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Tally> {
     let mut tally = Tally::default();
-    for p in planned {
+    let owner = owner_tag();
+    for (index, p) in planned.iter().enumerate() {
+        if ctx_base.shard.is_some_and(|(i, n)| index % n != i) {
+            tally.other_shards += 1;
+            continue;
+        }
+        if crate::cluster::stop_requested() {
+            tally.stopped = true;
+            break;
+        }
         progress.set_message(p.id.clone());
-        if !ctx_base.force && is_finished::<K>(&p.dir) {
+        let settings = kind.settings(&p.run, ctx_base.precision, ctx_base.data);
+        match reuse::<K>(&p.dir, &settings) {
+            Reuse::Fresh if !ctx_base.force => {
+                tally.skipped += 1;
+                progress.inc(1);
+                continue;
+            }
+            Reuse::Stale(changed) if !ctx_base.force => tally.stale.push((p.id.clone(), changed)),
+            _ => {}
+        }
+        std::fs::create_dir_all(&p.dir)?;
+        let claim = match try_claim(&p.dir.join("claim.lock"), owner.as_deref())? {
+            ClaimOutcome::Claimed(c) => c,
+            ClaimOutcome::HeldBy(info, age) => {
+                let who = format!("pid {} on {}, {} s", info.pid, info.host, age.as_secs());
+                tally.claimed_elsewhere.push((p.id.clone(), who));
+                progress.inc(1);
+                continue;
+            }
+        };
+        // Another process may have finished it between our check and our claim.
+        if !ctx_base.force && reuse::<K>(&p.dir, &settings) == Reuse::Fresh {
             tally.skipped += 1;
         } else {
-            let record = run_one(kind, ctx_base, p, data, progress, &mut tally)?;
+            let mut record = run_one(kind, ctx_base, p, data, progress, &mut tally)?;
+            record.fingerprint = settings_fingerprint(&settings);
+            record.settings = settings;
             write_atomic(
                 &p.dir.join("result.json"),
                 serde_json::to_string_pretty(&record)?.as_bytes(),
             )?;
+            drop(claim);
+            after_run()?;
         }
         progress.inc(1);
     }
@@ -237,7 +346,6 @@ fn run_one<K: SweepKind>(
     progress: &indicatif::ProgressBar,
     tally: &mut Tally,
 ) -> Result<RunRecord<K::Extra>> {
-    std::fs::create_dir_all(&p.dir)?;
     let ctx = RunContext {
         dir: &p.dir,
         ..*ctx_base
@@ -264,6 +372,8 @@ fn run_one<K: SweepKind>(
                 dataset: dataset.name.clone(),
                 synthetic: dataset.synthetic,
                 error: None,
+                fingerprint: String::new(),
+                settings: serde_json::Value::Null,
                 extra: outcome.extra,
             }
         }
@@ -278,6 +388,8 @@ fn run_one<K: SweepKind>(
                 dataset: String::new(),
                 synthetic: false,
                 error: Some(message),
+                fingerprint: String::new(),
+                settings: serde_json::Value::Null,
                 extra: K::Extra::default(),
             }
         }

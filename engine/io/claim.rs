@@ -150,6 +150,23 @@ pub fn try_claim(path: &Path, owner: Option<&str>) -> Result<ClaimOutcome> {
     Ok(ClaimOutcome::HeldBy(info, age_of(path).unwrap_or_default()))
 }
 
+/// Who holds the claim at `path`, how long ago its heartbeat beat, and whether it is
+/// stale (abandoned); `None` when there is no claim.
+pub fn inspect(path: &Path) -> Option<(ClaimInfo, Duration, bool)> {
+    let age = age_of(path)?;
+    let info = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<ClaimInfo>(&t).ok());
+    let stale = is_stale(info.as_ref(), age, None);
+    let info = info.unwrap_or(ClaimInfo {
+        host: "?".into(),
+        pid: 0,
+        started_unix_s: 0,
+        owner: None,
+    });
+    Some((info, age, stale))
+}
+
 /// Waits up to `timeout` for the claim at `path` (for short critical sections such as
 /// rebuilding the aggregate tables).
 pub fn wait_claim(path: &Path, owner: Option<&str>, timeout: Duration) -> Result<Claim> {

@@ -66,7 +66,12 @@ impl SweepKind for TrainingConfig {
         })
     }
 
-    fn aggregate(&self, out: &Path, results: &[PlannedResult<'_, Self>]) -> Result<()> {
+    fn aggregate(
+        &self,
+        out: &Path,
+        results: &[PlannedResult<'_, Self>],
+        figures: bool,
+    ) -> Result<()> {
         let mut epochs = Table::new(&epochs_header());
         let mut runs = Table::new(&runs_header());
         for r in results {
@@ -87,7 +92,7 @@ impl SweepKind for TrainingConfig {
         }
         epochs.write(&out.join("epochs.csv"))?;
         runs.write(&out.join("runs.csv"))?;
-        if !epochs.rows.is_empty() {
+        if figures && !epochs.rows.is_empty() {
             crate::analysis::figures_training::draw_training(out).context("drawing the figures")?;
         }
         Ok(())
