@@ -5,15 +5,17 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use wideprobe::data::fetch;
-use wideprobe::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
 use wideprobe::analysis::figures::draw_conditioning;
 use wideprobe::analysis::figures_training::draw_training;
-use wideprobe::io::npy::{read_npy, NpyData};
+use wideprobe::bench::{bench_lanczos, bench_matmul, MatmulBenchArgs};
+use wideprobe::data::fetch;
 use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
 use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions};
 use wideprobe::gpu::{list_adapters, AdapterSummary, Gpu, GpuOptions};
-use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
+use wideprobe::io::npy::{read_npy, NpyData};
+use wideprobe::linalg::{
+    spectrum_with_method, LanczosOptions, Precision, SpectrumMethod, SpectrumResult,
+};
 use wideprobe::ops::{Layout, MatmulVariant};
 
 #[derive(Parser)]
@@ -84,10 +86,13 @@ enum Command {
         quiet: bool,
     },
     /// Extreme eigenvalues of a symmetric matrix stored as a NumPy .npy file (f32 or
-    /// f64, C order), by Lanczos with full reorthogonalisation on the GPU.
+    /// f64, C order), by Lanczos with full reorthogonalisation or the dense solver on the GPU.
     Spectrum {
         /// The .npy file.
         file: std::path::PathBuf,
+        /// auto (dense up to order 1024, else Lanczos), lanczos or dense.
+        #[arg(long, default_value = "auto")]
+        method: SpectrumMethod,
         /// How many eigenvalues to report at each end.
         #[arg(long, default_value_t = 1)]
         k: usize,
@@ -177,6 +182,28 @@ enum BenchCommand {
         /// Timed measurements.
         #[arg(long, default_value_t = 3)]
         measure_repeat: usize,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Time `spectrum` by one method on an n x n matrix with eigenvalues geometrically
+    /// spaced from 1 down to 1/kappa (checked first).
+    Spectrum {
+        #[arg(long, default_value_t = 1000)]
+        n: usize,
+        #[arg(long, default_value_t = 1e4)]
+        kappa: f64,
+        /// auto, lanczos or dense.
+        #[arg(long, default_value = "auto")]
+        method: SpectrumMethod,
+        /// auto, f32 or f64.
+        #[arg(long, default_value = "auto")]
+        precision: Precision,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Timed runs after one warm-up (the best is reported).
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -318,6 +345,7 @@ fn print_spectrum(r: &SpectrumResult, json: bool) -> Result<()> {
         r.seconds,
         if r.converged { "" } else { ", NOT CONVERGED" }
     );
+    println!("  {} submissions, {} readbacks", r.submissions, r.readbacks);
     for (label, list) in [("largest", &r.largest), ("smallest", &r.smallest)] {
         for (i, e) in list.iter().enumerate() {
             println!(
@@ -493,6 +521,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Spectrum {
             file,
+            method,
             k,
             precision,
             tol_max,
@@ -509,7 +538,7 @@ fn run(cli: Cli) -> Result<()> {
                 seed,
                 ..Default::default()
             };
-            let r = dense_spectrum(&gpu, n, &data, precision, &opts)?;
+            let r = spectrum_with_method(&gpu, n, &data, precision, method, &opts)?;
             print_spectrum(&r, json)
         }
         Command::Bench(BenchCommand::Train {
@@ -539,6 +568,44 @@ fn run(cli: Cli) -> Result<()> {
                 println!(
                     "{}: depth {depth}, width {width}, n {n}, {}: step {:.4} s, measurements {:.4} s (NTK {}, {})",
                     t.adapter, t.loss, t.step_seconds, t.measure_seconds, t.ntk_method, t.precision
+                );
+            }
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Spectrum {
+            n,
+            kappa,
+            method,
+            precision,
+            seed,
+            repeat,
+            json,
+        }) => {
+            let gpu = Gpu::new(&options)?;
+            let r = wideprobe::bench::spectrum::bench_spectrum(
+                &gpu, n, kappa, method, precision, seed, repeat,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                println!(
+                    "spectrum n={} kappa={:e} {} ({} asked) in {} on {}: {:.4} s, {} steps, \
+                     {} submissions, {} readbacks, {:.2} GFLOP/s; λ_max rel err {:.1e}, \
+                     |λ_min err|/λ_max {:.1e} (bound {:.1e})",
+                    r.n,
+                    r.kappa,
+                    r.method,
+                    r.requested,
+                    r.precision,
+                    r.adapter,
+                    r.seconds,
+                    r.iterations,
+                    r.submissions,
+                    r.readbacks,
+                    r.gflops,
+                    r.lambda_max_rel_error,
+                    r.lambda_min_error_over_lambda_max,
+                    r.lambda_min_bound
                 );
             }
             Ok(())

@@ -1,6 +1,8 @@
 //! Kernels in isolation: correctness first, then time (GPU timestamps when the adapter
 //! has them, host wall clock otherwise).
 
+pub mod spectrum;
+
 use anyhow::Result;
 use rand::{Rng, SeedableRng};
 

@@ -59,6 +59,10 @@ shader!(SYMSTATS_F64, "symstats_f64", F64, trusted: false);
 shader!(BIAS, "bias", NONE, trusted: false);
 shader!(NTK, "ntk", NONE, trusted: false);
 shader!(NTK_F64, "ntk_f64", F64, trusted: false);
+family!(KRYLOV_F32, "krylov", f32, trusted: false);
+family!(KRYLOV_F64, "krylov", f64, trusted: false);
+family!(TRIDIAGONALIZE_F32, "tridiagonalize", f32, trusted: false);
+family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
 
 /// All shaders, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -76,4 +80,8 @@ pub static ALL: &[&Shader] = &[
     &BIAS,
     &NTK,
     &NTK_F64,
+    &KRYLOV_F32,
+    &KRYLOV_F64,
+    &TRIDIAGONALIZE_F32,
+    &TRIDIAGONALIZE_F64,
 ];
