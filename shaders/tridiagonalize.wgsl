@@ -18,7 +18,11 @@
 //   work     (read_write)  [count, n, n] a copy of a, reduced in place
 //   tri      (read_write)  [count, 2n]: d[0..n], then e[0..n-1], then a 0
 //   scratch  (read_write)  [count, 2n]: v, then p (overwritten by w)
-//   params   (uniform)     n, count
+//   params   (uniform)     n, count, and the columns [k_begin, k_end) this launch reduces
+//
+// A launch reduces a range of columns, the host records ranges of bounded work into
+// one batch: lavapipe was measured to leave a single long launch unfinished past
+// about 1e7 element updates (n ~ 240 in one launch), the rest of T unwritten. The first range also copies a into work; the last writes d[n-1].
 //
 // Work split: one workgroup per matrix (workgroup id wg.x + wg.y * nwg.x), so a batch
 // of matrices is one dispatch and each matrix gets exactly the same arithmetic whether
@@ -31,8 +35,8 @@
 struct Params {
     n: u32,
     count: u32,
-    _pad0: u32,
-    _pad1: u32,
+    k_begin: u32,
+    k_end: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<Real>;
@@ -105,14 +109,16 @@ fn tridiagonalize(
     let pb = tb + n; // p, then w, in scratch
 
     // work = a, mirrored from the lower triangle.
-    for (var idx = lid; idx < n * n; idx += WG) {
-        let i = idx / n;
-        let j = idx % n;
-        work[base + idx] = a[base + select(idx, j * n + i, j > i)];
+    if params.k_begin == 0u {
+        for (var idx = lid; idx < n * n; idx += WG) {
+            let i = idx / n;
+            let j = idx % n;
+            work[base + idx] = a[base + select(idx, j * n + i, j > i)];
+        }
     }
     storageBarrier();
 
-    for (var k = 0u; k + 1u < n; k++) {
+    for (var k = params.k_begin; k < params.k_end && k + 1u < n; k++) {
         let m = n - k - 1u;
         let col = base + (k + 1u) * n + k; // x[i] = work[col + i n]
         let corner = base + (k + 1u) * n + k + 1u; // A22[r, c] = work[corner + r n + c]
@@ -170,7 +176,7 @@ fn tridiagonalize(
         }
         storageBarrier();
     }
-    if lid == 0u && n > 0u {
+    if lid == 0u && n > 0u && params.k_end + 1u >= n {
         tri[tb + n - 1u] = work[base + (n - 1u) * n + n - 1u];
         tri[tb + 2u * n - 1u] = Real(0.0);
     }

@@ -274,7 +274,33 @@ struct LanczosDevice<'a, T: Real> {
     counters: Counters,
 }
 
-impl<T: Real> LanczosDevice<'_, T> {
+impl<'a, T: Real> LanczosDevice<'a, T> {
+    /// Buffers for a run of up to `max_dim` steps (capped by the binding limit, with a
+    /// note), q set to `start`.
+    fn new(
+        gpu: &'a Gpu,
+        ops: Arc<VectorOps<T>>,
+        op: &'a dyn SymmetricOperator<T>,
+        max_dim: usize,
+        start: &[T],
+    ) -> Result<(Self, Option<String>)> {
+        let n = op.order();
+        let (basis, note) = KrylovBasis::new(gpu, ops.clone(), n, max_dim)?;
+        let dev = LanczosDevice {
+            gpu,
+            krylov: KrylovOps::new(gpu)?,
+            op,
+            q: Tensor::<T>::from_slice(gpu, &[n], start)?,
+            w: Tensor::<T>::zeros(gpu, &[n])?,
+            beta_t: Tensor::<T>::zeros(gpu, &[1])?,
+            coef: Tensor::<T>::zeros(gpu, &[2 * MAX_BLOCK + 1])?,
+            basis,
+            ops,
+            counters: Counters::default(),
+        };
+        Ok((dev, note))
+    }
+
     /// Records step j: w = A q_j, α_j = h[j], w ⟂ V[0..=j] twice, β_j = ‖w‖, and, when
     /// the basis has room, q_{j+1} = w / β_j into q and row j + 1.
     fn record_step(&self, batch: &mut Batch, j: usize, slot: usize) -> Result<()> {
@@ -336,6 +362,16 @@ struct LanczosHost {
 }
 
 impl LanczosHost {
+    fn new(n: usize, u: f64, max_dim: usize) -> Self {
+        LanczosHost {
+            n,
+            u,
+            alpha: Vec::with_capacity(max_dim),
+            beta: Vec::with_capacity(max_dim),
+            norm_estimate: 0.0,
+        }
+    }
+
     /// Takes a block's coefficients; returns whether a breakdown cut it short.
     fn absorb(&mut self, coef: &[f64], steps: usize, what: &dyn Fn() -> String) -> Result<bool> {
         for s in 0..steps {
@@ -414,31 +450,13 @@ pub fn lanczos<T: Real>(
     }
     let k = opts.k.max(1).min(n);
     let max_dim = opts.max_iter.unwrap_or(n).clamp(1, n);
-    let (basis, cap_note) = KrylovBasis::new(gpu, ops.clone(), n, max_dim)?;
-    let max_dim = basis.capacity;
-    let mut notes: Vec<String> = cap_note.into_iter().collect();
-
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
     let to_t = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
-    let mut dev = LanczosDevice {
-        gpu,
-        krylov: KrylovOps::new(gpu)?,
-        op,
-        q: Tensor::<T>::from_slice(gpu, &[n], &to_t(&random_unit(&mut rng, n)))?,
-        w: Tensor::<T>::zeros(gpu, &[n])?,
-        beta_t: Tensor::<T>::zeros(gpu, &[1])?,
-        coef: Tensor::<T>::zeros(gpu, &[2 * MAX_BLOCK + 1])?,
-        basis,
-        ops,
-        counters: Counters::default(),
-    };
-    let mut host = LanczosHost {
-        n,
-        u: T::UNIT_ROUNDOFF,
-        alpha: Vec::with_capacity(max_dim),
-        beta: Vec::with_capacity(max_dim),
-        norm_estimate: 0.0,
-    };
+    let start = to_t(&random_unit(&mut rng, n));
+    let (mut dev, cap_note) = LanczosDevice::new(gpu, ops, op, max_dim, &start)?;
+    let max_dim = dev.basis.capacity;
+    let mut notes: Vec<String> = cap_note.into_iter().collect();
+    let mut host = LanczosHost::new(n, T::UNIT_ROUNDOFF, max_dim);
     let (mut block, mut restarts, mut restart_pending) = (MIN_BLOCK, 0, false);
     loop {
         let dim = host.alpha.len();

@@ -14,7 +14,32 @@ use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 struct TridiagonalizeParams {
     n: u32,
     count: u32,
-    _pad: [u32; 2],
+    k_begin: u32,
+    k_end: u32,
+}
+
+/// Most trailing-matrix element updates (symmetric product plus rank-2 update, per
+/// matrix) one launch may do: lavapipe left launches unfinished past about 1e7
+/// (2·Σm² over the columns reduced), so a fifth of that.
+const WORK_PER_LAUNCH: usize = 2_000_000;
+
+/// Column ranges [begin, end) of bounded work covering columns 0 .. n-1 (at least one
+/// range, so that n = 1 still copies and writes its diagonal).
+pub fn column_ranges(n: usize) -> Vec<(usize, usize)> {
+    let mut ranges = Vec::new();
+    let (mut begin, mut work) = (0, 0);
+    for k in 0..n.saturating_sub(1) {
+        let m = n - k - 1;
+        work += 2 * m * m + 4 * m;
+        if work >= WORK_PER_LAUNCH {
+            ranges.push((begin, k + 1));
+            (begin, work) = (k + 1, 0);
+        }
+    }
+    if begin < n.saturating_sub(1) || ranges.is_empty() {
+        ranges.push((begin, n.saturating_sub(1)));
+    }
+    ranges
 }
 
 /// The reduction kernel of one precision, built once.
@@ -78,11 +103,6 @@ impl<T: SpectralElement> Tridiagonalize<T> {
                  reduce them in smaller batches"
             );
         }
-        let params = TridiagonalizeParams {
-            n: n as u32,
-            count: count as u32,
-            _pad: [0; 2],
-        };
         let buffers = [
             a.buffer(),
             work.work.buffer(),
@@ -90,6 +110,15 @@ impl<T: SpectralElement> Tridiagonalize<T> {
             work.scratch.buffer(),
         ];
         let groups = grid_1d(batch.gpu(), count as u64)?;
-        batch.dispatch(&self.kernel, &buffers, Some(&params), groups)
+        for (begin, end) in column_ranges(n) {
+            let params = TridiagonalizeParams {
+                n: n as u32,
+                count: count as u32,
+                k_begin: begin as u32,
+                k_end: end as u32,
+            };
+            batch.dispatch(&self.kernel, &buffers, Some(&params), groups)?;
+        }
+        Ok(())
     }
 }

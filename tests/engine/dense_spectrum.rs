@@ -318,3 +318,22 @@ fn spectrum_method_parses_resolves_and_runs() {
         assert!((r.lambda_max() - reference[n - 1]).abs() <= r.largest[0].bound);
     }
 }
+
+/// The launches of one reduction cover columns 0 .. n-1 in order, without gaps, and
+/// a large order is split (lavapipe leaves over-long launches unfinished).
+#[test]
+fn tridiagonalize_column_ranges_cover_every_column_once() {
+    use wideprobe::ops::tridiagonalize::column_ranges;
+    for n in [1usize, 2, 7, 130, 257, 1000] {
+        let ranges = column_ranges(n);
+        assert_eq!(ranges[0].0, 0, "n={n}");
+        assert_eq!(ranges.last().unwrap().1, n - 1, "n={n}");
+        assert!(
+            ranges
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1),
+            "n={n}: {ranges:?}"
+        );
+    }
+    assert!(column_ranges(257).len() > 1);
+}
