@@ -67,6 +67,7 @@ impl<T: SpectralElement> KrylovOps<T> {
 
     /// `q = w / s[index]` and `basis[row, :] = q`: the Lanczos normalisation by the β
     /// that a reduction left in `s`, with the new vector stored in the basis.
+    #[allow(clippy::too_many_arguments)]
     pub fn normalize(
         &self,
         batch: &mut Batch,
