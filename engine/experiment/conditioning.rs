@@ -8,10 +8,10 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::config::{ConditioningConfig, ConditioningRun};
-use crate::data::Dataset;
-use crate::gpu::{Batch, Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
+use crate::data::Dataset;
+use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
     dense_spectrum, lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult,
 };

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::runner::{git_revision, run_experiment, RunOptions, SweepSummary};
 use crate::analysis::report::{evaluate_findings, figures_in, write_report, Finding};
+use super::runner::{git_revision, run_experiment, RunOptions, SweepSummary};
 use crate::gpu::Gpu;
 
 /// (folder, config file name, text) of each experiment, in report order.

@@ -24,13 +24,13 @@ use super::config::{
     load_config, ConditioningConfig, ConditioningRun, ExperimentConfig, ExperimentKind,
     TrainingConfig,
 };
+use crate::analysis::figures;
+use crate::io::table::{write_atomic, Table};
 use super::training::{
     epochs_header, run_cells as training_run_cells, runs_header, train_run, RunSummary, TrainingOps,
 };
-use crate::analysis::figures;
 use crate::data::{load_dataset, Dataset};
 use crate::gpu::Gpu;
-use crate::io::table::{write_atomic, Table};
 use crate::linalg::Precision;
 
 pub struct RunOptions {

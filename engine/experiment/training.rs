@@ -14,10 +14,10 @@ use anyhow::{bail, Result};
 
 use super::conditioning::{normalized_gram_spectrum, SpectralOps};
 use super::config::{TrainingConfig, TrainingRun};
-use crate::data::Dataset;
-use crate::gpu::{Batch, Gpu, Tensor};
 use crate::io::npy::write_npy_f32;
 use crate::io::table::Table;
+use crate::data::Dataset;
+use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{LanczosOptions, Precision, SpectrumResult};
 use crate::nn::fcn::{
     check_renormalizable, record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors,

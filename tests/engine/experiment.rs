@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use wideprobe::experiment::config::{parse_config, ExperimentConfig};
-use wideprobe::experiment::runner::{run_experiment, RunOptions};
 use wideprobe::io::npy::read_npy;
+use wideprobe::experiment::runner::{run_experiment, RunOptions};
 use wideprobe::io::table::Table;
 
 use crate::common;

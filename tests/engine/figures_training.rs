@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use wideprobe::analysis::figures::Series;
 use wideprobe::analysis::figures_training::{draw_training, fig2a_series, training_figures};
-use wideprobe::experiment::training::{epochs_header, runs_header, EPOCH_COLUMNS};
 use wideprobe::io::table::Table;
+use wideprobe::experiment::training::{epochs_header, runs_header, EPOCH_COLUMNS};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
+use wideprobe::experiment::conditioning::{infinite_header, layers_header};
 use wideprobe::analysis::report::{
     base64_encode, escape_html, evaluate_findings, write_report, Finding, Verdict,
 };
-use wideprobe::experiment::conditioning::{infinite_header, layers_header};
-use wideprobe::experiment::training::{epochs_header, runs_header};
 use wideprobe::io::table::Table;
+use wideprobe::experiment::training::{epochs_header, runs_header};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("wideprobe-report-{name}-{}", std::process::id()));
