@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod lanczos;
 pub mod limits;
 pub mod matmul;
+pub mod spectrum;
 pub mod timing;
 pub mod train;
 

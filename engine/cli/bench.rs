@@ -11,7 +11,7 @@ use wideprobe::bench::{
 };
 use wideprobe::experiment::training::{time_epoch, EpochTiming, CLASSES};
 use wideprobe::gpu::{Gpu, GpuOptions};
-use wideprobe::linalg::Precision;
+use wideprobe::linalg::{Precision, SpectrumMethod};
 use wideprobe::ops::loss::Loss;
 use wideprobe::ops::{Layout, MatmulVariant};
 
@@ -28,6 +28,35 @@ pub enum BenchCommand {
     /// Time one training epoch: the gradient-descent step alone, and the epoch's
     /// measurements (NTK and Gram spectra, gradient norms), on synthetic inputs.
     Train(TrainArgs),
+    /// Time `spectrum` by one method (lanczos or dense) on an n x n matrix with
+    /// eigenvalues geometrically spaced from 1 down to 1/kappa, checked first; reports
+    /// submissions and readbacks.
+    Spectrum(SpectrumBenchArgs),
+}
+
+#[derive(Args)]
+pub struct SpectrumBenchArgs {
+    /// Order of the matrix (>= 1).
+    #[arg(long, default_value_t = 1000, value_parser = positive)]
+    n: usize,
+    /// Condition number λ_max / λ_min of the matrix (finite, >= 1).
+    #[arg(long, default_value_t = 1e4, value_parser = condition_number, allow_negative_numbers = true)]
+    kappa: f64,
+    /// auto (dense up to order 1024, else Lanczos), lanczos or dense.
+    #[arg(long, default_value = "auto")]
+    method: SpectrumMethod,
+    /// auto, f32 or f64.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
+    /// Seed of the eigenvectors and of the start vector.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Timed runs after one warm-up (the best is reported; >= 1).
+    #[arg(long, default_value_t = 3, value_parser = positive)]
+    repeat: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -121,7 +150,42 @@ pub fn bench(options: &GpuOptions, command: BenchCommand) -> Result<()> {
             }
         }
         BenchCommand::Train(a) => train(&gpu, a),
+        BenchCommand::Spectrum(a) => spectrum(&gpu, a),
     }
+}
+
+fn spectrum(gpu: &Gpu, a: SpectrumBenchArgs) -> Result<()> {
+    let r = wideprobe::bench::spectrum::bench_spectrum(
+        gpu,
+        a.n,
+        a.kappa,
+        a.method,
+        a.precision,
+        a.seed,
+        a.repeat,
+    )?;
+    if a.json {
+        return emit_json(&r);
+    }
+    emit(&format_args!(
+        "spectrum n={} kappa={:e} {} ({} asked) in {} on {}: {:.4} s, {} steps, \
+         {} submissions, {} readbacks, {:.2} GFLOP/s; λ_max rel err {:.1e}, \
+         |λ_min err|/λ_max {:.1e} (bound {:.1e})\n",
+        r.n,
+        r.kappa,
+        r.method,
+        r.requested,
+        r.precision,
+        r.adapter,
+        r.seconds,
+        r.iterations,
+        r.submissions,
+        r.readbacks,
+        r.gflops,
+        r.lambda_max_rel_error,
+        r.lambda_min_error_over_lambda_max,
+        r.lambda_min_bound
+    ))
 }
 
 fn matmul(gpu: &Gpu, a: MatmulArgs) -> Result<()> {

@@ -8,7 +8,9 @@ use clap::Args;
 
 use wideprobe::gpu::{Gpu, GpuOptions};
 use wideprobe::io::npy::{read_npy, NpyData};
-use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
+use wideprobe::linalg::{
+    spectrum_with_method, LanczosOptions, Precision, SpectrumMethod, SpectrumResult,
+};
 
 use super::args::{positive, tolerance};
 use super::output::{emit, emit_json};
@@ -17,6 +19,9 @@ use super::output::{emit, emit_json};
 pub struct SpectrumArgs {
     /// The .npy file.
     file: PathBuf,
+    /// auto (the dense solver up to order 1024, else Lanczos), lanczos or dense.
+    #[arg(long, default_value = "auto")]
+    method: SpectrumMethod,
     /// How many eigenvalues to report at each end (>= 1).
     #[arg(long, default_value_t = 1, value_parser = positive)]
     k: usize,
@@ -47,7 +52,7 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
         seed: args.seed,
         ..Default::default()
     };
-    let result = dense_spectrum(&gpu, n, &data, args.precision, &opts)?;
+    let result = spectrum_with_method(&gpu, n, &data, args.precision, args.method, &opts)?;
     if args.json {
         emit_json(&result)
     } else {
@@ -138,6 +143,6 @@ impl fmt::Display for SpectrumReport<'_> {
         for note in &r.notes {
             writeln!(f, "  note: {note}")?;
         }
-        Ok(())
+        writeln!(f, "  {} submissions, {} readbacks", r.submissions, r.readbacks)
     }
 }

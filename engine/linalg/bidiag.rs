@@ -19,8 +19,8 @@ use anyhow::{bail, Result};
 use rand::SeedableRng;
 
 use super::lanczos::{
-    convergence_floor, random_unit, rounding_floor, EigenEstimate, KrylovBasis, LanczosOptions,
-    SpectrumResult,
+    convergence_floor, random_unit, rounding_floor, Counters, EigenEstimate, KrylovBasis,
+    LanczosOptions, SpectrumResult,
 };
 use super::tridiag::tridiag_eigen;
 use super::Real;
@@ -122,6 +122,7 @@ pub fn golub_kahan<T: Real>(
         x <= 16.0 * T::UNIT_ROUNDOFF * (n.max(d) as f64).sqrt() * sigma_max
     };
     let mut next_check = 10;
+    let mut counters = Counters::default();
     let mut batch = Batch::new(gpu);
     u_basis.store(&mut batch, 0, &u)?;
     for step in 0..max_steps {
@@ -131,6 +132,8 @@ pub fn golub_kahan<T: Real>(
         ops.nrm2(&mut batch, &v_next, &alpha_t)?;
         batch.submit()?;
         let a = alpha_t.to_vec(gpu)?[0].to_f64();
+        counters.submissions += 1;
+        counters.readbacks += 1;
         check_finite(a, "alpha", step, factor)?;
         if a == 0.0 || negligible(a, sigma_max) {
             // Fᵀ u is in span(V): the Krylov space is exhausted and the tridiagonal
@@ -138,11 +141,12 @@ pub fn golub_kahan<T: Real>(
             notes.push(format!(
                 "Krylov space exhausted after {step} steps (alpha half-step)"
             ));
-            return estimates.result::<T>(&off, 0.0, true, step, notes, start_time);
+            return estimates.result::<T>(&off, 0.0, true, step, notes, (start_time, counters));
         }
         if step == v_cap {
             // Only when the basis was capped by memory: stop where we are.
-            let mut result = estimates.result::<T>(&off, a, false, step, notes, start_time)?;
+            let mut result =
+                estimates.result::<T>(&off, a, false, step, notes, (start_time, counters))?;
             result
                 .notes
                 .push("stopped at the memory cap of the Krylov basis".into());
@@ -161,6 +165,8 @@ pub fn golub_kahan<T: Real>(
         ops.nrm2(&mut batch, &u_next, &beta_t)?;
         batch.submit()?;
         let b = beta_t.to_vec(gpu)?[0].to_f64();
+        counters.submissions += 1;
+        counters.readbacks += 1;
         check_finite(b, "beta", step, factor)?;
         sigma_max = sigma_max.max(b);
         let steps = step + 1;
@@ -173,7 +179,7 @@ pub fn golub_kahan<T: Real>(
                 exhausted,
                 steps,
                 notes.clone(),
-                start_time,
+                (start_time, counters),
             )?;
             if result.converged || last || exhausted {
                 let mut result = result;
@@ -231,7 +237,7 @@ impl Estimates {
         exact: bool,
         steps: usize,
         notes: Vec<String>,
-        start_time: Instant,
+        (start_time, counters): (Instant, Counters),
     ) -> Result<SpectrumResult> {
         let m = off.len() + 1;
         let eig = tridiag_eigen(&vec![0.0; m], off, false)?;
@@ -278,6 +284,8 @@ impl Estimates {
             full_spectrum: None,
             precision: T::PRECISION,
             method: "golub-kahan",
+            submissions: counters.submissions,
+            readbacks: counters.readbacks,
             seconds: start_time.elapsed().as_secs_f64(),
             notes,
         })

@@ -4,9 +4,15 @@
 //! The Krylov basis lives on the GPU as a matrix V (one basis vector per row), so that
 //! reorthogonalisation of a new vector w against all of it is two matrix-vector
 //! products, h = V w and w -= Vᵀ h, done twice (classical Gram–Schmidt applied twice:
-//! as accurate as modified Gram–Schmidt here, and matrix-shaped). Each step is one
-//! submission and one readback of two scalars (α, β); the small tridiagonal
-//! eigenproblem is solved on the host in f64 ([`super::tridiag`]).
+//! as accurate as modified Gram–Schmidt here, and matrix-shaped).
+//!
+//! The scalars stay on the GPU: α_j is h[j] of the first reorthogonalisation pass, β_j
+//! the norm a reduction leaves in a device buffer, and the next vector is w / β_j by a
+//! kernel that reads β_j from there ([`crate::ops::krylov`]). So a block of s steps
+//! (8, 16, 32, then 64) is one submission, and its α and β come back in one readback;
+//! the host then solves the small tridiagonal in f64 ([`super::tridiag`]) and applies
+//! the stopping rules. A breakdown (β_j at rounding level) found in a block discards
+//! the steps recorded after it; the restart is recorded at the head of the next block.
 //!
 //! Without reorthogonalisation f32 Lanczos is useless past κ ~ 1e4 (GPU-NOTES.md), so
 //! there is no option to drop it.
@@ -22,6 +28,7 @@ use super::operator::SymmetricOperator;
 use super::tridiag::tridiag_eigen;
 use super::{Precision, Real};
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::krylov::KrylovOps;
 use crate::ops::vector::VectorOps;
 
 /// Stopping rules and what to return.
@@ -86,7 +93,12 @@ pub struct SpectrumResult {
     pub full_spectrum: Option<Vec<f64>>,
     /// Device precision that ran.
     pub precision: Precision,
+    /// Which solver ran: "lanczos", "dense", "power" or "golub-kahan".
     pub method: &'static str,
+    /// Command submissions that recorded compute work.
+    pub submissions: usize,
+    /// Device-to-host reads (each waits for the device).
+    pub readbacks: usize,
     pub seconds: f64,
     pub notes: Vec<String>,
 }
@@ -114,7 +126,7 @@ impl SpectrumResult {
 /// The Krylov basis on the GPU with the products that orthogonalise against it.
 pub(crate) struct KrylovBasis<T: Real> {
     pub v: Tensor<T>,
-    h: Tensor<T>,
+    pub h: Tensor<T>,
     ops: Arc<VectorOps<T>>,
     pub capacity: usize,
 }
@@ -180,19 +192,6 @@ pub(crate) fn random_unit(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f64> {
     v
 }
 
-/// Records copies of the first element of each one-element tensor into `gather`, so
-/// that one readback returns them all.
-pub(crate) fn gather_scalars<T: Real>(
-    batch: &mut Batch,
-    scalars: &[&Tensor<T>],
-    gather: &Tensor<T>,
-) {
-    let size = std::mem::size_of::<T>() as u64;
-    for (i, s) in scalars.iter().enumerate() {
-        batch.copy_region(s.buffer(), 0, gather.buffer(), i as u64 * size, size);
-    }
-}
-
 /// Ritz values of the tridiagonal (alpha, off) with their residuals |β_next s_last|,
 /// turned into the k smallest and k largest estimates.
 pub(crate) fn ritz_estimates(
@@ -243,7 +242,202 @@ pub(crate) fn convergence_floor(u: f64, n: usize, norm: f64) -> f64 {
     2.0 * u * (n as f64).sqrt() * norm
 }
 
-/// Extreme eigenvalues of `op` by Lanczos with full reorthogonalisation.
+/// Steps in the first block; each later block doubles, up to [`MAX_BLOCK`].
+pub const MIN_BLOCK: usize = 8;
+/// Most steps recorded into one submission.
+pub const MAX_BLOCK: usize = 64;
+
+/// Layout of the coefficient buffer one block reads back: α of each step, then β of
+/// each step, then the norm of a restart vector recorded at the head of the block.
+const BETA_AT: usize = MAX_BLOCK;
+const RESTART_AT: usize = 2 * MAX_BLOCK;
+
+/// Submissions and readbacks, for the result's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Counters {
+    pub submissions: usize,
+    pub readbacks: usize,
+}
+
+/// The device state of one Lanczos run.
+struct LanczosDevice<'a, T: Real> {
+    gpu: &'a Gpu,
+    ops: Arc<VectorOps<T>>,
+    krylov: KrylovOps<T>,
+    op: &'a dyn SymmetricOperator<T>,
+    basis: KrylovBasis<T>,
+    /// The current basis vector (also row j of the basis) and the next one being formed.
+    q: Tensor<T>,
+    w: Tensor<T>,
+    beta_t: Tensor<T>,
+    coef: Tensor<T>,
+    counters: Counters,
+}
+
+impl<'a, T: Real> LanczosDevice<'a, T> {
+    /// Buffers for a run of up to `max_dim` steps (capped by the binding limit, with a
+    /// note), q set to `start`.
+    fn new(
+        gpu: &'a Gpu,
+        ops: Arc<VectorOps<T>>,
+        op: &'a dyn SymmetricOperator<T>,
+        max_dim: usize,
+        start: &[T],
+    ) -> Result<(Self, Option<String>)> {
+        let n = op.order();
+        let (basis, note) = KrylovBasis::new(gpu, ops.clone(), n, max_dim)?;
+        let dev = LanczosDevice {
+            gpu,
+            krylov: KrylovOps::new(gpu)?,
+            op,
+            q: Tensor::<T>::from_slice(gpu, &[n], start)?,
+            w: Tensor::<T>::zeros(gpu, &[n])?,
+            beta_t: Tensor::<T>::zeros(gpu, &[1])?,
+            coef: Tensor::<T>::zeros(gpu, &[2 * MAX_BLOCK + 1])?,
+            basis,
+            ops,
+            counters: Counters::default(),
+        };
+        Ok((dev, note))
+    }
+
+    /// Records step j: w = A q_j, α_j = h[j], w ⟂ V[0..=j] twice, β_j = ‖w‖, and, when
+    /// the basis has room, q_{j+1} = w / β_j into q and row j + 1.
+    fn record_step(&self, batch: &mut Batch, j: usize, slot: usize) -> Result<()> {
+        let size = std::mem::size_of::<T>() as u64;
+        let (v, h) = (&self.basis.v, &self.basis.h);
+        self.op.apply(batch, &self.q, &self.w)?;
+        for pass in 0..2 {
+            self.ops
+                .gemv(batch, false, j + 1, 1.0, v, &self.w, 0.0, h)?;
+            if pass == 0 {
+                let (src, dst) = (j as u64 * size, slot as u64 * size);
+                batch.copy_region(h.buffer(), src, self.coef.buffer(), dst, size);
+            }
+            self.ops
+                .gemv(batch, true, j + 1, -1.0, v, h, 1.0, &self.w)?;
+        }
+        self.ops.nrm2(batch, &self.w, &self.beta_t)?;
+        let dst = (BETA_AT + slot) as u64 * size;
+        batch.copy_region(self.beta_t.buffer(), 0, self.coef.buffer(), dst, size);
+        if j + 1 < self.basis.capacity {
+            self.krylov
+                .normalize(batch, &self.w, &self.beta_t, 0, &self.q, v, j + 1)?;
+        }
+        Ok(())
+    }
+
+    /// Records a restart at row `dim`: a random vector made orthogonal to the basis,
+    /// normalised by its device norm (kept in the restart slot for the host to check).
+    fn record_restart(&self, batch: &mut Batch, dim: usize, start: &[T]) -> Result<()> {
+        let size = std::mem::size_of::<T>() as u64;
+        self.w.write(self.gpu, start)?;
+        self.basis.orthogonalize(batch, &self.w, dim)?;
+        self.ops.nrm2(batch, &self.w, &self.beta_t)?;
+        let dst = RESTART_AT as u64 * size;
+        batch.copy_region(self.beta_t.buffer(), 0, self.coef.buffer(), dst, size);
+        let v = &self.basis.v;
+        self.krylov
+            .normalize(batch, &self.w, &self.beta_t, 0, &self.q, v, dim)
+    }
+
+    /// Submits a block and reads its coefficients back (one submission, one readback).
+    fn run_block(&mut self, batch: Batch) -> Result<Vec<f64>> {
+        batch.submit()?;
+        self.counters.submissions += 1;
+        let values = self.coef.to_vec(self.gpu)?;
+        self.counters.readbacks += 1;
+        Ok(values.into_iter().map(T::to_f64).collect())
+    }
+}
+
+/// The host half: the tridiagonal so far and the stopping rules.
+struct LanczosHost {
+    n: usize,
+    u: f64,
+    alpha: Vec<f64>,
+    /// β_j of every step; 0 where a breakdown split the tridiagonal.
+    beta: Vec<f64>,
+    norm_estimate: f64,
+}
+
+impl LanczosHost {
+    fn new(n: usize, u: f64, max_dim: usize) -> Self {
+        LanczosHost {
+            n,
+            u,
+            alpha: Vec::with_capacity(max_dim),
+            beta: Vec::with_capacity(max_dim),
+            norm_estimate: 0.0,
+        }
+    }
+
+    /// Takes a block's coefficients; returns whether a breakdown cut it short.
+    fn absorb(&mut self, coef: &[f64], steps: usize, what: &dyn Fn() -> String) -> Result<bool> {
+        for s in 0..steps {
+            let j = self.alpha.len();
+            let (a_j, b_j) = (coef[s], coef[BETA_AT + s]);
+            if !a_j.is_finite() || !b_j.is_finite() {
+                return Err(crate::error::NonFinite::new(format!(
+                    "Lanczos step {j} produced a non-finite value (alpha {a_j}, beta {b_j}): \
+                     the operator ({}) returned NaN or Inf",
+                    what()
+                ))
+                .into());
+            }
+            self.alpha.push(a_j);
+            self.norm_estimate = self.norm_estimate.max(a_j.abs() + b_j);
+            // Breakdown: w lies in the span of V (an invariant subspace). Below this
+            // threshold the new direction is rounding noise, not information.
+            let floor = 16.0 * self.u * (self.n as f64).sqrt();
+            let breakdown = b_j <= floor * self.norm_estimate.max(f64::MIN_POSITIVE);
+            self.beta.push(if breakdown { 0.0 } else { b_j });
+            if breakdown && self.alpha.len() < self.n {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Ritz estimates of the tridiagonal so far, with the stopping rules' verdict.
+    fn estimates(&self, k: usize, opts: &LanczosOptions) -> Result<Estimates> {
+        let dim = self.alpha.len();
+        let full = dim == self.n;
+        let eig = tridiag_eigen(&self.alpha, &self.beta[..dim - 1], false)?;
+        let norm = eig.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let u = self.u;
+        let floors = (
+            convergence_floor(u, self.n, norm),
+            rounding_floor(u, self.n, dim, norm),
+        );
+        let (smallest, largest, converged) = ritz_estimates(
+            &eig.values,
+            &eig.last_components,
+            self.beta[dim - 1],
+            k,
+            (opts.tol_min, opts.tol_max),
+            floors,
+            full,
+        );
+        let full_spectrum = full.then(|| eig.values.clone());
+        Ok(Estimates {
+            smallest,
+            largest,
+            converged,
+            full_spectrum,
+        })
+    }
+}
+
+struct Estimates {
+    smallest: Vec<EigenEstimate>,
+    largest: Vec<EigenEstimate>,
+    converged: bool,
+    full_spectrum: Option<Vec<f64>>,
+}
+
+/// Extreme eigenvalues of `op` by Lanczos with full reorthogonalisation, s steps per
+/// submission (see the module documentation).
 pub fn lanczos<T: Real>(
     gpu: &Gpu,
     ops: Arc<VectorOps<T>>,
@@ -257,122 +451,67 @@ pub fn lanczos<T: Real>(
     }
     let k = opts.k.max(1).min(n);
     let max_dim = opts.max_iter.unwrap_or(n).clamp(1, n);
-    let (basis, cap_note) = KrylovBasis::new(gpu, ops.clone(), n, max_dim)?;
-    let max_dim = basis.capacity;
-    let mut notes: Vec<String> = cap_note.into_iter().collect();
-
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
     let to_t = |v: &[f64]| v.iter().map(|&x| T::from_f64(x)).collect::<Vec<T>>();
-    let mut q = Tensor::<T>::from_slice(gpu, &[n], &to_t(&random_unit(&mut rng, n)))?;
-    let mut w = Tensor::<T>::zeros(gpu, &[n])?;
-    let alpha_t = Tensor::<T>::zeros(gpu, &[1])?;
-    let beta_t = Tensor::<T>::zeros(gpu, &[1])?;
-    let gather = Tensor::<T>::zeros(gpu, &[2])?;
-    {
-        let mut b = Batch::new(gpu);
-        basis.store(&mut b, 0, &q)?;
-        b.submit()?;
-    }
-
-    let mut alpha: Vec<f64> = Vec::with_capacity(max_dim);
-    let mut off: Vec<f64> = Vec::with_capacity(max_dim); // off[j] couples j and j+1
-    let mut restarts = 0;
-    let mut next_check = 10.min(max_dim);
-    let mut norm_estimate = 0.0f64;
-    let u = T::UNIT_ROUNDOFF;
-
+    let start = to_t(&random_unit(&mut rng, n));
+    let (mut dev, cap_note) = LanczosDevice::new(gpu, ops, op, max_dim, &start)?;
+    let max_dim = dev.basis.capacity;
+    let mut notes: Vec<String> = cap_note.into_iter().collect();
+    let mut host = LanczosHost::new(n, T::UNIT_ROUNDOFF, max_dim);
+    let (mut block, mut restarts, mut restart_pending) = (MIN_BLOCK, 0, false);
     loop {
-        let j = alpha.len();
+        let dim = host.alpha.len();
+        let steps = block.min(max_dim - dim);
         let mut batch = Batch::new(gpu);
-        op.apply(&mut batch, &q, &w)?;
-        ops.dot(&mut batch, &q, &w, &alpha_t)?;
-        basis.orthogonalize(&mut batch, &w, j + 1)?;
-        ops.nrm2(&mut batch, &w, &beta_t)?;
-        gather_scalars(&mut batch, &[&alpha_t, &beta_t], &gather);
-        batch.submit()?;
-        let ab = gather.to_vec(gpu)?;
-        let (a_j, b_j) = (ab[0].to_f64(), ab[1].to_f64());
-        if !a_j.is_finite() || !b_j.is_finite() {
-            return Err(crate::error::NonFinite::new(format!(
-                "Lanczos step {j} produced a non-finite value (alpha {a_j}, beta {b_j}): \
-                 the operator ({}) returned NaN or Inf",
-                op.describe()
-            ))
-            .into());
+        if dim == 0 {
+            dev.basis.store(&mut batch, 0, &dev.q)?;
         }
-        alpha.push(a_j);
-        norm_estimate = norm_estimate.max(a_j.abs() + b_j);
-        let dim = j + 1;
-        let full = dim == n;
-        let last = full || dim == max_dim;
-
-        // Breakdown: w lies in the span of V (an invariant subspace). Below this
-        // threshold the new direction is rounding noise, not information.
-        let breakdown = b_j <= 16.0 * u * (n as f64).sqrt() * norm_estimate.max(f64::MIN_POSITIVE);
-
-        if dim >= next_check || last {
-            let eig = tridiag_eigen(&alpha, &off, false)?;
-            let norm = eig.values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-            let floors = (
-                convergence_floor(u, n, norm),
-                rounding_floor(u, n, dim, norm),
-            );
-            let beta_next = if breakdown { 0.0 } else { b_j };
-            let (smallest, largest, converged) = ritz_estimates(
-                &eig.values,
-                &eig.last_components,
-                beta_next,
-                k,
-                (opts.tol_min, opts.tol_max),
-                floors,
-                full,
-            );
-            if (converged && dim >= (2 * k).min(n) && !opts.full) || last {
-                if !converged {
-                    notes.push(format!(
-                        "not converged: Krylov dimension limit {max_dim} reached before the tolerances"
-                    ));
-                }
-                let full_spectrum = full.then(|| eig.values.clone());
-                return Ok(SpectrumResult {
-                    order: n,
-                    smallest,
-                    largest,
-                    iterations: dim,
-                    restarts,
-                    converged,
-                    full_spectrum,
-                    precision: T::PRECISION,
-                    method: "lanczos",
-                    seconds: start_time.elapsed().as_secs_f64(),
-                    notes,
-                });
-            }
-            next_check = dim + (dim / 10).max(1);
+        if restart_pending {
+            // The tridiagonal splits (β = 0 already recorded): how repeated eigenvalues
+            // are found.
+            let start = to_t(&random_unit(&mut rng, n));
+            dev.record_restart(&mut batch, dim, &start)?;
         }
-
-        let mut batch = Batch::new(gpu);
-        if breakdown {
-            // Restart with a random vector orthogonal to the basis; the tridiagonal
-            // splits (off-diagonal 0), which is how repeated eigenvalues are found.
-            restarts += 1;
-            off.push(0.0);
-            w.write(gpu, &to_t(&random_unit(&mut rng, n)))?;
-            basis.orthogonalize(&mut batch, &w, dim)?;
-            ops.nrm2(&mut batch, &w, &beta_t)?;
-            batch.submit()?;
-            let r = beta_t.to_vec(gpu)?[0].to_f64();
+        for s in 0..steps {
+            dev.record_step(&mut batch, dim + s, s)?;
+        }
+        let coef = dev.run_block(batch)?;
+        if restart_pending {
+            let r = coef[RESTART_AT];
             if r.is_nan() || r <= 0.0 {
                 bail!("Lanczos restart failed: no direction left orthogonal to the basis");
             }
-            batch = Batch::new(gpu);
-            ops.scale(&mut batch, 1.0 / r, &w)?;
-        } else {
-            off.push(b_j);
-            ops.scale(&mut batch, 1.0 / b_j, &w)?;
+            restarts += 1;
         }
-        std::mem::swap(&mut q, &mut w);
-        basis.store(&mut batch, dim, &q)?;
-        batch.submit()?;
+        restart_pending = host.absorb(&coef, steps, &|| op.describe())?;
+        block = (block * 2).min(MAX_BLOCK);
+        let dim = host.alpha.len();
+        let last = dim == max_dim;
+        if restart_pending && !last {
+            continue; // the block was cut short: restart before judging
+        }
+        let est = host.estimates(k, opts)?;
+        if (est.converged && dim >= (2 * k).min(n) && !opts.full) || last {
+            if !est.converged {
+                notes.push(format!(
+                    "not converged: Krylov dimension limit {max_dim} reached before the tolerances"
+                ));
+            }
+            return Ok(SpectrumResult {
+                order: n,
+                smallest: est.smallest,
+                largest: est.largest,
+                iterations: dim,
+                restarts,
+                converged: est.converged,
+                full_spectrum: est.full_spectrum,
+                precision: T::PRECISION,
+                method: "lanczos",
+                submissions: dev.counters.submissions,
+                readbacks: dev.counters.readbacks,
+                seconds: start_time.elapsed().as_secs_f64(),
+                notes,
+            });
+        }
     }
 }

@@ -5,9 +5,15 @@
 //! - [`bidiag`]: Golub–Kahan–Lanczos on a factor F (eigenvalues of F Fᵀ as squared
 //!   singular values: half the exponent of κ, the f32 route).
 //! - [`power`]: power iteration, the simple baseline.
+//! - [`dense`]: every eigenvalue of a stored matrix, Householder tridiagonalisation
+//!   on the GPU then [`tridiag`] on the host.
 //! - [`tridiag`]: the host f64 tridiagonal eigenproblem they share.
+//!
+//! [`SpectrumMethod`] chooses between Lanczos and the dense solver for stored matrices;
+//! matrix-free operators always run Lanczos.
 
 pub mod bidiag;
+pub mod dense;
 pub mod lanczos;
 pub mod operator;
 pub mod power;
@@ -18,9 +24,11 @@ use std::str::FromStr;
 use anyhow::{bail, Result};
 
 use crate::gpu::Gpu;
+use crate::ops::krylov::SpectralElement;
 use crate::ops::vector::VectorElement;
 
 pub use bidiag::{golub_kahan, FactorOperator};
+pub use dense::{DenseEigensolver, PendingSpectra};
 pub use lanczos::{lanczos, EigenEstimate, LanczosOptions, SpectrumResult};
 pub use operator::{DenseMatrix, SymmetricOperator};
 pub use power::power_iteration;
@@ -72,7 +80,7 @@ impl FromStr for Precision {
 }
 
 /// Device scalars the solvers run in.
-pub trait Real: VectorElement + Copy {
+pub trait Real: VectorElement + SpectralElement + Copy {
     const PRECISION: Precision;
     /// Unit roundoff.
     const UNIT_ROUNDOFF: f64;
@@ -124,5 +132,136 @@ pub fn dense_spectrum(
     match precision.resolve(gpu)? {
         Precision::F64 => run::<f64>(gpu, n, data, opts),
         _ => run::<f32>(gpu, n, data, opts),
+    }
+}
+
+/// How the spectrum of a stored matrix is computed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpectrumMethod {
+    /// The dense solver when the matrix is small enough, else Lanczos ([`SpectrumMethod::resolve`]).
+    #[default]
+    Auto,
+    Lanczos,
+    Dense,
+}
+
+/// Largest order `auto` gives the dense solver: above it, a one-workgroup reduction
+/// (O(n³) work on one compute unit) loses to Lanczos for the extremes.
+pub const AUTO_DENSE_MAX_ORDER: usize = 1024;
+
+impl SpectrumMethod {
+    pub const ALL: [SpectrumMethod; 3] = [
+        SpectrumMethod::Auto,
+        SpectrumMethod::Lanczos,
+        SpectrumMethod::Dense,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SpectrumMethod::Auto => "auto",
+            SpectrumMethod::Lanczos => "lanczos",
+            SpectrumMethod::Dense => "dense",
+        }
+    }
+
+    /// The method that runs for a stored matrix of order n with elements of
+    /// `element_bytes`: `auto` is dense when n <= [`AUTO_DENSE_MAX_ORDER`] (or every
+    /// eigenvalue is wanted) and the reduction's copy fits the adapter's binding limit,
+    /// else Lanczos. An explicit `dense` that does not fit is an error.
+    pub fn resolve(
+        self,
+        gpu: &Gpu,
+        n: usize,
+        element_bytes: usize,
+        opts: &LanczosOptions,
+    ) -> Result<SpectrumMethod> {
+        let bytes = (n as u64).saturating_mul(n as u64) * element_bytes as u64;
+        let fits = bytes <= gpu.max_binding_bytes();
+        match self {
+            SpectrumMethod::Auto if fits && (n <= AUTO_DENSE_MAX_ORDER || opts.full) => {
+                Ok(SpectrumMethod::Dense)
+            }
+            SpectrumMethod::Auto => Ok(SpectrumMethod::Lanczos),
+            SpectrumMethod::Dense if !fits => bail!(
+                "method dense needs a {n} x {n} matrix ({bytes} bytes) in one binding, beyond                  {}'s limit of {} bytes: use method lanczos or auto",
+                gpu.summary.name,
+                gpu.max_binding_bytes()
+            ),
+            m => Ok(m),
+        }
+    }
+}
+
+impl FromStr for SpectrumMethod {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "auto" => Ok(SpectrumMethod::Auto),
+            "lanczos" => Ok(SpectrumMethod::Lanczos),
+            "dense" => Ok(SpectrumMethod::Dense),
+            _ => bail!("unknown spectrum method `{s}`: use auto, lanczos or dense"),
+        }
+    }
+}
+
+/// Extreme eigenvalues (and, by the dense method, all of them) of a symmetric matrix
+/// already on the device, by `method`: what an experiment calls with its Gram matrix.
+pub fn matrix_spectrum<T: Real>(
+    gpu: &Gpu,
+    ops: std::sync::Arc<crate::ops::vector::VectorOps<T>>,
+    matrix: &DenseMatrix<T>,
+    method: SpectrumMethod,
+    opts: &LanczosOptions,
+) -> Result<SpectrumResult> {
+    let n = matrix.order();
+    match method.resolve(gpu, n, std::mem::size_of::<T>(), opts)? {
+        SpectrumMethod::Dense => {
+            DenseEigensolver::<T>::new(gpu)?.spectrum(gpu, matrix.matrix(), opts.k)
+        }
+        _ => lanczos(gpu, ops, matrix, opts),
+    }
+}
+
+/// Extreme eigenvalues (and, by the dense method, all of them) of a dense symmetric
+/// matrix given on the host (row-major, f64), by `method` in `precision`.
+pub fn spectrum_with_method(
+    gpu: &Gpu,
+    n: usize,
+    data: &[f64],
+    precision: Precision,
+    method: SpectrumMethod,
+    opts: &LanczosOptions,
+) -> Result<SpectrumResult> {
+    fn run<T: Real>(
+        gpu: &Gpu,
+        n: usize,
+        data: &[f64],
+        method: SpectrumMethod,
+        opts: &LanczosOptions,
+    ) -> Result<SpectrumResult> {
+        let size = std::mem::size_of::<T>();
+        match method.resolve(gpu, n, size, opts)? {
+            SpectrumMethod::Dense => {
+                let start = std::time::Instant::now();
+                if data.len() != n * n {
+                    bail!(
+                        "a {n} x {n} matrix needs {} entries, got {}",
+                        n * n,
+                        data.len()
+                    );
+                }
+                let converted: Vec<T> = data.iter().map(|&x| T::from_f64(x)).collect();
+                let matrix = crate::gpu::Tensor::from_slice(gpu, &[n, n], &converted)?;
+                let mut r = DenseEigensolver::<T>::new(gpu)?.spectrum(gpu, &matrix, opts.k)?;
+                r.seconds = start.elapsed().as_secs_f64();
+                Ok(r)
+            }
+            _ => dense_spectrum(gpu, n, data, T::PRECISION, opts),
+        }
+    }
+    match precision.resolve(gpu)? {
+        Precision::F64 => run::<f64>(gpu, n, data, method, opts),
+        _ => run::<f32>(gpu, n, data, method, opts),
     }
 }

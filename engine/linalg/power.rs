@@ -1,6 +1,7 @@
 //! Power iteration: λ_max directly, λ_min as σ - λ_max(σI - A) with σ just above
 //! λ_max. The simple baseline the Lanczos results are checked against; it converges
-//! slowly when the top (or bottom) of the spectrum is clustered.
+//! slowly when the top (or bottom) of the spectrum is clustered. Like Lanczos, it
+//! records blocks of steps with its scalars on the device and reads each block back once.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,10 +9,13 @@ use std::time::Instant;
 use anyhow::{bail, Result};
 use rand::SeedableRng;
 
-use super::lanczos::{gather_scalars, random_unit, rounding_floor, EigenEstimate, SpectrumResult};
+use super::lanczos::{
+    random_unit, rounding_floor, Counters, EigenEstimate, SpectrumResult, MAX_BLOCK, MIN_BLOCK,
+};
 use super::operator::SymmetricOperator;
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::krylov::KrylovOps;
 use crate::ops::vector::VectorOps;
 
 #[derive(Clone, Debug)]
@@ -53,80 +57,95 @@ impl<T: Real> SymmetricOperator<T> for Shifted<'_, T> {
     }
 }
 
-/// The dominant eigenvalue of `op` (largest in magnitude; the largest for PSD operators).
+/// Per step of a block, the device writes θ = vᵀ A v, ‖A v‖ and the residual
+/// ‖A v - θ v‖ into one coefficient buffer: θ of every step, then the norms, then the
+/// residuals.
+const SLOTS: usize = MAX_BLOCK;
+
+/// The dominant eigenvalue of `op` (largest in magnitude; the largest for PSD
+/// operators), s steps per submission: v_{i+1} = A v_i / ‖A v_i‖ with the norm read
+/// from a device buffer, and one readback per block.
 fn dominant<T: Real>(
     gpu: &Gpu,
     ops: &VectorOps<T>,
     op: &dyn SymmetricOperator<T>,
     opts: &PowerOptions,
     floor_of: impl Fn(f64) -> f64,
+    counters: &mut Counters,
 ) -> Result<(EigenEstimate, usize)> {
     let n = op.order();
+    let krylov = KrylovOps::<T>::new(gpu)?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
     let start: Vec<T> = random_unit(&mut rng, n)
         .into_iter()
         .map(T::from_f64)
         .collect();
-    let mut v = Tensor::<T>::from_slice(gpu, &[n], &start)?;
-    let mut w = Tensor::<T>::zeros(gpu, &[n])?;
+    let v = Tensor::<T>::from_slice(gpu, &[n], &start)?;
+    let w = Tensor::<T>::zeros(gpu, &[n])?;
     let r = Tensor::<T>::zeros(gpu, &[n])?;
-    let (theta_t, norm_t, res_t) = (
-        Tensor::<T>::zeros(gpu, &[1])?,
-        Tensor::<T>::zeros(gpu, &[1])?,
-        Tensor::<T>::zeros(gpu, &[1])?,
-    );
-    let gather = Tensor::<T>::zeros(gpu, &[3])?;
-    // The previous step's θ and ‖A v‖; the residual of a step is measured in the next.
-    let mut prev: Option<(f64, f64)> = None;
-    for it in 0..=opts.max_iter {
+    let scalars: Vec<Tensor<T>> = (0..3)
+        .map(|_| Tensor::<T>::zeros(gpu, &[1]))
+        .collect::<Result<_>>()?;
+    let coef = Tensor::<T>::zeros(gpu, &[3 * SLOTS])?;
+    let size = std::mem::size_of::<T>() as u64;
+    let max_iter = opts.max_iter.max(1);
+    let (mut done, mut block) = (0usize, MIN_BLOCK);
+    loop {
+        let steps = block.min(max_iter - done);
         let mut batch = Batch::new(gpu);
-        if let Some((theta, norm)) = prev {
-            batch.copy(w.buffer(), r.buffer(), w.bytes());
-            ops.axpy(&mut batch, -theta, &v, &r)?;
-            ops.nrm2(&mut batch, &r, &res_t)?;
-            ops.scale(&mut batch, 1.0 / norm, &w)?;
-            std::mem::swap(&mut v, &mut w);
-        }
-        op.apply(&mut batch, &v, &w)?;
-        ops.dot(&mut batch, &v, &w, &theta_t)?;
-        ops.nrm2(&mut batch, &w, &norm_t)?;
-        gather_scalars(&mut batch, &[&theta_t, &norm_t, &res_t], &gather);
-        batch.submit()?;
-        let g: Vec<f64> = gather.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
-        let (theta, norm, residual) = (g[0], g[1], g[2]);
-        if !theta.is_finite() || !norm.is_finite() {
-            return Err(crate::error::NonFinite::new(format!("power iteration produced a non-finite value: the operator ({}) returned NaN or Inf", op.describe())).into());
-        }
-        if let Some((prev_theta, _)) = prev {
-            let floor = floor_of(prev_theta.abs());
-            if residual <= opts.tol * prev_theta.abs() || residual <= floor || it == opts.max_iter {
-                let converged = residual <= opts.tol * prev_theta.abs() || residual <= floor;
-                return Ok((
-                    EigenEstimate {
-                        value: prev_theta,
-                        residual,
-                        bound: residual + floor,
-                        converged,
-                    },
-                    it,
-                ));
+        for s in 0..steps {
+            op.apply(&mut batch, &v, &w)?;
+            ops.dot(&mut batch, &v, &w, &scalars[0])?;
+            ops.nrm2(&mut batch, &w, &scalars[1])?;
+            ops.copy(&mut batch, &w, &r)?;
+            krylov.axpy_scalar(&mut batch, &v, &scalars[0], 0, true, &r)?;
+            ops.nrm2(&mut batch, &r, &scalars[2])?;
+            for (slot, scalar) in scalars.iter().enumerate() {
+                let dst = (slot * SLOTS + s) as u64 * size;
+                batch.copy_region(scalar.buffer(), 0, coef.buffer(), dst, size);
             }
+            krylov.div_scalar(&mut batch, &w, &scalars[1], 0, &v)?;
         }
-        if norm == 0.0 {
-            // A v = 0: v is an eigenvector of eigenvalue 0.
-            return Ok((
-                EigenEstimate {
+        batch.submit()?;
+        counters.submissions += 1;
+        let g: Vec<f64> = coef.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
+        counters.readbacks += 1;
+        for s in 0..steps {
+            let it = done + s;
+            let (theta, norm, residual) = (g[s], g[SLOTS + s], g[2 * SLOTS + s]);
+            if !theta.is_finite() || !norm.is_finite() {
+                return Err(crate::error::NonFinite::new(format!(
+                    "power iteration produced a non-finite value: the operator ({}) returned NaN or Inf",
+                    op.describe()
+                ))
+                .into());
+            }
+            if norm == 0.0 {
+                // A v = 0: v is an eigenvector of eigenvalue 0.
+                let bound = floor_of(0.0);
+                let zero = EigenEstimate {
                     value: 0.0,
                     residual: 0.0,
-                    bound: floor_of(0.0),
+                    bound,
                     converged: true,
-                },
-                it + 1,
-            ));
+                };
+                return Ok((zero, it + 1));
+            }
+            let floor = floor_of(theta.abs());
+            let converged = residual <= opts.tol * theta.abs() || residual <= floor;
+            if converged || it + 1 == max_iter {
+                let estimate = EigenEstimate {
+                    value: theta,
+                    residual,
+                    bound: residual + floor,
+                    converged,
+                };
+                return Ok((estimate, it + 1));
+            }
         }
-        prev = Some((theta, norm));
+        done += steps;
+        block = (block * 2).min(MAX_BLOCK);
     }
-    unreachable!("the loop returns at max_iter")
 }
 
 /// λ_max and λ_min of a symmetric PSD operator by power iteration.
@@ -142,7 +161,9 @@ pub fn power_iteration<T: Real>(
         bail!("power iteration needs an operator of order at least 1");
     }
     let u = T::UNIT_ROUNDOFF;
-    let (top, it_top) = dominant(gpu, &ops, op, opts, |norm| rounding_floor(u, n, 1, norm))?;
+    let mut counters = Counters::default();
+    let floor_top = |norm| rounding_floor(u, n, 1, norm);
+    let (top, it_top) = dominant(gpu, &ops, op, opts, floor_top, &mut counters)?;
     // Shift just above λ_max so that σI - A is PSD and its top is σ - λ_min.
     let shift = top.value + top.bound;
     let shifted = Shifted {
@@ -151,7 +172,7 @@ pub fn power_iteration<T: Real>(
         shift,
     };
     let floor = rounding_floor(u, n, 1, shift);
-    let (bottom, it_bottom) = dominant(gpu, &ops, &shifted, opts, |_| floor)?;
+    let (bottom, it_bottom) = dominant(gpu, &ops, &shifted, opts, |_| floor, &mut counters)?;
     let smallest = EigenEstimate {
         value: shift - bottom.value,
         residual: bottom.residual,
@@ -172,6 +193,8 @@ pub fn power_iteration<T: Real>(
         full_spectrum: None,
         precision: T::PRECISION,
         method: "power",
+        submissions: counters.submissions,
+        readbacks: counters.readbacks,
         seconds: start.elapsed().as_secs_f64(),
         notes,
     })

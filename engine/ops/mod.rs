@@ -4,6 +4,7 @@
 pub mod activation;
 pub mod bias;
 pub mod gram;
+pub mod krylov;
 pub mod loss;
 pub mod matmul;
 pub mod ntk;
@@ -11,6 +12,7 @@ pub mod reduce;
 pub mod rownorm;
 pub mod shaders;
 pub mod symstats;
+pub mod tridiagonalize;
 pub mod vector;
 
 pub use matmul::{Layout, Matmul, MatmulVariant};

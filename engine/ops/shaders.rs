@@ -60,6 +60,10 @@ shader!(BIAS, "bias", NONE, trusted: false);
 shader!(NTK, "ntk", NONE, trusted: false);
 shader!(NTK_F64, "ntk_f64", F64, trusted: false);
 shader!(BASELINE, "baseline", NONE, trusted: true);
+family!(KRYLOV_F32, "krylov", f32, trusted: false);
+family!(KRYLOV_F64, "krylov", f64, trusted: false);
+family!(TRIDIAGONALIZE_F32, "tridiagonalize", f32, trusted: false);
+family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
 
 /// All shaders, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -78,4 +82,8 @@ pub static ALL: &[&Shader] = &[
     &NTK,
     &NTK_F64,
     &BASELINE,
+    &KRYLOV_F32,
+    &KRYLOV_F64,
+    &TRIDIAGONALIZE_F32,
+    &TRIDIAGONALIZE_F64,
 ];

@@ -7,6 +7,7 @@ mod common;
 mod activation;
 mod bias;
 mod data;
+mod dense_spectrum;
 mod experiment;
 mod fcn;
 mod figures_training;

@@ -19,7 +19,7 @@ use crate::common;
 
 /// A random orthogonal n x m matrix (orthonormal columns, m <= n), row-major, by
 /// Gram-Schmidt applied twice to a Gaussian matrix.
-fn orthonormal_columns(rng: &mut impl Rng, n: usize, m: usize) -> Vec<f64> {
+pub(crate) fn orthonormal_columns(rng: &mut impl Rng, n: usize, m: usize) -> Vec<f64> {
     let mut cols: Vec<Vec<f64>> = Vec::with_capacity(m);
     while cols.len() < m {
         let mut v: Vec<f64> = (0..n).map(|_| StandardNormal.sample(rng)).collect();
@@ -44,7 +44,7 @@ fn orthonormal_columns(rng: &mut impl Rng, n: usize, m: usize) -> Vec<f64> {
 }
 
 /// Q diag(λ) Qᵀ, exactly symmetric.
-fn with_spectrum(rng: &mut impl Rng, lambdas: &[f64]) -> Vec<f64> {
+pub(crate) fn with_spectrum(rng: &mut impl Rng, lambdas: &[f64]) -> Vec<f64> {
     let n = lambdas.len();
     let q = orthonormal_columns(rng, n, n);
     let mut a = vec![0.0; n * n];
@@ -61,7 +61,7 @@ fn with_spectrum(rng: &mut impl Rng, lambdas: &[f64]) -> Vec<f64> {
 }
 
 /// faer's eigenvalues of a symmetric matrix, ascending.
-fn reference_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
+pub(crate) fn reference_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
     let m = faer::Mat::<f64>::from_fn(n, n, |i, j| a[i * n + j]);
     let mut ev = m
         .self_adjoint_eigenvalues(faer::Side::Lower)
@@ -71,7 +71,7 @@ fn reference_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
 }
 
 /// The matrix as the device stores it, back in f64 (what the reference must see).
-fn stored<T: Real>(a: &[f64]) -> Vec<f64> {
+pub(crate) fn stored<T: Real>(a: &[f64]) -> Vec<f64> {
     a.iter().map(|&x| T::from_f64(x).to_f64()).collect()
 }
 
@@ -80,7 +80,7 @@ struct Case {
     lambdas: Vec<f64>,
 }
 
-fn geometric(n: usize, kappa: f64) -> Vec<f64> {
+pub(crate) fn geometric(n: usize, kappa: f64) -> Vec<f64> {
     (0..n)
         .map(|i| {
             if n == 1 {

@@ -1,0 +1,154 @@
+//! Dense symmetric eigensolver: Householder reduction to tridiagonal form on the GPU
+//! (shaders/tridiagonalize.wgsl, one workgroup per matrix, no readback per column),
+//! then every eigenvalue of the tridiagonal on the host in f64 ([`super::tridiag`]).
+//! One submission and one readback (2n numbers) per batch of matrices.
+//!
+//! Bound (MEASUREMENTS.md §7, same meaning as Lanczos': a true eigenvalue lies within
+//! it): the reduction is backward stable, T = Qᵀ(A + E)Q with ‖E‖₂ <= c·n·u·‖A‖₂ for the
+//! device's unit roundoff u, so by Weyl's theorem the i-th computed eigenvalue is
+//! within c·n·u·‖A‖₂ of the i-th true one (sorted). The host QL in f64 adds a few f64
+//! roundoffs of ‖T‖, covered by the same term. c = [`BACKWARD_ERROR_CONSTANT`];
+//! ‖A‖₂ is taken as max |λ(T)| (the difference is itself within the bound).
+
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+
+use super::lanczos::{EigenEstimate, SpectrumResult};
+use super::tridiag::tridiag_eigen;
+use super::Real;
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::tridiagonalize::{TridiagonalWork, Tridiagonalize};
+
+/// c in the reported bound c·n·u·‖A‖₂. Measured errors stay well below it (tests at
+/// n up to 257, f32 and f64; errors there are ~0.1·sqrt(n)·u·‖A‖).
+pub const BACKWARD_ERROR_CONSTANT: f64 = 4.0;
+
+/// The dense eigensolver of one precision, its kernel built once.
+pub struct DenseEigensolver<T: Real> {
+    reduce: Tridiagonalize<T>,
+}
+
+/// Reductions recorded into a caller's batch whose tridiagonals have not been read
+/// yet: record several (one per matrix or per stack of matrices) into one batch,
+/// submit it once, then [`DenseEigensolver::finish`] each.
+pub struct PendingSpectra<T: Real> {
+    work: TridiagonalWork<T>,
+    start: Instant,
+}
+
+impl<T: Real> DenseEigensolver<T> {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(DenseEigensolver {
+            reduce: Tridiagonalize::new(gpu)?,
+        })
+    }
+
+    /// Records the reduction of `matrices`: one `[n, n]` matrix or a stack
+    /// `[count, n, n]` (lower triangles read). The matrices must not change until
+    /// the batch has been submitted.
+    pub fn record(&self, batch: &mut Batch, matrices: &Tensor<T>) -> Result<PendingSpectra<T>> {
+        let shape = matrices.shape();
+        let (count, n) = match *shape {
+            [r, c] if r == c => (1, r),
+            [count, r, c] if r == c => (count, r),
+            _ => bail!(
+                "the dense eigensolver needs a square matrix [n, n] or a stack [count, n, n], \
+                 got shape {shape:?}"
+            ),
+        };
+        if n == 0 || count == 0 {
+            bail!("the dense eigensolver needs matrices of order at least 1, got shape {shape:?}");
+        }
+        let work = TridiagonalWork::new(batch.gpu(), count, n)?;
+        self.reduce.record(batch, matrices, &work)?;
+        Ok(PendingSpectra {
+            work,
+            start: Instant::now(),
+        })
+    }
+
+    /// Reads the tridiagonals back (one readback) and solves them: one result per
+    /// matrix, every eigenvalue in `full_spectrum`, the k extremes at each end.
+    /// `submissions` is what the caller's batch counts for (1 when it held only this).
+    pub fn finish(
+        &self,
+        gpu: &Gpu,
+        pending: PendingSpectra<T>,
+        k: usize,
+        submissions: usize,
+    ) -> Result<Vec<SpectrumResult>> {
+        let (count, n) = (pending.work.count, pending.work.n);
+        let tri: Vec<f64> = pending
+            .work
+            .tri
+            .to_vec(gpu)?
+            .into_iter()
+            .map(T::to_f64)
+            .collect();
+        (0..count)
+            .map(|b| {
+                let (d, e) = tri[b * 2 * n..(b + 1) * 2 * n].split_at(n);
+                let mut r = spectrum_of_tridiagonal::<T>(d, &e[..n - 1], k)?;
+                r.submissions = submissions;
+                r.readbacks = 1;
+                r.seconds = pending.start.elapsed().as_secs_f64();
+                Ok(r)
+            })
+            .collect()
+    }
+
+    /// Every eigenvalue of one symmetric matrix `[n, n]` on the device: one
+    /// submission, one readback.
+    pub fn spectrum(&self, gpu: &Gpu, matrix: &Tensor<T>, k: usize) -> Result<SpectrumResult> {
+        let start = Instant::now();
+        let mut batch = Batch::new(gpu);
+        let pending = self.record(&mut batch, matrix)?;
+        batch.submit()?;
+        let mut r = self.finish(gpu, pending, k, 1)?.remove(0);
+        r.seconds = start.elapsed().as_secs_f64();
+        Ok(r)
+    }
+}
+
+/// The bound c·n·u·‖A‖₂ for a matrix of order n and 2-norm `norm` in precision `u`.
+pub fn dense_bound(u: f64, n: usize, norm: f64) -> f64 {
+    BACKWARD_ERROR_CONSTANT * n as f64 * u * norm
+}
+
+fn spectrum_of_tridiagonal<T: Real>(d: &[f64], e: &[f64], k: usize) -> Result<SpectrumResult> {
+    let n = d.len();
+    if d.iter().chain(e).any(|x| !x.is_finite()) {
+        bail!(
+            "the dense eigensolver's reduction of a {n} x {n} {} matrix produced NaN or Inf: \
+             the matrix has non-finite entries (or entries beyond ~1e19 in f32); check it, \
+             or use f64",
+            T::NAME
+        );
+    }
+    let values = tridiag_eigen(d, e, false)?.values;
+    let norm = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let bound = dense_bound(T::UNIT_ROUNDOFF, n, norm);
+    let estimate = |value: f64| EigenEstimate {
+        value,
+        residual: 0.0,
+        bound,
+        converged: true,
+    };
+    let k = k.clamp(1, n);
+    Ok(SpectrumResult {
+        order: n,
+        smallest: values[..k].iter().map(|&v| estimate(v)).collect(),
+        largest: values.iter().rev().take(k).map(|&v| estimate(v)).collect(),
+        iterations: n,
+        restarts: 0,
+        converged: true,
+        full_spectrum: Some(values),
+        precision: T::PRECISION,
+        method: "dense",
+        submissions: 1,
+        readbacks: 1,
+        seconds: 0.0,
+        notes: Vec::new(),
+    })
+}

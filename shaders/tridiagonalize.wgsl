@@ -1,0 +1,183 @@
+// tridiagonalize: Householder reduction of symmetric matrices to tridiagonal form,
+// Q^T A Q = T (LAPACK sytd2, unblocked), for the dense eigensolver (linalg/dense.rs):
+// the host then finds the eigenvalues of T (linalg/tridiag.rs). One body in `Real`,
+// instantiated per precision by a prelude (ops/shaders.rs).
+//
+// Column k (k = 0 .. n-2) with x = A[k+1.., k] of length m = n-k-1:
+//   alpha = -sign(x0) ||x||, v = x - alpha e1, tau = 2 / v.v   (tau = 0 when x = 0)
+//   p = tau A22 v,  w = p - (tau/2)(p.v) v,  A22 -= v w^T + w v^T
+// which applies H = I - tau v v^T on both sides; d[k] = A[k, k], e[k] = alpha.
+// Backward stable: T is the exact reduction of A + E with ||E|| <= c n u ||A||.
+//
+// Entry point:
+//   tridiagonalize: reduces each of `count` matrices; only the lower triangle of each
+//                   input is read (the upper is taken as its mirror image).
+//
+// Bindings:
+//   a        (read)        [count, n, n] symmetric matrices, row-major
+//   work     (read_write)  [count, n, n] a copy of a, reduced in place
+//   tri      (read_write)  [count, 2n]: d[0..n], then e[0..n-1], then a 0
+//   scratch  (read_write)  [count, 2n]: v, then p (overwritten by w)
+//   params   (uniform)     n, count, and the columns [k_begin, k_end) this launch reduces
+//
+// A launch reduces a range of columns, the host records ranges of bounded work into
+// one batch: lavapipe was measured to leave a single long launch unfinished past
+// about 1e7 element updates (n ~ 240 in one launch), the rest of T unwritten. The first range also copies a into work; the last writes d[n-1].
+//
+// Work split: one workgroup per matrix (workgroup id wg.x + wg.y * nwg.x), so a batch
+// of matrices is one dispatch and each matrix gets exactly the same arithmetic whether
+// reduced alone or in a batch. Within a column, invocation l owns elements
+// i = l, l + WG, ... of v, p and w, and columns j = l, l + WG, ... of the rank-2
+// update (neighbouring invocations touch neighbouring addresses). Barriers separate
+// the phases; reductions are trees in workgroup memory. Sums of squares are not
+// rescaled: entries beyond ~1e19 (f32) or ~1e154 (f64) overflow.
+
+struct Params {
+    n: u32,
+    count: u32,
+    k_begin: u32,
+    k_end: u32,
+}
+
+@group(0) @binding(0) var<storage, read> a: array<Real>;
+@group(0) @binding(1) var<storage, read_write> work: array<Real>;
+@group(0) @binding(2) var<storage, read_write> tri: array<Real>;
+@group(0) @binding(3) var<storage, read_write> scratch: array<Real>;
+@group(0) @binding(4) var<uniform> params: Params;
+
+// A power of two, for the tree reduction.
+const WG: u32 = 256u;
+
+var<workgroup> partial: array<Real, WG>;
+
+// Sum of `value` over the workgroup, returned to every invocation. Every invocation
+// must call it (it has barriers). The first barrier keeps a previous call's readers of
+// partial[0] ahead of this call's writers.
+fn workgroup_sum(lid: u32, value: Real) -> Real {
+    workgroupBarrier();
+    partial[lid] = value;
+    workgroupBarrier();
+    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+        if lid < stride {
+            partial[lid] += partial[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    return partial[0];
+}
+
+// sqrt of a sum of squares (v >= 0, or NaN) from an f32 sqrt refined by two Newton
+// steps (HLSL has no f64 sqrt; in f32 the steps change at most the last bit). v is
+// first scaled by powers of 4 into f32's range: 0 gives 0, inf inf, NaN NaN.
+fn root(v_in: Real) -> Real {
+    if v_in == Real(0.0) {
+        return v_in;
+    }
+    var v = v_in;
+    var scale = Real(1.0);
+    for (var k = 0u; k < 20u && v > Real(1e30); k++) {
+        v *= Real(8.673617379884035e-19); // 2^-60
+        scale *= Real(1073741824.0); // 2^30
+    }
+    for (var k = 0u; k < 20u && v < Real(1e-30); k++) {
+        v *= Real(1152921504606846976.0); // 2^60
+        scale *= Real(9.313225746154785e-10); // 2^-30
+    }
+    if v > Real(1e30) {
+        return v_in; // inf
+    }
+    var g = Real(sqrt(f32(v)));
+    g = Real(0.5) * (g + v / g);
+    g = Real(0.5) * (g + v / g);
+    return g * scale;
+}
+
+@compute @workgroup_size(WG)
+fn tridiagonalize(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let mat = wg.x + wg.y * nwg.x;
+    if mat >= params.count {
+        return;
+    }
+    let n = params.n;
+    let base = mat * n * n;
+    let tb = mat * 2u * n;
+    let vb = tb; // v in scratch
+    let pb = tb + n; // p, then w, in scratch
+
+    // work = a, mirrored from the lower triangle.
+    if params.k_begin == 0u {
+        for (var idx = lid; idx < n * n; idx += WG) {
+            let i = idx / n;
+            let j = idx % n;
+            work[base + idx] = a[base + select(idx, j * n + i, j > i)];
+        }
+    }
+    storageBarrier();
+
+    for (var k = params.k_begin; k < params.k_end && k + 1u < n; k++) {
+        let m = n - k - 1u;
+        let col = base + (k + 1u) * n + k; // x[i] = work[col + i n]
+        let corner = base + (k + 1u) * n + k + 1u; // A22[r, c] = work[corner + r n + c]
+
+        var ss = Real(0.0);
+        for (var i = lid; i < m; i += WG) {
+            let xi = work[col + i * n];
+            scratch[vb + i] = xi;
+            ss += xi * xi;
+        }
+        let sigma = workgroup_sum(lid, ss);
+        // Every invocation forms the reflector from the same values.
+        let x0 = work[col];
+        let xnorm = root(sigma);
+        let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
+        var tau = Real(0.0);
+        if xnorm != Real(0.0) {
+            // v.v = 2 (sigma + |x0| ||x||): no cancellation.
+            tau = Real(1.0) / (sigma + abs(x0) * xnorm);
+        }
+        storageBarrier(); // everyone has read x0 before v0 replaces it
+        if lid == 0u {
+            scratch[vb] = x0 - alpha;
+            tri[tb + k] = work[base + k * n + k];
+            tri[tb + n + k] = alpha;
+        }
+        storageBarrier();
+
+        // p = tau A22 v (column i of A22 is row i), and the local share of p.v.
+        var pv = Real(0.0);
+        for (var i = lid; i < m; i += WG) {
+            var sum = Real(0.0);
+            for (var r = 0u; r < m; r++) {
+                sum += work[corner + r * n + i] * scratch[vb + r];
+            }
+            let p = tau * sum;
+            scratch[pb + i] = p;
+            pv += p * scratch[vb + i];
+        }
+        let half_k = Real(0.5) * tau * workgroup_sum(lid, pv);
+        // w = p - K v, by the invocation that wrote p[i].
+        for (var i = lid; i < m; i += WG) {
+            scratch[pb + i] -= half_k * scratch[vb + i];
+        }
+        storageBarrier();
+
+        // A22 -= v w^T + w v^T.
+        for (var j = lid; j < m; j += WG) {
+            let vj = scratch[vb + j];
+            let wj = scratch[pb + j];
+            for (var r = 0u; r < m; r++) {
+                let at = corner + r * n + j;
+                work[at] -= scratch[vb + r] * wj + scratch[pb + r] * vj;
+            }
+        }
+        storageBarrier();
+    }
+    if lid == 0u && n > 0u && params.k_end + 1u >= n {
+        tri[tb + n - 1u] = work[base + (n - 1u) * n + n - 1u];
+        tri[tb + 2u * n - 1u] = Real(0.0);
+    }
+}

@@ -1,0 +1,339 @@
+//! The dense GPU eigensolver (Householder tridiagonalisation + host QL) against faer on
+//! the same stored matrix: every eigenvalue, in f32 and f64, at awkward orders, on
+//! clustered, repeated, rank-deficient, indefinite and kappa = 1e8 spectra; each
+//! reported bound must contain faer's eigenvalue (sorted pairs, Weyl). Also the
+//! counters of the blocked Krylov solvers and the method choice.
+
+use std::sync::Arc;
+
+use rand::Rng;
+use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::linalg::dense::dense_bound;
+use wideprobe::linalg::power::PowerOptions;
+use wideprobe::linalg::{
+    lanczos, power_iteration, spectrum_with_method, DenseEigensolver, DenseMatrix, LanczosOptions,
+    Precision, Real, SpectrumMethod,
+};
+use wideprobe::ops::tridiagonalize::{TridiagonalWork, Tridiagonalize};
+use wideprobe::ops::vector::VectorOps;
+
+use crate::common;
+use crate::spectral::{geometric, reference_eigenvalues, stored, with_spectrum};
+
+fn spectra(rng: &mut impl Rng, n: usize) -> Vec<(&'static str, Vec<f64>)> {
+    let clustered: Vec<f64> = (0..n)
+        .map(|i| {
+            if i < n.div_ceil(5) {
+                1e-3 * (1.0 + 1e-3 * i as f64)
+            } else {
+                1.0 + rng.random_range(0.0..1.0)
+            }
+        })
+        .collect();
+    let repeated: Vec<f64> = (0..n).map(|i| [0.01, 0.5, 2.0][3 * i / n]).collect();
+    let deficient: Vec<f64> = (0..n)
+        .map(|i| {
+            if i < n.div_ceil(7) {
+                0.0
+            } else {
+                rng.random_range(0.1..3.0)
+            }
+        })
+        .collect();
+    let indefinite: Vec<f64> = (0..n).map(|_| rng.random_range(-2.0..3.0)).collect();
+    vec![
+        ("clustered", clustered),
+        ("repeated", repeated),
+        ("rank-deficient", deficient),
+        ("indefinite", indefinite),
+        ("kappa=1e8", geometric(n, 1e8)),
+    ]
+}
+
+/// Every eigenvalue within the reported bound of faer's (sorted pairs).
+fn check_full(what: &str, values: &[f64], bound: f64, reference: &[f64]) -> f64 {
+    assert_eq!(values.len(), reference.len(), "{what}: count");
+    let worst = values
+        .iter()
+        .zip(reference)
+        .map(|(v, r)| (v - r).abs())
+        .fold(0.0f64, f64::max);
+    let first_bad = values
+        .iter()
+        .zip(reference)
+        .position(|(v, r)| (v - r).is_nan() || (v - r).abs() > bound);
+    assert!(
+        first_bad.is_none(),
+        "{what}: eigenvalue {} is {} vs faer {}, outside the bound {bound:e} (max error {worst:e})",
+        first_bad.unwrap(),
+        values[first_bad.unwrap()],
+        reference[first_bad.unwrap()]
+    );
+    worst / bound.max(f64::MIN_POSITIVE)
+}
+
+fn dense_cases<T: Real>(orders: &[usize]) {
+    let gpu = common::gpu();
+    let solver = DenseEigensolver::<T>::new(gpu).unwrap();
+    let mut rng = common::rng(&format!("dense {}", T::NAME));
+    let mut worst_ratio = 0.0f64;
+    for &n in orders {
+        for (name, lambdas) in spectra(&mut rng, n) {
+            let a = stored::<T>(&with_spectrum(&mut rng, &lambdas));
+            let reference = reference_eigenvalues(&a, n);
+            let converted: Vec<T> = a.iter().map(|&x| T::from_f64(x)).collect();
+            let matrix = Tensor::from_slice(gpu, &[n, n], &converted).unwrap();
+            let r = solver.spectrum(gpu, &matrix, 1).unwrap();
+            let what = format!("dense {} n={n} {name}", T::NAME);
+            let values = r.full_spectrum.as_ref().expect("every eigenvalue");
+            let bound = r.smallest[0].bound;
+            let ratio = check_full(&what, values, bound, &reference);
+            worst_ratio = worst_ratio.max(ratio);
+            eprintln!("{what}: max error / bound {ratio:.2e}");
+            assert_eq!((r.submissions, r.readbacks), (1, 1), "{what}: counters");
+            assert_eq!(r.method, "dense");
+            assert_eq!(r.lambda_min(), values[0]);
+            assert_eq!(r.lambda_max(), values[n - 1]);
+        }
+    }
+    eprintln!("dense {}: worst error / bound {worst_ratio:.2e}", T::NAME);
+}
+
+#[test]
+fn dense_f32_contains_faer_eigenvalues_within_its_bound() {
+    dense_cases::<f32>(&[1, 2, 7, 33, 130, 257]);
+}
+
+#[test]
+fn dense_f64_contains_faer_eigenvalues_within_its_bound() {
+    if !common::gpu().has_f64() {
+        eprintln!("skipped: adapter has no SHADER_F64");
+        return;
+    }
+    dense_cases::<f64>(&[1, 2, 7, 33, 130, 257]);
+}
+
+#[test]
+#[ignore = "n = 1000 takes long on lavapipe; run with --ignored on a GPU"]
+fn dense_f64_at_order_1000() {
+    dense_cases::<f64>(&[1000]);
+}
+
+/// The kernel itself, its output poisoned first: the tridiagonal it leaves has faer's
+/// eigenvalues, and every slot of it is written.
+#[test]
+fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
+    let gpu = common::gpu();
+    let mut rng = common::rng("tridiagonalize poisoned");
+    let reduce = Tridiagonalize::<f32>::new(gpu).unwrap();
+    for n in [1usize, 7, 33, 130] {
+        let lambdas: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let a = stored::<f32>(&with_spectrum(&mut rng, &lambdas));
+        let matrix = Tensor::from_slice(
+            gpu,
+            &[n, n],
+            &a.iter().map(|&x| x as f32).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let work = TridiagonalWork::<f32>::new(gpu, 1, n).unwrap();
+        work.tri.poison(gpu).unwrap();
+        let mut batch = Batch::new(gpu);
+        reduce.record(&mut batch, &matrix, &work).unwrap();
+        batch.submit().unwrap();
+        let tri: Vec<f64> = work
+            .tri
+            .to_vec(gpu)
+            .unwrap()
+            .iter()
+            .map(|&x| x as f64)
+            .collect();
+        assert!(
+            tri.iter().all(|x| x.is_finite()),
+            "n={n}: unwritten slot in {tri:?}"
+        );
+        let (d, e) = tri.split_at(n);
+        let values = wideprobe::linalg::tridiag::tridiag_eigen(d, &e[..n - 1], false)
+            .unwrap()
+            .values;
+        let reference = reference_eigenvalues(&a, n);
+        check_full(
+            &format!("tridiagonalize n={n}"),
+            &values,
+            dense_bound(f32::UNIT_ROUNDOFF, n, 1.0),
+            &reference,
+        );
+    }
+}
+
+/// A stack of matrices reduced in one dispatch, and several reductions recorded into
+/// one batch, give bit-identical spectra to one matrix at a time.
+#[test]
+fn batched_dense_spectra_are_bit_identical_to_unbatched() {
+    let gpu = common::gpu();
+    let mut rng = common::rng("dense batched");
+    let solver = DenseEigensolver::<f32>::new(gpu).unwrap();
+    let n = 33;
+    let mats: Vec<Vec<f32>> = (0..3)
+        .map(|_| {
+            let lambdas: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..2.0)).collect();
+            with_spectrum(&mut rng, &lambdas)
+                .iter()
+                .map(|&x| x as f32)
+                .collect()
+        })
+        .collect();
+    let single: Vec<Vec<f64>> = mats
+        .iter()
+        .map(|m| {
+            let t = Tensor::from_slice(gpu, &[n, n], m).unwrap();
+            solver.spectrum(gpu, &t, 1).unwrap().full_spectrum.unwrap()
+        })
+        .collect();
+    let stack = Tensor::from_slice(gpu, &[3, n, n], &mats.concat()).unwrap();
+    let mut batch = Batch::new(gpu);
+    let pending_stack = solver.record(&mut batch, &stack).unwrap();
+    let separate: Vec<_> = mats
+        .iter()
+        .map(|m| Tensor::from_slice(gpu, &[n, n], m).unwrap())
+        .collect();
+    let pending: Vec<_> = separate
+        .iter()
+        .map(|t| solver.record(&mut batch, t).unwrap())
+        .collect();
+    batch.submit().unwrap();
+    let stacked = solver.finish(gpu, pending_stack, 1, 1).unwrap();
+    for (i, p) in pending.into_iter().enumerate() {
+        let one = solver.finish(gpu, p, 1, 1).unwrap().remove(0);
+        assert_eq!(
+            one.full_spectrum.as_ref().unwrap(),
+            &single[i],
+            "matrix {i} in a shared batch"
+        );
+        assert_eq!(
+            stacked[i].full_spectrum.as_ref().unwrap(),
+            &single[i],
+            "matrix {i} in a stack"
+        );
+    }
+}
+
+#[test]
+fn dense_reports_non_finite_input_clearly() {
+    let gpu = common::gpu();
+    let solver = DenseEigensolver::<f32>::new(gpu).unwrap();
+    let mut a = vec![0.0f32; 49];
+    a[3 * 7 + 2] = f32::NAN;
+    let t = Tensor::from_slice(gpu, &[7, 7], &a).unwrap();
+    let err = solver.spectrum(gpu, &t, 1).unwrap_err().to_string();
+    assert!(err.contains("non-finite"), "{err}");
+}
+
+/// Blocked Krylov: one readback per block of 8, 16, 32, 64 steps, so at most
+/// 1 + steps / 8 readbacks (no restarts in these cases).
+#[test]
+fn krylov_readbacks_stay_within_one_per_eight_steps() {
+    let gpu = common::gpu();
+    let ops = Arc::new(VectorOps::<f32>::new(gpu).unwrap());
+    let mut rng = common::rng("krylov counters");
+    for n in [7usize, 33, 130] {
+        let a = stored::<f32>(&with_spectrum(&mut rng, &geometric(n, 1e3)));
+        let op = DenseMatrix::<f32>::from_host(gpu, n, &a).unwrap();
+        for full in [false, true] {
+            let opts = LanczosOptions {
+                full,
+                ..Default::default()
+            };
+            let r = lanczos(gpu, ops.clone(), &op, &opts).unwrap();
+            eprintln!(
+                "lanczos n={n} full={full}: {} steps, {} submissions, {} readbacks",
+                r.iterations, r.submissions, r.readbacks
+            );
+            assert_eq!(r.restarts, 0);
+            assert!(
+                r.readbacks >= 1 && r.readbacks <= 1 + r.iterations / 8,
+                "n={n}: {} readbacks for {} steps",
+                r.readbacks,
+                r.iterations
+            );
+            assert_eq!(r.submissions, r.readbacks);
+        }
+        let p = power_iteration(gpu, ops.clone(), &op, &PowerOptions::default()).unwrap();
+        eprintln!(
+            "power n={n}: {} steps, {} readbacks",
+            p.iterations, p.readbacks
+        );
+        assert!(
+            p.readbacks <= 2 + p.iterations / 8,
+            "power n={n}: {} readbacks for {} steps",
+            p.readbacks,
+            p.iterations
+        );
+    }
+}
+
+#[test]
+fn lanczos_reports_non_finite_input_clearly() {
+    let gpu = common::gpu();
+    let ops = Arc::new(VectorOps::<f32>::new(gpu).unwrap());
+    let mut a = vec![0.5f64; 100];
+    a[11] = f64::INFINITY;
+    let op = DenseMatrix::<f32>::from_host(gpu, 10, &a).unwrap();
+    let err = lanczos(gpu, ops, &op, &LanczosOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("non-finite"), "{err}");
+}
+
+#[test]
+fn spectrum_method_parses_resolves_and_runs() {
+    let gpu = common::gpu();
+    for m in SpectrumMethod::ALL {
+        assert_eq!(m.name().parse::<SpectrumMethod>().unwrap(), m);
+    }
+    let err = "qr".parse::<SpectrumMethod>().unwrap_err().to_string();
+    assert!(err.contains("auto, lanczos or dense"), "{err}");
+    let opts = LanczosOptions::default();
+    assert_eq!(
+        SpectrumMethod::Auto.resolve(gpu, 33, 4, &opts).unwrap(),
+        SpectrumMethod::Dense
+    );
+    assert_eq!(
+        SpectrumMethod::Auto.resolve(gpu, 5000, 4, &opts).unwrap(),
+        SpectrumMethod::Lanczos
+    );
+    assert!(SpectrumMethod::Dense
+        .resolve(gpu, 1 << 20, 8, &opts)
+        .is_err());
+    let mut rng = common::rng("method choice");
+    let n = 20;
+    let a = stored::<f32>(&with_spectrum(&mut rng, &geometric(n, 1e2)));
+    let reference = reference_eigenvalues(&a, n);
+    for (method, name) in [
+        (SpectrumMethod::Auto, "dense"),
+        (SpectrumMethod::Lanczos, "lanczos"),
+        (SpectrumMethod::Dense, "dense"),
+    ] {
+        let r = spectrum_with_method(gpu, n, &a, Precision::F32, method, &opts).unwrap();
+        assert_eq!(r.method, name);
+        assert!((r.lambda_max() - reference[n - 1]).abs() <= r.largest[0].bound);
+    }
+}
+
+/// The launches of one reduction cover columns 0 .. n-1 in order, without gaps, and
+/// a large order is split (lavapipe leaves over-long launches unfinished).
+#[test]
+fn tridiagonalize_column_ranges_cover_every_column_once() {
+    use wideprobe::ops::tridiagonalize::column_ranges;
+    for n in [1usize, 2, 7, 130, 257, 1000] {
+        let ranges = column_ranges(n);
+        assert_eq!(ranges[0].0, 0, "n={n}");
+        assert_eq!(ranges.last().unwrap().1, n - 1, "n={n}");
+        assert!(
+            ranges
+                .windows(2)
+                .all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1),
+            "n={n}: {ranges:?}"
+        );
+    }
+    assert!(column_ranges(257).len() > 1);
+}
