@@ -143,6 +143,10 @@ impl fmt::Display for SpectrumReport<'_> {
         for note in &r.notes {
             writeln!(f, "  note: {note}")?;
         }
-        writeln!(f, "  {} submissions, {} readbacks", r.submissions, r.readbacks)
+        writeln!(
+            f,
+            "  {} submissions, {} readbacks",
+            r.submissions, r.readbacks
+        )
     }
 }

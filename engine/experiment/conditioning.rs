@@ -13,7 +13,7 @@ use crate::data::Dataset;
 use crate::gpu::{Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
-use crate::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
+use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, SpectrumResult};
 use crate::measure::{GershgorinProxies, SpectralOps};
 use crate::nn::fcn::init_weights;
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps};
@@ -50,6 +50,8 @@ pub const LAYER_COLUMNS: &[&str] = &[
     "gershgorin_lower",
     "gershgorin_upper",
     "precision",
+    "method",
+    "spectral_readbacks",
 ];
 
 /// Columns of `infinite_width.csv` (after the run columns, width excluded).
@@ -216,6 +218,8 @@ pub fn measure_run(
             p.gershgorin_lower.to_string(),
             p.gershgorin_upper.to_string(),
             precision.name().to_string(),
+            s.method.to_string(),
+            s.readbacks.to_string(),
         ]);
         table.push(row)?;
         Ok(())
@@ -240,13 +244,15 @@ pub fn measure_infinite_width(
     };
     let mut table = Table::new(&infinite_header());
     for_each_infinite_width_kernel(&dataset.x_train, run.n, dataset.d, &cfg, |l, sigma| {
-        let r = dense_spectrum(
+        let r = spectrum_with_method(
             gpu,
             run.n,
             sigma,
             ops.precision(),
+            ops.spectral.method(),
             &LanczosOptions {
                 seed: run.seed,
+                tol_min: ops.spectral.tol_min(),
                 ..Default::default()
             },
         )?;
@@ -309,8 +315,12 @@ impl SweepKind for ConditioningConfig {
     fn data_request(&self, run: &ConditioningRun) -> (usize, usize, u64) {
         (run.n, 0, run.seed)
     }
-    fn new_ops(gpu: &Gpu, precision: Precision) -> Result<ConditioningOps> {
-        ConditioningOps::new(gpu, precision)
+    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<ConditioningOps> {
+        let mut ops = ConditioningOps::new(gpu, precision)?;
+        ops.spectral = ops
+            .spectral
+            .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);
+        Ok(ops)
     }
 
     fn execute(

@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::data::{DatasetChoice, InputNorm};
-use crate::linalg::Precision;
+use crate::linalg::{Precision, SpectrumMethod};
 use crate::nn::activation::Activation;
 use crate::nn::loss::Loss;
 use crate::nn::ntk::NtkMethod;
@@ -159,6 +159,14 @@ pub struct Common {
     /// Spectral solves (Gram, NTK): auto (f64 where available), f32 or f64.
     #[serde(default)]
     pub precision: Precision,
+    /// How stored matrices' spectra are computed: auto (the dense solver up to order
+    /// 1024, else Lanczos), lanczos or dense. Matrix-free operators always use Lanczos.
+    #[serde(default)]
+    pub spectrum_method: SpectrumMethod,
+    /// Relative residual tolerance of λ_min for Lanczos (MEASUREMENTS.md §7): default
+    /// 1e-4 (log10 κ to 5e-5); 1e-12 gives exact extremes.
+    #[serde(default)]
+    pub spectrum_tol_min: Option<f64>,
     /// Override of the hidden layers' init gain g (default: variance preserving).
     #[serde(default)]
     pub gain: Option<f64>,
@@ -175,11 +183,18 @@ impl Common {
         "data_dir",
         "input_norm",
         "precision",
+        "spectrum_method",
+        "spectrum_tol_min",
         "gain",
         "save_tensors",
     ];
 
     fn validate(&self) -> Result<()> {
+        if let Some(tol) = self.spectrum_tol_min {
+            if !(tol > 0.0 && tol < 1.0) {
+                bail!("spectrum_tol_min must be a number strictly between 0 and 1 (e.g. 1e-4, or 1e-12 for exact extremes), got {tol}");
+            }
+        }
         if let Some(gain) = self.gain {
             if !(gain > 0.0 && gain.is_finite()) {
                 bail!("gain must be a positive number, got {gain}");

@@ -147,7 +147,7 @@ fn sweep<K: SweepKind>(
     options: &RunOptions,
 ) -> Result<SweepSummary> {
     let precision = kind.common().precision.resolve(gpu)?;
-    let ops = K::new_ops(gpu, precision)?;
+    let ops = kind.new_ops(gpu, precision)?;
     let planned = plan(kind, out);
     let progress = progress_bar(planned.len(), options.quiet);
     let mut data = SweepData::default();

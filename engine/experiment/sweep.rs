@@ -67,7 +67,7 @@ pub trait SweepKind: Serialize {
     fn table_header() -> Vec<&'static str>;
     /// (train examples, test examples, seed) of the run's dataset.
     fn data_request(&self, run: &Self::Run) -> (usize, usize, u64);
-    fn new_ops(gpu: &Gpu, precision: Precision) -> Result<Self::Ops>;
+    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<Self::Ops>;
     /// Computes one run and writes its table into `ctx.dir`.
     fn execute(
         &self,

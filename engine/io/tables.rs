@@ -152,6 +152,8 @@ table_row! {
         gershgorin_lower: f64 = "gershgorin_lower",
         gershgorin_upper: f64 = "gershgorin_upper",
         precision: String = "precision",
+        method: String = "method",
+        spectral_readbacks: String = "spectral_readbacks",
     }
 }
 

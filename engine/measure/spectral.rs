@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult};
+use crate::linalg::{
+    matrix_spectrum, DenseMatrix, LanczosOptions, Precision, Real, SpectrumMethod, SpectrumResult,
+};
 use crate::nn::fcn::ForwardCache;
 use crate::nn::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
 use crate::nn::{Fcn, ForwardOps};
@@ -71,6 +73,10 @@ impl<T: GramElement> PrecisionOps<T> {
 pub struct SpectralOps {
     gram: Gram,
     precision: Precision,
+    /// How Gram spectra are computed (auto: dense when small enough).
+    method: SpectrumMethod,
+    /// Options of every Krylov solve (λ_min tolerance from `spectrum_tol_min`).
+    options: LanczosOptions,
     f32_ops: PrecisionOps<f32>,
     f64_ops: Option<PrecisionOps<f64>>,
 }
@@ -104,6 +110,8 @@ impl SpectralOps {
         Ok(SpectralOps {
             gram: Gram::new(gpu)?,
             precision,
+            method: SpectrumMethod::Auto,
+            options: LanczosOptions::default(),
             f32_ops: PrecisionOps::new(gpu)?,
             f64_ops: if precision == Precision::F64 {
                 Some(PrecisionOps::new(gpu)?)
@@ -111,6 +119,25 @@ impl SpectralOps {
                 None
             },
         })
+    }
+
+    /// Sets the method of Gram spectra and the λ_min tolerance of Krylov solves.
+    pub fn with_choice(mut self, method: SpectrumMethod, tol_min: Option<f64>) -> Self {
+        self.method = method;
+        if let Some(tol) = tol_min {
+            self.options.tol_min = tol;
+        }
+        self
+    }
+
+    /// How Gram spectra are computed.
+    pub fn method(&self) -> SpectrumMethod {
+        self.method
+    }
+
+    /// The λ_min tolerance of Krylov solves.
+    pub fn tol_min(&self) -> f64 {
+        self.options.tol_min
     }
 
     /// The precision that runs (auto resolved).
@@ -128,8 +155,17 @@ impl SpectralOps {
     ) -> Result<GramMeasurement> {
         Ok(match &self.f64_ops {
             Some(ops) => {
-                let (g, spectrum) =
-                    normalized_gram_spectrum(gpu, &self.gram, &ops.vectors, features, seed)?;
+                let (g, spectrum) = normalized_gram_spectrum(
+                    gpu,
+                    &self.gram,
+                    &ops.vectors,
+                    features,
+                    self.method,
+                    &LanczosOptions {
+                        seed,
+                        ..self.options.clone()
+                    },
+                )?;
                 GramMeasurement {
                     gram: GramTensor::F64(g),
                     spectrum,
@@ -141,7 +177,11 @@ impl SpectralOps {
                     &self.gram,
                     &self.f32_ops.vectors,
                     features,
-                    seed,
+                    self.method,
+                    &LanczosOptions {
+                        seed,
+                        ..self.options.clone()
+                    },
                 )?;
                 GramMeasurement {
                     gram: GramTensor::F32(g),
@@ -205,14 +245,15 @@ impl SpectralOps {
     }
 }
 
-/// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues
-/// (Lanczos, default tolerances, start vector from `seed`). Returns Ĝ for further use.
+/// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
+/// `method` (dense or Lanczos with `options`). Returns Ĝ for further use.
 fn normalized_gram_spectrum<T: GramElement>(
     gpu: &Gpu,
     gram: &Gram,
     vectors: &Arc<VectorOps<T>>,
     features: &Tensor,
-    seed: u64,
+    method: SpectrumMethod,
+    options: &LanczosOptions,
 ) -> Result<(Tensor<T>, SpectrumResult)> {
     let (n, width) = features.dims2("layer features")?;
     let g = Tensor::<T>::zeros(gpu, &[n, n])?;
@@ -220,14 +261,6 @@ fn normalized_gram_spectrum<T: GramElement>(
     T::record_gram(gram, &mut batch, features, 1.0 / width as f64, &g)?;
     batch.submit()?;
     let op = DenseMatrix::with_ops(g, vectors.clone())?;
-    let spectrum = lanczos(
-        gpu,
-        vectors.clone(),
-        &op,
-        &LanczosOptions {
-            seed,
-            ..Default::default()
-        },
-    )?;
+    let spectrum = matrix_spectrum(gpu, vectors.clone(), &op, method, options)?;
     Ok((op.into_matrix(), spectrum))
 }

@@ -95,6 +95,7 @@ pub fn train_run(
         data: &data,
         options: LanczosOptions {
             seed: run.seed,
+            tol_min: ops.spectral.tol_min(),
             ..Default::default()
         },
     };

@@ -44,8 +44,12 @@ impl SweepKind for TrainingConfig {
     fn data_request(&self, run: &TrainingRun) -> (usize, usize, u64) {
         (run.n, self.n_test, run.seed)
     }
-    fn new_ops(gpu: &Gpu, precision: Precision) -> Result<TrainingOps> {
-        TrainingOps::new(gpu, precision)
+    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<TrainingOps> {
+        let mut ops = TrainingOps::new(gpu, precision)?;
+        ops.spectral = ops
+            .spectral
+            .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);
+        Ok(ops)
     }
 
     fn execute(
