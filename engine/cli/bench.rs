@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use wideprobe::bench::{
     bench_lanczos, bench_matmul, measure_baseline, Bandwidth, Baseline, Footprint, MatmulBenchArgs,
 };
-use wideprobe::experiment::training::{time_epoch, EpochTiming, CLASSES};
+use wideprobe::bench::train::{time_epoch, EpochTiming};
+use wideprobe::experiment::training::CLASSES;
 use wideprobe::gpu::{Gpu, GpuOptions};
 use wideprobe::linalg::{Precision, SpectrumMethod};
 use wideprobe::ops::loss::Loss;
