@@ -135,6 +135,7 @@ fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
         force: false,
         quiet: true,
         save_tensors: true,
+        shard: None,
     };
     let summary = run_experiment(gpu, &config, &options).unwrap();
     assert_eq!(
@@ -262,6 +263,7 @@ grid:
             force: false,
             quiet: true,
             save_tensors: false,
+            shard: None,
         },
     )
     .unwrap();

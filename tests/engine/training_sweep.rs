@@ -30,6 +30,7 @@ fn run(config: &str, dir: &Path, force: bool) -> wideprobe::experiment::runner::
             force,
             quiet: true,
             save_tensors: false,
+            shard: None,
         },
     )
     .unwrap()

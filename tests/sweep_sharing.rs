@@ -1,0 +1,277 @@
+//! Sweeps that never lie and share safely (issue 12), through the built binary on tiny
+//! synthetic configs: stale results are recomputed, a config is never written over,
+//! several processes on one folder give the tables of one process, shards partition the
+//! runs, `status` and `merge` say and rebuild what is there.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const EXE: &str = env!("CARGO_BIN_EXE_wideprobe");
+
+/// Four runs of a few milliseconds each.
+const CONFIG: &str = "\
+kind: conditioning_at_init
+dataset: synthetic
+precision: f32
+infinite_width: true
+grid:
+  width: [16]
+  depth: 2
+  n: [4, 6]
+  activation: relu_normalized
+  renormalize: [true, false]
+  seed: [0]
+";
+
+fn scratch(test: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("wideprobe-share-{test}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&root);
+    fs::create_dir_all(&root).unwrap();
+    root
+}
+
+fn wideprobe(args: &[&str], cwd: Option<&Path>) -> Output {
+    let mut c = Command::new(EXE);
+    c.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    c.output().unwrap()
+}
+
+fn ok(o: &Output) -> String {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(o.status.success(), "wideprobe failed: {text}");
+    text
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    fs::write(&p, text).unwrap();
+    p
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every file below `dir` whose name marks a temporary or a leftover claim.
+fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".tmp") || name.ends_with(".lock") {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_changed_setting_recomputes_finished_runs_and_says_why() {
+    let dir = scratch("stale");
+    let config = write(&dir, "c.yaml", CONFIG);
+    let out = dir.join("out");
+    ok(&wideprobe(
+        &["run", s(&config), "--out", s(&out), "--quiet"],
+        None,
+    ));
+    let first = fs::read_to_string(out.join("layers.csv")).unwrap();
+    let again = ok(&wideprobe(
+        &["run", s(&config), "--out", s(&out), "--quiet"],
+        None,
+    ));
+    assert!(again.contains("0 runs done, 4 already finished"), "{again}");
+
+    let changed = write(
+        &dir,
+        "c.yaml",
+        &CONFIG.replace("precision: f32", "precision: f32\ngain: 1.7"),
+    );
+    let rerun = ok(&wideprobe(
+        &["run", s(&changed), "--out", s(&out), "--quiet"],
+        None,
+    ));
+    assert!(rerun.contains("4 finished runs were recomputed"), "{rerun}");
+    assert!(rerun.contains("common.gain"), "{rerun}");
+    let second = fs::read_to_string(out.join("layers.csv")).unwrap();
+    assert_ne!(first, second, "the tables kept the numbers of the old gain");
+    let manifest = fs::read_to_string(out.join("manifest.json")).unwrap();
+    assert!(
+        manifest.contains("1.7"),
+        "the manifest does not describe the new gain"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_config_in_its_own_output_folder_is_not_emptied() {
+    let dir = scratch("self");
+    let out = dir.join("out");
+    fs::create_dir_all(&out).unwrap();
+    write(&out, "config.yaml", CONFIG);
+    ok(&wideprobe(
+        &["run", "config.yaml", "--out", ".", "--quiet"],
+        Some(&out),
+    ));
+    assert_eq!(fs::read_to_string(out.join("config.yaml")).unwrap(), CONFIG);
+    // Through a symbolic link to it, too.
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(out.join("config.yaml"), dir.join("link.yaml")).unwrap();
+        ok(&wideprobe(
+            &[
+                "run",
+                s(&dir.join("link.yaml")),
+                "--out",
+                s(&out),
+                "--quiet",
+            ],
+            None,
+        ));
+        assert_eq!(fs::read_to_string(out.join("config.yaml")).unwrap(), CONFIG);
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn concurrent_processes_on_one_folder_give_the_tables_of_one_process() {
+    let dir = scratch("concurrent");
+    let config = write(&dir, "c.yaml", CONFIG);
+    let single = dir.join("single");
+    ok(&wideprobe(
+        &["run", s(&config), "--out", s(&single), "--quiet"],
+        None,
+    ));
+    let parallel: Vec<_> = (0..3)
+        .map(|_| {
+            Command::new(EXE)
+                .args([
+                    "run",
+                    s(&config),
+                    "--out",
+                    s(&dir.join("parallel")),
+                    "--quiet",
+                ])
+                .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for p in parallel {
+        let o = p.wait_with_output().unwrap();
+        let text = ok(&o);
+        assert!(text.contains(" 0 failed"), "{text}");
+    }
+    for folder in [&dir.join("parallel")] {
+        for table in ["layers.csv", "infinite_width.csv"] {
+            assert_eq!(
+                fs::read_to_string(single.join(table)).unwrap(),
+                fs::read_to_string(folder.join(table)).unwrap(),
+                "{table} of {} differs from one process's",
+                folder.display()
+            );
+        }
+        assert_eq!(leftovers(folder), Vec::<PathBuf>::new());
+        let status = wideprobe(&["status", s(folder)], None);
+        assert!(
+            status.status.success(),
+            "{}",
+            String::from_utf8_lossy(&status.stdout)
+        );
+    }
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn shards_partition_the_runs_and_status_and_merge_follow() {
+    let dir = scratch("shards");
+    let config = write(&dir, "c.yaml", CONFIG);
+    let out = dir.join("out");
+    let first = ok(&wideprobe(
+        &[
+            "run",
+            s(&config),
+            "--out",
+            s(&out),
+            "--shard",
+            "0/2",
+            "--quiet",
+        ],
+        None,
+    ));
+    assert!(
+        first.contains("2 runs done") && first.contains("2 runs belong to other shards"),
+        "{first}"
+    );
+    let status = wideprobe(&["status", s(&out)], None);
+    let listing = String::from_utf8_lossy(&status.stdout).into_owned();
+    assert!(
+        !status.status.success(),
+        "status must fail while runs are missing:\n{listing}"
+    );
+    assert!(
+        listing.contains("2 done") && listing.contains("2 missing"),
+        "{listing}"
+    );
+    ok(&wideprobe(
+        &[
+            "run",
+            s(&config),
+            "--out",
+            s(&out),
+            "--shard",
+            "1/2",
+            "--quiet",
+        ],
+        None,
+    ));
+    fs::remove_file(out.join("layers.csv")).unwrap();
+    ok(&wideprobe(&["merge", s(&out)], None));
+    let single = dir.join("single");
+    ok(&wideprobe(
+        &["run", s(&config), "--out", s(&single), "--quiet"],
+        None,
+    ));
+    assert_eq!(
+        fs::read_to_string(single.join("layers.csv")).unwrap(),
+        fs::read_to_string(out.join("layers.csv")).unwrap()
+    );
+    assert!(wideprobe(&["status", s(&out)], None).status.success());
+    let bad = wideprobe(
+        &["run", s(&config), "--out", s(&out), "--shard", "2/2"],
+        None,
+    );
+    assert!(!bad.status.success());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_folder_of_another_experiment_kind_is_refused() {
+    let dir = scratch("kind");
+    let out = dir.join("out");
+    fs::create_dir_all(&out).unwrap();
+    write(&out, "manifest.json", r#"{"kind": "training"}"#);
+    let config = write(&dir, "c.yaml", CONFIG);
+    let o = wideprobe(&["run", s(&config), "--out", s(&out), "--quiet"], None);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success());
+    assert!(
+        err.contains("holds results of a training experiment"),
+        "{err}"
+    );
+    fs::remove_dir_all(&dir).unwrap();
+}
