@@ -74,8 +74,11 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
     store(row, col, sum);
 }
 
-const BM: u32 = 128u;
-const BN: u32 = 128u;
+// The tiled variant's output tile, read by the host (Kernel::override_value) to size the
+// grid. The register blocking below (16x16 invocations, 8x8 outputs each) is written for
+// 128 x 128: these are not meant to be overridden, only declared in one place.
+override TILED_M: u32 = 128u;
+override TILED_N: u32 = 128u;
 const BK: u32 = 16u;
 
 // tile_a[kk * 32 + r4] holds op(A) rows 4*r4 .. 4*r4+3 of the tile at depth kk.
@@ -115,8 +118,8 @@ fn matmul_tiled(
 ) {
     let tx = lid.x;
     let ty = lid.y;
-    let row0 = wg.y * BM;
-    let col0 = wg.x * BN;
+    let row0 = wg.y * TILED_M;
+    let col0 = wg.x * TILED_N;
 
     var acc: array<vec4<f32>, 16>; // acc[i * 2 + j]: row block i (0..8), column half j
     for (var i = 0u; i < 16u; i++) {

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::config::{ConditioningConfig, ConditioningRun};
-use crate::io::npy::{write_npy_f32, write_npy_f64};
-use crate::io::table::Table;
 use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::io::npy::{write_npy_f32, write_npy_f64};
+use crate::io::table::Table;
 use crate::linalg::{
     dense_spectrum, lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult,
 };
 use crate::nn::fcn::init_weights;
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps};
 use crate::ops::gram::Gram;
-use crate::ops::symstats::{GershgorinProxies, SymStats, SymStatsElement};
+use crate::ops::symstats::{GershgorinProxies, SymStats};
 use crate::ops::vector::VectorOps;
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
@@ -105,41 +105,6 @@ fn spectrum_cells(r: &SpectrumResult) -> Vec<String> {
     ]
 }
 
-/// Gram matrices in the solver's precision.
-pub(crate) trait GramElement: Real + SymStatsElement {
-    fn record_gram(
-        gram: &Gram,
-        batch: &mut Batch,
-        x: &Tensor,
-        scale: f64,
-        g: &Tensor<Self>,
-    ) -> Result<()>;
-}
-
-impl GramElement for f32 {
-    fn record_gram(
-        gram: &Gram,
-        batch: &mut Batch,
-        x: &Tensor,
-        scale: f64,
-        g: &Tensor<f32>,
-    ) -> Result<()> {
-        gram.record(batch, x, scale as f32, g)
-    }
-}
-
-impl GramElement for f64 {
-    fn record_gram(
-        gram: &Gram,
-        batch: &mut Batch,
-        x: &Tensor,
-        scale: f64,
-        g: &Tensor<f64>,
-    ) -> Result<()> {
-        gram.record_f64(batch, x, scale, g)
-    }
-}
-
 /// The kernels every Gram-matrix measurement uses, in the resolved precision: the Gram
 /// kernels, vector ops and symmetric-matrix statistics (f64 ones where the precision is
 /// f64). Shared by conditioning and training runs.
@@ -182,7 +147,7 @@ impl SpectralOps {
 
 /// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues
 /// (Lanczos, default tolerances, start vector from `seed`). Returns Ĝ for further use.
-pub(crate) fn normalized_gram_spectrum<T: GramElement>(
+pub(crate) fn normalized_gram_spectrum<T: Real>(
     gpu: &Gpu,
     gram: &Gram,
     vectors: &Arc<VectorOps<T>>,
@@ -192,7 +157,7 @@ pub(crate) fn normalized_gram_spectrum<T: GramElement>(
     let (n, width) = features.dims2("layer features")?;
     let g = Tensor::<T>::zeros(gpu, &[n, n])?;
     let mut batch = Batch::new(gpu);
-    T::record_gram(gram, &mut batch, features, 1.0 / width as f64, &g)?;
+    gram.record(&mut batch, features, 1.0 / width as f64, &g)?;
     batch.submit()?;
     let op = DenseMatrix::with_ops(g, vectors.clone())?;
     let spectrum = lanczos(
@@ -233,7 +198,7 @@ struct LayerResult {
     gram: Option<Vec<f64>>,
 }
 
-fn measure_layer<T: GramElement>(
+fn measure_layer<T: Real>(
     gpu: &Gpu,
     ops: &ConditioningOps,
     vectors: &Arc<VectorOps<T>>,

@@ -18,7 +18,6 @@ use std::str::FromStr;
 use anyhow::{bail, Result};
 
 use crate::gpu::Gpu;
-use crate::ops::vector::VectorElement;
 
 pub use bidiag::{golub_kahan, FactorOperator};
 pub use lanczos::{lanczos, EigenEstimate, LanczosOptions, SpectrumResult};
@@ -71,8 +70,9 @@ impl FromStr for Precision {
     }
 }
 
-/// Device scalars the solvers run in.
-pub trait Real: VectorElement + Copy {
+/// Device scalars the solvers run in: [`crate::ops::Real`] (which picks the shaders)
+/// plus what the solvers need to know about the precision.
+pub trait Real: crate::ops::Real {
     const PRECISION: Precision;
     /// Unit roundoff.
     const UNIT_ROUNDOFF: f64;

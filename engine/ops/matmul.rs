@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
+use super::real::check_u32_index;
 use super::shaders;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
@@ -34,12 +35,16 @@ impl MatmulVariant {
         }
     }
 
-    /// Output tile of one workgroup, (rows, columns).
-    fn tile(self) -> (u32, u32) {
-        match self {
-            MatmulVariant::Naive => (16, 16),
-            MatmulVariant::Tiled => (128, 128),
-        }
+    /// Output tile of one workgroup, (rows, columns), as the shader declares it: the
+    /// naive kernel's workgroup size, the tiled kernel's TILED_M / TILED_N overrides.
+    fn tile(self, kernel: &Kernel) -> Result<(u32, u32)> {
+        Ok(match self {
+            MatmulVariant::Naive => (kernel.workgroup_size[1], kernel.workgroup_size[0]),
+            MatmulVariant::Tiled => (
+                kernel.override_value("TILED_M")? as u32,
+                kernel.override_value("TILED_N")? as u32,
+            ),
+        })
     }
 }
 
@@ -152,6 +157,21 @@ pub fn matmul_dims(
     Ok(MatmulDims { m, n, k })
 }
 
+/// The kernels index A, B and C with u32 products (row k + kk, kk n + col, row n + col):
+/// every operand must fit, with the tiled kernel's loads rounded up to whole tiles.
+fn check_indexing(dims: MatmulDims) -> Result<()> {
+    let round = |x: usize| x.next_multiple_of(128) as u128;
+    let (m, n, k) = (
+        round(dims.m),
+        round(dims.n),
+        dims.k.next_multiple_of(16) as u128,
+    );
+    check_u32_index(
+        &format!("matmul {}x{}x{}", dims.m, dims.n, dims.k),
+        (m * k).max(k * n).max(m * n),
+    )
+}
+
 /// The matmul kernels of one variant, for every layout.
 pub struct Matmul {
     variant: MatmulVariant,
@@ -193,17 +213,14 @@ impl Matmul {
         c: &Tensor,
     ) -> Result<MatmulDims> {
         let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
-        let too_big = |x: usize| x > u32::MAX as usize;
-        if too_big(dims.m) || too_big(dims.n) || too_big(dims.k) {
-            bail!("matmul: dimensions {dims:?} exceed 32-bit indexing");
-        }
+        check_indexing(dims)?;
         let kernel = &self
             .kernels
             .iter()
             .find(|(l, _)| *l == layout)
             .expect("all layouts built")
             .1;
-        let (tile_m, tile_n) = self.variant.tile();
+        let (tile_m, tile_n) = self.variant.tile(kernel)?;
         let params = Params {
             m: dims.m as u32,
             n: dims.n as u32,

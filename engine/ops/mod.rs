@@ -7,6 +7,7 @@ pub mod gram;
 pub mod loss;
 pub mod matmul;
 pub mod ntk;
+pub mod real;
 pub mod reduce;
 pub mod rownorm;
 pub mod shaders;
@@ -14,3 +15,4 @@ pub mod symstats;
 pub mod vector;
 
 pub use matmul::{Layout, Matmul, MatmulVariant};
+pub use real::Real;

@@ -132,3 +132,14 @@ fn mismatched_shapes_are_errors_naming_both() {
         .to_string();
     assert!(err.contains("[3, 4]") && err.contains("[5, 6]"), "{err}");
 }
+
+/// Issue 13 row 7: from k = 65,535 on, `bench matmul --m 4 --n 4 --k 70000` gave a
+/// wrong product. A deep, narrow product must be right in every layout and variant.
+#[test]
+fn deep_inner_dimension_past_65535_is_right() {
+    for variant in MatmulVariant::ALL {
+        for layout in Layout::ALL {
+            check(variant, layout, 2, 3, 70_001, 1.0, 0.0);
+        }
+    }
+}
