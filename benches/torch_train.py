@@ -5,6 +5,9 @@ for docs/PERFORMANCE.md beside `wideprobe bench train` on the same machine.
 
 Same network as wideprobe's: bias-free dense layers, relu_normalized, N(0, 1/fan_in)
 init, MSE on logits (h = (1/2n) sum ||f - y||^2), synthetic inputs with d = 3072.
+Like `wideprobe bench train` it also reports the step's GB/s of modelled compulsory
+traffic, 4 (n d + 6 params + 2 activations) bytes, against a measured copy of two
+64 MiB buffers, and a no-op baseline (an empty timed region).
 """
 import argparse
 import json
@@ -52,11 +55,42 @@ def main():
         step()
         times.append(time.perf_counter() - t)
     times.sort()
+    median = times[len(times) // 2]
+    params = sum(o * i for o, i in shapes)
+    activations = args.n * (args.width * args.depth + k)
+    step_bytes = 4 * (args.n * d + 6 * params + 2 * activations)
+    noop_s, copy_gbs = baseline(dev, args.repeat)
     print(json.dumps({
         "device": torch.cuda.get_device_name() if dev == "cuda" else "cpu",
         "depth": args.depth, "width": args.width, "n": args.n,
-        "step_seconds_median": times[len(times) // 2],
+        "step_seconds_median": median,
+        "step_gbs": step_bytes / median * 1e-9,
+        "step_fraction_of_copy_peak": step_bytes / median * 1e-9 / copy_gbs,
+        "noop_seconds_median": noop_s,
+        "copy_gbs": copy_gbs,
     }))
+
+
+def baseline(dev, repeat):
+    """Median seconds of an empty timed region, and GB/s of copying 64 MiB."""
+    src = torch.empty(16 << 20, device=dev)
+    dst = torch.empty_like(src)
+
+    def median_seconds(launch):
+        samples = []
+        for _ in range(max(repeat, 1)):
+            if dev == "cuda":
+                torch.cuda.synchronize()
+            t = time.perf_counter()
+            launch()
+            if dev == "cuda":
+                torch.cuda.synchronize()
+            samples.append(time.perf_counter() - t)
+        return sorted(samples)[len(samples) // 2]
+
+    noop = median_seconds(lambda: None)
+    copy = median_seconds(lambda: dst.copy_(src))
+    return noop, 2 * src.numel() * 4 / copy * 1e-9
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use md5::{Digest, Md5};
 use wideprobe::data::fetch::{fetch_cifar10, FetchSource, ARCHIVE_DIR, MEMBERS};
+use wideprobe::data::{ensure_cifar10_from, DatasetChoice};
 
 /// A fresh, empty folder for one test (removed at the start if left by a crashed run).
 fn scratch(test: &str) -> PathBuf {
@@ -354,4 +355,144 @@ fn official_source_is_the_published_archive() {
     );
     assert_eq!(s.md5, "c32a1d4ab5d03f1284b67883e8d87530");
     assert_eq!(s.bytes, Some(170_052_171));
+}
+
+/// A listener nobody answers: `connected` says whether anything tried to connect.
+struct Watched(TcpListener);
+
+impl Watched {
+    fn new() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        Watched(listener)
+    }
+
+    fn source(&self) -> FetchSource {
+        let url = format!(
+            "http://{}/cifar-10-binary.tar.gz",
+            self.0.local_addr().unwrap()
+        );
+        source(url, b"never served")
+    }
+
+    fn connected(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+/// An address where nothing listens: the port of a listener that was closed.
+fn unreachable_source() -> FetchSource {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    source(
+        format!("http://{addr}/cifar-10-binary.tar.gz"),
+        b"never served",
+    )
+}
+
+#[test]
+fn missing_cifar_is_fetched_into_the_data_dir() {
+    let root = scratch("ensure-ok");
+    let body = full_archive();
+    let url = serve(vec![ok(&body)]);
+    let dest = root.join("data");
+    let plan =
+        ensure_cifar10_from(DatasetChoice::Auto, Some(&dest), false, &source(url, &body)).unwrap();
+    assert_eq!(plan.choice, DatasetChoice::Auto);
+    assert_eq!(plan.banner, None);
+    assert_eq!(plan.fetched.as_deref(), Some(dest.as_path()));
+    for m in MEMBERS {
+        assert_eq!(fs::read(dest.join(m)).unwrap(), contents(m), "{m}");
+    }
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn a_failed_fetch_falls_back_to_synthetic_with_one_banner_naming_the_fix() {
+    let root = scratch("ensure-fail");
+    let dest = root.join("data");
+    let plan = ensure_cifar10_from(
+        DatasetChoice::Auto,
+        Some(&dest),
+        false,
+        &unreachable_source(),
+    )
+    .unwrap();
+    assert_eq!(plan.choice, DatasetChoice::Synthetic);
+    assert_eq!(plan.fetched, None);
+    let banner = plan.banner.expect("a banner");
+    assert!(
+        banner.contains("SYNTHETIC")
+            && banner.contains("downloading it failed")
+            && banner.contains("wideprobe data fetch")
+            && banner.contains(&dest.display().to_string()),
+        "{banner}"
+    );
+    assert!(!dest.exists(), "nothing is left at {}", dest.display());
+    // dataset: cifar10 stays strict.
+    let err = ensure_cifar10_from(
+        DatasetChoice::Cifar10,
+        Some(&dest),
+        false,
+        &unreachable_source(),
+    )
+    .expect_err("cifar10 must not fall back");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("dataset: cifar10") && text.contains("wideprobe data fetch"),
+        "{text}"
+    );
+    fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn offline_synthetic_or_present_data_never_connects() {
+    let root = scratch("ensure-offline");
+    let absent = root.join("absent");
+    let server = Watched::new();
+    let offline =
+        ensure_cifar10_from(DatasetChoice::Auto, Some(&absent), true, &server.source()).unwrap();
+    assert_eq!(offline.choice, DatasetChoice::Synthetic);
+    let banner = offline.banner.expect("a banner");
+    assert!(
+        banner.contains("offline") && banner.contains("wideprobe data fetch"),
+        "{banner}"
+    );
+    let strict = ensure_cifar10_from(
+        DatasetChoice::Cifar10,
+        Some(&absent),
+        true,
+        &server.source(),
+    );
+    assert!(format!("{:#}", strict.unwrap_err()).contains("offline"));
+    let synthetic = ensure_cifar10_from(
+        DatasetChoice::Synthetic,
+        Some(&absent),
+        false,
+        &server.source(),
+    )
+    .unwrap();
+    assert_eq!(
+        (synthetic.choice, synthetic.banner),
+        (DatasetChoice::Synthetic, None)
+    );
+    let present = root.join("present");
+    fs::create_dir_all(&present).unwrap();
+    fs::write(present.join("data_batch_1.bin"), b"x").unwrap();
+    let kept = ensure_cifar10_from(
+        DatasetChoice::Cifar10,
+        Some(&present),
+        false,
+        &server.source(),
+    )
+    .unwrap();
+    assert_eq!(
+        (kept.choice, kept.banner, kept.fetched),
+        (DatasetChoice::Cifar10, None, None)
+    );
+    assert!(!server.connected(), "nothing may be downloaded here");
+    assert!(!absent.exists());
+    fs::remove_dir_all(&root).unwrap();
 }

@@ -6,13 +6,16 @@
 //! The figures are built as plain data first (`training_figures`, `fig2a_series`), so
 //! that their aggregation can be checked without drawing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::figures::{draw, draw_panels, mean_ci, Chart, Series};
+use super::figures::{draw, draw_panels, Chart, Series};
+use super::runs::RunStatuses;
+use super::stats::mean_ci;
 use crate::io::table::Table;
+use crate::io::tables::{EpochRow, Row, RunRow};
 
 /// One figure to draw: its file stem (no extension) and its panels, one chart or several.
 pub struct Figure {
@@ -29,12 +32,22 @@ const REFERENCE_COLOR: usize = 7;
 /// Reads `<out>/epochs.csv` and `<out>/runs.csv`, writes every figure that has data into
 /// `<out>/figures/` and returns the stems written (each has a `.png` and a `.svg`).
 pub fn draw_training(out: &Path) -> Result<Vec<PathBuf>> {
-    let epochs = Table::read(&out.join("epochs.csv"))?;
-    let runs = Table::read(&out.join("runs.csv"))?;
+    let epochs = EpochRow::read(&out.join("epochs.csv"))?;
+    let runs = RunRow::read(&out.join("runs.csv"))?;
+    draw_training_rows(out, &epochs, &runs)
+}
+
+/// Writes every training figure that has data into `<out>/figures/`, from rows the
+/// caller holds; returns the stems written (each has a `.png` and a `.svg`).
+pub fn draw_training_rows(
+    out: &Path,
+    epochs: &[EpochRow],
+    runs: &[RunRow],
+) -> Result<Vec<PathBuf>> {
     let dir = out.join("figures");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let mut stems = Vec::new();
-    for figure in training_figures(&epochs, &runs)? {
+    for figure in training_figures_of(epochs, runs) {
         let stem = dir.join(&figure.stem);
         match figure.panels.as_slice() {
             [chart] => draw(chart, &stem),
@@ -49,7 +62,16 @@ pub fn draw_training(out: &Path) -> Result<Vec<PathBuf>> {
 /// Every training figure that has data, in order 2a, 2b, 2c, 2d, 4a, 4b. A figure with
 /// no data (say, no cross-entropy runs for 2c) is left out.
 pub fn training_figures(epochs: &Table, runs: &Table) -> Result<Vec<Figure>> {
-    let data = Epochs::new(epochs, runs)?;
+    Ok(training_figures_of(
+        &EpochRow::from_table(epochs)?,
+        &RunRow::from_table(runs)?,
+    ))
+}
+
+/// `training_figures` of rows the caller holds.
+pub fn training_figures_of(epochs: &[EpochRow], runs: &[RunRow]) -> Vec<Figure> {
+    let statuses = RunStatuses::new(Some(runs));
+    let data = Epochs::new(epochs, &statuses);
     let mut figures = Vec::new();
     let mut push = |stem: &str, panels: Vec<Chart>| {
         if !panels.is_empty() {
@@ -60,7 +82,7 @@ pub fn training_figures(epochs: &Table, runs: &Table) -> Result<Vec<Figure>> {
         }
     };
 
-    let fig2a = fig2a_from(&data)?;
+    let fig2a = fig2a_from(&data);
     push(
         "fig2a_loss_prediction",
         chart_if_data(
@@ -69,7 +91,7 @@ pub fn training_figures(epochs: &Table, runs: &Table) -> Result<Vec<Figure>> {
             fig2a,
         ),
     );
-    push("fig2b_eq13", fig2b_panels(&data)?);
+    push("fig2b_eq13", fig2b_panels(&data));
     for (fig, stem, prefix, name) in [
         ("2c", "fig2c_ntk_kappa_relu", "relu", "ReLU"),
         ("2d", "fig2d_ntk_kappa_tanh", "tanh", "tanh"),
@@ -79,7 +101,7 @@ pub fn training_figures(epochs: &Table, runs: &Table) -> Result<Vec<Figure>> {
             chart_if_data(
                 &format!("Fig. {fig}: log10 kappa(NTK) during training, cross-entropy, {name}"),
                 "log10 kappa(NTK)",
-                kappa_series(&data, prefix)?,
+                kappa_series(&data, prefix),
             ),
         );
     }
@@ -99,24 +121,25 @@ pub fn training_figures(epochs: &Table, runs: &Table) -> Result<Vec<Figure>> {
                     "Fig. {fig}: stability bound (Lemma 2) vs measured generalisation gap, {what}"
                 ),
                 "log10 of bound / measured gap",
-                generalization_series(&data, loss)?,
+                generalization_series(&data, loss),
             ),
         );
     }
-    Ok(figures)
+    figures
 }
 
 /// Figure 2a's series: per learning rate, the mean over MSE runs that pass the accuracy
 /// filter of `ratio_eta_ntk` per epoch with a 95% band, then the reference line y = 1.
 /// Empty when no such run has a ratio.
 pub fn fig2a_series(epochs: &Table, runs: &Table) -> Result<Vec<Series>> {
-    fig2a_from(&Epochs::new(epochs, runs)?)
+    let (epochs, runs) = (EpochRow::from_table(epochs)?, RunRow::from_table(runs)?);
+    let statuses = RunStatuses::new(Some(&runs));
+    Ok(fig2a_from(&Epochs::new(&epochs, &statuses)))
 }
 
-fn fig2a_from(data: &Epochs) -> Result<Vec<Series>> {
-    let ratio = data.table.column("ratio_eta_ntk")?;
-    let rows = data.rows(|r| data.loss(r) == "mse" && data.passes_filter(r));
-    let mut series = lr_series(data, &rows, ratio);
+fn fig2a_from(data: &Epochs) -> Vec<Series> {
+    let rows = data.rows(|r| r.loss == "mse" && data.statuses.passes(&r.run_id));
+    let mut series = lr_series(data, &rows, |r| r.ratio_eta_ntk);
     if let Some((x0, x1)) = epoch_range(&series) {
         series.push(Series {
             label: "ratio = 1 (bound tight)".into(),
@@ -126,17 +149,15 @@ fn fig2a_from(data: &Epochs) -> Result<Vec<Series>> {
             dashed: true,
         });
     }
-    Ok(series)
+    series
 }
 
 /// Figure 2b: one panel per example count, measured λ_min of the last hidden layer's
 /// normalised Gram matrix (solid) against the Eq. 13 lower bound (dashed).
-fn fig2b_panels(data: &Epochs) -> Result<Vec<Chart>> {
-    let measured = data.table.column("gram_lambda_min")?;
-    let lower = data.table.column("lambda_min_lower_eq13")?;
-    let rows = data.rows(|r| data.loss(r) == "mse" && data.passes_filter(r));
-    let by_n_measured = group_by_epoch(data, &rows, |r| data.n(r), measured);
-    let by_n_lower = group_by_epoch(data, &rows, |r| data.n(r), lower);
+fn fig2b_panels(data: &Epochs) -> Vec<Chart> {
+    let rows = data.rows(|r| r.loss == "mse" && data.statuses.passes(&r.run_id));
+    let by_n_measured = group_by_epoch(&rows, |r| r.n, |r| r.gram_lambda_min);
+    let by_n_lower = group_by_epoch(&rows, |r| r.n, |r| r.lambda_min_lower_eq13);
     let mut ns: Vec<usize> = by_n_measured
         .keys()
         .chain(by_n_lower.keys())
@@ -144,8 +165,7 @@ fn fig2b_panels(data: &Epochs) -> Result<Vec<Chart>> {
         .collect();
     ns.sort();
     ns.dedup();
-    Ok(ns
-        .into_iter()
+    ns.into_iter()
         .filter_map(|n| {
             let mut series = Vec::new();
             for (values, label, color, dashed) in [
@@ -170,32 +190,29 @@ fn fig2b_panels(data: &Epochs) -> Result<Vec<Chart>> {
             )
             .pop()
         })
-        .collect())
+        .collect()
 }
 
 /// Figures 2c / 2d: `ntk_log10_kappa` of cross-entropy runs whose activation starts with
 /// `activation`, per learning rate. Every run that did not fail counts, diverged ones
 /// included: the high learning-rate spikes before divergence are the point.
-fn kappa_series(data: &Epochs, activation: &str) -> Result<Vec<Series>> {
-    let kappa = data.table.column("ntk_log10_kappa")?;
+fn kappa_series(data: &Epochs, activation: &str) -> Vec<Series> {
     let rows = data.rows(|r| {
-        data.loss(r) == "cross_entropy"
-            && data.activation(r).starts_with(activation)
-            && !data.failed(r)
+        r.loss == "cross_entropy"
+            && r.activation.starts_with(activation)
+            && !data.statuses.failed(&r.run_id)
     });
-    Ok(lr_series(data, &rows, kappa))
+    lr_series(data, &rows, |r| r.ntk_log10_kappa)
 }
 
 /// Figures 4a / 4b: per example count, log10 of the mean over runs passing the filter of
 /// `gen_bound_grad` (solid) and of the measured `gen_gap` (dashed, same colour). The
 /// mean is taken before the log (the log of a mean gap, not a geometric mean); epochs
 /// whose mean is not positive have no point.
-fn generalization_series(data: &Epochs, loss: &str) -> Result<Vec<Series>> {
-    let bound = data.table.column("gen_bound_grad")?;
-    let gap = data.table.column("gen_gap")?;
-    let rows = data.rows(|r| data.loss(r) == loss && data.passes_filter(r));
-    let bounds = group_by_epoch(data, &rows, |r| data.n(r), bound);
-    let gaps = group_by_epoch(data, &rows, |r| data.n(r), gap);
+fn generalization_series(data: &Epochs, loss: &str) -> Vec<Series> {
+    let rows = data.rows(|r| r.loss == loss && data.statuses.passes(&r.run_id));
+    let bounds = group_by_epoch(&rows, |r| r.n, |r| r.gen_bound_grad);
+    let gaps = group_by_epoch(&rows, |r| r.n, |r| r.gen_gap);
     let mut series = Vec::new();
     for &n in &data.ns {
         let color = data.ns.iter().position(|&m| m == n).unwrap_or(0);
@@ -214,14 +231,14 @@ fn generalization_series(data: &Epochs, loss: &str) -> Result<Vec<Series>> {
             }
         }
     }
-    Ok(series)
+    series
 }
 
-/// One solid series per learning rate of the mean of column `value` per epoch with a 95%
+/// One solid series per learning rate of the mean of `value` per epoch with a 95%
 /// band; colours follow the learning rate's place among all the table's rates, so a rate
 /// keeps its colour across figures.
-fn lr_series(data: &Epochs, rows: &[usize], value: usize) -> Vec<Series> {
-    group_by_epoch(data, rows, |r| data.lr(r), value)
+fn lr_series(data: &Epochs, rows: &[&EpochRow], value: Quantity) -> Vec<Series> {
+    group_by_epoch(rows, |r| Lr(r.lr), value)
         .into_iter()
         .map(|(lr, per_epoch)| {
             let (points, band) = mean_with_band(&per_epoch);
@@ -264,23 +281,24 @@ fn epoch_range(series: &[Series]) -> Option<(f64, f64)> {
 /// Finite values of one quantity per epoch.
 type PerEpoch = BTreeMap<i64, Vec<f64>>;
 
-/// The finite values of column `value` over `rows`, by `key` and then by epoch. Missing
+/// One quantity of an epoch row; None when it was not measured.
+type Quantity = fn(&EpochRow) -> Option<f64>;
+
+/// The finite values of `value` over `rows`, by `key` and then by epoch. Missing
 /// (empty) and non-finite cells are left out, and keys or epochs left without values
 /// do not appear.
 fn group_by_epoch<K: Ord>(
-    data: &Epochs,
-    rows: &[usize],
-    key: impl Fn(usize) -> K,
-    value: usize,
+    rows: &[&EpochRow],
+    key: impl Fn(&EpochRow) -> K,
+    value: Quantity,
 ) -> BTreeMap<K, PerEpoch> {
     let mut groups: BTreeMap<K, PerEpoch> = BTreeMap::new();
-    for &r in rows {
-        let (v, epoch) = (data.table.f64(r, value), data.table.f64(r, data.epoch));
-        if v.is_finite() && epoch.is_finite() {
+    for r in rows {
+        if let Some(v) = value(r).filter(|v| v.is_finite()) {
             groups
                 .entry(key(r))
                 .or_default()
-                .entry(epoch.round() as i64)
+                .entry(r.epoch as i64)
                 .or_default()
                 .push(v);
         }
@@ -332,101 +350,32 @@ impl Ord for Lr {
     }
 }
 
-/// What `runs.csv` says of a run that decides whether its epochs are plotted.
-struct RunStatus {
-    passes_filter: bool,
-    failed: bool,
-}
-
-/// `epochs.csv` with the columns the figures group and filter by, and the run statuses.
+/// `epochs.csv` rows with the run statuses that filter them.
 struct Epochs<'a> {
-    table: &'a Table,
-    run_id: usize,
-    loss: usize,
-    activation: usize,
-    lr: usize,
-    n: usize,
-    epoch: usize,
-    statuses: HashMap<String, RunStatus>,
+    rows: &'a [EpochRow],
+    statuses: &'a RunStatuses,
     /// Every learning rate and example count in the table, ascending: colour indices.
     lrs: Vec<Lr>,
     ns: Vec<usize>,
 }
 
 impl<'a> Epochs<'a> {
-    fn new(table: &'a Table, runs: &Table) -> Result<Self> {
-        let (id, status, passes) = (
-            runs.column("run_id")?,
-            runs.column("status")?,
-            runs.column("passes_accuracy_filter")?,
-        );
-        let statuses = runs
-            .rows
-            .iter()
-            .map(|row| {
-                (
-                    row[id].clone(),
-                    RunStatus {
-                        passes_filter: row[passes] == "true",
-                        failed: row[status] == "failed",
-                    },
-                )
-            })
-            .collect();
-        let mut data = Epochs {
-            table,
-            run_id: table.column("run_id")?,
-            loss: table.column("loss")?,
-            activation: table.column("activation")?,
-            lr: table.column("lr")?,
-            n: table.column("n")?,
-            epoch: table.column("epoch")?,
+    fn new(rows: &'a [EpochRow], statuses: &'a RunStatuses) -> Self {
+        let mut lrs: Vec<Lr> = rows.iter().map(|r| Lr(r.lr)).collect();
+        lrs.sort();
+        lrs.dedup();
+        let mut ns: Vec<usize> = rows.iter().map(|r| r.n).collect();
+        ns.sort();
+        ns.dedup();
+        Epochs {
+            rows,
             statuses,
-            lrs: Vec::new(),
-            ns: Vec::new(),
-        };
-        let all = 0..table.rows.len();
-        data.lrs = all.clone().map(|r| data.lr(r)).collect();
-        data.lrs.sort();
-        data.lrs.dedup();
-        data.ns = all.map(|r| data.n(r)).collect();
-        data.ns.sort();
-        data.ns.dedup();
-        Ok(data)
+            lrs,
+            ns,
+        }
     }
 
-    fn rows(&self, keep: impl Fn(usize) -> bool) -> Vec<usize> {
-        (0..self.table.rows.len()).filter(|&r| keep(r)).collect()
-    }
-
-    fn loss(&self, row: usize) -> &str {
-        &self.table.rows[row][self.loss]
-    }
-
-    fn activation(&self, row: usize) -> &str {
-        &self.table.rows[row][self.activation]
-    }
-
-    fn lr(&self, row: usize) -> Lr {
-        Lr(self.table.f64(row, self.lr))
-    }
-
-    fn n(&self, row: usize) -> usize {
-        self.table.f64(row, self.n) as usize
-    }
-
-    /// Whether the row's run passed the accuracy filter; a run missing from `runs.csv`
-    /// (still running, or interrupted) has not.
-    fn passes_filter(&self, row: usize) -> bool {
-        self.statuses
-            .get(&self.table.rows[row][self.run_id])
-            .is_some_and(|s| s.passes_filter)
-    }
-
-    /// Whether the row's run failed; a run missing from `runs.csv` has not (yet).
-    fn failed(&self, row: usize) -> bool {
-        self.statuses
-            .get(&self.table.rows[row][self.run_id])
-            .is_some_and(|s| s.failed)
+    fn rows(&self, keep: impl Fn(&EpochRow) -> bool) -> Vec<&'a EpochRow> {
+        self.rows.iter().filter(|r| keep(r)).collect()
     }
 }

@@ -1,7 +1,11 @@
 //! Data (MEASUREMENTS.md §1): CIFAR-10 in its binary format, a synthetic stand-in,
 //! seeded subsets and the preprocessing every run uses.
 
+pub mod ensure;
 pub mod fetch;
+pub mod md5_cache;
+
+pub use ensure::{ensure_cifar10, ensure_cifar10_from, DataPlan};
 
 use std::path::{Path, PathBuf};
 
@@ -71,75 +75,6 @@ pub const OFFICIAL_MD5: [(&str, &str); 6] = [
     ("test_batch.bin", "803d5f7f4d78ea53de84dbe85f74fb6d"),
 ];
 
-fn md5_hex(bytes: &[u8]) -> String {
-    use md5::Digest;
-    md5::Md5::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Where MD5 sums are cached: the data folder when writable, else the user cache.
-fn md5_cache_paths(dir: &Path) -> Vec<PathBuf> {
-    let mut paths = vec![dir.join(".wideprobe-md5.json")];
-    if let Some(cache) = user_cache_dir() {
-        let key = md5_hex(dir.to_string_lossy().as_bytes());
-        paths.push(cache.join(format!("md5-{key}.json")));
-    }
-    paths
-}
-
-/// Cached MD5 entries: file name -> (size, modification time in ns, md5).
-type Md5Cache = std::collections::BTreeMap<String, (u64, u128, String)>;
-
-fn modified_ns(path: &Path) -> u128 {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
-/// The MD5 of a file's `bytes`, from the cache when its size and mtime match; computed
-/// and stored otherwise. A cache that cannot be written is not an error.
-fn cached_md5(dir: &Path, path: &Path, bytes: &[u8]) -> String {
-    let name = path
-        .file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned();
-    let stamp = (bytes.len() as u64, modified_ns(path));
-    let caches = md5_cache_paths(dir);
-    for c in &caches {
-        if let Some(entry) = std::fs::read_to_string(c)
-            .ok()
-            .and_then(|t| serde_json::from_str::<Md5Cache>(&t).ok())
-            .and_then(|m| m.get(&name).cloned())
-        {
-            if (entry.0, entry.1) == stamp {
-                return entry.2;
-            }
-        }
-    }
-    let md5 = md5_hex(bytes);
-    for c in &caches {
-        let mut map: Md5Cache = std::fs::read_to_string(c)
-            .ok()
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        map.insert(name.clone(), (stamp.0, stamp.1, md5.clone()));
-        let written = c
-            .parent()
-            .is_some_and(|p| std::fs::create_dir_all(p).is_ok())
-            && serde_json::to_string(&map).is_ok_and(|t| std::fs::write(c, t).is_ok());
-        if written {
-            break;
-        }
-    }
-    md5
-}
-
 /// Preprocessed examples of one run.
 #[derive(Clone, Debug)]
 pub struct Dataset {
@@ -169,13 +104,83 @@ struct Raw {
     provenance: Vec<FileProvenance>,
 }
 
+/// How far data files are trusted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Hash every file again instead of trusting the MD5 cache (`--verify-data`).
+    pub verify_data: bool,
+}
+
+/// The metadata of `path` when it is a regular file (symlinks followed); `None` when
+/// nothing is there. FIFOs, devices, sockets and folders are refused before any open:
+/// reading a FIFO would block until a writer appears.
+fn regular_file(path: &Path) -> Result<Option<std::fs::Metadata>> {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", path.display())),
+    };
+    if !meta.is_file() {
+        bail!(
+            "{} is {}, not a regular file: replace it with the CIFAR-10 file of that name              (wideprobe data fetch downloads them)",
+            path.display(),
+            file_kind(&meta)
+        );
+    }
+    Ok(Some(meta))
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO (named pipe)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
+    }
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "a special file"
+    }
+}
+
+/// The bytes of the regular file `path` and its metadata, taken from the open handle
+/// before reading (the MD5 cache's stamp), checked again in case it was swapped.
+fn read_regular(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
+    use std::io::Read as _;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot inspect {}", path.display()))?;
+    if !meta.is_file() {
+        bail!(
+            "{} is {}, not a regular file: replace it with the CIFAR-10 file of that name",
+            path.display(),
+            file_kind(&meta)
+        );
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok((bytes, meta))
+}
+
 fn read_batch(
-    dir: &Path,
     path: &Path,
+    options: LoadOptions,
     images: &mut Vec<u8>,
     labels: &mut Vec<u8>,
 ) -> Result<FileProvenance> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let (bytes, meta) = read_regular(path)?;
     if bytes.len() % RECORD != 0 {
         bail!(
             "{}: {} bytes is not a whole number of 3073-byte records (truncated download?): fetch the data again",
@@ -199,7 +204,8 @@ fn read_batch(
         .unwrap_or_default()
         .to_string_lossy()
         .into_owned();
-    let md5 = cached_md5(dir, path, &bytes);
+    let cache = md5_cache::default_cache_file();
+    let md5 = md5_cache::file_md5(cache.as_deref(), path, &meta, &bytes, options.verify_data);
     let official = OFFICIAL_MD5
         .iter()
         .find(|(name, _)| *name == file)
@@ -213,13 +219,20 @@ fn read_batch(
     })
 }
 
-fn read_cifar(dir: &Path) -> Result<Raw> {
-    if !dir.is_dir() {
-        bail!(
+fn read_cifar(dir: &Path, options: LoadOptions) -> Result<Raw> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(m) => bail!(
+            "CIFAR-10 directory {} is {}, not a folder: set data_dir in the config or WIDEPROBE_DATA to the \
+             folder that holds data_batch_1.bin ... test_batch.bin (the official binary version)",
+            dir.display(),
+            if m.is_file() { "a file" } else { file_kind(&m) }
+        ),
+        Err(_) => bail!(
             "CIFAR-10 directory {} does not exist: set data_dir in the config or WIDEPROBE_DATA to a folder with \
              data_batch_1.bin ... test_batch.bin (the official binary version)",
             dir.display()
-        );
+        ),
     }
     let mut raw = Raw {
         train: Vec::new(),
@@ -230,8 +243,8 @@ fn read_cifar(dir: &Path) -> Result<Raw> {
     };
     for b in 1..=5 {
         let p = dir.join(format!("data_batch_{b}.bin"));
-        if p.exists() {
-            let prov = read_batch(dir, &p, &mut raw.train, &mut raw.train_labels)?;
+        if regular_file(&p)?.is_some() {
+            let prov = read_batch(&p, options, &mut raw.train, &mut raw.train_labels)?;
             raw.provenance.push(prov);
         }
     }
@@ -242,8 +255,8 @@ fn read_cifar(dir: &Path) -> Result<Raw> {
         );
     }
     let test = dir.join("test_batch.bin");
-    if test.exists() {
-        let prov = read_batch(dir, &test, &mut raw.test, &mut raw.test_labels)?;
+    if regular_file(&test)?.is_some() {
+        let prov = read_batch(&test, options, &mut raw.test, &mut raw.test_labels)?;
         raw.provenance.push(prov);
     }
     Ok(raw)
@@ -308,7 +321,8 @@ fn synthetic(n_train: usize, n_test: usize, seed: u64) -> Raw {
     }
 }
 
-/// Loads `n_train` training and `n_test` test examples drawn with `seed`, preprocessed.
+/// Loads `n_train` training and `n_test` test examples drawn with `seed`, preprocessed,
+/// trusting the MD5 cache ([`load_dataset_with`] can re-hash every file).
 pub fn load_dataset(
     choice: DatasetChoice,
     data_dir: Option<&Path>,
@@ -316,6 +330,27 @@ pub fn load_dataset(
     n_train: usize,
     n_test: usize,
     seed: u64,
+) -> Result<Dataset> {
+    load_dataset_with(
+        choice,
+        data_dir,
+        input_norm,
+        n_train,
+        n_test,
+        seed,
+        LoadOptions::default(),
+    )
+}
+
+/// [`load_dataset`] with [`LoadOptions`] (e.g. `verify_data`).
+pub fn load_dataset_with(
+    choice: DatasetChoice,
+    data_dir: Option<&Path>,
+    input_norm: InputNorm,
+    n_train: usize,
+    n_test: usize,
+    seed: u64,
+    options: LoadOptions,
 ) -> Result<Dataset> {
     let mut warnings = Vec::new();
     let (raw, name) = match choice {
@@ -326,10 +361,10 @@ pub fn load_dataset(
                  with the official binary files (data_batch_1.bin ... test_batch.bin)"
                     .to_string()
             })?;
-            (read_cifar(&dir)?, "cifar10")
+            (read_cifar(&dir, options)?, "cifar10")
         }
         DatasetChoice::Auto => match resolve_data_dir(data_dir).filter(|d| d.is_dir()) {
-            Some(dir) => (read_cifar(&dir)?, "cifar10"),
+            Some(dir) => (read_cifar(&dir, options)?, "cifar10"),
             None => {
                 warnings.push(
                     "no CIFAR-10 found (data_dir, WIDEPROBE_DATA, cache): using a SYNTHETIC dataset; outputs are labelled synthetic"
@@ -356,57 +391,16 @@ pub fn load_dataset(
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let train_indices: Vec<usize> = sample(&mut rng, available, n_train).into_vec();
     let test_indices: Vec<usize> = sample(&mut rng, raw.test_labels.len(), n_test).into_vec();
-
-    // Channel statistics of the drawn training subset (population std), in f64.
-    let mut sum = [0.0f64; 3];
-    let mut sum_sq = [0.0f64; 3];
-    for &i in &train_indices {
-        for c in 0..3 {
-            for &p in &raw.train[i * D + c * 1024..i * D + (c + 1) * 1024] {
-                let v = p as f64 / 255.0;
-                sum[c] += v;
-                sum_sq[c] += v * v;
-            }
-        }
-    }
-    let count = (n_train * 1024).max(1) as f64;
-    let mean = sum.map(|s| s / count);
-    let mut std = [0.0; 3];
-    for c in 0..3 {
-        std[c] = (sum_sq[c] / count - mean[c] * mean[c]).max(0.0).sqrt();
-        if std[c] == 0.0 {
-            std[c] = 1.0; // a constant channel: centring is all that is possible
-        }
-    }
-    let prepare = |images: &[u8], indices: &[usize], split: &str| -> Result<Vec<f32>> {
-        let mut out = Vec::with_capacity(indices.len() * D);
-        for (k, &i) in indices.iter().enumerate() {
-            let mut x: Vec<f64> = (0..D)
-                .map(|j| {
-                    let c = j / 1024;
-                    (images[i * D + j] as f64 / 255.0 - mean[c]) / std[c]
-                })
-                .collect();
-            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
-            let target = match input_norm {
-                InputNorm::SqrtFanIn => Some((D as f64).sqrt()),
-                InputNorm::Unit => Some(1.0),
-                InputNorm::None => None,
-            };
-            if let Some(t) = target {
-                if norm == 0.0 {
-                    bail!("{split} example {k} (record {i}) is zero after centring: it cannot be normalised");
-                }
-                x.iter_mut().for_each(|v| *v *= t / norm);
-            }
-            out.extend(x.into_iter().map(|v| v as f32));
-        }
-        Ok(out)
+    let (mean, std) = channel_stats(&raw.train, &train_indices);
+    let scale = Preprocess {
+        mean,
+        std,
+        input_norm,
     };
     Ok(Dataset {
-        x_train: prepare(&raw.train, &train_indices, "training")?,
+        x_train: scale.apply(&raw.train, &train_indices, "training")?,
         y_train: train_indices.iter().map(|&i| raw.train_labels[i]).collect(),
-        x_test: prepare(&raw.test, &test_indices, "test")?,
+        x_test: scale.apply(&raw.test, &test_indices, "test")?,
         y_test: test_indices.iter().map(|&i| raw.test_labels[i]).collect(),
         d: D,
         train_indices,
@@ -418,4 +412,64 @@ pub fn load_dataset(
         channel_mean: mean,
         channel_std: std,
     })
+}
+
+/// Channel means and population standard deviations of the drawn training subset, in f64.
+fn channel_stats(train: &[u8], indices: &[usize]) -> ([f64; 3], [f64; 3]) {
+    let mut sum = [0.0f64; 3];
+    let mut sum_sq = [0.0f64; 3];
+    for &i in indices {
+        for c in 0..3 {
+            for &p in &train[i * D + c * 1024..i * D + (c + 1) * 1024] {
+                let v = p as f64 / 255.0;
+                sum[c] += v;
+                sum_sq[c] += v * v;
+            }
+        }
+    }
+    let count = (indices.len() * 1024).max(1) as f64;
+    let mean = sum.map(|s| s / count);
+    let mut std = [0.0; 3];
+    for c in 0..3 {
+        std[c] = (sum_sq[c] / count - mean[c] * mean[c]).max(0.0).sqrt();
+        if std[c] == 0.0 {
+            std[c] = 1.0; // a constant channel: centring is all that is possible
+        }
+    }
+    (mean, std)
+}
+
+/// Standardisation by the training subset's channel statistics, then per-example rescaling.
+struct Preprocess {
+    mean: [f64; 3],
+    std: [f64; 3],
+    input_norm: InputNorm,
+}
+
+impl Preprocess {
+    fn apply(&self, images: &[u8], indices: &[usize], split: &str) -> Result<Vec<f32>> {
+        let target = match self.input_norm {
+            InputNorm::SqrtFanIn => Some((D as f64).sqrt()),
+            InputNorm::Unit => Some(1.0),
+            InputNorm::None => None,
+        };
+        let mut out = Vec::with_capacity(indices.len() * D);
+        for (k, &i) in indices.iter().enumerate() {
+            let mut x: Vec<f64> = (0..D)
+                .map(|j| {
+                    let c = j / 1024;
+                    (images[i * D + j] as f64 / 255.0 - self.mean[c]) / self.std[c]
+                })
+                .collect();
+            let norm = x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if let Some(t) = target {
+                if norm == 0.0 {
+                    bail!("{split} example {k} (record {i}) is zero after centring: it cannot be normalised");
+                }
+                x.iter_mut().for_each(|v| *v *= t / norm);
+            }
+            out.extend(x.into_iter().map(|v| v as f32));
+        }
+        Ok(out)
+    }
 }

@@ -3,23 +3,20 @@
 //! and the same for the infinite-width kernels Σ^l.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
-use super::config::{ConditioningConfig, ConditioningRun};
+use super::config::{Common, ConditioningConfig, ConditioningRun};
+use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
+use crate::analysis::figures;
 use crate::data::Dataset;
-use crate::gpu::{Batch, Gpu, Tensor};
+use crate::gpu::{Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
-use crate::linalg::{
-    dense_spectrum, lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult,
-};
+use crate::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
+use crate::measure::{GershgorinProxies, SpectralOps};
 use crate::nn::fcn::init_weights;
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps};
-use crate::ops::gram::Gram;
-use crate::ops::symstats::{GershgorinProxies, SymStats};
-use crate::ops::vector::VectorOps;
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
 /// Columns identifying a run, first in every row.
@@ -105,73 +102,6 @@ fn spectrum_cells(r: &SpectrumResult) -> Vec<String> {
     ]
 }
 
-/// The kernels every Gram-matrix measurement uses, in the resolved precision: the Gram
-/// kernels, vector ops and symmetric-matrix statistics (f64 ones where the precision is
-/// f64). Shared by conditioning and training runs.
-pub struct SpectralOps {
-    pub(crate) gram: Gram,
-    pub(crate) precision: Precision,
-    pub(crate) vectors_f32: Arc<VectorOps<f32>>,
-    pub(crate) vectors_f64: Option<Arc<VectorOps<f64>>>,
-    pub(crate) stats_f32: SymStats<f32>,
-    pub(crate) stats_f64: Option<SymStats<f64>>,
-}
-
-impl SpectralOps {
-    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
-        let precision = precision.resolve(gpu)?;
-        let f64_ops = precision == Precision::F64;
-        Ok(SpectralOps {
-            gram: Gram::new(gpu)?,
-            precision,
-            vectors_f32: Arc::new(VectorOps::new(gpu)?),
-            vectors_f64: if f64_ops {
-                Some(Arc::new(VectorOps::new(gpu)?))
-            } else {
-                None
-            },
-            stats_f32: SymStats::new(gpu)?,
-            stats_f64: if f64_ops {
-                Some(SymStats::new(gpu)?)
-            } else {
-                None
-            },
-        })
-    }
-
-    /// The precision that runs (auto resolved).
-    pub fn precision(&self) -> Precision {
-        self.precision
-    }
-}
-
-/// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues
-/// (Lanczos, default tolerances, start vector from `seed`). Returns Ĝ for further use.
-pub(crate) fn normalized_gram_spectrum<T: Real>(
-    gpu: &Gpu,
-    gram: &Gram,
-    vectors: &Arc<VectorOps<T>>,
-    features: &Tensor,
-    seed: u64,
-) -> Result<(Tensor<T>, SpectrumResult)> {
-    let (n, width) = features.dims2("layer features")?;
-    let g = Tensor::<T>::zeros(gpu, &[n, n])?;
-    let mut batch = Batch::new(gpu);
-    gram.record(&mut batch, features, 1.0 / width as f64, &g)?;
-    batch.submit()?;
-    let op = DenseMatrix::with_ops(g, vectors.clone())?;
-    let spectrum = lanczos(
-        gpu,
-        vectors.clone(),
-        &op,
-        &LanczosOptions {
-            seed,
-            ..Default::default()
-        },
-    )?;
-    Ok((op.into_matrix(), spectrum))
-}
-
 /// The kernels a conditioning run uses, built once per device.
 pub struct ConditioningOps {
     forward: ForwardOps,
@@ -188,7 +118,7 @@ impl ConditioningOps {
 
     /// The precision that runs (auto resolved).
     pub fn precision(&self) -> Precision {
-        self.spectral.precision
+        self.spectral.precision()
     }
 }
 
@@ -198,24 +128,22 @@ struct LayerResult {
     gram: Option<Vec<f64>>,
 }
 
-fn measure_layer<T: Real>(
+fn measure_layer(
     gpu: &Gpu,
-    ops: &ConditioningOps,
-    vectors: &Arc<VectorOps<T>>,
-    stats: &SymStats<T>,
+    spectral: &SpectralOps,
     features: &Tensor,
     seed: u64,
     keep_gram: bool,
 ) -> Result<LayerResult> {
-    let (g, spectrum) = normalized_gram_spectrum(gpu, &ops.spectral.gram, vectors, features, seed)?;
-    let proxies = stats.gershgorin(gpu, &g)?;
+    let m = spectral.gram_spectrum(gpu, features, seed)?;
+    let proxies = spectral.gershgorin(gpu, &m.gram)?;
     let gram = if keep_gram {
-        Some(g.to_vec(gpu)?.into_iter().map(T::to_f64).collect())
+        Some(m.gram.to_f64_vec(gpu)?)
     } else {
         None
     };
     Ok(LayerResult {
-        spectrum,
+        spectrum: m.spectrum,
         proxies,
         gram,
     })
@@ -237,7 +165,7 @@ pub fn measure_run(
         outputs: 10,
         activation: run.activation,
         renormalize: run.renormalize,
-        gain: config.gain,
+        gain: config.common.gain,
         bias: false,
         seed: run.seed,
     };
@@ -266,22 +194,11 @@ pub fn measure_run(
     let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &dataset.x_train)?;
     let mut table = Table::new(&layers_header());
     let spectral = &ops.spectral;
-    let precision = spectral.precision;
+    let precision = spectral.precision();
     forward(gpu, &ops.forward, &fcn, &x, |l, features| {
         let width = features.shape()[1];
         let keep = tensors_dir.is_some();
-        let r = match (&spectral.vectors_f64, &spectral.stats_f64) {
-            (Some(v), Some(s)) => measure_layer::<f64>(gpu, ops, v, s, features, run.seed, keep)?,
-            _ => measure_layer::<f32>(
-                gpu,
-                ops,
-                &spectral.vectors_f32,
-                &spectral.stats_f32,
-                features,
-                run.seed,
-                keep,
-            )?,
-        };
+        let r = measure_layer(gpu, spectral, features, run.seed, keep)?;
         if let (Some(dir), Some(g)) = (tensors_dir, &r.gram) {
             write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], g)?;
         }
@@ -300,7 +217,7 @@ pub fn measure_run(
             p.gershgorin_upper.to_string(),
             precision.name().to_string(),
         ]);
-        table.push(row);
+        table.push(row)?;
         Ok(())
     })?;
     Ok(table)
@@ -319,7 +236,7 @@ pub fn measure_infinite_width(
         activation: run.activation,
         depth: run.depth,
         renormalize: run.renormalize,
-        gain: config.gain,
+        gain: config.common.gain,
     };
     let mut table = Table::new(&infinite_header());
     for_each_infinite_width_kernel(&dataset.x_train, run.n, dataset.d, &cfg, |l, sigma| {
@@ -341,8 +258,108 @@ pub fn measure_infinite_width(
             .collect();
         row.push(l.to_string());
         row.extend(spectrum_cells(&r));
-        table.push(row);
+        table.push(row)?;
         Ok(())
     })?;
     Ok(table)
+}
+
+/// The key of a run's infinite-width spectra (they do not depend on the width).
+fn infinite_key(run: &ConditioningRun) -> String {
+    format!(
+        "d{}_n{}_{}_{}_s{}",
+        run.depth,
+        run.n,
+        run.activation.name(),
+        if run.renormalize { "renorm" } else { "plain" },
+        run.seed
+    )
+}
+
+/// What a conditioning run adds to `result.json`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct ConditioningExtra {
+    pub warnings: Vec<String>,
+}
+
+impl SweepKind for ConditioningConfig {
+    type Run = ConditioningRun;
+    type Ops = ConditioningOps;
+    type Extra = ConditioningExtra;
+    const TABLE: &'static str = "layers.csv";
+
+    fn kind_name(&self) -> &'static str {
+        self.kind.name()
+    }
+    fn common(&self) -> &Common {
+        &self.common
+    }
+    fn runs(&self) -> Vec<ConditioningRun> {
+        ConditioningConfig::runs(self)
+    }
+    fn run_id(run: &ConditioningRun) -> String {
+        run.id()
+    }
+    fn table_header() -> Vec<&'static str> {
+        layers_header()
+    }
+    fn data_request(&self, run: &ConditioningRun) -> (usize, usize, u64) {
+        (run.n, 0, run.seed)
+    }
+    fn new_ops(gpu: &Gpu, precision: Precision) -> Result<ConditioningOps> {
+        ConditioningOps::new(gpu, precision)
+    }
+
+    fn execute(
+        &self,
+        ctx: &RunContext<ConditioningOps>,
+        run: &ConditioningRun,
+        dataset: &Dataset,
+    ) -> Result<Outcome<ConditioningExtra>> {
+        let tensors = self.common.save_tensors.then(|| ctx.dir.join("tensors"));
+        let table = measure_run(ctx.gpu, ctx.ops, self, run, dataset, tensors.as_deref())?;
+        table.write(&ctx.dir.join(Self::TABLE))?;
+        if self.infinite_width {
+            let key_path = ctx
+                .out
+                .join("infinite")
+                .join(format!("{}.csv", infinite_key(run)));
+            if ctx.force || !key_path.exists() {
+                std::fs::create_dir_all(ctx.out.join("infinite"))?;
+                measure_infinite_width(ctx.gpu, ctx.ops, self, run, dataset)?.write(&key_path)?;
+            }
+        }
+        Ok(Outcome {
+            status: "done".into(),
+            diverged: None,
+            extra: ConditioningExtra {
+                warnings: dataset.warnings.clone(),
+            },
+        })
+    }
+
+    fn aggregate(&self, out: &Path, results: &[PlannedResult<'_, Self>]) -> Result<()> {
+        let mut layers = Table::new(&layers_header());
+        for r in results.iter().filter(|r| r.record.status == "done") {
+            layers.extend(Table::read(&r.planned.dir.join(Self::TABLE))?)?;
+        }
+        layers.write(&out.join("layers.csv"))?;
+        let mut infinite = Table::new(&infinite_header());
+        if self.infinite_width {
+            let mut keys: Vec<String> = self.runs().iter().map(infinite_key).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let p = out.join("infinite").join(format!("{key}.csv"));
+                if p.exists() {
+                    infinite.extend(Table::read(&p)?)?;
+                }
+            }
+        }
+        infinite.write(&out.join("infinite_width.csv"))?;
+        if !layers.rows.is_empty() {
+            figures::draw_conditioning(out).context("drawing the figures")?;
+        }
+        Ok(())
+    }
 }

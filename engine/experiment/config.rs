@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::{DatasetChoice, InputNorm};
 use crate::linalg::Precision;
+use crate::nn::activation::Activation;
+use crate::nn::loss::Loss;
 use crate::nn::ntk::NtkMethod;
-use crate::ops::activation::Activation;
-use crate::ops::loss::Loss;
 
 /// A value or a list of values: `width: 500` or `width: [500, 1000]`.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -79,6 +79,20 @@ impl<T: Clone> OneOrMany<T> {
     }
 }
 
+/// The Cartesian product of axes of lengths `lens`: index tuples in row-major order
+/// (the last axis innermost); empty when any axis is.
+pub fn grid_product(lens: &[usize]) -> impl Iterator<Item = Vec<usize>> + '_ {
+    let total: usize = lens.iter().product();
+    (0..total).map(move |mut flat| {
+        let mut index = vec![0; lens.len()];
+        for (slot, &len) in index.iter_mut().zip(lens).rev() {
+            *slot = flat % len;
+            flat /= len;
+        }
+        index
+    })
+}
+
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ExperimentKind {
@@ -126,11 +140,10 @@ pub struct ConditioningGrid {
     pub seed: OneOrMany<u64>,
 }
 
-/// `kind: conditioning_at_init` (MEASUREMENTS.md §1-4; paper Figures 1 and 3).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConditioningConfig {
-    pub kind: ExperimentKind,
+/// The keys both experiment kinds share. Read from the same YAML mapping as the kind's
+/// own keys (see [`parse_config`]); serialized beside them in the manifest.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Common {
     /// Where results go (overridden by `--out`); default `runs/<config file stem>`.
     #[serde(default)]
     pub out: Option<PathBuf>,
@@ -143,19 +156,60 @@ pub struct ConditioningConfig {
     /// sqrt_fan_in (default), unit or none.
     #[serde(default)]
     pub input_norm: InputNorm,
-    /// Gram matrices and spectra: auto (f64 where available), f32 or f64.
+    /// Spectral solves (Gram, NTK): auto (f64 where available), f32 or f64.
     #[serde(default)]
     pub precision: Precision,
     /// Override of the hidden layers' init gain g (default: variance preserving).
     #[serde(default)]
     pub gain: Option<f64>,
+    /// Write the run's tensors as .npy files (inputs, weights; Ĝ^l for conditioning).
+    #[serde(default)]
+    pub save_tensors: bool,
+}
+
+impl Common {
+    /// The keys of [`Common`], as they appear in a config.
+    pub const KEYS: &'static [&'static str] = &[
+        "out",
+        "dataset",
+        "data_dir",
+        "input_norm",
+        "precision",
+        "gain",
+        "save_tensors",
+    ];
+
+    fn validate(&self) -> Result<()> {
+        if let Some(gain) = self.gain {
+            if !(gain > 0.0 && gain.is_finite()) {
+                bail!("gain must be a positive number, got {gain}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keys a kind's struct does not know, collected so they can be checked against
+/// [`Common::KEYS`] (serde's `deny_unknown_fields` does not combine with `flatten`).
+type OtherKeys = std::collections::BTreeMap<String, serde::de::IgnoredAny>;
+
+/// `kind: conditioning_at_init` (MEASUREMENTS.md §1-4; paper Figures 1 and 3).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConditioningConfig {
+    pub kind: ExperimentKind,
+    #[serde(skip)]
+    pub common: Common,
     /// Also compute the infinite-width kernels Σ^l (MEASUREMENTS.md §4).
     #[serde(default = "yes")]
     pub infinite_width: bool,
-    /// Write inputs, weights and every Ĝ^l as .npy files per run.
-    #[serde(default)]
-    pub save_tensors: bool,
     pub grid: ConditioningGrid,
+    #[serde(flatten, skip_serializing)]
+    other: OtherKeys,
+}
+
+impl ConditioningConfig {
+    /// The keys of this kind besides [`Common::KEYS`].
+    pub const KEYS: &'static [&'static str] = &["kind", "infinite_width", "grid"];
 }
 
 /// One point of a conditioning grid.
@@ -188,28 +242,30 @@ impl ConditioningConfig {
     /// Every grid point, seeds innermost.
     pub fn runs(&self) -> Vec<ConditioningRun> {
         let g = &self.grid;
-        let mut runs = Vec::new();
-        for width in g.width.values() {
-            for depth in g.depth.values() {
-                for n in g.n.values() {
-                    for activation in g.activation.values() {
-                        for renormalize in g.renormalize.values() {
-                            for seed in g.seed.values() {
-                                runs.push(ConditioningRun {
-                                    width,
-                                    depth,
-                                    n,
-                                    activation,
-                                    renormalize,
-                                    seed,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        runs
+        let (width, depth, n) = (g.width.values(), g.depth.values(), g.n.values());
+        let (activation, renormalize, seed) = (
+            g.activation.values(),
+            g.renormalize.values(),
+            g.seed.values(),
+        );
+        let lens = [
+            width.len(),
+            depth.len(),
+            n.len(),
+            activation.len(),
+            renormalize.len(),
+            seed.len(),
+        ];
+        grid_product(&lens)
+            .map(|i| ConditioningRun {
+                width: width[i[0]],
+                depth: depth[i[1]],
+                n: n[i[2]],
+                activation: activation[i[3]],
+                renormalize: renormalize[i[4]],
+                seed: seed[i[5]],
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -235,12 +291,7 @@ impl ConditioningConfig {
                 bail!("grid.{name} is an empty list: give at least one value");
             }
         }
-        if let Some(gain) = self.gain {
-            if !(gain > 0.0 && gain.is_finite()) {
-                bail!("gain must be a positive number, got {gain}");
-            }
-        }
-        Ok(())
+        self.common.validate()
     }
 }
 
@@ -285,22 +336,10 @@ pub struct TrainingGrid {
 
 /// `kind: training` (MEASUREMENTS.md §5, §6, §8; paper Figures 2 and 4).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TrainingConfig {
     pub kind: ExperimentKind,
-    #[serde(default)]
-    pub out: Option<PathBuf>,
-    #[serde(default)]
-    pub dataset: DatasetChoice,
-    #[serde(default)]
-    pub data_dir: Option<PathBuf>,
-    #[serde(default)]
-    pub input_norm: InputNorm,
-    /// Spectral solves (NTK, Gram): auto (f64 where available), f32 or f64.
-    #[serde(default)]
-    pub precision: Precision,
-    #[serde(default)]
-    pub gain: Option<f64>,
+    #[serde(skip)]
+    pub common: Common,
     /// Biases on every layer (initialised to 0).
     #[serde(default)]
     pub bias: bool,
@@ -325,10 +364,24 @@ pub struct TrainingConfig {
     /// δ of Lemma 2.
     #[serde(default = "default_delta")]
     pub delta: f64,
-    /// Write inputs, initial and final weights as .npy per run.
-    #[serde(default)]
-    pub save_tensors: bool,
     pub grid: TrainingGrid,
+    #[serde(flatten, skip_serializing)]
+    other: OtherKeys,
+}
+
+impl TrainingConfig {
+    /// The keys of this kind besides [`Common::KEYS`].
+    pub const KEYS: &'static [&'static str] = &[
+        "kind",
+        "bias",
+        "epochs",
+        "n_test",
+        "measure_every",
+        "min_final_accuracy",
+        "ntk",
+        "delta",
+        "grid",
+    ];
 }
 
 /// One point of a training grid.
@@ -364,34 +417,32 @@ impl TrainingConfig {
     /// Every grid point, seeds innermost.
     pub fn runs(&self) -> Vec<TrainingRun> {
         let g = &self.grid;
-        let mut runs = Vec::new();
-        for depth in g.depth.values() {
-            for width in g.width.values() {
-                for activation in g.activation.values() {
-                    for loss in g.loss.values() {
-                        for lr in g.lr.values() {
-                            for n in g.n.values() {
-                                for renormalize in g.renormalize.values() {
-                                    for seed in g.seed.values() {
-                                        runs.push(TrainingRun {
-                                            depth,
-                                            width,
-                                            activation,
-                                            loss,
-                                            lr,
-                                            n,
-                                            renormalize,
-                                            seed,
-                                        });
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        runs
+        let (depth, width, activation) =
+            (g.depth.values(), g.width.values(), g.activation.values());
+        let (loss, lr, n) = (g.loss.values(), g.lr.values(), g.n.values());
+        let (renormalize, seed) = (g.renormalize.values(), g.seed.values());
+        let lens = [
+            depth.len(),
+            width.len(),
+            activation.len(),
+            loss.len(),
+            lr.len(),
+            n.len(),
+            renormalize.len(),
+            seed.len(),
+        ];
+        grid_product(&lens)
+            .map(|i| TrainingRun {
+                depth: depth[i[0]],
+                width: width[i[1]],
+                activation: activation[i[2]],
+                loss: loss[i[3]],
+                lr: lr[i[4]],
+                n: n[i[5]],
+                renormalize: renormalize[i[6]],
+                seed: seed[i[7]],
+            })
+            .collect()
     }
 
     fn validate(&self) -> Result<()> {
@@ -440,12 +491,7 @@ impl TrainingConfig {
         if !(self.delta > 0.0 && self.delta < 1.0) {
             bail!("delta must be in (0, 1), got {}", self.delta);
         }
-        if let Some(gain) = self.gain {
-            if !(gain > 0.0 && gain.is_finite()) {
-                bail!("gain must be a positive number, got {gain}");
-            }
-        }
-        Ok(())
+        self.common.validate()
     }
 }
 
@@ -461,7 +507,9 @@ struct KindOnly {
     kind: Option<serde_yaml::Value>,
 }
 
-/// Parses a config from YAML text; `origin` names it in errors.
+/// Parses a config from YAML text; `origin` names it in errors. The kind's keys and
+/// the [`Common`] keys are read from the same mapping; a key neither knows is an error
+/// that lists the valid ones.
 pub fn parse_config(text: &str, origin: &str) -> Result<ExperimentConfig> {
     let kind: KindOnly =
         serde_yaml::from_str(text).with_context(|| format!("{origin}: not a YAML mapping"))?;
@@ -469,21 +517,22 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ExperimentConfig> {
         None => bail!("{origin}: missing `kind`; use kind: conditioning_at_init or kind: training"),
         Some(v) => v,
     };
+    let at = |e: anyhow::Error| anyhow::anyhow!("{origin}: {e}");
     match kind.as_str() {
         Some("conditioning_at_init") => {
-            let config: ConditioningConfig =
-                serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-            config
-                .validate()
-                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            let keys = ConditioningConfig::KEYS;
+            let mut config: ConditioningConfig =
+                parse_kind(text, keys, |c: &ConditioningConfig| &c.other).map_err(at)?;
+            config.common = serde_yaml::from_str(text).map_err(|e| at(e.into()))?;
+            config.validate().map_err(at)?;
             Ok(ExperimentConfig::Conditioning(config))
         }
         Some("training") => {
-            let config: TrainingConfig =
-                serde_yaml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
-            config
-                .validate()
-                .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            let keys = TrainingConfig::KEYS;
+            let mut config: TrainingConfig =
+                parse_kind(text, keys, |c: &TrainingConfig| &c.other).map_err(at)?;
+            config.common = serde_yaml::from_str(text).map_err(|e| at(e.into()))?;
+            config.validate().map_err(at)?;
             Ok(ExperimentConfig::Training(config))
         }
         _ => bail!(
@@ -491,6 +540,44 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ExperimentConfig> {
             serde_yaml::to_string(&kind).unwrap_or_default().trim()
         ),
     }
+}
+
+/// A kind's config from `text`, failing on a key that is neither one of `keys` nor a
+/// [`Common`] key (with its line and column, and the valid keys).
+fn parse_kind<T: serde::de::DeserializeOwned>(
+    text: &str,
+    keys: &[&str],
+    other: impl Fn(&T) -> &OtherKeys,
+) -> Result<T> {
+    let config: T = serde_yaml::from_str(text)?;
+    if let Some(key) = other(&config)
+        .keys()
+        .find(|k| !Common::KEYS.contains(&k.as_str()))
+    {
+        let valid: Vec<String> = keys
+            .iter()
+            .chain(Common::KEYS)
+            .map(|k| format!("`{k}`"))
+            .collect();
+        bail!(
+            "unknown field `{key}`{}: expected one of {}",
+            key_location(text, key),
+            valid.join(", ")
+        );
+    }
+    Ok(config)
+}
+
+/// " at line L column 1" of a top-level `key:` in `text` (empty when not found).
+fn key_location(text: &str, key: &str) -> String {
+    text.lines()
+        .enumerate()
+        .find(|(_, line)| {
+            line.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|(i, _)| format!(" at line {} column 1", i + 1))
+        .unwrap_or_default()
 }
 
 /// Reads and parses a config file.

@@ -1,7 +1,9 @@
-//! Experiment configs, sweeps and the two experiment kinds.
+//! Experiment configs, one sweep generic over the experiment kind, the two kinds
+//! (conditioning at init, training) and `reproduce`.
 
 pub mod conditioning;
 pub mod config;
 pub mod reproduce;
 pub mod runner;
+pub mod sweep;
 pub mod training;

@@ -8,10 +8,11 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
+use super::config::parse_config;
+use super::runner::{git_revision, run_config, RunOptions, SweepSummary};
 use crate::analysis::report::{evaluate_findings, figures_in, write_report, Finding};
-use super::runner::{git_revision, run_experiment, RunOptions, SweepSummary};
 use crate::gpu::Gpu;
 
 /// (folder, config file name, text) of each experiment, in report order.
@@ -80,9 +81,6 @@ pub fn reproduce_set(
             "reproduce"
         })
     });
-    let configs = out.join("configs");
-    std::fs::create_dir_all(&configs)
-        .with_context(|| format!("cannot create {}", configs.display()))?;
     let mut sweeps = Vec::new();
     let mut dirs = Vec::new();
     for (folder, (name, text)) in [
@@ -90,23 +88,21 @@ pub fn reproduce_set(
         ("training", set.training),
         ("generalization", set.generalization),
     ] {
-        let path = configs.join(name);
-        std::fs::write(&path, text)?;
         let dir = out.join(folder);
         if !options.quiet {
             eprintln!("== {folder}: {name} -> {}", dir.display());
         }
-        let result = run_experiment(
-            gpu,
-            &path,
-            &RunOptions {
-                out: Some(dir.clone()),
-                force: options.force,
-                quiet: options.quiet,
-                save_tensors: false,
-            },
-        )
-        .map_err(|e| format!("{e:#}"));
+        let stem = name.trim_end_matches(".yaml");
+        let run_options = RunOptions {
+            out: Some(dir.clone()),
+            force: options.force,
+            quiet: options.quiet,
+            save_tensors: false,
+        };
+        // The compiled-in text is parsed directly (no file written and read back).
+        let result = parse_config(text, name)
+            .and_then(|config| run_config(gpu, config, text, stem, &run_options))
+            .map_err(|e| format!("{e:#}"));
         if let Err(e) = &result {
             eprintln!("{folder} failed: {e}");
         }
@@ -133,7 +129,7 @@ pub fn reproduce_set(
         "command": if options.quick { "wideprobe reproduce --quick" } else { "wideprobe reproduce" },
         "adapter": format!("{} ({}, {})", gpu.summary.name, gpu.summary.backend, gpu.summary.device_type),
         "wideprobe": format!("{} ({})", env!("CARGO_PKG_VERSION"), git_revision()),
-        "dataset": dataset_label(&dirs),
+        "dataset": dataset_label(&sweeps),
         "written": utc_now(),
     });
     write_report(&out, &findings, &figures, &meta)?;
@@ -144,20 +140,18 @@ pub fn reproduce_set(
     })
 }
 
-/// The dataset the manifests name (synthetic data is said plainly).
-fn dataset_label(dirs: &[PathBuf]) -> String {
-    let mut names: Vec<String> = dirs
+/// The datasets the sweeps used (synthetic data is said plainly).
+fn dataset_label(sweeps: &[(String, Result<SweepSummary, String>)]) -> String {
+    let mut names: Vec<String> = sweeps
         .iter()
-        .filter_map(|d| std::fs::read_to_string(d.join("manifest.json")).ok())
-        .filter_map(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .filter_map(|m| {
-            let d = m.get("dataset")?;
-            let name = d.get("name")?.as_str()?.to_string();
-            Some(if d.get("synthetic")?.as_bool()? {
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .flat_map(|s| &s.datasets)
+        .map(|(name, synthetic)| {
+            if *synthetic {
                 format!("{name} (SYNTHETIC: not CIFAR-10)")
             } else {
-                name
-            })
+                name.clone()
+            }
         })
         .collect();
     names.sort();

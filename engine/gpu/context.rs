@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _, Result};
 
+use super::adapter::{backends_from_env, choose_adapter};
 use super::error::GpuError;
 use super::kernel::{Kernel, PipelineKey, Shader, ShaderModuleEntry};
 
@@ -24,7 +25,8 @@ pub const OPTIONAL_FEATURES: &[(wgpu::Features, &str)] = &[
 /// How to pick an adapter.
 #[derive(Clone, Debug, Default)]
 pub struct GpuOptions {
-    /// Case-insensitive substring of the adapter name (or backend name, e.g. "vulkan").
+    /// The adapter's number in `wideprobe info` ("1" or "#1"), else a case-insensitive
+    /// substring of its name or driver, or a backend name (e.g. "vulkan").
     /// `None` falls back to `$WIDEPROBE_ADAPTER`, then to the high-performance default.
     pub adapter: Option<String>,
 }
@@ -75,28 +77,26 @@ impl AdapterSummary {
             subgroup_max_size: info.subgroup_max_size,
         }
     }
-
-    fn matches(&self, wanted: &str) -> bool {
-        let wanted = wanted.to_lowercase();
-        self.name.to_lowercase().contains(&wanted)
-            || self.backend.to_lowercase() == wanted
-            || self.driver.to_lowercase().contains(&wanted)
-    }
 }
 
-fn instance() -> wgpu::Instance {
-    // Honours WGPU_BACKEND (e.g. `gl`) and the other WGPU_* variables.
-    wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env())
+/// An instance on `backends` (WGPU_BACKEND, checked); the other WGPU_* variables apply.
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    descriptor.backends = backends;
+    wgpu::Instance::new(descriptor)
 }
 
-fn all_adapters(instance: &wgpu::Instance) -> Vec<wgpu::Adapter> {
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+fn all_adapters(instance: &wgpu::Instance, backends: wgpu::Backends) -> Vec<wgpu::Adapter> {
     pollster::block_on(instance.enumerate_adapters(backends))
 }
 
-/// Every adapter wgpu can see, in enumeration order.
+/// Every adapter wgpu can see, in enumeration order (the numbers `--adapter N` takes).
+/// Empty when WGPU_BACKEND is invalid: [`Gpu::new`] says why.
 pub fn list_adapters() -> Vec<AdapterSummary> {
-    all_adapters(&instance())
+    let Ok(backends) = backends_from_env() else {
+        return Vec::new();
+    };
+    all_adapters(&instance(backends), backends)
         .iter()
         .enumerate()
         .map(|(i, a)| AdapterSummary::new(i, a))
@@ -127,8 +127,9 @@ pub struct Gpu {
 impl Gpu {
     /// Opens the adapter chosen by `options` (see [`GpuOptions`]).
     pub fn new(options: &GpuOptions) -> Result<Gpu> {
-        let instance = instance();
-        let adapters = all_adapters(&instance);
+        let backends = backends_from_env()?;
+        let instance = instance(backends);
+        let adapters = all_adapters(&instance, backends);
         if adapters.is_empty() {
             return Err(GpuError::NoAdapter.into());
         }
@@ -138,17 +139,7 @@ impl Gpu {
             .map(|(i, a)| AdapterSummary::new(i, a))
             .collect();
         let chosen = match adapter_preference(options) {
-            Some(wanted) => summaries
-                .iter()
-                .position(|s| s.matches(&wanted))
-                .ok_or_else(|| GpuError::AdapterNotFound {
-                    wanted: wanted.clone(),
-                    available: summaries
-                        .iter()
-                        .map(|s| format!("{} ({})", s.name, s.backend))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                })?,
+            Some(wanted) => choose_adapter(&wanted, &summaries)?,
             None => default_adapter_index(&instance, &adapters),
         };
         let adapter = adapters.into_iter().nth(chosen).expect("index in range");

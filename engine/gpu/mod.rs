@@ -4,6 +4,7 @@
 //! `context` (the device and its pipeline cache) builds kernels; `readback`, `timing`,
 //! `tensor` and `batch` use the context; `batch` records kernels and times them.
 
+pub mod adapter;
 pub mod batch;
 pub mod context;
 pub mod error;

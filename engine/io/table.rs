@@ -11,34 +11,6 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
-fn quote(cell: &str) -> String {
-    if cell.contains([',', '"', '\n']) {
-        format!("\"{}\"", cell.replace('"', "\"\""))
-    } else {
-        cell.to_string()
-    }
-}
-
-fn split_line(line: &str) -> Vec<String> {
-    let mut cells = Vec::new();
-    let mut cell = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cell.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => cells.push(std::mem::take(&mut cell)),
-            _ => cell.push(c),
-        }
-    }
-    cells.push(cell);
-    cells
-}
-
 impl Table {
     pub fn new(header: &[&str]) -> Self {
         Table {
@@ -47,13 +19,19 @@ impl Table {
         }
     }
 
-    pub fn push(&mut self, row: Vec<String>) {
-        debug_assert_eq!(
-            row.len(),
-            self.header.len(),
-            "row length differs from the header"
-        );
+    /// Appends a row; one whose length differs from the header's is an error.
+    pub fn push(&mut self, row: Vec<String>) -> Result<()> {
+        if row.len() != self.header.len() {
+            bail!(
+                "a row of {} cells for a table of {} columns ({}): build rows with the \
+                 table's own row type (engine/io/tables.rs)",
+                row.len(),
+                self.header.len(),
+                self.header.join(", ")
+            );
+        }
         self.rows.push(row);
+        Ok(())
     }
 
     /// Appends the rows of `other`, which must have the same header.
@@ -80,18 +58,15 @@ impl Table {
     }
 
     pub fn to_csv(&self) -> String {
-        let mut s = self
-            .header
-            .iter()
-            .map(|h| quote(h))
-            .collect::<Vec<_>>()
-            .join(",");
-        s.push('\n');
-        for row in &self.rows {
-            s.push_str(&row.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","));
-            s.push('\n');
+        let mut writer = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        // Writing to memory only fails on a bug in the csv crate.
+        for record in std::iter::once(&self.header).chain(&self.rows) {
+            writer.write_record(record).expect("writing CSV to memory");
         }
-        s
+        let bytes = writer.into_inner().expect("flushing CSV to memory");
+        String::from_utf8(bytes).expect("CSV of UTF-8 cells is UTF-8")
     }
 
     /// Writes atomically (a temporary file renamed into place), so an interrupted run
@@ -103,41 +78,37 @@ impl Table {
     pub fn read(path: &Path) -> Result<Table> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut lines = text.lines().filter(|l| !l.is_empty());
-        let header = split_line(
-            lines
-                .next()
-                .with_context(|| format!("{} is empty", path.display()))?,
-        );
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .with_context(|| format!("{}: not a CSV table", path.display()))?
+            .iter()
+            .map(str::to_string)
+            .collect();
+        if header.is_empty() || header == [""] {
+            bail!("{} is empty", path.display());
+        }
         let mut rows = Vec::new();
-        for (i, line) in lines.enumerate() {
-            let row = split_line(line);
-            if row.len() != header.len() {
+        for record in reader.records() {
+            let record = record.with_context(|| format!("{}: not a CSV table", path.display()))?;
+            if record.len() != header.len() {
                 bail!(
                     "{} line {}: {} cells, the header has {}",
                     path.display(),
-                    i + 2,
-                    row.len(),
+                    record.position().map_or(0, |p| p.line()),
+                    record.len(),
                     header.len()
                 );
             }
-            rows.push(row);
+            rows.push(record.iter().map(str::to_string).collect());
         }
         Ok(Table { header, rows })
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", path.display()))?;
-    Ok(())
-}
+pub use super::atomic::write_atomic;
 
 #[cfg(test)]
 mod tests {
@@ -150,8 +121,10 @@ mod tests {
             "1.5".into(),
             f64::INFINITY.to_string(),
             "say \"hi\", then".into(),
-        ]);
-        t.push(vec![f64::NAN.to_string(), "-0".into(), String::new()]);
+        ])
+        .unwrap();
+        t.push(vec![f64::NAN.to_string(), "-0".into(), String::new()])
+            .unwrap();
         let dir = std::env::temp_dir().join(format!("wideprobe-table-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("t.csv");
@@ -160,6 +133,30 @@ mod tests {
         assert_eq!(back, t);
         assert_eq!(back.f64(0, 1), f64::INFINITY);
         assert!(back.f64(1, 0).is_nan());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_row_of_the_wrong_length_is_an_error() {
+        let mut t = Table::new(&["a", "b"]);
+        let err = t.push(vec!["1".into()]).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("a row of 1 cells for a table of 2 columns (a, b)"));
+        assert!(t.rows.is_empty());
+    }
+
+    #[test]
+    fn ragged_files_name_the_line() {
+        let dir = std::env::temp_dir().join(format!("wideprobe-ragged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("t.csv");
+        std::fs::write(&p, "a,b\n1,2\n3\n").unwrap();
+        let err = format!("{:#}", Table::read(&p).unwrap_err());
+        assert!(
+            err.contains("t.csv line 3: 1 cells, the header has 2"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -202,10 +202,11 @@ fn check_finite<T: Real>(
     factor: &dyn FactorOperator<T>,
 ) -> Result<()> {
     if !x.is_finite() {
-        bail!(
+        return Err(crate::error::NonFinite::new(format!(
             "Golub-Kahan step {step} produced a non-finite {what} ({x}): the factor ({}) gives NaN or Inf",
             factor.describe()
-        );
+        ))
+        .into());
     }
     Ok(())
 }

@@ -293,11 +293,12 @@ pub fn lanczos<T: Real>(
         let ab = gather.to_vec(gpu)?;
         let (a_j, b_j) = (ab[0].to_f64(), ab[1].to_f64());
         if !a_j.is_finite() || !b_j.is_finite() {
-            bail!(
+            return Err(crate::error::NonFinite::new(format!(
                 "Lanczos step {j} produced a non-finite value (alpha {a_j}, beta {b_j}): \
                  the operator ({}) returned NaN or Inf",
                 op.describe()
-            );
+            ))
+            .into());
         }
         alpha.push(a_j);
         norm_estimate = norm_estimate.max(a_j.abs() + b_j);

@@ -95,7 +95,7 @@ fn dominant<T: Real>(
         let g: Vec<f64> = gather.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
         let (theta, norm, residual) = (g[0], g[1], g[2]);
         if !theta.is_finite() || !norm.is_finite() {
-            bail!("power iteration produced a non-finite value: the operator ({}) returned NaN or Inf", op.describe());
+            return Err(crate::error::NonFinite::new(format!("power iteration produced a non-finite value: the operator ({}) returned NaN or Inf", op.describe())).into());
         }
         if let Some((prev_theta, _)) = prev {
             let floor = floor_of(prev_theta.abs());

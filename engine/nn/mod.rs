@@ -1,7 +1,13 @@
-//! Networks on the GPU: the FCN's forward, backward and forward-mode (JVP) passes, and
-//! its empirical NTK.
+//! Networks: activations and losses with their host formulas, the FCN's forward,
+//! backward and forward-mode (JVP) passes on the GPU, and its empirical NTK.
 
+pub mod activation;
 pub mod fcn;
+pub mod loss;
 pub mod ntk;
+pub mod params;
+pub mod step;
 
+pub use activation::Activation;
 pub use fcn::{forward, Fcn, FcnConfig, ForwardOps};
+pub use loss::Loss;

@@ -58,6 +58,7 @@ family!(SYMSTATS_F64, "symstats", f64, trusted: false);
 shader!(BIAS, "bias", NONE, trusted: false);
 family!(NTK_F32, "ntk", f32, trusted: false);
 family!(NTK_F64, "ntk", f64, trusted: false);
+shader!(BASELINE, "baseline", NONE, trusted: true);
 
 /// All shaders, every family in every precision, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -75,4 +76,5 @@ pub static ALL: &[&Shader] = &[
     &BIAS,
     &NTK_F32,
     &NTK_F64,
+    &BASELINE,
 ];

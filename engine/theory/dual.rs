@@ -5,7 +5,7 @@ use std::f64::consts::PI;
 use std::sync::OnceLock;
 
 use crate::linalg::tridiag::tridiag_eigen;
-use crate::ops::activation::{
+use crate::nn::activation::{
     Activation, RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD, TANH_NORMALIZED_DIVISOR,
 };
 

@@ -5,7 +5,7 @@
 use anyhow::{bail, Result};
 
 use super::dual::dual;
-use crate::ops::activation::Activation;
+use crate::nn::activation::Activation;
 
 #[derive(Clone, Debug)]
 pub struct InfiniteWidthConfig {

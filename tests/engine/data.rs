@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wideprobe::data::{load_dataset, DatasetChoice, InputNorm, D};
+use wideprobe::data::{load_dataset, load_dataset_with, DatasetChoice, InputNorm, LoadOptions, D};
 
 fn shared_cifar() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10");
@@ -231,5 +231,110 @@ fn auto_without_data_falls_back_to_a_labelled_synthetic_set() {
     )
     .unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn load_cifar(dir: &Path, n: usize) -> anyhow::Result<wideprobe::data::Dataset> {
+    load_dataset(DatasetChoice::Cifar10, Some(dir), InputNorm::None, n, 0, 0)
+}
+
+#[test]
+fn a_data_dir_that_is_a_file_is_called_a_file() {
+    let dir = temp_dir("file");
+    let file = dir.join("cifar10.tar.gz");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let err = load_cifar(&file, 5).unwrap_err().to_string();
+    assert!(
+        err.contains("is a file, not a folder") && !err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(
+        err.contains("data_dir") && err.contains("WIDEPROBE_DATA"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `load` on another thread; a hang (a FIFO opened for reading) fails instead of blocking.
+fn without_hanging(dir: PathBuf) -> String {
+    let (send, receive) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = send.send(load_cifar(&dir, 5).map(|_| ()));
+    });
+    let result = receive
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("loading hung on a special file");
+    format!("{:#}", result.expect_err("a special file must be refused"))
+}
+
+#[cfg(unix)]
+#[test]
+fn special_files_named_like_batches_are_refused_without_hanging() {
+    let dir = temp_dir("special");
+    let socket = dir.join("data_batch_1.bin");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let err = without_hanging(dir.clone());
+    assert!(
+        err.contains("data_batch_1.bin") && err.contains("a socket, not a regular file"),
+        "{err}"
+    );
+    std::fs::remove_file(&socket).unwrap();
+    write_batch(&dir.join("data_batch_1.bin"), 10);
+    let fifo = dir.join("test_batch.bin");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        let err = without_hanging(dir.clone());
+        assert!(
+            err.contains("test_batch.bin")
+                && err.contains("a FIFO (named pipe), not a regular file"),
+            "{err}"
+        );
+        std::fs::remove_file(&fifo).unwrap();
+    } else {
+        eprintln!("FIFO case skipped: mkfifo is not available");
+    }
+    std::fs::create_dir(&fifo).unwrap();
+    let err = without_hanging(dir.clone());
+    assert!(err.contains("a folder, not a regular file"), "{err}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn changed_bytes_with_a_restored_mtime_change_the_recorded_md5() {
+    let dir = temp_dir("tamper");
+    let batch = dir.join("data_batch_1.bin");
+    write_batch(&batch, 10);
+    let before = load_cifar(&dir, 5).unwrap().provenance[0].clone();
+    let mtime = std::fs::metadata(&batch).unwrap().modified().unwrap();
+    // Change one pixel in place (same size, same inode), then put the mtime back.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut bytes = std::fs::read(&batch).unwrap();
+    bytes[5] ^= 0xff;
+    std::fs::write(&batch, &bytes).unwrap();
+    let file = std::fs::File::options().write(true).open(&batch).unwrap();
+    file.set_modified(mtime).unwrap();
+    drop(file);
+    let after = load_cifar(&dir, 5).unwrap().provenance[0].clone();
+    assert_ne!(
+        after.md5, before.md5,
+        "the cached MD5 of the old bytes was reused"
+    );
+    let verified = load_dataset_with(
+        DatasetChoice::Cifar10,
+        Some(&dir),
+        InputNorm::None,
+        5,
+        0,
+        0,
+        LoadOptions { verify_data: true },
+    )
+    .unwrap();
+    assert_eq!(verified.provenance[0].md5, after.md5);
+    // Nothing is ever written into the data folder (the old cache lived there).
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["data_batch_1.bin"]);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use wideprobe::experiment::config::{parse_config, ExperimentConfig};
-use wideprobe::io::npy::read_npy;
 use wideprobe::experiment::runner::{run_experiment, RunOptions};
+use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 
 use crate::common;
@@ -279,4 +279,21 @@ grid:
     let layers = Table::read(&out.join("layers.csv")).unwrap();
     assert_eq!(layers.rows.len(), summary.done * 4);
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The key list that unknown-key errors and the key check use is Common's own fields.
+#[test]
+fn common_keys_are_the_common_fields() {
+    use wideprobe::experiment::config::Common;
+    let value = serde_json::to_value(Common::default()).unwrap();
+    let mut fields: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut keys = Common::KEYS.to_vec();
+    fields.sort();
+    keys.sort();
+    assert_eq!(fields, keys);
 }

@@ -1,7 +1,7 @@
 use wideprobe::gpu::Tensor;
+use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::init_weights;
 use wideprobe::nn::{forward, Fcn, FcnConfig, ForwardOps};
-use wideprobe::ops::activation::Activation;
 
 use crate::common::{self, reference};
 

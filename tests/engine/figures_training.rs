@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use wideprobe::analysis::figures::Series;
 use wideprobe::analysis::figures_training::{draw_training, fig2a_series, training_figures};
-use wideprobe::io::table::Table;
 use wideprobe::experiment::training::{epochs_header, runs_header, EPOCH_COLUMNS};
+use wideprobe::io::table::Table;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -172,14 +172,14 @@ fn tables() -> (Table, Table) {
                 cells.insert("gen_gap", "-0.25".to_string());
             }
             let header = epochs.header.clone();
-            epochs.push(row(&header, &cells));
+            epochs.push(row(&header, &cells)).unwrap();
         }
         let mut cells = run_cells(run);
         cells.insert("status", run.status.to_string());
         cells.insert("epochs_run", EPOCHS.to_string());
         cells.insert("passes_accuracy_filter", run.passes.to_string());
         let header = runs.header.clone();
-        runs.push(row(&header, &cells));
+        runs.push(row(&header, &cells)).unwrap();
     }
     (epochs, runs)
 }

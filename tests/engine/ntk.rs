@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, SymmetricOperator};
+use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::forward_cached;
 use wideprobe::nn::ntk::{ntk_explicit, ntk_spectrum, NtkKernels, NtkMethod, NtkOperator};
 use wideprobe::nn::{Fcn, FcnConfig, ForwardOps};
-use wideprobe::ops::activation::Activation;
 use wideprobe::ops::vector::VectorOps;
 
 use crate::common::{self, reference};

@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
-use wideprobe::experiment::conditioning::{infinite_header, layers_header};
 use wideprobe::analysis::report::{
     base64_encode, escape_html, evaluate_findings, write_report, Finding, Verdict,
 };
-use wideprobe::io::table::Table;
+use wideprobe::experiment::conditioning::{infinite_header, layers_header};
 use wideprobe::experiment::training::{epochs_header, runs_header};
+use wideprobe::io::table::Table;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("wideprobe-report-{name}-{}", std::process::id()));
@@ -68,25 +68,27 @@ fn write_conditioning(dir: &Path) {
                     let plateau = if width == WIDTHS[1] { 0.5 } else { 0.3 };
                     let lambda_min = 0.01 + plateau * (1.0 - (-(layer as f64)).exp());
                     let rowsum = if renormalize { 5.0 } else { 10.0 } + jitter;
-                    layers.push(row(
-                        &layer_header,
-                        &[
-                            ("run_id", format!("w{width}_r{renormalize}_s{seed}")),
-                            ("dataset", "synthetic".into()),
-                            ("width", width.to_string()),
-                            ("depth", DEPTH.to_string()),
-                            ("n", N.to_string()),
-                            ("activation", "relu_normalized".into()),
-                            ("renormalize", renormalize.to_string()),
-                            ("seed", seed.to_string()),
-                            ("layer", layer.to_string()),
-                            ("lambda_min", lambda_min.to_string()),
-                            ("log10_kappa", log10_kappa.to_string()),
-                            ("kappa", 10f64.powf(log10_kappa).to_string()),
-                            ("max_offdiag_rowsum", rowsum.to_string()),
-                            ("precision", "f64".into()),
-                        ],
-                    ));
+                    layers
+                        .push(row(
+                            &layer_header,
+                            &[
+                                ("run_id", format!("w{width}_r{renormalize}_s{seed}")),
+                                ("dataset", "synthetic".into()),
+                                ("width", width.to_string()),
+                                ("depth", DEPTH.to_string()),
+                                ("n", N.to_string()),
+                                ("activation", "relu_normalized".into()),
+                                ("renormalize", renormalize.to_string()),
+                                ("seed", seed.to_string()),
+                                ("layer", layer.to_string()),
+                                ("lambda_min", lambda_min.to_string()),
+                                ("log10_kappa", log10_kappa.to_string()),
+                                ("kappa", 10f64.powf(log10_kappa).to_string()),
+                                ("max_offdiag_rowsum", rowsum.to_string()),
+                                ("precision", "f64".into()),
+                            ],
+                        ))
+                        .unwrap();
                 }
             }
         }
@@ -94,19 +96,21 @@ fn write_conditioning(dir: &Path) {
     for renormalize in [true, false] {
         for seed in 0..2 {
             for layer in 0..=DEPTH {
-                infinite.push(row(
-                    &infinite_header,
-                    &[
-                        ("dataset", "synthetic".into()),
-                        ("depth", DEPTH.to_string()),
-                        ("n", N.to_string()),
-                        ("activation", "relu_normalized".into()),
-                        ("renormalize", renormalize.to_string()),
-                        ("seed", seed.to_string()),
-                        ("layer", layer.to_string()),
-                        ("lambda_min", "0.6".into()),
-                    ],
-                ));
+                infinite
+                    .push(row(
+                        &infinite_header,
+                        &[
+                            ("dataset", "synthetic".into()),
+                            ("depth", DEPTH.to_string()),
+                            ("n", N.to_string()),
+                            ("activation", "relu_normalized".into()),
+                            ("renormalize", renormalize.to_string()),
+                            ("seed", seed.to_string()),
+                            ("layer", layer.to_string()),
+                            ("lambda_min", "0.6".into()),
+                        ],
+                    ))
+                    .unwrap();
             }
         }
     }
@@ -190,12 +194,12 @@ fn write_training(dir: &Path, runs: &[SyntheticRun]) {
                 cells.push(("gen_gap", "0.05".into()));
                 cells.push(("vacuous", (run.passes).to_string()));
             }
-            epochs.push(row(&epoch_header, &cells));
+            epochs.push(row(&epoch_header, &cells)).unwrap();
         }
         let mut cells = run_cells.clone();
         cells.push(("status", "done".into()));
         cells.push(("passes_accuracy_filter", run.passes.to_string()));
-        summary.push(row(&run_header, &cells));
+        summary.push(row(&run_header, &cells)).unwrap();
     }
     epochs.write(&dir.join("epochs.csv")).unwrap();
     summary.write(&dir.join("runs.csv")).unwrap();

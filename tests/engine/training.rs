@@ -3,10 +3,11 @@
 //! losses themselves; and gradient descent lowering the loss.
 
 use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::{backward, forward_cached};
+use wideprobe::nn::loss::Loss;
 use wideprobe::nn::{Fcn, FcnConfig, ForwardOps};
-use wideprobe::ops::activation::Activation;
-use wideprobe::ops::loss::{check_labels, Loss, LossOp};
+use wideprobe::ops::loss::{check_labels, LossOp};
 
 use crate::common::{self, reference};
 

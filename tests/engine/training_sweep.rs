@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use wideprobe::experiment::config::{parse_config, ExperimentConfig};
-use wideprobe::io::npy::read_npy;
 use wideprobe::experiment::runner::{run_experiment, RunOptions};
+use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 
 use crate::common::{self, reference};
@@ -306,5 +306,54 @@ fn training_config_errors_name_the_problem() {
     assert_eq!(
         c.runs()[1].id(),
         "d1_w24_n6_tanh_normalized_mse_lr1000000_plain_s0"
+    );
+}
+
+/// A data problem (an all-zero test example that renormalisation cannot scale) is a
+/// failure, not a divergence: only a typed non-finite value means `diverged`.
+#[test]
+fn a_data_error_fails_the_run_instead_of_diverging() {
+    use wideprobe::data::Dataset;
+    use wideprobe::error::is_non_finite;
+    use wideprobe::experiment::training::{train_run, TrainingOps};
+    let gpu = common::gpu();
+    let config = "kind: training\nepochs: 1\nn_test: 2\ngrid: {depth: 1, width: 32, \
+                  activation: relu, lr: 0.01, n: 4, renormalize: true}\n";
+    let ExperimentConfig::Training(config) = parse_config(config, "c.yaml").unwrap() else {
+        panic!("a training config");
+    };
+    let run = &config.runs()[0];
+    let d = 3;
+    let mut rng = common::rng("data error");
+    // Positive inputs keep the training examples' relu layer away from all zeros.
+    let x_train: Vec<f32> = common::random_vec(&mut rng, 4 * d)
+        .iter()
+        .map(|v| v.abs() + 0.5)
+        .collect();
+    let dataset = Dataset {
+        x_train,
+        y_train: vec![0, 1, 2, 3],
+        x_test: vec![0.0; 2 * d], // relu(W·0) = 0: cannot be renormalised
+        y_test: vec![0, 1],
+        d,
+        train_indices: (0..4).collect(),
+        test_indices: (0..2).collect(),
+        name: "handmade".into(),
+        synthetic: true,
+        warnings: Vec::new(),
+        provenance: Vec::new(),
+        channel_mean: [0.0; 3],
+        channel_std: [1.0; 3],
+    };
+    let ops = TrainingOps::new(gpu, config.common.precision).unwrap();
+    let error = match train_run(gpu, &ops, &config, run, &dataset, None) {
+        Ok((_, summary)) => panic!("recorded as {} instead of failing", summary.status),
+        Err(e) => e,
+    };
+    let message = format!("{error:#}");
+    assert!(message.contains("all-zero"), "{message}");
+    assert!(
+        !is_non_finite(&error),
+        "a data error typed as non-finite: {message}"
     );
 }

@@ -1,0 +1,230 @@
+//! `wideprobe bench matmul`: one matmul variant on random inputs, checked against the
+//! naive variant (and an f64 CPU product when small), then timed beside the baseline.
+
+use std::fmt;
+
+use anyhow::Result;
+use rand::{Rng, SeedableRng};
+
+use super::baseline::{measure_baseline, Bandwidth, Baseline};
+use super::limits::Footprint;
+use super::timing::{time_launches, Timing};
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::matmul::MatmulDims;
+use crate::ops::{Layout, Matmul, MatmulVariant};
+
+/// Largest m n k checked against the f64 CPU product (a second or two).
+const F64_CHECK_MAX_MNK: u128 = 1 << 31;
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct MatmulBench {
+    pub adapter: String,
+    pub backend: String,
+    pub variant: &'static str,
+    pub layout: &'static str,
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub timing: Timing,
+    pub gflops_median: f64,
+    pub gflops_best: f64,
+    /// Compulsory traffic (A and B read once, C written once) per median launch.
+    pub bandwidth: Bandwidth,
+    pub baseline: Baseline,
+    /// ||C - C_naive||_F / ||C_naive||_F on the same inputs.
+    pub rel_error_vs_naive: f64,
+    /// The same against an f64 CPU product, when m n k <= 2^31 (a second or two).
+    pub rel_error_vs_f64: Option<f64>,
+}
+
+/// f64 CPU product of f32 inputs, for the bench's independent check.
+fn matmul_f64(layout: Layout, m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
+    // op(B) laid out as n x k rows so the inner loop is contiguous in both operands.
+    let op_a: Vec<f64> = (0..m * k)
+        .map(|idx| {
+            let (i, p) = (idx / k, idx % k);
+            (if layout.trans_a() {
+                a[p * m + i]
+            } else {
+                a[i * k + p]
+            }) as f64
+        })
+        .collect();
+    let op_bt: Vec<f64> = (0..n * k)
+        .map(|idx| {
+            let (j, p) = (idx / k, idx % k);
+            (if layout.trans_b() {
+                b[j * k + p]
+            } else {
+                b[p * n + j]
+            }) as f64
+        })
+        .collect();
+    let mut c = vec![0.0; m * n];
+    for i in 0..m {
+        let row = &op_a[i * k..(i + 1) * k];
+        for j in 0..n {
+            let col = &op_bt[j * k..(j + 1) * k];
+            c[i * n + j] = row.iter().zip(col).map(|(x, y)| x * y).sum();
+        }
+    }
+    c
+}
+
+/// Relative Frobenius distance between two equally long vectors.
+pub fn rel_frobenius(got: &[f32], want: &[f32]) -> f64 {
+    let (mut d2, mut w2) = (0.0f64, 0.0f64);
+    for (&g, &w) in got.iter().zip(want) {
+        let d = g as f64 - w as f64;
+        d2 += d * d;
+        w2 += (w as f64) * (w as f64);
+    }
+    if w2 > 0.0 {
+        (d2 / w2).sqrt()
+    } else {
+        d2.sqrt()
+    }
+}
+
+pub struct MatmulBenchArgs {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub layout: Layout,
+    pub variant: MatmulVariant,
+    pub repeats: usize,
+    pub warmup: usize,
+    pub seed: u64,
+}
+
+/// What the bench will allocate, checked before any of it is.
+fn footprint(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<()> {
+    let (m, n, k) = (args.m, args.n, args.k);
+    anyhow::ensure!(
+        m >= 1 && n >= 1 && k >= 1,
+        "bench matmul needs m, n, k >= 1 (got m = {m}, n = {n}, k = {k})"
+    );
+    let mut footprint = Footprint::new("use smaller --m, --n and --k")
+        .both("A", &[m, k], 4)?
+        .both("B", &[k, n], 4)?
+        .both("C", &[m, n], 4)?
+        .host("the naive product C_naive", &[m, n], 4)?;
+    if (m as u128) * (n as u128) * (k as u128) <= F64_CHECK_MAX_MNK {
+        footprint = footprint
+            .host("op(A) in f64", &[m, k], 8)?
+            .host("op(B) in f64", &[k, n], 8)?
+            .host("the f64 product", &[m, n], 8)?;
+    }
+    Ok(footprint.check(gpu)?)
+}
+
+/// Runs `variant` on random inputs, checks it against the naive variant, then times it.
+pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
+    footprint(gpu, args)?;
+    let (m, n, k, layout) = (args.m, args.n, args.k, args.layout);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
+    let mut random =
+        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    let a_shape = if layout.trans_a() { [k, m] } else { [m, k] };
+    let b_shape = if layout.trans_b() { [n, k] } else { [k, n] };
+    let a_data = random(m * k);
+    let b_data = random(k * n);
+    let a = Tensor::from_slice(gpu, &a_shape, &a_data)?;
+    let b = Tensor::from_slice(gpu, &b_shape, &b_data)?;
+    let c = Tensor::<f32>::zeros(gpu, &[m, n])?;
+
+    let run_once = |mm: &Matmul| -> Result<Vec<f32>> {
+        c.poison(gpu)?;
+        let mut batch = Batch::new(gpu);
+        mm.record(&mut batch, layout, 1.0, &a, &b, 0.0, &c)?;
+        batch.submit()?;
+        c.to_vec(gpu)
+    };
+    let under_test = Matmul::new(gpu, args.variant)?;
+    let got = run_once(&under_test)?;
+    let want = if args.variant == MatmulVariant::Naive {
+        got.clone()
+    } else {
+        run_once(&Matmul::new(gpu, MatmulVariant::Naive)?)?
+    };
+    let rel_error = rel_frobenius(&got, &want);
+    drop(want);
+    let rel_error_vs_f64 = ((m as u128) * (n as u128) * (k as u128) <= F64_CHECK_MAX_MNK)
+        .then(|| rel_frobenius_f64(&got, &matmul_f64(layout, m, n, k, &a_data, &b_data)));
+
+    let mut dims = MatmulDims { m, n, k };
+    let timing = time_launches(gpu, args.warmup, args.repeats, |batch| {
+        dims = under_test.record(batch, layout, 1.0, &a, &b, 0.0, &c)?;
+        Ok(())
+    })?;
+    let baseline = measure_baseline(gpu, args.warmup, args.repeats)?;
+    let bytes = 4.0 * (m as f64 * k as f64 + k as f64 * n as f64 + m as f64 * n as f64);
+    Ok(MatmulBench {
+        adapter: gpu.summary.name.clone(),
+        backend: gpu.summary.backend.clone(),
+        variant: args.variant.name(),
+        layout: layout.name(),
+        m,
+        n,
+        k,
+        gflops_median: dims.flops() / timing.median_s * 1e-9,
+        gflops_best: dims.flops() / timing.min_s * 1e-9,
+        bandwidth: baseline.bandwidth(bytes, timing.median_s),
+        baseline,
+        timing,
+        rel_error_vs_naive: rel_error,
+        rel_error_vs_f64,
+    })
+}
+
+/// Relative Frobenius distance of an f32 result from an f64 reference.
+fn rel_frobenius_f64(got: &[f32], want: &[f64]) -> f64 {
+    let (mut d2, mut w2) = (0.0, 0.0);
+    for (&g, &w) in got.iter().zip(want) {
+        d2 += (g as f64 - w) * (g as f64 - w);
+        w2 += w * w;
+    }
+    if w2 > 0.0 {
+        (d2 / w2).sqrt()
+    } else {
+        d2.sqrt()
+    }
+}
+
+impl fmt::Display for MatmulBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "matmul {} {} m={} n={} k={} on {} ({})",
+            self.variant, self.layout, self.m, self.n, self.k, self.adapter, self.backend
+        )?;
+        writeln!(
+            f,
+            "  median {:.3} ms, min {:.3} ms over {} runs ({} clock)",
+            self.timing.median_s * 1e3,
+            self.timing.min_s * 1e3,
+            self.timing.repeats,
+            self.timing.clock
+        )?;
+        writeln!(
+            f,
+            "  {:.2} GFLOP/s median, {:.2} GFLOP/s best",
+            self.gflops_median, self.gflops_best
+        )?;
+        writeln!(
+            f,
+            "  {} (A and B read once, C written once)",
+            self.bandwidth
+        )?;
+        write!(f, "{}", self.baseline)?;
+        writeln!(
+            f,
+            "  relative Frobenius error vs naive: {:.2e}",
+            self.rel_error_vs_naive
+        )?;
+        match self.rel_error_vs_f64 {
+            Some(e) => writeln!(f, "  relative Frobenius error vs f64 CPU product: {e:.2e}"),
+            None => writeln!(f, "  (no f64 CPU check: m n k > 2^31)"),
+        }
+    }
+}

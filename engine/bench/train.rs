@@ -1,0 +1,128 @@
+//! `wideprobe bench train`: the wall-clock cost of one training epoch (the step, then
+//! the measurements), on synthetic inputs.
+
+use anyhow::Result;
+
+use crate::experiment::training::{TrainingOps, CLASSES};
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::{LanczosOptions, Precision};
+use crate::nn::fcn::{ForwardCache, ParamTensors};
+use crate::nn::ntk::NtkMethod;
+use crate::nn::{Activation, Fcn, FcnConfig, Loss};
+
+/// Wall-clock cost of one epoch (`wideprobe bench train`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct EpochTiming {
+    pub adapter: String,
+    pub depth: usize,
+    pub width: usize,
+    pub n: usize,
+    pub loss: String,
+    /// Median seconds of one gradient-descent step: forward, loss, backward and update
+    /// in one submission, waited for.
+    pub step_seconds: f64,
+    /// Median seconds of the measurements of one epoch (NTK spectrum, last hidden Ĝ and
+    /// its spectrum, per-example gradient norms, gradient norm).
+    pub measure_seconds: f64,
+    pub ntk_method: String,
+    pub precision: String,
+}
+
+/// A relu_normalized network of `depth` x `width` and n standard-normal inputs
+/// (d = 3072) labelled i mod 10, on the GPU.
+fn synthetic_network(
+    gpu: &Gpu,
+    depth: usize,
+    width: usize,
+    n: usize,
+) -> Result<(Fcn, Tensor, Tensor<u32>)> {
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+    let d = crate::data::D;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let x: Vec<f32> = (0..n * d)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect();
+    let labels: Vec<u32> = (0..n as u32).map(|i| i % CLASSES as u32).collect();
+    let fcn = Fcn::init(
+        gpu,
+        FcnConfig {
+            input_dim: d,
+            widths: vec![width; depth],
+            outputs: CLASSES,
+            activation: Activation::ReluNormalized,
+            renormalize: false,
+            gain: None,
+            bias: false,
+            seed: 0,
+        },
+    )?;
+    let xt = Tensor::from_slice(gpu, &[n, d], &x)?;
+    let yt = Tensor::from_slice(gpu, &[n], &labels)?;
+    Ok((fcn, xt, yt))
+}
+
+/// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
+/// on synthetic inputs (d = 3072, labels i mod 10).
+#[allow(clippy::too_many_arguments)]
+pub fn time_epoch(
+    gpu: &Gpu,
+    depth: usize,
+    width: usize,
+    n: usize,
+    loss: Loss,
+    precision: Precision,
+    repeat: usize,
+    measure_repeat: usize,
+) -> Result<EpochTiming> {
+    let ops = TrainingOps::new(gpu, precision)?;
+    let (fcn, xt, yt) = synthetic_network(gpu, depth, width, n)?;
+    let losses = Tensor::<f32>::zeros(gpu, &[n])?;
+    let d_logits = Tensor::<f32>::zeros(gpu, &[n, CLASSES])?;
+    let step = |lr: f64| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
+        let mut batch = Batch::new(gpu);
+        let s = ops
+            .step
+            .record_loss_and_gradients(&mut batch, &fcn, &xt, &yt, loss, &losses, &d_logits)?;
+        ops.step.record_gd_step(&mut batch, &fcn, &s.grads, lr)?;
+        batch.submit()?;
+        Ok((s.cache, s.deltas, s.grads))
+    };
+    step(0.0)?; // warm-up: pipelines built, buffers touched
+    let mut step_times = Vec::with_capacity(repeat);
+    for _ in 0..repeat.max(1) {
+        let start = std::time::Instant::now();
+        step(0.0)?; // lr 0 keeps the network fixed, so every step costs the same
+        step_times.push(start.elapsed().as_secs_f64());
+    }
+    let (cache, deltas, grads) = step(0.0)?;
+    let options = LanczosOptions::default();
+    let mut measure_times = Vec::new();
+    let mut method = String::new();
+    for _ in 0..measure_repeat.max(1) {
+        let start = std::time::Instant::now();
+        let _ = ops.params.norm(gpu, &grads)?;
+        let ntk = ops.ntk_spectrum(gpu, &fcn, &cache, NtkMethod::Auto, &options)?;
+        method = ntk.method.name().to_string();
+        if depth > 0 {
+            ops.spectral.gram_spectrum(gpu, &cache.inputs[depth], 0)?;
+        }
+        ops.params.lipschitz(gpu, &cache, &deltas, false)?;
+        measure_times.push(start.elapsed().as_secs_f64());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    Ok(EpochTiming {
+        adapter: gpu.summary.name.clone(),
+        depth,
+        width,
+        n,
+        loss: loss.name().to_string(),
+        step_seconds: median(step_times),
+        measure_seconds: median(measure_times),
+        ntk_method: method,
+        precision: ops.precision().name().to_string(),
+    })
+}

@@ -1,0 +1,231 @@
+//! `wideprobe bench`: one kernel or one training epoch in isolation, checked, timed,
+//! and reported beside the no-op launch and the copy bandwidth.
+
+use std::fmt;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use wideprobe::bench::{
+    bench_lanczos, bench_matmul, measure_baseline, Bandwidth, Baseline, Footprint, MatmulBenchArgs,
+};
+use wideprobe::experiment::training::{time_epoch, EpochTiming, CLASSES};
+use wideprobe::gpu::{Gpu, GpuOptions};
+use wideprobe::linalg::Precision;
+use wideprobe::ops::loss::Loss;
+use wideprobe::ops::{Layout, MatmulVariant};
+
+use super::args::{condition_number, positive};
+use super::output::{emit, emit_json};
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// C = op(A) op(B) with random inputs; error against the naive kernel.
+    Matmul(MatmulArgs),
+    /// Lanczos on an n x n matrix with known eigenvalues geometrically spaced from 1
+    /// down to 1/kappa: time and error of λ_max and λ_min.
+    Lanczos(LanczosArgs),
+    /// Time one training epoch: the gradient-descent step alone, and the epoch's
+    /// measurements (NTK and Gram spectra, gradient norms), on synthetic inputs.
+    Train(TrainArgs),
+}
+
+#[derive(Args)]
+pub struct MatmulArgs {
+    /// Rows of C (>= 1).
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
+    m: usize,
+    /// Columns of C (>= 1).
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
+    n: usize,
+    /// Inner dimension (>= 1).
+    #[arg(long, default_value_t = 1024, value_parser = positive)]
+    k: usize,
+    /// nn: A B, nt: A B^T, tn: A^T B, tt: A^T B^T.
+    #[arg(long, default_value = "nn")]
+    layout: Layout,
+    /// naive or tiled.
+    #[arg(long, default_value = "tiled")]
+    variant: MatmulVariant,
+    /// Timed launches, >= 1 (the median and minimum are reported).
+    #[arg(long, default_value_t = 10, value_parser = positive)]
+    repeat: usize,
+    /// Untimed launches first (pipeline warm-up, clocks).
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Seed of the random inputs.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct LanczosArgs {
+    /// Order of the matrix (>= 1).
+    #[arg(long, default_value_t = 1000, value_parser = positive)]
+    n: usize,
+    /// Condition number λ_max / λ_min of the matrix (finite, >= 1).
+    #[arg(long, default_value_t = 1e4, value_parser = condition_number, allow_negative_numbers = true)]
+    kappa: f64,
+    /// auto, f32 or f64.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
+    /// Seed of the eigenvectors and of the start vector.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Hidden layers (>= 1).
+    #[arg(long, default_value_t = 6, value_parser = positive)]
+    depth: usize,
+    /// Units per hidden layer (>= 1).
+    #[arg(long, default_value_t = 500, value_parser = positive)]
+    width: usize,
+    /// Training examples (>= 1).
+    #[arg(long, default_value_t = 500, value_parser = positive)]
+    n: usize,
+    /// mse, mse_softmax or cross_entropy.
+    #[arg(long, default_value = "mse")]
+    loss: Loss,
+    /// auto, f32 or f64 (spectral solves).
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
+    /// Timed steps (>= 1).
+    #[arg(long, default_value_t = 10, value_parser = positive)]
+    repeat: usize,
+    /// Timed measurements (>= 1).
+    #[arg(long, default_value_t = 3, value_parser = positive)]
+    measure_repeat: usize,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn bench(options: &GpuOptions, command: BenchCommand) -> Result<()> {
+    let gpu = Gpu::new(options)?;
+    match command {
+        BenchCommand::Matmul(a) => matmul(&gpu, a),
+        BenchCommand::Lanczos(a) => {
+            let r = bench_lanczos(&gpu, a.n, a.kappa, a.precision, a.seed)?;
+            if a.json {
+                emit_json(&r)
+            } else {
+                emit(&r)
+            }
+        }
+        BenchCommand::Train(a) => train(&gpu, a),
+    }
+}
+
+fn matmul(gpu: &Gpu, a: MatmulArgs) -> Result<()> {
+    let args = MatmulBenchArgs {
+        m: a.m,
+        n: a.n,
+        k: a.k,
+        layout: a.layout,
+        variant: a.variant,
+        repeats: a.repeat,
+        warmup: a.warmup,
+        seed: a.seed,
+    };
+    let r = bench_matmul(gpu, &args)?;
+    if a.json {
+        emit_json(&r)
+    } else {
+        emit(&r)
+    }
+}
+
+/// `bench train`'s result: the epoch's times, the step's bandwidth and the baseline.
+#[derive(serde::Serialize)]
+struct TrainBench {
+    #[serde(flatten)]
+    epoch: EpochTiming,
+    /// The step's modelled compulsory traffic (see [`step_bytes`]) per median step.
+    step_bandwidth: Bandwidth,
+    baseline: Baseline,
+}
+
+/// Bytes one gradient-descent step must move at least, in f32: the forward pass reads
+/// the inputs and every weight and writes every activation; the backward pass reads
+/// every weight and activation again and writes every gradient; the update reads
+/// weights and gradients and writes the weights.
+fn step_bytes(depth: usize, width: usize, n: usize) -> f64 {
+    let (depth, width, n) = (depth as f64, width as f64, n as f64);
+    let d = wideprobe::data::D as f64;
+    let classes = CLASSES as f64;
+    let params = width * d + width * width * (depth - 1.0) + classes * width;
+    let activations = n * (width * depth + classes);
+    4.0 * (n * d + 6.0 * params + 2.0 * activations)
+}
+
+/// The largest buffers of a step and of its measurements, checked before any is made.
+fn check_train_footprint(gpu: &Gpu, a: &TrainArgs) -> Result<()> {
+    let d = wideprobe::data::D;
+    Footprint::new("use a smaller --n or --width")
+        .both("the inputs", &[a.n, d], 4)?
+        .device("the first layer's weights", &[a.width, d], 4)?
+        .device("a hidden layer's weights", &[a.width, a.width], 4)?
+        .device("a layer's activations", &[a.n, a.width], 4)?
+        .device("the Gram matrix", &[a.n, a.n], 8)?
+        .check(gpu)?;
+    Ok(())
+}
+
+fn train(gpu: &Gpu, a: TrainArgs) -> Result<()> {
+    check_train_footprint(gpu, &a)?;
+    let (depth, width, n) = (a.depth, a.width, a.n);
+    let epoch = time_epoch(
+        gpu,
+        depth,
+        width,
+        n,
+        a.loss,
+        a.precision,
+        a.repeat,
+        a.measure_repeat,
+    )?;
+    let baseline = measure_baseline(gpu, 1, a.repeat)?;
+    let result = TrainBench {
+        step_bandwidth: baseline.bandwidth(step_bytes(depth, width, n), epoch.step_seconds),
+        epoch,
+        baseline,
+    };
+    if a.json {
+        emit_json(&result)
+    } else {
+        emit(&result)
+    }
+}
+
+impl fmt::Display for TrainBench {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.epoch;
+        writeln!(
+            f,
+            "{}: depth {}, width {}, n {}, {}: step {:.4} s, measurements {:.4} s (NTK {}, {})",
+            t.adapter,
+            t.depth,
+            t.width,
+            t.n,
+            t.loss,
+            t.step_seconds,
+            t.measure_seconds,
+            t.ntk_method,
+            t.precision
+        )?;
+        writeln!(
+            f,
+            "  step: {} (modelled compulsory traffic)",
+            self.step_bandwidth
+        )?;
+        write!(f, "{}", self.baseline)
+    }
+}

@@ -1,0 +1,143 @@
+//! `wideprobe spectrum`: extreme eigenvalues of a symmetric matrix from a .npy file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+
+use wideprobe::gpu::{Gpu, GpuOptions};
+use wideprobe::io::npy::{read_npy, NpyData};
+use wideprobe::linalg::{dense_spectrum, LanczosOptions, Precision, SpectrumResult};
+
+use super::args::{positive, tolerance};
+use super::output::{emit, emit_json};
+
+#[derive(Args)]
+pub struct SpectrumArgs {
+    /// The .npy file.
+    file: PathBuf,
+    /// How many eigenvalues to report at each end (>= 1).
+    #[arg(long, default_value_t = 1, value_parser = positive)]
+    k: usize,
+    /// auto (f64 where the adapter has SHADER_F64), f32 or f64.
+    #[arg(long, default_value = "auto")]
+    precision: Precision,
+    /// Residual tolerance of λ_max, relative (strictly between 0 and 1).
+    #[arg(long, default_value_t = 1e-6, value_parser = tolerance, allow_negative_numbers = true)]
+    tol_max: f64,
+    /// Residual tolerance of λ_min, relative (strictly between 0 and 1).
+    #[arg(long, default_value_t = 1e-4, value_parser = tolerance, allow_negative_numbers = true)]
+    tol_min: f64,
+    /// Seed of the random start vector.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
+    let (n, data) = read_symmetric(&args.file)?;
+    let gpu = Gpu::new(options)?;
+    let opts = LanczosOptions {
+        tol_max: args.tol_max,
+        tol_min: args.tol_min,
+        k: args.k,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let result = dense_spectrum(&gpu, n, &data, args.precision, &opts)?;
+    if args.json {
+        emit_json(&result)
+    } else {
+        emit(&SpectrumReport(&result))
+    }
+}
+
+/// Reads a symmetric matrix from .npy, with a clear error for anything else.
+fn read_symmetric(path: &Path) -> Result<(usize, Vec<f64>)> {
+    let array = read_npy(path)?;
+    let n = match array.shape[..] {
+        [r, c] if r == c && r > 0 => r,
+        _ => anyhow::bail!(
+            "{}: expected a square matrix, got shape {:?}",
+            path.display(),
+            array.shape
+        ),
+    };
+    // Symmetric to the storage precision: BLAS products X Xᵀ need not be bitwise symmetric.
+    let tolerance = match array.data {
+        NpyData::F32(_) => 1e-5,
+        NpyData::F64(_) => 1e-12,
+    };
+    let data = array.to_f64();
+    if let Some(bad) = data.iter().find(|x| !x.is_finite()) {
+        anyhow::bail!("{}: the matrix contains {bad}", path.display());
+    }
+    let scale = data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let mut worst = (0.0, 0, 0);
+    for i in 0..n {
+        for j in 0..i {
+            let d = (data[i * n + j] - data[j * n + i]).abs();
+            if d > worst.0 {
+                worst = (d, i, j);
+            }
+        }
+    }
+    if worst.0 > tolerance * scale {
+        let (d, i, j) = worst;
+        anyhow::bail!(
+            "{}: the matrix is not symmetric: |A[{i},{j}] - A[{j},{i}]| = {d:e} (largest entry {scale:e}); \
+             symmetrise it first, e.g. (A + A.T) / 2",
+            path.display()
+        );
+    }
+    Ok((n, data))
+}
+
+/// The text form of a spectrum: one line per eigenvalue, then κ and the solver's notes.
+struct SpectrumReport<'a>(&'a SpectrumResult);
+
+impl fmt::Display for SpectrumReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self.0;
+        let restarts = if r.restarts > 0 {
+            format!(" ({} restarts)", r.restarts)
+        } else {
+            String::new()
+        };
+        writeln!(
+            f,
+            "order {}, {} in {}, {} steps{restarts}, {:.3} s{}",
+            r.order,
+            r.method,
+            r.precision.name(),
+            r.iterations,
+            r.seconds,
+            if r.converged { "" } else { ", NOT CONVERGED" }
+        )?;
+        for (label, list) in [("largest", &r.largest), ("smallest", &r.smallest)] {
+            for (i, e) in list.iter().enumerate() {
+                writeln!(
+                    f,
+                    "  {label} {}: {:.12e}  ± {:.2e}{}",
+                    i + 1,
+                    e.value,
+                    e.bound,
+                    if e.converged { "" } else { " (not converged)" }
+                )?;
+            }
+        }
+        let kappa = r.kappa();
+        writeln!(
+            f,
+            "  kappa = {kappa:.6e}, log10 kappa = {:.4}",
+            kappa.log10()
+        )?;
+        for note in &r.notes {
+            writeln!(f, "  note: {note}")?;
+        }
+        Ok(())
+    }
+}

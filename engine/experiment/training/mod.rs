@@ -1,0 +1,75 @@
+//! Training by full-batch gradient descent with per-epoch measurements
+//! (MEASUREMENTS.md §5, §6, §8): losses and accuracies, ‖∇h‖, μ_grad, L_secant, the
+//! empirical NTK's extreme eigenvalues and μ_ntk, L_ntk, the loss-prediction bounds and
+//! ratios, the last hidden layer's Ĝ with the Eq. 13 bound, and Lemma 2's stability
+//! bound. One run gives the rows of `epochs.csv` and one row of `runs.csv`.
+//!
+//! Row t describes θ_t (t = 0 is the init). The step θ_{t+1} = θ_t − η∇h(θ_t) is one
+//! submission (forward, loss, backward, update); measurements read back only what they
+//! report. `run` holds the loop, `epoch` one epoch's measurements, `rows` the tables.
+
+mod epoch;
+mod rows;
+mod run;
+mod sweep;
+mod tensors;
+
+use anyhow::Result;
+
+use crate::gpu::Gpu;
+use crate::linalg::{LanczosOptions, Precision};
+use crate::measure::{ParamMeasure, SpectralOps};
+use crate::nn::fcn::ForwardCache;
+use crate::nn::ntk::{NtkKernels, NtkMethod, NtkSpectrum};
+use crate::nn::step::TrainStep;
+use crate::nn::Fcn;
+
+pub use crate::bench::train::{time_epoch, EpochTiming};
+pub use crate::nn::step::accuracy;
+pub use rows::{
+    epochs_header, run_cells, runs_header, EpochRecord, Lemma2Cells, RunSummary, EPOCH_COLUMNS,
+    RUN_SUMMARY_COLUMNS, TRAINING_RUN_COLUMNS,
+};
+pub use run::train_run;
+
+/// Number of logits (CIFAR-10 classes).
+pub const CLASSES: usize = 10;
+
+/// The kernels a training run uses, built once per device.
+pub struct TrainingOps {
+    pub(crate) step: TrainStep,
+    pub(crate) ntk: NtkKernels,
+    pub(crate) spectral: SpectralOps,
+    pub(crate) params: ParamMeasure,
+}
+
+impl TrainingOps {
+    /// `precision` is resolved here once (auto: f64 where the device has it).
+    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
+        Ok(TrainingOps {
+            step: TrainStep::new(gpu)?,
+            ntk: NtkKernels::new(gpu)?,
+            spectral: SpectralOps::new(gpu, precision)?,
+            params: ParamMeasure::new(gpu)?,
+        })
+    }
+
+    /// The precision that runs (auto resolved).
+    pub fn precision(&self) -> Precision {
+        self.spectral.precision()
+    }
+
+    /// The NTK's extreme eigenvalues at `fcn` / `cache`.
+    pub(crate) fn ntk_spectrum(
+        &self,
+        gpu: &Gpu,
+        fcn: &Fcn,
+        cache: &ForwardCache,
+        method: NtkMethod,
+        options: &LanczosOptions,
+    ) -> Result<NtkSpectrum> {
+        let forward = &self.step.forward;
+        self.spectral
+            .ntk_spectrum(gpu, forward, &self.ntk, fcn, cache, method, options)
+    }
+}

@@ -1,0 +1,160 @@
+//! The run loop: set up the network and data, step and measure every epoch, stop at
+//! the first non-finite value (`diverged`), and summarise.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use super::epoch::{Epoch, Trajectory};
+use super::rows::{epochs_header, run_cells, EpochRecord, RunSummary};
+use super::tensors::save_inputs_and_weights;
+use super::{TrainingOps, CLASSES};
+use crate::data::Dataset;
+use crate::error::is_non_finite;
+use crate::experiment::config::{TrainingConfig, TrainingRun};
+use crate::gpu::{Gpu, Tensor};
+use crate::io::table::Table;
+use crate::linalg::LanczosOptions;
+use crate::nn::step::check_labels;
+use crate::nn::{Fcn, FcnConfig};
+
+/// A run's data on the GPU and host, and its scratch buffers.
+pub(super) struct RunData {
+    pub x: Tensor,
+    pub y: Tensor<u32>,
+    pub labels: Vec<u32>,
+    pub test: Option<(Tensor, Tensor<u32>)>,
+    pub test_labels: Vec<u32>,
+    /// Per-example losses and ∂h/∂logits of the current step.
+    pub losses: Tensor,
+    pub d_logits: Tensor,
+}
+
+impl RunData {
+    fn upload(gpu: &Gpu, dataset: &Dataset, n: usize) -> Result<Self> {
+        let labels: Vec<u32> = dataset.y_train.iter().map(|&y| y as u32).collect();
+        let test_labels: Vec<u32> = dataset.y_test.iter().map(|&y| y as u32).collect();
+        check_labels(&labels, CLASSES)?;
+        check_labels(&test_labels, CLASSES)?;
+        let n_test = test_labels.len();
+        let test = if n_test > 0 {
+            Some((
+                Tensor::from_slice(gpu, &[n_test, dataset.d], &dataset.x_test)?,
+                Tensor::from_slice(gpu, &[n_test], &test_labels)?,
+            ))
+        } else {
+            None
+        };
+        Ok(RunData {
+            x: Tensor::from_slice(gpu, &[n, dataset.d], &dataset.x_train)?,
+            y: Tensor::from_slice(gpu, &[n], &labels)?,
+            labels,
+            test,
+            test_labels,
+            losses: Tensor::<f32>::zeros(gpu, &[n])?,
+            d_logits: Tensor::<f32>::zeros(gpu, &[n, CLASSES])?,
+        })
+    }
+}
+
+fn fcn_config(config: &TrainingConfig, run: &TrainingRun, dataset: &Dataset) -> FcnConfig {
+    FcnConfig {
+        input_dim: dataset.d,
+        widths: vec![run.width; run.depth],
+        outputs: CLASSES,
+        activation: run.activation,
+        renormalize: run.renormalize,
+        gain: config.common.gain,
+        bias: config.bias,
+        seed: run.seed,
+    }
+}
+
+/// Trains one grid point and measures it; returns its `epochs.csv` rows and summary.
+/// A non-finite loss, gradient or spectrum stops the run as `diverged` (not an error);
+/// any other error (bad data included) fails it.
+pub fn train_run(
+    gpu: &Gpu,
+    ops: &TrainingOps,
+    config: &TrainingConfig,
+    run: &TrainingRun,
+    dataset: &Dataset,
+    tensors_dir: Option<&Path>,
+) -> Result<(Table, RunSummary)> {
+    let fcn = Fcn::init(gpu, fcn_config(config, run, dataset))?;
+    let data = RunData::upload(gpu, dataset, run.n)?;
+    if let Some(dir) = tensors_dir {
+        save_inputs_and_weights(dir, dataset, &fcn, gpu, "initial")?;
+    }
+    let epoch = Epoch {
+        gpu,
+        ops,
+        config,
+        run,
+        fcn: &fcn,
+        data: &data,
+        options: LanczosOptions {
+            seed: run.seed,
+            ..Default::default()
+        },
+    };
+    let mut trajectory = Trajectory::default();
+    let mut diverged: Option<(usize, String)> = None;
+    for t in 0..=config.epochs {
+        match epoch.step(t, &mut trajectory) {
+            Ok(()) => {}
+            // A network that has blown up but not yet overflowed its loss (f32 NTK or
+            // Gram entries past 1e38) has diverged, like a non-finite loss.
+            Err(e) if is_non_finite(&e) => {
+                diverged = Some((t, format!("epoch {t}: {e:#}")));
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(dir) = tensors_dir {
+        save_inputs_and_weights(dir, dataset, &fcn, gpu, "final")?;
+    }
+    // Rows that were not measured keep only the cheap columns; drop none of them.
+    let mut table = Table::new(&epochs_header());
+    for r in &trajectory.records {
+        let mut row = run_cells(run, &dataset.name, config.bias);
+        row.extend(r.cells(ops.precision()));
+        table.push(row)?;
+    }
+    let summary = summarize(config, run, &trajectory.records, diverged)?;
+    Ok((table, summary))
+}
+
+fn summarize(
+    config: &TrainingConfig,
+    run: &TrainingRun,
+    records: &[EpochRecord],
+    diverged: Option<(usize, String)>,
+) -> Result<RunSummary> {
+    let last = match records.last() {
+        Some(r) => r,
+        None => bail!("run {} diverged before its first measurement", run.id()),
+    };
+    let last_test = records
+        .iter()
+        .rev()
+        .find_map(|r| r.test_loss.zip(r.test_accuracy));
+    let (diverged_epoch, diverged_reason) = diverged.unzip();
+    Ok(RunSummary {
+        status: if diverged_epoch.is_some() {
+            "diverged".into()
+        } else {
+            "done".into()
+        },
+        epochs_run: last.epoch,
+        diverged_epoch,
+        diverged_reason,
+        final_train_loss: last.train_loss,
+        final_train_accuracy: last.train_accuracy,
+        final_test_loss: last_test.map(|(l, _)| l),
+        final_test_accuracy: last_test.map(|(_, a)| a),
+        passes_accuracy_filter: diverged_epoch.is_none()
+            && last.train_accuracy > config.min_final_accuracy,
+    })
+}

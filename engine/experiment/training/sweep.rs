@@ -1,0 +1,95 @@
+//! The training kind of the sweep: one run trains and measures a grid point; the
+//! aggregate is `epochs.csv`, `runs.csv` and the training figures.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use super::rows::{epochs_header, run_cells, runs_header, RunSummary};
+use super::{train_run, TrainingOps};
+use crate::data::Dataset;
+use crate::experiment::config::{Common, TrainingConfig, TrainingRun};
+use crate::experiment::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
+use crate::gpu::Gpu;
+use crate::io::table::Table;
+use crate::linalg::Precision;
+
+/// What a training run adds to `result.json`.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct TrainingExtra {
+    pub summary: Option<RunSummary>,
+}
+
+impl SweepKind for TrainingConfig {
+    type Run = TrainingRun;
+    type Ops = TrainingOps;
+    type Extra = TrainingExtra;
+    const TABLE: &'static str = "epochs.csv";
+
+    fn kind_name(&self) -> &'static str {
+        self.kind.name()
+    }
+    fn common(&self) -> &Common {
+        &self.common
+    }
+    fn runs(&self) -> Vec<TrainingRun> {
+        TrainingConfig::runs(self)
+    }
+    fn run_id(run: &TrainingRun) -> String {
+        run.id()
+    }
+    fn table_header() -> Vec<&'static str> {
+        epochs_header()
+    }
+    fn data_request(&self, run: &TrainingRun) -> (usize, usize, u64) {
+        (run.n, self.n_test, run.seed)
+    }
+    fn new_ops(gpu: &Gpu, precision: Precision) -> Result<TrainingOps> {
+        TrainingOps::new(gpu, precision)
+    }
+
+    fn execute(
+        &self,
+        ctx: &RunContext<TrainingOps>,
+        run: &TrainingRun,
+        dataset: &Dataset,
+    ) -> Result<Outcome<TrainingExtra>> {
+        let tensors = self.common.save_tensors.then(|| ctx.dir.join("tensors"));
+        let (table, summary) = train_run(ctx.gpu, ctx.ops, self, run, dataset, tensors.as_deref())?;
+        table.write(&ctx.dir.join(Self::TABLE))?;
+        Ok(Outcome {
+            status: summary.status.clone(),
+            diverged: summary.diverged_reason.clone(),
+            extra: TrainingExtra {
+                summary: Some(summary),
+            },
+        })
+    }
+
+    fn aggregate(&self, out: &Path, results: &[PlannedResult<'_, Self>]) -> Result<()> {
+        let mut epochs = Table::new(&epochs_header());
+        let mut runs = Table::new(&runs_header());
+        for r in results {
+            let record = &r.record;
+            let mut row = run_cells(&r.planned.run, &record.dataset, self.bias);
+            match record.extra.summary.as_ref().filter(|_| record.finished()) {
+                Some(s) => {
+                    epochs.extend(Table::read(&r.planned.dir.join(Self::TABLE))?)?;
+                    row.extend(s.cells(record.seconds));
+                }
+                None => {
+                    row.push("failed".into());
+                    row.extend(std::iter::repeat_n(String::new(), 6));
+                    row.extend(["false".to_string(), record.seconds.to_string()]);
+                }
+            }
+            runs.push(row)?;
+        }
+        epochs.write(&out.join("epochs.csv"))?;
+        runs.write(&out.join("runs.csv"))?;
+        if !epochs.rows.is_empty() {
+            crate::analysis::figures_training::draw_training(out).context("drawing the figures")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,322 @@
+//! The project's CSV tables, typed: one struct per file, each with its columns (in the
+//! order the files have them), its row as cells, and its rows read back from a table by
+//! column name. The writers, the figures and the report all use these, so a column list
+//! is written once. Columns are added, never renamed or reordered.
+//!
+//! Reading is as lenient as the readers it replaced: a number that does not parse is
+//! NaN, a flag is true only when it says `true`, and `Option` fields are `None` for an
+//! empty cell (a quantity not measured at that epoch). A missing column is an error.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+
+use super::table::Table;
+
+/// One cell's text, written and read back.
+pub trait Cell: Sized {
+    fn to_cell(&self) -> String;
+    fn from_cell(cell: &str) -> Self;
+}
+
+impl Cell for f64 {
+    fn to_cell(&self) -> String {
+        self.to_string()
+    }
+    fn from_cell(cell: &str) -> Self {
+        cell.parse().unwrap_or(f64::NAN)
+    }
+}
+
+impl Cell for usize {
+    fn to_cell(&self) -> String {
+        self.to_string()
+    }
+    fn from_cell(cell: &str) -> Self {
+        cell.parse()
+            .unwrap_or_else(|_| f64::from_cell(cell) as usize)
+    }
+}
+
+impl Cell for u64 {
+    fn to_cell(&self) -> String {
+        self.to_string()
+    }
+    fn from_cell(cell: &str) -> Self {
+        cell.parse().unwrap_or_else(|_| f64::from_cell(cell) as u64)
+    }
+}
+
+impl Cell for bool {
+    fn to_cell(&self) -> String {
+        self.to_string()
+    }
+    fn from_cell(cell: &str) -> Self {
+        cell == "true"
+    }
+}
+
+impl Cell for String {
+    fn to_cell(&self) -> String {
+        self.clone()
+    }
+    fn from_cell(cell: &str) -> Self {
+        cell.to_string()
+    }
+}
+
+/// Empty when not measured.
+impl<T: Cell> Cell for Option<T> {
+    fn to_cell(&self) -> String {
+        self.as_ref().map(Cell::to_cell).unwrap_or_default()
+    }
+    fn from_cell(cell: &str) -> Self {
+        (!cell.is_empty()).then(|| T::from_cell(cell))
+    }
+}
+
+/// A row of one of the project's tables.
+pub trait Row: Sized {
+    /// The columns, in file order.
+    const COLUMNS: &'static [&'static str];
+    fn cells(&self) -> Vec<String>;
+    /// The rows of `table`, its columns found by name (extra columns are ignored).
+    fn from_table(table: &Table) -> Result<Vec<Self>>;
+
+    /// A table with these rows.
+    fn table(rows: &[Self]) -> Result<Table> {
+        let mut table = Table::new(Self::COLUMNS);
+        for row in rows {
+            table.push(row.cells())?;
+        }
+        Ok(table)
+    }
+
+    /// Reads the rows of the CSV file at `path`.
+    fn read(path: &Path) -> Result<Vec<Self>> {
+        Self::from_table(&Table::read(path)?).with_context(|| format!("in {}", path.display()))
+    }
+}
+
+/// Declares a row struct: each field with its type and its column's name.
+macro_rules! table_row {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty = $column:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, Default, PartialEq)]
+        pub struct $name { $($(#[$fmeta])* pub $field: $ty,)* }
+
+        impl Row for $name {
+            const COLUMNS: &'static [&'static str] = &[$($column),*];
+
+            fn cells(&self) -> Vec<String> {
+                vec![$(self.$field.to_cell()),*]
+            }
+
+            fn from_table(table: &Table) -> Result<Vec<Self>> {
+                let ($($field,)*) = ($(table.column($column)?,)*);
+                Ok(table
+                    .rows
+                    .iter()
+                    .map(|cells| $name { $($field: Cell::from_cell(&cells[$field]),)* })
+                    .collect())
+            }
+        }
+    };
+}
+
+table_row! {
+    /// `layers.csv`: one layer of one conditioning run (MEASUREMENTS.md §3, §4).
+    pub struct LayerRow {
+        run_id: String = "run_id",
+        dataset: String = "dataset",
+        width: usize = "width",
+        depth: usize = "depth",
+        n: usize = "n",
+        activation: String = "activation",
+        renormalize: bool = "renormalize",
+        seed: u64 = "seed",
+        layer: usize = "layer",
+        layer_width: usize = "layer_width",
+        lambda_min: f64 = "lambda_min",
+        lambda_min_bound: f64 = "lambda_min_bound",
+        lambda_max: f64 = "lambda_max",
+        lambda_max_bound: f64 = "lambda_max_bound",
+        kappa: f64 = "kappa",
+        log10_kappa: f64 = "log10_kappa",
+        converged: bool = "converged",
+        lanczos_steps: usize = "lanczos_steps",
+        rank_deficient: bool = "rank_deficient",
+        min_diag: f64 = "min_diag",
+        max_offdiag_rowsum: f64 = "max_offdiag_rowsum",
+        max_abs_offdiag: f64 = "max_abs_offdiag",
+        gershgorin_lower: f64 = "gershgorin_lower",
+        gershgorin_upper: f64 = "gershgorin_upper",
+        precision: String = "precision",
+    }
+}
+
+table_row! {
+    /// `infinite_width.csv`: one layer of the infinite-width kernel of a grid point.
+    pub struct InfiniteRow {
+        dataset: String = "dataset",
+        depth: usize = "depth",
+        n: usize = "n",
+        activation: String = "activation",
+        renormalize: bool = "renormalize",
+        seed: u64 = "seed",
+        layer: usize = "layer",
+        lambda_min: f64 = "lambda_min",
+        lambda_min_bound: f64 = "lambda_min_bound",
+        lambda_max: f64 = "lambda_max",
+        lambda_max_bound: f64 = "lambda_max_bound",
+        kappa: f64 = "kappa",
+        log10_kappa: f64 = "log10_kappa",
+        converged: bool = "converged",
+    }
+}
+
+/// Declares a row of a training table: the columns identifying the run first.
+macro_rules! training_row {
+    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+        table_row! {
+            $(#[$meta])*
+            pub struct $name {
+                run_id: String = "run_id",
+                dataset: String = "dataset",
+                depth: usize = "depth",
+                width: usize = "width",
+                n: usize = "n",
+                activation: String = "activation",
+                loss: String = "loss",
+                lr: f64 = "lr",
+                renormalize: bool = "renormalize",
+                bias: bool = "bias",
+                seed: u64 = "seed",
+                $($fields)*
+            }
+        }
+    };
+}
+
+training_row! {
+    /// `runs.csv`: how one training run ended.
+    pub struct RunRow {
+        /// done, diverged or failed.
+        status: String = "status",
+        epochs_run: usize = "epochs_run",
+        diverged_epoch: Option<usize> = "diverged_epoch",
+        final_train_loss: f64 = "final_train_loss",
+        final_train_accuracy: f64 = "final_train_accuracy",
+        final_test_loss: Option<f64> = "final_test_loss",
+        final_test_accuracy: Option<f64> = "final_test_accuracy",
+        passes_accuracy_filter: bool = "passes_accuracy_filter",
+        seconds: f64 = "seconds",
+    }
+}
+
+training_row! {
+    /// `epochs.csv`: one epoch of one training run (MEASUREMENTS.md §5-§8); an empty
+    /// cell is a quantity not measured or not defined at that epoch.
+    pub struct EpochRow {
+        epoch: usize = "epoch",
+        train_loss: f64 = "train_loss",
+        train_accuracy: f64 = "train_accuracy",
+        test_loss: Option<f64> = "test_loss",
+        test_accuracy: Option<f64> = "test_accuracy",
+        grad_norm: f64 = "grad_norm",
+        mu_grad: f64 = "mu_grad",
+        l_secant: Option<f64> = "L_secant",
+        ntk_lambda_min: Option<f64> = "ntk_lambda_min",
+        ntk_lambda_min_bound: Option<f64> = "ntk_lambda_min_bound",
+        ntk_lambda_max: Option<f64> = "ntk_lambda_max",
+        ntk_lambda_max_bound: Option<f64> = "ntk_lambda_max_bound",
+        ntk_kappa: Option<f64> = "ntk_kappa",
+        ntk_log10_kappa: Option<f64> = "ntk_log10_kappa",
+        ntk_converged: Option<bool> = "ntk_converged",
+        ntk_method: String = "ntk_method",
+        ntk_precision: String = "ntk_precision",
+        mu_ntk: Option<f64> = "mu_ntk",
+        l_ntk: Option<f64> = "L_ntk",
+        bound_lemma1_ntk: Option<f64> = "bound_lemma1_ntk",
+        bound_eta_ntk: Option<f64> = "bound_eta_ntk",
+        ratio_lemma1_ntk: Option<f64> = "ratio_lemma1_ntk",
+        ratio_eta_ntk: Option<f64> = "ratio_eta_ntk",
+        eta_exceeds_2_over_l_ntk: Option<bool> = "eta_exceeds_2_over_L_ntk",
+        bound_lemma1_grad: Option<f64> = "bound_lemma1_grad",
+        bound_eta_grad: Option<f64> = "bound_eta_grad",
+        ratio_lemma1_grad: Option<f64> = "ratio_lemma1_grad",
+        ratio_eta_grad: Option<f64> = "ratio_eta_grad",
+        eta_exceeds_2_over_l_grad: Option<bool> = "eta_exceeds_2_over_L_grad",
+        gram_lambda_min: Option<f64> = "gram_lambda_min",
+        gram_lambda_max: Option<f64> = "gram_lambda_max",
+        gram_log10_kappa: Option<f64> = "gram_log10_kappa",
+        gram_frobenius_change: Option<f64> = "gram_frobenius_change",
+        lambda_min_lower_eq13: Option<f64> = "lambda_min_lower_eq13",
+        g_lipschitz: Option<f64> = "G_lipschitz",
+        lemma2_m: Option<f64> = "lemma2_M",
+        lemma2_delta: Option<f64> = "lemma2_delta",
+        lemma2_beta_grad: Option<f64> = "lemma2_beta_grad",
+        gen_bound_grad: Option<f64> = "gen_bound_grad",
+        lemma2_beta_ntk: Option<f64> = "lemma2_beta_ntk",
+        gen_bound_ntk: Option<f64> = "gen_bound_ntk",
+        gen_gap: Option<f64> = "gen_gap",
+        vacuous: Option<bool> = "vacuous",
+        /// Empty at epochs where nothing was measured.
+        precision: String = "precision",
+    }
+}
+
+/// A quantity of an epoch row, NaN when not measured (for code that pools numbers).
+pub fn value(v: Option<f64>) -> f64 {
+    v.unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_round_trip_through_tables() {
+        let row = EpochRow {
+            run_id: "r".into(),
+            epoch: 3,
+            ratio_eta_ntk: Some(0.5),
+            vacuous: Some(true),
+            lr: f64::INFINITY,
+            ..Default::default()
+        };
+        let table = EpochRow::table(std::slice::from_ref(&row)).unwrap();
+        assert_eq!(table.header, EpochRow::COLUMNS);
+        let cells = &table.rows[0];
+        assert_eq!(
+            cells[EpochRow::COLUMNS
+                .iter()
+                .position(|c| *c == "test_loss")
+                .unwrap()],
+            ""
+        );
+        let back = EpochRow::from_table(&table).unwrap();
+        assert_eq!(back, vec![row]);
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let table = Table::new(&["run_id"]);
+        let err = RunRow::from_table(&table).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("no column `dataset`"),
+            "{err:#}"
+        );
+    }
+
+    #[test]
+    fn reading_is_lenient_like_the_readers_it_replaced() {
+        assert!(f64::from_cell("").is_nan());
+        assert!(f64::from_cell("x").is_nan());
+        assert_eq!(f64::from_cell("inf"), f64::INFINITY);
+        assert_eq!(usize::from_cell("64"), 64);
+        assert_eq!(Option::<f64>::from_cell(""), None);
+        assert_eq!(Option::<bool>::from_cell("true"), Some(true));
+        assert!(!bool::from_cell("yes"));
+    }
+}

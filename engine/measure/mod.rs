@@ -1,0 +1,10 @@
+//! What the experiments measure, between the network (`nn`) and the experiments: Gram
+//! and NTK spectra in the resolved precision, parameter norms and distances, and the
+//! per-example Lipschitz term. Both experiment kinds call these; neither reaches into
+//! `ops`.
+
+pub mod params;
+pub mod spectral;
+
+pub use params::ParamMeasure;
+pub use spectral::{GershgorinProxies, GramMeasurement, GramTensor, SpectralOps};

@@ -1,0 +1,198 @@
+//! Gram and NTK spectra (MEASUREMENTS.md §3, §6): Ĝ = F Fᵀ / w of a layer's features
+//! with its extreme eigenvalues, Gershgorin proxies and change from an earlier Ĝ, and
+//! the empirical NTK's extreme eigenvalues, each in the precision resolved once here.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult};
+use crate::nn::fcn::ForwardCache;
+use crate::nn::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
+use crate::nn::{Fcn, ForwardOps};
+use crate::ops::gram::Gram;
+pub use crate::ops::symstats::GershgorinProxies;
+use crate::ops::symstats::SymStats;
+use crate::ops::vector::VectorOps;
+
+/// The kernels of one precision: vector ops for the solvers, statistics of Ĝ.
+struct PrecisionOps<T: Real> {
+    vectors: Arc<VectorOps<T>>,
+    stats: SymStats<T>,
+}
+
+impl<T: Real> PrecisionOps<T> {
+    fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(PrecisionOps {
+            vectors: Arc::new(VectorOps::new(gpu)?),
+            stats: SymStats::new(gpu)?,
+        })
+    }
+}
+
+/// The kernels every Gram or NTK spectrum uses, in the resolved precision (f64 ones
+/// only where the precision is f64). Shared by conditioning and training runs.
+pub struct SpectralOps {
+    gram: Gram,
+    precision: Precision,
+    f32_ops: PrecisionOps<f32>,
+    f64_ops: Option<PrecisionOps<f64>>,
+}
+
+/// Ĝ in the solver's precision (kept, e.g. at t = 0 for Eq. 13).
+pub enum GramTensor {
+    F32(Tensor<f32>),
+    F64(Tensor<f64>),
+}
+
+impl GramTensor {
+    pub fn to_f64_vec(&self, gpu: &Gpu) -> Result<Vec<f64>> {
+        Ok(match self {
+            GramTensor::F32(g) => g.to_vec(gpu)?.into_iter().map(f64::from).collect(),
+            GramTensor::F64(g) => g.to_vec(gpu)?,
+        })
+    }
+}
+
+/// Ĝ of one layer and its spectrum.
+pub struct GramMeasurement {
+    pub gram: GramTensor,
+    pub spectrum: SpectrumResult,
+}
+
+impl SpectralOps {
+    /// Resolves `precision` (auto: f64 where the device has it) once, for every
+    /// measurement these kernels make.
+    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
+        let precision = precision.resolve(gpu)?;
+        Ok(SpectralOps {
+            gram: Gram::new(gpu)?,
+            precision,
+            f32_ops: PrecisionOps::new(gpu)?,
+            f64_ops: if precision == Precision::F64 {
+                Some(PrecisionOps::new(gpu)?)
+            } else {
+                None
+            },
+        })
+    }
+
+    /// The precision that runs (auto resolved).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Ĝ = F Fᵀ / w of layer features F [n, w] and its extreme eigenvalues (Lanczos,
+    /// default tolerances, start vector from `seed`).
+    pub fn gram_spectrum(
+        &self,
+        gpu: &Gpu,
+        features: &Tensor,
+        seed: u64,
+    ) -> Result<GramMeasurement> {
+        Ok(match &self.f64_ops {
+            Some(ops) => {
+                let (g, spectrum) =
+                    normalized_gram_spectrum(gpu, &self.gram, &ops.vectors, features, seed)?;
+                GramMeasurement {
+                    gram: GramTensor::F64(g),
+                    spectrum,
+                }
+            }
+            None => {
+                let (g, spectrum) = normalized_gram_spectrum(
+                    gpu,
+                    &self.gram,
+                    &self.f32_ops.vectors,
+                    features,
+                    seed,
+                )?;
+                GramMeasurement {
+                    gram: GramTensor::F32(g),
+                    spectrum,
+                }
+            }
+        })
+    }
+
+    /// Gershgorin proxies of Ĝ (MEASUREMENTS.md §3).
+    pub fn gershgorin(&self, gpu: &Gpu, g: &GramTensor) -> Result<GershgorinProxies> {
+        match (g, &self.f64_ops) {
+            (GramTensor::F64(g), Some(ops)) => ops.stats.gershgorin(gpu, g),
+            (GramTensor::F32(g), _) => self.f32_ops.stats.gershgorin(gpu, g),
+            (GramTensor::F64(_), None) => bail!("an f64 Gram matrix needs f64 spectral kernels"),
+        }
+    }
+
+    /// ‖Ĝ − Ĝ_0‖_F of two Gram matrices of the same precision; `None` when they differ.
+    pub fn frobenius_change(
+        &self,
+        gpu: &Gpu,
+        g: &GramTensor,
+        g0: &GramTensor,
+    ) -> Result<Option<f64>> {
+        Ok(match (g, g0, &self.f64_ops) {
+            (GramTensor::F64(g), GramTensor::F64(g0), Some(ops)) => {
+                Some(ops.stats.frobenius_distance(gpu, g, g0)?)
+            }
+            (GramTensor::F32(g), GramTensor::F32(g0), _) => {
+                Some(self.f32_ops.stats.frobenius_distance(gpu, g, g0)?)
+            }
+            _ => None,
+        })
+    }
+
+    /// The empirical NTK's extreme eigenvalues at `fcn` / `cache`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ntk_spectrum(
+        &self,
+        gpu: &Gpu,
+        forward: &ForwardOps,
+        kernels: &NtkKernels,
+        fcn: &Fcn,
+        cache: &ForwardCache,
+        method: NtkMethod,
+        options: &LanczosOptions,
+    ) -> Result<NtkSpectrum> {
+        ntk_spectrum(
+            gpu,
+            forward,
+            kernels,
+            &self.f32_ops.vectors,
+            self.f64_ops.as_ref().map(|ops| &ops.vectors),
+            fcn,
+            cache,
+            method,
+            self.precision,
+            options,
+        )
+    }
+}
+
+/// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues
+/// (Lanczos, default tolerances, start vector from `seed`). Returns Ĝ for further use.
+fn normalized_gram_spectrum<T: Real>(
+    gpu: &Gpu,
+    gram: &Gram,
+    vectors: &Arc<VectorOps<T>>,
+    features: &Tensor,
+    seed: u64,
+) -> Result<(Tensor<T>, SpectrumResult)> {
+    let (n, width) = features.dims2("layer features")?;
+    let g = Tensor::<T>::zeros(gpu, &[n, n])?;
+    let mut batch = Batch::new(gpu);
+    gram.record(&mut batch, features, 1.0 / width as f64, &g)?;
+    batch.submit()?;
+    let op = DenseMatrix::with_ops(g, vectors.clone())?;
+    let spectrum = lanczos(
+        gpu,
+        vectors.clone(),
+        &op,
+        &LanczosOptions {
+            seed,
+            ..Default::default()
+        },
+    )?;
+    Ok((op.into_matrix(), spectrum))
+}

@@ -1,0 +1,147 @@
+//! An FCN's architecture, parameters and their init (MEASUREMENTS.md §2); the passes
+//! over them are in [`super::fcn`].
+
+use anyhow::{bail, Result};
+use rand::SeedableRng;
+use rand_distr::{Distribution, Normal};
+
+use super::activation::Activation;
+use crate::gpu::{Gpu, Tensor};
+
+/// Architecture and init of an FCN.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FcnConfig {
+    pub input_dim: usize,
+    /// Hidden widths w_1 .. w_D.
+    pub widths: Vec<usize>,
+    /// Number of logits k.
+    pub outputs: usize,
+    pub activation: Activation,
+    pub renormalize: bool,
+    /// Init gain g of the hidden layers (W entries ~ N(0, g / fan_in)); `None` for the
+    /// variance-preserving default of the activation (2 for raw relu, else 1).
+    pub gain: Option<f64>,
+    /// Every layer (the output layer too) adds a bias b_l, initialised to 0.
+    pub bias: bool,
+    pub seed: u64,
+}
+
+impl FcnConfig {
+    pub fn depth(&self) -> usize {
+        self.widths.len()
+    }
+
+    pub fn hidden_gain(&self) -> f64 {
+        self.gain.unwrap_or_else(|| self.activation.init_gain())
+    }
+
+    /// (fan_out, fan_in) of every layer, the output layer last.
+    pub fn layer_shapes(&self) -> Vec<(usize, usize)> {
+        let mut shapes = Vec::with_capacity(self.widths.len() + 1);
+        let mut fan_in = self.input_dim;
+        for &w in self.widths.iter().chain(std::iter::once(&self.outputs)) {
+            shapes.push((w, fan_in));
+            fan_in = w;
+        }
+        shapes
+    }
+
+    /// Number of parameters P.
+    pub fn parameters(&self) -> usize {
+        self.layer_shapes()
+            .iter()
+            .map(|(o, i)| o * i + if self.bias { *o } else { 0 })
+            .sum()
+    }
+}
+
+/// An FCN's parameters on the GPU (hidden layers, then the output layer).
+pub struct Fcn {
+    pub config: FcnConfig,
+    pub params: ParamTensors,
+}
+
+/// One tensor per weight matrix and (with bias) per bias vector, in layer order: the
+/// parameters of a network, their gradients, or a tangent of them.
+pub struct ParamTensors {
+    pub weights: Vec<Tensor>,
+    /// Empty without bias.
+    pub biases: Vec<Tensor>,
+}
+
+impl ParamTensors {
+    /// Zeros shaped like the parameters of `config`.
+    pub fn zeros(gpu: &Gpu, config: &FcnConfig) -> Result<Self> {
+        let shapes = config.layer_shapes();
+        Ok(ParamTensors {
+            weights: shapes
+                .iter()
+                .map(|&(o, i)| Tensor::zeros(gpu, &[o, i]))
+                .collect::<Result<_>>()?,
+            biases: if config.bias {
+                shapes
+                    .iter()
+                    .map(|&(o, _)| Tensor::zeros(gpu, &[o]))
+                    .collect::<Result<_>>()?
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Every tensor: the weights, then the biases.
+    pub fn tensors(&self) -> impl Iterator<Item = &Tensor> {
+        self.weights.iter().chain(&self.biases)
+    }
+
+    pub fn bias(&self, layer: usize) -> Option<&Tensor> {
+        self.biases.get(layer)
+    }
+}
+
+/// The initial weights on the host: W_l entries ~ N(0, g / fan_in), the hidden layers'
+/// gain g, 1 for the linear output layer. Deterministic in the config's seed.
+pub fn init_weights(config: &FcnConfig) -> Vec<Vec<f32>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
+    let shapes = config.layer_shapes();
+    let last = shapes.len() - 1;
+    shapes
+        .iter()
+        .enumerate()
+        .map(|(l, &(fan_out, fan_in))| {
+            let g = if l == last { 1.0 } else { config.hidden_gain() };
+            let normal = Normal::new(0.0, (g / fan_in as f64).sqrt()).expect("finite std");
+            (0..fan_out * fan_in)
+                .map(|_| normal.sample(&mut rng) as f32)
+                .collect()
+        })
+        .collect()
+}
+
+impl Fcn {
+    pub fn init(gpu: &Gpu, config: FcnConfig) -> Result<Fcn> {
+        if config.input_dim == 0 || config.outputs == 0 || config.widths.contains(&0) {
+            bail!(
+                "an FCN needs positive sizes: input {}, widths {:?}, outputs {}",
+                config.input_dim,
+                config.widths,
+                config.outputs
+            );
+        }
+        let host = init_weights(&config);
+        let params = ParamTensors::zeros(gpu, &config)?;
+        for (tensor, w) in params.weights.iter().zip(&host) {
+            tensor.write(gpu, w)?;
+        }
+        Ok(Fcn { config, params })
+    }
+
+    pub fn weights(&self) -> &[Tensor] {
+        &self.params.weights
+    }
+
+    /// The weights and biases on the host, in the order of [`ParamTensors::tensors`].
+    pub fn download(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+        self.params.tensors().map(|t| t.to_vec(gpu)).collect()
+    }
+}

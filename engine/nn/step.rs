@@ -1,0 +1,117 @@
+//! One gradient-descent step of full-batch training (MEASUREMENTS.md §5): forward,
+//! loss, backward recorded together, then θ ← θ − η g; and the loss and accuracy of
+//! logits on the host.
+
+use anyhow::Result;
+
+use super::fcn::{record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors};
+use super::{Fcn, ForwardOps, Loss};
+use crate::gpu::{Batch, Gpu, Tensor};
+pub use crate::ops::loss::check_labels;
+use crate::ops::loss::LossOp;
+
+/// The kernels of a training step, built once per device.
+pub struct TrainStep {
+    pub forward: ForwardOps,
+    loss: LossOp,
+}
+
+/// What one recorded step leaves: the forward cache, the gradients and every layer's δ
+/// (for per-example gradient norms).
+pub struct StepRecord {
+    pub cache: ForwardCache,
+    pub grads: ParamTensors,
+    pub deltas: Vec<Tensor>,
+}
+
+impl TrainStep {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(TrainStep {
+            forward: ForwardOps::new(gpu)?,
+            loss: LossOp::new(gpu)?,
+        })
+    }
+
+    /// Records forward, loss and backward of h at the current parameters. Writes the
+    /// per-example losses into `losses` and ∂h/∂logits into `d_logits`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_loss_and_gradients(
+        &self,
+        batch: &mut Batch,
+        fcn: &Fcn,
+        x: &Tensor,
+        labels: &Tensor<u32>,
+        loss: Loss,
+        losses: &Tensor,
+        d_logits: &Tensor,
+    ) -> Result<StepRecord> {
+        let cache = record_forward_cached(batch, &self.forward, fcn, x)?;
+        self.loss
+            .forward_backward(batch, loss, &cache.logits, labels, losses, d_logits)?;
+        let (grads, deltas) = record_backward_deltas(batch, &self.forward, fcn, &cache, d_logits)?;
+        Ok(StepRecord {
+            cache,
+            grads,
+            deltas,
+        })
+    }
+
+    /// Records θ ← θ − η g.
+    pub fn record_gd_step(
+        &self,
+        batch: &mut Batch,
+        fcn: &Fcn,
+        grads: &ParamTensors,
+        lr: f64,
+    ) -> Result<()> {
+        for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
+            self.loss.gd_step(batch, lr as f32, g, w)?;
+        }
+        Ok(())
+    }
+
+    /// Loss h (mean of per-example losses) and accuracy of logits against labels; also
+    /// the per-example losses.
+    pub fn loss_and_accuracy(
+        &self,
+        gpu: &Gpu,
+        loss: Loss,
+        logits: &Tensor,
+        labels: &Tensor<u32>,
+        host_labels: &[u32],
+    ) -> Result<(f64, f64, Vec<f64>)> {
+        let (n, _) = logits.dims2("logits")?;
+        let losses = Tensor::<f32>::zeros(gpu, &[n])?;
+        let d_logits = Tensor::<f32>::zeros(gpu, logits.shape())?;
+        let mut batch = Batch::new(gpu);
+        self.loss
+            .forward_backward(&mut batch, loss, logits, labels, &losses, &d_logits)?;
+        batch.submit()?;
+        let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(f64::from).collect();
+        let h = per_example.iter().sum::<f64>() / n as f64;
+        Ok((h, accuracy(&logits.to_vec(gpu)?, host_labels), per_example))
+    }
+}
+
+/// Fraction of rows whose argmax (first on ties) is the label.
+pub fn accuracy(logits: &[f32], labels: &[u32]) -> f64 {
+    let n = labels.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let k = logits.len() / n;
+    let correct = logits
+        .chunks(k)
+        .zip(labels)
+        .filter(|(row, &y)| {
+            let mut best = 0;
+            for c in 1..k {
+                if row[c] > row[best] {
+                    best = c;
+                }
+            }
+            best == y as usize
+        })
+        .count();
+    correct as f64 / n as f64
+}

@@ -1,0 +1,211 @@
+//! The `wideprobe` binary as a user runs it: help texts, refused values, sizes too large
+//! for the machine, and output into a closed pipe. Most cases stop before any GPU work.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn wideprobe(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wideprobe"));
+    command.args(args).env_remove("WIDEPROBE_ADAPTER");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    wideprobe(args).output().expect("the wideprobe binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_no_panic(args: &[&str], output: &Output) {
+    let stderr = text(&output.stderr);
+    assert!(
+        !stderr.contains("panicked") && output.status.code() != Some(101),
+        "wideprobe {args:?} panicked: {stderr}"
+    );
+}
+
+/// A GPU command could not run at all on this machine (no adapter): nothing to check.
+fn no_adapter(output: &Output) -> bool {
+    let no = text(&output.stderr).contains("no GPU adapter found");
+    if no {
+        eprintln!("skipped: no GPU adapter on this machine");
+    }
+    no
+}
+
+#[test]
+fn every_subcommand_help_describes_that_subcommand() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["info"], "List every GPU adapter"),
+        (&["bench"], "Run one kernel in isolation"),
+        (&["bench", "matmul"], "C = op(A) op(B)"),
+        (&["bench", "lanczos"], "Lanczos on an n x n matrix"),
+        (&["bench", "train"], "Time one training epoch"),
+        (&["run"], "Run an experiment"),
+        (&["plot"], "Redraw the figures"),
+        (&["reproduce"], "Reproduce the paper"),
+        (&["spectrum"], "Extreme eigenvalues"),
+        (&["data"], "Datasets"),
+        (&["data", "fetch"], "Download the CIFAR-10"),
+    ];
+    for (path, about) in cases {
+        let args: Vec<&str> = path.iter().copied().chain(["--help"]).collect();
+        let output = run(&args);
+        let stdout = text(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(
+            stdout.starts_with(about),
+            "`wideprobe {}` help should open with \"{about}\", got:\n{stdout}",
+            args.join(" ")
+        );
+    }
+    let train = text(&run(&["bench", "train", "--help"]).stdout);
+    assert!(
+        !train.contains("Lanczos"),
+        "bench train shows Lanczos help:\n{train}"
+    );
+}
+
+#[test]
+fn out_of_range_values_are_refused_before_any_work() {
+    let cases: &[&[&str]] = &[
+        &["spectrum", "g.npy", "--tol-max", "NaN"],
+        &["spectrum", "g.npy", "--tol-max", "-1"],
+        &["spectrum", "g.npy", "--tol-max=-1"],
+        &["spectrum", "g.npy", "--tol-max", "1"],
+        &["spectrum", "g.npy", "--tol-min", "inf"],
+        &["spectrum", "g.npy", "--k", "0"],
+        &["bench", "train", "--n", "0"],
+        &["bench", "train", "--width", "0"],
+        &["bench", "train", "--depth", "0"],
+        &["bench", "train", "--repeat", "0"],
+        &["bench", "train", "--measure-repeat", "0"],
+        &["bench", "matmul", "--m", "0"],
+        &["bench", "matmul", "--n", "0"],
+        &["bench", "matmul", "--k", "0"],
+        &["bench", "matmul", "--repeat", "0"],
+        &[
+            "bench",
+            "matmul",
+            "--m",
+            "100000000000000000000000000000000000000000000000000000",
+        ],
+        &["bench", "lanczos", "--n", "0"],
+        &["bench", "lanczos", "--kappa", "NaN"],
+        &["bench", "lanczos", "--kappa", "0.5"],
+        &["bench", "lanczos", "--kappa", "inf"],
+    ];
+    for args in cases {
+        let output = run(args);
+        assert_no_panic(args, &output);
+        let stderr = text(&output.stderr);
+        let last_flag = args.iter().rev().find(|a| a.starts_with("--")).unwrap();
+        let flag = last_flag.split('=').next().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?} accepted: {stderr}");
+        assert!(
+            stderr.contains("invalid value") && stderr.contains(flag),
+            "{args:?}: the message should name {flag}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn matmul_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
+    let max = u64::MAX.to_string();
+    let cases: &[(&[&str], &str)] = &[
+        // m k * 4 bytes overflows 64 bits (was "capacity overflow").
+        (
+            &["--m", &max, "--n", "2", "--k", "2"],
+            "more than 2^64 bytes",
+        ),
+        // 40 GB per operand: over every adapter's buffer limit (was an abort in malloc).
+        (
+            &["--m", "100000", "--n", "100000", "--k", "100000"],
+            "limit",
+        ),
+    ];
+    for (sizes, problem) in cases {
+        let args: Vec<&str> = ["bench", "matmul"]
+            .iter()
+            .copied()
+            .chain(sizes.iter().copied())
+            .collect();
+        let output = run(&args);
+        assert_no_panic(&args, &output);
+        if no_adapter(&output) {
+            return;
+        }
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(problem) && stderr.contains("use smaller --m, --n and --k"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// A 2 x 2 f64 matrix as .npy (version 1.0 header, padded to 64 bytes).
+fn write_small_npy(dir: &Path) -> PathBuf {
+    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".to_string();
+    while !(10 + header.len() + 1).is_multiple_of(64) {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for x in [2.0f64, 1.0, 1.0, 3.0] {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    let path = dir.join("g.npy");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    let dir = std::env::temp_dir().join(format!("wideprobe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let npy = write_small_npy(&dir);
+    let npy = npy.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["info"],
+        &["spectrum", npy],
+        &[
+            "bench", "matmul", "--m", "7", "--n", "5", "--k", "3", "--repeat", "1", "--warmup", "0",
+        ],
+    ];
+    for args in cases {
+        // Reader closed before the child starts: its first write fails with EPIPE.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = wideprobe(args)
+            .stdout(Stdio::from(writer))
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_no_panic(args, &output);
+        if no_adapter(&output) {
+            return;
+        }
+        // Exit 0, or killed by SIGPIPE (no code): either way, not an error.
+        assert!(
+            matches!(output.status.code(), Some(0) | None),
+            "wideprobe {args:?} | (closed): {:?}, {}",
+            output.status,
+            text(&output.stderr)
+        );
+        let stderr = text(&output.stderr);
+        assert!(
+            !stderr.contains("Broken pipe") && !stderr.contains("closed by its reader"),
+            "{args:?}: {stderr}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
