@@ -86,7 +86,7 @@ impl ShaderModuleEntry {
             // and index private arrays only within constant bounds; the kernel tests run
             // them at sizes that are not multiples of the tile, against f64 references.
             unsafe {
-                gpu.device
+                device
                     .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
             }
         } else {
