@@ -108,12 +108,24 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    _pad0: u32,
+    k_begin: u32,
     alpha: f32,
     beta: f32,
-    _pad1: u32,
-    _pad2: u32,
+    k_end: u32,
+    _pad: u32,
 }
+
+/// The inner indices one launch sums at most; a deeper product is several launches, the
+/// later ones accumulating into C with beta = 1.
+///
+/// llvmpipe / lavapipe (Mesa's software Vulkan driver, the one CI runs on) ends every
+/// loop of a shader invocation after 65,535 iterations in all, shared between its loops
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS` in gallivm), silently: from k = 65,535 on the naive
+/// kernel summed only the first 65,535 products and the tiled one left outputs unwritten
+/// (issue 13 row 7). 4096 keeps the naive loop (4096 iterations) and the tiled one (256
+/// steps of 16, under 100 loop iterations each even if no inner loop is unrolled) far
+/// below that on every driver, and costs one extra read and write of C per 4096 of depth.
+pub const MATMUL_K_SLICE: usize = 4096;
 
 /// Dimensions of a product: op(A) is m x k, op(B) is k x n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -221,27 +233,36 @@ impl Matmul {
             .expect("all layouts built")
             .1;
         let (tile_m, tile_n) = self.variant.tile(kernel)?;
-        let params = Params {
-            m: dims.m as u32,
-            n: dims.n as u32,
-            k: dims.k as u32,
-            _pad0: 0,
-            alpha,
-            beta,
-            _pad1: 0,
-            _pad2: 0,
-        };
         let groups = [
             (dims.n as u32).div_ceil(tile_n),
             (dims.m as u32).div_ceil(tile_m),
             1,
         ];
-        batch.dispatch(
-            kernel,
-            &[a.buffer(), b.buffer(), c.buffer()],
-            Some(&params),
-            groups,
-        )?;
+        // At least one launch, so that k = 0 still gives C = beta C.
+        let mut k_begin = 0;
+        loop {
+            let k_end = (k_begin + MATMUL_K_SLICE).min(dims.k);
+            let params = Params {
+                m: dims.m as u32,
+                n: dims.n as u32,
+                k: dims.k as u32,
+                k_begin: k_begin as u32,
+                alpha,
+                beta: if k_begin == 0 { beta } else { 1.0 },
+                k_end: k_end as u32,
+                _pad: 0,
+            };
+            batch.dispatch(
+                kernel,
+                &[a.buffer(), b.buffer(), c.buffer()],
+                Some(&params),
+                groups,
+            )?;
+            if k_end == dims.k {
+                break;
+            }
+            k_begin = k_end;
+        }
         Ok(dims)
     }
 }

@@ -143,3 +143,14 @@ fn deep_inner_dimension_past_65535_is_right() {
         }
     }
 }
+
+/// A product deeper than one launch's slice of the inner dimension: the later slices
+/// accumulate into C, so alpha must scale every slice and beta apply exactly once.
+#[test]
+fn deep_product_scales_every_slice_and_applies_beta_once() {
+    for variant in MatmulVariant::ALL {
+        for layout in [Layout::NN, Layout::TT] {
+            check(variant, layout, 5, 7, 9_001, -0.5, 0.75);
+        }
+    }
+}
