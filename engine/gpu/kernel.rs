@@ -86,8 +86,7 @@ impl ShaderModuleEntry {
             // and index private arrays only within constant bounds; the kernel tests run
             // them at sizes that are not multiples of the tile, against f64 references.
             unsafe {
-                device
-                    .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+                device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
             }
         } else {
             device.create_shader_module(desc)
