@@ -1,6 +1,7 @@
-// gram: G = scale * X X^T for X [n, d] f32 row-major, G [n, n] f32.
-// shaders/gram_f64.wgsl is the same computation accumulating and storing in f64
-// (keep the two in step).
+// gram: G = scale * X X^T for X [n, d] f32 row-major, G [n, n] Real (f32 or f64, from the
+// precision prelude). X is always f32; the sums and G are Real: in f64 the products of f32
+// values are exact and the sums f64, because an f32-rounded Gram matrix cannot resolve
+// condition numbers much past 1e4.
 //
 // Bindings: x (read), g (read_write), params (uniform).
 // Symmetry: only the 64x64 output tiles (bi, bj) with bi <= bj are computed (a triangle
@@ -15,14 +16,12 @@ struct Params {
     d: u32,
     _pad0: u32,
     _pad1: u32,
-    scale: f32,
-    _pad2: u32,
-    _pad3: u32,
-    _pad4: u32,
+    // Offset 16, a multiple of 8 as f64 needs; the host fills it through RealPair.
+    scale: Real,
 }
 
 @group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> g: array<f32>;
+@group(0) @binding(1) var<storage, read_write> g: array<Real>;
 @group(0) @binding(2) var<uniform> params: Params;
 
 const TILE: u32 = 64u;
@@ -75,9 +74,9 @@ fn gram(
     let col0 = b.y * TILE;
     let tx = lid.x;
     let ty = lid.y;
-    var acc: array<vec4<f32>, 4>;
+    var acc: array<vec4<Real>, 4>;
     for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<f32>(0.0);
+        acc[i] = vec4<Real>(Real(0.0));
     }
     for (var k0 = 0u; k0 < params.d; k0 += BK) {
         // 16 x 16 vec4s per tile, one per invocation; consecutive invocations take
@@ -88,8 +87,9 @@ fn gram(
         tile_c[kk * 16u + r4] = load4(col0 + 4u * r4, k0 + kk);
         workgroupBarrier();
         for (var k = 0u; k < BK; k++) {
-            let a = tile_r[k * 16u + ty];
-            let c = tile_c[k * 16u + tx];
+            // Widened before multiplying: in f64 the product of two f32 values is exact.
+            let a = vec4<Real>(tile_r[k * 16u + ty]);
+            let c = vec4<Real>(tile_c[k * 16u + tx]);
             for (var q = 0u; q < 4u; q++) {
                 acc[q] += a[q] * c;
             }

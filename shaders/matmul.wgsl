@@ -4,6 +4,10 @@
 // op(B) is k x n: B is stored k x n, or n x k when TRANS_B.
 // C is m x n. When beta == 0, C is not read (BLAS semantics: NaN in C does not leak).
 //
+// One launch sums the inner indices k_begin <= kk < k_end only (k stays the operands'
+// row stride); the host splits a deep product into such slices, each accumulated into C
+// with beta = 1 (see MATMUL_K_SLICE in engine/ops/matmul.rs for why).
+//
 // Bindings: a (read), b (read), c (read_write), params (uniform).
 //
 // Entry points:
@@ -20,11 +24,11 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    _pad0: u32,
+    k_begin: u32,
     alpha: f32,
     beta: f32,
-    _pad1: u32,
-    _pad2: u32,
+    k_end: u32,
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
@@ -35,7 +39,7 @@ struct Params {
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
-// op(A)[row, kk], caller guarantees row < m and kk < k.
+// op(A)[row, kk], caller guarantees row < m and kk < k_end <= k.
 fn op_a(row: u32, kk: u32) -> f32 {
     if TRANS_A {
         return a[kk * params.m + row];
@@ -43,7 +47,7 @@ fn op_a(row: u32, kk: u32) -> f32 {
     return a[row * params.k + kk];
 }
 
-// op(B)[kk, col], caller guarantees kk < k and col < n.
+// op(B)[kk, col], caller guarantees kk < k_end <= k and col < n.
 fn op_b(kk: u32, col: u32) -> f32 {
     if TRANS_B {
         return b[col * params.k + kk];
@@ -68,14 +72,17 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     var sum = 0.0;
-    for (var kk = 0u; kk < params.k; kk++) {
+    for (var kk = params.k_begin; kk < params.k_end; kk++) {
         sum += op_a(row, kk) * op_b(kk, col);
     }
     store(row, col, sum);
 }
 
-const BM: u32 = 128u;
-const BN: u32 = 128u;
+// The tiled variant's output tile, read by the host (Kernel::override_value) to size the
+// grid. The register blocking below (16x16 invocations, 8x8 outputs each) is written for
+// 128 x 128: these are not meant to be overridden, only declared in one place.
+override TILED_M: u32 = 128u;
+override TILED_N: u32 = 128u;
 const BK: u32 = 16u;
 
 // tile_a[kk * 32 + r4] holds op(A) rows 4*r4 .. 4*r4+3 of the tile at depth kk.
@@ -85,7 +92,7 @@ var<workgroup> tile_b: array<vec4<f32>, 512>;
 
 fn load_a4(row: u32, kk: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if kk < params.k {
+    if kk < params.k_end {
         for (var q = 0u; q < 4u; q++) {
             if row + q < params.m {
                 v[q] = op_a(row + q, kk);
@@ -97,7 +104,7 @@ fn load_a4(row: u32, kk: u32) -> vec4<f32> {
 
 fn load_b4(kk: u32, col: u32) -> vec4<f32> {
     var v = vec4<f32>(0.0);
-    if kk < params.k {
+    if kk < params.k_end {
         for (var q = 0u; q < 4u; q++) {
             if col + q < params.n {
                 v[q] = op_b(kk, col + q);
@@ -115,15 +122,15 @@ fn matmul_tiled(
 ) {
     let tx = lid.x;
     let ty = lid.y;
-    let row0 = wg.y * BM;
-    let col0 = wg.x * BN;
+    let row0 = wg.y * TILED_M;
+    let col0 = wg.x * TILED_N;
 
     var acc: array<vec4<f32>, 16>; // acc[i * 2 + j]: row block i (0..8), column half j
     for (var i = 0u; i < 16u; i++) {
         acc[i] = vec4<f32>(0.0);
     }
 
-    for (var k0 = 0u; k0 < params.k; k0 += BK) {
+    for (var k0 = params.k_begin; k0 < params.k_end; k0 += BK) {
         // Stage op(A): 16 x 32 vec4s, two per invocation. The invocation-to-element map
         // follows the storage order, so that neighbours read neighbouring addresses.
         for (var s = 0u; s < 2u; s++) {

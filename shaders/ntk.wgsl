@@ -1,5 +1,6 @@
 // ntk: the pieces of the explicit empirical NTK (MEASUREMENTS.md section 6) that are not
-// Gram matrices. With k outputs, row p = i * k + c of the NTK belongs to example i and
+// Gram matrices, in Real (f32 or f64, from the precision prelude).
+// With k outputs, row p = i * k + c of the NTK belongs to example i and
 // logit c, and
 //   K = sum_l (A_l A_l^T (+ 1 with bias) kron 1_{k x k}) .* (Delta_l Delta_l^T),
 // where A_l (n rows) is layer l's input and Delta_l (n k rows) holds d f_c(x_i) / d z^l.
@@ -27,17 +28,15 @@ struct Params {
     cols: u32,
     k: u32,
     _pad: u32,
-    offset: f32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
+    // Offset 16, a multiple of 8 as f64 needs; the host fills it through RealPair.
+    offset: Real,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> ga: array<f32>;
-@group(0) @binding(2) var<storage, read> dd: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> kernel_matrix: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<Real>;
+@group(0) @binding(1) var<storage, read> ga: array<Real>;
+@group(0) @binding(2) var<storage, read> dd: array<Real>;
+@group(0) @binding(3) var<storage, read_write> out: array<Real>;
+@group(0) @binding(4) var<storage, read_write> kernel_matrix: array<Real>;
 @group(0) @binding(5) var<uniform> params: Params;
 
 const WG: u32 = 256u;

@@ -1,4 +1,5 @@
-// symstats: per-row statistics of a square matrix A [n, n] (f32, row-major), for the
+// symstats: per-row statistics of a square matrix A [n, n] (Real: f32 or f64 from the
+// precision prelude; row-major), for the
 // Gershgorin proxies of MEASUREMENTS.md §3 and Frobenius distances (Eq. 13).
 //
 // Entry points (one 256-invocation workgroup per row, rows spread over x and y):
@@ -16,15 +17,15 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<Real>;
+@group(0) @binding(1) var<storage, read> b: array<Real>;
+@group(0) @binding(2) var<storage, read_write> stats: array<Real>;
+@group(0) @binding(3) var<storage, read_write> out: array<Real>;
 @group(0) @binding(4) var<uniform> params: Params;
 
 const WG: u32 = 256u;
-var<workgroup> partial_sum: array<f32, 256>;
-var<workgroup> partial_max: array<f32, 256>;
+var<workgroup> partial_sum: array<Real, 256>;
+var<workgroup> partial_max: array<Real, 256>;
 
 @compute @workgroup_size(256)
 fn row_stats(
@@ -35,8 +36,8 @@ fn row_stats(
     let row = wg.x + wg.y * nwg.x;
     let n = params.n;
     // Rows past n still take part in the barriers below, with neutral values.
-    var s = 0.0;
-    var m = 0.0;
+    var s = Real(0.0);
+    var m = Real(0.0);
     if row < n {
         for (var j = li; j < n; j += WG) {
             if j != row {
@@ -60,7 +61,7 @@ fn row_stats(
         stats[4u * row] = a[row * n + row];
         stats[4u * row + 1u] = partial_sum[0];
         stats[4u * row + 2u] = partial_max[0];
-        stats[4u * row + 3u] = 0.0;
+        stats[4u * row + 3u] = Real(0.0);
     }
 }
 
@@ -72,7 +73,7 @@ fn row_diff_sq(
 ) {
     let row = wg.x + wg.y * nwg.x;
     let n = params.n;
-    var s = 0.0;
+    var s = Real(0.0);
     if row < n {
         for (var j = li; j < n; j += WG) {
             let d = a[row * n + j] - b[row * n + j];

@@ -1,6 +1,6 @@
-// vector: level-1 and level-2 BLAS-like operations in f32, for the Lanczos eigensolver.
-// shaders/vector_f64.wgsl is the same file in f64 (same entry points, bindings and
-// work split, plus an f64 sqrt built from the f32 one); keep the two in step.
+// vector: level-1 and level-2 BLAS-like operations in Real (Real or f64, from the
+// precision prelude), for the Lanczos eigensolver. Data, accumulators and alpha/beta are
+// all Real; the prelude's real_sqrt gives nrm2 its square root in either precision.
 //
 // Vectors are flat arrays; A is a matrix with n columns stored row-major, of which the
 // first `rows` rows are used (Lanczos keeps its basis as the rows of A).
@@ -38,10 +38,10 @@
 // - Dot products in two stages: G workgroups (G <= 1024, one dimension) each sum a
 //   grid-strided share of the products into out[g] (sequential per invocation, then a
 //   tree), then one workgroup sums the G partials. Each result is a sum of at most
-//   n / (G WG) + log2(WG) + log2(G) rounding steps deep, which keeps f32 accurate
-//   to ~1e-5 relative for n up to tens of millions.
-// Sums of squares are not rescaled (unlike BLAS nrm2): f32 overflows only for entries
-// beyond ~1e19.
+//   n / (G WG) + log2(WG) + log2(G) rounding steps deep, which keeps the result
+//   accurate to ~1e-5 (Real) or ~1e-14 (f64) relative for n up to tens of millions.
+// Sums of squares are not rescaled (unlike BLAS nrm2): they overflow only for entries
+// beyond ~1e19 (Real) or ~1e154 (f64).
 
 struct Params {
     n: u32,
@@ -52,25 +52,24 @@ struct Params {
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
-    alpha: f32,
-    beta: f32,
-    _pad3: u32,
-    _pad4: u32,
+    // Offset 32, a multiple of 8 as f64 needs; the host fills both through RealPair.
+    alpha: Real,
+    beta: Real,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> x2: array<f32>;
-@group(0) @binding(2) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read> partials: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> a_out: array<f32>;
-@group(0) @binding(6) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<Real>;
+@group(0) @binding(1) var<storage, read> x2: array<Real>;
+@group(0) @binding(2) var<storage, read> a: array<Real>;
+@group(0) @binding(3) var<storage, read> partials: array<Real>;
+@group(0) @binding(4) var<storage, read_write> y: array<Real>;
+@group(0) @binding(5) var<storage, read_write> a_out: array<Real>;
+@group(0) @binding(6) var<storage, read_write> out: array<Real>;
 @group(0) @binding(7) var<uniform> params: Params;
 
 // A power of two, for the tree reduction.
 const WG: u32 = 256u;
 
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial: array<Real, WG>;
 
 fn group_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wg.x + wg.y * nwg.x;
@@ -79,7 +78,7 @@ fn group_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
 // Sum of `value` over the workgroup, valid in invocation 0. Every invocation must call
 // it (it has barriers), so invocations without work take part with value 0 rather than
 // returning early. Used once per launch: a second call would need a barrier first.
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
+fn workgroup_sum(lid: u32, value: Real) -> Real {
     partial[lid] = value;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
@@ -92,9 +91,9 @@ fn workgroup_sum(lid: u32, value: f32) -> f32 {
 }
 
 // alpha * sum + beta * y[i], without reading y when beta == 0.
-fn gemv_store(i: u32, sum: f32) {
+fn gemv_store(i: u32, sum: Real) {
     var v = params.alpha * sum;
-    if params.beta != 0.0 {
+    if params.beta != Real(0.0) {
         v += params.beta * y[i];
     }
     y[i] = v;
@@ -143,7 +142,7 @@ fn vector_dot_partials(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let stride = nwg.x * WG;
-    var sum = 0.0;
+    var sum = Real(0.0);
     for (var i = wg.x * WG + lid; i < params.n; i += stride) {
         sum += x[i] * x2[i];
     }
@@ -160,7 +159,7 @@ fn vector_sum_sq_partials(
     @builtin(local_invocation_index) lid: u32,
 ) {
     let stride = nwg.x * WG;
-    var sum = 0.0;
+    var sum = Real(0.0);
     for (var i = wg.x * WG + lid; i < params.n; i += stride) {
         let v = x[i];
         sum += v * v;
@@ -174,14 +173,14 @@ fn vector_sum_sq_partials(
 // Launched as a single workgroup.
 @compute @workgroup_size(WG)
 fn vector_finish(@builtin(local_invocation_index) lid: u32) {
-    var sum = 0.0;
+    var sum = Real(0.0);
     for (var g = lid; g < params.count; g += WG) {
         sum += partials[g];
     }
     let total = workgroup_sum(lid, sum);
     if lid == 0u {
         if params.take_sqrt != 0u {
-            out[0] = sqrt(total);
+            out[0] = real_sqrt(total);
         } else {
             out[0] = total;
         }
@@ -196,7 +195,7 @@ fn vector_gemv_n(
 ) {
     let r = group_index(wg, nwg);
     let row_in_range = r < params.rows;
-    var sum = 0.0;
+    var sum = Real(0.0);
     if row_in_range {
         let start = r * params.n;
         for (var j = lid; j < params.n; j += WG) {
@@ -219,7 +218,7 @@ fn vector_gemv_t(
     if j >= params.n {
         return;
     }
-    var sum = 0.0;
+    var sum = Real(0.0);
     for (var r = 0u; r < params.rows; r++) {
         sum += a[r * params.n + j] * x[r];
     }

@@ -208,8 +208,16 @@ const LAMBDA_FIGURES: [(
     ),
 ];
 
-/// Figures 3a / 3b: (figure, what, its value, file name part).
-const GERSHGORIN_FIGURES: [(&str, &str, fn(&LayerRow) -> f64, &str); 2] = [
+/// A Gershgorin figure: (figure, what, its value, file name part).
+type GershgorinFigure = (
+    &'static str,
+    &'static str,
+    fn(&LayerRow) -> f64,
+    &'static str,
+);
+
+/// Figures 3a / 3b.
+const GERSHGORIN_FIGURES: [GershgorinFigure; 2] = [
     (
         "3a",
         "max off-diagonal row sum of Ĝ",

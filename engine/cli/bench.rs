@@ -6,10 +6,10 @@ use std::fmt;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
+use wideprobe::bench::train::{time_epoch, EpochTiming};
 use wideprobe::bench::{
     bench_lanczos, bench_matmul, measure_baseline, Bandwidth, Baseline, Footprint, MatmulBenchArgs,
 };
-use wideprobe::bench::train::{time_epoch, EpochTiming};
 use wideprobe::experiment::training::CLASSES;
 use wideprobe::gpu::{Gpu, GpuOptions};
 use wideprobe::linalg::{Precision, SpectrumMethod};

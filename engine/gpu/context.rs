@@ -248,7 +248,7 @@ impl Gpu {
             });
         }
         let module = self.module(shader)?;
-        let kernel = Arc::new(Kernel::build(self, &module, entry, overrides)?);
+        let kernel = Arc::new(Kernel::build(&self.device, &module, entry, overrides)?);
         self.pipelines.lock().unwrap().insert(key, kernel.clone());
         Ok(kernel)
     }
@@ -257,7 +257,7 @@ impl Gpu {
         if let Some(m) = self.modules.lock().unwrap().get(shader.name) {
             return Ok(m.clone());
         }
-        let entry = Arc::new(ShaderModuleEntry::compile(self, shader)?);
+        let entry = Arc::new(ShaderModuleEntry::compile(&self.device, shader)?);
         self.modules
             .lock()
             .unwrap()

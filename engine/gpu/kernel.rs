@@ -1,4 +1,4 @@
-//! Shaders, compiled kernels, and recording their launches.
+//! Shaders and compiled kernels (recording their launches is [`super::batch`]).
 //!
 //! A [`Shader`] is one `.wgsl` file. A [`Kernel`] is one entry point of it compiled
 //! with a set of override constants; its bind group layout is read from the shader by
@@ -9,10 +9,6 @@
 use std::borrow::Cow;
 
 use anyhow::{anyhow, bail, Result};
-use wgpu::util::DeviceExt;
-
-use super::context::Gpu;
-use super::timing::GpuTimer;
 
 /// One WGSL file of `shaders/`.
 #[derive(Debug)]
@@ -77,24 +73,23 @@ pub fn parse_and_validate(
 }
 
 impl ShaderModuleEntry {
-    pub(crate) fn compile(gpu: &Gpu, shader: &'static Shader) -> Result<Self> {
+    pub(crate) fn compile(device: &wgpu::Device, shader: &'static Shader) -> Result<Self> {
         let (naga, info) = parse_and_validate(shader, naga::valid::Capabilities::all())?;
         let desc = wgpu::ShaderModuleDescriptor {
             label: Some(shader.name),
             source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(shader.source)),
         };
         let checks_forced = std::env::var("WIDEPROBE_BOUNDS_CHECKS").is_ok_and(|v| v != "0");
-        let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = if shader.trusted && !checks_forced {
             // SAFETY: trusted shaders guard every global access explicitly (ragged tiles)
             // and index private arrays only within constant bounds; the kernel tests run
             // them at sizes that are not multiples of the tile, against f64 references.
             unsafe {
-                gpu.device
-                    .create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
+                device.create_shader_module_trusted(desc, wgpu::ShaderRuntimeChecks::unchecked())
             }
         } else {
-            gpu.device.create_shader_module(desc)
+            device.create_shader_module(desc)
         };
         if let Some(e) = pollster::block_on(scope.pop()) {
             bail!("shaders/{}.wgsl failed to compile: {e}", shader.name);
@@ -105,6 +100,26 @@ impl ShaderModuleEntry {
             info,
             module,
         })
+    }
+
+    /// Each named override's value: from `given`, else its literal default (overrides
+    /// without either are left out: the pipeline would not build without a value).
+    fn override_values(&self, given: &[(&str, f64)]) -> Vec<(String, f64)> {
+        self.naga
+            .overrides
+            .iter()
+            .filter_map(|(_, o)| {
+                let name = o.name.clone()?;
+                if let Some((_, v)) = given.iter().find(|(n, _)| *n == name) {
+                    return Some((name, *v));
+                }
+                let value = match self.naga.global_expressions[o.init?] {
+                    naga::Expression::Literal(literal) => literal_value(literal)?,
+                    _ => return None,
+                };
+                Some((name, value))
+            })
+            .collect()
     }
 
     /// The bindings of group 0 that `entry` uses, in binding order.
@@ -168,6 +183,18 @@ impl ShaderModuleEntry {
     }
 }
 
+fn literal_value(literal: naga::Literal) -> Option<f64> {
+    use naga::Literal as L;
+    Some(match literal {
+        L::U32(v) => v as f64,
+        L::I32(v) => v as f64,
+        L::F32(v) => v as f64,
+        L::F64(v) => v,
+        L::Bool(v) => v as u32 as f64,
+        _ => return None,
+    })
+}
+
 /// Cache key of a compiled pipeline. Override values are keyed by their bits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PipelineKey {
@@ -198,17 +225,30 @@ pub struct Kernel {
     pub layout: wgpu::BindGroupLayout,
     pub bindings: Vec<BindingInfo>,
     pub workgroup_size: [u32; 3],
+    /// Every named `override` of the shader with the value this kernel was built with:
+    /// the pipeline constant given, else the shader's literal default.
+    pub overrides: Vec<(String, f64)>,
 }
 
 impl Kernel {
+    /// The value of the shader's `override name`, or an error naming the shader.
+    pub fn override_value(&self, name: &str) -> Result<f64> {
+        self.overrides
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| anyhow!("kernel {} has no override constant `{name}`", self.label))
+    }
+
     pub(crate) fn build(
-        gpu: &Gpu,
+        device: &wgpu::Device,
         module: &ShaderModuleEntry,
         entry: &str,
         overrides: &[(&str, f64)],
     ) -> Result<Kernel> {
         let (bindings, workgroup_size) = module.bindings(entry)?;
         let label = format!("{}::{}", module.shader.name, entry);
+        let override_values = module.override_values(overrides);
         let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
             .iter()
             .map(|b| wgpu::BindGroupLayoutEntry {
@@ -234,34 +274,28 @@ impl Kernel {
                 count: None,
             })
             .collect();
-        let scope = gpu.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let layout = gpu
-            .device
-            .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-                label: Some(&label),
-                entries: &entries,
-            });
-        let pipeline_layout = gpu
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(&label),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let pipeline = gpu
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(&label),
-                layout: Some(&pipeline_layout),
-                module: &module.module,
-                entry_point: Some(entry),
-                compilation_options: wgpu::PipelineCompilationOptions {
-                    constants: overrides,
-                    // Every kernel writes its shared memory before reading it.
-                    zero_initialize_workgroup_memory: false,
-                },
-                cache: None,
-            });
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(&label),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(&label),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(&label),
+            layout: Some(&pipeline_layout),
+            module: &module.module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: overrides,
+                // Every kernel writes its shared memory before reading it.
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
         if let Some(e) = pollster::block_on(scope.pop()) {
             bail!("building kernel {label} failed: {e}");
         }
@@ -271,189 +305,17 @@ impl Kernel {
             layout,
             bindings,
             workgroup_size,
+            overrides: override_values,
         })
     }
 
-    fn describe_bindings(&self) -> String {
+    pub(crate) fn describe_bindings(&self) -> String {
         self.bindings
             .iter()
             .map(|b| format!("{} ({:?})", b.name, b.kind))
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// Records kernel launches into one command buffer; [`Batch::submit`] sends them all
-/// at once, so a training step or a Lanczos iteration is one submission.
-pub struct Batch<'g> {
-    gpu: &'g Gpu,
-    encoder: wgpu::CommandEncoder,
-    timer: Option<GpuTimer>,
-}
-
-impl<'g> Batch<'g> {
-    pub fn new(gpu: &'g Gpu) -> Self {
-        Batch {
-            gpu,
-            encoder: gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("wideprobe batch"),
-                }),
-            timer: None,
-        }
-    }
-
-    /// A batch that times each launch with GPU timestamps (when the adapter has them;
-    /// otherwise [`Batch::submit`] returns no GPU times and callers time on the host).
-    pub fn timed(gpu: &'g Gpu, max_launches: u32) -> Self {
-        let mut batch = Self::new(gpu);
-        batch.timer = GpuTimer::new(gpu, max_launches);
-        batch
-    }
-
-    pub fn gpu(&self) -> &'g Gpu {
-        self.gpu
-    }
-
-    /// Records one launch. `buffers` are the kernel's storage bindings in binding
-    /// order; `params` fills its uniform binding, if it has one.
-    pub fn dispatch<P: bytemuck::Pod>(
-        &mut self,
-        kernel: &Kernel,
-        buffers: &[&wgpu::Buffer],
-        params: Option<&P>,
-        workgroups: [u32; 3],
-    ) -> Result<()> {
-        let storage_count = kernel
-            .bindings
-            .iter()
-            .filter(|b| b.kind != BindingKind::Uniform)
-            .count();
-        let has_uniform = kernel
-            .bindings
-            .iter()
-            .any(|b| b.kind == BindingKind::Uniform);
-        if buffers.len() != storage_count || has_uniform != params.is_some() {
-            bail!(
-                "kernel {} takes [{}] but was given {} buffers and {} params",
-                kernel.label,
-                kernel.describe_bindings(),
-                buffers.len(),
-                if params.is_some() { "" } else { "no" }
-            );
-        }
-        let max = self.gpu.limits().max_compute_workgroups_per_dimension;
-        if workgroups.iter().any(|&g| g > max) {
-            bail!(
-                "kernel {} launched with {:?} workgroups; the adapter allows {max} per dimension",
-                kernel.label,
-                workgroups
-            );
-        }
-        if workgroups.contains(&0) {
-            return Ok(()); // nothing to do: an empty tensor
-        }
-        let uniform = params.map(|p| {
-            self.gpu
-                .device
-                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(&kernel.label),
-                    contents: bytemuck::bytes_of(p),
-                    usage: wgpu::BufferUsages::UNIFORM,
-                })
-        });
-        let mut storage = buffers.iter();
-        let entries: Vec<wgpu::BindGroupEntry> = kernel
-            .bindings
-            .iter()
-            .map(|b| wgpu::BindGroupEntry {
-                binding: b.binding,
-                resource: match b.kind {
-                    BindingKind::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
-                    _ => storage.next().unwrap().as_entire_binding(),
-                },
-            })
-            .collect();
-        let bind_group = self
-            .gpu
-            .device
-            .create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some(&kernel.label),
-                layout: &kernel.layout,
-                entries: &entries,
-            });
-        let timestamp_writes = self.timer.as_mut().and_then(|t| t.next_pass(&kernel.label));
-        let mut pass = self
-            .encoder
-            .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&kernel.label),
-                timestamp_writes,
-            });
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
-        Ok(())
-    }
-
-    /// Records a buffer-to-buffer copy of `bytes` bytes.
-    pub fn copy(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
-        self.copy_region(src, 0, dst, 0, bytes);
-    }
-
-    /// Records a copy of `bytes` bytes between offsets (all multiples of 4).
-    pub fn copy_region(
-        &mut self,
-        src: &wgpu::Buffer,
-        src_offset: u64,
-        dst: &wgpu::Buffer,
-        dst_offset: u64,
-        bytes: u64,
-    ) {
-        self.encoder
-            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
-    }
-
-    /// Submits everything recorded and waits for it. Returns each launch's GPU time in
-    /// seconds, in launch order, when the batch was timed and the adapter can.
-    pub fn submit(mut self) -> Result<Option<Vec<(String, f64)>>> {
-        if let Some(t) = &self.timer {
-            t.resolve(&mut self.encoder);
-        }
-        self.gpu.queue.submit([self.encoder.finish()]);
-        self.gpu.wait()?;
-        match self.timer {
-            Some(t) => t.read(self.gpu).map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
-/// Workgroup counts for `groups` workgroups laid out in x then y, since one
-/// dimension holds at most 65535 on most adapters. Shaders recover the linear index
-/// as `wg.x + wg.y * num_workgroups.x`.
-pub fn grid_1d(gpu: &Gpu, groups: u64) -> Result<[u32; 3]> {
-    let max = gpu.limits().max_compute_workgroups_per_dimension as u64;
-    if groups <= max {
-        return Ok([groups as u32, 1, 1]);
-    }
-    let y = groups.div_ceil(max);
-    if y > max {
-        bail!("{groups} workgroups exceed the adapter's {max} x {max} grid");
-    }
-    let x = groups.div_ceil(y);
-    Ok([x as u32, y as u32, 1])
-}
-
-/// Number of workgroups of `size` invocations covering `n` items.
-pub fn groups_for(n: usize, size: u32) -> u64 {
-    (n as u64).div_ceil(size as u64)
-}
-
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn check<T: Send + Sync>() {}
-    check::<Gpu>();
 }
 
 impl std::fmt::Debug for Kernel {

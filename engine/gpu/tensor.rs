@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 
 use super::context::Gpu;
 use super::error::GpuError;
-use super::timing::read_mapped;
+use super::readback::read_mapped;
 
 /// Element types a tensor can hold.
 pub trait Element: bytemuck::Pod + std::fmt::Debug + Send + Sync {

@@ -25,7 +25,6 @@ use anyhow::{bail, Result};
 
 use crate::gpu::Gpu;
 use crate::ops::krylov::SpectralElement;
-use crate::ops::vector::VectorElement;
 
 pub use bidiag::{golub_kahan, FactorOperator};
 pub use dense::{DenseEigensolver, PendingSpectra};
@@ -79,8 +78,9 @@ impl FromStr for Precision {
     }
 }
 
-/// Device scalars the solvers run in.
-pub trait Real: VectorElement + SpectralElement + Copy {
+/// Device scalars the solvers run in: [`crate::ops::Real`] (which picks the shaders)
+/// plus what the solvers need to know about the precision.
+pub trait Real: crate::ops::Real + SpectralElement {
     const PRECISION: Precision;
     /// Unit roundoff.
     const UNIT_ROUNDOFF: f64;

@@ -15,51 +15,16 @@ use crate::nn::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
 use crate::nn::{Fcn, ForwardOps};
 use crate::ops::gram::Gram;
 pub use crate::ops::symstats::GershgorinProxies;
-use crate::ops::symstats::{SymStats, SymStatsElement};
+use crate::ops::symstats::SymStats;
 use crate::ops::vector::VectorOps;
 
-/// Gram matrices in the solver's precision.
-pub(crate) trait GramElement: Real + SymStatsElement {
-    fn record_gram(
-        gram: &Gram,
-        batch: &mut Batch,
-        x: &Tensor,
-        scale: f64,
-        g: &Tensor<Self>,
-    ) -> Result<()>;
-}
-
-impl GramElement for f32 {
-    fn record_gram(
-        gram: &Gram,
-        batch: &mut Batch,
-        x: &Tensor,
-        scale: f64,
-        g: &Tensor<f32>,
-    ) -> Result<()> {
-        gram.record(batch, x, scale as f32, g)
-    }
-}
-
-impl GramElement for f64 {
-    fn record_gram(
-        gram: &Gram,
-        batch: &mut Batch,
-        x: &Tensor,
-        scale: f64,
-        g: &Tensor<f64>,
-    ) -> Result<()> {
-        gram.record_f64(batch, x, scale, g)
-    }
-}
-
 /// The kernels of one precision: vector ops for the solvers, statistics of Ĝ.
-struct PrecisionOps<T: GramElement> {
+struct PrecisionOps<T: Real> {
     vectors: Arc<VectorOps<T>>,
     stats: SymStats<T>,
 }
 
-impl<T: GramElement> PrecisionOps<T> {
+impl<T: Real> PrecisionOps<T> {
     fn new(gpu: &Gpu) -> Result<Self> {
         Ok(PrecisionOps {
             vectors: Arc::new(VectorOps::new(gpu)?),
@@ -247,7 +212,7 @@ impl SpectralOps {
 
 /// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
 /// `method` (dense or Lanczos with `options`). Returns Ĝ for further use.
-fn normalized_gram_spectrum<T: GramElement>(
+fn normalized_gram_spectrum<T: Real>(
     gpu: &Gpu,
     gram: &Gram,
     vectors: &Arc<VectorOps<T>>,
@@ -258,7 +223,7 @@ fn normalized_gram_spectrum<T: GramElement>(
     let (n, width) = features.dims2("layer features")?;
     let g = Tensor::<T>::zeros(gpu, &[n, n])?;
     let mut batch = Batch::new(gpu);
-    T::record_gram(gram, &mut batch, features, 1.0 / width as f64, &g)?;
+    gram.record(&mut batch, features, 1.0 / width as f64, &g)?;
     batch.submit()?;
     let op = DenseMatrix::with_ops(g, vectors.clone())?;
     let spectrum = matrix_spectrum(gpu, vectors.clone(), &op, method, options)?;

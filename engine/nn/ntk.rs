@@ -40,59 +40,9 @@ impl NtkKernels {
     }
 }
 
-/// Element types the explicit NTK is assembled in: f32, or f64 from f64-accumulated
-/// Gram matrices (the spectrum then carries no f32 rounding of the sums).
-pub trait NtkElement: Real {
-    fn record_gram(gram: &Gram, batch: &mut Batch, x: &Tensor, g: &Tensor<Self>) -> Result<()>;
-    #[allow(clippy::too_many_arguments)]
-    fn record_accumulate(
-        ntk: &NtkOps,
-        batch: &mut Batch,
-        ga: &Tensor<Self>,
-        dd: &Tensor<Self>,
-        k: usize,
-        offset: f64,
-        kernel: &Tensor<Self>,
-    ) -> Result<()>;
-}
-
-impl NtkElement for f32 {
-    fn record_gram(gram: &Gram, batch: &mut Batch, x: &Tensor, g: &Tensor<f32>) -> Result<()> {
-        gram.record(batch, x, 1.0, g)
-    }
-    fn record_accumulate(
-        ntk: &NtkOps,
-        batch: &mut Batch,
-        ga: &Tensor<f32>,
-        dd: &Tensor<f32>,
-        k: usize,
-        offset: f64,
-        kernel: &Tensor<f32>,
-    ) -> Result<()> {
-        ntk.accumulate(batch, ga, dd, k, offset as f32, kernel)
-    }
-}
-
-impl NtkElement for f64 {
-    fn record_gram(gram: &Gram, batch: &mut Batch, x: &Tensor, g: &Tensor<f64>) -> Result<()> {
-        gram.record_f64(batch, x, 1.0, g)
-    }
-    fn record_accumulate(
-        ntk: &NtkOps,
-        batch: &mut Batch,
-        ga: &Tensor<f64>,
-        dd: &Tensor<f64>,
-        k: usize,
-        offset: f64,
-        kernel: &Tensor<f64>,
-    ) -> Result<()> {
-        ntk.accumulate_f64(batch, ga, dd, k, offset, kernel)
-    }
-}
-
 /// K += (A Aᵀ (+1) ⊗ 1) ⊙ (Δ Δᵀ) for one layer with input A [n, fan_in] and
 /// Δ [n k, fan_out]; submitted, so that each layer's temporaries are freed.
-fn accumulate_layer<T: NtkElement>(
+fn accumulate_layer<T: Real>(
     gpu: &Gpu,
     kernels: &NtkKernels,
     input: &Tensor,
@@ -106,10 +56,12 @@ fn accumulate_layer<T: NtkElement>(
     let ga = Tensor::<T>::zeros(gpu, &[n, n])?;
     let dd = Tensor::<T>::zeros(gpu, &[order, order])?;
     let mut batch = Batch::new(gpu);
-    T::record_gram(&kernels.gram, &mut batch, input, &ga)?;
-    T::record_gram(&kernels.gram, &mut batch, delta, &dd)?;
+    kernels.gram.record(&mut batch, input, 1.0, &ga)?;
+    kernels.gram.record(&mut batch, delta, 1.0, &dd)?;
     let offset = if bias { 1.0 } else { 0.0 };
-    T::record_accumulate(&kernels.ntk, &mut batch, &ga, &dd, k, offset, kernel)?;
+    kernels
+        .ntk
+        .accumulate(&mut batch, &ga, &dd, k, offset, kernel)?;
     batch.submit()?;
     Ok(())
 }
@@ -143,7 +95,7 @@ fn repeat_layer(
 
 /// The explicit empirical NTK [n k, n k] at the parameters `fcn` and the forward pass
 /// `cache` (of the same inputs), assembled on the GPU in `T`.
-pub fn ntk_explicit<T: NtkElement>(
+pub fn ntk_explicit<T: Real>(
     gpu: &Gpu,
     ops: &ForwardOps,
     kernels: &NtkKernels,

@@ -1,41 +1,30 @@
-//! G = scale · X Xᵀ (shaders/gram.wgsl; shaders/gram_f64.wgsl accumulates in f64).
-
-use std::sync::Arc;
+//! G = scale · X Xᵀ (shaders/gram.wgsl): X is f32, the sums and G are f32 or f64.
 
 use anyhow::{bail, Result};
 
-use super::shaders;
-use crate::gpu::{grid_1d, Batch, Element, Gpu, GpuError, Kernel, Tensor};
+use super::real::{check_u32_index, KernelPair, Real, RealPair};
+use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Tensor};
 
 const TILE: usize = 64;
 
+/// Params of shaders/gram.wgsl: sizes, then the scale at offset 16 (first of the pair).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ParamsF32 {
+struct Params {
     n: u32,
     d: u32,
     _pad0: [u32; 2],
-    scale: f32,
-    _pad1: [u32; 3],
+    scale: RealPair,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ParamsF64 {
-    n: u32,
-    d: u32,
-    _pad0: [u32; 2],
-    scale: f64,
-    _pad1: [u32; 2],
-}
+const _: () = assert!(std::mem::offset_of!(Params, scale) == 16);
 
 /// The Gram kernels: f32, and f64-accumulating where the adapter has SHADER_F64.
 pub struct Gram {
-    f32_kernel: Arc<Kernel>,
-    f64_kernel: Option<Arc<Kernel>>,
+    kernels: KernelPair,
 }
 
-fn dims<T: Element>(x: &Tensor, g: &Tensor<T>) -> Result<(usize, usize)> {
+fn dims<T: Real>(x: &Tensor, g: &Tensor<T>) -> Result<(usize, usize)> {
     let (n, d) = x.dims2("gram: X")?;
     if g.shape() != [n, n] {
         bail!(GpuError::Shape(format!(
@@ -44,26 +33,22 @@ fn dims<T: Element>(x: &Tensor, g: &Tensor<T>) -> Result<(usize, usize)> {
             g.shape()
         )));
     }
-    if n > u32::MAX as usize / 2 || d > u32::MAX as usize {
-        bail!("gram: X {:?} exceeds 32-bit indexing", x.shape());
-    }
+    // The kernel indexes X up to n d and G up to n², rounded up to whole tiles.
+    let rows = n.next_multiple_of(TILE) as u128;
+    let what = format!("gram: X {:?}", x.shape());
+    check_u32_index(&what, rows * (d as u128 + 16))?;
+    check_u32_index(&what, rows * rows)?;
     Ok((n, d))
 }
 
 impl Gram {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Gram {
-            f32_kernel: gpu.kernel(&shaders::GRAM, "gram", &[])?,
-            f64_kernel: if gpu.has_f64() {
-                Some(gpu.kernel(&shaders::GRAM_F64, "gram", &[])?)
-            } else {
-                None
-            },
-        })
+        let kernels = KernelPair::new(gpu, <f32 as Real>::GRAM, <f64 as Real>::GRAM, "gram")?;
+        Ok(Gram { kernels })
     }
 
     pub fn has_f64(&self) -> bool {
-        self.f64_kernel.is_some()
+        self.kernels.has_f64()
     }
 
     fn groups(batch: &Batch, n: usize) -> Result<[u32; 3]> {
@@ -71,53 +56,24 @@ impl Gram {
         grid_1d(batch.gpu(), tiles * (tiles + 1) / 2)
     }
 
-    /// Records G = scale · X Xᵀ in f32.
-    pub fn record(&self, batch: &mut Batch, x: &Tensor, scale: f32, g: &Tensor) -> Result<()> {
-        let (n, d) = dims(x, g)?;
-        if d == 0 {
-            return g.fill(batch.gpu(), 0.0);
-        }
-        let params = ParamsF32 {
-            n: n as u32,
-            d: d as u32,
-            _pad0: [0; 2],
-            scale,
-            _pad1: [0; 3],
-        };
-        let groups = Self::groups(batch, n)?;
-        batch.dispatch(
-            &self.f32_kernel,
-            &[x.buffer(), g.buffer()],
-            Some(&params),
-            groups,
-        )
-    }
-
-    /// Records G = scale · X Xᵀ accumulated and stored in f64.
-    pub fn record_f64(
+    /// Records G = scale · X Xᵀ, accumulated and stored in `T` (scale rounded to `T`).
+    pub fn record<T: Real>(
         &self,
         batch: &mut Batch,
         x: &Tensor,
         scale: f64,
-        g: &Tensor<f64>,
+        g: &Tensor<T>,
     ) -> Result<()> {
-        let Some(kernel) = &self.f64_kernel else {
-            bail!(GpuError::MissingFeature {
-                shader: "gram_f64",
-                feature: "SHADER_F64".into(),
-                adapter: batch.gpu().summary.name.clone(),
-            });
-        };
+        let kernel = self.kernels.get::<T>(batch.gpu(), T::GRAM)?;
         let (n, d) = dims(x, g)?;
         if d == 0 {
-            return g.fill(batch.gpu(), 0.0);
+            return g.fill(batch.gpu(), T::zeroed());
         }
-        let params = ParamsF64 {
+        let params = Params {
             n: n as u32,
             d: d as u32,
             _pad0: [0; 2],
-            scale,
-            _pad1: [0; 2],
+            scale: T::pair(scale, 0.0),
         };
         let groups = Self::groups(batch, n)?;
         batch.dispatch(kernel, &[x.buffer(), g.buffer()], Some(&params), groups)

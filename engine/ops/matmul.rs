@@ -3,8 +3,9 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
+use super::real::check_u32_index;
 use super::shaders;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
@@ -34,12 +35,16 @@ impl MatmulVariant {
         }
     }
 
-    /// Output tile of one workgroup, (rows, columns).
-    fn tile(self) -> (u32, u32) {
-        match self {
-            MatmulVariant::Naive => (16, 16),
-            MatmulVariant::Tiled => (128, 128),
-        }
+    /// Output tile of one workgroup, (rows, columns), as the shader declares it: the
+    /// naive kernel's workgroup size, the tiled kernel's TILED_M / TILED_N overrides.
+    fn tile(self, kernel: &Kernel) -> Result<(u32, u32)> {
+        Ok(match self {
+            MatmulVariant::Naive => (kernel.workgroup_size[1], kernel.workgroup_size[0]),
+            MatmulVariant::Tiled => (
+                kernel.override_value("TILED_M")? as u32,
+                kernel.override_value("TILED_N")? as u32,
+            ),
+        })
     }
 }
 
@@ -103,12 +108,24 @@ struct Params {
     m: u32,
     n: u32,
     k: u32,
-    _pad0: u32,
+    k_begin: u32,
     alpha: f32,
     beta: f32,
-    _pad1: u32,
-    _pad2: u32,
+    k_end: u32,
+    _pad: u32,
 }
+
+/// The inner indices one launch sums at most; a deeper product is several launches, the
+/// later ones accumulating into C with beta = 1.
+///
+/// llvmpipe / lavapipe (Mesa's software Vulkan driver, the one CI runs on) ends every
+/// loop of a shader invocation after 65,535 iterations in all, shared between its loops
+/// (`LP_MAX_TGSI_LOOP_ITERATIONS` in gallivm), silently: from k = 65,535 on the naive
+/// kernel summed only the first 65,535 products and the tiled one left outputs unwritten
+/// (issue 13 row 7). 4096 keeps the naive loop (4096 iterations) and the tiled one (256
+/// steps of 16, under 100 loop iterations each even if no inner loop is unrolled) far
+/// below that on every driver, and costs one extra read and write of C per 4096 of depth.
+pub const MATMUL_K_SLICE: usize = 4096;
 
 /// Dimensions of a product: op(A) is m x k, op(B) is k x n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,6 +169,21 @@ pub fn matmul_dims(
     Ok(MatmulDims { m, n, k })
 }
 
+/// The kernels index A, B and C with u32 products (row k + kk, kk n + col, row n + col):
+/// every operand must fit, with the tiled kernel's loads rounded up to whole tiles.
+fn check_indexing(dims: MatmulDims) -> Result<()> {
+    let round = |x: usize| x.next_multiple_of(128) as u128;
+    let (m, n, k) = (
+        round(dims.m),
+        round(dims.n),
+        dims.k.next_multiple_of(16) as u128,
+    );
+    check_u32_index(
+        &format!("matmul {}x{}x{}", dims.m, dims.n, dims.k),
+        (m * k).max(k * n).max(m * n),
+    )
+}
+
 /// The matmul kernels of one variant, for every layout.
 pub struct Matmul {
     variant: MatmulVariant,
@@ -193,38 +225,44 @@ impl Matmul {
         c: &Tensor,
     ) -> Result<MatmulDims> {
         let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
-        let too_big = |x: usize| x > u32::MAX as usize;
-        if too_big(dims.m) || too_big(dims.n) || too_big(dims.k) {
-            bail!("matmul: dimensions {dims:?} exceed 32-bit indexing");
-        }
+        check_indexing(dims)?;
         let kernel = &self
             .kernels
             .iter()
             .find(|(l, _)| *l == layout)
             .expect("all layouts built")
             .1;
-        let (tile_m, tile_n) = self.variant.tile();
-        let params = Params {
-            m: dims.m as u32,
-            n: dims.n as u32,
-            k: dims.k as u32,
-            _pad0: 0,
-            alpha,
-            beta,
-            _pad1: 0,
-            _pad2: 0,
-        };
+        let (tile_m, tile_n) = self.variant.tile(kernel)?;
         let groups = [
             (dims.n as u32).div_ceil(tile_n),
             (dims.m as u32).div_ceil(tile_m),
             1,
         ];
-        batch.dispatch(
-            kernel,
-            &[a.buffer(), b.buffer(), c.buffer()],
-            Some(&params),
-            groups,
-        )?;
+        // At least one launch, so that k = 0 still gives C = beta C.
+        let mut k_begin = 0;
+        loop {
+            let k_end = (k_begin + MATMUL_K_SLICE).min(dims.k);
+            let params = Params {
+                m: dims.m as u32,
+                n: dims.n as u32,
+                k: dims.k as u32,
+                k_begin: k_begin as u32,
+                alpha,
+                beta: if k_begin == 0 { beta } else { 1.0 },
+                k_end: k_end as u32,
+                _pad: 0,
+            };
+            batch.dispatch(
+                kernel,
+                &[a.buffer(), b.buffer(), c.buffer()],
+                Some(&params),
+                groups,
+            )?;
+            if k_end == dims.k {
+                break;
+            }
+            k_begin = k_end;
+        }
         Ok(dims)
     }
 }

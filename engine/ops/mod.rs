@@ -8,6 +8,7 @@ pub mod krylov;
 pub mod loss;
 pub mod matmul;
 pub mod ntk;
+pub mod real;
 pub mod reduce;
 pub mod rownorm;
 pub mod shaders;
@@ -16,3 +17,4 @@ pub mod tridiagonalize;
 pub mod vector;
 
 pub use matmul::{Layout, Matmul, MatmulVariant};
+pub use real::Real;

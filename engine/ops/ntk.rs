@@ -1,4 +1,4 @@
-//! The non-Gram pieces of the explicit empirical NTK (shaders/ntk.wgsl, ntk_f64.wgsl):
+//! The non-Gram pieces of the explicit empirical NTK (shaders/ntk.wgsl):
 //! repeating each example's row once per logit, and the Hadamard accumulation
 //! K += (A Aᵀ (+1) ⊗ 1_{k×k}) ⊙ (Δ Δᵀ). Row p = i·k + c belongs to example i, logit c.
 
@@ -6,68 +6,53 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::real::{check_grid_index, KernelPair, Real, RealPair};
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
+/// Params of shaders/ntk.wgsl: sizes, then the offset at byte 16 (first of the pair).
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ParamsF32 {
+struct Params {
     rows: u32,
     cols: u32,
     k: u32,
     _pad: u32,
-    offset: f32,
-    _pad1: [u32; 3],
+    offset: RealPair,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct ParamsF64 {
-    rows: u32,
-    cols: u32,
-    k: u32,
-    _pad: u32,
-    offset: f64,
-    _pad1: [u32; 2],
-}
+const _: () = assert!(std::mem::offset_of!(Params, offset) == 16);
+
+/// Invocations per workgroup of both entry points (WG in the shader).
+const WG: u32 = 256;
 
 pub struct NtkOps {
     repeat: Arc<Kernel>,
-    accumulate: Arc<Kernel>,
-    accumulate_f64: Option<Arc<Kernel>>,
-}
-
-fn check_index(what: &str, len: usize) -> Result<()> {
-    if len > (u32::MAX - 256) as usize {
-        bail!("{what}: {len} elements exceed 32-bit indexing");
-    }
-    Ok(())
+    accumulate: KernelPair,
 }
 
 /// (n, k) from GA [n, n] and D, K [nk, nk].
 fn accumulate_dims(ga: &[usize], dd: &[usize], kernel: &[usize], k: usize) -> Result<usize> {
     let n = ga.first().copied().unwrap_or(0);
-    let order = n * k;
+    let order = n.saturating_mul(k);
     if ga != [n, n] || dd != [order, order] || kernel != [order, order] || k == 0 {
         bail!(GpuError::Shape(format!(
             "ntk accumulate with k = {k}: GA {ga:?} must be [n, n] and D {dd:?}, K {kernel:?} \
              both [n k, n k]"
         )));
     }
-    check_index("ntk accumulate", order * order)?;
     Ok(n)
 }
 
 impl NtkOps {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(NtkOps {
-            repeat: gpu.kernel(&shaders::NTK, "ntk_repeat_rows", &[])?,
-            accumulate: gpu.kernel(&shaders::NTK, "ntk_accumulate", &[])?,
-            accumulate_f64: if gpu.has_f64() {
-                Some(gpu.kernel(&shaders::NTK_F64, "ntk_accumulate_f64", &[])?)
-            } else {
-                None
-            },
+            repeat: gpu.kernel(<f32 as Real>::NTK, "ntk_repeat_rows", &[])?,
+            accumulate: KernelPair::new(
+                gpu,
+                <f32 as Real>::NTK,
+                <f64 as Real>::NTK,
+                "ntk_accumulate",
+            )?,
         })
     }
 
@@ -82,16 +67,16 @@ impl NtkOps {
                 out.shape()
             )));
         }
-        check_index("ntk repeat rows", rows * k * cols)?;
-        let params = ParamsF32 {
+        let len = rows * k * cols;
+        check_grid_index(batch.gpu(), "ntk repeat rows", len, WG)?;
+        let params = Params {
             rows: rows as u32,
             cols: cols as u32,
             k: k as u32,
             _pad: 0,
-            offset: 0.0,
-            _pad1: [0; 3],
+            offset: RealPair::default(),
         };
-        let groups = grid_1d(batch.gpu(), groups_for(rows * k * cols, 256))?;
+        let groups = grid_1d(batch.gpu(), groups_for(len, WG))?;
         batch.dispatch(
             &self.repeat,
             &[x.buffer(), out.buffer()],
@@ -100,61 +85,28 @@ impl NtkOps {
         )
     }
 
-    /// Records K[p, q] += (GA[p/k, q/k] + offset) · D[p, q].
-    pub fn accumulate(
+    /// Records K[p, q] += (GA[p/k, q/k] + offset) · D[p, q] in `T` (offset rounded to `T`).
+    pub fn accumulate<T: Real>(
         &self,
         batch: &mut Batch,
-        ga: &Tensor,
-        dd: &Tensor,
-        k: usize,
-        offset: f32,
-        kernel_matrix: &Tensor,
-    ) -> Result<()> {
-        let n = accumulate_dims(ga.shape(), dd.shape(), kernel_matrix.shape(), k)?;
-        let params = ParamsF32 {
-            rows: n as u32,
-            cols: 0,
-            k: k as u32,
-            _pad: 0,
-            offset,
-            _pad1: [0; 3],
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(n * k * n * k, 256))?;
-        batch.dispatch(
-            &self.accumulate,
-            &[ga.buffer(), dd.buffer(), kernel_matrix.buffer()],
-            Some(&params),
-            groups,
-        )
-    }
-
-    /// [`NtkOps::accumulate`] in f64.
-    pub fn accumulate_f64(
-        &self,
-        batch: &mut Batch,
-        ga: &Tensor<f64>,
-        dd: &Tensor<f64>,
+        ga: &Tensor<T>,
+        dd: &Tensor<T>,
         k: usize,
         offset: f64,
-        kernel_matrix: &Tensor<f64>,
+        kernel_matrix: &Tensor<T>,
     ) -> Result<()> {
-        let Some(kernel) = &self.accumulate_f64 else {
-            bail!(GpuError::MissingFeature {
-                shader: "ntk_f64",
-                feature: "SHADER_F64".into(),
-                adapter: batch.gpu().summary.name.clone(),
-            });
-        };
+        let kernel = self.accumulate.get::<T>(batch.gpu(), T::NTK)?;
         let n = accumulate_dims(ga.shape(), dd.shape(), kernel_matrix.shape(), k)?;
-        let params = ParamsF64 {
+        let len = n * k * n * k;
+        check_grid_index(batch.gpu(), "ntk accumulate", len, WG)?;
+        let params = Params {
             rows: n as u32,
             cols: 0,
             k: k as u32,
             _pad: 0,
-            offset,
-            _pad1: [0; 2],
+            offset: T::pair(offset, 0.0),
         };
-        let groups = grid_1d(batch.gpu(), groups_for(n * k * n * k, 256))?;
+        let groups = grid_1d(batch.gpu(), groups_for(len, WG))?;
         batch.dispatch(
             kernel,
             &[ga.buffer(), dd.buffer(), kernel_matrix.buffer()],

@@ -19,7 +19,6 @@ macro_rules! shader {
 /// One kernel family's body instantiated in one precision: the prelude that defines `Real`
 /// (shaders/prelude_f32.wgsl or prelude_f64.wgsl) joined in front of the body at build time.
 /// Its name is `<family>_<precision>`, so labels and pipeline keys tell the two apart.
-#[allow(unused_macros)]
 macro_rules! family {
     ($ident:ident, $family:literal, f32, trusted: $trusted:expr) => {
         pub static $ident: Shader = Shader {
@@ -46,40 +45,40 @@ macro_rules! family {
 }
 
 shader!(MATMUL, "matmul", NONE, trusted: true);
-shader!(GRAM, "gram", NONE, trusted: true);
-shader!(GRAM_F64, "gram_f64", F64, trusted: true);
+family!(GRAM_F32, "gram", f32, trusted: true);
+family!(GRAM_F64, "gram", f64, trusted: true);
 shader!(ACTIVATION, "activation", NONE, trusted: false);
 shader!(ROWNORM, "rownorm", NONE, trusted: false);
 shader!(REDUCE, "reduce", NONE, trusted: false);
-shader!(VECTOR, "vector", NONE, trusted: false);
-shader!(VECTOR_F64, "vector_f64", F64, trusted: false);
+family!(VECTOR_F32, "vector", f32, trusted: false);
+family!(VECTOR_F64, "vector", f64, trusted: false);
 shader!(LOSS, "loss", NONE, trusted: false);
-shader!(SYMSTATS, "symstats", NONE, trusted: false);
-shader!(SYMSTATS_F64, "symstats_f64", F64, trusted: false);
+family!(SYMSTATS_F32, "symstats", f32, trusted: false);
+family!(SYMSTATS_F64, "symstats", f64, trusted: false);
 shader!(BIAS, "bias", NONE, trusted: false);
-shader!(NTK, "ntk", NONE, trusted: false);
-shader!(NTK_F64, "ntk_f64", F64, trusted: false);
+family!(NTK_F32, "ntk", f32, trusted: false);
+family!(NTK_F64, "ntk", f64, trusted: false);
 shader!(BASELINE, "baseline", NONE, trusted: true);
 family!(KRYLOV_F32, "krylov", f32, trusted: false);
 family!(KRYLOV_F64, "krylov", f64, trusted: false);
 family!(TRIDIAGONALIZE_F32, "tridiagonalize", f32, trusted: false);
 family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
 
-/// All shaders, for validation and translation tests.
+/// All shaders, every family in every precision, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
     &MATMUL,
-    &GRAM,
+    &GRAM_F32,
     &GRAM_F64,
     &ACTIVATION,
     &ROWNORM,
     &REDUCE,
-    &VECTOR,
+    &VECTOR_F32,
     &VECTOR_F64,
     &LOSS,
-    &SYMSTATS,
+    &SYMSTATS_F32,
     &SYMSTATS_F64,
     &BIAS,
-    &NTK,
+    &NTK_F32,
     &NTK_F64,
     &BASELINE,
     &KRYLOV_F32,

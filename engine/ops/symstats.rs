@@ -1,4 +1,4 @@
-//! Per-row statistics of square matrices (shaders/symstats.wgsl, symstats_f64.wgsl):
+//! Per-row statistics of square matrices (shaders/symstats.wgsl):
 //! the Gershgorin proxies of MEASUREMENTS.md §3 and ‖A - B‖_F for the Eq. 13 bound.
 //! The GPU reduces each row; the host combines the n row results.
 
@@ -7,21 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
-use crate::gpu::{grid_1d, Batch, Element, Gpu, GpuError, Kernel, Shader, Tensor};
-
-/// Element types with a symstats shader.
-pub trait SymStatsElement: Element + Copy + Into<f64> {
-    const SHADER: &'static Shader;
-}
-
-impl SymStatsElement for f32 {
-    const SHADER: &'static Shader = &shaders::SYMSTATS;
-}
-
-impl SymStatsElement for f64 {
-    const SHADER: &'static Shader = &shaders::SYMSTATS_F64;
-}
+use super::real::{check_u32_index, Real};
+use crate::gpu::{grid_1d, Batch, Element, Gpu, GpuError, Kernel, Tensor};
 
 /// Gershgorin proxies of a (normalised) Gram matrix Ĝ, named as in the output files.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -45,7 +32,7 @@ struct Params {
     _pad: [u32; 3],
 }
 
-pub struct SymStats<T: SymStatsElement> {
+pub struct SymStats<T: Real> {
     row_stats: Arc<Kernel>,
     row_diff_sq: Arc<Kernel>,
     _element: PhantomData<T>,
@@ -53,18 +40,22 @@ pub struct SymStats<T: SymStatsElement> {
 
 fn square<T: Element>(what: &str, a: &Tensor<T>) -> Result<usize> {
     match a.shape() {
-        [r, c] if r == c => Ok(*r),
+        [r, c] if r == c => {
+            // Row i's stats sit at 4 i + 3; its elements at i n + j.
+            check_u32_index(what, (*r as u128) * (*r as u128).max(4))?;
+            Ok(*r)
+        }
         s => bail!(GpuError::Shape(format!(
             "{what} must be a square matrix, but has shape {s:?}"
         ))),
     }
 }
 
-impl<T: SymStatsElement> SymStats<T> {
+impl<T: Real> SymStats<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(SymStats {
-            row_stats: gpu.kernel(T::SHADER, "row_stats", &[])?,
-            row_diff_sq: gpu.kernel(T::SHADER, "row_diff_sq", &[])?,
+            row_stats: gpu.kernel(T::SYMSTATS, "row_stats", &[])?,
+            row_diff_sq: gpu.kernel(T::SYMSTATS, "row_diff_sq", &[])?,
             _element: PhantomData,
         })
     }

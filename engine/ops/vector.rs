@@ -1,12 +1,10 @@
 //! BLAS-like vector and matrix-vector operations in f32 or f64, the building blocks of
-//! the GPU Lanczos eigensolver (shaders/vector.wgsl, shaders/vector_f64.wgsl).
+//! the GPU Lanczos eigensolver (shaders/vector.wgsl).
 //!
-//! One host API serves both precisions: [`VectorOps<f32>`] runs shaders/vector.wgsl on
-//! any adapter, [`VectorOps<f64>`] runs shaders/vector_f64.wgsl, which needs
-//! `SHADER_F64` (lavapipe and NVIDIA have it, Metal does not). The two shaders have the
-//! same entry points and bindings; only the element type and the params struct differ,
-//! which is what [`VectorElement`] supplies. Scalars (alpha, beta) are passed as f64 and
-//! rounded to the element type.
+//! One host API serves both precisions: [`VectorOps<f32>`] runs the f32 instantiation of
+//! shaders/vector.wgsl on any adapter, [`VectorOps<f64>`] the f64 one, which needs
+//! `SHADER_F64`; [`Real`] picks the shader and lays out the scalars. Scalars (alpha,
+//! beta) are passed as f64 and rounded to the element type.
 //!
 //! Vectors are tensors of any shape, used as flat arrays of `len()` elements. Matrices
 //! are 2-D `[m, n]` row-major; Lanczos keeps its basis as the rows of one `[m_max, n]`
@@ -21,8 +19,8 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
-use crate::gpu::{grid_1d, groups_for, Batch, Element, Gpu, GpuError, Kernel, Shader, Tensor};
+use super::real::{self, distinct, matrix_dims, Real, RealPair};
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// The most workgroups the first stage of a dot product uses (its partial sums are the
 /// scratch tensor). With 256 invocations each, a vector of 25 million elements gives each
@@ -46,75 +44,32 @@ pub struct VectorSizes {
     pub _pad: [u32; 3],
 }
 
-/// Params of shaders/vector.wgsl: the sizes, then f32 alpha and beta, padded to 48 bytes.
+/// Params of shaders/vector.wgsl: the sizes (32 bytes, so the scalars land on offset 32,
+/// a multiple of 8 as f64 needs), then alpha and beta in the precision's layout; 48 bytes.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct VectorParamsF32 {
+pub struct VectorParams {
     sizes: VectorSizes,
-    alpha: f32,
-    beta: f32,
-    _pad: [u32; 2],
+    alpha_beta: RealPair,
 }
 
-/// Params of shaders/vector_f64.wgsl: the sizes (32 bytes, so the f64s land on offsets
-/// 32 and 40, multiples of 8 as WGSL requires), then f64 alpha and beta; 48 bytes.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct VectorParamsF64 {
-    sizes: VectorSizes,
-    alpha: f64,
-    beta: f64,
-}
-
-// The WGSL structs are laid out by hand; these pin the Rust side to them.
+// The WGSL struct is laid out by hand; these pin the Rust side to it.
 const _: () = {
     assert!(std::mem::size_of::<VectorSizes>() == 32);
-    assert!(std::mem::size_of::<VectorParamsF32>() == 48);
-    assert!(std::mem::offset_of!(VectorParamsF32, alpha) == 32);
-    assert!(std::mem::offset_of!(VectorParamsF32, beta) == 36);
-    assert!(std::mem::size_of::<VectorParamsF64>() == 48);
-    assert!(std::mem::offset_of!(VectorParamsF64, alpha) == 32);
-    assert!(std::mem::offset_of!(VectorParamsF64, beta) == 40);
+    assert!(std::mem::size_of::<VectorParams>() == 48);
+    assert!(std::mem::offset_of!(VectorParams, alpha_beta) == 32);
 };
 
-/// An element type the vector shaders exist for: f32 and f64.
-///
-/// A trait rather than an enum of precisions so that the tensors' element type picks the
-/// shader at compile time: a `Tensor<f32>` can never reach the f64 kernels. The params
-/// differ in layout (f64 scalars need 8-byte alignment), hence the associated type.
-pub trait VectorElement: Element {
-    /// shaders/vector.wgsl or shaders/vector_f64.wgsl.
-    const SHADER: &'static Shader;
-    /// The shader's uniform params struct.
-    type Params: bytemuck::Pod;
-    /// Params with alpha and beta rounded to this precision.
-    fn to_params(sizes: VectorSizes, alpha: f64, beta: f64) -> Self::Params;
-}
-
-impl VectorElement for f32 {
-    const SHADER: &'static Shader = &shaders::VECTOR;
-    type Params = VectorParamsF32;
-    fn to_params(sizes: VectorSizes, alpha: f64, beta: f64) -> VectorParamsF32 {
-        VectorParamsF32 {
-            sizes,
-            alpha: alpha as f32,
-            beta: beta as f32,
-            _pad: [0; 2],
-        }
-    }
-}
-
-impl VectorElement for f64 {
-    const SHADER: &'static Shader = &shaders::VECTOR_F64;
-    type Params = VectorParamsF64;
-    fn to_params(sizes: VectorSizes, alpha: f64, beta: f64) -> VectorParamsF64 {
-        VectorParamsF64 { sizes, alpha, beta }
+fn params<T: Real>(sizes: VectorSizes, alpha: f64, beta: f64) -> VectorParams {
+    VectorParams {
+        sizes,
+        alpha_beta: T::pair(alpha, beta),
     }
 }
 
 /// The vector kernels of one precision, built once, and the scratch tensor for the
 /// partial sums of dot products.
-pub struct VectorOps<T: VectorElement> {
+pub struct VectorOps<T: Real> {
     axpy: Arc<Kernel>,
     scale: Arc<Kernel>,
     copy: Arc<Kernel>,
@@ -133,11 +88,11 @@ pub struct VectorOps<T: VectorElement> {
     scratch: Tensor<T>,
 }
 
-impl<T: VectorElement> VectorOps<T> {
+impl<T: Real> VectorOps<T> {
     /// Builds the kernels. For f64, fails with an error naming `SHADER_F64` and the
     /// adapter when the adapter lacks it (callers then fall back to f32).
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let k = |entry: &str| gpu.kernel(T::SHADER, entry, &[]);
+        let k = |entry: &str| gpu.kernel(T::VECTOR, entry, &[]);
         let axpy = k("vector_axpy")?;
         let wg = axpy.workgroup_size[0];
         Ok(VectorOps {
@@ -284,7 +239,7 @@ impl<T: VectorElement> VectorOps<T> {
             rows: rows as u32,
             ..Default::default()
         };
-        let params = T::to_params(sizes, alpha, beta);
+        let params = params::<T>(sizes, alpha, beta);
         let buffers = [x.buffer(), a.buffer(), y.buffer()];
         if trans {
             let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
@@ -310,7 +265,7 @@ impl<T: VectorElement> VectorOps<T> {
             row: row as u32,
             ..Default::default()
         };
-        let params = T::to_params(sizes, 0.0, 0.0);
+        let params = params::<T>(sizes, 0.0, 0.0);
         let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
         batch.dispatch(
             &self.set_row,
@@ -335,7 +290,7 @@ impl<T: VectorElement> VectorOps<T> {
             row: row as u32,
             ..Default::default()
         };
-        let params = T::to_params(sizes, 0.0, 0.0);
+        let params = params::<T>(sizes, 0.0, 0.0);
         let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
         batch.dispatch(
             &self.get_row,
@@ -377,7 +332,7 @@ impl<T: VectorElement> VectorOps<T> {
             n: n as u32,
             ..Default::default()
         };
-        let params = T::to_params(sizes, alpha, 0.0);
+        let params = params::<T>(sizes, alpha, 0.0);
         let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
         batch.dispatch(kernel, buffers, Some(&params), groups)
     }
@@ -401,7 +356,7 @@ impl<T: VectorElement> VectorOps<T> {
             take_sqrt: take_sqrt as u32,
             ..Default::default()
         };
-        let params = T::to_params(sizes, 0.0, 0.0);
+        let params = params::<T>(sizes, 0.0, 0.0);
         let mut buffers = inputs.to_vec();
         buffers.push(self.scratch.buffer());
         batch.dispatch(stage1, &buffers, Some(&params), [partials as u32, 1, 1])?;
@@ -419,66 +374,26 @@ impl<T: VectorElement> VectorOps<T> {
 /// sum must not wrap in u32.
 const MAX_LEN: usize = u32::MAX as usize - MAX_PARTIALS * 1024;
 
-fn vector_len<T: Element>(what: &str, name: &str, t: &Tensor<T>) -> Result<usize> {
-    if t.len() > MAX_LEN {
-        bail!(
-            "{what}: {name} of shape {:?} exceeds 32-bit indexing",
-            t.shape()
-        );
-    }
-    Ok(t.len())
+fn vector_len<T: Real>(what: &str, name: &str, t: &Tensor<T>) -> Result<usize> {
+    real::vector_len(what, name, t, MAX_LEN)
 }
 
-fn same_len<T: Element>(
+fn same_len<T: Real>(
     what: &str,
     a_name: &str,
     a: &Tensor<T>,
     b_name: &str,
     b: &Tensor<T>,
 ) -> Result<usize> {
-    if a.len() != b.len() {
-        bail!(GpuError::Shape(format!(
-            "{what}: {a_name} has shape {:?} but {b_name} has shape {:?}; \
-             they must have the same number of elements",
-            a.shape(),
-            b.shape()
-        )));
-    }
-    vector_len(what, a_name, a)
+    real::same_len(what, a_name, a, b_name, b, MAX_LEN)
 }
 
-fn scalar_out<T: Element>(what: &str, out: &Tensor<T>) -> Result<()> {
+fn scalar_out<T: Real>(what: &str, out: &Tensor<T>) -> Result<()> {
     if out.len() != 1 {
         bail!(GpuError::Shape(format!(
             "{what}: out must hold one element (e.g. shape [1]), but it has shape {:?}",
             out.shape()
         )));
-    }
-    Ok(())
-}
-
-fn matrix_dims<T: Element>(what: &str, a: &Tensor<T>) -> Result<(usize, usize)> {
-    let (m, n) = a.dims2(&format!("{what}: A"))?;
-    // The shaders index A with u32.
-    if a.len() > u32::MAX as usize {
-        bail!("{what}: A of shape {:?} exceeds 32-bit indexing", a.shape());
-    }
-    Ok((m, n))
-}
-
-/// wgpu cannot bind one buffer as an input and as a writable output of one launch.
-fn distinct<T: Element>(
-    what: &str,
-    a_name: &str,
-    a: &Tensor<T>,
-    b_name: &str,
-    b: &Tensor<T>,
-) -> Result<()> {
-    if std::ptr::eq(a, b) {
-        bail!(
-            "{what}: {a_name} and {b_name} are the same tensor; \
-             wgpu cannot bind one buffer as both input and output"
-        );
     }
     Ok(())
 }

@@ -198,7 +198,7 @@ fn finite_width_gram_approaches_the_infinite_width_kernel() {
                 if l == depth {
                     let g = Tensor::<f32>::zeros(gpu, &[n, n])?;
                     let mut batch = wideprobe::gpu::Batch::new(gpu);
-                    gram.record(&mut batch, f, 1.0 / width as f32, &g)?;
+                    gram.record(&mut batch, f, 1.0 / width as f64, &g)?;
                     batch.submit()?;
                     last = g.to_vec(gpu)?;
                 }

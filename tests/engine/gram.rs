@@ -28,7 +28,7 @@ fn f32_gram_matches_reference_and_is_exactly_symmetric() {
         let g = Tensor::<f32>::zeros(gpu, &[n, n]).unwrap();
         g.poison(gpu).unwrap();
         let mut batch = Batch::new(gpu);
-        gram.record(&mut batch, &xt, scale, &g).unwrap();
+        gram.record(&mut batch, &xt, scale as f64, &g).unwrap();
         batch.submit().unwrap();
         let got = g.to_vec(gpu).unwrap();
         let want = reference::gram(&common::to_f64(&x), n, d, scale as f64);
@@ -61,7 +61,7 @@ fn f64_gram_is_exact_to_f64_rounding() {
         let g = Tensor::<f64>::zeros(gpu, &[n, n]).unwrap();
         g.poison(gpu).unwrap();
         let mut batch = Batch::new(gpu);
-        gram.record_f64(&mut batch, &xt, 0.5, &g).unwrap();
+        gram.record(&mut batch, &xt, 0.5, &g).unwrap();
         batch.submit().unwrap();
         let got = g.to_vec(gpu).unwrap();
         let want = reference::gram(&common::to_f64(&x), n, d, 0.5);
@@ -101,7 +101,7 @@ fn f64_accumulation_resolves_what_f32_cannot() {
     let gram = Gram::new(gpu).unwrap();
     let mut batch = Batch::new(gpu);
     gram.record(&mut batch, &xt, 1.0, &g32).unwrap();
-    gram.record_f64(&mut batch, &xt, 1.0, &g64).unwrap();
+    gram.record(&mut batch, &xt, 1.0, &g64).unwrap();
     batch.submit().unwrap();
     // Error in the part that matters: G minus its mean (the common component).
     let centred_err = |got: &[f64]| {

@@ -132,3 +132,25 @@ fn mismatched_shapes_are_errors_naming_both() {
         .to_string();
     assert!(err.contains("[3, 4]") && err.contains("[5, 6]"), "{err}");
 }
+
+/// Issue 13 row 7: from k = 65,535 on, `bench matmul --m 4 --n 4 --k 70000` gave a
+/// wrong product. A deep, narrow product must be right in every layout and variant.
+#[test]
+fn deep_inner_dimension_past_65535_is_right() {
+    for variant in MatmulVariant::ALL {
+        for layout in Layout::ALL {
+            check(variant, layout, 2, 3, 70_001, 1.0, 0.0);
+        }
+    }
+}
+
+/// A product deeper than one launch's slice of the inner dimension: the later slices
+/// accumulate into C, so alpha must scale every slice and beta apply exactly once.
+#[test]
+fn deep_product_scales_every_slice_and_applies_beta_once() {
+    for variant in MatmulVariant::ALL {
+        for layout in [Layout::NN, Layout::TT] {
+            check(variant, layout, 5, 7, 9_001, -0.5, 0.75);
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! The NTK assembly kernels (shaders/ntk.wgsl, ntk_f64.wgsl) against f64 references at
+//! The NTK assembly kernels (shaders/ntk.wgsl, f32 and f64) against f64 references at
 //! awkward sizes, outputs poisoned first: row repetition and the Hadamard accumulation.
 
 use wideprobe::gpu::{Batch, Tensor};
@@ -72,7 +72,7 @@ fn accumulate_matches_reference_f32_and_f64() {
         let ddt = Tensor::from_slice(gpu, &[order, order], &dd).unwrap();
         let kt = Tensor::from_slice(gpu, &[order, order], &k0).unwrap();
         let mut batch = Batch::new(gpu);
-        op.accumulate(&mut batch, &gat, &ddt, k, offset as f32, &kt)
+        op.accumulate(&mut batch, &gat, &ddt, k, offset, &kt)
             .unwrap();
         batch.submit().unwrap();
         common::assert_close_f32(&what, &kt.to_vec(gpu).unwrap(), &want, 1e-6, 1e-6, 1e-6);
@@ -82,7 +82,7 @@ fn accumulate_matches_reference_f32_and_f64() {
             let ddt = Tensor::from_slice(gpu, &[order, order], &to64(&dd)).unwrap();
             let kt = Tensor::from_slice(gpu, &[order, order], &to64(&k0)).unwrap();
             let mut batch = Batch::new(gpu);
-            op.accumulate_f64(&mut batch, &gat, &ddt, k, offset, &kt)
+            op.accumulate(&mut batch, &gat, &ddt, k, offset, &kt)
                 .unwrap();
             batch.submit().unwrap();
             common::assert_close(

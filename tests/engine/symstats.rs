@@ -1,8 +1,6 @@
 use rand::Rng;
 use wideprobe::gpu::{Batch, Tensor};
-use wideprobe::ops::symstats::{
-    proxies_from_row_stats, GershgorinProxies, SymStats, SymStatsElement,
-};
+use wideprobe::ops::symstats::{proxies_from_row_stats, GershgorinProxies, SymStats};
 
 use crate::common;
 
@@ -39,7 +37,7 @@ fn random_symmetric(rng: &mut impl Rng, n: usize) -> Vec<f64> {
     a
 }
 
-fn check<T: SymStatsElement>(n: usize, from: fn(f64) -> T, tol: f64) {
+fn check<T: wideprobe::ops::Real>(n: usize, from: fn(f64) -> T, tol: f64) {
     let gpu = common::gpu();
     let mut rng = common::rng(&format!("symstats {} n={n}", T::NAME));
     let a = random_symmetric(&mut rng, n);

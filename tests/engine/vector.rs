@@ -2,18 +2,18 @@ use rand::Rng;
 use wideprobe::gpu::kernel::parse_and_validate;
 use wideprobe::gpu::{Batch, Shader, Tensor};
 use wideprobe::ops::shaders;
-use wideprobe::ops::vector::{VectorElement, VectorOps, MAX_PARTIALS};
+use wideprobe::ops::vector::{VectorOps, MAX_PARTIALS};
 
 use crate::common::{self, reference};
 
 /// Lengths that are not multiples of the 256-invocation workgroup.
 const LENGTHS: &[usize] = &[1, 7, 33, 130, 300];
 
-/// Invocations per workgroup in shaders/vector*.wgsl.
+/// Invocations per workgroup in shaders/vector.wgsl.
 const WG: usize = 256;
 
 /// What the tests need to know about a precision.
-trait Real: VectorElement + Copy {
+trait Real: wideprobe::ops::Real {
     const EPS: f64;
     /// Relative Frobenius error allowed on top of the elementwise rounding bound.
     const REL: f64;
@@ -504,8 +504,8 @@ fn mismatched_shapes_are_errors_naming_them() {
     }
 }
 
-/// The f32 and f64 shaders are maintained side by side: same entry points, each binding
-/// the same names in the same order, so one host wrapper drives both.
+/// The f32 and f64 instantiations of the one body expose the same entry points, each
+/// binding the same names in the same order, so one host wrapper drives both.
 #[test]
 fn f32_and_f64_shaders_have_the_same_interface() {
     let interface = |shader: &Shader| {
@@ -518,7 +518,10 @@ fn f32_and_f64_shaders_have_the_same_interface() {
         let entries: Vec<String> = module.entry_points.iter().map(|e| e.name.clone()).collect();
         (entries, globals)
     };
-    assert_eq!(interface(&shaders::VECTOR), interface(&shaders::VECTOR_F64));
+    assert_eq!(
+        interface(&shaders::VECTOR_F32),
+        interface(&shaders::VECTOR_F64)
+    );
 }
 
 /// The length the two-stage reduction is sized for (MAX_PARTIALS): each invocation sums

@@ -24,7 +24,6 @@ use crate::nn::ntk::{NtkKernels, NtkMethod, NtkSpectrum};
 use crate::nn::step::TrainStep;
 use crate::nn::Fcn;
 
-
 pub use crate::nn::step::accuracy;
 pub use rows::{
     epochs_header, run_cells, runs_header, EpochRecord, Lemma2Cells, RunSummary, EPOCH_COLUMNS,

@@ -1,0 +1,182 @@
+//! Recording kernel launches into one command buffer and submitting them ([`Batch`]),
+//! and laying out workgroup grids.
+
+use anyhow::{bail, Result};
+use wgpu::util::DeviceExt;
+
+use super::context::Gpu;
+use super::kernel::{BindingKind, Kernel};
+use super::timing::GpuTimer;
+
+/// Records kernel launches into one command buffer; [`Batch::submit`] sends them all
+/// at once, so a training step or a Lanczos iteration is one submission.
+pub struct Batch<'g> {
+    gpu: &'g Gpu,
+    encoder: wgpu::CommandEncoder,
+    timer: Option<GpuTimer>,
+}
+
+impl<'g> Batch<'g> {
+    pub fn new(gpu: &'g Gpu) -> Self {
+        Batch {
+            gpu,
+            encoder: gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("wideprobe batch"),
+                }),
+            timer: None,
+        }
+    }
+
+    /// A batch that times each launch with GPU timestamps (when the adapter has them;
+    /// otherwise [`Batch::submit`] returns no GPU times and callers time on the host).
+    pub fn timed(gpu: &'g Gpu, max_launches: u32) -> Self {
+        let mut batch = Self::new(gpu);
+        batch.timer = GpuTimer::new(gpu, max_launches);
+        batch
+    }
+
+    pub fn gpu(&self) -> &'g Gpu {
+        self.gpu
+    }
+
+    /// Records one launch. `buffers` are the kernel's storage bindings in binding
+    /// order; `params` fills its uniform binding, if it has one.
+    pub fn dispatch<P: bytemuck::Pod>(
+        &mut self,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        params: Option<&P>,
+        workgroups: [u32; 3],
+    ) -> Result<()> {
+        let storage_count = kernel
+            .bindings
+            .iter()
+            .filter(|b| b.kind != BindingKind::Uniform)
+            .count();
+        let has_uniform = kernel
+            .bindings
+            .iter()
+            .any(|b| b.kind == BindingKind::Uniform);
+        if buffers.len() != storage_count || has_uniform != params.is_some() {
+            bail!(
+                "kernel {} takes [{}] but was given {} buffers and {} params",
+                kernel.label,
+                kernel.describe_bindings(),
+                buffers.len(),
+                if params.is_some() { "" } else { "no" }
+            );
+        }
+        let max = self.gpu.limits().max_compute_workgroups_per_dimension;
+        if workgroups.iter().any(|&g| g > max) {
+            bail!(
+                "kernel {} launched with {:?} workgroups; the adapter allows {max} per dimension",
+                kernel.label,
+                workgroups
+            );
+        }
+        if workgroups.contains(&0) {
+            return Ok(()); // nothing to do: an empty tensor
+        }
+        let uniform = params.map(|p| {
+            self.gpu
+                .device
+                .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(&kernel.label),
+                    contents: bytemuck::bytes_of(p),
+                    usage: wgpu::BufferUsages::UNIFORM,
+                })
+        });
+        let mut storage = buffers.iter();
+        let entries: Vec<wgpu::BindGroupEntry> = kernel
+            .bindings
+            .iter()
+            .map(|b| wgpu::BindGroupEntry {
+                binding: b.binding,
+                resource: match b.kind {
+                    BindingKind::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
+                    _ => storage.next().unwrap().as_entire_binding(),
+                },
+            })
+            .collect();
+        let bind_group = self
+            .gpu
+            .device
+            .create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some(&kernel.label),
+                layout: &kernel.layout,
+                entries: &entries,
+            });
+        let timestamp_writes = self.timer.as_mut().and_then(|t| t.next_pass(&kernel.label));
+        let mut pass = self
+            .encoder
+            .begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some(&kernel.label),
+                timestamp_writes,
+            });
+        pass.set_pipeline(&kernel.pipeline);
+        pass.set_bind_group(0, &bind_group, &[]);
+        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        Ok(())
+    }
+
+    /// Records a buffer-to-buffer copy of `bytes` bytes.
+    pub fn copy(&mut self, src: &wgpu::Buffer, dst: &wgpu::Buffer, bytes: u64) {
+        self.copy_region(src, 0, dst, 0, bytes);
+    }
+
+    /// Records a copy of `bytes` bytes between offsets (all multiples of 4).
+    pub fn copy_region(
+        &mut self,
+        src: &wgpu::Buffer,
+        src_offset: u64,
+        dst: &wgpu::Buffer,
+        dst_offset: u64,
+        bytes: u64,
+    ) {
+        self.encoder
+            .copy_buffer_to_buffer(src, src_offset, dst, dst_offset, bytes);
+    }
+
+    /// Submits everything recorded and waits for it. Returns each launch's GPU time in
+    /// seconds, in launch order, when the batch was timed and the adapter can.
+    pub fn submit(mut self) -> Result<Option<Vec<(String, f64)>>> {
+        if let Some(t) = &self.timer {
+            t.resolve(&mut self.encoder);
+        }
+        self.gpu.queue.submit([self.encoder.finish()]);
+        self.gpu.wait()?;
+        match self.timer {
+            Some(t) => t.read(self.gpu).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Workgroup counts for `groups` workgroups laid out in x then y, since one
+/// dimension holds at most 65535 on most adapters. Shaders recover the linear index
+/// as `wg.x + wg.y * num_workgroups.x`.
+pub fn grid_1d(gpu: &Gpu, groups: u64) -> Result<[u32; 3]> {
+    let max = gpu.limits().max_compute_workgroups_per_dimension as u64;
+    if groups <= max {
+        return Ok([groups as u32, 1, 1]);
+    }
+    let y = groups.div_ceil(max);
+    if y > max {
+        bail!("{groups} workgroups exceed the adapter's {max} x {max} grid");
+    }
+    let x = groups.div_ceil(y);
+    Ok([x as u32, y as u32, 1])
+}
+
+/// Number of workgroups of `size` invocations covering `n` items.
+pub fn groups_for(n: usize, size: u32) -> u64 {
+    (n as u64).div_ceil(size as u64)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Gpu>();
+}

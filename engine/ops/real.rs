@@ -1,0 +1,187 @@
+//! The one element trait every precision-generic wrapper uses ([`Real`]: f32 or f64), and
+//! the shape and 32-bit index checks the wrappers share.
+//!
+//! A trait rather than an enum of precisions so that the tensors' element type picks the
+//! shader at compile time: a `Tensor<f32>` can never reach an f64 kernel.
+
+use anyhow::{bail, Result};
+
+use super::shaders;
+use std::sync::Arc;
+
+use crate::gpu::{Element, Gpu, GpuError, Kernel, Shader, Tensor};
+
+/// The real scalars of a params struct (alpha and beta, or one scale with the second
+/// unused), laid out as the precision's WGSL struct reads them: two f32 at the start of
+/// the 16 bytes, or two f64. Every WGSL params struct places its `Real` fields at an
+/// offset that is a multiple of 8 (f64 alignment), so one Rust struct serves both
+/// precisions and only this field differs.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct RealPair {
+    words: [u32; 4],
+}
+
+/// Device scalars of the precision-generic kernel families: f32 on any adapter, f64
+/// where the adapter has `SHADER_F64` (lavapipe and NVIDIA have it, Metal does not).
+pub trait Real: Element + Copy + Into<f64> {
+    /// Whether this precision's shaders need the adapter's `SHADER_F64`.
+    const NEEDS_F64: bool;
+    /// The `vector` family in this precision (shaders/vector.wgsl).
+    const VECTOR: &'static Shader;
+    /// The `gram` family: X is f32, the sums and G are this precision.
+    const GRAM: &'static Shader;
+    /// The `symstats` family.
+    const SYMSTATS: &'static Shader;
+    /// The `ntk` family.
+    const NTK: &'static Shader;
+    /// `a` and `b` rounded to this precision, in its params layout.
+    fn pair(a: f64, b: f64) -> RealPair;
+}
+
+impl Real for f32 {
+    const NEEDS_F64: bool = false;
+    const VECTOR: &'static Shader = &shaders::VECTOR_F32;
+    const GRAM: &'static Shader = &shaders::GRAM_F32;
+    const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F32;
+    const NTK: &'static Shader = &shaders::NTK_F32;
+    fn pair(a: f64, b: f64) -> RealPair {
+        RealPair {
+            words: [(a as f32).to_bits(), (b as f32).to_bits(), 0, 0],
+        }
+    }
+}
+
+impl Real for f64 {
+    const NEEDS_F64: bool = true;
+    const VECTOR: &'static Shader = &shaders::VECTOR_F64;
+    const GRAM: &'static Shader = &shaders::GRAM_F64;
+    const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F64;
+    const NTK: &'static Shader = &shaders::NTK_F64;
+    fn pair(a: f64, b: f64) -> RealPair {
+        RealPair {
+            words: bytemuck::cast([a, b]),
+        }
+    }
+}
+
+/// One entry point of a family built in both precisions, for wrappers that serve both
+/// from one object: f32 always, f64 where the adapter has `SHADER_F64`.
+pub struct KernelPair {
+    f32: Arc<Kernel>,
+    f64: Option<Arc<Kernel>>,
+}
+
+impl KernelPair {
+    /// `f32` and `f64` are one family's two instantiations, e.g. `<f32 as Real>::GRAM`.
+    pub fn new(gpu: &Gpu, f32: &'static Shader, f64: &'static Shader, entry: &str) -> Result<Self> {
+        Ok(KernelPair {
+            f32: gpu.kernel(f32, entry, &[])?,
+            f64: if gpu.has_f64() {
+                Some(gpu.kernel(f64, entry, &[])?)
+            } else {
+                None
+            },
+        })
+    }
+
+    pub fn has_f64(&self) -> bool {
+        self.f64.is_some()
+    }
+
+    /// The kernel of `T`'s precision; for f64 on an adapter without it, an error naming
+    /// SHADER_F64, the shader and the adapter.
+    pub fn get<T: Real>(&self, gpu: &Gpu, shader: &'static Shader) -> Result<&Kernel> {
+        if !T::NEEDS_F64 {
+            return Ok(&self.f32);
+        }
+        match &self.f64 {
+            Some(k) => Ok(k),
+            None => bail!(GpuError::MissingFeature {
+                shader: shader.name,
+                feature: "SHADER_F64".into(),
+                adapter: gpu.summary.name.clone(),
+            }),
+        }
+    }
+}
+
+/// Checks that a kernel's u32 index arithmetic cannot wrap: `largest` is the largest
+/// value any index expression of the kernel reaches (e.g. m k for an m x k operand).
+pub fn check_u32_index(what: &str, largest: u128) -> Result<()> {
+    if largest > u32::MAX as u128 {
+        bail!(GpuError::Shape(format!(
+            "{what}: an index reaches {largest}, beyond the kernel's 32-bit index arithmetic \
+             (4294967295); split the problem into smaller pieces"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a launch whose linear invocation index is `(wg.x + wg.y nwg.x) WG + lid` over
+/// a [`crate::gpu::grid_1d`] grid of `len` elements: the grid rounds up by less than one
+/// row of workgroups, so the index reaches `len + (max_dim + 1) WG` at most.
+pub fn check_grid_index(gpu: &Gpu, what: &str, len: usize, wg: u32) -> Result<()> {
+    let max_dim = gpu.limits().max_compute_workgroups_per_dimension as u128;
+    check_u32_index(what, len as u128 + (max_dim + 1) * wg as u128)
+}
+
+/// The element count of a tensor used as a flat vector, checked against `max_len`.
+pub fn vector_len<T: Element>(
+    what: &str,
+    name: &str,
+    t: &Tensor<T>,
+    max_len: usize,
+) -> Result<usize> {
+    if t.len() > max_len {
+        bail!(GpuError::Shape(format!(
+            "{what}: {name} of shape {:?} exceeds 32-bit indexing ({max_len} elements at most)",
+            t.shape()
+        )));
+    }
+    Ok(t.len())
+}
+
+/// The common element count of two tensors, which must agree.
+pub fn same_len<T: Element>(
+    what: &str,
+    a_name: &str,
+    a: &Tensor<T>,
+    b_name: &str,
+    b: &Tensor<T>,
+    max_len: usize,
+) -> Result<usize> {
+    if a.len() != b.len() {
+        bail!(GpuError::Shape(format!(
+            "{what}: {a_name} has shape {:?} but {b_name} has shape {:?}; \
+             they must have the same number of elements",
+            a.shape(),
+            b.shape()
+        )));
+    }
+    vector_len(what, a_name, a, max_len)
+}
+
+/// Rows and columns of a matrix whose elements the kernel indexes with u32.
+pub fn matrix_dims<T: Element>(what: &str, a: &Tensor<T>) -> Result<(usize, usize)> {
+    let (m, n) = a.dims2(&format!("{what}: A"))?;
+    check_u32_index(&format!("{what}: A {:?}", a.shape()), a.len() as u128)?;
+    Ok((m, n))
+}
+
+/// wgpu cannot bind one buffer as an input and as a writable output of one launch.
+pub fn distinct<T: Element, U: Element>(
+    what: &str,
+    a_name: &str,
+    a: &Tensor<T>,
+    b_name: &str,
+    b: &Tensor<U>,
+) -> Result<()> {
+    if std::ptr::eq(a.buffer(), b.buffer()) {
+        bail!(GpuError::Shape(format!(
+            "{what}: {a_name} and {b_name} are the same tensor; \
+             wgpu cannot bind one buffer as both input and output"
+        )));
+    }
+    Ok(())
+}
