@@ -152,6 +152,10 @@ fn matmul_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
 
 /// A 2 x 2 f64 matrix as .npy (version 1.0 header, padded to 64 bytes).
 fn write_small_npy(dir: &Path) -> PathBuf {
+    write_npy_2x2(dir, "g.npy", [2.0, 1.0, 1.0, 3.0])
+}
+
+fn write_npy_2x2(dir: &Path, name: &str, values: [f64; 4]) -> PathBuf {
     let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".to_string();
     while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
@@ -160,10 +164,10 @@ fn write_small_npy(dir: &Path) -> PathBuf {
     let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
     bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
     bytes.extend_from_slice(header.as_bytes());
-    for x in [2.0f64, 1.0, 1.0, 3.0] {
+    for x in values {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
-    let path = dir.join("g.npy");
+    let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -208,4 +212,33 @@ fn output_into_a_closed_pipe_ends_quietly() {
         );
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
+    let dir = std::env::temp_dir().join(format!("wideprobe-cli-spec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let huge = write_npy_2x2(&dir, "huge.npy", [1e300, 0.0, 0.0, 2e299]);
+    let out = run(&["spectrum", huge.to_str().unwrap(), "--precision", "f64", "--json"]);
+    assert_no_panic(&["spectrum", "huge.npy"], &out);
+    if !no_adapter(&out) && !text(&out.stderr).contains("SHADER_F64") {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let max = json["largest"][0]["value"].as_f64().unwrap();
+        let min = json["smallest"][0]["value"].as_f64().unwrap();
+        assert!((max / 1e300 - 1.0).abs() < 1e-9, "λ_max {max}");
+        assert!((min / 2e299 - 1.0).abs() < 1e-9, "λ_min {min}");
+    }
+    let indefinite = write_npy_2x2(&dir, "indef.npy", [1.0, 0.0, 0.0, -2.0]);
+    let out = run(&["spectrum", indefinite.to_str().unwrap()]);
+    assert_no_panic(&["spectrum", "indef.npy"], &out);
+    if !no_adapter(&out) {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("not positive semi-definite"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

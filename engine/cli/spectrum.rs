@@ -43,7 +43,18 @@ pub struct SpectrumArgs {
 }
 
 pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
-    let (n, data) = read_symmetric(&args.file)?;
+    let (n, mut data) = read_symmetric(&args.file)?;
+    // A finite matrix whose entries would overflow (or underflow) the solver's squares
+    // is solved scaled to a largest entry of 1; eigenvalues scale back exactly.
+    let largest = data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    let scale = if largest > 0.0 && !(1e-30..=1e30).contains(&largest) {
+        largest
+    } else {
+        1.0
+    };
+    if scale != 1.0 {
+        data.iter_mut().for_each(|x| *x /= scale);
+    }
     let gpu = Gpu::new(options)?;
     let opts = LanczosOptions {
         tol_max: args.tol_max,
@@ -52,7 +63,25 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
         seed: args.seed,
         ..Default::default()
     };
-    let result = spectrum_with_method(&gpu, n, &data, args.precision, args.method, &opts)?;
+    let mut result = spectrum_with_method(&gpu, n, &data, args.precision, args.method, &opts)?;
+    if scale != 1.0 {
+        for e in result.largest.iter_mut().chain(result.smallest.iter_mut()) {
+            e.value *= scale;
+            e.residual *= scale;
+            e.bound *= scale;
+        }
+        result.notes.push(format!(
+            "solved scaled by 1/{scale:e} (the largest entry), so that no square overflows"
+        ));
+    }
+    // κ = λ_max / λ_min is a condition number only for positive semi-definite matrices.
+    if result.lambda_min() + result.smallest[0].bound < 0.0 {
+        result.notes.push(format!(
+            "the matrix is not positive semi-definite (λ_min = {:e} < 0): κ is defined for PSD \
+             matrices (Gram matrices, kernels) and is reported as inf here",
+            result.lambda_min()
+        ));
+    }
     if args.json {
         emit_json(&result)
     } else {
