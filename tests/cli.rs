@@ -219,7 +219,13 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
     let dir = std::env::temp_dir().join(format!("wideprobe-cli-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let huge = write_npy_2x2(&dir, "huge.npy", [1e300, 0.0, 0.0, 2e299]);
-    let out = run(&["spectrum", huge.to_str().unwrap(), "--precision", "f64", "--json"]);
+    let out = run(&[
+        "spectrum",
+        huge.to_str().unwrap(),
+        "--precision",
+        "f64",
+        "--json",
+    ]);
     assert_no_panic(&["spectrum", "huge.npy"], &out);
     if !no_adapter(&out) && !text(&out.stderr).contains("SHADER_F64") {
         assert!(out.status.success(), "{}", text(&out.stderr));
