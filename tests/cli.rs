@@ -248,3 +248,39 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn networks_too_wide_or_too_deep_are_refused_before_allocating() {
+    let dir = std::env::temp_dir().join(format!("wideprobe-cli-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = |width: usize, depth: usize| {
+        format!(
+            "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\n\
+             grid:\n  width: [{width}]\n  depth: {depth}\n  n: [4]\n  activation: relu_normalized\n"
+        )
+    };
+    for (name, width, depth, expect) in [
+        ("wide", 100_000, 2, "weight matrix"),
+        ("deep", 16, 1_000_000, "beyond what wideprobe runs"),
+    ] {
+        let path = dir.join(format!("{name}.yaml"));
+        std::fs::write(&path, config(width, depth)).unwrap();
+        let out_dir = dir.join(name);
+        let args = [
+            "run",
+            path.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--quiet",
+        ];
+        let out = run(&args);
+        assert_no_panic(&args, &out);
+        if no_adapter(&out) {
+            continue;
+        }
+        assert!(!out.status.success());
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(expect), "{name}: {stderr}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -149,12 +149,7 @@ impl Footprint {
 
 /// Bytes of memory the system can give a new allocation without swapping
 /// (`MemAvailable` of /proc/meminfo); `None` where that file does not exist.
-pub fn available_host_bytes() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
-}
+pub use crate::nn::params::available_host_bytes;
 
 #[cfg(test)]
 mod tests {

@@ -171,6 +171,7 @@ pub fn measure_run(
         bias: false,
         seed: run.seed,
     };
+    fcn_config.check_fits(gpu)?;
     if let Some(dir) = tensors_dir {
         std::fs::create_dir_all(dir)?;
         write_npy_f32(

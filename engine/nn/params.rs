@@ -46,6 +46,49 @@ impl FcnConfig {
         shapes
     }
 
+    /// Refuses, before anything is allocated, a network whose weights cannot exist on
+    /// this adapter or this host: a layer's weight matrix past the adapter's buffer
+    /// limits, all weights past the host's available memory, or an absurd depth.
+    pub fn check_fits(&self, gpu: &Gpu) -> Result<()> {
+        if self.widths.len() > MAX_DEPTH {
+            bail!(
+                "depth {} is beyond what wideprobe runs (at most {MAX_DEPTH} layers, each with \
+                 its own buffers): use a smaller depth",
+                self.widths.len()
+            );
+        }
+        let limit = gpu
+            .limits()
+            .max_storage_buffer_binding_size
+            .min(gpu.limits().max_buffer_size);
+        let mut host_total: u64 = 0;
+        for (l, &(fan_out, fan_in)) in self.layer_shapes().iter().enumerate() {
+            let bytes = (fan_out as u64)
+                .checked_mul(fan_in as u64)
+                .and_then(|e| e.checked_mul(4))
+                .unwrap_or(u64::MAX);
+            if bytes > limit {
+                bail!(
+                    "layer {} needs a {fan_out} x {fan_in} weight matrix ({bytes} bytes), over the \
+                     adapter's buffer limit of {limit} bytes ({}): use a smaller width, or an \
+                     adapter with larger limits",
+                    l + 1,
+                    gpu.summary.name
+                );
+            }
+            host_total = host_total.saturating_add(bytes);
+        }
+        if let Some(available) = available_host_bytes() {
+            if host_total > available {
+                bail!(
+                    "the weights need {host_total} bytes of host memory to initialise, more than \
+                     the {available} bytes available: use a smaller width or depth"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Number of parameters P.
     pub fn parameters(&self) -> usize {
         self.layer_shapes()
@@ -99,6 +142,17 @@ impl ParamTensors {
     }
 }
 
+/// The deepest network wideprobe builds (the paper's is 30 layers deep).
+pub const MAX_DEPTH: usize = 10_000;
+
+/// Bytes the system can give a new allocation (`MemAvailable`); `None` off Linux.
+pub fn available_host_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
 /// The initial weights on the host: W_l entries ~ N(0, g / fan_in), the hidden layers'
 /// gain g, 1 for the linear output layer. Deterministic in the config's seed.
 pub fn init_weights(config: &FcnConfig) -> Vec<Vec<f32>> {
@@ -128,6 +182,7 @@ impl Fcn {
                 config.outputs
             );
         }
+        config.check_fits(gpu)?;
         let host = init_weights(&config);
         let params = ParamTensors::zeros(gpu, &config)?;
         for (tensor, w) in params.weights.iter().zip(&host) {
