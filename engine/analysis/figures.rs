@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, Context as _, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -90,7 +90,7 @@ where
     DB::ErrorType: 'static,
 {
     plot_on(&root, chart)?;
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
+    root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }
 
@@ -100,7 +100,7 @@ fn plot_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> 
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let (x0, x1, y0, y1) = bounds(chart);
     let mut c = ChartBuilder::on(root)
         .caption(&chart.title, ("sans-serif", 22))
@@ -108,14 +108,14 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow!("{e}"))?;
     c.configure_mesh()
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow!("{e}"))?;
     for s in &chart.series {
         let color = PALETTE[s.color % PALETTE.len()];
         if let Some(band) = &s.band {
@@ -125,7 +125,7 @@ where
                 poly,
                 color.mix(0.18).filled(),
             )))
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{e}"))?;
         }
         let points: Vec<(f64, f64)> = s
             .points
@@ -136,10 +136,10 @@ where
         let style = ShapeStyle::from(&color).stroke_width(2);
         let drawn = if s.dashed {
             c.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
-                .map_err(|e| anyhow!("{e:?}"))?
+                .map_err(|e| anyhow!("{e}"))?
         } else {
             c.draw_series(LineSeries::new(points.clone(), style))
-                .map_err(|e| anyhow!("{e:?}"))?
+                .map_err(|e| anyhow!("{e}"))?
         };
         let dashed = s.dashed;
         drawn.label(&s.label).legend(move |(x, y)| {
@@ -156,7 +156,7 @@ where
             }
         });
         c.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
-            .map_err(|e| anyhow!("{e:?}"))?;
+            .map_err(|e| anyhow!("{e}"))?;
     }
     c.configure_series_labels()
         .background_style(WHITE.mix(0.85))
@@ -164,7 +164,7 @@ where
         .label_font(("sans-serif", 13))
         .position(SeriesLabelPosition::UpperRight)
         .draw()
-        .map_err(|e| anyhow!("{e:?}"))?;
+        .map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }
 
@@ -175,9 +175,11 @@ pub fn draw(chart: &Chart, stem: &Path) -> Result<()> {
     draw_on(
         BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
         chart,
-    )?;
+    )
+    .with_context(|| format!("cannot write the figure {}", png.display()))?;
     let svg = stem.with_extension("svg");
-    draw_on(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), chart)?;
+    draw_on(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), chart)
+        .with_context(|| format!("cannot write the figure {}", svg.display()))?;
     Ok(())
 }
 
@@ -193,13 +195,15 @@ pub fn draw_panels(charts: &[Chart], cols: usize, stem: &Path) -> Result<()> {
         BitMapBackend::new(&png, size).into_drawing_area(),
         charts,
         (rows, cols),
-    )?;
+    )
+    .with_context(|| format!("cannot write the figure {}", png.display()))?;
     let svg = stem.with_extension("svg");
     draw_panels_on(
         SVGBackend::new(&svg, size).into_drawing_area(),
         charts,
         (rows, cols),
-    )?;
+    )
+    .with_context(|| format!("cannot write the figure {}", svg.display()))?;
     Ok(())
 }
 
@@ -212,10 +216,10 @@ where
     DB::ErrorType: 'static,
 {
     // Empty cells of the last row stay white.
-    root.fill(&WHITE).map_err(|e| anyhow!("{e:?}"))?;
+    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     for (area, chart) in root.split_evenly(grid).iter().zip(charts) {
         plot_on(area, chart)?;
     }
-    root.present().map_err(|e| anyhow!("{e:?}"))?;
+    root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }

@@ -98,6 +98,18 @@ pub trait Row: Sized {
     }
 }
 
+/// Columns added after tables were first written: files from before them read as empty.
+const ADDED_LATER: &[&str] = &["method", "spectral_readbacks"];
+
+/// The index of `column`; `None` for a column of [`ADDED_LATER`] that an older file lacks.
+fn optional_column(table: &Table, column: &str) -> Result<Option<usize>> {
+    match table.column(column) {
+        Ok(i) => Ok(Some(i)),
+        Err(_) if ADDED_LATER.contains(&column) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Declares a row struct: each field with its type and its column's name.
 macro_rules! table_row {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* $field:ident: $ty:ty = $column:literal,)* }) => {
@@ -113,11 +125,13 @@ macro_rules! table_row {
             }
 
             fn from_table(table: &Table) -> Result<Vec<Self>> {
-                let ($($field,)*) = ($(table.column($column)?,)*);
+                let ($($field,)*) = ($(optional_column(table, $column)?,)*);
                 Ok(table
                     .rows
                     .iter()
-                    .map(|cells| $name { $($field: Cell::from_cell(&cells[$field]),)* })
+                    .map(|cells| $name {
+                        $($field: Cell::from_cell($field.map_or("", |i| cells[i].as_str())),)*
+                    })
                     .collect())
             }
         }
