@@ -245,6 +245,13 @@ fn check_train_footprint(gpu: &Gpu, a: &TrainArgs) -> Result<()> {
 }
 
 fn train(gpu: &Gpu, a: TrainArgs) -> Result<()> {
+    let max_depth = wideprobe::nn::params::MAX_DEPTH;
+    if a.depth > max_depth {
+        anyhow::bail!(
+            "--depth {} is beyond what wideprobe runs (at most {max_depth} layers): use a smaller depth",
+            a.depth
+        );
+    }
     check_train_footprint(gpu, &a)?;
     let (depth, width, n) = (a.depth, a.width, a.n);
     let epoch = time_epoch(

@@ -398,7 +398,7 @@ fn normalise_literal(text: &str) -> Result<String> {
                      does: re-save the array with np.save(path, arr.astype(np.float64))"
                 );
             }
-            (None, ')' | ']' | '}') => depth -= 1,
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1), // unbalanced: the parser says so
             (None, 'L' | 'l') if previous.is_ascii_digit() => {
                 previous = c;
                 continue;
