@@ -3,6 +3,7 @@
 
 pub mod conditioning;
 pub mod config;
+pub mod grid;
 pub mod identity;
 pub mod reproduce;
 pub mod runner;
