@@ -30,7 +30,9 @@ const MAGIC: &[u8; 6] = b"\x93NUMPY";
 /// NumPy writes headers of a few hundred bytes; a megabyte is no array we can read.
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 /// Deepest bracket nesting accepted; a plain array's header nests 2 (`{` and `(`).
-const MAX_NESTING: usize = 16;
+/// The literal parser backtracks exponentially through unclosed brackets (14 unclosed
+/// `{` took 90 s), so the bound is kept small.
+const MAX_NESTING: usize = 4;
 /// Longest stretch of a header quoted back in an error.
 const QUOTE_CHARS: usize = 100;
 /// NumPy aligns the start of the data to this many bytes.
