@@ -7,7 +7,8 @@
 //   d_logits [n, k] (read_write), params.
 //   losses[i] = l_i and d_logits[i, c] = (1/n) d l_i / d f_c, so that d_logits is the
 //   gradient of h = (1/n) sum_i l_i. KIND (override): 0 mse, 1 mse_softmax,
-//   2 cross_entropy.
+//   2 cross_entropy. params.weight multiplies l_i and its gradient: 1 for the
+//   half-sum reduction, 2/k for `mean` (PyTorch's MSELoss).
 //     mse:           l = 1/2 ||f - y||^2,           dl/df = f - y
 //     mse_softmax:   l = 1/2 ||p - y||^2, p = softmax(f),
 //                    dl/df = p * (g - p.g), g = p - y
@@ -19,7 +20,7 @@ struct Params {
     n: u32,
     k: u32,
     len: u32,
-    _pad: u32,
+    weight: f32,
     lr: f32,
     _pad1: u32,
     _pad2: u32,
@@ -50,7 +51,7 @@ fn loss_forward_backward(
     let k = params.k;
     let base = i * k;
     let label = labels[i];
-    let scale = 1.0 / f32(params.n);
+    let scale = params.weight / f32(params.n);
     if KIND == 0u {
         var l = 0.0;
         for (var c = 0u; c < k; c++) {
@@ -59,7 +60,7 @@ fn loss_forward_backward(
             l += 0.5 * r * r;
             d_logits[base + c] = scale * r;
         }
-        losses[i] = l;
+        losses[i] = params.weight * l;
         return;
     }
     var m = logits[base];
@@ -71,7 +72,7 @@ fn loss_forward_backward(
         z += exp(logits[base + c] - m);
     }
     if KIND == 2u {
-        losses[i] = log(z) + m - logits[base + label];
+        losses[i] = params.weight * (log(z) + m - logits[base + label]);
         for (var c = 0u; c < k; c++) {
             let p = exp(logits[base + c] - m) / z;
             d_logits[base + c] = scale * (p - select(0.0, 1.0, c == label));
@@ -87,7 +88,7 @@ fn loss_forward_backward(
         l += 0.5 * g * g;
         pg += p * g;
     }
-    losses[i] = l;
+    losses[i] = params.weight * l;
     for (var c = 0u; c < k; c++) {
         let p = exp(logits[base + c] - m) / z;
         let g = p - select(0.0, 1.0, c == label);

@@ -81,9 +81,15 @@ pub fn time_epoch(
     let d_logits = Tensor::<f32>::zeros(gpu, &[n, CLASSES])?;
     let step = |lr: f64| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
         let mut batch = Batch::new(gpu);
-        let s = ops
-            .step
-            .record_loss_and_gradients(&mut batch, &fcn, &xt, &yt, loss, &losses, &d_logits)?;
+        let s = ops.step.record_loss_and_gradients(
+            &mut batch,
+            &fcn,
+            &xt,
+            &yt,
+            loss.into(),
+            &losses,
+            &d_logits,
+        )?;
         ops.step.record_gd_step(&mut batch, &fcn, &s.grads, lr)?;
         batch.submit()?;
         Ok((s.cache, s.deltas, s.grads))

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DatasetChoice, InputNorm};
 use crate::linalg::{Precision, SpectrumMethod};
 use crate::nn::activation::Activation;
-use crate::nn::loss::Loss;
+use crate::nn::loss::{Loss, LossReduction, Objective};
 use crate::nn::ntk::NtkMethod;
 
 pub use super::grid::{grid_product, OneOrMany};
@@ -301,6 +301,11 @@ pub struct TrainingConfig {
     /// δ of Lemma 2.
     #[serde(default = "default_delta")]
     pub delta: f64,
+    /// Squared-error reduction over the k outputs (MEASUREMENTS.md §5): `half_sum`
+    /// (the theory's) or `mean` (PyTorch's `nn.MSELoss()`, for which the paper's
+    /// learning rates were chosen).
+    #[serde(default)]
+    pub loss_reduction: LossReduction,
     pub grid: TrainingGrid,
     #[serde(flatten, skip_serializing)]
     other: OtherKeys,
@@ -317,8 +322,17 @@ impl TrainingConfig {
         "min_final_accuracy",
         "ntk",
         "delta",
+        "loss_reduction",
         "grid",
     ];
+
+    /// What gradient descent minimises for a run with this loss.
+    pub fn objective(&self, loss: Loss) -> Objective {
+        Objective {
+            loss,
+            reduction: self.loss_reduction,
+        }
+    }
 }
 
 /// One point of a training grid.

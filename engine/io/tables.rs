@@ -99,7 +99,7 @@ pub trait Row: Sized {
 }
 
 /// Columns added after tables were first written: files from before them read as empty.
-const ADDED_LATER: &[&str] = &["method", "spectral_readbacks"];
+const ADDED_LATER: &[&str] = &["method", "spectral_readbacks", "loss_reduction"];
 
 /// The index of `column`; `None` for a column of [`ADDED_LATER`] that an older file lacks.
 fn optional_column(table: &Table, column: &str) -> Result<Option<usize>> {
@@ -204,6 +204,8 @@ macro_rules! training_row {
                 n: usize = "n",
                 activation: String = "activation",
                 loss: String = "loss",
+                /// half_sum or mean (empty in files written before the column).
+                loss_reduction: String = "loss_reduction",
                 lr: f64 = "lr",
                 renormalize: bool = "renormalize",
                 bias: bool = "bias",

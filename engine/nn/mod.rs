@@ -10,4 +10,4 @@ pub mod step;
 
 pub use activation::Activation;
 pub use fcn::{forward, Fcn, FcnConfig, ForwardOps};
-pub use loss::Loss;
+pub use loss::{Loss, LossReduction, Objective};

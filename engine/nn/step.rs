@@ -5,7 +5,7 @@
 use anyhow::Result;
 
 use super::fcn::{record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors};
-use super::{Fcn, ForwardOps, Loss};
+use super::{Fcn, ForwardOps, Objective};
 use crate::gpu::{Batch, Gpu, Tensor};
 pub use crate::ops::loss::check_labels;
 use crate::ops::loss::LossOp;
@@ -41,13 +41,21 @@ impl TrainStep {
         fcn: &Fcn,
         x: &Tensor,
         labels: &Tensor<u32>,
-        loss: Loss,
+        objective: Objective,
         losses: &Tensor,
         d_logits: &Tensor,
     ) -> Result<StepRecord> {
         let cache = record_forward_cached(batch, &self.forward, fcn, x)?;
-        self.loss
-            .forward_backward(batch, loss, &cache.logits, labels, losses, d_logits)?;
+        let weight = objective.weight(cache.logits.dims2("logits")?.1) as f32;
+        self.loss.forward_backward(
+            batch,
+            objective.loss,
+            weight,
+            &cache.logits,
+            labels,
+            losses,
+            d_logits,
+        )?;
         let (grads, deltas) = record_backward_deltas(batch, &self.forward, fcn, &cache, d_logits)?;
         Ok(StepRecord {
             cache,
@@ -75,17 +83,24 @@ impl TrainStep {
     pub fn loss_and_accuracy(
         &self,
         gpu: &Gpu,
-        loss: Loss,
+        objective: Objective,
         logits: &Tensor,
         labels: &Tensor<u32>,
         host_labels: &[u32],
     ) -> Result<(f64, f64, Vec<f64>)> {
-        let (n, _) = logits.dims2("logits")?;
+        let (n, k) = logits.dims2("logits")?;
         let losses = Tensor::<f32>::zeros(gpu, &[n])?;
         let d_logits = Tensor::<f32>::zeros(gpu, logits.shape())?;
         let mut batch = Batch::new(gpu);
-        self.loss
-            .forward_backward(&mut batch, loss, logits, labels, &losses, &d_logits)?;
+        self.loss.forward_backward(
+            &mut batch,
+            objective.loss,
+            objective.weight(k) as f32,
+            logits,
+            labels,
+            &losses,
+            &d_logits,
+        )?;
         batch.submit()?;
         let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(f64::from).collect();
         let h = per_example.iter().sum::<f64>() / n as f64;

@@ -14,7 +14,7 @@ struct Params {
     n: u32,
     k: u32,
     len: u32,
-    _pad: u32,
+    weight: f32,
     lr: f32,
     _pad1: [u32; 3],
 }
@@ -47,12 +47,16 @@ impl LossOp {
         })
     }
 
-    /// Records losses[i] = l_i and d_logits = ∂h/∂logits (h the mean of l_i).
-    /// Labels must be below k (checked by [`check_labels`] when they are uploaded).
+    /// Records losses[i] = l_i and d_logits = ∂h/∂logits (h the mean of l_i), with
+    /// each l_i the half-sum loss times `weight` (the reduction's factor, 2/k for a
+    /// `mean` squared error). Labels must be below k (checked by [`check_labels`] when
+    /// they are uploaded).
+    #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,
         batch: &mut Batch,
         loss: Loss,
+        weight: f32,
         logits: &Tensor,
         labels: &Tensor<u32>,
         losses: &Tensor,
@@ -79,7 +83,7 @@ impl LossOp {
             n: n as u32,
             k: k as u32,
             len: 0,
-            _pad: 0,
+            weight,
             lr: 0.0,
             _pad1: [0; 3],
         };
@@ -110,7 +114,7 @@ impl LossOp {
             n: 0,
             k: 0,
             len: w.len() as u32,
-            _pad: 0,
+            weight: 0.0,
             lr,
             _pad1: [0; 3],
         };

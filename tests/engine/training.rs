@@ -5,34 +5,37 @@
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::{backward, forward_cached};
-use wideprobe::nn::loss::Loss;
+use wideprobe::nn::loss::{Loss, LossReduction, Objective};
+use wideprobe::nn::step::TrainStep;
 use wideprobe::nn::{Fcn, FcnConfig, ForwardOps};
 use wideprobe::ops::loss::{check_labels, LossOp};
 
 use crate::common::{self, reference};
 
-/// Per-example loss of logits `f` with label `y`, in f64.
-fn loss_f64(loss: Loss, f: &[f64], y: usize) -> f64 {
+/// Per-example loss of logits `f` with label `y`, in f64, written from MEASUREMENTS.md
+/// §5: `half_sum` is (1/2) Σ_c r_c², `mean` is PyTorch's MSELoss, (1/k) Σ_c r_c².
+fn loss_f64(objective: Objective, f: &[f64], y: usize) -> f64 {
     let m = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
     let z: f64 = f.iter().map(|v| (v - m).exp()).sum();
     let onehot = |c: usize| if c == y { 1.0 } else { 0.0 };
-    match loss {
-        Loss::Mse => f
-            .iter()
-            .enumerate()
-            .map(|(c, v)| 0.5 * (v - onehot(c)).powi(2))
-            .sum(),
-        Loss::MseSoftmax => f
-            .iter()
-            .enumerate()
-            .map(|(c, v)| 0.5 * ((v - m).exp() / z - onehot(c)).powi(2))
-            .sum(),
-        Loss::CrossEntropy => z.ln() + m - f[y],
+    let outputs: Vec<f64> = match objective.loss {
+        Loss::Mse => f.to_vec(),
+        Loss::MseSoftmax => f.iter().map(|v| (v - m).exp() / z).collect(),
+        Loss::CrossEntropy => return z.ln() + m - f[y],
+    };
+    let squares: f64 = outputs
+        .iter()
+        .enumerate()
+        .map(|(c, v)| (v - onehot(c)).powi(2))
+        .sum();
+    match objective.reduction {
+        LossReduction::HalfSum => 0.5 * squares,
+        LossReduction::Mean => squares / f.len() as f64,
     }
 }
 
 /// h(θ) = mean loss of the f64 reference network.
-fn h_f64(net: &reference::Network, x: &[f64], n: usize, labels: &[u32], loss: Loss) -> f64 {
+fn h_f64(net: &reference::Network, x: &[f64], n: usize, labels: &[u32], loss: Objective) -> f64 {
     let logits = net.logits(x, n);
     let k = net.shapes.last().unwrap().0;
     (0..n)
@@ -41,12 +44,14 @@ fn h_f64(net: &reference::Network, x: &[f64], n: usize, labels: &[u32], loss: Lo
         / n as f64
 }
 
-fn check_gradients(act: Activation, loss: Loss, renormalize: bool, bias: bool) {
+fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bias: bool) {
     let gpu = common::gpu();
+    let (loss, reduction) = (objective.loss, objective.reduction);
     let mut rng = common::rng(&format!(
-        "gradients {} {} {renormalize} {bias}",
+        "gradients {} {} {} {renormalize} {bias}",
         act.name(),
-        loss.name()
+        loss.name(),
+        reduction.name()
     ));
     let (n, d, k) = (5, 7, 3);
     let x = common::random_vec(&mut rng, n * d);
@@ -95,15 +100,24 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool, bias: bool) {
     d_logits.poison(gpu).unwrap();
     let mut batch = Batch::new(gpu);
     loss_op
-        .forward_backward(&mut batch, loss, &cache.logits, &yt, &losses, &d_logits)
+        .forward_backward(
+            &mut batch,
+            loss,
+            objective.weight(k) as f32,
+            &cache.logits,
+            &yt,
+            &losses,
+            &d_logits,
+        )
         .unwrap();
     batch.submit().unwrap();
     let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
 
     let what = format!(
-        "{} {} renorm {renormalize} bias {bias}",
+        "{} {} {} renorm {renormalize} bias {bias}",
         act.name(),
-        loss.name()
+        loss.name(),
+        reduction.name()
     );
     let h = losses
         .to_vec(gpu)
@@ -112,7 +126,7 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool, bias: bool) {
         .map(|&v| v as f64)
         .sum::<f64>()
         / n as f64;
-    let want_h = h_f64(&net, &x64, n, &labels, loss);
+    let want_h = h_f64(&net, &x64, n, &labels, objective);
     assert!(
         (h - want_h).abs() <= 1e-5 * (1.0 + want_h.abs()),
         "{what}: h {h} vs {want_h}"
@@ -126,9 +140,9 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool, bias: bool) {
             .map(|p| {
                 let orig = net.params[t][p];
                 net.params[t][p] = orig + step;
-                let up = h_f64(&net, &x64, n, &labels, loss);
+                let up = h_f64(&net, &x64, n, &labels, objective);
                 net.params[t][p] = orig - step;
-                let down = h_f64(&net, &x64, n, &labels, loss);
+                let down = h_f64(&net, &x64, n, &labels, objective);
                 net.params[t][p] = orig;
                 (up - down) / (2.0 * step)
             })
@@ -148,7 +162,20 @@ fn check_gradients(act: Activation, loss: Loss, renormalize: bool, bias: bool) {
 fn gradients_match_finite_differences_for_every_activation_and_loss() {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients(act, loss, false, false);
+            check_gradients(act, loss.into(), false, false);
+        }
+    }
+}
+
+#[test]
+fn gradients_match_finite_differences_with_the_mean_reduction() {
+    for act in [Activation::ReluNormalized, Activation::Tanh] {
+        for loss in [Loss::Mse, Loss::MseSoftmax] {
+            let objective = Objective {
+                loss,
+                reduction: LossReduction::Mean,
+            };
+            check_gradients(act, objective, false, true);
         }
     }
 }
@@ -157,7 +184,7 @@ fn gradients_match_finite_differences_for_every_activation_and_loss() {
 fn gradients_match_finite_differences_with_renormalisation() {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients(act, loss, true, false);
+            check_gradients(act, loss.into(), true, false);
         }
     }
 }
@@ -166,10 +193,10 @@ fn gradients_match_finite_differences_with_renormalisation() {
 fn gradients_match_finite_differences_with_bias() {
     for act in Activation::ALL {
         for (loss, renormalize) in [(Loss::Mse, false), (Loss::CrossEntropy, true)] {
-            check_gradients(act, loss, renormalize, true);
+            check_gradients(act, loss.into(), renormalize, true);
         }
     }
-    check_gradients(Activation::Tanh, Loss::MseSoftmax, false, true);
+    check_gradients(Activation::Tanh, Loss::MseSoftmax.into(), false, true);
 }
 
 #[test]
@@ -204,6 +231,7 @@ fn gradient_descent_lowers_the_loss() {
             .forward_backward(
                 &mut batch,
                 Loss::Mse,
+                1.0,
                 &cache.logits,
                 &yt,
                 &losses,
@@ -235,4 +263,109 @@ fn labels_outside_the_outputs_are_an_error_naming_the_example() {
         "{err}"
     );
     assert!(check_labels(&[0, 9], 10).is_ok());
+}
+
+/// MEASUREMENTS.md §5: the `mean` reduction is the half-sum one times 2/k, in the loss
+/// and its gradient, so gradient descent with η_mean is gradient descent on the
+/// half-sum loss with η_half = (2/k)·η_mean, step for step.
+#[test]
+fn mean_reduction_is_half_sum_scaled_by_2_over_k_step_for_step() {
+    let gpu = common::gpu();
+    let mut rng = common::rng("mean reduction");
+    let (n, d, k) = (13, 7, 10);
+    let x = common::random_vec(&mut rng, n * d);
+    let labels: Vec<u32> = (0..n as u32).map(|i| (i * 7) % k as u32).collect();
+    let seed = rand::Rng::random(&mut rng);
+    let step = TrainStep::new(gpu).unwrap();
+    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
+    let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
+    let factor = 2.0 / k as f64;
+    let lr_mean = 0.5;
+    for loss in [Loss::Mse, Loss::MseSoftmax] {
+        let runs = [
+            (LossReduction::Mean, lr_mean),
+            (LossReduction::HalfSum, factor * lr_mean),
+        ]
+        .map(|(reduction, lr)| {
+            let config = FcnConfig {
+                input_dim: d,
+                widths: vec![33, 33],
+                outputs: k,
+                activation: Activation::Tanh,
+                renormalize: false,
+                gain: None,
+                bias: true,
+                seed,
+            };
+            let fcn = Fcn::init(gpu, config).unwrap();
+            let objective = Objective { loss, reduction };
+            let mut history = Vec::new();
+            for _ in 0..4 {
+                let losses = Tensor::<f32>::zeros(gpu, &[n]).unwrap();
+                let d_logits = Tensor::<f32>::zeros(gpu, &[n, k]).unwrap();
+                losses.poison(gpu).unwrap();
+                let mut batch = Batch::new(gpu);
+                let record = step
+                    .record_loss_and_gradients(
+                        &mut batch, &fcn, &xt, &yt, objective, &losses, &d_logits,
+                    )
+                    .unwrap();
+                batch.submit().unwrap();
+                let logits = common::to_f64(&record.cache.logits.to_vec(gpu).unwrap());
+                let h: f64 = losses.to_vec(gpu).unwrap().iter().map(|&l| l as f64).sum();
+                let grads: Vec<Vec<f64>> = record
+                    .grads
+                    .tensors()
+                    .map(|g| common::to_f64(&g.to_vec(gpu).unwrap()))
+                    .collect();
+                history.push((h / n as f64, logits, grads));
+                let mut batch = Batch::new(gpu);
+                step.record_gd_step(&mut batch, &fcn, &record.grads, lr)
+                    .unwrap();
+                batch.submit().unwrap();
+            }
+            history
+        });
+        let [mean, half] = runs;
+        for (t, ((h_mean, logits, g_mean), (h_half, logits_half, g_half))) in
+            mean.iter().zip(&half).enumerate()
+        {
+            let what = format!("{} epoch {t}", loss.name());
+            // The same parameters, so the same logits ...
+            common::assert_close(
+                &format!("{what}: logits"),
+                logits,
+                logits_half,
+                1e-5,
+                1e-6,
+                1e-4,
+            );
+            // ... and h_mean, computed here from PyTorch's definition, is 2/k h_half.
+            if loss == Loss::Mse {
+                let torch: f64 = logits
+                    .chunks(k)
+                    .zip(&labels)
+                    .flat_map(|(row, &y)| {
+                        row.iter().enumerate().map(move |(c, f)| {
+                            (f - if c == y as usize { 1.0 } else { 0.0 }).powi(2)
+                        })
+                    })
+                    .sum::<f64>()
+                    / (n * k) as f64;
+                assert!(
+                    (h_mean - torch).abs() <= 1e-5 * torch,
+                    "{what}: h {h_mean} vs {torch}"
+                );
+            }
+            assert!(
+                (h_mean - factor * h_half).abs() <= 1e-6 * h_mean,
+                "{what}: h_mean {h_mean} vs (2/k) h_half {}",
+                factor * h_half
+            );
+            for (gm, gh) in g_mean.iter().zip(g_half) {
+                let scaled: Vec<f64> = gh.iter().map(|g| factor * g).collect();
+                common::assert_close(&format!("{what}: gradient"), gm, &scaled, 1e-5, 1e-8, 1e-4);
+            }
+        }
+    }
 }

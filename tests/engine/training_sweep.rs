@@ -137,8 +137,15 @@ grid:
         let mse = cell(&t, r, "loss") == "mse";
         if mse {
             let n = 5.0;
-            assert!((num(&t, r, "mu_ntk") - num(&t, r, "ntk_lambda_min") / n).abs() < 1e-12);
-            assert!((num(&t, r, "L_ntk") - num(&t, r, "ntk_lambda_max") / n).abs() < 1e-12);
+            for (constant, eigenvalue) in
+                [("mu_ntk", "ntk_lambda_min"), ("L_ntk", "ntk_lambda_max")]
+            {
+                let want = num(&t, r, eigenvalue) / n;
+                assert!(
+                    (num(&t, r, constant) - want).abs() <= 1e-14 * want,
+                    "{what}: {constant}"
+                );
+            }
         } else {
             assert_eq!(cell(&t, r, "mu_ntk"), "", "{what}: mu_ntk is for mse only");
             assert_eq!(num(&t, r, "lemma2_M"), 1.0, "{what}: M = 1 for mse_softmax");
@@ -357,4 +364,64 @@ fn a_data_error_fails_the_run_instead_of_diverging() {
         !is_non_finite(&error),
         "a data error typed as non-finite: {message}"
     );
+}
+
+/// MEASUREMENTS.md §5, §6: gradient descent on the `mean` loss with η is gradient
+/// descent on the half-sum loss with (2/k)·η, and every loss-scaled column of
+/// epochs.csv (loss, gradient norm, μ_grad, L_secant, μ_ntk = 2λ_min/(n k), L_ntk)
+/// carries the factor 2/k while the spectra and the loss-prediction ratios agree.
+#[test]
+fn mean_reduction_scales_every_loss_constant_by_2_over_k() {
+    let config = |reduction: &str, lr: f64| {
+        format!(
+            "kind: training\ndataset: synthetic\nepochs: 3\nn_test: 4\nloss_reduction: {reduction}\n\
+             grid:\n  depth: 2\n  width: 20\n  activation: tanh_normalized\n  loss: mse\n  lr: {lr}\n  n: 6\n"
+        )
+    };
+    let (k, n, lr_mean) = (10.0, 6.0, 0.05);
+    let factor = 2.0 / k;
+    let tables = [("mean", lr_mean), ("half_sum", factor * lr_mean)].map(|(reduction, lr)| {
+        let dir = temp_dir(&format!("train-reduction-{reduction}"));
+        let summary = run(&config(reduction, lr), &dir, false);
+        assert!(summary.failed.is_empty(), "{summary:?}");
+        let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
+        assert!((0..t.rows.len()).all(|r| cell(&t, r, "loss_reduction") == reduction));
+        t
+    });
+    let [mean, half] = tables;
+    assert_eq!(mean.rows.len(), 4);
+    let close = |a: f64, b: f64, rel: f64| (a - b).abs() <= rel * b.abs().max(1e-300);
+    for r in 0..mean.rows.len() {
+        let what = format!("epoch {r}");
+        for column in ["train_loss", "grad_norm", "mu_grad", "mu_ntk", "L_ntk"] {
+            let (m, h) = (num(&mean, r, column), num(&half, r, column));
+            assert!(
+                close(m, factor * h, 1e-4),
+                "{what}: {column} {m} vs (2/k)·{h}"
+            );
+        }
+        if r + 1 < mean.rows.len() {
+            let (m, h) = (num(&mean, r, "L_secant"), num(&half, r, "L_secant"));
+            assert!(
+                close(m, factor * h, 1e-3),
+                "{what}: L_secant {m} vs (2/k)·{h}"
+            );
+        }
+        let lambda_min = num(&mean, r, "ntk_lambda_min");
+        assert!(
+            close(lambda_min, num(&half, r, "ntk_lambda_min"), 1e-4),
+            "{what}"
+        );
+        assert!(
+            close(num(&mean, r, "mu_ntk"), 2.0 * lambda_min / (n * k), 1e-12),
+            "{what}"
+        );
+        if r > 0 {
+            let (m, h) = (
+                num(&mean, r, "ratio_eta_ntk"),
+                num(&half, r, "ratio_eta_ntk"),
+            );
+            assert!(close(m, h, 1e-3), "{what}: ratio_eta_ntk {m} vs {h}");
+        }
+    }
 }

@@ -49,7 +49,7 @@ impl Epoch<'_> {
             self.fcn,
             &data.x,
             &data.y,
-            self.run.loss,
+            self.config.objective(self.run.loss),
             &data.losses,
             &data.d_logits,
         )?;
@@ -121,9 +121,11 @@ impl Epoch<'_> {
             &self.options,
         )?;
         if self.run.loss == Loss::Mse {
-            let n = self.run.n as f64;
-            record.mu_ntk = Some(ntk.spectrum.lambda_min() / n);
-            record.l_ntk = Some(ntk.spectrum.lambda_max() / n);
+            // μ_loss = L_loss of Lemma 3: 1/n for half_sum, 2/(n·k) for mean.
+            let k = step.cache.logits.dims2("logits")?.1;
+            let c = self.config.objective(Loss::Mse).curvature(self.run.n, k);
+            record.mu_ntk = Some(c * ntk.spectrum.lambda_min());
+            record.l_ntk = Some(c * ntk.spectrum.lambda_max());
         }
         record.ntk = Some((ntk.spectrum, ntk.method.name().to_string(), ntk.precision));
         if self.run.depth > 0 {
@@ -143,9 +145,13 @@ impl Epoch<'_> {
         };
         let (gpu, ops) = (self.gpu, self.ops);
         let logits = forward(gpu, &ops.step.forward, self.fcn, xt, |_, _| Ok(()))?;
-        let (h_test, acc, per) =
-            ops.step
-                .loss_and_accuracy(gpu, self.run.loss, &logits, yt, &self.data.test_labels)?;
+        let (h_test, acc, per) = ops.step.loss_and_accuracy(
+            gpu,
+            self.config.objective(self.run.loss),
+            &logits,
+            yt,
+            &self.data.test_labels,
+        )?;
         record.test_loss = Some(h_test);
         record.test_accuracy = Some(acc);
         Ok(per)

@@ -1,7 +1,7 @@
 //! The rows of `epochs.csv` and `runs.csv`: their columns and the records they are
 //! formatted from.
 
-use super::super::config::TrainingRun;
+use super::super::config::{TrainingConfig, TrainingRun};
 use crate::linalg::{Precision, SpectrumResult};
 use crate::theory::bounds::LossPrediction;
 
@@ -14,6 +14,7 @@ pub const TRAINING_RUN_COLUMNS: &[&str] = &[
     "n",
     "activation",
     "loss",
+    "loss_reduction",
     "lr",
     "renormalize",
     "bias",
@@ -97,7 +98,7 @@ pub fn runs_header() -> Vec<&'static str> {
         .collect()
 }
 
-pub fn run_cells(run: &TrainingRun, dataset: &str, bias: bool) -> Vec<String> {
+pub fn run_cells(run: &TrainingRun, dataset: &str, config: &TrainingConfig) -> Vec<String> {
     vec![
         run.id(),
         dataset.to_string(),
@@ -106,9 +107,10 @@ pub fn run_cells(run: &TrainingRun, dataset: &str, bias: bool) -> Vec<String> {
         run.n.to_string(),
         run.activation.name().to_string(),
         run.loss.name().to_string(),
+        config.loss_reduction.name().to_string(),
         run.lr.to_string(),
         run.renormalize.to_string(),
-        bias.to_string(),
+        config.bias.to_string(),
         run.seed.to_string(),
     ]
 }

@@ -119,7 +119,7 @@ pub fn train_run(
     // Rows that were not measured keep only the cheap columns; drop none of them.
     let mut table = Table::new(&epochs_header());
     for r in &trajectory.records {
-        let mut row = run_cells(run, &dataset.name, config.bias);
+        let mut row = run_cells(run, &dataset.name, config);
         row.extend(r.cells(ops.precision()));
         table.push(row)?;
     }

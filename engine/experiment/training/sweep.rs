@@ -80,7 +80,7 @@ impl SweepKind for TrainingConfig {
         let mut runs = Table::new(&runs_header());
         for r in results {
             let record = &r.record;
-            let mut row = run_cells(&r.planned.run, &record.dataset, self.bias);
+            let mut row = run_cells(&r.planned.run, &record.dataset, self);
             match record.extra.summary.as_ref().filter(|_| record.finished()) {
                 Some(s) => {
                     epochs.extend(Table::read(&r.planned.dir.join(Self::TABLE))?)?;
