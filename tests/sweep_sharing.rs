@@ -275,3 +275,29 @@ fn a_folder_of_another_experiment_kind_is_refused() {
     );
     fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Batch logs (Slurm, nohup: stderr not a terminal) get one plain line per finished run,
+/// with its index, id, status, seconds and an ETA; a rerun that computes nothing prints
+/// none.
+#[test]
+fn a_run_without_a_terminal_prints_one_line_per_run() {
+    let dir = scratch("plain-progress");
+    let config = write(&dir, "c.yaml", CONFIG);
+    let out = dir.join("out");
+    let o = wideprobe(&["run", s(&config), "--out", s(&out)], None);
+    let text = ok(&o);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("[{}/4] w16_d2_n", i + 1)),
+            "{line}"
+        );
+        assert!(line.contains(" done in ") && line.contains("ETA"), "{line}");
+    }
+    let again = wideprobe(&["run", s(&config), "--out", s(&out)], None);
+    ok(&again);
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(!stderr.lines().any(|l| l.starts_with('[')), "{stderr}");
+}

@@ -304,6 +304,10 @@ impl SweepKind for ConditioningConfig {
     fn common(&self) -> &Common {
         &self.common
     }
+    fn cost(&self, run: &ConditioningRun) -> f64 {
+        crate::experiment::cost::conditioning_flops(self, run)
+    }
+
     fn runs(&self) -> Vec<ConditioningRun> {
         ConditioningConfig::runs(self)
     }

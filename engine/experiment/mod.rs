@@ -3,8 +3,10 @@
 
 pub mod conditioning;
 pub mod config;
+pub mod cost;
 pub mod grid;
 pub mod identity;
+pub mod progress;
 pub mod reproduce;
 pub mod runner;
 pub mod status;

@@ -18,9 +18,8 @@ use anyhow::{bail, Context as _, Result};
 
 use super::config::{parse_config, ExperimentConfig};
 use super::identity::data_identity;
-use super::sweep::{
-    existing_results, plan, progress_bar, run_all, PlannedRun, RunContext, SweepData, SweepKind,
-};
+use super::progress::Progress;
+use super::sweep::{existing_results, plan, run_all, PlannedRun, RunContext, SweepData, SweepKind};
 use crate::gpu::Gpu;
 use crate::io::claim::{owner_tag, wait_claim};
 use crate::io::table::write_atomic;
@@ -149,7 +148,16 @@ fn sweep<K: SweepKind>(
     let precision = kind.common().precision.resolve(gpu)?;
     let ops = kind.new_ops(gpu, precision)?;
     let planned = plan(kind, out);
-    let progress = progress_bar(planned.len(), options.quiet);
+    let costs: Vec<f64> = planned
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| options.shard.is_none_or(|(i, n)| index % n == i))
+        .map(|(_, p)| kind.cost(&p.run))
+        .collect();
+    if !options.quiet {
+        warn_if_long_on_software(gpu, &costs);
+    }
+    let progress = Progress::new(&costs, options.quiet);
     let mut data = SweepData::default();
     let data_id = sweep_data_identity(kind, &planned, &mut data, &progress);
     let ctx = RunContext {
@@ -161,6 +169,7 @@ fn sweep<K: SweepKind>(
         precision,
         data: &data_id,
         shard: options.shard,
+        progress: &progress,
     };
     let adapter = serde_json::to_value(&gpu.summary)?;
     // The first dataset is loaded by now: its description stands for the sweep's.
@@ -178,7 +187,7 @@ fn sweep<K: SweepKind>(
     };
     let mut after_run = || rebuild(false).map(|_| ());
     let tally = run_all(kind, &ctx, &planned, &mut data, &progress, &mut after_run)?;
-    progress.finish_and_clear();
+    progress.finish();
     let datasets = rebuild(true)?;
     Ok(SweepSummary {
         out: out.to_path_buf(),
@@ -194,6 +203,29 @@ fn sweep<K: SweepKind>(
     })
 }
 
+/// Sustained speed of a software adapter (lavapipe, llvmpipe) on these kernels, measured
+/// on 2 cores: a few GFLOP/s.
+const SOFTWARE_FLOPS_PER_SECOND: f64 = 3e9;
+
+/// Before a sweep that a software adapter would take over ten minutes on: one line with
+/// the estimate and the hint.
+fn warn_if_long_on_software(gpu: &Gpu, costs: &[f64]) {
+    if !gpu.summary.device_type.eq_ignore_ascii_case("cpu") {
+        return;
+    }
+    let seconds = costs.iter().sum::<f64>() / SOFTWARE_FLOPS_PER_SECOND;
+    if seconds > 600.0 {
+        eprintln!(
+            "note: {} is a software adapter (it runs on the CPU); this sweep is about {:.0} GFLOP, \
+             roughly {:.0} minutes at its few GFLOP/s (a GPU takes minutes). Results are kept \
+             run by run: stopping and rerunning resumes.",
+            gpu.summary.name,
+            costs.iter().sum::<f64>() / 1e9,
+            seconds / 60.0
+        );
+    }
+}
+
 /// The dataset identity of a sweep, from its first run's dataset (every run of a sweep
 /// reads the same files); `null` when it cannot be loaded (the runs then fail with the
 /// reason).
@@ -201,7 +233,7 @@ fn sweep_data_identity<K: SweepKind>(
     kind: &K,
     planned: &[PlannedRun<K::Run>],
     data: &mut SweepData,
-    progress: &indicatif::ProgressBar,
+    progress: &Progress,
 ) -> serde_json::Value {
     planned
         .first()

@@ -87,7 +87,7 @@ fn read_config(dir: &Path) -> Result<ExperimentConfig> {
 /// The dataset identity, loaded on the CPU as a run would (no GPU needed).
 fn data_id_of<K: SweepKind>(kind: &K, planned: &[PlannedRun<K::Run>]) -> serde_json::Value {
     let mut data = SweepData::default();
-    let hidden = indicatif::ProgressBar::hidden();
+    let hidden = crate::experiment::progress::Progress::new(&[], true);
     planned
         .first()
         .and_then(|p| {

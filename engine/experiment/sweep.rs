@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::Common;
 use super::identity::{changed_keys, run_settings, settings_fingerprint};
+use super::progress::Progress;
 use crate::data::{load_dataset, Dataset};
 use crate::gpu::Gpu;
 use crate::io::claim::{owner_tag, try_claim, ClaimOutcome};
@@ -48,6 +49,7 @@ pub struct RunContext<'a, Ops> {
     pub data: &'a serde_json::Value,
     /// This process's share of the runs: (I, N) computes the runs whose index mod N is I.
     pub shard: Option<(usize, usize)>,
+    pub progress: &'a Progress,
 }
 
 /// The per-kind pieces of a sweep.
@@ -62,6 +64,10 @@ pub trait SweepKind: Serialize {
     fn kind_name(&self) -> &'static str;
     fn common(&self) -> &Common;
     fn runs(&self) -> Vec<Self::Run>;
+    /// The run's estimated work in FLOPs ([`super::cost`]), for the progress ETA.
+    fn cost(&self, _run: &Self::Run) -> f64 {
+        1.0
+    }
     fn run_id(run: &Self::Run) -> String;
     /// The columns of [`Self::TABLE`]; a table with other columns is recomputed.
     fn table_header() -> Vec<&'static str>;
@@ -225,7 +231,7 @@ impl SweepData {
         &mut self,
         common: &Common,
         key: (usize, usize, u64),
-        progress: &indicatif::ProgressBar,
+        progress: &Progress,
     ) -> Result<&Dataset> {
         let dataset = match self.loaded.entry(key) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -284,7 +290,7 @@ pub fn run_all<K: SweepKind>(
     ctx_base: &RunContext<K::Ops>,
     planned: &[PlannedRun<K::Run>],
     data: &mut SweepData,
-    progress: &indicatif::ProgressBar,
+    progress: &Progress,
     after_run: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Tally> {
     let mut tally = Tally::default();
@@ -298,12 +304,12 @@ pub fn run_all<K: SweepKind>(
             tally.stopped = true;
             break;
         }
-        progress.set_message(p.id.clone());
+        let cost = kind.cost(&p.run);
         let settings = kind.settings(&p.run, ctx_base.precision, ctx_base.data);
         match reuse::<K>(&p.dir, &settings) {
             Reuse::Fresh if !ctx_base.force => {
                 tally.skipped += 1;
-                progress.inc(1);
+                progress.pass_run(cost);
                 continue;
             }
             Reuse::Stale(changed) if !ctx_base.force => tally.stale.push((p.id.clone(), changed)),
@@ -315,15 +321,18 @@ pub fn run_all<K: SweepKind>(
             ClaimOutcome::HeldBy(info, age) => {
                 let who = format!("pid {} on {}, {} s", info.pid, info.host, age.as_secs());
                 tally.claimed_elsewhere.push((p.id.clone(), who));
-                progress.inc(1);
+                progress.pass_run(cost);
                 continue;
             }
         };
         // Another process may have finished it between our check and our claim.
         if !ctx_base.force && reuse::<K>(&p.dir, &settings) == Reuse::Fresh {
             tally.skipped += 1;
+            progress.pass_run(cost);
         } else {
+            progress.start_run(&p.id, cost);
             let mut record = run_one(kind, ctx_base, p, data, progress, &mut tally)?;
+            progress.finish_run(&record.status);
             record.fingerprint = settings_fingerprint(&settings);
             record.settings = settings;
             write_atomic(
@@ -333,7 +342,6 @@ pub fn run_all<K: SweepKind>(
             drop(claim);
             after_run()?;
         }
-        progress.inc(1);
     }
     Ok(tally)
 }
@@ -343,7 +351,7 @@ fn run_one<K: SweepKind>(
     ctx_base: &RunContext<K::Ops>,
     p: &PlannedRun<K::Run>,
     data: &mut SweepData,
-    progress: &indicatif::ProgressBar,
+    progress: &Progress,
     tally: &mut Tally,
 ) -> Result<RunRecord<K::Extra>> {
     let ctx = RunContext {
@@ -394,18 +402,4 @@ fn run_one<K: SweepKind>(
             }
         }
     })
-}
-
-pub fn progress_bar(len: usize, quiet: bool) -> indicatif::ProgressBar {
-    if quiet {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} runs, {elapsed} elapsed, ETA {eta}  {msg}",
-        )
-        .expect("valid template"),
-    );
-    bar
 }

@@ -80,6 +80,7 @@ pub fn train_run(
     run: &TrainingRun,
     dataset: &Dataset,
     tensors_dir: Option<&Path>,
+    on_epoch: &dyn Fn(usize, usize),
 ) -> Result<(Table, RunSummary)> {
     let fcn = Fcn::init(gpu, fcn_config(config, run, dataset))?;
     let data = RunData::upload(gpu, dataset, run.n)?;
@@ -102,7 +103,9 @@ pub fn train_run(
     let mut trajectory = Trajectory::default();
     let mut diverged: Option<(usize, String)> = None;
     for t in 0..=config.epochs {
-        match epoch.step(t, &mut trajectory) {
+        let result = epoch.step(t, &mut trajectory);
+        on_epoch(t + 1, config.epochs + 1);
+        match result {
             Ok(()) => {}
             // A network that has blown up but not yet overflowed its loss (f32 NTK or
             // Gram entries past 1e38) has diverged, like a non-finite loss.

@@ -52,6 +52,10 @@ impl SweepKind for TrainingConfig {
         Ok(ops)
     }
 
+    fn cost(&self, run: &TrainingRun) -> f64 {
+        crate::experiment::cost::training_flops(self, run)
+    }
+
     fn execute(
         &self,
         ctx: &RunContext<TrainingOps>,
@@ -59,7 +63,16 @@ impl SweepKind for TrainingConfig {
         dataset: &Dataset,
     ) -> Result<Outcome<TrainingExtra>> {
         let tensors = self.common.save_tensors.then(|| ctx.dir.join("tensors"));
-        let (table, summary) = train_run(ctx.gpu, ctx.ops, self, run, dataset, tensors.as_deref())?;
+        let on_epoch = |done, total| ctx.progress.step(done, total);
+        let (table, summary) = train_run(
+            ctx.gpu,
+            ctx.ops,
+            self,
+            run,
+            dataset,
+            tensors.as_deref(),
+            &on_epoch,
+        )?;
         table.write(&ctx.dir.join(Self::TABLE))?;
         Ok(Outcome {
             status: summary.status.clone(),
