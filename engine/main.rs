@@ -106,11 +106,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Reproduce(args) => cli::experiment::reproduce_paper(&options, args),
         Command::Spectrum(args) => cli::spectrum::spectrum(&options, args),
         Command::Data(DataCommand::Fetch { dir, force }) => cli::data::fetch_cifar10(dir, force),
-        Command::Slurm(args) => wideprobe::cluster::slurm::slurm_command(
-            &args,
-            wideprobe::experiment::status::unfinished_shards,
-        )
-        .map(|_| ()),
+        Command::Slurm(args) => cli::experiment::slurm(&args),
         Command::Status { dir } => cli::experiment::status(&dir),
         Command::Merge { dir } => cli::experiment::merge(&dir),
     }

@@ -301,3 +301,43 @@ fn a_run_without_a_terminal_prints_one_line_per_run() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(!stderr.lines().any(|l| l.starts_with('[')), "{stderr}");
 }
+
+/// Without CIFAR-10 and offline, `dataset: auto` runs on synthetic data with one banner
+/// that names the fix, and `dataset: cifar10` is an error naming it (issue 15).
+#[test]
+fn missing_cifar10_offline_falls_back_once_or_fails_when_strict() {
+    let dir = scratch("offline");
+    let empty = dir.join("no-data");
+    let run = |config: &str, out: &str| {
+        let path = write(&dir, &format!("{out}.yaml"), config);
+        Command::new(EXE)
+            .args(["run", s(&path), "--out", s(&dir.join(out)), "--offline"])
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .env("WIDEPROBE_DATA", &empty)
+            .output()
+            .unwrap()
+    };
+    let auto = run(
+        &CONFIG.replace("dataset: synthetic", "dataset: auto"),
+        "auto",
+    );
+    let text = ok(&auto);
+    let stderr = String::from_utf8_lossy(&auto.stderr);
+    let banners = stderr.matches("SYNTHETIC").count();
+    assert_eq!(banners, 1, "{text}");
+    assert!(stderr.contains("wideprobe data fetch"), "{text}");
+    let layers = fs::read_to_string(dir.join("auto/layers.csv")).unwrap();
+    assert!(layers.contains(",synthetic,"), "{layers}");
+
+    let strict = run(
+        &CONFIG.replace("dataset: synthetic", "dataset: cifar10"),
+        "strict",
+    );
+    assert!(!strict.status.success());
+    let err = String::from_utf8_lossy(&strict.stderr);
+    assert!(
+        err.contains("dataset: cifar10") && err.contains("wideprobe data fetch"),
+        "{err}"
+    );
+}

@@ -3,13 +3,16 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 
 use wideprobe::analysis::figures::draw_conditioning;
 use wideprobe::analysis::figures_training::draw_training;
+use wideprobe::experiment::config::parse_config;
 use wideprobe::experiment::reproduce::{findings_text, reproduce, ReproduceOptions};
-use wideprobe::experiment::runner::{check_summary, run_experiment, RunOptions, SweepSummary};
+use wideprobe::experiment::runner::{
+    check_summary, ensure_data, run_experiment, RunOptions, SweepSummary,
+};
 use wideprobe::experiment::status::RunState;
 use wideprobe::gpu::{Gpu, GpuOptions};
 
@@ -36,6 +39,10 @@ pub struct RunArgs {
     /// default from WIDEPROBE_SHARDS / SLURM_ARRAY_TASK_ID inside a Slurm array.
     #[arg(long, value_parser = wideprobe::cluster::parse_shard)]
     shard: Option<(usize, usize)>,
+    /// Never download CIFAR-10: without it, `dataset: auto` uses synthetic data and
+    /// `dataset: cifar10` is an error.
+    #[arg(long)]
+    offline: bool,
 }
 
 #[derive(Args)]
@@ -52,6 +59,10 @@ pub struct ReproduceArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Never download CIFAR-10: without it, the report is made from synthetic data and
+    /// says so.
+    #[arg(long)]
+    offline: bool,
 }
 
 /// The one-line account of a sweep.
@@ -164,6 +175,7 @@ pub fn run(options: &GpuOptions, args: RunArgs) -> Result<()> {
         quiet: args.quiet,
         save_tensors: args.save_tensors,
         shard,
+        offline: args.offline,
     };
     let summary = run_experiment(&gpu, &args.config, &run_options)?;
     emit(&SweepLine(&summary))?;
@@ -195,6 +207,7 @@ pub fn reproduce_paper(options: &GpuOptions, args: ReproduceArgs) -> Result<()> 
         out: args.out,
         force: args.force,
         quiet: args.quiet,
+        offline: args.offline,
     };
     let summary = reproduce(&gpu, &reproduce_options)?;
     emit(&format_args!(
@@ -215,4 +228,25 @@ pub fn reproduce_paper(options: &GpuOptions, args: ReproduceArgs) -> Result<()> 
         );
     }
     Ok(())
+}
+
+/// `wideprobe slurm`: CIFAR-10 is fetched here, before submitting (compute nodes are
+/// often offline, and N tasks must not download it at once: they run with --offline).
+pub fn slurm(args: &wideprobe::cluster::slurm::SlurmArgs) -> Result<()> {
+    if !args.dry_run && !args.resubmit {
+        let text = std::fs::read_to_string(&args.config)
+            .with_context(|| format!("cannot read the config {}", args.config.display()))?;
+        let mut config = parse_config(&text, &args.config.display().to_string())?;
+        let online = RunOptions {
+            out: None,
+            force: false,
+            quiet: false,
+            save_tensors: false,
+            shard: None,
+            offline: false,
+        };
+        ensure_data(config.common_mut(), &online)?;
+    }
+    wideprobe::cluster::slurm::slurm_command(args, wideprobe::experiment::status::unfinished_shards)
+        .map(|_| ())
 }

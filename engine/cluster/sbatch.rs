@@ -156,7 +156,7 @@ pub fn array_script(job: &JobSettings, array: &ArraySettings) -> Result<String> 
         writeln!(s, "#SBATCH --gres=gpu:{}", array.gpus_per_task)?;
     }
     let run = format!(
-        "{} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/${SHARDS_ENV}\"",
+        "{} run {} --out {} --offline --shard \"$SLURM_ARRAY_TASK_ID/${SHARDS_ENV}\"",
         shell_quote(path_text(&job.exe)?),
         shell_quote(path_text(&job.config)?),
         shell_quote(path_text(&job.out)?),

@@ -461,6 +461,15 @@ struct KindOnly {
 /// Parses a config from YAML text; `origin` names it in errors. The kind's keys and
 /// the [`Common`] keys are read from the same mapping; a key neither knows is an error
 /// that lists the valid ones.
+impl ExperimentConfig {
+    pub fn common_mut(&mut self) -> &mut Common {
+        match self {
+            ExperimentConfig::Conditioning(c) => &mut c.common,
+            ExperimentConfig::Training(c) => &mut c.common,
+        }
+    }
+}
+
 pub fn parse_config(text: &str, origin: &str) -> Result<ExperimentConfig> {
     let kind: KindOnly =
         serde_yaml::from_str(text).with_context(|| format!("{origin}: not a YAML mapping"))?;

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use super::config::parse_config;
-use super::runner::{git_revision, run_config, RunOptions, SweepSummary};
+use super::runner::{ensure_data, git_revision, run_config, RunOptions, SweepSummary};
 use crate::analysis::report::{evaluate_findings, figures_in, write_report, Finding};
+use crate::data::DatasetChoice;
 use crate::gpu::Gpu;
 
 /// (folder, config file name, text) of each experiment, in report order.
@@ -54,6 +55,8 @@ pub struct ReproduceOptions {
     pub out: Option<PathBuf>,
     pub force: bool,
     pub quiet: bool,
+    /// Never download CIFAR-10 when it is missing.
+    pub offline: bool,
 }
 
 pub struct ReproduceSummary {
@@ -83,6 +86,17 @@ pub fn reproduce_set(
     });
     let mut sweeps = Vec::new();
     let mut dirs = Vec::new();
+    // CIFAR-10 is fetched (or found missing) once: the first config decides, and a
+    // fallback to synthetic data holds for the others too.
+    let mut fell_back = false;
+    let mut fetch_options = RunOptions {
+        out: None,
+        force: false,
+        quiet: options.quiet,
+        save_tensors: false,
+        shard: None,
+        offline: options.offline,
+    };
     for (folder, (name, text)) in [
         ("conditioning", set.conditioning),
         ("training", set.training),
@@ -99,10 +113,22 @@ pub fn reproduce_set(
             quiet: options.quiet,
             save_tensors: false,
             shard: None,
+            // Fetched (or not) once for all three below.
+            offline: true,
         };
         // The compiled-in text is parsed directly (no file written and read back).
         let result = parse_config(text, name)
-            .and_then(|config| run_config(gpu, config, text, stem, &run_options))
+            .and_then(|mut config| {
+                let common = config.common_mut();
+                if fell_back && common.dataset == DatasetChoice::Auto {
+                    common.dataset = DatasetChoice::Synthetic;
+                }
+                let wanted = common.dataset;
+                ensure_data(common, &fetch_options)?;
+                fell_back |= wanted != common.dataset;
+                fetch_options.offline = true;
+                run_config(gpu, config, text, stem, &run_options)
+            })
             .map_err(|e| format!("{e:#}"));
         if let Err(e) = &result {
             eprintln!("{folder} failed: {e}");

@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
-use super::config::{parse_config, ExperimentConfig};
+use super::config::{parse_config, Common, ExperimentConfig};
 use super::identity::data_identity;
 use super::progress::Progress;
 use super::sweep::{existing_results, plan, run_all, PlannedRun, RunContext, SweepData, SweepKind};
+use crate::data::ensure_cifar10;
 use crate::gpu::Gpu;
 use crate::io::claim::{owner_tag, wait_claim};
 use crate::io::table::write_atomic;
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub save_tensors: bool,
     /// Compute only the runs whose index mod N is I (`--shard I/N`).
     pub shard: Option<(usize, usize)>,
+    /// Never download CIFAR-10 when it is missing (`--offline`).
+    pub offline: bool,
 }
 
 /// What a finished sweep reports.
@@ -85,15 +88,31 @@ pub fn run_config(
     match config {
         ExperimentConfig::Conditioning(mut c) => {
             c.common.save_tensors |= options.save_tensors;
+            ensure_data(&mut c.common, options)?;
             let out = prepare_out(c.common.out.as_ref(), text, stem, options, c.kind_name())?;
             sweep(gpu, &c, &out, options)
         }
         ExperimentConfig::Training(mut c) => {
             c.common.save_tensors |= options.save_tensors;
+            ensure_data(&mut c.common, options)?;
             let out = prepare_out(c.common.out.as_ref(), text, stem, options, c.kind_name())?;
             sweep(gpu, &c, &out, options)
         }
     }
+}
+
+/// Fetches CIFAR-10 when the config wants it and it is missing (unless offline);
+/// `dataset: auto` falls back to synthetic data with one banner naming the fix.
+pub fn ensure_data(common: &mut Common, options: &RunOptions) -> Result<()> {
+    let plan = ensure_cifar10(common.dataset, common.data_dir.as_deref(), options.offline)?;
+    if let Some(banner) = &plan.banner {
+        eprintln!("warning: {banner}");
+    }
+    if let Some(dir) = &plan.fetched {
+        eprintln!("CIFAR-10 downloaded and checked into {}", dir.display());
+    }
+    common.dataset = plan.choice;
+    Ok(())
 }
 
 fn prepare_out(

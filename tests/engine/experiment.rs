@@ -136,6 +136,7 @@ fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
         quiet: true,
         save_tensors: true,
         shard: None,
+        offline: true,
     };
     let summary = run_experiment(gpu, &config, &options).unwrap();
     assert_eq!(
@@ -264,6 +265,7 @@ grid:
             quiet: true,
             save_tensors: false,
             shard: None,
+            offline: true,
         },
     )
     .unwrap();

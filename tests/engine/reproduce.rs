@@ -34,6 +34,7 @@ fn reproduce_writes_every_figure_and_a_report_computed_from_the_tables() {
             out: Some(out.clone()),
             force: false,
             quiet: true,
+            offline: true,
         },
     )
     .unwrap();

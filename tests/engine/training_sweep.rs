@@ -31,6 +31,7 @@ fn run(config: &str, dir: &Path, force: bool) -> wideprobe::experiment::runner::
             quiet: true,
             save_tensors: false,
             shard: None,
+            offline: true,
         },
     )
     .unwrap()
