@@ -37,17 +37,13 @@ struct Params {
 
 const WG: u32 = 256u;
 
-fn element(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wg.x + wg.y * nwg.x) * WG + lid;
+fn element(id: Invocation) -> u32 {
+    return flat_group(id) * WG + id.lid;
 }
 
 @compute @workgroup_size(WG)
-fn krylov_normalize(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = element(wg, nwg, lid);
+fn krylov_normalize(id: Invocation) {
+    let i = element(id);
     if i < params.n {
         let v = x[i] / s[params.index];
         y[i] = v;
@@ -56,24 +52,16 @@ fn krylov_normalize(
 }
 
 @compute @workgroup_size(WG)
-fn krylov_div_scalar(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = element(wg, nwg, lid);
+fn krylov_div_scalar(id: Invocation) {
+    let i = element(id);
     if i < params.n {
         y[i] = x[i] / s[params.index];
     }
 }
 
 @compute @workgroup_size(WG)
-fn krylov_axpy_scalar(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = element(wg, nwg, lid);
+fn krylov_axpy_scalar(id: Invocation) {
+    let i = element(id);
     if i < params.n {
         var c = s[params.index];
         if params.negate != 0u {

@@ -42,12 +42,8 @@ struct Params {
 const WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
-fn ntk_repeat_rows(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let index = (wg.x + wg.y * nwg.x) * WG + lid;
+fn ntk_repeat_rows(id: Invocation) {
+    let index = flat_group(id) * WG + id.lid;
     if index >= params.rows * params.k * params.cols {
         return;
     }
@@ -57,13 +53,9 @@ fn ntk_repeat_rows(
 }
 
 @compute @workgroup_size(WG)
-fn ntk_accumulate(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
+fn ntk_accumulate(id: Invocation) {
     let order = params.rows * params.k;
-    let index = (wg.x + wg.y * nwg.x) * WG + lid;
+    let index = flat_group(id) * WG + id.lid;
     if index >= order * order {
         return;
     }

@@ -28,18 +28,14 @@ var<workgroup> partial_sum: array<Real, 256>;
 var<workgroup> partial_max: array<Real, 256>;
 
 @compute @workgroup_size(256)
-fn row_stats(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let row = wg.x + wg.y * nwg.x;
+fn row_stats(id: Invocation) {
+    let row = flat_group(id);
     let n = params.n;
     // Rows past n still take part in the barriers below, with neutral values.
     var s = Real(0.0);
     var m = Real(0.0);
     if row < n {
-        for (var j = li; j < n; j += WG) {
+        for (var j = id.lid; j < n; j += WG) {
             if j != row {
                 let v = abs(a[row * n + j]);
                 s += v;
@@ -47,17 +43,17 @@ fn row_stats(
             }
         }
     }
-    partial_sum[li] = s;
-    partial_max[li] = m;
+    partial_sum[id.lid] = s;
+    partial_max[id.lid] = m;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if li < stride {
-            partial_sum[li] += partial_sum[li + stride];
-            partial_max[li] = max(partial_max[li], partial_max[li + stride]);
+        if id.lid < stride {
+            partial_sum[id.lid] += partial_sum[id.lid + stride];
+            partial_max[id.lid] = max(partial_max[id.lid], partial_max[id.lid + stride]);
         }
         workgroupBarrier();
     }
-    if li == 0u && row < n {
+    if id.lid == 0u && row < n {
         stats[4u * row] = a[row * n + row];
         stats[4u * row + 1u] = partial_sum[0];
         stats[4u * row + 2u] = partial_max[0];
@@ -66,29 +62,25 @@ fn row_stats(
 }
 
 @compute @workgroup_size(256)
-fn row_diff_sq(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let row = wg.x + wg.y * nwg.x;
+fn row_diff_sq(id: Invocation) {
+    let row = flat_group(id);
     let n = params.n;
     var s = Real(0.0);
     if row < n {
-        for (var j = li; j < n; j += WG) {
+        for (var j = id.lid; j < n; j += WG) {
             let d = a[row * n + j] - b[row * n + j];
             s += d * d;
         }
     }
-    partial_sum[li] = s;
+    partial_sum[id.lid] = s;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if li < stride {
-            partial_sum[li] += partial_sum[li + stride];
+        if id.lid < stride {
+            partial_sum[id.lid] += partial_sum[id.lid + stride];
         }
         workgroupBarrier();
     }
-    if li == 0u && row < n {
+    if id.lid == 0u && row < n {
         out[row] = partial_sum[0];
     }
 }

@@ -93,12 +93,8 @@ fn root(v_in: Real) -> Real {
 }
 
 @compute @workgroup_size(WG)
-fn tridiagonalize(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let mat = wg.x + wg.y * nwg.x;
+fn tridiagonalize(id: Invocation) {
+    let mat = flat_group(id);
     if mat >= params.count {
         return;
     }
@@ -110,7 +106,7 @@ fn tridiagonalize(
 
     // work = a, mirrored from the lower triangle.
     if params.k_begin == 0u {
-        for (var idx = lid; idx < n * n; idx += WG) {
+        for (var idx = id.lid; idx < n * n; idx += WG) {
             let i = idx / n;
             let j = idx % n;
             work[base + idx] = a[base + select(idx, j * n + i, j > i)];
@@ -124,12 +120,12 @@ fn tridiagonalize(
         let corner = base + (k + 1u) * n + k + 1u; // A22[r, c] = work[corner + r n + c]
 
         var ss = Real(0.0);
-        for (var i = lid; i < m; i += WG) {
+        for (var i = id.lid; i < m; i += WG) {
             let xi = work[col + i * n];
             scratch[vb + i] = xi;
             ss += xi * xi;
         }
-        let sigma = workgroup_sum(lid, ss);
+        let sigma = workgroup_sum(id.lid, ss);
         // Every invocation forms the reflector from the same values.
         let x0 = work[col];
         let xnorm = root(sigma);
@@ -140,7 +136,7 @@ fn tridiagonalize(
             tau = Real(1.0) / (sigma + abs(x0) * xnorm);
         }
         storageBarrier(); // everyone has read x0 before v0 replaces it
-        if lid == 0u {
+        if id.lid == 0u {
             scratch[vb] = x0 - alpha;
             tri[tb + k] = work[base + k * n + k];
             tri[tb + n + k] = alpha;
@@ -149,7 +145,7 @@ fn tridiagonalize(
 
         // p = tau A22 v (column i of A22 is row i), and the local share of p.v.
         var pv = Real(0.0);
-        for (var i = lid; i < m; i += WG) {
+        for (var i = id.lid; i < m; i += WG) {
             var sum = Real(0.0);
             for (var r = 0u; r < m; r++) {
                 sum += work[corner + r * n + i] * scratch[vb + r];
@@ -158,15 +154,15 @@ fn tridiagonalize(
             scratch[pb + i] = p;
             pv += p * scratch[vb + i];
         }
-        let half_k = Real(0.5) * tau * workgroup_sum(lid, pv);
+        let half_k = Real(0.5) * tau * workgroup_sum(id.lid, pv);
         // w = p - K v, by the invocation that wrote p[i].
-        for (var i = lid; i < m; i += WG) {
+        for (var i = id.lid; i < m; i += WG) {
             scratch[pb + i] -= half_k * scratch[vb + i];
         }
         storageBarrier();
 
         // A22 -= v w^T + w v^T.
-        for (var j = lid; j < m; j += WG) {
+        for (var j = id.lid; j < m; j += WG) {
             let vj = scratch[vb + j];
             let wj = scratch[pb + j];
             for (var r = 0u; r < m; r++) {
@@ -176,7 +172,7 @@ fn tridiagonalize(
         }
         storageBarrier();
     }
-    if lid == 0u && n > 0u && params.k_end + 1u >= n {
+    if id.lid == 0u && n > 0u && params.k_end + 1u >= n {
         tri[tb + n - 1u] = work[base + (n - 1u) * n + n - 1u];
         tri[tb + 2u * n - 1u] = Real(0.0);
     }

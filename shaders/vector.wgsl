@@ -71,10 +71,6 @@ const WG: u32 = 256u;
 
 var<workgroup> partial: array<Real, WG>;
 
-fn group_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return wg.x + wg.y * nwg.x;
-}
-
 // Sum of `value` over the workgroup, valid in invocation 0. Every invocation must call
 // it (it has barriers), so invocations without work take part with value 0 rather than
 // returning early. Used once per launch: a second call would need a barrier first.
@@ -100,73 +96,53 @@ fn gemv_store(i: u32, sum: Real) {
 }
 
 @compute @workgroup_size(WG)
-fn vector_axpy(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = group_index(wg, nwg) * WG + lid;
+fn vector_axpy(id: Invocation) {
+    let i = flat_group(id) * WG + id.lid;
     if i < params.n {
         y[i] += params.alpha * x[i];
     }
 }
 
 @compute @workgroup_size(WG)
-fn vector_scale(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = group_index(wg, nwg) * WG + lid;
+fn vector_scale(id: Invocation) {
+    let i = flat_group(id) * WG + id.lid;
     if i < params.n {
         y[i] *= params.alpha;
     }
 }
 
 @compute @workgroup_size(WG)
-fn vector_copy(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = group_index(wg, nwg) * WG + lid;
+fn vector_copy(id: Invocation) {
+    let i = flat_group(id) * WG + id.lid;
     if i < params.n {
         y[i] = x[i];
     }
 }
 
 @compute @workgroup_size(WG)
-fn vector_dot_partials(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let stride = nwg.x * WG;
+fn vector_dot_partials(id: Invocation) {
+    let stride = id.nwg.x * WG;
     var sum = Real(0.0);
-    for (var i = wg.x * WG + lid; i < params.n; i += stride) {
+    for (var i = id.wg.x * WG + id.lid; i < params.n; i += stride) {
         sum += x[i] * x2[i];
     }
-    let total = workgroup_sum(lid, sum);
-    if lid == 0u {
-        out[wg.x] = total;
+    let total = workgroup_sum(id.lid, sum);
+    if id.lid == 0u {
+        out[id.wg.x] = total;
     }
 }
 
 @compute @workgroup_size(WG)
-fn vector_sum_sq_partials(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let stride = nwg.x * WG;
+fn vector_sum_sq_partials(id: Invocation) {
+    let stride = id.nwg.x * WG;
     var sum = Real(0.0);
-    for (var i = wg.x * WG + lid; i < params.n; i += stride) {
+    for (var i = id.wg.x * WG + id.lid; i < params.n; i += stride) {
         let v = x[i];
         sum += v * v;
     }
-    let total = workgroup_sum(lid, sum);
-    if lid == 0u {
-        out[wg.x] = total;
+    let total = workgroup_sum(id.lid, sum);
+    if id.lid == 0u {
+        out[id.wg.x] = total;
     }
 }
 
@@ -188,33 +164,25 @@ fn vector_finish(@builtin(local_invocation_index) lid: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn vector_gemv_n(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let r = group_index(wg, nwg);
+fn vector_gemv_n(id: Invocation) {
+    let r = flat_group(id);
     let row_in_range = r < params.rows;
     var sum = Real(0.0);
     if row_in_range {
         let start = r * params.n;
-        for (var j = lid; j < params.n; j += WG) {
+        for (var j = id.lid; j < params.n; j += WG) {
             sum += a[start + j] * x[j];
         }
     }
-    let total = workgroup_sum(lid, sum);
-    if row_in_range && lid == 0u {
+    let total = workgroup_sum(id.lid, sum);
+    if row_in_range && id.lid == 0u {
         gemv_store(r, total);
     }
 }
 
 @compute @workgroup_size(WG)
-fn vector_gemv_t(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let j = group_index(wg, nwg) * WG + lid;
+fn vector_gemv_t(id: Invocation) {
+    let j = flat_group(id) * WG + id.lid;
     if j >= params.n {
         return;
     }
@@ -226,24 +194,16 @@ fn vector_gemv_t(
 }
 
 @compute @workgroup_size(WG)
-fn vector_set_row(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let j = group_index(wg, nwg) * WG + lid;
+fn vector_set_row(id: Invocation) {
+    let j = flat_group(id) * WG + id.lid;
     if j < params.n {
         a_out[params.row * params.n + j] = x[j];
     }
 }
 
 @compute @workgroup_size(WG)
-fn vector_get_row(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let j = group_index(wg, nwg) * WG + lid;
+fn vector_get_row(id: Invocation) {
+    let j = flat_group(id) * WG + id.lid;
     if j < params.n {
         y[j] = a[params.row * params.n + j];
     }

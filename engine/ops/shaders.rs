@@ -17,7 +17,8 @@ macro_rules! shader {
 }
 
 /// One kernel family's body instantiated in one precision: the prelude that defines `Real`
-/// (shaders/prelude_f32.wgsl or prelude_f64.wgsl) joined in front of the body at build time.
+/// (shaders/prelude_f32.wgsl or prelude_f64.wgsl) and the helpers every family shares
+/// (shaders/common.wgsl) joined in front of the body at build time.
 /// Its name is `<family>_<precision>`, so labels and pipeline keys tell the two apart.
 macro_rules! family {
     ($ident:ident, $family:literal, f32, trusted: $trusted:expr) => {
@@ -25,6 +26,7 @@ macro_rules! family {
             name: concat!($family, "_f32"),
             source: concat!(
                 include_str!("../../shaders/prelude_f32.wgsl"),
+                include_str!("../../shaders/common.wgsl"),
                 include_str!(concat!("../../shaders/", $family, ".wgsl"))
             ),
             features: NONE,
@@ -36,6 +38,7 @@ macro_rules! family {
             name: concat!($family, "_f64"),
             source: concat!(
                 include_str!("../../shaders/prelude_f64.wgsl"),
+                include_str!("../../shaders/common.wgsl"),
                 include_str!(concat!("../../shaders/", $family, ".wgsl"))
             ),
             features: F64,
