@@ -10,5 +10,6 @@ pub mod findings;
 mod findings_conditioning;
 mod findings_training;
 pub mod report;
+mod report_figures;
 pub mod runs;
 pub mod stats;
