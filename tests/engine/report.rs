@@ -484,7 +484,10 @@ fn the_report_links_and_inlines_every_figure() {
 
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(md.contains("| # | the paper's claim | measured | verdict | figures |"));
-    assert!(md.contains("device: test <adapter> & co"), "the adapter is the device");
+    assert!(
+        md.contains("device: test <adapter> & co"),
+        "the adapter is the device"
+    );
     assert!(md.contains("](../cond/figures/fig1a.png)"), "{md}");
     assert!(md.contains("](../cond/figures/fig3a.png)"));
     assert!(md.contains("## Rules"));
