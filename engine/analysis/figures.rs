@@ -1,5 +1,9 @@
 //! Figures drawn from the CSV outputs (so `wideprobe plot RUN_DIR` can redraw them),
-//! as PNG and SVG, with plotters and a bundled font.
+//! as PNG and SVG, with plotters and a bundled font. Every figure has a title that fits
+//! its width, an optional subtitle (the dataset when it is synthetic), axes with ticks
+//! chosen in `figures_axes` and a legend placed where it covers no data
+//! (`figures_legend`). Beside each figure, `<stem>.json` holds its caption for the
+//! report.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -7,8 +11,12 @@ use std::sync::OnceLock;
 use anyhow::{anyhow, Context as _, Result};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use serde::{Deserialize, Serialize};
 
+use super::figures_axes::Axis;
+pub use super::figures_axes::Scale;
 pub use super::figures_conditioning::{draw_conditioning, draw_conditioning_rows};
+use super::figures_legend::{along, draw_legend, free_spot, legend_size, LegendEntry, GAP};
 
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 
@@ -24,7 +32,8 @@ fn register_font() -> Result<()> {
     }
 }
 
-/// One line of a chart, optionally with a band (lower, upper) around it.
+/// One line of a chart, optionally with a band (lower, upper) around it. Series with
+/// the same label share one legend row; an empty label has none.
 pub struct Series {
     pub label: String,
     pub points: Vec<(f64, f64)>,
@@ -35,12 +44,91 @@ pub struct Series {
 
 pub struct Chart {
     pub title: String,
+    /// A second, smaller title line: what the data is (synthetic data is said here).
+    pub subtitle: Option<String>,
     pub x_label: String,
     pub y_label: String,
+    pub x_scale: Scale,
+    /// A log y axis says so on its label.
+    pub y_scale: Scale,
     pub series: Vec<Series>,
+    /// Legend rows in grey after the series' rows: what solid and dashed mean.
+    pub notes: Vec<(String, bool)>,
 }
 
-const PALETTE: [RGBColor; 8] = [
+impl Chart {
+    /// A chart over an integer x axis (layers, epochs) and a linear y axis.
+    pub fn new(title: &str, x_label: &str, y_label: &str, series: Vec<Series>) -> Chart {
+        Chart {
+            title: title.into(),
+            subtitle: None,
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            x_scale: Scale::Integer,
+            y_scale: Scale::Linear,
+            series,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The y axis's label as drawn: a log scale is stated.
+    pub fn y_label_drawn(&self) -> String {
+        match self.y_scale {
+            Scale::Log => format!("{} (log scale)", self.y_label),
+            _ => self.y_label.clone(),
+        }
+    }
+}
+
+/// One figure to draw: its file stem (no extension), its panels (one chart or several)
+/// and what the report says of it.
+pub struct Figure {
+    pub stem: String,
+    pub panels: Vec<Chart>,
+    pub note: FigureNote,
+}
+
+/// What the report says of a figure, written beside it as `<stem>.json`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FigureNote {
+    /// The paper's figure it reproduces: "1a", "2b", …
+    pub figure: String,
+    pub title: String,
+    /// What is plotted, from which runs, and how any band is computed.
+    pub caption: String,
+    /// Whether any of its data is synthetic.
+    pub synthetic: bool,
+}
+
+/// Writes `<stem>.json`.
+pub fn write_note(stem: &Path, note: &FigureNote) -> Result<()> {
+    let path = stem.with_extension("json");
+    std::fs::write(&path, serde_json::to_string_pretty(note)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The note beside a figure file (`x.png` → `x.json`), if there is one.
+pub fn read_note(figure: &Path) -> Option<FigureNote> {
+    let text = std::fs::read_to_string(figure.with_extension("json")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The subtitle of a figure: "synthetic data (not CIFAR-10)" first when it is.
+pub fn subtitle(synthetic: bool, rest: &str) -> Option<String> {
+    match (synthetic, rest.is_empty()) {
+        (true, true) => Some(SYNTHETIC.into()),
+        (true, false) => Some(format!("{SYNTHETIC} · {rest}")),
+        (false, true) => None,
+        (false, false) => Some(rest.into()),
+    }
+}
+
+/// The subtitle's words for a figure made from synthetic data.
+pub const SYNTHETIC: &str = "synthetic data (not CIFAR-10)";
+
+/// Twelve distinguishable colours (tab10 without its grey, and two more); the grey
+/// reference colour is index 7 so older indices keep their meaning.
+const PALETTE: [RGBColor; 12] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -49,49 +137,160 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(140, 86, 75),
     RGBColor(227, 119, 194),
     RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+    RGBColor(0, 0, 128),
+    RGBColor(128, 128, 0),
 ];
 
-fn bounds(chart: &Chart) -> (f64, f64, f64, f64) {
-    let mut xs = Vec::new();
-    let mut ys = Vec::new();
-    for s in &chart.series {
-        for &(x, y) in &s.points {
-            if x.is_finite() && y.is_finite() {
-                xs.push(x);
-                ys.push(y);
-            }
-        }
-        for &(x, lo, hi) in s.band.iter().flatten() {
-            if x.is_finite() && lo.is_finite() && hi.is_finite() {
-                ys.push(lo);
-                ys.push(hi);
-            }
-        }
-    }
-    let fold = |v: &[f64]| {
-        let lo = v.iter().cloned().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        if !lo.is_finite() {
-            (0.0, 1.0)
-        } else if hi - lo < 1e-12 * (1.0 + lo.abs()) {
-            (lo - 0.5, hi + 0.5)
-        } else {
-            let pad = 0.05 * (hi - lo);
-            (lo - pad, hi + pad)
-        }
-    };
-    let (x0, x1) = fold(&xs);
-    let (y0, y1) = fold(&ys);
-    (x0, x1, y0, y1)
+/// The palette's colour `i` (wrapping).
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
 }
 
-fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
+/// A series with its values placed on the axes (log10 where the axis is a log one);
+/// None marks a point that cannot be drawn, and breaks the line there.
+struct Placed {
+    points: Vec<Option<(f64, f64)>>,
+    band: Vec<Option<(f64, f64, f64)>>,
+}
+
+fn place(chart: &Chart) -> Vec<Placed> {
+    let (xs, ys) = (chart.x_scale, chart.y_scale);
+    chart
+        .series
+        .iter()
+        .map(|s| Placed {
+            points: s
+                .points
+                .iter()
+                .map(|&(x, y)| Some((xs.place(x)?, ys.place(y)?)))
+                .collect(),
+            band: s
+                .band
+                .iter()
+                .flatten()
+                .map(|&(x, lo, hi)| Some((xs.place(x)?, ys.place(lo)?, ys.place(hi)?)))
+                .collect(),
+        })
+        .collect()
+}
+
+fn axes(chart: &Chart, placed: &[Placed]) -> (Axis, Axis) {
+    let mut xs = Vec::new();
+    let mut ys = Vec::new();
+    for p in placed {
+        for &(x, y) in p.points.iter().flatten() {
+            xs.push(x);
+            ys.push(y);
+        }
+        for &(_, lo, hi) in p.band.iter().flatten() {
+            ys.extend([lo, hi]);
+        }
+    }
+    (Axis::new(&xs, chart.x_scale), Axis::new(&ys, chart.y_scale))
+}
+
+fn legend_entries(chart: &Chart) -> Vec<LegendEntry> {
+    let mut entries: Vec<LegendEntry> = Vec::new();
+    for s in chart.series.iter().filter(|s| !s.label.is_empty()) {
+        // A colour's row shows a solid line when any of its lines is solid.
+        if let Some(e) = entries.iter_mut().find(|e| e.label == s.label) {
+            e.dashed &= s.dashed;
+        } else {
+            entries.push(LegendEntry {
+                label: s.label.clone(),
+                color: color(s.color),
+                dashed: s.dashed,
+            });
+        }
+    }
+    entries.extend(chart.notes.iter().map(|(label, dashed)| LegendEntry {
+        label: label.clone(),
+        color: RGBColor(60, 60, 60),
+        dashed: *dashed,
+    }));
+    entries
+}
+
+type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
+
+fn build<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    (x, y): &(Axis, Axis),
+    extra_right: i32,
+) -> Result<Ctx<'a, DB>>
 where
     DB::ErrorType: 'static,
 {
-    plot_on(&root, chart)?;
-    root.present().map_err(|e| anyhow!("{e}"))?;
-    Ok(())
+    ChartBuilder::on(area)
+        .margin(12)
+        .margin_right(12 + extra_right)
+        .x_label_area_size(44)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x.clone(), y.clone())
+        .map_err(|e| anyhow!("{e}"))
+}
+
+/// Every pixel a series, its points or its band covers in `c`.
+fn occupied<DB: DrawingBackend>(c: &Ctx<'_, DB>, placed: &[Placed]) -> Vec<(i32, i32)> {
+    let mut out = Vec::new();
+    for p in placed {
+        for pair in p.points.windows(2) {
+            match (pair[0], pair[1]) {
+                (Some(a), Some(b)) => along(c.backend_coord(&a), c.backend_coord(&b), &mut out),
+                (Some(a), None) | (None, Some(a)) => out.push(c.backend_coord(&a)),
+                _ => {}
+            }
+        }
+        if let [Some(a)] = p.points.as_slice() {
+            out.push(c.backend_coord(a));
+        }
+        // The band: vertical strokes from low to high, every few pixels along x.
+        for pair in p.band.windows(2) {
+            if let (Some(a), Some(b)) = (pair[0], pair[1]) {
+                let steps =
+                    ((c.backend_coord(&(b.0, b.1)).0 - c.backend_coord(&(a.0, a.1)).0).abs() / 3)
+                        .max(1);
+                for i in 0..=steps {
+                    let t = i as f64 / steps as f64;
+                    let x = a.0 + t * (b.0 - a.0);
+                    let lo = a.1 + t * (b.1 - a.1);
+                    let hi = a.2 + t * (b.2 - a.2);
+                    along(
+                        c.backend_coord(&(x, lo)),
+                        c.backend_coord(&(x, hi)),
+                        &mut out,
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Draws `text` centred at the top of `area` in the largest size from `size` down that
+/// fits its width, and returns the area below it.
+fn fitted_title<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    size: u32,
+    color: RGBColor,
+) -> Result<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    let width = area.dim_in_pixel().0.saturating_sub(24);
+    let mut s = size;
+    while s > 10 {
+        let font = ("sans-serif", s).into_font();
+        match area.estimate_text_size(text, &font.into()) {
+            Ok((w, _)) if w > width => s -= 1,
+            _ => break,
+        }
+    }
+    let style = ("sans-serif", s).into_font().color(&color);
+    area.titled(text, style).map_err(|e| anyhow!("{e}"))
 }
 
 /// Plots `chart` on `root` without presenting it, so that several charts can share one
@@ -100,71 +299,95 @@ fn plot_on<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> 
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
-    let (x0, x1, y0, y1) = bounds(chart);
-    let mut c = ChartBuilder::on(root)
-        .caption(&chart.title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| anyhow!("{e}"))?;
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
+    root.fill(&WHITE).map_err(e)?;
+    let mut area = fitted_title(root, &chart.title, 22, BLACK)?;
+    if let Some(sub) = &chart.subtitle {
+        area = fitted_title(&area, sub, 15, RGBColor(90, 90, 90))?;
+    }
+    let placed = place(chart);
+    let axes = axes(chart, &placed);
+    let entries = legend_entries(chart);
+    let size = legend_size(root, &entries);
+    // Inside the plot area where a spot is free of data, else to its right.
+    let inside = {
+        let c = build(&area, &axes, 0)?;
+        free_spot(
+            c.plotting_area().get_pixel_range(),
+            size,
+            &occupied(&c, &placed),
+        )
+    };
+    let (mut c, at) = match inside {
+        Some(at) => (build(&area, &axes, 0)?, at),
+        None => {
+            let c = build(&area, &axes, size.0 + GAP)?;
+            let (xr, yr) = c.plotting_area().get_pixel_range();
+            (c, (xr.end + GAP, yr.start))
+        }
+    };
+    let (x_axis, y_axis) = axes;
+    let (fx, fy) = (|v: &f64| x_axis.label(*v), |v: &f64| y_axis.label(*v));
     c.configure_mesh()
         .x_desc(&chart.x_label)
-        .y_desc(&chart.y_label)
+        .y_desc(chart.y_label_drawn())
+        .x_label_formatter(&fx)
+        .y_label_formatter(&fy)
         .label_style(("sans-serif", 14))
         .axis_desc_style(("sans-serif", 16))
         .draw()
-        .map_err(|e| anyhow!("{e}"))?;
-    for s in &chart.series {
-        let color = PALETTE[s.color % PALETTE.len()];
-        if let Some(band) = &s.band {
-            let mut poly: Vec<(f64, f64)> = band.iter().map(|&(x, lo, _)| (x, lo)).collect();
-            poly.extend(band.iter().rev().map(|&(x, _, hi)| (x, hi)));
-            c.draw_series(std::iter::once(Polygon::new(
-                poly,
-                color.mix(0.18).filled(),
-            )))
-            .map_err(|e| anyhow!("{e}"))?;
-        }
-        let points: Vec<(f64, f64)> = s
-            .points
-            .iter()
-            .cloned()
-            .filter(|(x, y)| x.is_finite() && y.is_finite())
-            .collect();
-        let style = ShapeStyle::from(&color).stroke_width(2);
-        let drawn = if s.dashed {
-            c.draw_series(DashedLineSeries::new(points.clone(), 8, 5, style))
-                .map_err(|e| anyhow!("{e}"))?
-        } else {
-            c.draw_series(LineSeries::new(points.clone(), style))
-                .map_err(|e| anyhow!("{e}"))?
-        };
-        let dashed = s.dashed;
-        drawn.label(&s.label).legend(move |(x, y)| {
-            if dashed {
-                PathElement::new(
-                    vec![(x, y), (x + 8, y)],
-                    ShapeStyle::from(&color).stroke_width(2),
-                )
-            } else {
-                PathElement::new(
-                    vec![(x, y), (x + 20, y)],
-                    ShapeStyle::from(&color).stroke_width(2),
-                )
-            }
-        });
-        c.draw_series(points.iter().map(|&p| Circle::new(p, 2, color.filled())))
-            .map_err(|e| anyhow!("{e}"))?;
+        .map_err(e)?;
+    for (s, p) in chart.series.iter().zip(&placed) {
+        draw_series(&mut c, s, p)?;
     }
-    c.configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| anyhow!("{e}"))?;
+    if !entries.is_empty() {
+        draw_legend(root, &entries, at).map_err(e)?;
+    }
+    Ok(())
+}
+
+/// Contiguous runs of drawable values.
+fn runs<T: Copy>(values: &[Option<T>]) -> Vec<Vec<T>> {
+    values
+        .split(Option::is_none)
+        .map(|run| run.iter().flatten().copied().collect::<Vec<T>>())
+        .filter(|run| !run.is_empty())
+        .collect()
+}
+
+fn draw_series<DB: DrawingBackend>(c: &mut Ctx<'_, DB>, s: &Series, p: &Placed) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("{e}");
+    let col = color(s.color);
+    for band in runs(&p.band) {
+        let mut poly: Vec<(f64, f64)> = band.iter().map(|&(x, lo, _)| (x, lo)).collect();
+        poly.extend(band.iter().rev().map(|&(x, _, hi)| (x, hi)));
+        c.draw_series(std::iter::once(Polygon::new(poly, col.mix(0.18).filled())))
+            .map_err(e)?;
+    }
+    let style = ShapeStyle::from(&col).stroke_width(2);
+    for line in runs(&p.points) {
+        if s.dashed {
+            c.draw_series(DashedLineSeries::new(line.clone(), 8, 5, style))
+                .map_err(e)?;
+        } else {
+            c.draw_series(LineSeries::new(line.clone(), style))
+                .map_err(e)?;
+        }
+        c.draw_series(line.iter().map(|&pt| Circle::new(pt, 2, col.filled())))
+            .map_err(e)?;
+    }
+    Ok(())
+}
+
+fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    plot_on(&root, chart)?;
+    root.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }
 

@@ -1,25 +1,30 @@
 //! Conditioning figures (1a-1d, 3a-3b) from `layers.csv` and `infinite_width.csv`, or
-//! from rows the caller holds, through the drawing helpers of `figures`.
+//! from rows the caller holds, through the drawing helpers of `figures`. The figures are
+//! built as plain data first (`conditioning_figures`), so tests can check them without
+//! drawing. Every quantity here is non-negative, so the bands are percentile-bootstrap
+//! intervals of the mean over seeds (they stay within the seeds' values).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 
-use super::figures::{draw, Chart, Series};
-use super::stats::mean_ci;
+use super::figures::{draw, subtitle, write_note, Chart, Figure, FigureNote, Scale, Series};
+use super::stats::BandMethod;
 use crate::io::tables::{InfiniteRow, LayerRow, Row};
 
-/// A line (layer, mean) and its optional 95% band (layer, low, high).
-type LineWithBand = (Vec<(f64, f64)>, Option<Vec<(f64, f64, f64)>>);
+/// The band method of every conditioning figure.
+const BAND: BandMethod = BandMethod::Bootstrap;
 
-/// Groups values by key, then by layer, and returns one series per key with the mean
-/// (and 95% band when `band`) per layer. Keys iterate in order.
+/// A line (layer, mean) and its 95% band (layer, low, high).
+type LineWithBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
+/// Groups values by key, then by layer, and returns one line per key with the mean and
+/// its bootstrap band per layer. Keys iterate in order.
 fn series_by<K: Ord + Clone>(
     rows: &[&LayerRow],
     key: impl Fn(&LayerRow) -> K,
     value: impl Fn(&LayerRow) -> f64,
-    band: bool,
 ) -> BTreeMap<K, LineWithBand> {
     let mut groups: BTreeMap<K, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
     for r in rows {
@@ -36,16 +41,16 @@ fn series_by<K: Ord + Clone>(
     groups
         .into_iter()
         .map(|(k, layers)| {
-            let stats: Vec<(f64, f64, f64)> = layers
+            let stats: Vec<(f64, f64, f64, f64)> = layers
                 .iter()
                 .map(|(&l, v)| {
-                    let (m, h) = mean_ci(v);
-                    (l as f64, m, h)
+                    let (m, lo, hi) = BAND.interval(v);
+                    (l as f64, m, lo, hi)
                 })
                 .collect();
-            let points = stats.iter().map(|&(x, m, _)| (x, m)).collect();
-            let b = band.then(|| stats.iter().map(|&(x, m, h)| (x, m - h, m + h)).collect());
-            (k, (points, b))
+            let points = stats.iter().map(|&(x, m, _, _)| (x, m)).collect();
+            let band = stats.iter().map(|&(x, _, lo, hi)| (x, lo, hi)).collect();
+            (k, (points, band))
         })
         .collect()
 }
@@ -61,27 +66,31 @@ fn chosen_n(rows: &[&LayerRow]) -> usize {
     }
 }
 
-/// One series per (renormalise, width) of `value`, mean and 95% band over seeds;
-/// colour by width, renormalised solid and plain dashed.
+/// One series per (renormalise, width) of `value`, mean and band over seeds; colour by
+/// width (one legend row per width), renormalised solid and plain dashed.
 fn width_series(sel: &[&LayerRow], widths: &[usize], value: fn(&LayerRow) -> f64) -> Vec<Series> {
-    series_by(sel, |r| (r.renormalize, r.width), value, true)
+    series_by(sel, |r| (r.renormalize, r.width), value)
         .into_iter()
         .map(|((renorm, w), (points, band))| Series {
-            label: format!("width {w} ({})", renorm_label(renorm)),
+            label: format!("width {w}"),
             points,
-            band,
+            band: Some(band),
             color: widths.iter().position(|&x| x == w).unwrap_or(0),
             dashed: !renorm,
         })
         .collect()
 }
 
-fn renorm_label(r: bool) -> &'static str {
-    if r {
-        "renormalised"
-    } else {
-        "plain"
+/// The legend rows saying what solid and dashed mean, for the styles present.
+pub fn renorm_notes(series: &[Series]) -> Vec<(String, bool)> {
+    let mut notes = Vec::new();
+    if series.iter().any(|s| !s.dashed) {
+        notes.push(("solid: renormalised".to_string(), false));
     }
+    if series.iter().any(|s| s.dashed) {
+        notes.push(("dashed: plain (not renormalised)".to_string(), true));
+    }
+    notes
 }
 
 /// Figures 1a-1d and 3a-3b from `layers.csv` and `infinite_width.csv` in `out`.
@@ -101,103 +110,216 @@ pub fn draw_conditioning_rows(
 ) -> Result<()> {
     let dir = out.join("figures");
     std::fs::create_dir_all(&dir)?;
-    let activations = distinct(layers.iter().map(|r| r.activation.clone()));
-    if activations.len() <= 1 {
-        let all: Vec<&LayerRow> = layers.iter().collect();
-        let inf: Option<Vec<&InfiniteRow>> = infinite.map(|t| t.iter().collect());
-        return draw_set(&dir, &all, inf.as_deref(), "");
-    }
-    for act in &activations {
-        let rows: Vec<&LayerRow> = layers.iter().filter(|r| &r.activation == act).collect();
-        let inf: Option<Vec<&InfiniteRow>> =
-            infinite.map(|t| t.iter().filter(|r| &r.activation == act).collect());
-        draw_set(&dir, &rows, inf.as_deref(), &format!("_{act}"))?;
+    let folder = out
+        .file_name()
+        .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
+    for figure in conditioning_figures(layers, infinite, &folder) {
+        let stem = dir.join(&figure.stem);
+        draw(&figure.panels[0], &stem).with_context(|| format!("drawing {}", figure.stem))?;
+        write_note(&stem, &figure.note)?;
     }
     Ok(())
 }
 
 /// The distinct values, ascending.
 fn distinct<T: Ord>(values: impl Iterator<Item = T>) -> Vec<T> {
-    let mut v: Vec<T> = values.collect();
-    v.sort();
-    v.dedup();
-    v
+    values.collect::<BTreeSet<T>>().into_iter().collect()
+}
+
+/// Every conditioning figure of `layers` (one set per activation when there are
+/// several), each with its caption; `folder` names the run folder in captions.
+pub fn conditioning_figures(
+    layers: &[LayerRow],
+    infinite: Option<&[InfiniteRow]>,
+    folder: &str,
+) -> Vec<Figure> {
+    let activations = distinct(layers.iter().map(|r| r.activation.clone()));
+    let mut figures = Vec::new();
+    for act in &activations {
+        let rows: Vec<&LayerRow> = layers.iter().filter(|r| &r.activation == act).collect();
+        let inf: Option<Vec<&InfiniteRow>> =
+            infinite.map(|t| t.iter().filter(|r| &r.activation == act).collect());
+        let suffix = if activations.len() > 1 {
+            format!("_{act}")
+        } else {
+            String::new()
+        };
+        figures.extend(figure_set(&rows, inf.as_deref(), &suffix, folder));
+    }
+    figures
+}
+
+/// What the captions say of the rows a figure uses: the runs and the grid.
+struct Source {
+    synthetic: bool,
+    text: String,
+}
+
+fn source(rows: &[&LayerRow], folder: &str) -> Source {
+    let list = |v: Vec<String>| v.join(", ");
+    let runs = distinct(rows.iter().map(|r| r.run_id.as_str())).len();
+    let text = format!(
+        "{runs} runs of {folder}/layers.csv (config {folder}/config.yaml): {}, depth {}, \
+         widths {}, n {}, seeds {}",
+        list(distinct(rows.iter().map(|r| r.activation.clone()))),
+        list(
+            distinct(rows.iter().map(|r| r.depth))
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        ),
+        list(
+            distinct(rows.iter().map(|r| r.width))
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        ),
+        list(
+            distinct(rows.iter().map(|r| r.n))
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        ),
+        list(
+            distinct(rows.iter().map(|r| r.seed))
+                .iter()
+                .map(|d| d.to_string())
+                .collect()
+        ),
+    );
+    Source {
+        synthetic: rows.iter().any(|r| r.dataset.contains("synthetic")),
+        text,
+    }
+}
+
+fn figure(stem: String, id: &str, mut chart: Chart, src: &Source, what: &str) -> Figure {
+    chart.subtitle = subtitle(src.synthetic, chart.subtitle.as_deref().unwrap_or(""));
+    let note = FigureNote {
+        figure: id.into(),
+        title: chart.title.clone(),
+        caption: format!("{what} Data: {}.", src.text),
+        synthetic: src.synthetic,
+    };
+    Figure {
+        stem,
+        panels: vec![chart],
+        note,
+    }
 }
 
 /// Figures 1a-1d and 3a-3b of one activation's rows; `suffix` ends every file name.
-fn draw_set(
-    dir: &Path,
+fn figure_set(
     rows: &[&LayerRow],
     infinite: Option<&[&InfiniteRow]>,
     suffix: &str,
-) -> Result<()> {
+    folder: &str,
+) -> Vec<Figure> {
     if rows.is_empty() {
-        return Ok(());
+        return Vec::new();
     }
-    let act_note = distinct(rows.iter().map(|r| r.activation.clone())).join(", ");
-    draw(
-        &fig1a(rows, &act_note),
-        &dir.join(format!("fig1a_log10_kappa_by_ratio{suffix}")),
-    )?;
+    let act = distinct(rows.iter().map(|r| r.activation.clone())).join(", ");
+    let mut out = vec![figure(
+        format!("fig1a_log10_kappa_by_ratio{suffix}"),
+        "1a",
+        fig1a(rows, &act),
+        &source(rows, folder),
+        "Mean over seeds of log10 κ(Ĝ), the condition number of each layer's normalised \
+         Gram matrix at initialisation, one colour per (n, width) pair (n/w in the \
+         legend), renormalised solid and plain dashed; no band.",
+    )];
     // 1b-1d, 3a-3b: n = 500 (or the largest n), one line per width, 95% band over seeds.
     let n_sel = chosen_n(rows);
     let sel: Vec<&LayerRow> = rows.iter().copied().filter(|r| r.n == n_sel).collect();
+    let src = source(&sel, folder);
     let widths = distinct(sel.iter().map(|r| r.width));
-    let fig1b = Chart {
-        title: format!("Fig. 1b: log10 κ(Ĝ) per layer, n = {n_sel}, mean and 95% band over seeds"),
-        x_label: "layer".into(),
-        y_label: "log10 κ(Ĝ)".into(),
-        series: width_series(&sel, &widths, |r| r.log10_kappa),
+    let band = BAND.describe();
+    let per_width = |title: &str, y: &str, pick: fn(&LayerRow) -> f64| {
+        let series = width_series(&sel, &widths, pick);
+        let mut chart = Chart::new(title, "layer", y, series);
+        chart.subtitle = Some(format!("{act}, n = {n_sel}, mean over seeds"));
+        chart
     };
-    draw(
-        &fig1b,
-        &dir.join(format!("fig1b_log10_kappa_by_width{suffix}")),
-    )?;
-    for (fig, name, pick, infinite_pick, column) in LAMBDA_FIGURES {
-        let mut series = width_series(&sel, &widths, pick);
+    let mut c = per_width("Fig. 1b: log10 κ(Ĝ) per layer", "log10 κ(Ĝ)", |r| {
+        r.log10_kappa
+    });
+    c.notes = renorm_notes(&c.series);
+    out.push(figure(
+        format!("fig1b_log10_kappa_by_width{suffix}"),
+        "1b",
+        c,
+        &src,
+        &format!(
+            "Mean over seeds of log10 κ(Ĝ) per layer at n = {n_sel}, one colour per width, \
+             renormalised solid and plain dashed. Band: {band}."
+        ),
+    ));
+    for (id, name, pick, inf_pick, column, scale) in LAMBDA_FIGURES {
+        let mut c = per_width(
+            &format!("Fig. {id}: normalised {name}(Ĝ) per layer"),
+            &format!("{name}(Ĝ)"),
+            pick,
+        );
         if let Some(t) = infinite {
-            series.extend(infinite_series(t, n_sel, infinite_pick));
+            c.series.extend(infinite_series(t, n_sel, inf_pick));
         }
-        let chart = Chart {
-            title: format!("Fig. {fig}: normalised {name} of Ĝ per layer, n = {n_sel}"),
-            x_label: "layer".into(),
-            y_label: format!("{name}(Ĝ)"),
-            series,
+        c.y_scale = scale;
+        c.notes = renorm_notes(&c.series);
+        let log = if scale == Scale::Log {
+            " on a log axis"
+        } else {
+            ""
         };
-        draw(
-            &chart,
-            &dir.join(format!("fig{fig}_{column}_by_width{suffix}")),
-        )?;
+        out.push(figure(
+            format!("fig{id}_{column}_by_width{suffix}"),
+            id,
+            c,
+            &src,
+            &format!(
+                "Mean over seeds of {name} of each layer's normalised Gram matrix Ĝ at \
+                 n = {n_sel}{log}, one colour per width, grey: the infinite-width kernel \
+                 (mean over seeds), renormalised solid and plain dashed. Band: {band}."
+            ),
+        ));
     }
     // 3a / 3b: Gershgorin proxies, renormalised (solid) against plain (dashed).
-    for (fig, what, pick, file) in GERSHGORIN_FIGURES {
-        let chart = Chart {
-            title: format!("Fig. {fig}: Gershgorin proxy: {what}, n = {n_sel}"),
-            x_label: "layer".into(),
-            y_label: what.into(),
-            series: width_series(&sel, &widths, pick),
-        };
-        draw(&chart, &dir.join(format!("fig{fig}_{file}{suffix}")))?;
+    for (id, what, pick, file) in GERSHGORIN_FIGURES {
+        let mut c = per_width(&format!("Fig. {id}: Gershgorin proxy, {what}"), what, pick);
+        c.notes = renorm_notes(&c.series);
+        out.push(figure(
+            format!("fig{id}_{file}{suffix}"),
+            id,
+            c,
+            &src,
+            &format!(
+                "Mean over seeds of the {what} per layer at n = {n_sel}, one colour per \
+                 width, renormalised solid and plain dashed. Band: {band}."
+            ),
+        ));
     }
-    Ok(())
+    out
 }
 
-/// Figures 1c / 1d: (figure, quantity, its value in layers.csv and in
-/// infinite_width.csv, file name part).
-#[allow(clippy::type_complexity)]
-const LAMBDA_FIGURES: [(
-    &str,
-    &str,
+/// A λ figure: (figure, quantity, its value in layers.csv and in infinite_width.csv,
+/// file name part, y scale).
+type LambdaFigure = (
+    &'static str,
+    &'static str,
     fn(&LayerRow) -> f64,
     fn(&InfiniteRow) -> f64,
-    &str,
-); 2] = [
+    &'static str,
+    Scale,
+);
+
+/// Figures 1c / 1d: λ_min spans decades between widths (log axis), λ_max does not.
+const LAMBDA_FIGURES: [LambdaFigure; 2] = [
     (
         "1c",
         "λ_min",
         |r| r.lambda_min,
         |r| r.lambda_min,
         "lambda_min",
+        Scale::Log,
     ),
     (
         "1d",
@@ -205,6 +327,7 @@ const LAMBDA_FIGURES: [(
         |r| r.lambda_max,
         |r| r.lambda_max,
         "lambda_max",
+        Scale::Linear,
     ),
 ];
 
@@ -232,52 +355,51 @@ const GERSHGORIN_FIGURES: [GershgorinFigure; 2] = [
     ),
 ];
 
-/// Figure 1a: mean log10 κ per layer, one line per examples/width ratio; renormalised
-/// solid.
-fn fig1a(rows: &[&LayerRow], act_note: &str) -> Chart {
-    let s = series_by(
-        rows,
-        |r| {
-            (
-                r.renormalize,
-                ((r.n as f64 / r.width as f64) * 1e6).round() as i64,
-            )
-        },
-        |r| r.log10_kappa,
-        false,
+/// Figure 1a: mean log10 κ per layer, one colour per (n, width) pair (two pairs can
+/// share a ratio n/w, so the legend names both); renormalised solid, plain dashed.
+fn fig1a(rows: &[&LayerRow], act: &str) -> Chart {
+    let lines = series_by(rows, |r| (r.n, r.width, r.renormalize), |r| r.log10_kappa);
+    let pairs = distinct(lines.keys().map(|k| (k.0, k.1)));
+    let series: Vec<Series> = lines
+        .into_iter()
+        .map(|((n, w, renorm), (points, _))| Series {
+            label: format!("n {n}, width {w} (n/w {})", ratio(n, w)),
+            points,
+            band: None,
+            color: pairs.iter().position(|&p| p == (n, w)).unwrap_or(0),
+            dashed: !renorm,
+        })
+        .collect();
+    let mut chart = Chart::new(
+        "Fig. 1a: conditioning of Ĝ at initialisation",
+        "layer",
+        "mean log10 κ(Ĝ)",
+        series,
     );
-    let ratios = distinct(s.keys().map(|k| k.1));
-    Chart {
-        title: format!("Fig. 1a: conditioning of the Gram matrix at init ({act_note})"),
-        x_label: "layer".into(),
-        y_label: "mean log10 κ(Ĝ)".into(),
-        series: s
-            .into_iter()
-            .map(|((renorm, ratio), (points, _))| Series {
-                label: format!("n/w = {:.3} ({})", ratio as f64 / 1e6, renorm_label(renorm)),
-                points,
-                band: None,
-                color: ratios.iter().position(|&x| x == ratio).unwrap_or(0),
-                dashed: !renorm,
-            })
-            .collect(),
-    }
+    chart.subtitle = Some(format!("{act}, mean over seeds"));
+    chart.notes = renorm_notes(&chart.series);
+    chart
+}
+
+/// n/w with up to three significant digits.
+fn ratio(n: usize, w: usize) -> String {
+    super::figures_axes::compact(n as f64 / w as f64)
 }
 
 /// The infinite-width line of `pick` at n = `n`, per renormalisation (mean over seeds).
 fn infinite_series(rows: &[&InfiniteRow], n: usize, pick: fn(&InfiniteRow) -> f64) -> Vec<Series> {
     let mut series = Vec::new();
-    for renorm in [false, true] {
+    for renorm in [true, false] {
         let mut per_layer: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
         for r in rows.iter().filter(|r| r.n == n && r.renormalize == renorm) {
             per_layer.entry(r.layer).or_default().push(pick(r));
         }
         if !per_layer.is_empty() {
             series.push(Series {
-                label: format!("infinite width ({})", renorm_label(renorm)),
+                label: "infinite width".into(),
                 points: per_layer
                     .iter()
-                    .map(|(&l, v)| (l as f64, mean_ci(v).0))
+                    .map(|(&l, v)| (l as f64, super::stats::mean(v)))
                     .collect(),
                 band: None,
                 color: 7,

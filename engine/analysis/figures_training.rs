@@ -6,27 +6,23 @@
 //! The figures are built as plain data first (`training_figures`, `fig2a_series`), so
 //! that their aggregation can be checked without drawing.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use super::figures::{draw, draw_panels, Chart, Series};
+pub use super::figures::Figure;
+use super::figures::{draw, draw_panels, subtitle, write_note, Chart, FigureNote, Scale, Series};
+use super::figures_epochs::{group_by_epoch, mean_with_band, source, Epochs, Lr, Quantity, BAND};
 use super::runs::RunStatuses;
-use super::stats::mean_ci;
+use super::stats::mean;
 use crate::io::table::Table;
 use crate::io::tables::{EpochRow, Row, RunRow};
-
-/// One figure to draw: its file stem (no extension) and its panels, one chart or several.
-pub struct Figure {
-    pub stem: String,
-    pub panels: Vec<Chart>,
-}
 
 /// Panels a row in multi-panel figures.
 const PANEL_COLUMNS: usize = 2;
 
-/// The reference lines' colour (grey, the last of the palette).
+/// The reference lines' colour (grey).
 const REFERENCE_COLOR: usize = 7;
 
 /// Reads `<out>/epochs.csv` and `<out>/runs.csv`, writes every figure that has data into
@@ -38,7 +34,8 @@ pub fn draw_training(out: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Writes every training figure that has data into `<out>/figures/`, from rows the
-/// caller holds; returns the stems written (each has a `.png` and a `.svg`).
+/// caller holds; returns the stems written (each has a `.png`, a `.svg` and a `.json`
+/// caption).
 pub fn draw_training_rows(
     out: &Path,
     epochs: &[EpochRow],
@@ -46,14 +43,18 @@ pub fn draw_training_rows(
 ) -> Result<Vec<PathBuf>> {
     let dir = out.join("figures");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let folder = out
+        .file_name()
+        .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
     let mut stems = Vec::new();
-    for figure in training_figures_of(epochs, runs) {
+    for figure in training_figures_in(epochs, runs, &folder) {
         let stem = dir.join(&figure.stem);
         match figure.panels.as_slice() {
             [chart] => draw(chart, &stem),
             panels => draw_panels(panels, PANEL_COLUMNS, &stem),
         }
         .with_context(|| format!("drawing {}", figure.stem))?;
+        write_note(&stem, &figure.note)?;
         stems.push(stem);
     }
     Ok(stems)
@@ -70,42 +71,137 @@ pub fn training_figures(epochs: &Table, runs: &Table) -> Result<Vec<Figure>> {
 
 /// `training_figures` of rows the caller holds.
 pub fn training_figures_of(epochs: &[EpochRow], runs: &[RunRow]) -> Vec<Figure> {
+    training_figures_in(epochs, runs, ".")
+}
+
+/// `training_figures_of`, captions naming `folder` as the runs' folder.
+fn training_figures_in(epochs: &[EpochRow], runs: &[RunRow], folder: &str) -> Vec<Figure> {
     let statuses = RunStatuses::new(Some(runs));
     let data = Epochs::new(epochs, &statuses);
-    let mut figures = Vec::new();
-    let mut push = |stem: &str, panels: Vec<Chart>| {
-        if !panels.is_empty() {
-            figures.push(Figure {
-                stem: stem.to_string(),
-                panels,
-            });
-        }
+    let mut figs = Figures {
+        folder,
+        list: Vec::new(),
     };
+    fig2ab(&mut figs, &data);
+    fig2cd(&mut figs, &data);
+    fig4(&mut figs, &data);
+    figs.list
+}
 
-    let fig2a = fig2a_from(&data);
-    push(
+/// The figures built so far, and the folder their captions name.
+struct Figures<'f> {
+    folder: &'f str,
+    list: Vec<Figure>,
+}
+
+impl Figures<'_> {
+    /// Adds a figure of `panels` (none: no figure) whose data are `rows`: the subtitle
+    /// says when they are synthetic, the caption `what` and which runs.
+    fn push(
+        &mut self,
+        stem: &str,
+        id: &str,
+        panels: Vec<Chart>,
+        rows: Vec<&EpochRow>,
+        what: String,
+    ) {
+        if panels.is_empty() {
+            return;
+        }
+        let (synthetic, runs) = source(&rows, self.folder);
+        let panels: Vec<Chart> = panels
+            .into_iter()
+            .map(|mut c| {
+                c.subtitle = subtitle(synthetic, c.subtitle.as_deref().unwrap_or(""));
+                c
+            })
+            .collect();
+        self.list.push(Figure {
+            stem: stem.into(),
+            note: FigureNote {
+                figure: id.into(),
+                title: panels[0].title.clone(),
+                caption: format!("{what} Data: {runs}."),
+                synthetic,
+            },
+            panels,
+        });
+    }
+}
+
+/// Figures 2a and 2b (MSE runs passing the filter).
+fn fig2ab(figs: &mut Figures, data: &Epochs) {
+    let band = BAND.describe();
+
+    let mse = data.rows(|r| r.loss == "mse" && data.statuses.passes(&r.run_id));
+    let mut fig2a = chart_if_data(
+        "Fig. 2a: loss over its Lemma 1 prediction",
+        "(h_t − h*) / (bound_t − h*)",
+        fig2a_from(data),
+    );
+    for c in &mut fig2a {
+        c.subtitle = Some("MSE, η-aware bound with NTK constants, mean over runs".into());
+    }
+    figs.push(
         "fig2a_loss_prediction",
-        chart_if_data(
-            "Fig. 2a: loss / PL prediction (eta-aware bound, NTK constants)",
-            "(h_t - h*) / (bound_t - h*)",
-            fig2a,
+        "2a",
+        fig2a,
+        mse.clone(),
+        format!(
+            "Mean over MSE runs passing the accuracy filter of ratio_eta_ntk (the loss \
+             above its minimum over the η-aware Lemma 1 prediction with NTK constants), one \
+             line per learning rate η, all other grid values pooled; grey dashed: ratio 1 \
+             (bound tight). Band: {band}."
         ),
     );
-    push("fig2b_eq13", fig2b_panels(&data));
-    for (fig, stem, prefix, name) in [
+    figs.push(
+        "fig2b_eq13",
+        "2b",
+        fig2b_panels(data),
+        mse,
+        format!(
+            "Per example count n (one panel each), the mean over MSE runs passing the \
+             accuracy filter of λ_min of the last hidden layer's normalised Gram matrix \
+             (solid, band: {band}) and of its Eq. 13 lower bound (dashed, mean only), on a \
+             log axis: epochs where the bound's mean is ≤ 0 (vacuous) have no point, and \
+             the legend says from which epoch it stays there."
+        ),
+    );
+}
+
+/// Figures 2c and 2d (cross-entropy, ReLU and tanh).
+fn fig2cd(figs: &mut Figures, data: &Epochs) {
+    let band = BAND.describe();
+    for (id, stem, prefix, name) in [
         ("2c", "fig2c_ntk_kappa_relu", "relu", "ReLU"),
         ("2d", "fig2d_ntk_kappa_tanh", "tanh", "tanh"),
     ] {
-        push(
+        let (series, rows) = kappa_series(data, prefix);
+        let mut charts = chart_if_data(
+            &format!("Fig. {id}: log10 κ(NTK) during training, {name}"),
+            "log10 κ(NTK)",
+            series,
+        );
+        for c in &mut charts {
+            c.subtitle = Some("cross-entropy, mean over runs (diverged runs included)".into());
+        }
+        figs.push(
             stem,
-            chart_if_data(
-                &format!("Fig. {fig}: log10 kappa(NTK) during training, cross-entropy, {name}"),
-                "log10 kappa(NTK)",
-                kappa_series(&data, prefix),
+            id,
+            charts,
+            rows,
+            format!(
+                "Mean over cross-entropy {name} runs that did not fail (diverged ones \
+                 included: their spikes are the point) of log10 κ of the empirical NTK, \
+                 one line per learning rate η. Band: {band}."
             ),
         );
     }
-    for (fig, stem, loss, what) in [
+}
+
+/// Figures 4a and 4b (MSE on logits, MSE on softmax outputs).
+fn fig4(figs: &mut Figures, data: &Epochs) {
+    for (id, stem, loss, what) in [
         ("4a", "fig4a_generalization_mse", "mse", "MSE on logits"),
         (
             "4b",
@@ -114,18 +210,33 @@ pub fn training_figures_of(epochs: &[EpochRow], runs: &[RunRow]) -> Vec<Figure> 
             "MSE on softmax outputs",
         ),
     ] {
-        push(
+        let (series, rows) = generalization_series(data, loss);
+        let mut charts = chart_if_data(
+            &format!("Fig. {id}: stability bound vs generalisation gap"),
+            "bound / measured gap",
+            series,
+        );
+        for c in &mut charts {
+            c.subtitle = Some(format!("{what}, mean over runs"));
+            c.y_scale = Scale::Log;
+            c.notes = vec![
+                ("solid: bound (Lemma 2)".into(), false),
+                ("dashed: measured gap".into(), true),
+            ];
+        }
+        figs.push(
             stem,
-            chart_if_data(
-                &format!(
-                    "Fig. {fig}: stability bound (Lemma 2) vs measured generalisation gap, {what}"
-                ),
-                "log10 of bound / measured gap",
-                generalization_series(&data, loss),
+            id,
+            charts,
+            rows,
+            format!(
+                "Per example count n (colour), the mean over {what} runs passing the \
+                 accuracy filter of the Lemma 2 stability bound gen_bound_grad (solid) and of \
+                 the measured generalisation gap, test minus train loss (dashed), on a log \
+                 axis; epochs where the mean gap is ≤ 0 have no point. No band."
             ),
         );
     }
-    figures
 }
 
 /// Figure 2a's series: per learning rate, the mean over MSE runs that pass the accuracy
@@ -142,7 +253,7 @@ fn fig2a_from(data: &Epochs) -> Vec<Series> {
     let mut series = lr_series(data, &rows, |r| r.ratio_eta_ntk);
     if let Some((x0, x1)) = epoch_range(&series) {
         series.push(Series {
-            label: "ratio = 1 (bound tight)".into(),
+            label: "ratio 1 (bound tight)".into(),
             points: vec![(x0, 1.0), (x1, 1.0)],
             band: None,
             color: REFERENCE_COLOR,
@@ -153,77 +264,101 @@ fn fig2a_from(data: &Epochs) -> Vec<Series> {
 }
 
 /// Figure 2b: one panel per example count, measured λ_min of the last hidden layer's
-/// normalised Gram matrix (solid) against the Eq. 13 lower bound (dashed).
+/// normalised Gram matrix (solid) against the Eq. 13 lower bound (dashed), on a log axis;
+/// the bound's label says from which epoch its mean stays ≤ 0 (vacuous).
 fn fig2b_panels(data: &Epochs) -> Vec<Chart> {
     let rows = data.rows(|r| r.loss == "mse" && data.statuses.passes(&r.run_id));
-    let by_n_measured = group_by_epoch(&rows, |r| r.n, |r| r.gram_lambda_min);
-    let by_n_lower = group_by_epoch(&rows, |r| r.n, |r| r.lambda_min_lower_eq13);
-    let mut ns: Vec<usize> = by_n_measured
-        .keys()
-        .chain(by_n_lower.keys())
-        .copied()
-        .collect();
-    ns.sort();
-    ns.dedup();
+    let measured = group_by_epoch(&rows, |r| r.n, |r| r.gram_lambda_min);
+    let lower = group_by_epoch(&rows, |r| r.n, |r| r.lambda_min_lower_eq13);
+    let ns: BTreeSet<usize> = measured.keys().chain(lower.keys()).copied().collect();
     ns.into_iter()
         .filter_map(|n| {
             let mut series = Vec::new();
-            for (values, label, color, dashed) in [
-                (by_n_measured.get(&n), "lambda_min(Ghat) measured", 0, false),
-                (by_n_lower.get(&n), "Eq. 13 lower bound", 3, true),
-            ] {
-                if let Some(per_epoch) = values {
-                    let (points, band) = mean_with_band(per_epoch);
-                    series.push(Series {
-                        label: label.into(),
-                        points,
-                        band: Some(band),
-                        color,
-                        dashed,
-                    });
-                }
+            if let Some(per_epoch) = measured.get(&n) {
+                let (points, band) = mean_with_band(per_epoch);
+                series.push(Series {
+                    label: "λ_min(Ĝ) measured".into(),
+                    points,
+                    band: Some(band),
+                    color: 0,
+                    dashed: false,
+                });
             }
-            chart_if_data(
-                &format!("Fig. 2b: lambda_min of last hidden Ghat vs Eq. 13 lower bound, n = {n}"),
-                "lambda_min(Ghat)",
+            if let Some(per_epoch) = lower.get(&n) {
+                let points: Vec<(f64, f64)> = per_epoch
+                    .iter()
+                    .map(|(&e, v)| (e as f64, mean(v)))
+                    .collect();
+                let label = match vacuous_from(&points) {
+                    Some(e) => format!("Eq. 13 lower bound (≤ 0, vacuous, from epoch {e})"),
+                    None => "Eq. 13 lower bound".into(),
+                };
+                series.push(Series {
+                    label,
+                    points,
+                    band: None,
+                    color: 3,
+                    dashed: true,
+                });
+            }
+            let mut chart = chart_if_data(
+                &format!("Fig. 2b: λ_min of the last hidden Ĝ, n = {n}"),
+                "λ_min(Ĝ)",
                 series,
             )
-            .pop()
+            .pop()?;
+            chart.y_scale = Scale::Log;
+            chart.subtitle = Some("MSE, measured vs Eq. 13 lower bound, mean over runs".into());
+            Some(chart)
         })
         .collect()
 }
 
+/// The first epoch from which every later mean is ≤ 0 (None when the last one is
+/// positive).
+pub fn vacuous_from(points: &[(f64, f64)]) -> Option<i64> {
+    let mut from = None;
+    for &(e, v) in points.iter().rev() {
+        if v <= 0.0 {
+            from = Some(e as i64);
+        } else {
+            break;
+        }
+    }
+    from
+}
+
 /// Figures 2c / 2d: `ntk_log10_kappa` of cross-entropy runs whose activation starts with
-/// `activation`, per learning rate. Every run that did not fail counts, diverged ones
-/// included: the high learning-rate spikes before divergence are the point.
-fn kappa_series(data: &Epochs, activation: &str) -> Vec<Series> {
+/// `activation`, per learning rate, and the rows used. Every run that did not fail
+/// counts, diverged ones included: the high learning-rate spikes before divergence are
+/// the point.
+fn kappa_series<'a>(data: &Epochs<'a>, activation: &str) -> (Vec<Series>, Vec<&'a EpochRow>) {
     let rows = data.rows(|r| {
         r.loss == "cross_entropy"
             && r.activation.starts_with(activation)
             && !data.statuses.failed(&r.run_id)
     });
-    lr_series(data, &rows, |r| r.ntk_log10_kappa)
+    (lr_series(data, &rows, |r| r.ntk_log10_kappa), rows)
 }
 
-/// Figures 4a / 4b: per example count, log10 of the mean over runs passing the filter of
-/// `gen_bound_grad` (solid) and of the measured `gen_gap` (dashed, same colour). The
-/// mean is taken before the log (the log of a mean gap, not a geometric mean); epochs
-/// whose mean is not positive have no point.
-fn generalization_series(data: &Epochs, loss: &str) -> Vec<Series> {
+/// Figures 4a / 4b: per example count (colour), the mean over runs passing the filter of
+/// `gen_bound_grad` (solid) and of the measured `gen_gap` (dashed), both drawn on a log
+/// axis (epochs whose mean is not positive have no point); and the rows used.
+fn generalization_series<'a>(data: &Epochs<'a>, loss: &str) -> (Vec<Series>, Vec<&'a EpochRow>) {
     let rows = data.rows(|r| r.loss == loss && data.statuses.passes(&r.run_id));
     let bounds = group_by_epoch(&rows, |r| r.n, |r| r.gen_bound_grad);
     let gaps = group_by_epoch(&rows, |r| r.n, |r| r.gen_gap);
     let mut series = Vec::new();
     for &n in &data.ns {
         let color = data.ns.iter().position(|&m| m == n).unwrap_or(0);
-        for (values, what, dashed) in [
-            (bounds.get(&n), "bound (Lemma 2)", false),
-            (gaps.get(&n), "measured gap", true),
-        ] {
+        for (values, dashed) in [(bounds.get(&n), false), (gaps.get(&n), true)] {
             if let Some(per_epoch) = values {
                 series.push(Series {
-                    label: format!("n = {n}: {what}"),
-                    points: log10_of_mean(per_epoch),
+                    label: format!("n = {n}"),
+                    points: per_epoch
+                        .iter()
+                        .map(|(&e, v)| (e as f64, mean(v)))
+                        .collect(),
                     band: None,
                     color,
                     dashed,
@@ -231,7 +366,7 @@ fn generalization_series(data: &Epochs, loss: &str) -> Vec<Series> {
             }
         }
     }
-    series
+    (series, rows)
 }
 
 /// One solid series per learning rate of the mean of `value` per epoch with a 95%
@@ -243,7 +378,7 @@ fn lr_series(data: &Epochs, rows: &[&EpochRow], value: Quantity) -> Vec<Series> 
         .map(|(lr, per_epoch)| {
             let (points, band) = mean_with_band(&per_epoch);
             Series {
-                label: format!("lr {}", lr.0),
+                label: format!("η = {lr}"),
                 points,
                 band: Some(band),
                 color: data.lrs.iter().position(|&l| l == lr).unwrap_or(0),
@@ -253,7 +388,7 @@ fn lr_series(data: &Epochs, rows: &[&EpochRow], value: Quantity) -> Vec<Series> 
         .collect()
 }
 
-/// A one-chart figure, or none when no series has a point.
+/// A one-chart figure over epochs, or none when no series has a point.
 fn chart_if_data(title: &str, y_label: &str, series: Vec<Series>) -> Vec<Chart> {
     let has_data = series
         .iter()
@@ -261,12 +396,7 @@ fn chart_if_data(title: &str, y_label: &str, series: Vec<Series>) -> Vec<Chart> 
     if !has_data {
         return Vec::new();
     }
-    vec![Chart {
-        title: title.into(),
-        x_label: "epoch".into(),
-        y_label: y_label.into(),
-        series,
-    }]
+    vec![Chart::new(title, "epoch", y_label, series)]
 }
 
 /// The smallest and largest epoch of any point of `series`.
@@ -276,106 +406,4 @@ fn epoch_range(series: &[Series]) -> Option<(f64, f64)> {
         (lo.min(x), hi.max(x))
     });
     (lo <= hi).then_some((lo, hi))
-}
-
-/// Finite values of one quantity per epoch.
-type PerEpoch = BTreeMap<i64, Vec<f64>>;
-
-/// One quantity of an epoch row; None when it was not measured.
-type Quantity = fn(&EpochRow) -> Option<f64>;
-
-/// The finite values of `value` over `rows`, by `key` and then by epoch. Missing
-/// (empty) and non-finite cells are left out, and keys or epochs left without values
-/// do not appear.
-fn group_by_epoch<K: Ord>(
-    rows: &[&EpochRow],
-    key: impl Fn(&EpochRow) -> K,
-    value: Quantity,
-) -> BTreeMap<K, PerEpoch> {
-    let mut groups: BTreeMap<K, PerEpoch> = BTreeMap::new();
-    for r in rows {
-        if let Some(v) = value(r).filter(|v| v.is_finite()) {
-            groups
-                .entry(key(r))
-                .or_default()
-                .entry(r.epoch as i64)
-                .or_default()
-                .push(v);
-        }
-    }
-    groups
-}
-
-/// A line (epoch, mean) and its 95% band (epoch, low, high).
-type LineWithBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
-
-/// The mean per epoch and its 95% band.
-fn mean_with_band(per_epoch: &PerEpoch) -> LineWithBand {
-    per_epoch
-        .iter()
-        .map(|(&epoch, v)| {
-            let (mean, half) = mean_ci(v);
-            let x = epoch as f64;
-            ((x, mean), (x, mean - half, mean + half))
-        })
-        .unzip()
-}
-
-/// log10 of the mean per epoch, only where the mean is positive.
-fn log10_of_mean(per_epoch: &PerEpoch) -> Vec<(f64, f64)> {
-    per_epoch
-        .iter()
-        .filter_map(|(&epoch, v)| {
-            let mean = mean_ci(v).0;
-            (mean > 0.0).then(|| (epoch as f64, mean.log10()))
-        })
-        .collect()
-}
-
-/// A learning rate as a map key, ordered numerically.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Lr(f64);
-
-impl Eq for Lr {}
-
-impl PartialOrd for Lr {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Lr {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-/// `epochs.csv` rows with the run statuses that filter them.
-struct Epochs<'a> {
-    rows: &'a [EpochRow],
-    statuses: &'a RunStatuses,
-    /// Every learning rate and example count in the table, ascending: colour indices.
-    lrs: Vec<Lr>,
-    ns: Vec<usize>,
-}
-
-impl<'a> Epochs<'a> {
-    fn new(rows: &'a [EpochRow], statuses: &'a RunStatuses) -> Self {
-        let mut lrs: Vec<Lr> = rows.iter().map(|r| Lr(r.lr)).collect();
-        lrs.sort();
-        lrs.dedup();
-        let mut ns: Vec<usize> = rows.iter().map(|r| r.n).collect();
-        ns.sort();
-        ns.dedup();
-        Epochs {
-            rows,
-            statuses,
-            lrs,
-            ns,
-        }
-    }
-
-    fn rows(&self, keep: impl Fn(&EpochRow) -> bool) -> Vec<&'a EpochRow> {
-        self.rows.iter().filter(|r| keep(r)).collect()
-    }
 }

@@ -21,6 +21,9 @@ pub enum Verdict {
     Reproduced,
     NotReproduced,
     Inconclusive,
+    /// The tables hold synthetic data: the paper's claims are about CIFAR-10, so the
+    /// rule's outcome on them tests nothing.
+    NotTested,
 }
 
 impl fmt::Display for Verdict {
@@ -29,6 +32,7 @@ impl fmt::Display for Verdict {
             Verdict::Reproduced => "reproduced",
             Verdict::NotReproduced => "not reproduced",
             Verdict::Inconclusive => "inconclusive",
+            Verdict::NotTested => "not tested (synthetic data)",
         })
     }
 }
@@ -44,20 +48,46 @@ pub struct Finding {
     pub verdict: Verdict,
     /// The mechanical rule that turns the numbers into the verdict.
     pub rule: String,
+    /// What the rule gave on the tables; equal to `verdict` unless the data are synthetic.
+    pub rule_verdict: Verdict,
+    /// The paper's figures the finding is about ("1a", "2b", …).
+    pub figures: &'static [&'static str],
+}
+
+/// The paper's figures of each finding, in finding order.
+const FIGURES: [&[&str]; 7] = [
+    &["1a", "1b"],
+    &["1c", "1d"],
+    &["2a"],
+    &["2b"],
+    &["2c", "2d"],
+    &["3a", "3b"],
+    &["4a", "4b"],
+];
+
+impl Finding {
+    /// Marks the finding as not tested when its data are synthetic (the rule's outcome
+    /// stays in `rule_verdict` and the evidence).
+    fn on_synthetic_data(mut self, synthetic: bool) -> Finding {
+        if synthetic {
+            self.verdict = Verdict::NotTested;
+        }
+        self
+    }
 }
 
 const CLAIMS: [&str; 7] = [
-    "At init, log-conditioning of G falls with depth for finite widths; lower for a larger \
+    "At init, log-conditioning of G (log10 κ) falls with depth for finite widths; lower for a larger \
      width/examples ratio; with renormalisation it keeps falling; without it there is a layer \
      after which it rises again (Fig. 1a, 1b).",
-    "Normalised lambda_min rises over the first layers then plateaus, higher for wider nets, \
+    "Normalised λ_min rises over the first layers then plateaus, higher for wider nets, \
      approaching the infinite-width line (Fig. 1c, 1d).",
     "Lemma 1's bound is conservative in early epochs and tight at later ones (Fig. 2a).",
-    "The Eq. 13 lower bound degrades fast and becomes vacuous, while lambda_min(G) stays \
+    "The Eq. 13 lower bound degrades fast and becomes vacuous, while λ_min(G) stays \
      roughly stable (Fig. 2b).",
     "Conditioning worsens slowly during training and can improve; high learning rates spike \
      then settle below the start (Fig. 2c, 2d).",
-    "Gershgorin proxies separate renormalised and plain nets where kappa does (Fig. 3).",
+    "Gershgorin proxies separate renormalised and plain nets where κ does (Fig. 3).",
     "Stability bounds are vacuous (Fig. 4).",
 ];
 
@@ -114,6 +144,8 @@ pub(super) fn finding(number: usize, verdict: Verdict, evidence: String) -> Find
         evidence,
         verdict,
         rule: RULES[number - 1].to_string(),
+        rule_verdict: verdict,
+        figures: FIGURES[number - 1],
     }
 }
 
@@ -186,7 +218,7 @@ fn read_rows<R: Row>(
 fn read_training_table(
     dir: Option<&Path>,
     how: &str,
-) -> Result<std::result::Result<TrainingTable, String>> {
+) -> Result<std::result::Result<(TrainingTable, bool), String>> {
     let epochs = match read_rows::<EpochRow>(dir, "epochs.csv", how)? {
         Ok(epochs) => epochs,
         Err(missing) => return Ok(Err(missing)),
@@ -196,13 +228,15 @@ fn read_training_table(
         None => None,
     };
     let statuses = RunStatuses::new(runs.as_deref());
-    Ok(Ok(TrainingTable::new(epochs, &statuses)))
+    let synthetic = epochs.iter().any(|r| r.dataset.contains("synthetic"));
+    Ok(Ok((TrainingTable::new(epochs, &statuses), synthetic)))
 }
 
 /// The seven findings of MEASUREMENTS.md §9, judged from the CSV tables in the output
 /// directories of a conditioning experiment (layers.csv, infinite_width.csv), a training
 /// experiment (epochs.csv, runs.csv) and a generalisation experiment (the same files).
-/// A missing directory or table makes its findings inconclusive ("no data: ...");
+/// A missing directory or table makes its findings inconclusive ("no data: ..."); tables
+/// of synthetic data make theirs "not tested (synthetic data)", the rule's outcome kept;
 /// a table without a column a rule needs is an error.
 pub fn evaluate_findings(
     conditioning: Option<&Path>,
@@ -214,12 +248,17 @@ pub fn evaluate_findings(
     match read_rows::<LayerRow>(conditioning, "layers.csv", RUN_CONDITIONING)? {
         Ok(layers) => {
             let curves = conditioning_curves(&layers);
+            let synthetic = layers.iter().any(|r| r.dataset.contains("synthetic"));
             let infinite = read_rows::<InfiniteRow>(conditioning, "infinite_width.csv", "")
                 .context("infinite_width.csv")?
                 .ok();
-            findings.push(finding_1(&curves));
-            findings.push(finding_2(&curves, infinite.as_deref()));
-            findings.push(finding_6(&curves));
+            for f in [
+                finding_1(&curves),
+                finding_2(&curves, infinite.as_deref()),
+                finding_6(&curves),
+            ] {
+                findings.push(f.on_synthetic_data(synthetic));
+            }
         }
         Err(missing) => {
             for number in [1, 2, 6] {
@@ -229,10 +268,10 @@ pub fn evaluate_findings(
     }
 
     match read_training_table(training, RUN_TRAINING).context("training tables")? {
-        Ok(t) => {
-            findings.push(finding_3(&t));
-            findings.push(finding_4(&t));
-            findings.push(finding_5(&t));
+        Ok((t, synthetic)) => {
+            for f in [finding_3(&t), finding_4(&t), finding_5(&t)] {
+                findings.push(f.on_synthetic_data(synthetic));
+            }
         }
         Err(missing) => {
             for number in [3, 4, 5] {
@@ -244,9 +283,7 @@ pub fn evaluate_findings(
     match read_training_table(generalization, RUN_GENERALIZATION)
         .context("generalisation tables")?
     {
-        Ok(t) => {
-            findings.push(finding_7(&t));
-        }
+        Ok((t, synthetic)) => findings.push(finding_7(&t).on_synthetic_data(synthetic)),
         Err(missing) => findings.push(finding(7, Verdict::Inconclusive, missing)),
     }
 

@@ -12,6 +12,7 @@ use minijinja::{AutoEscape, Environment, Value};
 use serde::Serialize;
 
 pub use super::findings::{evaluate_findings, Finding, Verdict};
+use super::report_figures::{figure_view, header_lines, unique_figures, FigureView};
 use crate::io::table::write_atomic;
 
 /// Standard base64 (RFC 4648, with `=` padding).
@@ -76,21 +77,6 @@ fn mime_type(path: &Path) -> Option<&'static str> {
     }
 }
 
-/// The figure's caption: its file name and the folder it came from.
-fn caption(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    match path
-        .parent()
-        .and_then(|p| p.parent())
-        .and_then(|p| p.file_name())
-    {
-        Some(run) => format!("{name} ({})", run.to_string_lossy()),
-        None => name,
-    }
-}
-
 /// `key: value` lines of the meta object (strings unquoted, other values as JSON).
 fn meta_lines(meta: &serde_json::Value) -> Vec<(String, String)> {
     let show = |v: &serde_json::Value| match v {
@@ -108,9 +94,11 @@ const TITLE: &str = "wideprobe: the paper's findings, measured";
 const INTRO: &str = "Each finding of \"An Empirical Verification of Wide Networks Theory\" \
     (MEASUREMENTS.md §9) judged from the CSV tables of the experiments below, by the rule \
     stated under the table: the verdict is mechanical, and the numbers it compared are in the \
-    \"measured\" column.";
+    \"measured\" column. A finding judged on synthetic data is \"not tested\": the paper's \
+    claims are about CIFAR-10.";
 
-/// PNG figures under `<dir>/figures/` of each directory, sorted by name within each.
+/// PNG figures under `<dir>/figures/` of each directory, sorted by name within each
+/// (the report shows each figure name once: see `report_figures::unique_figures`).
 pub fn figures_in(dirs: &[&Path]) -> Vec<PathBuf> {
     let mut all = Vec::new();
     for dir in dirs {
@@ -134,48 +122,46 @@ struct FindingView<'a> {
     claim: &'a str,
     evidence: &'a str,
     verdict: String,
+    /// What the rule gave when the verdict is "not tested" (synthetic data).
+    rule_verdict: Option<String>,
     /// The CSS class colouring the verdict.
     verdict_class: &'static str,
     rule: &'a str,
+    /// (anchor, label) of each figure of the finding in the report.
+    figures: Vec<(String, String)>,
 }
 
-/// A figure as the templates show it: a link for markdown, a data URI for HTML (None
-/// for a file a page cannot show).
-#[derive(Serialize)]
-struct FigureView {
-    caption: String,
-    link: String,
-    data_uri: Option<String>,
-}
-
-fn finding_view(f: &Finding) -> FindingView<'_> {
+fn finding_view<'a>(f: &'a Finding, figures: &[FigureView]) -> FindingView<'a> {
     FindingView {
         number: f.number,
         claim: &f.claim,
         evidence: &f.evidence,
         verdict: f.verdict.to_string(),
+        rule_verdict: (f.verdict != f.rule_verdict).then(|| f.rule_verdict.to_string()),
         verdict_class: match f.verdict {
             Verdict::Reproduced => "yes",
             Verdict::NotReproduced => "no",
             Verdict::Inconclusive => "open",
+            Verdict::NotTested => "untested",
         },
         rule: &f.rule,
+        figures: figures
+            .iter()
+            .filter(|v| f.figures.contains(&v.id.as_str()))
+            .map(|v| (v.anchor.clone(), v.label.clone()))
+            .collect(),
     }
 }
 
-fn figure_view(fig: &Path, out: &Path) -> Result<FigureView> {
-    let data_uri = match mime_type(fig) {
+/// The data URI of a figure a page can show (None for other formats).
+fn data_uri(fig: &Path) -> Result<Option<String>> {
+    Ok(match mime_type(fig) {
         Some(mime) => {
             let bytes = std::fs::read(fig)
                 .with_context(|| format!("cannot read figure {}", fig.display()))?;
             Some(format!("data:{mime};base64,{}", base64_encode(&bytes)))
         }
         None => None,
-    };
-    Ok(FigureView {
-        caption: caption(fig),
-        link: relative_link(fig, out),
-        data_uri,
     })
 }
 
@@ -207,16 +193,32 @@ pub fn write_report(
     meta: &serde_json::Value,
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let figures = figures
+    let figures = unique_figures(figures);
+    let views = figures
         .iter()
-        .map(|fig| figure_view(fig, out))
+        .map(|fig| {
+            Ok(figure_view(
+                fig,
+                out,
+                relative_link(fig, out),
+                data_uri(fig)?,
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
+    let mut folders: Vec<&Path> = figures
+        .iter()
+        .filter_map(|f| f.parent().and_then(Path::parent))
+        .collect();
+    folders.dedup();
+    let header = header_lines(meta_lines(meta), &folders)?;
+    let finding_views: Vec<_> = findings.iter().map(|f| finding_view(f, &views)).collect();
     let context = minijinja::context! {
         title => TITLE,
         intro => INTRO,
-        meta => meta_lines(meta),
-        findings => Value::from(Serde(findings.iter().map(finding_view).collect::<Vec<_>>())),
-        figures => Value::from(Serde(figures)),
+        meta => header,
+        synthetic => findings.iter().any(|f| f.verdict == Verdict::NotTested),
+        findings => Value::from(Serde(finding_views)),
+        figures => Value::from(Serde(views)),
     };
     let env = environment()?;
     for name in ["report.md", "report.html"] {

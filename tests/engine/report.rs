@@ -33,6 +33,10 @@ fn row(header: &[&str], cells: &[(&str, String)]) -> Vec<String> {
         .collect()
 }
 
+/// The dataset the tables name: CIFAR-10, so the rules' verdicts stand (synthetic data
+/// makes every verdict "not tested").
+const DATASET: &str = "cifar10";
+
 const DEPTH: usize = 4;
 const N: usize = 32;
 const WIDTHS: [usize; 2] = [64, 256];
@@ -73,7 +77,7 @@ fn write_conditioning(dir: &Path) {
                             &layer_header,
                             &[
                                 ("run_id", format!("w{width}_r{renormalize}_s{seed}")),
-                                ("dataset", "synthetic".into()),
+                                ("dataset", DATASET.into()),
                                 ("width", width.to_string()),
                                 ("depth", DEPTH.to_string()),
                                 ("n", N.to_string()),
@@ -100,7 +104,7 @@ fn write_conditioning(dir: &Path) {
                     .push(row(
                         &infinite_header,
                         &[
-                            ("dataset", "synthetic".into()),
+                            ("dataset", DATASET.into()),
                             ("depth", DEPTH.to_string()),
                             ("n", N.to_string()),
                             ("activation", "relu_normalized".into()),
@@ -154,7 +158,7 @@ fn write_training(dir: &Path, runs: &[SyntheticRun]) {
     for run in runs {
         let run_cells = vec![
             ("run_id", run.id.to_string()),
-            ("dataset", "synthetic".into()),
+            ("dataset", DATASET.into()),
             ("depth", "2".into()),
             ("width", "128".into()),
             ("n", "32".into()),
@@ -479,8 +483,11 @@ fn the_report_links_and_inlines_every_figure() {
     write_report(&out, &findings, &figures, &meta).unwrap();
 
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(md.contains("| # | paper's claim | measured | verdict |"));
-    assert!(md.contains("adapter: test <adapter> & co"));
+    assert!(md.contains("| # | the paper's claim | measured | verdict | figures |"));
+    assert!(
+        md.contains("device: test <adapter> & co"),
+        "the adapter is the device"
+    );
     assert!(md.contains("](../cond/figures/fig1a.png)"), "{md}");
     assert!(md.contains("](../cond/figures/fig3a.png)"));
     assert!(md.contains("## Rules"));
@@ -502,7 +509,138 @@ fn the_report_links_and_inlines_every_figure() {
         assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"), "PNG signature");
         assert_eq!(bytes, std::fs::read(figure).unwrap());
     }
-    assert!(html.contains("alt=\"fig1a.png (cond)\""));
-    assert!(html.contains("<figcaption>fig3a.png (cond)</figcaption>"));
+    assert!(html.contains("alt=\"Fig. 1a: fig1a\""), "{html}");
+    assert!(html.contains("<figure id=\"fig3a\">"));
+    assert!(html.contains("<figcaption><b>Fig. 3a.</b> fig3a, drawn from the tables in cond"));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn synthetic_tables_are_not_tested() {
+    let root = temp_dir("synthetic");
+    let (cond, gen) = (root.join("cond"), root.join("gen"));
+    for d in [&cond, &gen] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    write_conditioning(&cond);
+    write_training(&gen, &generalization_runs());
+    edit(&cond.join("layers.csv"), "dataset", "synthetic", |_, _| {
+        true
+    });
+    edit(&gen.join("epochs.csv"), "dataset", "synthetic", |_, _| true);
+    let findings = evaluate_findings(Some(&cond), None, Some(&gen)).unwrap();
+    for i in [0, 1, 5, 6] {
+        assert_eq!(findings[i].verdict, Verdict::NotTested, "{:?}", findings[i]);
+        assert_eq!(findings[i].rule_verdict, Verdict::Reproduced);
+    }
+    assert_eq!(
+        findings[2].verdict,
+        Verdict::Inconclusive,
+        "no training data"
+    );
+    let out = root.join("report");
+    write_report(&out, &findings, &[], &serde_json::json!({})).unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        !html.contains(">reproduced<"),
+        "a synthetic verdict says reproduced"
+    );
+    assert_eq!(html.matches(">not tested (synthetic data)").count(), 4);
+    assert!(html.contains("class=\"banner\""));
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A figure file and its caption note in `<dir>/figures/`.
+fn figure_with_note(dir: &Path, stem: &str, color: RGBColor) -> PathBuf {
+    let figures = dir.join("figures");
+    std::fs::create_dir_all(&figures).unwrap();
+    let png = figures.join(format!("{stem}.png"));
+    tiny_png(&png, color);
+    let id = stem[3..].split('_').next().unwrap();
+    let note = serde_json::json!({
+        "figure": id,
+        "title": format!("Fig. {id}: what {stem} shows"),
+        "caption": format!("caption of {stem} in {}", dir.file_name().unwrap().to_string_lossy()),
+        "synthetic": false,
+    });
+    std::fs::write(png.with_extension("json"), note.to_string()).unwrap();
+    png
+}
+
+#[test]
+fn each_figure_appears_once_with_its_caption_and_findings_link_to_them() {
+    let root = temp_dir("once");
+    let (cond, train, gen) = (
+        root.join("conditioning"),
+        root.join("training"),
+        root.join("generalization"),
+    );
+    let mut figures = Vec::new();
+    for stem in [
+        "fig1a_a", "fig1b_b", "fig1c_c", "fig1d_d", "fig3a_e", "fig3b_f",
+    ] {
+        figures.push(figure_with_note(&cond, stem, RED));
+    }
+    // Both training folders draw 2a, 2b and 4a: 2a/2b are the training folder's,
+    // 4a the generalisation folder's.
+    for stem in ["fig2a_x", "fig2b_y", "fig2c_z", "fig2d_w", "fig4a_v"] {
+        figures.push(figure_with_note(&train, stem, BLUE));
+    }
+    for stem in ["fig2a_x", "fig2b_y", "fig4a_v", "fig4b_u"] {
+        figures.push(figure_with_note(&gen, stem, GREEN));
+    }
+    for d in [&cond, &train, &gen] {
+        write_training(d, &training_runs());
+    }
+    write_conditioning(&cond);
+    let findings = evaluate_findings(Some(&cond), Some(&train), Some(&gen)).unwrap();
+    let out = root.clone();
+    write_report(
+        &out,
+        &findings,
+        &figures,
+        &serde_json::json!({"command": "wideprobe reproduce --quick"}),
+    )
+    .unwrap();
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let ids: Vec<&str> = html
+        .split("<figure id=\"")
+        .skip(1)
+        .map(|t| &t[..t.find('"').unwrap()])
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(ids.len(), unique.len(), "a figure twice: {ids:?}");
+    assert_eq!(ids.len(), 12);
+    assert!(html.contains("caption of fig2a_x in training"));
+    assert!(html.contains("caption of fig4a_v in generalization"));
+    assert!(!html.contains("caption of fig2a_x in generalization"));
+    assert!(!html.contains("caption of fig4a_v in training"));
+    // Every figure has a caption, not a file name.
+    assert_eq!(html.matches("<figcaption>").count(), 12);
+    assert!(
+        html.contains("<a href=\"#fig2c_z\">Fig. 2c: what fig2c_z shows</a>"),
+        "contents"
+    );
+    // Every finding links to at least one figure that is in the report.
+    let rows: Vec<&str> = html.split("<tr><td>").skip(1).collect();
+    assert_eq!(rows.len(), 7);
+    for row in rows {
+        let link = row
+            .split("<a href=\"#")
+            .nth(1)
+            .map(|t| &t[..t.find('"').unwrap()]);
+        let link = link.unwrap_or_else(|| panic!("no figure link: {row}"));
+        assert!(ids.contains(&link), "{link} is not a figure of the report");
+    }
+    assert!(md.contains("[Fig. 4a](#fig4a_v)"));
+    assert!(md.contains("<a id=\"fig4a_v\"></a>"));
+    // The header: device, precision, dataset, scale.
+    for key in ["device", "precision", "dataset", "scale"] {
+        assert!(html.contains(&format!("<li><b>{key}</b>: ")), "{key}");
+    }
+    assert!(html.contains("<b>scale</b>: quick grid"));
     std::fs::remove_dir_all(root).unwrap();
 }
