@@ -104,6 +104,18 @@ mod tests {
     }
 
     #[test]
+    fn an_f64_network_refuses_f32_spectra() {
+        let err = check_precisions(Precision::F32, NetworkPrecision::F64)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("precision: auto or f64"), "{err}");
+        for p in [Precision::Auto, Precision::F64] {
+            check_precisions(p, NetworkPrecision::F64).unwrap();
+        }
+        check_precisions(Precision::F32, NetworkPrecision::F32).unwrap();
+    }
+
+    #[test]
     fn names_parse_back() {
         for p in [NetworkPrecision::F32, NetworkPrecision::F64] {
             assert_eq!(p.name().parse::<NetworkPrecision>().unwrap(), p);
