@@ -1,5 +1,5 @@
-// activation: a = phi(z) and d_z = d_a * phi'(z), elementwise over f32 tensors of any
-// shape (MEASUREMENTS.md section 2 defines phi).
+// activation: a = phi(z) and d_z = d_a * phi'(z), elementwise over Real (f32 or f64, from
+// the precision prelude) tensors of any shape (MEASUREMENTS.md section 2 defines phi).
 //
 // ACTIVATION (override) picks phi, with the codes of `Activation::code` in
 // engine/ops/activation.rs: 0 relu, 1 tanh, 2 relu_normalized, 3 tanh_normalized.
@@ -25,10 +25,10 @@ struct Params {
     _pad2: u32,
 }
 
-@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> d_a: array<f32>;
-@group(0) @binding(2) var<storage, read_write> a: array<f32>;
-@group(0) @binding(3) var<storage, read_write> d_z: array<f32>;
+@group(0) @binding(0) var<storage, read> z: array<Real>;
+@group(0) @binding(1) var<storage, read> d_a: array<Real>;
+@group(0) @binding(2) var<storage, read_write> a: array<Real>;
+@group(0) @binding(3) var<storage, read_write> d_z: array<Real>;
 @group(0) @binding(4) var<uniform> params: Params;
 
 override ACTIVATION: u32 = 0u;
@@ -38,38 +38,38 @@ const WG: u32 = 256u;
 // Mirror RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD and TANH_NORMALIZED_DIVISOR of
 // engine/ops/activation.rs; the tests compare against references computed from the
 // formulas, so a drift between the two fails them.
-const RELU_NORMALIZED_MEAN: f32 = 0.3989422804014327; // 1 / sqrt(2 pi) = E[relu(g)]
-const RELU_NORMALIZED_STD: f32 = 0.5838193701035489; // sqrt(1/2 - 1/(2 pi))
-const TANH_NORMALIZED_DIVISOR: f32 = 0.627928730349107; // sqrt(E[tanh(g)^2])
+const RELU_NORMALIZED_MEAN: Real = 0.3989422804014327; // 1 / sqrt(2 pi) = E[relu(g)]
+const RELU_NORMALIZED_STD: Real = 0.5838193701035489; // sqrt(1/2 - 1/(2 pi))
+const TANH_NORMALIZED_DIVISOR: Real = 0.627928730349107; // sqrt(E[tanh(g)^2])
 
 // tanh(z), safe for any finite z. Some drivers evaluate tanh through exp(2z) and return
 // NaN (inf / inf) once exp overflows, near |z| > 44 in f32. tanh(20) already rounds to
-// exactly 1 in f32 (1 - tanh(20) ~ 8e-18, far below half an ulp of 1), so clamping to
-// [-20, 20] changes no result and keeps exp in range.
-fn safe_tanh(v: f32) -> f32 {
-    return tanh(clamp(v, -20.0, 20.0));
+// exactly 1 in f32 and in f64 (1 - tanh(20) ~ 8e-18, below half an ulp of 1 in both), so
+// clamping to [-20, 20] changes no result and keeps exp in range.
+fn safe_tanh(v: Real) -> Real {
+    return real_tanh(clamp(v, Real(-20.0), Real(20.0)));
 }
 
 // tanh'(z) = 1 - tanh(z)^2, computed as sech(z)^2 = 4 s / (1 + s)^2 with s = exp(-2|z|).
 // 1 - tanh^2 cancels to exactly 0 once tanh rounds to 1 in f32 (|z| > ~9), losing every
 // small gradient; this form keeps its relative accuracy, and s lies in [0, 1], so
 // nothing overflows for any z.
-fn tanh_derivative(v: f32) -> f32 {
-    let s = exp(-2.0 * abs(v));
-    let one_plus_s = 1.0 + s;
-    return 4.0 * s / (one_plus_s * one_plus_s);
+fn tanh_derivative(v: Real) -> Real {
+    let s = real_exp(Real(-2.0) * abs(v));
+    let one_plus_s = Real(1.0) + s;
+    return Real(4.0) * s / (one_plus_s * one_plus_s);
 }
 
-fn phi(v: f32) -> f32 {
+fn phi(v: Real) -> Real {
     switch ACTIVATION {
         case 0u: {
-            return max(v, 0.0);
+            return max(v, Real(0.0));
         }
         case 1u: {
             return safe_tanh(v);
         }
         case 2u: {
-            return (max(v, 0.0) - RELU_NORMALIZED_MEAN) / RELU_NORMALIZED_STD;
+            return (max(v, Real(0.0)) - RELU_NORMALIZED_MEAN) / RELU_NORMALIZED_STD;
         }
         default: {
             return safe_tanh(v) / TANH_NORMALIZED_DIVISOR;
@@ -79,16 +79,16 @@ fn phi(v: f32) -> f32 {
 
 // phi'(z). At the relu kink z = 0 the derivative is taken as 0 (the subgradient most
 // frameworks use), so a unit that is exactly 0 passes no gradient.
-fn phi_derivative(v: f32) -> f32 {
+fn phi_derivative(v: Real) -> Real {
     switch ACTIVATION {
         case 0u: {
-            return select(0.0, 1.0, v > 0.0);
+            return select(Real(0.0), Real(1.0), v > Real(0.0));
         }
         case 1u: {
             return tanh_derivative(v);
         }
         case 2u: {
-            return select(0.0, 1.0 / RELU_NORMALIZED_STD, v > 0.0);
+            return select(Real(0.0), Real(1.0) / RELU_NORMALIZED_STD, v > Real(0.0));
         }
         default: {
             return tanh_derivative(v) / TANH_NORMALIZED_DIVISOR;

@@ -1,5 +1,6 @@
 // bias: the bias of a dense layer (MEASUREMENTS.md section 2, `bias: true`) and its
-// gradient. Z is rows x cols row-major (one example per row), b has cols entries.
+// gradient, in Real (f32 or f64, from the precision prelude). Z is rows x cols row-major
+// (one example per row), b has cols entries.
 //
 // Entry points:
 //   bias_add:   z[i, j] += b[j]                  (forward, after z = a W^T)
@@ -24,10 +25,10 @@ struct Params {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> b: array<f32>;
-@group(0) @binding(1) var<storage, read> d_z: array<f32>;
-@group(0) @binding(2) var<storage, read_write> z: array<f32>;
-@group(0) @binding(3) var<storage, read_write> d_b: array<f32>;
+@group(0) @binding(0) var<storage, read> b: array<Real>;
+@group(0) @binding(1) var<storage, read> d_z: array<Real>;
+@group(0) @binding(2) var<storage, read_write> z: array<Real>;
+@group(0) @binding(3) var<storage, read_write> d_b: array<Real>;
 @group(0) @binding(4) var<uniform> params: Params;
 
 const WG: u32 = 256u;
@@ -55,7 +56,7 @@ fn bias_grad(
     if j >= params.cols {
         return;
     }
-    var sum = 0.0;
+    var sum = Real(0.0);
     for (var i = 0u; i < params.rows; i++) {
         sum += d_z[i * params.cols + j];
     }

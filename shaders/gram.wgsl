@@ -1,7 +1,9 @@
-// gram: G = scale * X X^T for X [n, d] f32 row-major, G [n, n] Real (f32 or f64, from the
-// precision prelude). X is always f32; the sums and G are Real: in f64 the products of f32
-// values are exact and the sums f64, because an f32-rounded Gram matrix cannot resolve
-// condition numbers much past 1e4.
+// gram: G = scale * X X^T for X [n, d] GramInput row-major, G [n, n] Real (f32 or f64, from
+// the precision prelude). GramInput is declared between the prelude and this body
+// (engine/ops/shaders.rs): f32 features of an f32 network, with Real f32 or f64 (in f64
+// the products of f32 values are exact and the sums f64, because an f32-rounded Gram
+// matrix cannot resolve condition numbers much past 1e4), or f64 features of an f64
+// network with Real f64.
 //
 // Bindings: x (read), g (read_write), params (uniform).
 // Symmetry: only the 64x64 output tiles (bi, bj) with bi <= bj are computed (a triangle
@@ -20,7 +22,7 @@ struct Params {
     scale: Real,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<GramInput>;
 @group(0) @binding(1) var<storage, read_write> g: array<Real>;
 @group(0) @binding(2) var<uniform> params: Params;
 
@@ -28,11 +30,11 @@ const TILE: u32 = 64u;
 const BK: u32 = 16u;
 
 // tile_r[kk * 16 + r4] holds X rows 4*r4 .. 4*r4+3 of tile bi at depth kk; tile_c likewise for bj.
-var<workgroup> tile_r: array<vec4<f32>, 256>;
-var<workgroup> tile_c: array<vec4<f32>, 256>;
+var<workgroup> tile_r: array<vec4<GramInput>, 256>;
+var<workgroup> tile_c: array<vec4<GramInput>, 256>;
 
-fn load4(row0: u32, kk: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
+fn load4(row0: u32, kk: u32) -> vec4<GramInput> {
+    var v = vec4<GramInput>(GramInput(0.0));
     if kk < params.d {
         for (var q = 0u; q < 4u; q++) {
             if row0 + q < params.n {

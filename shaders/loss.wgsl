@@ -1,5 +1,6 @@
 // loss: per-example losses and their gradients with respect to the logits
-// (MEASUREMENTS.md §5), and the plain gradient-descent update.
+// (MEASUREMENTS.md §5), and the plain gradient-descent update, in Real (f32 or f64, from
+// the precision prelude).
 //
 // Entry points:
 // - loss_forward_backward: one invocation per example i (1-D over n, x and y).
@@ -20,19 +21,18 @@ struct Params {
     n: u32,
     k: u32,
     len: u32,
-    weight: f32,
-    lr: f32,
-    _pad1: u32,
-    _pad2: u32,
-    _pad3: u32,
+    _pad: u32,
+    // Offset 16, a multiple of 8 as f64 needs; the host fills both through RealPair.
+    weight: Real,
+    lr: Real,
 }
 
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(0) var<storage, read> logits: array<Real>;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
-@group(0) @binding(2) var<storage, read> d_w: array<f32>;
-@group(0) @binding(3) var<storage, read_write> losses: array<f32>;
-@group(0) @binding(4) var<storage, read_write> d_logits: array<f32>;
-@group(0) @binding(5) var<storage, read_write> w: array<f32>;
+@group(0) @binding(2) var<storage, read> d_w: array<Real>;
+@group(0) @binding(3) var<storage, read_write> losses: array<Real>;
+@group(0) @binding(4) var<storage, read_write> d_logits: array<Real>;
+@group(0) @binding(5) var<storage, read_write> w: array<Real>;
 @group(0) @binding(6) var<uniform> params: Params;
 
 override KIND: u32 = 0u;
@@ -51,13 +51,13 @@ fn loss_forward_backward(
     let k = params.k;
     let base = i * k;
     let label = labels[i];
-    let scale = params.weight / f32(params.n);
+    let scale = params.weight / Real(params.n);
     if KIND == 0u {
-        var l = 0.0;
+        var l = Real(0.0);
         for (var c = 0u; c < k; c++) {
-            let y = select(0.0, 1.0, c == label);
+            let y = select(Real(0.0), Real(1.0), c == label);
             let r = logits[base + c] - y;
-            l += 0.5 * r * r;
+            l += Real(0.5) * r * r;
             d_logits[base + c] = scale * r;
         }
         losses[i] = params.weight * l;
@@ -67,31 +67,31 @@ fn loss_forward_backward(
     for (var c = 1u; c < k; c++) {
         m = max(m, logits[base + c]);
     }
-    var z = 0.0;
+    var z = Real(0.0);
     for (var c = 0u; c < k; c++) {
-        z += exp(logits[base + c] - m);
+        z += real_exp(logits[base + c] - m);
     }
     if KIND == 2u {
-        losses[i] = params.weight * (log(z) + m - logits[base + label]);
+        losses[i] = params.weight * (real_log(z) + m - logits[base + label]);
         for (var c = 0u; c < k; c++) {
-            let p = exp(logits[base + c] - m) / z;
-            d_logits[base + c] = scale * (p - select(0.0, 1.0, c == label));
+            let p = real_exp(logits[base + c] - m) / z;
+            d_logits[base + c] = scale * (p - select(Real(0.0), Real(1.0), c == label));
         }
         return;
     }
     // mse_softmax: first pass for l and p.g, second for the gradient.
-    var l = 0.0;
-    var pg = 0.0;
+    var l = Real(0.0);
+    var pg = Real(0.0);
     for (var c = 0u; c < k; c++) {
-        let p = exp(logits[base + c] - m) / z;
-        let g = p - select(0.0, 1.0, c == label);
-        l += 0.5 * g * g;
+        let p = real_exp(logits[base + c] - m) / z;
+        let g = p - select(Real(0.0), Real(1.0), c == label);
+        l += Real(0.5) * g * g;
         pg += p * g;
     }
     losses[i] = params.weight * l;
     for (var c = 0u; c < k; c++) {
-        let p = exp(logits[base + c] - m) / z;
-        let g = p - select(0.0, 1.0, c == label);
+        let p = real_exp(logits[base + c] - m) / z;
+        let g = p - select(Real(0.0), Real(1.0), c == label);
         d_logits[base + c] = scale * p * (g - pg);
     }
 }

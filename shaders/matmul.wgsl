@@ -1,4 +1,5 @@
-// matmul: C = alpha * op(A) * op(B) + beta * C, f32, row-major storage.
+// matmul: C = alpha * op(A) * op(B) + beta * C in Real (f32 or f64, from the precision
+// prelude), row-major storage.
 //
 // op(A) is m x k: A is stored m x k, or k x m when TRANS_A (then op(A) = A^T).
 // op(B) is k x n: B is stored k x n, or n x k when TRANS_B.
@@ -13,34 +14,40 @@
 // Entry points:
 // - matmul_naive: one output per invocation, 16x16 workgroups; the reference variant.
 // - matmul_tiled: a 128x128 output tile per 256-invocation workgroup. Each step stages a
-//   128x16 slice of op(A) and a 16x128 slice of op(B) in workgroup memory as vec4s, and
+//   128xBK slice of op(A) and a BKx128 slice of op(B) in workgroup memory as vec4s, and
 //   each invocation accumulates an 8x8 block in registers (rows ty*4+{0..3} and
 //   64+ty*4+{0..3}, columns tx*4+{0..3} and 64+tx*4+{0..3}, so that neighbouring
 //   invocations read neighbouring vec4s of the staged slices). Loads outside the matrix
 //   read 0 and stores outside it are skipped, so any m, n, k works.
 //   Global loads are scalar: rows of arbitrary length are not 16-byte aligned.
+//   The slice depth BK is 16 in f32 and 8 in f64, so the staged slices take 16 KiB of
+//   workgroup memory in both (WebGPU's default limit); each output still sums its
+//   products in increasing kk, so the precision changes only the rounding.
 
 struct Params {
     m: u32,
     n: u32,
     k: u32,
     k_begin: u32,
-    alpha: f32,
-    beta: f32,
     k_end: u32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+    // Offset 32, a multiple of 8 as f64 needs; the host fills both through RealPair.
+    alpha: Real,
+    beta: Real,
 }
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(0) var<storage, read> a: array<Real>;
+@group(0) @binding(1) var<storage, read> b: array<Real>;
+@group(0) @binding(2) var<storage, read_write> c: array<Real>;
 @group(0) @binding(3) var<uniform> params: Params;
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
 // op(A)[row, kk], caller guarantees row < m and kk < k_end <= k.
-fn op_a(row: u32, kk: u32) -> f32 {
+fn op_a(row: u32, kk: u32) -> Real {
     if TRANS_A {
         return a[kk * params.m + row];
     }
@@ -48,17 +55,17 @@ fn op_a(row: u32, kk: u32) -> f32 {
 }
 
 // op(B)[kk, col], caller guarantees kk < k_end <= k and col < n.
-fn op_b(kk: u32, col: u32) -> f32 {
+fn op_b(kk: u32, col: u32) -> Real {
     if TRANS_B {
         return b[col * params.k + kk];
     }
     return b[kk * params.n + col];
 }
 
-fn store(row: u32, col: u32, value: f32) {
+fn store(row: u32, col: u32, value: Real) {
     let i = row * params.n + col;
     var out = params.alpha * value;
-    if params.beta != 0.0 {
+    if params.beta != Real(0.0) {
         out += params.beta * c[i];
     }
     c[i] = out;
@@ -71,7 +78,7 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
     if row >= params.m || col >= params.n {
         return;
     }
-    var sum = 0.0;
+    var sum = Real(0.0);
     for (var kk = params.k_begin; kk < params.k_end; kk++) {
         sum += op_a(row, kk) * op_b(kk, col);
     }
@@ -83,15 +90,18 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
 // 128 x 128: these are not meant to be overridden, only declared in one place.
 override TILED_M: u32 = 128u;
 override TILED_N: u32 = 128u;
-const BK: u32 = 16u;
+// Depth of a staged slice: 16 in f32, 8 in f64 (16 KiB of workgroup memory either way).
+const BK: u32 = 64u / REAL_BYTES;
+// vec4 loads per invocation per operand and step: BK * 32 vec4s over 256 invocations.
+const STAGE_STEPS: u32 = BK / 8u;
 
 // tile_a[kk * 32 + r4] holds op(A) rows 4*r4 .. 4*r4+3 of the tile at depth kk.
-var<workgroup> tile_a: array<vec4<f32>, 512>;
+var<workgroup> tile_a: array<vec4<Real>, BK * 32u>;
 // tile_b[kk * 32 + c4] holds op(B) columns 4*c4 .. 4*c4+3 of the tile at depth kk.
-var<workgroup> tile_b: array<vec4<f32>, 512>;
+var<workgroup> tile_b: array<vec4<Real>, BK * 32u>;
 
-fn load_a4(row: u32, kk: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
+fn load_a4(row: u32, kk: u32) -> vec4<Real> {
+    var v = vec4<Real>(Real(0.0));
     if kk < params.k_end {
         for (var q = 0u; q < 4u; q++) {
             if row + q < params.m {
@@ -102,8 +112,8 @@ fn load_a4(row: u32, kk: u32) -> vec4<f32> {
     return v;
 }
 
-fn load_b4(kk: u32, col: u32) -> vec4<f32> {
-    var v = vec4<f32>(0.0);
+fn load_b4(kk: u32, col: u32) -> vec4<Real> {
+    var v = vec4<Real>(Real(0.0));
     if kk < params.k_end {
         for (var q = 0u; q < 4u; q++) {
             if col + q < params.n {
@@ -125,32 +135,32 @@ fn matmul_tiled(
     let row0 = wg.y * TILED_M;
     let col0 = wg.x * TILED_N;
 
-    var acc: array<vec4<f32>, 16>; // acc[i * 2 + j]: row block i (0..8), column half j
+    var acc: array<vec4<Real>, 16>; // acc[i * 2 + j]: row block i (0..8), column half j
     for (var i = 0u; i < 16u; i++) {
-        acc[i] = vec4<f32>(0.0);
+        acc[i] = vec4<Real>(Real(0.0));
     }
 
     for (var k0 = params.k_begin; k0 < params.k_end; k0 += BK) {
-        // Stage op(A): 16 x 32 vec4s, two per invocation. The invocation-to-element map
-        // follows the storage order, so that neighbours read neighbouring addresses.
-        for (var s = 0u; s < 2u; s++) {
+        // Stage op(A): BK x 32 vec4s, STAGE_STEPS per invocation. The invocation-to-element
+        // map follows the storage order, so that neighbours read neighbouring addresses.
+        for (var s = 0u; s < STAGE_STEPS; s++) {
             var kk: u32;
             var r4: u32;
             if TRANS_A {
                 r4 = li % 32u;
                 kk = li / 32u + 8u * s;
             } else {
-                kk = li % 16u;
-                r4 = li / 16u + 16u * s;
+                kk = li % BK;
+                r4 = li / BK + (256u / BK) * s;
             }
             tile_a[kk * 32u + r4] = load_a4(row0 + 4u * r4, k0 + kk);
         }
-        for (var s = 0u; s < 2u; s++) {
+        for (var s = 0u; s < STAGE_STEPS; s++) {
             var kk: u32;
             var c4: u32;
             if TRANS_B {
-                kk = li % 16u;
-                c4 = li / 16u + 16u * s;
+                kk = li % BK;
+                c4 = li / BK + (256u / BK) * s;
             } else {
                 c4 = li % 32u;
                 kk = li / 32u + 8u * s;

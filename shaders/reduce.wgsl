@@ -1,4 +1,4 @@
-// reduce: per-row reductions of an f32 matrix X (rows x cols, row-major).
+// reduce: per-row reductions of a Real (f32 or f64, from the precision prelude) matrix X (rows x cols, row-major).
 //
 // Entry points:
 //   reduce_sum:     out[i] = sum_j X[i, j]
@@ -8,13 +8,13 @@
 //
 // NaN: sum and sum_sq propagate NaN as IEEE arithmetic does. max and argmax treat NaN as
 // larger than every number (NumPy's np.max / np.argmax): a row holding a NaN has max NaN
-// and argmax the index of its first NaN. NaN is detected from the bits, not with x != x,
-// which WGSL lets a compiler fold to false (it may assume no NaNs).
+// and argmax the index of its first NaN. NaN is detected from the bits (the prelude's
+// real_is_nan), not with x != x, which WGSL lets a compiler fold to false.
 // Empty rows (cols = 0): sum and sum_sq 0, max -inf, argmax 0xffffffff (no index).
 //
 // Bindings (each entry point binds only what it uses, in this order):
 //   x          (read)        rows x cols
-//   out        (read_write)  rows, f32 (sum, sum_sq, max)
+//   out        (read_write)  rows, Real (sum, sum_sq, max)
 //   out_index  (read_write)  rows, u32 (argmax)
 //   params     (uniform)     rows, cols
 //
@@ -31,8 +31,8 @@ struct Params {
     _pad1: u32,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<Real>;
+@group(0) @binding(1) var<storage, read_write> out: array<Real>;
 @group(0) @binding(2) var<storage, read_write> out_index: array<u32>;
 @group(0) @binding(3) var<uniform> params: Params;
 
@@ -46,26 +46,18 @@ const KIND_MAX: u32 = 2u;
 // Marks "no element yet" in argmax; larger than any column index a row can have.
 const NO_INDEX: u32 = 0xffffffffu;
 
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial: array<Real, WG>;
 var<workgroup> partial_index: array<u32, WG>;
 
 fn row_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return wg.x + wg.y * nwg.x;
 }
 
-fn neg_inf() -> f32 {
-    return bitcast<f32>(0xff800000u);
-}
-
-fn is_nan(v: f32) -> bool {
-    return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u;
-}
-
 // Whether candidate (b, ib) beats the current best (a, ia) in argmax order: NaN above
 // everything, then larger values, then on ties the smaller index.
-fn beats(a: f32, ia: u32, b: f32, ib: u32) -> bool {
-    let nan_a = is_nan(a);
-    let nan_b = is_nan(b);
+fn beats(a: Real, ia: u32, b: Real, ib: u32) -> bool {
+    let nan_a = real_is_nan(a);
+    let nan_b = real_is_nan(b);
     if nan_a || nan_b {
         return nan_b && (!nan_a || ib < ia);
     }
@@ -73,17 +65,17 @@ fn beats(a: f32, ia: u32, b: f32, ib: u32) -> bool {
 }
 
 // max with NaN winning (see the header); the identity is -inf.
-fn max_nan(a: f32, b: f32) -> f32 {
-    if is_nan(a) {
+fn max_nan(a: Real, b: Real) -> Real {
+    if real_is_nan(a) {
         return a;
     }
-    if is_nan(b) {
+    if real_is_nan(b) {
         return b;
     }
     return max(a, b);
 }
 
-fn combine(kind: u32, a: f32, b: f32) -> f32 {
+fn combine(kind: u32, a: Real, b: Real) -> Real {
     if kind == KIND_MAX {
         return max_nan(a, b);
     }
@@ -94,9 +86,9 @@ fn combine(kind: u32, a: f32, b: f32) -> f32 {
 fn reduce_row(kind: u32, wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
     let row = row_index(wg, nwg);
     let row_in_range = row < params.rows;
-    var acc = 0.0;
+    var acc = Real(0.0);
     if kind == KIND_MAX {
-        acc = neg_inf();
+        acc = real_neg_inf();
     }
     if row_in_range {
         let start = row * params.cols;
@@ -157,7 +149,7 @@ fn reduce_argmax(
 ) {
     let row = row_index(wg, nwg);
     let row_in_range = row < params.rows;
-    var best = neg_inf();
+    var best = real_neg_inf();
     var best_index = NO_INDEX;
     if row_in_range {
         let start = row * params.cols;

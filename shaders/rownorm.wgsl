@@ -1,4 +1,4 @@
-// rownorm: per-row Euclidean norms of an f32 matrix, renormalisation of every row to a
+// rownorm: per-row Euclidean norms of a Real (f32 or f64, from the precision prelude) matrix, renormalisation of every row to a
 // target norm (MEASUREMENTS.md section 2: a_i <- a_i * sqrt(w) / ||a_i||), and the
 // backward of that renormalisation. X is rows x cols, row-major.
 //
@@ -20,7 +20,7 @@
 //
 // Work split: one workgroup of WG invocations per row; the host lays the workgroups out
 // with grid_1d, so the row is wg.x + wg.y * nwg.x. Invocation l handles columns
-// l, l + WG, l + 2 WG, ...; row sums are reduced by a tree in workgroup memory, in f32.
+// l, l + WG, l + 2 WG, ...; row sums are reduced by a tree in workgroup memory, in Real.
 // Sums of squares are not rescaled (unlike BLAS nrm2): rows here are activations with
 // O(1) entries; a row whose squares overflow gets an infinite norm, which the host
 // rejects (first_zero_row) like a zero row.
@@ -28,27 +28,29 @@
 struct Params {
     rows: u32,
     cols: u32,
-    target_norm: f32,
-    _pad: u32,
+    _pad0: u32,
+    _pad1: u32,
+    // Offset 16, a multiple of 8 as f64 needs; the host fills it through RealPair.
+    target_norm: Real,
 }
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> norms: array<f32>;
-@group(0) @binding(2) var<storage, read> d_y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> norms_out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-@group(0) @binding(5) var<storage, read_write> d_x: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<Real>;
+@group(0) @binding(1) var<storage, read> norms: array<Real>;
+@group(0) @binding(2) var<storage, read> d_y: array<Real>;
+@group(0) @binding(3) var<storage, read_write> norms_out: array<Real>;
+@group(0) @binding(4) var<storage, read_write> y: array<Real>;
+@group(0) @binding(5) var<storage, read_write> d_x: array<Real>;
 @group(0) @binding(6) var<uniform> params: Params;
 
 // A power of two, for the tree reduction.
 const WG: u32 = 256u;
 
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial: array<Real, WG>;
 
 // Sum of `value` over the workgroup, returned to every invocation. Every invocation must
 // call it (it has barriers), so rows past the end take part with value 0 rather than
 // returning early. Used once per launch: a second call would need a barrier first.
-fn workgroup_sum(lid: u32, value: f32) -> f32 {
+fn workgroup_sum(lid: u32, value: Real) -> Real {
     partial[lid] = value;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
@@ -72,7 +74,7 @@ fn rownorm_norms(
 ) {
     let row = row_index(wg, nwg);
     let row_in_range = row < params.rows;
-    var sum_sq = 0.0;
+    var sum_sq = Real(0.0);
     if row_in_range {
         let start = row * params.cols;
         for (var j = lid; j < params.cols; j += WG) {
@@ -82,7 +84,7 @@ fn rownorm_norms(
     }
     let total = workgroup_sum(lid, sum_sq);
     if row_in_range && lid == 0u {
-        norms_out[row] = sqrt(total);
+        norms_out[row] = real_sqrt(total);
     }
 }
 
@@ -113,7 +115,7 @@ fn rownorm_backward(
     let row = row_index(wg, nwg);
     let row_in_range = row < params.rows;
     let start = row * params.cols;
-    var dot = 0.0;
+    var dot = Real(0.0);
     if row_in_range {
         for (var j = lid; j < params.cols; j += WG) {
             dot += x[start + j] * d_y[start + j];

@@ -133,7 +133,7 @@ pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
     let b = Tensor::from_slice(gpu, &b_shape, &b_data)?;
     let c = Tensor::<f32>::zeros(gpu, &[m, n])?;
 
-    let run_once = |mm: &Matmul| -> Result<Vec<f32>> {
+    let run_once = |mm: &Matmul<f32>| -> Result<Vec<f32>> {
         c.poison(gpu)?;
         let mut batch = Batch::new(gpu);
         mm.record(&mut batch, layout, 1.0, &a, &b, 0.0, &c)?;

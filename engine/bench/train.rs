@@ -3,11 +3,12 @@
 
 use anyhow::Result;
 
-use crate::experiment::training::{TrainingOps, CLASSES};
+use crate::experiment::training::{Network, NetworkKernels, TrainingOps, CLASSES};
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::linalg::{LanczosOptions, Precision};
+use crate::linalg::{LanczosOptions, Precision, Real};
 use crate::nn::fcn::{ForwardCache, ParamTensors};
 use crate::nn::ntk::NtkMethod;
+use crate::nn::precision::{check_precisions, NetworkPrecision};
 use crate::nn::{Activation, Fcn, FcnConfig, Loss};
 
 /// Wall-clock cost of one epoch (`wideprobe bench train`).
@@ -26,22 +27,27 @@ pub struct EpochTiming {
     pub measure_seconds: f64,
     pub ntk_method: String,
     pub precision: String,
+    /// f32 or f64: the network's weights, passes and update.
+    pub network_precision: String,
 }
 
-/// A relu_normalized network of `depth` x `width` and n standard-normal inputs
+/// A relu_normalized network of `depth` x `width` in `T` and n standard-normal inputs
 /// (d = 3072) labelled i mod 10, on the GPU.
-fn synthetic_network(
+fn synthetic_network<T: Real>(
     gpu: &Gpu,
     depth: usize,
     width: usize,
     n: usize,
-) -> Result<(Fcn, Tensor, Tensor<u32>)> {
+) -> Result<(Fcn<T>, Tensor<T>, Tensor<u32>)> {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
     let d = crate::data::D;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-    let x: Vec<f32> = (0..n * d)
-        .map(|_| StandardNormal.sample(&mut rng))
+    let x: Vec<T> = (0..n * d)
+        .map(|_| {
+            let v: f32 = StandardNormal.sample(&mut rng);
+            T::from_f64(v.into())
+        })
         .collect();
     let labels: Vec<u32> = (0..n as u32).map(|i| i % CLASSES as u32).collect();
     let fcn = Fcn::init(
@@ -62,26 +68,54 @@ fn synthetic_network(
     Ok((fcn, xt, yt))
 }
 
+/// What `wideprobe bench train` times: a network of `depth` x `width` on `n` examples.
+#[derive(Clone, Copy, Debug)]
+pub struct EpochShape {
+    pub depth: usize,
+    pub width: usize,
+    pub n: usize,
+    pub loss: Loss,
+}
+
 /// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
-/// on synthetic inputs (d = 3072, labels i mod 10).
-#[allow(clippy::too_many_arguments)]
+/// in `network` precision on synthetic inputs (d = 3072, labels i mod 10).
 pub fn time_epoch(
     gpu: &Gpu,
-    depth: usize,
-    width: usize,
-    n: usize,
-    loss: Loss,
+    shape: EpochShape,
     precision: Precision,
+    network: NetworkPrecision,
     repeat: usize,
     measure_repeat: usize,
 ) -> Result<EpochTiming> {
-    let ops = TrainingOps::new(gpu, precision)?;
-    let (fcn, xt, yt) = synthetic_network(gpu, depth, width, n)?;
-    let losses = Tensor::<f32>::zeros(gpu, &[n])?;
-    let d_logits = Tensor::<f32>::zeros(gpu, &[n, CLASSES])?;
-    let step = |lr: f64| -> Result<(ForwardCache, Vec<Tensor>, ParamTensors)> {
+    check_precisions(precision, network)?;
+    let ops = TrainingOps::new(gpu, precision, network)?;
+    match &ops.network {
+        Network::F32(net) => time_epoch_in(gpu, &ops, net, shape, repeat, measure_repeat),
+        Network::F64(net) => time_epoch_in(gpu, &ops, net, shape, repeat, measure_repeat),
+    }
+}
+
+fn time_epoch_in<T: Real>(
+    gpu: &Gpu,
+    ops: &TrainingOps,
+    net: &NetworkKernels<T>,
+    shape: EpochShape,
+    repeat: usize,
+    measure_repeat: usize,
+) -> Result<EpochTiming> {
+    let EpochShape {
+        depth,
+        width,
+        n,
+        loss,
+    } = shape;
+    let (fcn, xt, yt) = synthetic_network::<T>(gpu, depth, width, n)?;
+    let losses = Tensor::<T>::zeros(gpu, &[n])?;
+    let d_logits = Tensor::<T>::zeros(gpu, &[n, CLASSES])?;
+    type Step<T> = (ForwardCache<T>, Vec<Tensor<T>>, ParamTensors<T>);
+    let step = |lr: f64| -> Result<Step<T>> {
         let mut batch = Batch::new(gpu);
-        let s = ops.step.record_loss_and_gradients(
+        let s = net.step.record_loss_and_gradients(
             &mut batch,
             &fcn,
             &xt,
@@ -90,7 +124,7 @@ pub fn time_epoch(
             &losses,
             &d_logits,
         )?;
-        ops.step.record_gd_step(&mut batch, &fcn, &s.grads, lr)?;
+        net.step.record_gd_step(&mut batch, &fcn, &s.grads, lr)?;
         batch.submit()?;
         Ok((s.cache, s.deltas, s.grads))
     };
@@ -107,13 +141,13 @@ pub fn time_epoch(
     let mut method = String::new();
     for _ in 0..measure_repeat.max(1) {
         let start = std::time::Instant::now();
-        let _ = ops.params.norm(gpu, &grads)?;
-        let ntk = ops.ntk_spectrum(gpu, &fcn, &cache, NtkMethod::Auto, &options)?;
+        let _ = net.params.norm(gpu, &grads)?;
+        let ntk = ops.ntk_spectrum(gpu, net, &fcn, &cache, NtkMethod::Auto, &options)?;
         method = ntk.method.name().to_string();
         if depth > 0 {
             ops.spectral.gram_spectrum(gpu, &cache.inputs[depth], 0)?;
         }
-        ops.params.lipschitz(gpu, &cache, &deltas, false)?;
+        net.params.lipschitz(gpu, &cache, &deltas, false)?;
         measure_times.push(start.elapsed().as_secs_f64());
     }
     let median = |mut v: Vec<f64>| {
@@ -130,5 +164,6 @@ pub fn time_epoch(
         measure_seconds: median(measure_times),
         ntk_method: method,
         precision: ops.precision().name().to_string(),
+        network_precision: T::PRECISION.name().to_string(),
     })
 }

@@ -6,13 +6,14 @@ use std::fmt;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 
-use wideprobe::bench::train::{time_epoch, EpochTiming};
+use wideprobe::bench::train::{time_epoch, EpochShape, EpochTiming};
 use wideprobe::bench::{
     bench_lanczos, bench_matmul, measure_baseline, Bandwidth, Baseline, Footprint, MatmulBenchArgs,
 };
 use wideprobe::experiment::training::CLASSES;
 use wideprobe::gpu::{Gpu, GpuOptions};
 use wideprobe::linalg::{Precision, SpectrumMethod};
+use wideprobe::nn::NetworkPrecision;
 use wideprobe::ops::loss::Loss;
 use wideprobe::ops::{Layout, MatmulVariant};
 
@@ -127,6 +128,9 @@ pub struct TrainArgs {
     /// auto, f32 or f64 (spectral solves).
     #[arg(long, default_value = "auto")]
     precision: Precision,
+    /// f32 or f64: the network's weights, passes and update (f64 needs SHADER_F64).
+    #[arg(long, default_value = "f32")]
+    network_precision: NetworkPrecision,
     /// Timed steps (>= 1).
     #[arg(long, default_value_t = 10, value_parser = positive)]
     repeat: usize,
@@ -218,30 +222,38 @@ struct TrainBench {
     baseline: Baseline,
 }
 
-/// Bytes one gradient-descent step must move at least, in f32: the forward pass reads
-/// the inputs and every weight and writes every activation; the backward pass reads
-/// every weight and activation again and writes every gradient; the update reads
-/// weights and gradients and writes the weights.
-fn step_bytes(depth: usize, width: usize, n: usize) -> f64 {
+/// Bytes one gradient-descent step must move at least, with `element` bytes per number
+/// (4 for f32, 8 for f64): the forward pass reads the inputs and every weight and writes
+/// every activation; the backward pass reads every weight and activation again and writes
+/// every gradient; the update reads weights and gradients and writes the weights.
+fn step_bytes(depth: usize, width: usize, n: usize, element: f64) -> f64 {
     let (depth, width, n) = (depth as f64, width as f64, n as f64);
     let d = wideprobe::data::D as f64;
     let classes = CLASSES as f64;
     let params = width * d + width * width * (depth - 1.0) + classes * width;
     let activations = n * (width * depth + classes);
-    4.0 * (n * d + 6.0 * params + 2.0 * activations)
+    element * (n * d + 6.0 * params + 2.0 * activations)
 }
 
 /// The largest buffers of a step and of its measurements, checked before any is made.
 fn check_train_footprint(gpu: &Gpu, a: &TrainArgs) -> Result<()> {
     let d = wideprobe::data::D;
+    let e = element_bytes(a.network_precision);
     Footprint::new("use a smaller --n or --width")
-        .both("the inputs", &[a.n, d], 4)?
-        .device("the first layer's weights", &[a.width, d], 4)?
-        .device("a hidden layer's weights", &[a.width, a.width], 4)?
-        .device("a layer's activations", &[a.n, a.width], 4)?
+        .both("the inputs", &[a.n, d], e)?
+        .device("the first layer's weights", &[a.width, d], e)?
+        .device("a hidden layer's weights", &[a.width, a.width], e)?
+        .device("a layer's activations", &[a.n, a.width], e)?
         .device("the Gram matrix", &[a.n, a.n], 8)?
         .check(gpu)?;
     Ok(())
+}
+
+fn element_bytes(network: NetworkPrecision) -> usize {
+    match network {
+        NetworkPrecision::F32 => 4,
+        NetworkPrecision::F64 => 8,
+    }
 }
 
 fn train(gpu: &Gpu, a: TrainArgs) -> Result<()> {
@@ -254,19 +266,24 @@ fn train(gpu: &Gpu, a: TrainArgs) -> Result<()> {
     }
     check_train_footprint(gpu, &a)?;
     let (depth, width, n) = (a.depth, a.width, a.n);
-    let epoch = time_epoch(
-        gpu,
+    let shape = EpochShape {
         depth,
         width,
         n,
-        a.loss,
+        loss: a.loss,
+    };
+    let epoch = time_epoch(
+        gpu,
+        shape,
         a.precision,
+        a.network_precision,
         a.repeat,
         a.measure_repeat,
     )?;
     let baseline = measure_baseline(gpu, 1, a.repeat)?;
+    let bytes = step_bytes(depth, width, n, element_bytes(a.network_precision) as f64);
     let result = TrainBench {
-        step_bandwidth: baseline.bandwidth(step_bytes(depth, width, n), epoch.step_seconds),
+        step_bandwidth: baseline.bandwidth(bytes, epoch.step_seconds),
         epoch,
         baseline,
     };
@@ -282,12 +299,14 @@ impl fmt::Display for TrainBench {
         let t = &self.epoch;
         writeln!(
             f,
-            "{}: depth {}, width {}, n {}, {}: step {:.4} s, measurements {:.4} s (NTK {}, {})",
+            "{}: depth {}, width {}, n {}, {}, network {}: step {:.4} s, measurements {:.4} s \
+             (NTK {}, {})",
             t.adapter,
             t.depth,
             t.width,
             t.n,
             t.loss,
+            t.network_precision,
             t.step_seconds,
             t.measure_seconds,
             t.ntk_method,

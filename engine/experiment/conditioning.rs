@@ -8,15 +8,16 @@ use anyhow::{Context as _, Result};
 
 use super::config::{Common, ConditioningConfig, ConditioningRun};
 use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
+use super::training::tensors::write_npy_real;
 use crate::analysis::figures;
 use crate::data::Dataset;
 use crate::gpu::{Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
-use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, SpectrumResult};
+use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
 use crate::measure::{GershgorinProxies, SpectralOps};
-use crate::nn::fcn::init_weights;
-use crate::nn::{forward, Fcn, FcnConfig, ForwardOps};
+use crate::nn::fcn::init_weights_in;
+use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
 /// Columns identifying a run, first in every row.
@@ -52,6 +53,7 @@ pub const LAYER_COLUMNS: &[&str] = &[
     "precision",
     "method",
     "spectral_readbacks",
+    "network_precision",
 ];
 
 /// Columns of `infinite_width.csv` (after the run columns, width excluded).
@@ -104,18 +106,38 @@ fn spectrum_cells(r: &SpectrumResult) -> Vec<String> {
     ]
 }
 
+/// The network kernels in the precision the sweep's networks run in.
+enum NetworkForward {
+    F32(ForwardOps<f32>),
+    F64(ForwardOps<f64>),
+}
+
 /// The kernels a conditioning run uses, built once per device.
 pub struct ConditioningOps {
-    forward: ForwardOps,
+    forward: NetworkForward,
     spectral: SpectralOps,
 }
 
 impl ConditioningOps {
-    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
+    /// `precision` (spectral) is resolved here once; `network` f64 is refused on an
+    /// adapter without SHADER_F64.
+    pub fn new(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
+        network.check(gpu)?;
         Ok(ConditioningOps {
-            forward: ForwardOps::new(gpu)?,
+            forward: match network {
+                NetworkPrecision::F32 => NetworkForward::F32(ForwardOps::new(gpu)?),
+                NetworkPrecision::F64 => NetworkForward::F64(ForwardOps::new(gpu)?),
+            },
             spectral: SpectralOps::new(gpu, precision)?,
         })
+    }
+
+    /// The precision the networks run in.
+    pub fn network_precision(&self) -> NetworkPrecision {
+        match self.forward {
+            NetworkForward::F32(_) => NetworkPrecision::F32,
+            NetworkForward::F64(_) => NetworkPrecision::F64,
+        }
     }
 
     /// The precision that runs (auto resolved).
@@ -130,10 +152,10 @@ struct LayerResult {
     gram: Option<Vec<f64>>,
 }
 
-fn measure_layer(
+fn measure_layer<T: Real>(
     gpu: &Gpu,
     spectral: &SpectralOps,
-    features: &Tensor,
+    features: &Tensor<T>,
     seed: u64,
     keep_gram: bool,
 ) -> Result<LayerResult> {
@@ -161,6 +183,56 @@ pub fn measure_run(
     dataset: &Dataset,
     tensors_dir: Option<&Path>,
 ) -> Result<Table> {
+    let spectral = &ops.spectral;
+    match &ops.forward {
+        NetworkForward::F32(f) => {
+            measure_run_in(gpu, f, spectral, config, run, dataset, tensors_dir)
+        }
+        NetworkForward::F64(f) => {
+            measure_run_in(gpu, f, spectral, config, run, dataset, tensors_dir)
+        }
+    }
+}
+
+/// Writes the inputs, the initial weights (in the network's precision) and the indices.
+fn save_inputs_and_weights<T: Real>(
+    dir: &Path,
+    fcn_config: &FcnConfig,
+    run: &ConditioningRun,
+    dataset: &Dataset,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_npy_f32(
+        &dir.join("inputs.npy"),
+        &[run.n, dataset.d],
+        &dataset.x_train,
+    )?;
+    for (l, ((o, i), w)) in fcn_config
+        .layer_shapes()
+        .into_iter()
+        .zip(init_weights_in::<T>(fcn_config))
+        .enumerate()
+    {
+        write_npy_real(&dir.join(format!("weights_{}.npy", l + 1)), &[o, i], &w)?;
+    }
+    let indices = serde_json::json!({ "train_indices": dataset.train_indices });
+    std::fs::write(
+        dir.join("indices.json"),
+        serde_json::to_string_pretty(&indices)?,
+    )?;
+    Ok(())
+}
+
+/// [`measure_run`] with a network in `T`.
+fn measure_run_in<T: Real>(
+    gpu: &Gpu,
+    forward_ops: &ForwardOps<T>,
+    spectral: &SpectralOps,
+    config: &ConditioningConfig,
+    run: &ConditioningRun,
+    dataset: &Dataset,
+    tensors_dir: Option<&Path>,
+) -> Result<Table> {
     let fcn_config = FcnConfig {
         input_dim: dataset.d,
         widths: vec![run.width; run.depth],
@@ -171,34 +243,20 @@ pub fn measure_run(
         bias: false,
         seed: run.seed,
     };
-    fcn_config.check_fits(gpu)?;
+    fcn_config.check_fits::<T>(gpu)?;
     if let Some(dir) = tensors_dir {
-        std::fs::create_dir_all(dir)?;
-        write_npy_f32(
-            &dir.join("inputs.npy"),
-            &[run.n, dataset.d],
-            &dataset.x_train,
-        )?;
-        for (l, ((o, i), w)) in fcn_config
-            .layer_shapes()
-            .into_iter()
-            .zip(init_weights(&fcn_config))
-            .enumerate()
-        {
-            write_npy_f32(&dir.join(format!("weights_{}.npy", l + 1)), &[o, i], &w)?;
-        }
-        let indices = serde_json::json!({ "train_indices": dataset.train_indices });
-        std::fs::write(
-            dir.join("indices.json"),
-            serde_json::to_string_pretty(&indices)?,
-        )?;
+        save_inputs_and_weights::<T>(dir, &fcn_config, run, dataset)?;
     }
-    let fcn = Fcn::init(gpu, fcn_config)?;
-    let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &dataset.x_train)?;
+    let fcn = Fcn::<T>::init(gpu, fcn_config)?;
+    let x_host: Vec<T> = dataset
+        .x_train
+        .iter()
+        .map(|&v| T::from_f64(v.into()))
+        .collect();
+    let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
     let mut table = Table::new(&layers_header());
-    let spectral = &ops.spectral;
     let precision = spectral.precision();
-    forward(gpu, &ops.forward, &fcn, &x, |l, features| {
+    forward(gpu, forward_ops, &fcn, &x, |l, features| {
         let width = features.shape()[1];
         let keep = tensors_dir.is_some();
         let r = measure_layer(gpu, spectral, features, run.seed, keep)?;
@@ -221,6 +279,7 @@ pub fn measure_run(
             precision.name().to_string(),
             s.method.to_string(),
             s.readbacks.to_string(),
+            T::PRECISION.name().to_string(),
         ]);
         table.push(row)?;
         Ok(())
@@ -321,7 +380,7 @@ impl SweepKind for ConditioningConfig {
         (run.n, 0, run.seed)
     }
     fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<ConditioningOps> {
-        let mut ops = ConditioningOps::new(gpu, precision)?;
+        let mut ops = ConditioningOps::new(gpu, precision, self.common.network_precision)?;
         ops.spectral = ops
             .spectral
             .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);

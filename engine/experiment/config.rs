@@ -12,6 +12,7 @@ use crate::linalg::{Precision, SpectrumMethod};
 use crate::nn::activation::Activation;
 use crate::nn::loss::{Loss, LossReduction, Objective};
 use crate::nn::ntk::NtkMethod;
+use crate::nn::precision::{check_precisions, NetworkPrecision};
 
 pub use super::grid::{grid_product, OneOrMany};
 
@@ -81,6 +82,11 @@ pub struct Common {
     /// Spectral solves (Gram, NTK): auto (f64 where available), f32 or f64.
     #[serde(default)]
     pub precision: Precision,
+    /// The network (weights, forward, backward, JVP, NTK assembly, update): f32
+    /// (default) or f64 (needs SHADER_F64 and a precision of auto or f64). Serialised
+    /// only when f64, so that f32 runs keep the fingerprints they had before the key.
+    #[serde(default, skip_serializing_if = "NetworkPrecision::is_f32")]
+    pub network_precision: NetworkPrecision,
     /// How stored matrices' spectra are computed: auto (the dense solver up to order
     /// 1024, else Lanczos), lanczos or dense. Matrix-free operators always use Lanczos.
     #[serde(default)]
@@ -105,6 +111,7 @@ impl Common {
         "data_dir",
         "input_norm",
         "precision",
+        "network_precision",
         "spectrum_method",
         "spectrum_tol_min",
         "gain",
@@ -112,6 +119,7 @@ impl Common {
     ];
 
     fn validate(&self) -> Result<()> {
+        check_precisions(self.precision, self.network_precision)?;
         if let Some(tol) = self.spectrum_tol_min {
             if !(tol > 0.0 && tol < 1.0) {
                 bail!("spectrum_tol_min must be a number strictly between 0 and 1 (e.g. 1e-4, or 1e-12 for exact extremes), got {tol}");

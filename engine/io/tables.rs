@@ -99,7 +99,12 @@ pub trait Row: Sized {
 }
 
 /// Columns added after tables were first written: files from before them read as empty.
-const ADDED_LATER: &[&str] = &["method", "spectral_readbacks", "loss_reduction"];
+const ADDED_LATER: &[&str] = &[
+    "method",
+    "spectral_readbacks",
+    "loss_reduction",
+    "network_precision",
+];
 
 /// The index of `column`; `None` for a column of [`ADDED_LATER`] that an older file lacks.
 fn optional_column(table: &Table, column: &str) -> Result<Option<usize>> {
@@ -168,6 +173,8 @@ table_row! {
         precision: String = "precision",
         method: String = "method",
         spectral_readbacks: String = "spectral_readbacks",
+        /// f32 or f64 (empty in files written before the column, which were f32).
+        network_precision: String = "network_precision",
     }
 }
 
@@ -210,6 +217,8 @@ macro_rules! training_row {
                 renormalize: bool = "renormalize",
                 bias: bool = "bias",
                 seed: u64 = "seed",
+                /// f32 or f64 (empty in files written before the column, which were f32).
+                network_precision: String = "network_precision",
                 $($fields)*
             }
         }

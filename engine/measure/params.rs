@@ -4,18 +4,19 @@
 use anyhow::Result;
 
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::Real;
 use crate::nn::fcn::{ForwardCache, ParamTensors};
 use crate::ops::rownorm::RowNorm;
 use crate::ops::vector::VectorOps;
 
-/// The kernels of the norm measurements, built once per device. Each method uses only
-/// the kernel it needs.
-pub struct ParamMeasure {
-    vectors: VectorOps<f32>,
-    rownorm: RowNorm,
+/// The kernels of the norm measurements of a network in `T`, built once per device.
+/// Each method uses only the kernel it needs.
+pub struct ParamMeasure<T: Real = f32> {
+    vectors: VectorOps<T>,
+    rownorm: RowNorm<T>,
 }
 
-impl ParamMeasure {
+impl<T: Real> ParamMeasure<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(ParamMeasure {
             vectors: VectorOps::new(gpu)?,
@@ -24,12 +25,12 @@ impl ParamMeasure {
     }
 
     /// ‖θ‖ over every tensor of a parameter list (or of its gradient).
-    pub fn norm(&self, gpu: &Gpu, params: &ParamTensors) -> Result<f64> {
+    pub fn norm(&self, gpu: &Gpu, params: &ParamTensors<T>) -> Result<f64> {
         Ok(sum_of_squares(gpu, &self.vectors, params.tensors())?.sqrt())
     }
 
     /// ‖a − b‖ over parameter lists of the same shapes.
-    pub fn distance(&self, gpu: &Gpu, a: &ParamTensors, b: &ParamTensors) -> Result<f64> {
+    pub fn distance(&self, gpu: &Gpu, a: &ParamTensors<T>, b: &ParamTensors<T>) -> Result<f64> {
         distance(gpu, &self.vectors, a, b)
     }
 
@@ -38,8 +39,8 @@ impl ParamMeasure {
     pub fn lipschitz(
         &self,
         gpu: &Gpu,
-        cache: &ForwardCache,
-        deltas: &[Tensor],
+        cache: &ForwardCache<T>,
+        deltas: &[Tensor<T>],
         bias: bool,
     ) -> Result<f64> {
         lipschitz(gpu, &self.rownorm, cache, deltas, bias)
@@ -47,39 +48,40 @@ impl ParamMeasure {
 }
 
 /// Sum of squares of every tensor, read back once.
-fn sum_of_squares<'a>(
+fn sum_of_squares<'a, T: Real>(
     gpu: &Gpu,
-    vectors: &VectorOps<f32>,
-    tensors: impl Iterator<Item = &'a Tensor>,
+    vectors: &VectorOps<T>,
+    tensors: impl Iterator<Item = &'a Tensor<T>>,
 ) -> Result<f64> {
-    let tensors: Vec<&Tensor> = tensors.collect();
-    let gather = Tensor::<f32>::zeros(gpu, &[tensors.len()])?;
+    let tensors: Vec<&Tensor<T>> = tensors.collect();
+    let gather = Tensor::<T>::zeros(gpu, &[tensors.len()])?;
+    let size = std::mem::size_of::<T>() as u64;
     let mut batch = Batch::new(gpu);
     let mut outs = Vec::with_capacity(tensors.len());
     for (i, t) in tensors.iter().enumerate() {
-        let out = Tensor::<f32>::zeros(gpu, &[1])?;
+        let out = Tensor::<T>::zeros(gpu, &[1])?;
         let flat = t.view(&[t.len()])?;
         vectors.nrm2(&mut batch, &flat, &out)?;
-        batch.copy_region(out.buffer(), 0, gather.buffer(), 4 * i as u64, 4);
+        batch.copy_region(out.buffer(), 0, gather.buffer(), size * i as u64, size);
         outs.push(out);
     }
     batch.submit()?;
     Ok(gather
         .to_vec(gpu)?
         .iter()
-        .map(|&v| (v as f64) * (v as f64))
+        .map(|&v| v.to_f64() * v.to_f64())
         .sum())
 }
 
-fn distance(
+fn distance<T: Real>(
     gpu: &Gpu,
-    vectors: &VectorOps<f32>,
-    a: &ParamTensors,
-    b: &ParamTensors,
+    vectors: &VectorOps<T>,
+    a: &ParamTensors<T>,
+    b: &ParamTensors<T>,
 ) -> Result<f64> {
-    let diffs: Vec<Tensor> = a
+    let diffs: Vec<Tensor<T>> = a
         .tensors()
-        .map(|t| Tensor::<f32>::zeros(gpu, &[t.len()]))
+        .map(|t| Tensor::<T>::zeros(gpu, &[t.len()]))
         .collect::<Result<_>>()?;
     let mut batch = Batch::new(gpu);
     for ((x, y), d) in a.tensors().zip(b.tensors()).zip(&diffs) {
@@ -91,19 +93,19 @@ fn distance(
 }
 
 /// Per layer ‖δ_i‖² (‖a_i^{l−1}‖² + [bias]), summed over layers; the max over i, rooted.
-fn lipschitz(
+fn lipschitz<T: Real>(
     gpu: &Gpu,
-    rownorm: &RowNorm,
-    cache: &ForwardCache,
-    deltas: &[Tensor],
+    rownorm: &RowNorm<T>,
+    cache: &ForwardCache<T>,
+    deltas: &[Tensor<T>],
     bias: bool,
 ) -> Result<f64> {
     let n = cache.logits.shape()[0];
     let mut batch = Batch::new(gpu);
     let mut norms = Vec::new();
     for (input, delta) in cache.inputs.iter().zip(deltas) {
-        let a = Tensor::<f32>::zeros(gpu, &[n])?;
-        let d = Tensor::<f32>::zeros(gpu, &[n])?;
+        let a = Tensor::<T>::zeros(gpu, &[n])?;
+        let d = Tensor::<T>::zeros(gpu, &[n])?;
         rownorm.norms(&mut batch, input, &a)?;
         rownorm.norms(&mut batch, delta, &d)?;
         norms.push((a, d));
@@ -113,8 +115,8 @@ fn lipschitz(
     for (a, d) in &norms {
         let (a, d) = (a.to_vec(gpu)?, d.to_vec(gpu)?);
         for i in 0..n {
-            let delta = d[i] as f64 * n as f64; // δ of l_i = n δ of h (row i)
-            let a2 = (a[i] as f64).powi(2) + if bias { 1.0 } else { 0.0 };
+            let delta = d[i].to_f64() * n as f64; // δ of l_i = n δ of h (row i)
+            let a2 = a[i].to_f64().powi(2) + if bias { 1.0 } else { 0.0 };
             per_example[i] += delta * delta * a2;
         }
     }

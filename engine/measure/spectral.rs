@@ -110,12 +110,13 @@ impl SpectralOps {
         self.precision
     }
 
-    /// Ĝ = F Fᵀ / w of layer features F [n, w] and its extreme eigenvalues (Lanczos,
-    /// default tolerances, start vector from `seed`).
-    pub fn gram_spectrum(
+    /// Ĝ = F Fᵀ / w of layer features F [n, w] (f32, or f64 of an f64 network, which
+    /// needs the f64 precision) and its extreme eigenvalues (Lanczos, default tolerances,
+    /// start vector from `seed`).
+    pub fn gram_spectrum<X: Real>(
         &self,
         gpu: &Gpu,
-        features: &Tensor,
+        features: &Tensor<X>,
         seed: u64,
     ) -> Result<GramMeasurement> {
         Ok(match &self.f64_ops {
@@ -185,13 +186,13 @@ impl SpectralOps {
 
     /// The empirical NTK's extreme eigenvalues at `fcn` / `cache`.
     #[allow(clippy::too_many_arguments)]
-    pub fn ntk_spectrum(
+    pub fn ntk_spectrum<N: Real>(
         &self,
         gpu: &Gpu,
-        forward: &ForwardOps,
+        forward: &ForwardOps<N>,
         kernels: &NtkKernels,
-        fcn: &Fcn,
-        cache: &ForwardCache,
+        fcn: &Fcn<N>,
+        cache: &ForwardCache<N>,
         method: NtkMethod,
         options: &LanczosOptions,
     ) -> Result<NtkSpectrum> {
@@ -212,11 +213,11 @@ impl SpectralOps {
 
 /// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
 /// `method` (dense or Lanczos with `options`). Returns Ĝ for further use.
-fn normalized_gram_spectrum<T: Real>(
+fn normalized_gram_spectrum<X: Real, T: Real>(
     gpu: &Gpu,
     gram: &Gram,
     vectors: &Arc<VectorOps<T>>,
-    features: &Tensor,
+    features: &Tensor<X>,
     method: SpectrumMethod,
     options: &LanczosOptions,
 ) -> Result<(Tensor<T>, SpectrumResult)> {

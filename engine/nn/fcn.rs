@@ -11,22 +11,23 @@
 use anyhow::{bail, Result};
 
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::Real;
 use crate::ops::activation::ActivationOp;
 use crate::ops::bias::BiasOp;
 use crate::ops::rownorm::{first_zero_row, RowNorm};
 use crate::ops::{Layout, Matmul, MatmulVariant};
 
-pub use super::params::{init_weights, Fcn, FcnConfig, ParamTensors};
+pub use super::params::{init_weights, init_weights_in, Fcn, FcnConfig, ParamTensors};
 
 /// The kernels of the network passes, built once.
-pub struct ForwardOps {
-    pub(crate) matmul: Matmul,
-    pub(crate) activation: ActivationOp,
-    pub(crate) rownorm: RowNorm,
-    pub(crate) bias: BiasOp,
+pub struct ForwardOps<T: Real = f32> {
+    pub(crate) matmul: Matmul<T>,
+    pub(crate) activation: ActivationOp<T>,
+    pub(crate) rownorm: RowNorm<T>,
+    pub(crate) bias: BiasOp<T>,
 }
 
-impl ForwardOps {
+impl<T: Real> ForwardOps<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(ForwardOps {
             matmul: Matmul::new(gpu, MatmulVariant::Tiled)?,
@@ -39,30 +40,30 @@ impl ForwardOps {
 
 /// What a hidden layer's backward and JVP need from its forward: the pre-activation
 /// z, phi(z) and, with renormalisation, the row norms of phi(z).
-pub struct LayerCache {
-    pub z: Tensor,
-    pub phi: Tensor,
-    pub norms: Option<Tensor>,
+pub struct LayerCache<T: Real = f32> {
+    pub z: Tensor<T>,
+    pub phi: Tensor<T>,
+    pub norms: Option<Tensor<T>>,
 }
 
 /// The forward pass with every layer kept: a^0 (the inputs) .. a^D (the output
 /// layer's input), each hidden layer's [`LayerCache`], and the logits.
-pub struct ForwardCache {
-    pub inputs: Vec<Tensor>,
-    pub layers: Vec<LayerCache>,
-    pub logits: Tensor,
+pub struct ForwardCache<T: Real = f32> {
+    pub inputs: Vec<Tensor<T>>,
+    pub layers: Vec<LayerCache<T>>,
+    pub logits: Tensor<T>,
 }
 
 // ---------------------------------------------------------------------------------
 // Dense map z = a Wᵀ (+ b): forward, backward, JVP.
 
-fn record_dense_forward(
+fn record_dense_forward<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    input: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-    z: &Tensor,
+    ops: &ForwardOps<T>,
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+    z: &Tensor<T>,
 ) -> Result<()> {
     ops.matmul
         .record(batch, Layout::NT, 1.0, input, weight, 0.0, z)?;
@@ -74,15 +75,15 @@ fn record_dense_forward(
 
 /// From d_z: d_W = d_zᵀ a, d_b = Σ_rows d_z, d_a = d_z W, each only where asked.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn record_dense_backward(
+pub(crate) fn record_dense_backward<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    input: &Tensor,
-    weight: &Tensor,
-    d_z: &Tensor,
-    d_weight: Option<&Tensor>,
-    d_bias: Option<&Tensor>,
-    d_input: Option<&Tensor>,
+    ops: &ForwardOps<T>,
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    d_z: &Tensor<T>,
+    d_weight: Option<&Tensor<T>>,
+    d_bias: Option<&Tensor<T>>,
+    d_input: Option<&Tensor<T>>,
 ) -> Result<()> {
     if let Some(d_w) = d_weight {
         ops.matmul
@@ -100,15 +101,15 @@ pub(crate) fn record_dense_backward(
 
 /// Tangent of z = a Wᵀ + b: ż = a Ẇᵀ + ȧ Wᵀ + ḃ (ȧ = 0 for the network's inputs).
 #[allow(clippy::too_many_arguments)]
-fn record_dense_jvp(
+fn record_dense_jvp<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    input: &Tensor,
-    t_input: Option<&Tensor>,
-    weight: &Tensor,
-    t_weight: &Tensor,
-    t_bias: Option<&Tensor>,
-    t_z: &Tensor,
+    ops: &ForwardOps<T>,
+    input: &Tensor<T>,
+    t_input: Option<&Tensor<T>>,
+    weight: &Tensor<T>,
+    t_weight: &Tensor<T>,
+    t_bias: Option<&Tensor<T>>,
+    t_z: &Tensor<T>,
 ) -> Result<()> {
     ops.matmul
         .record(batch, Layout::NT, 1.0, input, t_weight, 0.0, t_z)?;
@@ -128,19 +129,19 @@ fn record_dense_jvp(
 /// Records hidden layer `l` forward; returns its cache and its output a^l (without
 /// renormalisation a view of phi). With renormalisation the norms are not checked
 /// here: see [`check_renormalizable`].
-fn record_hidden_forward(
+fn record_hidden_forward<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
+    ops: &ForwardOps<T>,
     cfg: &FcnConfig,
-    input: &Tensor,
-    weight: &Tensor,
-    bias: Option<&Tensor>,
-) -> Result<(LayerCache, Tensor)> {
+    input: &Tensor<T>,
+    weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>,
+) -> Result<(LayerCache<T>, Tensor<T>)> {
     let gpu = batch.gpu();
     let n = input.shape()[0];
     let width = weight.shape()[0];
-    let z = Tensor::<f32>::zeros(gpu, &[n, width])?;
-    let phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    let z = Tensor::<T>::zeros(gpu, &[n, width])?;
+    let phi = Tensor::<T>::zeros(gpu, &[n, width])?;
     record_dense_forward(batch, ops, input, weight, bias, &z)?;
     ops.activation.forward(batch, cfg.activation, &z, &phi)?;
     if !cfg.renormalize {
@@ -154,11 +155,11 @@ fn record_hidden_forward(
             out,
         ));
     }
-    let norms = Tensor::<f32>::zeros(gpu, &[n])?;
-    let out = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    let norms = Tensor::<T>::zeros(gpu, &[n])?;
+    let out = Tensor::<T>::zeros(gpu, &[n, width])?;
     ops.rownorm.norms(batch, &phi, &norms)?;
     ops.rownorm
-        .renormalize(batch, &phi, &norms, (width as f32).sqrt(), &out)?;
+        .renormalize(batch, &phi, &norms, (width as f64).sqrt(), &out)?;
     Ok((
         LayerCache {
             z,
@@ -172,25 +173,25 @@ fn record_hidden_forward(
 /// The gradient at the layer's pre-activation from the gradient at its output:
 /// d_z = phi'(z) ⊙ (renorm Jacobian · d_out). The renormalisation's Jacobian is
 /// symmetric, so the same map serves the JVP ([`record_hidden_tangent`]).
-pub(crate) fn record_hidden_backward(
+pub(crate) fn record_hidden_backward<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
+    ops: &ForwardOps<T>,
     cfg: &FcnConfig,
-    layer: &LayerCache,
-    d_out: &Tensor,
-) -> Result<Tensor> {
+    layer: &LayerCache<T>,
+    d_out: &Tensor<T>,
+) -> Result<Tensor<T>> {
     let gpu = batch.gpu();
     let (n, width) = d_out.dims2("the gradient of a layer's output")?;
-    let d_z = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    let d_z = Tensor::<T>::zeros(gpu, &[n, width])?;
     match &layer.norms {
         Some(norms) => {
-            let d_phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
+            let d_phi = Tensor::<T>::zeros(gpu, &[n, width])?;
             ops.rownorm.renormalize_backward(
                 batch,
                 &layer.phi,
                 norms,
                 d_out,
-                (width as f32).sqrt(),
+                (width as f64).sqrt(),
                 &d_phi,
             )?;
             ops.activation
@@ -205,27 +206,27 @@ pub(crate) fn record_hidden_backward(
 
 /// Tangent of the layer's output from the tangent ż of its pre-activation:
 /// renorm Jacobian · (phi'(z) ⊙ ż).
-fn record_hidden_tangent(
+fn record_hidden_tangent<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
+    ops: &ForwardOps<T>,
     cfg: &FcnConfig,
-    layer: &LayerCache,
-    t_z: &Tensor,
-) -> Result<Tensor> {
+    layer: &LayerCache<T>,
+    t_z: &Tensor<T>,
+) -> Result<Tensor<T>> {
     let gpu = batch.gpu();
     let (n, width) = t_z.dims2("a layer's tangent")?;
-    let t_phi = Tensor::<f32>::zeros(gpu, &[n, width])?;
+    let t_phi = Tensor::<T>::zeros(gpu, &[n, width])?;
     ops.activation
         .backward(batch, cfg.activation, &layer.z, t_z, &t_phi)?;
     match &layer.norms {
         Some(norms) => {
-            let t_out = Tensor::<f32>::zeros(gpu, &[n, width])?;
+            let t_out = Tensor::<T>::zeros(gpu, &[n, width])?;
             ops.rownorm.renormalize_backward(
                 batch,
                 &layer.phi,
                 norms,
                 &t_phi,
-                (width as f32).sqrt(),
+                (width as f64).sqrt(),
                 &t_out,
             )?;
             Ok(t_out)
@@ -236,14 +237,18 @@ fn record_hidden_tangent(
 
 /// An all-zero (or non-finite) row of phi cannot be renormalised: an error naming
 /// the example and the layer. Reads the norms back, so call it after submitting.
-pub fn check_renormalizable(gpu: &Gpu, cache: &ForwardCache) -> Result<()> {
+pub fn check_renormalizable<T: Real>(gpu: &Gpu, cache: &ForwardCache<T>) -> Result<()> {
     for (l, layer) in cache.layers.iter().enumerate() {
         check_layer_renormalizable(gpu, layer, l + 1)?;
     }
     Ok(())
 }
 
-fn check_layer_renormalizable(gpu: &Gpu, layer: &LayerCache, number: usize) -> Result<()> {
+fn check_layer_renormalizable<T: Real>(
+    gpu: &Gpu,
+    layer: &LayerCache<T>,
+    number: usize,
+) -> Result<()> {
     if let Some(norms) = &layer.norms {
         if let Some(i) = first_zero_row(&norms.to_vec(gpu)?) {
             bail!(
@@ -256,7 +261,7 @@ fn check_layer_renormalizable(gpu: &Gpu, layer: &LayerCache, number: usize) -> R
     Ok(())
 }
 
-fn check_inputs(cfg: &FcnConfig, x: &Tensor) -> Result<usize> {
+fn check_inputs<T: Real>(cfg: &FcnConfig, x: &Tensor<T>) -> Result<usize> {
     let (n, d) = x.dims2("the inputs")?;
     if d != cfg.input_dim {
         bail!(
@@ -273,17 +278,17 @@ fn check_inputs(cfg: &FcnConfig, x: &Tensor) -> Result<usize> {
 /// Runs the forward pass on inputs `x` [n, input_dim]. Calls `visit(l, F^l)` for
 /// l = 0 (the input) through D (the last hidden layer), each F^l of shape [n, w_l], in
 /// order, and returns the logits [n, k]. One layer at a time: O(n·width) memory.
-pub fn forward(
+pub fn forward<T: Real>(
     gpu: &Gpu,
-    ops: &ForwardOps,
-    fcn: &Fcn,
-    x: &Tensor,
-    mut visit: impl FnMut(usize, &Tensor) -> Result<()>,
-) -> Result<Tensor> {
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    x: &Tensor<T>,
+    mut visit: impl FnMut(usize, &Tensor<T>) -> Result<()>,
+) -> Result<Tensor<T>> {
     let cfg = &fcn.config;
     let n = check_inputs(cfg, x)?;
     visit(0, x)?;
-    let mut previous: Option<Tensor> = None;
+    let mut previous: Option<Tensor<T>> = None;
     for l in 0..cfg.depth() {
         let input = previous.as_ref().unwrap_or(x);
         let mut batch = Batch::new(gpu);
@@ -301,7 +306,7 @@ pub fn forward(
         previous = Some(out);
     }
     let input = previous.as_ref().unwrap_or(x);
-    let logits = Tensor::<f32>::zeros(gpu, &[n, cfg.outputs])?;
+    let logits = Tensor::<T>::zeros(gpu, &[n, cfg.outputs])?;
     let mut batch = Batch::new(gpu);
     let depth = cfg.depth();
     record_dense_forward(
@@ -319,12 +324,12 @@ pub fn forward(
 /// Records the forward pass keeping what [`record_backward`] and [`record_jvp`] need
 /// (O(depth · n · width) memory). `x` must stay unchanged while the cache is in use
 /// (the cache holds a view of it).
-pub fn record_forward_cached(
+pub fn record_forward_cached<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    fcn: &Fcn,
-    x: &Tensor,
-) -> Result<ForwardCache> {
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    x: &Tensor<T>,
+) -> Result<ForwardCache<T>> {
     let cfg = &fcn.config;
     let n = check_inputs(cfg, x)?;
     let mut inputs = vec![x.view(x.shape())?];
@@ -341,7 +346,7 @@ pub fn record_forward_cached(
         layers.push(layer);
         inputs.push(out);
     }
-    let logits = Tensor::<f32>::zeros(batch.gpu(), &[n, cfg.outputs])?;
+    let logits = Tensor::<T>::zeros(batch.gpu(), &[n, cfg.outputs])?;
     let depth = cfg.depth();
     record_dense_forward(
         batch,
@@ -359,7 +364,12 @@ pub fn record_forward_cached(
 }
 
 /// [`record_forward_cached`], submitted, with the renormalisation check.
-pub fn forward_cached(gpu: &Gpu, ops: &ForwardOps, fcn: &Fcn, x: &Tensor) -> Result<ForwardCache> {
+pub fn forward_cached<T: Real>(
+    gpu: &Gpu,
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    x: &Tensor<T>,
+) -> Result<ForwardCache<T>> {
     let mut batch = Batch::new(gpu);
     let cache = record_forward_cached(&mut batch, ops, fcn, x)?;
     batch.submit()?;
@@ -369,33 +379,33 @@ pub fn forward_cached(gpu: &Gpu, ops: &ForwardOps, fcn: &Fcn, x: &Tensor) -> Res
 
 /// Records the gradients with respect to every parameter given d_logits = ∂h/∂logits
 /// (a VJP: with d_logits = v it gives Jᵀv). Shaped like `fcn.params`.
-pub fn record_backward(
+pub fn record_backward<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    fcn: &Fcn,
-    cache: &ForwardCache,
-    d_logits: &Tensor,
-) -> Result<ParamTensors> {
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    cache: &ForwardCache<T>,
+    d_logits: &Tensor<T>,
+) -> Result<ParamTensors<T>> {
     Ok(record_backward_deltas(batch, ops, fcn, cache, d_logits)?.0)
 }
 
 /// [`record_backward`], also returning every layer's δ = ∂h/∂z^l ([n, w_l] for the
 /// hidden layers l = 1..D, then d_logits itself for the output layer): per-example
 /// gradient norms are ‖δ_i‖·‖a_i^{l-1}‖ per layer.
-pub fn record_backward_deltas(
+pub fn record_backward_deltas<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    fcn: &Fcn,
-    cache: &ForwardCache,
-    d_logits: &Tensor,
-) -> Result<(ParamTensors, Vec<Tensor>)> {
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    cache: &ForwardCache<T>,
+    d_logits: &Tensor<T>,
+) -> Result<(ParamTensors<T>, Vec<Tensor<T>>)> {
     let gpu = batch.gpu();
     let cfg = &fcn.config;
     let depth = cfg.depth();
     let n = d_logits.shape()[0];
     let grads = ParamTensors::zeros(gpu, cfg)?;
     let mut deltas = Vec::with_capacity(depth + 1);
-    let mut d_out = Tensor::<f32>::zeros(gpu, &[n, cache.inputs[depth].shape()[1]])?;
+    let mut d_out = Tensor::<T>::zeros(gpu, &[n, cache.inputs[depth].shape()[1]])?;
     record_dense_backward(
         batch,
         ops,
@@ -410,7 +420,7 @@ pub fn record_backward_deltas(
     for l in (0..depth).rev() {
         let d_z = record_hidden_backward(batch, ops, cfg, &cache.layers[l], &d_out)?;
         let d_input = if l > 0 {
-            Some(Tensor::<f32>::zeros(gpu, &[n, cache.inputs[l].shape()[1]])?)
+            Some(Tensor::<T>::zeros(gpu, &[n, cache.inputs[l].shape()[1]])?)
         } else {
             None
         };
@@ -434,13 +444,13 @@ pub fn record_backward_deltas(
 }
 
 /// [`record_backward`], submitted.
-pub fn backward(
+pub fn backward<T: Real>(
     gpu: &Gpu,
-    ops: &ForwardOps,
-    fcn: &Fcn,
-    cache: &ForwardCache,
-    d_logits: &Tensor,
-) -> Result<ParamTensors> {
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    cache: &ForwardCache<T>,
+    d_logits: &Tensor<T>,
+) -> Result<ParamTensors<T>> {
     let mut batch = Batch::new(gpu);
     let grads = record_backward(&mut batch, ops, fcn, cache, d_logits)?;
     batch.submit()?;
@@ -449,20 +459,20 @@ pub fn backward(
 
 /// Records the forward-mode JVP: the tangent of the logits [n, k] when the parameters
 /// move along `tangent` (J·u, with u shaped like `fcn.params`).
-pub fn record_jvp(
+pub fn record_jvp<T: Real>(
     batch: &mut Batch,
-    ops: &ForwardOps,
-    fcn: &Fcn,
-    cache: &ForwardCache,
-    tangent: &ParamTensors,
-) -> Result<Tensor> {
+    ops: &ForwardOps<T>,
+    fcn: &Fcn<T>,
+    cache: &ForwardCache<T>,
+    tangent: &ParamTensors<T>,
+) -> Result<Tensor<T>> {
     let gpu = batch.gpu();
     let cfg = &fcn.config;
     let n = cache.logits.shape()[0];
-    let mut t_input: Option<Tensor> = None;
+    let mut t_input: Option<Tensor<T>> = None;
     for l in 0..cfg.depth() {
         let width = cfg.widths[l];
-        let t_z = Tensor::<f32>::zeros(gpu, &[n, width])?;
+        let t_z = Tensor::<T>::zeros(gpu, &[n, width])?;
         record_dense_jvp(
             batch,
             ops,
@@ -482,7 +492,7 @@ pub fn record_jvp(
         )?);
     }
     let depth = cfg.depth();
-    let t_logits = Tensor::<f32>::zeros(gpu, &[n, cfg.outputs])?;
+    let t_logits = Tensor::<T>::zeros(gpu, &[n, cfg.outputs])?;
     record_dense_jvp(
         batch,
         ops,

@@ -6,8 +6,10 @@ pub mod fcn;
 pub mod loss;
 pub mod ntk;
 pub mod params;
+pub mod precision;
 pub mod step;
 
 pub use activation::Activation;
 pub use fcn::{forward, Fcn, FcnConfig, ForwardOps};
 pub use loss::{Loss, LossReduction, Objective};
+pub use precision::NetworkPrecision;

@@ -9,6 +9,7 @@
 //!   JVP per product, as a symmetric operator for the Lanczos solver, for sizes where
 //!   the (nk)² matrix does not fit.
 
+use std::any::Any;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
@@ -41,12 +42,13 @@ impl NtkKernels {
 }
 
 /// K += (A Aᵀ (+1) ⊗ 1) ⊙ (Δ Δᵀ) for one layer with input A [n, fan_in] and
-/// Δ [n k, fan_out]; submitted, so that each layer's temporaries are freed.
-fn accumulate_layer<T: Real>(
+/// Δ [n k, fan_out] of a network in `N`; submitted, so that each layer's temporaries are
+/// freed.
+fn accumulate_layer<N: Real, T: Real>(
     gpu: &Gpu,
     kernels: &NtkKernels,
-    input: &Tensor,
-    delta: &Tensor,
+    input: &Tensor<N>,
+    delta: &Tensor<N>,
     k: usize,
     bias: bool,
     kernel: &Tensor<T>,
@@ -67,17 +69,17 @@ fn accumulate_layer<T: Real>(
 }
 
 /// A hidden layer's cache with every row repeated k times (row i·k + c = example i).
-fn repeat_layer(
+fn repeat_layer<N: Real>(
     batch: &mut Batch,
     kernels: &NtkKernels,
-    layer: &LayerCache,
+    layer: &LayerCache<N>,
     k: usize,
-) -> Result<LayerCache> {
+) -> Result<LayerCache<N>> {
     let gpu = batch.gpu();
     let (n, width) = layer.z.dims2("a layer's pre-activation")?;
-    let repeat = |batch: &mut Batch, x: &Tensor| -> Result<Tensor> {
+    let repeat = |batch: &mut Batch, x: &Tensor<N>| -> Result<Tensor<N>> {
         let cols = x.len() / n;
-        let out = Tensor::<f32>::zeros(gpu, &[n * k, cols])?;
+        let out = Tensor::<N>::zeros(gpu, &[n * k, cols])?;
         kernels
             .ntk
             .repeat_rows(batch, &x.view(&[n, cols])?, k, &out)?;
@@ -94,13 +96,14 @@ fn repeat_layer(
 }
 
 /// The explicit empirical NTK [n k, n k] at the parameters `fcn` and the forward pass
-/// `cache` (of the same inputs), assembled on the GPU in `T`.
-pub fn ntk_explicit<T: Real>(
+/// `cache` (of the same inputs) of a network in `N`, assembled on the GPU in `T` (f64
+/// for an f64 network).
+pub fn ntk_explicit<N: Real, T: Real>(
     gpu: &Gpu,
-    ops: &ForwardOps,
+    ops: &ForwardOps<N>,
     kernels: &NtkKernels,
-    fcn: &Fcn,
-    cache: &ForwardCache,
+    fcn: &Fcn<N>,
+    cache: &ForwardCache<N>,
 ) -> Result<Tensor<T>> {
     let cfg = &fcn.config;
     let depth = cfg.depth();
@@ -108,11 +111,11 @@ pub fn ntk_explicit<T: Real>(
     let order = n * k;
     let kernel = Tensor::<T>::zeros(gpu, &[order, order])?;
     // Output layer: Δ row (i, c) is the one-hot e_c.
-    let one_hot: Vec<f32> = (0..order)
-        .flat_map(|p| (0..k).map(move |c| if p % k == c { 1.0 } else { 0.0 }))
+    let one_hot: Vec<N> = (0..order)
+        .flat_map(|p| (0..k).map(move |c| N::from_f64(if p % k == c { 1.0 } else { 0.0 })))
         .collect();
     let delta_out = Tensor::from_slice(gpu, &[order, k], &one_hot)?;
-    accumulate_layer(
+    accumulate_layer::<N, T>(
         gpu,
         kernels,
         &cache.inputs[depth],
@@ -125,7 +128,7 @@ pub fn ntk_explicit<T: Real>(
         return Ok(kernel);
     }
     // Gradient at a^D of every logit: row (i, c) is W_out[c, :].
-    let mut d_out = Tensor::<f32>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
+    let mut d_out = Tensor::<N>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
     {
         let mut batch = Batch::new(gpu);
         record_dense_backward(
@@ -145,7 +148,7 @@ pub fn ntk_explicit<T: Real>(
         let repeated = repeat_layer(&mut batch, kernels, &cache.layers[l], k)?;
         let d_z = record_hidden_backward(&mut batch, ops, cfg, &repeated, &d_out)?;
         let d_input = if l > 0 {
-            let t = Tensor::<f32>::zeros(gpu, &[order, cache.inputs[l].shape()[1]])?;
+            let t = Tensor::<N>::zeros(gpu, &[order, cache.inputs[l].shape()[1]])?;
             // Only d_a: the weight and bias gradients of the n k cotangents are not needed.
             record_dense_backward(
                 &mut batch,
@@ -162,7 +165,7 @@ pub fn ntk_explicit<T: Real>(
             None
         };
         batch.submit()?;
-        accumulate_layer(gpu, kernels, &cache.inputs[l], &d_z, k, cfg.bias, &kernel)?;
+        accumulate_layer::<N, T>(gpu, kernels, &cache.inputs[l], &d_z, k, cfg.bias, &kernel)?;
         if let Some(next) = d_input {
             d_out = next;
         }
@@ -170,20 +173,20 @@ pub fn ntk_explicit<T: Real>(
     Ok(kernel)
 }
 
-/// K v = J (Jᵀ v) through the backward pass and the JVP, on f32 vectors of length n k
-/// (v viewed as [n, k]).
-pub struct NtkOperator<'a> {
-    pub ops: &'a ForwardOps,
-    pub fcn: &'a Fcn,
-    pub cache: &'a ForwardCache,
+/// K v = J (Jᵀ v) through the backward pass and the JVP, on vectors of length n k in
+/// the network's precision (v viewed as [n, k]).
+pub struct NtkOperator<'a, N: Real = f32> {
+    pub ops: &'a ForwardOps<N>,
+    pub fcn: &'a Fcn<N>,
+    pub cache: &'a ForwardCache<N>,
 }
 
-impl SymmetricOperator<f32> for NtkOperator<'_> {
+impl<N: Real> SymmetricOperator<N> for NtkOperator<'_, N> {
     fn order(&self) -> usize {
         self.cache.logits.len()
     }
 
-    fn apply(&self, batch: &mut Batch, x: &Tensor<f32>, y: &Tensor<f32>) -> Result<()> {
+    fn apply(&self, batch: &mut Batch, x: &Tensor<N>, y: &Tensor<N>) -> Result<()> {
         let v = x.view(self.cache.logits.shape())?;
         let grads = record_backward(batch, self.ops, self.fcn, self.cache, &v)?;
         let kv = record_jvp(batch, self.ops, self.fcn, self.cache, &grads)?;
@@ -193,7 +196,10 @@ impl SymmetricOperator<f32> for NtkOperator<'_> {
 
     fn describe(&self) -> String {
         let (n, k) = (self.cache.logits.shape()[0], self.cache.logits.shape()[1]);
-        format!("matrix-free NTK J Jᵀ of {n} examples x {k} logits (f32)")
+        format!(
+            "matrix-free NTK J Jᵀ of {n} examples x {k} logits ({})",
+            N::PRECISION.name()
+        )
     }
 }
 
@@ -227,56 +233,42 @@ pub struct NtkSpectrum {
 }
 
 /// Extreme eigenvalues of the empirical NTK at `fcn` / `cache`. `precision` is the
-/// resolved precision of spectral solves (f64 applies to the explicit route; the
-/// matrix-free route runs the network passes, hence the products, in f32).
+/// resolved precision of spectral solves: for an f32 network, f64 applies to the explicit
+/// route and the matrix-free route runs the network passes, hence the products, in f32;
+/// an f64 network computes both routes in f64 (and needs `vectors_f64`).
 #[allow(clippy::too_many_arguments)]
-pub fn ntk_spectrum(
+pub fn ntk_spectrum<N: Real>(
     gpu: &Gpu,
-    ops: &ForwardOps,
+    ops: &ForwardOps<N>,
     kernels: &NtkKernels,
     vectors_f32: &Arc<VectorOps<f32>>,
     vectors_f64: Option<&Arc<VectorOps<f64>>>,
-    fcn: &Fcn,
-    cache: &ForwardCache,
+    fcn: &Fcn<N>,
+    cache: &ForwardCache<N>,
     method: NtkMethod,
     precision: Precision,
     options: &LanczosOptions,
 ) -> Result<NtkSpectrum> {
-    let order = cache.logits.len();
-    let element = if precision == Precision::F64 { 8 } else { 4 };
-    let bytes = (order as u64) * (order as u64) * element;
-    let fits = bytes <= gpu.limits().max_storage_buffer_binding_size;
-    let method = match method {
-        NtkMethod::Auto if fits => NtkMethod::Explicit,
-        NtkMethod::Auto => NtkMethod::MatrixFree,
-        NtkMethod::Explicit if !fits => bail!(
-            "the explicit NTK of {order} x {order} ({} MiB in {}) exceeds {}'s storage binding \
-             limit of {} MiB: use ntk: auto or ntk: matrix_free (K v through one backward and \
-             one forward-mode pass), or fewer examples",
-            bytes >> 20,
-            if element == 8 { "f64" } else { "f32" },
-            gpu.summary.name,
-            gpu.limits().max_storage_buffer_binding_size >> 20
-        ),
-        m => m,
-    };
+    let f64_kernel = precision == Precision::F64 || N::NEEDS_F64;
+    let method = resolve_method(gpu, cache.logits.len(), method, f64_kernel)?;
     if method == NtkMethod::MatrixFree {
         let op = NtkOperator { ops, fcn, cache };
-        let spectrum = lanczos(gpu, vectors_f32.clone(), &op, options)?;
+        let vectors = network_vectors::<N>(vectors_f32, vectors_f64)?;
+        let spectrum = lanczos(gpu, vectors.clone(), &op, options)?;
         return Ok(NtkSpectrum {
             spectrum,
             method,
-            precision: Precision::F32,
+            precision: N::PRECISION,
         });
     }
-    let (spectrum, precision) = match (precision, vectors_f64) {
-        (Precision::F64, Some(v64)) => {
-            let k = ntk_explicit::<f64>(gpu, ops, kernels, fcn, cache)?;
+    let (spectrum, precision) = match (f64_kernel, vectors_f64) {
+        (true, Some(v64)) => {
+            let k = ntk_explicit::<N, f64>(gpu, ops, kernels, fcn, cache)?;
             let op = DenseMatrix::with_ops(k, v64.clone())?;
             (lanczos(gpu, v64.clone(), &op, options)?, Precision::F64)
         }
         _ => {
-            let k = ntk_explicit::<f32>(gpu, ops, kernels, fcn, cache)?;
+            let k = ntk_explicit::<N, f32>(gpu, ops, kernels, fcn, cache)?;
             let op = DenseMatrix::with_ops(k, vectors_f32.clone())?;
             (
                 lanczos(gpu, vectors_f32.clone(), &op, options)?,
@@ -289,4 +281,49 @@ pub fn ntk_spectrum(
         method,
         precision,
     })
+}
+
+/// Explicit or matrix-free: auto takes the explicit route where the (nk)² matrix (f64
+/// when `f64_kernel`) fits the adapter's binding limit.
+fn resolve_method(
+    gpu: &Gpu,
+    order: usize,
+    method: NtkMethod,
+    f64_kernel: bool,
+) -> Result<NtkMethod> {
+    let element = if f64_kernel { 8 } else { 4 };
+    let bytes = (order as u64) * (order as u64) * element;
+    let fits = bytes <= gpu.limits().max_storage_buffer_binding_size;
+    Ok(match method {
+        NtkMethod::Auto if fits => NtkMethod::Explicit,
+        NtkMethod::Auto => NtkMethod::MatrixFree,
+        NtkMethod::Explicit if !fits => bail!(
+            "the explicit NTK of {order} x {order} ({} MiB in {}) exceeds {}'s storage binding \
+             limit of {} MiB: use ntk: auto or ntk: matrix_free (K v through one backward and \
+             one forward-mode pass), or fewer examples",
+            bytes >> 20,
+            if element == 8 { "f64" } else { "f32" },
+            gpu.summary.name,
+            gpu.limits().max_storage_buffer_binding_size >> 20
+        ),
+        m => m,
+    })
+}
+
+/// The vector kernels in the network's precision `N` (f32 or f64, the only two).
+fn network_vectors<'a, N: Real>(
+    vectors_f32: &'a Arc<VectorOps<f32>>,
+    vectors_f64: Option<&'a Arc<VectorOps<f64>>>,
+) -> Result<&'a Arc<VectorOps<N>>> {
+    let any: &dyn Any = if N::NEEDS_F64 {
+        match vectors_f64 {
+            Some(v) => v,
+            None => bail!("the NTK of an f64 network needs the f64 spectral kernels"),
+        }
+    } else {
+        vectors_f32
+    };
+    Ok(any
+        .downcast_ref::<Arc<VectorOps<N>>>()
+        .expect("a network is f32 or f64"))
 }

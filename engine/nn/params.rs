@@ -7,6 +7,7 @@ use rand_distr::{Distribution, Normal};
 
 use super::activation::Activation;
 use crate::gpu::{Gpu, Tensor};
+use crate::linalg::Real;
 
 /// Architecture and init of an FCN.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -48,8 +49,9 @@ impl FcnConfig {
 
     /// Refuses, before anything is allocated, a network whose weights cannot exist on
     /// this adapter or this host: a layer's weight matrix past the adapter's buffer
-    /// limits, all weights past the host's available memory, or an absurd depth.
-    pub fn check_fits(&self, gpu: &Gpu) -> Result<()> {
+    /// limits, all weights past the host's available memory, or an absurd depth. `T` is
+    /// the network's precision.
+    pub fn check_fits<T: Real>(&self, gpu: &Gpu) -> Result<()> {
         if self.widths.len() > MAX_DEPTH {
             bail!(
                 "depth {} is beyond what wideprobe runs (at most {MAX_DEPTH} layers, each with \
@@ -65,7 +67,7 @@ impl FcnConfig {
         for (l, &(fan_out, fan_in)) in self.layer_shapes().iter().enumerate() {
             let bytes = (fan_out as u64)
                 .checked_mul(fan_in as u64)
-                .and_then(|e| e.checked_mul(4))
+                .and_then(|e| e.checked_mul(std::mem::size_of::<T>() as u64))
                 .unwrap_or(u64::MAX);
             if bytes > limit {
                 bail!(
@@ -98,21 +100,21 @@ impl FcnConfig {
     }
 }
 
-/// An FCN's parameters on the GPU (hidden layers, then the output layer).
-pub struct Fcn {
+/// An FCN's parameters on the GPU (hidden layers, then the output layer), in f32 or f64.
+pub struct Fcn<T: Real = f32> {
     pub config: FcnConfig,
-    pub params: ParamTensors,
+    pub params: ParamTensors<T>,
 }
 
 /// One tensor per weight matrix and (with bias) per bias vector, in layer order: the
 /// parameters of a network, their gradients, or a tangent of them.
-pub struct ParamTensors {
-    pub weights: Vec<Tensor>,
+pub struct ParamTensors<T: Real = f32> {
+    pub weights: Vec<Tensor<T>>,
     /// Empty without bias.
-    pub biases: Vec<Tensor>,
+    pub biases: Vec<Tensor<T>>,
 }
 
-impl ParamTensors {
+impl<T: Real> ParamTensors<T> {
     /// Zeros shaped like the parameters of `config`.
     pub fn zeros(gpu: &Gpu, config: &FcnConfig) -> Result<Self> {
         let shapes = config.layer_shapes();
@@ -133,11 +135,11 @@ impl ParamTensors {
     }
 
     /// Every tensor: the weights, then the biases.
-    pub fn tensors(&self) -> impl Iterator<Item = &Tensor> {
+    pub fn tensors(&self) -> impl Iterator<Item = &Tensor<T>> {
         self.weights.iter().chain(&self.biases)
     }
 
-    pub fn bias(&self, layer: usize) -> Option<&Tensor> {
+    pub fn bias(&self, layer: usize) -> Option<&Tensor<T>> {
         self.biases.get(layer)
     }
 }
@@ -153,9 +155,16 @@ pub fn available_host_bytes() -> Option<u64> {
     kib.checked_mul(1024)
 }
 
-/// The initial weights on the host: W_l entries ~ N(0, g / fan_in), the hidden layers'
-/// gain g, 1 for the linear output layer. Deterministic in the config's seed.
+/// The initial weights of an f32 network: [`init_weights_in`] rounded to f32.
 pub fn init_weights(config: &FcnConfig) -> Vec<Vec<f32>> {
+    init_weights_in(config)
+}
+
+/// The initial weights on the host: W_l entries ~ N(0, g / fan_in), the hidden layers'
+/// gain g, 1 for the linear output layer, drawn in f64 and rounded to `T`, so that an
+/// f32 and an f64 network of one seed start from the same weights up to f32 rounding.
+/// Deterministic in the config's seed.
+pub fn init_weights_in<T: Real>(config: &FcnConfig) -> Vec<Vec<T>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
     let shapes = config.layer_shapes();
     let last = shapes.len() - 1;
@@ -166,14 +175,14 @@ pub fn init_weights(config: &FcnConfig) -> Vec<Vec<f32>> {
             let g = if l == last { 1.0 } else { config.hidden_gain() };
             let normal = Normal::new(0.0, (g / fan_in as f64).sqrt()).expect("finite std");
             (0..fan_out * fan_in)
-                .map(|_| normal.sample(&mut rng) as f32)
+                .map(|_| T::from_f64(normal.sample(&mut rng)))
                 .collect()
         })
         .collect()
 }
 
-impl Fcn {
-    pub fn init(gpu: &Gpu, config: FcnConfig) -> Result<Fcn> {
+impl<T: Real> Fcn<T> {
+    pub fn init(gpu: &Gpu, config: FcnConfig) -> Result<Fcn<T>> {
         if config.input_dim == 0 || config.outputs == 0 || config.widths.contains(&0) {
             bail!(
                 "an FCN needs positive sizes: input {}, widths {:?}, outputs {}",
@@ -182,8 +191,8 @@ impl Fcn {
                 config.outputs
             );
         }
-        config.check_fits(gpu)?;
-        let host = init_weights(&config);
+        config.check_fits::<T>(gpu)?;
+        let host = init_weights_in::<T>(&config);
         let params = ParamTensors::zeros(gpu, &config)?;
         for (tensor, w) in params.weights.iter().zip(&host) {
             tensor.write(gpu, w)?;
@@ -191,12 +200,12 @@ impl Fcn {
         Ok(Fcn { config, params })
     }
 
-    pub fn weights(&self) -> &[Tensor] {
+    pub fn weights(&self) -> &[Tensor<T>] {
         &self.params.weights
     }
 
     /// The weights and biases on the host, in the order of [`ParamTensors::tensors`].
-    pub fn download(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
+    pub fn download(&self, gpu: &Gpu) -> Result<Vec<Vec<T>>> {
         self.params.tensors().map(|t| t.to_vec(gpu)).collect()
     }
 }

@@ -7,24 +7,25 @@ use anyhow::Result;
 use super::fcn::{record_backward_deltas, record_forward_cached, ForwardCache, ParamTensors};
 use super::{Fcn, ForwardOps, Objective};
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::Real;
 pub use crate::ops::loss::check_labels;
 use crate::ops::loss::LossOp;
 
-/// The kernels of a training step, built once per device.
-pub struct TrainStep {
-    pub forward: ForwardOps,
-    loss: LossOp,
+/// The kernels of a training step in one precision, built once per device.
+pub struct TrainStep<T: Real = f32> {
+    pub forward: ForwardOps<T>,
+    loss: LossOp<T>,
 }
 
 /// What one recorded step leaves: the forward cache, the gradients and every layer's δ
 /// (for per-example gradient norms).
-pub struct StepRecord {
-    pub cache: ForwardCache,
-    pub grads: ParamTensors,
-    pub deltas: Vec<Tensor>,
+pub struct StepRecord<T: Real = f32> {
+    pub cache: ForwardCache<T>,
+    pub grads: ParamTensors<T>,
+    pub deltas: Vec<Tensor<T>>,
 }
 
-impl TrainStep {
+impl<T: Real> TrainStep<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(TrainStep {
             forward: ForwardOps::new(gpu)?,
@@ -38,15 +39,15 @@ impl TrainStep {
     pub fn record_loss_and_gradients(
         &self,
         batch: &mut Batch,
-        fcn: &Fcn,
-        x: &Tensor,
+        fcn: &Fcn<T>,
+        x: &Tensor<T>,
         labels: &Tensor<u32>,
         objective: Objective,
-        losses: &Tensor,
-        d_logits: &Tensor,
-    ) -> Result<StepRecord> {
+        losses: &Tensor<T>,
+        d_logits: &Tensor<T>,
+    ) -> Result<StepRecord<T>> {
         let cache = record_forward_cached(batch, &self.forward, fcn, x)?;
-        let weight = objective.weight(cache.logits.dims2("logits")?.1) as f32;
+        let weight = objective.weight(cache.logits.dims2("logits")?.1);
         self.loss.forward_backward(
             batch,
             objective.loss,
@@ -68,12 +69,12 @@ impl TrainStep {
     pub fn record_gd_step(
         &self,
         batch: &mut Batch,
-        fcn: &Fcn,
-        grads: &ParamTensors,
+        fcn: &Fcn<T>,
+        grads: &ParamTensors<T>,
         lr: f64,
     ) -> Result<()> {
         for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
-            self.loss.gd_step(batch, lr as f32, g, w)?;
+            self.loss.gd_step(batch, lr, g, w)?;
         }
         Ok(())
     }
@@ -84,32 +85,32 @@ impl TrainStep {
         &self,
         gpu: &Gpu,
         objective: Objective,
-        logits: &Tensor,
+        logits: &Tensor<T>,
         labels: &Tensor<u32>,
         host_labels: &[u32],
     ) -> Result<(f64, f64, Vec<f64>)> {
         let (n, k) = logits.dims2("logits")?;
-        let losses = Tensor::<f32>::zeros(gpu, &[n])?;
-        let d_logits = Tensor::<f32>::zeros(gpu, logits.shape())?;
+        let losses = Tensor::<T>::zeros(gpu, &[n])?;
+        let d_logits = Tensor::<T>::zeros(gpu, logits.shape())?;
         let mut batch = Batch::new(gpu);
         self.loss.forward_backward(
             &mut batch,
             objective.loss,
-            objective.weight(k) as f32,
+            objective.weight(k),
             logits,
             labels,
             &losses,
             &d_logits,
         )?;
         batch.submit()?;
-        let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(f64::from).collect();
+        let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
         let h = per_example.iter().sum::<f64>() / n as f64;
         Ok((h, accuracy(&logits.to_vec(gpu)?, host_labels), per_example))
     }
 }
 
 /// Fraction of rows whose argmax (first on ties) is the label.
-pub fn accuracy(logits: &[f32], labels: &[u32]) -> f64 {
+pub fn accuracy<T: Real>(logits: &[T], labels: &[u32]) -> f64 {
     let n = labels.len();
     if n == 0 {
         return f64::NAN;
@@ -121,7 +122,7 @@ pub fn accuracy(logits: &[f32], labels: &[u32]) -> f64 {
         .filter(|(row, &y)| {
             let mut best = 0;
             for c in 1..k {
-                if row[c] > row[best] {
+                if row[c].to_f64() > row[best].to_f64() {
                     best = c;
                 }
             }

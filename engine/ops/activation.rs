@@ -1,12 +1,13 @@
 //! Activations `a = phi(z)` and their derivatives `d_z = d_a * phi'(z)`, elementwise over
-//! f32 tensors of any shape (shaders/activation.wgsl). The enum and its f64 host formulas
+//! f32 or f64 tensors of any shape (shaders/activation.wgsl). The enum and its f64 host formulas
 //! are `nn::activation`. MEASUREMENTS.md section 2 defines them.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::real::Real;
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 pub use crate::nn::activation::{
     Activation, RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD, TANH_NORMALIZED_DIVISOR,
@@ -19,30 +20,26 @@ struct Params {
     _pad: [u32; 3],
 }
 
-/// The forward and backward kernels of every activation, built once.
-pub struct ActivationOp {
+/// The forward and backward kernels of every activation in one precision, built once.
+pub struct ActivationOp<T: Real> {
     /// Indexed by [`Activation::code`].
     forward: Vec<Arc<Kernel>>,
     backward: Vec<Arc<Kernel>>,
+    _real: PhantomData<T>,
 }
 
-impl ActivationOp {
+impl<T: Real> ActivationOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let build = |entry: &str| -> Result<Vec<Arc<Kernel>>> {
             Activation::ALL
                 .into_iter()
-                .map(|act| {
-                    gpu.kernel(
-                        &shaders::ACTIVATION,
-                        entry,
-                        &[("ACTIVATION", act.code() as f64)],
-                    )
-                })
+                .map(|act| gpu.kernel(T::ACTIVATION, entry, &[("ACTIVATION", act.code() as f64)]))
                 .collect()
         };
         Ok(ActivationOp {
             forward: build("activation_forward")?,
             backward: build("activation_backward")?,
+            _real: PhantomData,
         })
     }
 
@@ -52,8 +49,8 @@ impl ActivationOp {
         &self,
         batch: &mut Batch,
         act: Activation,
-        z: &Tensor,
-        a: &Tensor,
+        z: &Tensor<T>,
+        a: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("activation forward ({act})");
         if z.shape() != a.shape() {
@@ -76,9 +73,9 @@ impl ActivationOp {
         &self,
         batch: &mut Batch,
         act: Activation,
-        z: &Tensor,
-        d_a: &Tensor,
-        d_z: &Tensor,
+        z: &Tensor<T>,
+        d_a: &Tensor<T>,
+        d_z: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("activation backward ({act})");
         if z.shape() != d_a.shape() || z.shape() != d_z.shape() {

@@ -1,10 +1,11 @@
-//! The bias of a dense layer and its gradient (shaders/bias.wgsl).
+//! The bias of a dense layer and its gradient, in f32 or f64 (shaders/bias.wgsl).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::real::Real;
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 #[repr(C)]
@@ -15,12 +16,13 @@ struct Params {
     _pad: [u32; 2],
 }
 
-pub struct BiasOp {
+pub struct BiasOp<T: Real> {
     add: Arc<Kernel>,
     grad: Arc<Kernel>,
+    _real: PhantomData<T>,
 }
 
-fn check(what: &str, z: &Tensor, b: &Tensor) -> Result<(usize, usize)> {
+fn check<T: Real>(what: &str, z: &Tensor<T>, b: &Tensor<T>) -> Result<(usize, usize)> {
     let (rows, cols) = z.dims2(what)?;
     if b.shape() != [cols] {
         bail!(GpuError::Shape(format!(
@@ -37,16 +39,17 @@ fn check(what: &str, z: &Tensor, b: &Tensor) -> Result<(usize, usize)> {
     Ok((rows, cols))
 }
 
-impl BiasOp {
+impl<T: Real> BiasOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(BiasOp {
-            add: gpu.kernel(&shaders::BIAS, "bias_add", &[])?,
-            grad: gpu.kernel(&shaders::BIAS, "bias_grad", &[])?,
+            add: gpu.kernel(T::BIAS, "bias_add", &[])?,
+            grad: gpu.kernel(T::BIAS, "bias_grad", &[])?,
+            _real: PhantomData,
         })
     }
 
     /// Records z[i, :] += b for every row i.
-    pub fn add(&self, batch: &mut Batch, b: &Tensor, z: &Tensor) -> Result<()> {
+    pub fn add(&self, batch: &mut Batch, b: &Tensor<T>, z: &Tensor<T>) -> Result<()> {
         let (rows, cols) = check("bias add", z, b)?;
         let params = Params {
             rows: rows as u32,
@@ -58,7 +61,7 @@ impl BiasOp {
     }
 
     /// Records d_b = Σ_i d_z[i, :] (the gradient of a bias added to every row).
-    pub fn grad(&self, batch: &mut Batch, d_z: &Tensor, d_b: &Tensor) -> Result<()> {
+    pub fn grad(&self, batch: &mut Batch, d_z: &Tensor<T>, d_b: &Tensor<T>) -> Result<()> {
         let (rows, cols) = check("bias grad", d_z, d_b)?;
         let params = Params {
             rows: rows as u32,

@@ -1,9 +1,13 @@
-//! G = scale · X Xᵀ (shaders/gram.wgsl): X is f32, the sums and G are f32 or f64.
+//! G = scale · X Xᵀ (shaders/gram.wgsl): X f32 with the sums and G f32 or f64, or X f64
+//! (an f64 network's features) with the sums and G f64.
+
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
 use super::real::{check_u32_index, KernelPair, Real, RealPair};
-use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Tensor};
+use super::shaders;
+use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 
 const TILE: usize = 64;
 
@@ -19,12 +23,15 @@ struct Params {
 
 const _: () = assert!(std::mem::offset_of!(Params, scale) == 16);
 
-/// The Gram kernels: f32, and f64-accumulating where the adapter has SHADER_F64.
+/// The Gram kernels: f32, and f64-accumulating (of f32 or f64 input) where the adapter
+/// has SHADER_F64.
 pub struct Gram {
     kernels: KernelPair,
+    /// X f64, G f64; `None` without SHADER_F64.
+    input_f64: Option<Arc<Kernel>>,
 }
 
-fn dims<T: Real>(x: &Tensor, g: &Tensor<T>) -> Result<(usize, usize)> {
+fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)> {
     let (n, d) = x.dims2("gram: X")?;
     if g.shape() != [n, n] {
         bail!(GpuError::Shape(format!(
@@ -44,7 +51,12 @@ fn dims<T: Real>(x: &Tensor, g: &Tensor<T>) -> Result<(usize, usize)> {
 impl Gram {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let kernels = KernelPair::new(gpu, <f32 as Real>::GRAM, <f64 as Real>::GRAM, "gram")?;
-        Ok(Gram { kernels })
+        let input_f64 = if gpu.has_f64() {
+            Some(gpu.kernel(&shaders::GRAM_F64_INPUT_F64, "gram", &[])?)
+        } else {
+            None
+        };
+        Ok(Gram { kernels, input_f64 })
     }
 
     pub fn has_f64(&self) -> bool {
@@ -57,14 +69,28 @@ impl Gram {
     }
 
     /// Records G = scale · X Xᵀ, accumulated and stored in `T` (scale rounded to `T`).
-    pub fn record<T: Real>(
+    /// An f64 X needs an f64 G.
+    pub fn record<X: Real, T: Real>(
         &self,
         batch: &mut Batch,
-        x: &Tensor,
+        x: &Tensor<X>,
         scale: f64,
         g: &Tensor<T>,
     ) -> Result<()> {
-        let kernel = self.kernels.get::<T>(batch.gpu(), T::GRAM)?;
+        let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
+            (false, _) => self.kernels.get::<T>(batch.gpu(), T::GRAM)?,
+            (true, false) => bail!(GpuError::Shape(
+                "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
+            )),
+            (true, true) => match &self.input_f64 {
+                Some(k) => k,
+                None => bail!(GpuError::MissingFeature {
+                    shader: shaders::GRAM_F64_INPUT_F64.name,
+                    feature: "SHADER_F64".into(),
+                    adapter: batch.gpu().summary.name.clone(),
+                }),
+            },
+        };
         let (n, d) = dims(x, g)?;
         if d == 0 {
             return g.fill(batch.gpu(), T::zeroed());

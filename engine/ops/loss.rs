@@ -1,10 +1,12 @@
-//! Losses with their gradients, and the gradient-descent update (shaders/loss.wgsl).
+//! Losses with their gradients, and the gradient-descent update, in f32 or f64
+//! (shaders/loss.wgsl).
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::real::{Real, RealPair};
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 pub use crate::nn::loss::Loss;
 
@@ -14,53 +16,54 @@ struct Params {
     n: u32,
     k: u32,
     len: u32,
-    weight: f32,
-    lr: f32,
-    _pad1: [u32; 3],
+    _pad: u32,
+    /// weight and lr, at byte 16.
+    weight_lr: RealPair,
 }
+
+const _: () = assert!(std::mem::offset_of!(Params, weight_lr) == 16);
 
 const WG: u32 = 64;
 
-pub struct LossOp {
+/// The loss and update kernels of one precision, built once.
+pub struct LossOp<T: Real> {
     kernels: Vec<(Loss, Arc<Kernel>)>,
     gd: Arc<Kernel>,
+    _real: PhantomData<T>,
 }
 
-impl LossOp {
+impl<T: Real> LossOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let kernels = Loss::ALL
             .into_iter()
             .map(|l| {
                 Ok((
                     l,
-                    gpu.kernel(
-                        &shaders::LOSS,
-                        "loss_forward_backward",
-                        &[("KIND", l.kind())],
-                    )?,
+                    gpu.kernel(T::LOSS, "loss_forward_backward", &[("KIND", l.kind())])?,
                 ))
             })
             .collect::<Result<_>>()?;
         Ok(LossOp {
             kernels,
-            gd: gpu.kernel(&shaders::LOSS, "gd_step", &[])?,
+            gd: gpu.kernel(T::LOSS, "gd_step", &[])?,
+            _real: PhantomData,
         })
     }
 
     /// Records losses[i] = l_i and d_logits = ∂h/∂logits (h the mean of l_i), with
     /// each l_i the half-sum loss times `weight` (the reduction's factor, 2/k for a
-    /// `mean` squared error). Labels must be below k (checked by [`check_labels`] when
+    /// `mean` squared error; rounded to `T`). Labels must be below k (checked by [`check_labels`] when
     /// they are uploaded).
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
         &self,
         batch: &mut Batch,
         loss: Loss,
-        weight: f32,
-        logits: &Tensor,
+        weight: f64,
+        logits: &Tensor<T>,
         labels: &Tensor<u32>,
-        losses: &Tensor,
-        d_logits: &Tensor,
+        losses: &Tensor<T>,
+        d_logits: &Tensor<T>,
     ) -> Result<()> {
         let (n, k) = logits.dims2("logits")?;
         if labels.shape() != [n] || losses.shape() != [n] || d_logits.shape() != logits.shape() {
@@ -83,9 +86,8 @@ impl LossOp {
             n: n as u32,
             k: k as u32,
             len: 0,
-            weight,
-            lr: 0.0,
-            _pad1: [0; 3],
+            _pad: 0,
+            weight_lr: T::pair(weight, 0.0),
         };
         let groups = grid_1d(batch.gpu(), groups_for(n, WG))?;
         batch.dispatch(
@@ -101,8 +103,15 @@ impl LossOp {
         )
     }
 
-    /// Records w -= lr · d_w (any shapes with the same number of elements).
-    pub fn gd_step(&self, batch: &mut Batch, lr: f32, d_w: &Tensor, w: &Tensor) -> Result<()> {
+    /// Records w -= lr · d_w (any shapes with the same number of elements; lr rounded to
+    /// `T`).
+    pub fn gd_step(
+        &self,
+        batch: &mut Batch,
+        lr: f64,
+        d_w: &Tensor<T>,
+        w: &Tensor<T>,
+    ) -> Result<()> {
         if d_w.len() != w.len() {
             bail!(GpuError::Shape(format!(
                 "gd_step: d_w {:?} and w {:?} differ in size",
@@ -114,9 +123,8 @@ impl LossOp {
             n: 0,
             k: 0,
             len: w.len() as u32,
-            weight: 0.0,
-            lr,
-            _pad1: [0; 3],
+            _pad: 0,
+            weight_lr: T::pair(0.0, lr),
         };
         let groups = grid_1d(batch.gpu(), groups_for(w.len(), WG))?;
         batch.dispatch(&self.gd, &[d_w.buffer(), w.buffer()], Some(&params), groups)

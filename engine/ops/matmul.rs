@@ -1,12 +1,12 @@
-//! `C = alpha * op(A) * op(B) + beta * C` (shaders/matmul.wgsl).
+//! `C = alpha * op(A) * op(B) + beta * C` in f32 or f64 (shaders/matmul.wgsl).
 
+use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::real::check_u32_index;
-use super::shaders;
+use super::real::{check_u32_index, Real, RealPair};
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// Which kernel computes the product. Both compute the same function.
@@ -102,6 +102,7 @@ impl FromStr for Layout {
     }
 }
 
+/// Params of shaders/matmul.wgsl: sizes, then alpha and beta at byte 32.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -109,11 +110,12 @@ struct Params {
     n: u32,
     k: u32,
     k_begin: u32,
-    alpha: f32,
-    beta: f32,
     k_end: u32,
-    _pad: u32,
+    _pad: [u32; 3],
+    alpha_beta: RealPair,
 }
+
+const _: () = assert!(std::mem::offset_of!(Params, alpha_beta) == 32);
 
 /// The inner indices one launch sums at most; a deeper product is several launches, the
 /// later ones accumulating into C with beta = 1.
@@ -184,13 +186,15 @@ fn check_indexing(dims: MatmulDims) -> Result<()> {
     )
 }
 
-/// The matmul kernels of one variant, for every layout.
-pub struct Matmul {
+/// The matmul kernels of one variant in one precision, for every layout.
+pub struct Matmul<T: Real> {
     variant: MatmulVariant,
     kernels: Vec<(Layout, Arc<Kernel>)>,
+    _real: PhantomData<T>,
 }
 
-impl Matmul {
+impl<T: Real> Matmul<T> {
+    /// Builds the kernels; for f64, an error naming SHADER_F64 where the adapter lacks it.
     pub fn new(gpu: &Gpu, variant: MatmulVariant) -> Result<Self> {
         let kernels = Layout::ALL
             .into_iter()
@@ -199,30 +203,32 @@ impl Matmul {
                     ("TRANS_A", layout.trans_a() as u32 as f64),
                     ("TRANS_B", layout.trans_b() as u32 as f64),
                 ];
-                Ok((
-                    layout,
-                    gpu.kernel(&shaders::MATMUL, variant.entry(), &overrides)?,
-                ))
+                Ok((layout, gpu.kernel(T::MATMUL, variant.entry(), &overrides)?))
             })
             .collect::<Result<_>>()?;
-        Ok(Matmul { variant, kernels })
+        Ok(Matmul {
+            variant,
+            kernels,
+            _real: PhantomData,
+        })
     }
 
     pub fn variant(&self) -> MatmulVariant {
         self.variant
     }
 
-    /// Records `C = alpha * op(A) * op(B) + beta * C`. With `beta == 0` C is only written.
+    /// Records `C = alpha * op(A) * op(B) + beta * C`, alpha and beta rounded to `T`.
+    /// With `beta == 0` C is only written.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
         &self,
         batch: &mut Batch,
         layout: Layout,
-        alpha: f32,
-        a: &Tensor,
-        b: &Tensor,
-        beta: f32,
-        c: &Tensor,
+        alpha: f64,
+        a: &Tensor<T>,
+        b: &Tensor<T>,
+        beta: f64,
+        c: &Tensor<T>,
     ) -> Result<MatmulDims> {
         let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
         check_indexing(dims)?;
@@ -247,10 +253,9 @@ impl Matmul {
                 n: dims.n as u32,
                 k: dims.k as u32,
                 k_begin: k_begin as u32,
-                alpha,
-                beta: if k_begin == 0 { beta } else { 1.0 },
                 k_end: k_end as u32,
-                _pad: 0,
+                _pad: [0; 3],
+                alpha_beta: T::pair(alpha, if k_begin == 0 { beta } else { 1.0 }),
             };
             batch.dispatch(
                 kernel,

@@ -2,12 +2,10 @@
 //! repeating each example's row once per logit, and the Hadamard accumulation
 //! K += (A Aᵀ (+1) ⊗ 1_{k×k}) ⊙ (Δ Δᵀ). Row p = i·k + c belongs to example i, logit c.
 
-use std::sync::Arc;
-
 use anyhow::{bail, Result};
 
 use super::real::{check_grid_index, KernelPair, Real, RealPair};
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Tensor};
 
 /// Params of shaders/ntk.wgsl: sizes, then the offset at byte 16 (first of the pair).
 #[repr(C)]
@@ -26,7 +24,7 @@ const _: () = assert!(std::mem::offset_of!(Params, offset) == 16);
 const WG: u32 = 256;
 
 pub struct NtkOps {
-    repeat: Arc<Kernel>,
+    repeat: KernelPair,
     accumulate: KernelPair,
 }
 
@@ -46,7 +44,12 @@ fn accumulate_dims(ga: &[usize], dd: &[usize], kernel: &[usize], k: usize) -> Re
 impl NtkOps {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(NtkOps {
-            repeat: gpu.kernel(<f32 as Real>::NTK, "ntk_repeat_rows", &[])?,
+            repeat: KernelPair::new(
+                gpu,
+                <f32 as Real>::NTK,
+                <f64 as Real>::NTK,
+                "ntk_repeat_rows",
+            )?,
             accumulate: KernelPair::new(
                 gpu,
                 <f32 as Real>::NTK,
@@ -57,7 +60,14 @@ impl NtkOps {
     }
 
     /// Records out[i·k + c, :] = x[i, :] for every c < k (`out` is [n·k, cols]).
-    pub fn repeat_rows(&self, batch: &mut Batch, x: &Tensor, k: usize, out: &Tensor) -> Result<()> {
+    pub fn repeat_rows<T: Real>(
+        &self,
+        batch: &mut Batch,
+        x: &Tensor<T>,
+        k: usize,
+        out: &Tensor<T>,
+    ) -> Result<()> {
+        let kernel = self.repeat.get::<T>(batch.gpu(), T::NTK)?;
         let (rows, cols) = x.dims2("ntk repeat rows: x")?;
         if out.shape() != [rows * k, cols] {
             bail!(GpuError::Shape(format!(
@@ -77,12 +87,7 @@ impl NtkOps {
             offset: RealPair::default(),
         };
         let groups = grid_1d(batch.gpu(), groups_for(len, WG))?;
-        batch.dispatch(
-            &self.repeat,
-            &[x.buffer(), out.buffer()],
-            Some(&params),
-            groups,
-        )
+        batch.dispatch(kernel, &[x.buffer(), out.buffer()], Some(&params), groups)
     }
 
     /// Records K[p, q] += (GA[p/k, q/k] + offset) · D[p, q] in `T` (offset rounded to `T`).

@@ -31,6 +31,18 @@ pub trait Real: Element + Copy + Into<f64> {
     const VECTOR: &'static Shader;
     /// The `gram` family: X is f32, the sums and G are this precision.
     const GRAM: &'static Shader;
+    /// The `matmul` family.
+    const MATMUL: &'static Shader;
+    /// The `activation` family.
+    const ACTIVATION: &'static Shader;
+    /// The `rownorm` family.
+    const ROWNORM: &'static Shader;
+    /// The `reduce` family.
+    const REDUCE: &'static Shader;
+    /// The `bias` family.
+    const BIAS: &'static Shader;
+    /// The `loss` family.
+    const LOSS: &'static Shader;
     /// The `symstats` family.
     const SYMSTATS: &'static Shader;
     /// The `ntk` family.
@@ -43,6 +55,12 @@ impl Real for f32 {
     const NEEDS_F64: bool = false;
     const VECTOR: &'static Shader = &shaders::VECTOR_F32;
     const GRAM: &'static Shader = &shaders::GRAM_F32;
+    const MATMUL: &'static Shader = &shaders::MATMUL_F32;
+    const ACTIVATION: &'static Shader = &shaders::ACTIVATION_F32;
+    const ROWNORM: &'static Shader = &shaders::ROWNORM_F32;
+    const REDUCE: &'static Shader = &shaders::REDUCE_F32;
+    const BIAS: &'static Shader = &shaders::BIAS_F32;
+    const LOSS: &'static Shader = &shaders::LOSS_F32;
     const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F32;
     const NTK: &'static Shader = &shaders::NTK_F32;
     fn pair(a: f64, b: f64) -> RealPair {
@@ -56,6 +74,12 @@ impl Real for f64 {
     const NEEDS_F64: bool = true;
     const VECTOR: &'static Shader = &shaders::VECTOR_F64;
     const GRAM: &'static Shader = &shaders::GRAM_F64;
+    const MATMUL: &'static Shader = &shaders::MATMUL_F64;
+    const ACTIVATION: &'static Shader = &shaders::ACTIVATION_F64;
+    const ROWNORM: &'static Shader = &shaders::ROWNORM_F64;
+    const REDUCE: &'static Shader = &shaders::REDUCE_F64;
+    const BIAS: &'static Shader = &shaders::BIAS_F64;
+    const LOSS: &'static Shader = &shaders::LOSS_F64;
     const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F64;
     const NTK: &'static Shader = &shaders::NTK_F64;
     fn pair(a: f64, b: f64) -> RealPair {

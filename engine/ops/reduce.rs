@@ -1,4 +1,4 @@
-//! Per-row reductions of an f32 matrix: sum, sum of squares, max and argmax
+//! Per-row reductions of an f32 or f64 matrix: sum, sum of squares, max and argmax
 //! (shaders/reduce.wgsl). X is `[n, d]`, row-major; the output is `[n]`.
 //!
 //! NaN: sums propagate it; max and argmax rank NaN above every number, like NumPy's
@@ -6,14 +6,15 @@
 //! argmax resolve to the smallest index. An empty row (d = 0) gives sum 0, max -inf and
 //! argmax `u32::MAX`.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::real::Real;
 use crate::gpu::{grid_1d, Batch, Element, Gpu, GpuError, Kernel, Tensor};
 
-/// A reduction of each row to one f32.
+/// A reduction of each row to one number of the matrix's precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum RowReduction {
     /// `out[i] = sum_j X[i, j]`
@@ -53,21 +54,23 @@ struct Params {
     _pad1: u32,
 }
 
-/// The row-reduction kernels, built once.
-pub struct Reduce {
+/// The row-reduction kernels of one precision, built once.
+pub struct Reduce<T: Real> {
     kernels: Vec<(RowReduction, Arc<Kernel>)>,
     argmax: Arc<Kernel>,
+    _real: PhantomData<T>,
 }
 
-impl Reduce {
+impl<T: Real> Reduce<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let kernels = RowReduction::ALL
             .into_iter()
-            .map(|kind| Ok((kind, gpu.kernel(&shaders::REDUCE, kind.entry(), &[])?)))
+            .map(|kind| Ok((kind, gpu.kernel(T::REDUCE, kind.entry(), &[])?)))
             .collect::<Result<_>>()?;
         Ok(Reduce {
             kernels,
-            argmax: gpu.kernel(&shaders::REDUCE, "reduce_argmax", &[])?,
+            argmax: gpu.kernel(T::REDUCE, "reduce_argmax", &[])?,
+            _real: PhantomData,
         })
     }
 
@@ -76,8 +79,8 @@ impl Reduce {
         &self,
         batch: &mut Batch,
         kind: RowReduction,
-        x: &Tensor,
-        out: &Tensor,
+        x: &Tensor<T>,
+        out: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("reduce {}", kind.name());
         let (rows, cols) = check(&what, x, out)?;
@@ -91,13 +94,17 @@ impl Reduce {
     }
 
     /// Records `out[i] = argmax_j X[i, j]` (the smallest such j) for X `[n, d]`, out `[n]`.
-    pub fn argmax_rows(&self, batch: &mut Batch, x: &Tensor, out: &Tensor<u32>) -> Result<()> {
+    pub fn argmax_rows(&self, batch: &mut Batch, x: &Tensor<T>, out: &Tensor<u32>) -> Result<()> {
         let (rows, cols) = check("reduce argmax", x, out)?;
         launch(batch, &self.argmax, &[x.buffer(), out.buffer()], rows, cols)
     }
 }
 
-fn check<T: Element>(what: &str, x: &Tensor, out: &Tensor<T>) -> Result<(usize, usize)> {
+fn check<T: Real, U: Element>(
+    what: &str,
+    x: &Tensor<T>,
+    out: &Tensor<U>,
+) -> Result<(usize, usize)> {
     let (rows, cols) = x.dims2(&format!("{what}: x"))?;
     // The shader indexes elements with u32.
     if rows.saturating_mul(cols) > u32::MAX as usize {

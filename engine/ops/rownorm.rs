@@ -1,13 +1,14 @@
-//! Per-row norms of an f32 matrix, renormalisation of every row to a target norm, and its
+//! Per-row norms of an f32 or f64 matrix, renormalisation of every row to a target norm, and its
 //! backward (shaders/rownorm.wgsl). MEASUREMENTS.md section 2, "Renormalisation":
 //! `a_i <- a_i * sqrt(w) / ||a_i||` is part of the network function, so training
 //! differentiates through it.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::real::{Real, RealPair};
 use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 
 #[repr(C)]
@@ -15,28 +16,33 @@ use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 struct Params {
     rows: u32,
     cols: u32,
-    target_norm: f32,
-    _pad: u32,
+    _pad: [u32; 2],
+    target_norm: RealPair,
 }
 
-/// The row-norm kernels, built once. X is `[n, d]`, row-major; norms are `[n]`.
-pub struct RowNorm {
+const _: () = assert!(std::mem::offset_of!(Params, target_norm) == 16);
+
+/// The row-norm kernels of one precision, built once. X is `[n, d]`, row-major; norms
+/// are `[n]`.
+pub struct RowNorm<T: Real> {
     norms: Arc<Kernel>,
     renormalize: Arc<Kernel>,
     backward: Arc<Kernel>,
+    _real: PhantomData<T>,
 }
 
-impl RowNorm {
+impl<T: Real> RowNorm<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(RowNorm {
-            norms: gpu.kernel(&shaders::ROWNORM, "rownorm_norms", &[])?,
-            renormalize: gpu.kernel(&shaders::ROWNORM, "rownorm_renormalize", &[])?,
-            backward: gpu.kernel(&shaders::ROWNORM, "rownorm_backward", &[])?,
+            norms: gpu.kernel(T::ROWNORM, "rownorm_norms", &[])?,
+            renormalize: gpu.kernel(T::ROWNORM, "rownorm_renormalize", &[])?,
+            backward: gpu.kernel(T::ROWNORM, "rownorm_backward", &[])?,
+            _real: PhantomData,
         })
     }
 
     /// norms[i] = ||x_i||.
-    pub fn norms(&self, batch: &mut Batch, x: &Tensor, norms: &Tensor) -> Result<()> {
+    pub fn norms(&self, batch: &mut Batch, x: &Tensor<T>, norms: &Tensor<T>) -> Result<()> {
         let what = "rownorm norms";
         let (rows, cols) = matrix_dims(what, x)?;
         check_norms(what, x, norms, rows)?;
@@ -46,19 +52,19 @@ impl RowNorm {
             &[x.buffer(), norms.buffer()],
             rows,
             cols,
-            0.0,
+            T::pair(0.0, 0.0),
         )
     }
 
-    /// y_i = x_i * target / norms[i] (norms from `norms`); a zero row gives non-finite
-    /// output (the caller checks norms first, see [`first_zero_row`]).
+    /// y_i = x_i * target / norms[i] (norms from `norms`, target rounded to `T`); a zero
+    /// row gives non-finite output (the caller checks norms first, see [`first_zero_row`]).
     pub fn renormalize(
         &self,
         batch: &mut Batch,
-        x: &Tensor,
-        norms: &Tensor,
-        target: f32,
-        y: &Tensor,
+        x: &Tensor<T>,
+        norms: &Tensor<T>,
+        target: f64,
+        y: &Tensor<T>,
     ) -> Result<()> {
         let what = "rownorm renormalize";
         let (rows, cols) = matrix_dims(what, x)?;
@@ -73,7 +79,7 @@ impl RowNorm {
             &[x.buffer(), norms.buffer(), y.buffer()],
             rows,
             cols,
-            target,
+            T::pair(target, 0.0),
         )
     }
 
@@ -82,11 +88,11 @@ impl RowNorm {
     pub fn renormalize_backward(
         &self,
         batch: &mut Batch,
-        x: &Tensor,
-        norms: &Tensor,
-        d_y: &Tensor,
-        target: f32,
-        d_x: &Tensor,
+        x: &Tensor<T>,
+        norms: &Tensor<T>,
+        d_y: &Tensor<T>,
+        target: f64,
+        d_x: &Tensor<T>,
     ) -> Result<()> {
         let what = "rownorm renormalize_backward";
         let (rows, cols) = matrix_dims(what, x)?;
@@ -102,18 +108,21 @@ impl RowNorm {
             &[x.buffer(), norms.buffer(), d_y.buffer(), d_x.buffer()],
             rows,
             cols,
-            target,
+            T::pair(target, 0.0),
         )
     }
 }
 
 /// Index of the first row whose norm is zero or not finite: such a row cannot be
 /// renormalised. (A negative norm, which no kernel produces, also counts.)
-pub fn first_zero_row(norms: &[f32]) -> Option<usize> {
-    norms.iter().position(|&r| !(r > 0.0 && r.is_finite()))
+pub fn first_zero_row<T: Real>(norms: &[T]) -> Option<usize> {
+    norms.iter().position(|&r| {
+        let r: f64 = r.into();
+        !(r > 0.0 && r.is_finite())
+    })
 }
 
-fn matrix_dims(what: &str, x: &Tensor) -> Result<(usize, usize)> {
+fn matrix_dims<T: Real>(what: &str, x: &Tensor<T>) -> Result<(usize, usize)> {
     let (rows, cols) = x.dims2(&format!("{what}: x"))?;
     // The shaders index elements with u32.
     if rows.saturating_mul(cols) > u32::MAX as usize {
@@ -122,7 +131,7 @@ fn matrix_dims(what: &str, x: &Tensor) -> Result<(usize, usize)> {
     Ok((rows, cols))
 }
 
-fn check_norms(what: &str, x: &Tensor, norms: &Tensor, rows: usize) -> Result<()> {
+fn check_norms<T: Real>(what: &str, x: &Tensor<T>, norms: &Tensor<T>, rows: usize) -> Result<()> {
     if norms.shape() != [rows] {
         bail!(GpuError::Shape(format!(
             "{what}: x has shape {:?}, so norms must have shape [{rows}], but it has shape {:?}",
@@ -133,7 +142,13 @@ fn check_norms(what: &str, x: &Tensor, norms: &Tensor, rows: usize) -> Result<()
     Ok(())
 }
 
-fn check_same(what: &str, a_name: &str, a: &Tensor, b_name: &str, b: &Tensor) -> Result<()> {
+fn check_same<T: Real>(
+    what: &str,
+    a_name: &str,
+    a: &Tensor<T>,
+    b_name: &str,
+    b: &Tensor<T>,
+) -> Result<()> {
     if a.shape() != b.shape() {
         bail!(GpuError::Shape(format!(
             "{what}: {a_name} has shape {:?} but {b_name} has shape {:?}; they must match",
@@ -151,13 +166,13 @@ fn launch(
     buffers: &[&wgpu::Buffer],
     rows: usize,
     cols: usize,
-    target: f32,
+    target: RealPair,
 ) -> Result<()> {
     let params = Params {
         rows: rows as u32,
         cols: cols as u32,
+        _pad: [0; 2],
         target_norm: target,
-        _pad: 0,
     };
     let groups = grid_1d(batch.gpu(), rows as u64)?;
     batch.dispatch(kernel, buffers, Some(&params), groups)

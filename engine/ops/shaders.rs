@@ -20,25 +20,35 @@ macro_rules! shader {
 /// (shaders/prelude_f32.wgsl or prelude_f64.wgsl) and the helpers every family shares
 /// (shaders/common.wgsl) joined in front of the body at build time.
 /// Its name is `<family>_<precision>`, so labels and pipeline keys tell the two apart.
+/// `prefix:` adds declarations between the prelude and the body (the Gram family's input
+/// type), and `name:` then gives the instantiation its own name.
 macro_rules! family {
     ($ident:ident, $family:literal, f32, trusted: $trusted:expr) => {
+        family!($ident, $family, f32, prefix: "", name: concat!($family, "_f32"), trusted: $trusted);
+    };
+    ($ident:ident, $family:literal, f64, trusted: $trusted:expr) => {
+        family!($ident, $family, f64, prefix: "", name: concat!($family, "_f64"), trusted: $trusted);
+    };
+    ($ident:ident, $family:literal, f32, prefix: $prefix:literal, name: $name:expr, trusted: $trusted:expr) => {
         pub static $ident: Shader = Shader {
-            name: concat!($family, "_f32"),
+            name: $name,
             source: concat!(
                 include_str!("../../shaders/prelude_f32.wgsl"),
                 include_str!("../../shaders/common.wgsl"),
+                $prefix,
                 include_str!(concat!("../../shaders/", $family, ".wgsl"))
             ),
             features: NONE,
             trusted: $trusted,
         };
     };
-    ($ident:ident, $family:literal, f64, trusted: $trusted:expr) => {
+    ($ident:ident, $family:literal, f64, prefix: $prefix:literal, name: $name:expr, trusted: $trusted:expr) => {
         pub static $ident: Shader = Shader {
-            name: concat!($family, "_f64"),
+            name: $name,
             source: concat!(
                 include_str!("../../shaders/prelude_f64.wgsl"),
                 include_str!("../../shaders/common.wgsl"),
+                $prefix,
                 include_str!(concat!("../../shaders/", $family, ".wgsl"))
             ),
             features: F64,
@@ -47,18 +57,26 @@ macro_rules! family {
     };
 }
 
-shader!(MATMUL, "matmul", NONE, trusted: true);
-family!(GRAM_F32, "gram", f32, trusted: true);
-family!(GRAM_F64, "gram", f64, trusted: true);
-shader!(ACTIVATION, "activation", NONE, trusted: false);
-shader!(ROWNORM, "rownorm", NONE, trusted: false);
-shader!(REDUCE, "reduce", NONE, trusted: false);
+family!(MATMUL_F32, "matmul", f32, trusted: true);
+family!(MATMUL_F64, "matmul", f64, trusted: true);
+// Gram: f32 features with f32 or f64 sums, or f64 features (of an f64 network) with f64 sums.
+family!(GRAM_F32, "gram", f32, prefix: "alias GramInput = f32;\n", name: "gram_f32", trusted: true);
+family!(GRAM_F64, "gram", f64, prefix: "alias GramInput = f32;\n", name: "gram_f64", trusted: true);
+family!(GRAM_F64_INPUT_F64, "gram", f64, prefix: "alias GramInput = f64;\n", name: "gram_f64_input_f64", trusted: true);
+family!(ACTIVATION_F32, "activation", f32, trusted: false);
+family!(ACTIVATION_F64, "activation", f64, trusted: false);
+family!(ROWNORM_F32, "rownorm", f32, trusted: false);
+family!(ROWNORM_F64, "rownorm", f64, trusted: false);
+family!(REDUCE_F32, "reduce", f32, trusted: false);
+family!(REDUCE_F64, "reduce", f64, trusted: false);
 family!(VECTOR_F32, "vector", f32, trusted: false);
 family!(VECTOR_F64, "vector", f64, trusted: false);
-shader!(LOSS, "loss", NONE, trusted: false);
+family!(LOSS_F32, "loss", f32, trusted: false);
+family!(LOSS_F64, "loss", f64, trusted: false);
 family!(SYMSTATS_F32, "symstats", f32, trusted: false);
 family!(SYMSTATS_F64, "symstats", f64, trusted: false);
-shader!(BIAS, "bias", NONE, trusted: false);
+family!(BIAS_F32, "bias", f32, trusted: false);
+family!(BIAS_F64, "bias", f64, trusted: false);
 family!(NTK_F32, "ntk", f32, trusted: false);
 family!(NTK_F64, "ntk", f64, trusted: false);
 shader!(BASELINE, "baseline", NONE, trusted: true);
@@ -69,18 +87,25 @@ family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
 
 /// All shaders, every family in every precision, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
-    &MATMUL,
+    &MATMUL_F32,
+    &MATMUL_F64,
     &GRAM_F32,
     &GRAM_F64,
-    &ACTIVATION,
-    &ROWNORM,
-    &REDUCE,
+    &GRAM_F64_INPUT_F64,
+    &ACTIVATION_F32,
+    &ACTIVATION_F64,
+    &ROWNORM_F32,
+    &ROWNORM_F64,
+    &REDUCE_F32,
+    &REDUCE_F64,
     &VECTOR_F32,
     &VECTOR_F64,
-    &LOSS,
+    &LOSS_F32,
+    &LOSS_F64,
     &SYMSTATS_F32,
     &SYMSTATS_F64,
-    &BIAS,
+    &BIAS_F32,
+    &BIAS_F64,
     &NTK_F32,
     &NTK_F64,
     &BASELINE,

@@ -1,6 +1,7 @@
 use rand::Rng;
 use rand_distr::StandardNormal;
 use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::linalg::Real;
 use wideprobe::ops::activation::{
     Activation, ActivationOp, RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD, TANH_NORMALIZED_DIVISOR,
 };
@@ -43,10 +44,15 @@ fn backward_tolerance(act: Activation, max_abs_z: f64) -> (f64, f64) {
     }
 }
 
-fn gpu_forward(op: &ActivationOp, act: Activation, shape: &[usize], z_data: &[f32]) -> Vec<f32> {
+fn gpu_forward<T: Real>(
+    op: &ActivationOp<T>,
+    act: Activation,
+    shape: &[usize],
+    z_data: &[T],
+) -> Vec<T> {
     let gpu = common::gpu();
     let z = Tensor::from_slice(gpu, shape, z_data).unwrap();
-    let a = Tensor::<f32>::zeros(gpu, shape).unwrap();
+    let a = Tensor::<T>::zeros(gpu, shape).unwrap();
     a.poison(gpu).unwrap();
     let mut batch = Batch::new(gpu);
     op.forward(&mut batch, act, &z, &a).unwrap();
@@ -54,17 +60,17 @@ fn gpu_forward(op: &ActivationOp, act: Activation, shape: &[usize], z_data: &[f3
     a.to_vec(gpu).unwrap()
 }
 
-fn gpu_backward(
-    op: &ActivationOp,
+fn gpu_backward<T: Real>(
+    op: &ActivationOp<T>,
     act: Activation,
     shape: &[usize],
-    z_data: &[f32],
-    d_a_data: &[f32],
-) -> Vec<f32> {
+    z_data: &[T],
+    d_a_data: &[T],
+) -> Vec<T> {
     let gpu = common::gpu();
     let z = Tensor::from_slice(gpu, shape, z_data).unwrap();
     let d_a = Tensor::from_slice(gpu, shape, d_a_data).unwrap();
-    let d_z = Tensor::<f32>::zeros(gpu, shape).unwrap();
+    let d_z = Tensor::<T>::zeros(gpu, shape).unwrap();
     d_z.poison(gpu).unwrap();
     let mut batch = Batch::new(gpu);
     op.backward(&mut batch, act, &z, &d_a, &d_z).unwrap();
@@ -72,16 +78,16 @@ fn gpu_backward(
     d_z.to_vec(gpu).unwrap()
 }
 
-fn reference_forward(act: Activation, z: &[f32]) -> Vec<f64> {
+fn reference_forward<T: Real>(act: Activation, z: &[T]) -> Vec<f64> {
     z.iter()
-        .map(|&v| reference::activation(act.name(), v as f64))
+        .map(|&v| reference::activation(act.name(), v.to_f64()))
         .collect()
 }
 
-fn reference_backward(act: Activation, z: &[f32], d_a: &[f32]) -> Vec<f64> {
+fn reference_backward<T: Real>(act: Activation, z: &[T], d_a: &[T]) -> Vec<f64> {
     z.iter()
         .zip(d_a)
-        .map(|(&v, &g)| g as f64 * reference::activation_derivative(act.name(), v as f64))
+        .map(|(&v, &g)| g.to_f64() * reference::activation_derivative(act.name(), v.to_f64()))
         .collect()
 }
 
@@ -109,7 +115,7 @@ fn random_z(rng: &mut impl Rng, len: usize) -> Vec<f32> {
 #[test]
 fn forward_matches_reference_for_every_activation_and_shape() {
     let gpu = common::gpu();
-    let op = ActivationOp::new(gpu).unwrap();
+    let op = ActivationOp::<f32>::new(gpu).unwrap();
     for act in Activation::ALL {
         for &shape in SHAPES {
             let len: usize = shape.iter().product();
@@ -133,7 +139,7 @@ fn forward_matches_reference_for_every_activation_and_shape() {
 #[test]
 fn backward_matches_reference_for_every_activation_and_shape() {
     let gpu = common::gpu();
-    let op = ActivationOp::new(gpu).unwrap();
+    let op = ActivationOp::<f32>::new(gpu).unwrap();
     for act in Activation::ALL {
         for &shape in SHAPES {
             let len: usize = shape.iter().product();
@@ -158,7 +164,7 @@ fn backward_matches_reference_for_every_activation_and_shape() {
 #[test]
 fn large_and_special_inputs_stay_finite_and_correct() {
     let gpu = common::gpu();
-    let op = ActivationOp::new(gpu).unwrap();
+    let op = ActivationOp::<f32>::new(gpu).unwrap();
     let z: Vec<f32> = vec![
         0.0, -0.0, 1e-30, -1e-30, 0.5, -0.5, 9.5, -9.5, 20.0, -20.0, 21.0, -21.0, 44.5, -44.5,
         100.0, -100.0, 1e30, -1e30,
@@ -212,7 +218,7 @@ fn large_and_special_inputs_stay_finite_and_correct() {
 #[test]
 fn launch_wider_than_one_grid_dimension_covers_every_element() {
     let gpu = common::gpu();
-    let op = ActivationOp::new(gpu).unwrap();
+    let op = ActivationOp::<f32>::new(gpu).unwrap();
     let max_groups = gpu.limits().max_compute_workgroups_per_dimension as usize;
     let len = max_groups * 256 + 7;
     if len * 4 > gpu.max_binding_bytes() as usize {
@@ -397,4 +403,57 @@ fn mismatched_shapes_are_errors_naming_the_shapes() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("same tensor"), "{err}");
+}
+
+/// The f64 instantiation (its exp and tanh are the f64 prelude's own, not builtins)
+/// against the f64 reference near 1e-14 relative, on fresh f64 inputs in [-4, 4) and on
+/// special values up to 1e30.
+#[test]
+fn f64_forward_and_backward_match_reference() {
+    let gpu = common::gpu();
+    let op = ActivationOp::<f64>::new(gpu).unwrap();
+    let special = [
+        0.0, -0.0, 1e-30, -1e-30, 1e-9, 0.5, -0.5, 0.25, 9.5, -9.5, 20.0, -21.0, 44.5, 1e30, -1e30,
+    ];
+    for act in Activation::ALL {
+        for len in [1, 7, 33, 130] {
+            let what = format!("activation f64 {act} [{len}]");
+            let mut rng = common::rng(&what);
+            let mut z: Vec<f64> = common::random_real::<f64>(&mut rng, len)
+                .into_iter()
+                .map(|v| 4.0 * v)
+                .collect();
+            if len == 130 {
+                z[..special.len()].copy_from_slice(&special);
+            }
+            let d_a: Vec<f64> = common::random_real(&mut rng, len);
+            let (f_atol, f_rtol, b_atol, b_rtol) = match act {
+                Activation::Relu => (0.0, 0.0, 0.0, 0.0),
+                Activation::ReluNormalized => (1e-16, 1e-15, 0.0, 1e-15),
+                // The reference's 1 - tanh^2 is good to ~2e-16 absolute only.
+                Activation::Tanh | Activation::TanhNormalized => (1e-16, 1e-14, 1e-15, 1e-13),
+            };
+            let shape = [len];
+            let want = reference_forward(act, &z);
+            let got = gpu_forward(&op, act, &shape, &z);
+            common::assert_close_real(
+                &format!("{what} forward"),
+                &got,
+                &want,
+                1e-14,
+                f_atol,
+                f_rtol,
+            );
+            let want = reference_backward(act, &z, &d_a);
+            let got = gpu_backward(&op, act, &shape, &z, &d_a);
+            common::assert_close_real(
+                &format!("{what} backward"),
+                &got,
+                &want,
+                1e-13,
+                b_atol,
+                b_rtol,
+            );
+        }
+    }
 }

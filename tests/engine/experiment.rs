@@ -289,7 +289,12 @@ grid:
 #[test]
 fn common_keys_are_the_common_fields() {
     use wideprobe::experiment::config::Common;
-    let value = serde_json::to_value(Common::default()).unwrap();
+    // network_precision is serialised only when it is not the default f32.
+    let common = Common {
+        network_precision: wideprobe::nn::NetworkPrecision::F64,
+        ..Default::default()
+    };
+    let value = serde_json::to_value(common).unwrap();
     let mut fields: Vec<&str> = value
         .as_object()
         .unwrap()

@@ -13,6 +13,7 @@ mod fcn;
 mod figures_training;
 mod gram;
 mod matmul;
+mod network_f64;
 mod npy;
 mod ntk;
 mod ntk_kernels;

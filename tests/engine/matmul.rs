@@ -44,7 +44,7 @@ fn check(
     }
     let mm = Matmul::new(gpu, variant).unwrap();
     let mut batch = Batch::new(gpu);
-    mm.record(&mut batch, layout, alpha, &a, &b, beta, &c)
+    mm.record(&mut batch, layout, alpha as f64, &a, &b, beta as f64, &c)
         .unwrap();
     batch.submit().unwrap();
     let got = c.to_vec(gpu).unwrap();
@@ -124,7 +124,7 @@ fn mismatched_shapes_are_errors_naming_both() {
     let a = Tensor::<f32>::zeros(gpu, &[3, 4]).unwrap();
     let b = Tensor::<f32>::zeros(gpu, &[5, 6]).unwrap();
     let c = Tensor::<f32>::zeros(gpu, &[3, 6]).unwrap();
-    let mm = Matmul::new(gpu, MatmulVariant::Tiled).unwrap();
+    let mm = Matmul::<f32>::new(gpu, MatmulVariant::Tiled).unwrap();
     let mut batch = Batch::new(gpu);
     let err = mm
         .record(&mut batch, Layout::NN, 1.0, &a, &b, 0.0, &c)
@@ -152,5 +152,83 @@ fn deep_product_scales_every_slice_and_applies_beta_once() {
         for layout in [Layout::NN, Layout::TT] {
             check(variant, layout, 5, 7, 9_001, -0.5, 0.75);
         }
+    }
+}
+
+/// The f64 instantiation against the f64 reference on fresh f64 inputs (all 53 bits):
+/// the f32 test's tolerances scaled to f64 ulps, near 1e-14 relative.
+fn check_f64(variant: MatmulVariant, layout: Layout, dims: (usize, usize, usize), ab: (f64, f64)) {
+    let ((m, n, k), (alpha, beta)) = (dims, ab);
+    let gpu = common::gpu();
+    let what = format!(
+        "matmul f64 {} {} {m}x{n}x{k} alpha {alpha} beta {beta}",
+        variant.name(),
+        layout.name()
+    );
+    let mut rng = common::rng(&what);
+    let a_data: Vec<f64> = common::random_real(&mut rng, m * k);
+    let b_data: Vec<f64> = common::random_real(&mut rng, k * n);
+    let c_data: Vec<f64> = common::random_real(&mut rng, m * n);
+    let a_shape = if layout.trans_a() { [k, m] } else { [m, k] };
+    let b_shape = if layout.trans_b() { [n, k] } else { [k, n] };
+    let a = Tensor::from_slice(gpu, &a_shape, &a_data).unwrap();
+    let b = Tensor::from_slice(gpu, &b_shape, &b_data).unwrap();
+    let c = Tensor::from_slice(gpu, &[m, n], &c_data).unwrap();
+    if beta == 0.0 {
+        c.poison(gpu).unwrap();
+    }
+    let mm = Matmul::<f64>::new(gpu, variant).unwrap();
+    let mut batch = Batch::new(gpu);
+    mm.record(&mut batch, layout, alpha, &a, &b, beta, &c)
+        .unwrap();
+    batch.submit().unwrap();
+    let want = reference::matmul(
+        layout.trans_a(),
+        layout.trans_b(),
+        m,
+        n,
+        k,
+        alpha,
+        &a_data,
+        &b_data,
+        beta,
+        &c_data,
+    );
+    let s = common::F64_OVER_F32;
+    let atol = s * (1e-6 * (k as f64).sqrt() * alpha.abs().max(1.0) + 1e-6);
+    common::assert_close_real(
+        &what,
+        &c.to_vec(gpu).unwrap(),
+        &want,
+        s * 1e-5,
+        atol,
+        s * 1e-5,
+    );
+}
+
+#[test]
+fn f64_all_variants_and_layouts_ragged_shapes() {
+    for variant in MatmulVariant::ALL {
+        for layout in Layout::ALL {
+            for dims in [
+                (1, 1, 1),
+                (7, 1, 33),
+                (33, 7, 130),
+                (130, 33, 7),
+                (129, 131, 17),
+            ] {
+                check_f64(variant, layout, dims, (1.0, 0.0));
+            }
+        }
+    }
+}
+
+#[test]
+fn f64_alpha_beta_and_deep_products() {
+    for variant in MatmulVariant::ALL {
+        check_f64(variant, Layout::NT, (33, 130, 7), (-0.3, 0.7));
+        check_f64(variant, Layout::TN, (7, 33, 0), (1.0, 0.5));
+        // Deeper than one launch's slice: alpha on every slice, beta once.
+        check_f64(variant, Layout::NN, (5, 7, 9_001), (-0.5, 0.75));
     }
 }

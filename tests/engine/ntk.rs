@@ -85,11 +85,11 @@ fn explicit_ntk_matches_the_jacobian_for_every_activation_renorm_and_bias() {
             let xt = Tensor::from_slice(gpu, &[s.n, 5], &s.x).unwrap();
             let cache = forward_cached(gpu, &ops, &s.fcn, &xt).unwrap();
             let want = reference_ntk(&s);
-            let k32 = ntk_explicit::<f32>(gpu, &ops, &kernels, &s.fcn, &cache).unwrap();
+            let k32 = ntk_explicit::<f32, f32>(gpu, &ops, &kernels, &s.fcn, &cache).unwrap();
             let got = k32.to_vec(gpu).unwrap();
             common::assert_close_f32(&format!("{what} (f32)"), &got, &want, 1e-4, 1e-4, 1e-3);
             if gpu.has_f64() {
-                let k64 = ntk_explicit::<f64>(gpu, &ops, &kernels, &s.fcn, &cache).unwrap();
+                let k64 = ntk_explicit::<f32, f64>(gpu, &ops, &kernels, &s.fcn, &cache).unwrap();
                 let got = k64.to_vec(gpu).unwrap();
                 common::assert_close(&format!("{what} (f64)"), &got, &want, 1e-4, 1e-4, 1e-3);
             }
@@ -106,7 +106,7 @@ fn explicit_ntk_of_a_linear_model_is_the_input_gram_per_logit() {
     let s = setup("ntk linear", Activation::Relu, false, true, 7, vec![]);
     let xt = Tensor::from_slice(gpu, &[s.n, 5], &s.x).unwrap();
     let cache = forward_cached(gpu, &ops, &s.fcn, &xt).unwrap();
-    let got = ntk_explicit::<f32>(gpu, &ops, &kernels, &s.fcn, &cache)
+    let got = ntk_explicit::<f32, f32>(gpu, &ops, &kernels, &s.fcn, &cache)
         .unwrap()
         .to_vec(gpu)
         .unwrap();
@@ -146,7 +146,7 @@ fn matrix_free_products_match_the_explicit_ntk() {
         let s = setup(&what, act, renormalize, bias, 11, vec![33, 26, 24]);
         let xt = Tensor::from_slice(gpu, &[s.n, 5], &s.x).unwrap();
         let cache = forward_cached(gpu, &ops, &s.fcn, &xt).unwrap();
-        let kernel = ntk_explicit::<f32>(gpu, &ops, &kernels, &s.fcn, &cache).unwrap();
+        let kernel = ntk_explicit::<f32, f32>(gpu, &ops, &kernels, &s.fcn, &cache).unwrap();
         let order = s.n * 3;
         let mut rng = common::rng(&what);
         let v = common::random_vec(&mut rng, order);

@@ -1,4 +1,5 @@
 use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::linalg::Real;
 use wideprobe::ops::reduce::{Reduce, RowReduction};
 
 use crate::common::{self, reference};
@@ -28,24 +29,24 @@ fn sum_atol(cols: usize) -> f64 {
     depth as f64 * f32::EPSILON as f64 * cols as f64
 }
 
-fn run_rows(kind: RowReduction, x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+fn run_rows<T: Real>(kind: RowReduction, x: &[T], rows: usize, cols: usize) -> Vec<T> {
     let gpu = common::gpu();
     let x = Tensor::from_slice(gpu, &[rows, cols], x).unwrap();
-    let out = Tensor::<f32>::zeros(gpu, &[rows]).unwrap();
+    let out = Tensor::<T>::zeros(gpu, &[rows]).unwrap();
     out.poison(gpu).unwrap();
-    let reduce = Reduce::new(gpu).unwrap();
+    let reduce = Reduce::<T>::new(gpu).unwrap();
     let mut batch = Batch::new(gpu);
     reduce.rows(&mut batch, kind, &x, &out).unwrap();
     batch.submit().unwrap();
     out.to_vec(gpu).unwrap()
 }
 
-fn run_argmax(x: &[f32], rows: usize, cols: usize) -> Vec<u32> {
+fn run_argmax<T: Real>(x: &[T], rows: usize, cols: usize) -> Vec<u32> {
     let gpu = common::gpu();
     let x = Tensor::from_slice(gpu, &[rows, cols], x).unwrap();
     let out = Tensor::<u32>::zeros(gpu, &[rows]).unwrap();
     out.poison(gpu).unwrap();
-    let reduce = Reduce::new(gpu).unwrap();
+    let reduce = Reduce::<T>::new(gpu).unwrap();
     let mut batch = Batch::new(gpu);
     reduce.argmax_rows(&mut batch, &x, &out).unwrap();
     batch.submit().unwrap();
@@ -196,4 +197,50 @@ fn mismatched_shapes_are_errors_naming_them() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("[45]") && err.contains("matrix"), "{err}");
+}
+
+/// The f64 instantiation on fresh f64 inputs: sums to the f32 bound in f64 ulps, max and
+/// argmax exactly, and NaN ranked above every number as in f32.
+#[test]
+fn f64_every_reduction_and_argmax_match_reference() {
+    for &(rows, cols) in SHAPES {
+        let what = format!("reduce f64 {rows}x{cols}");
+        let mut rng = common::rng(&what);
+        let mut x: Vec<f64> = common::random_real(&mut rng, rows * cols);
+        for kind in RowReduction::ALL {
+            let got = run_rows(kind, &x, rows, cols);
+            let want = reference::reduce_rows(kind.name(), &x, rows, cols);
+            let (rel, atol) = match kind {
+                RowReduction::Max => (0.0, 0.0),
+                _ => (1e-13, common::F64_OVER_F32 * sum_atol(cols)),
+            };
+            common::assert_close_real(
+                &format!("{what} {}", kind.name()),
+                &got,
+                &want,
+                rel,
+                atol,
+                0.0,
+            );
+        }
+        assert_eq!(
+            run_argmax(&x, rows, cols),
+            reference::argmax_rows(&x, rows, cols),
+            "{what} argmax"
+        );
+        // A NaN in the last row wins max and argmax there.
+        let at = (rows - 1) * cols + cols / 2;
+        x[at] = f64::NAN;
+        let max = run_rows(RowReduction::Max, &x, rows, cols);
+        assert!(
+            max[rows - 1].is_nan(),
+            "{what}: max with a NaN is {}",
+            max[rows - 1]
+        );
+        assert_eq!(
+            run_argmax(&x, rows, cols)[rows - 1],
+            (cols / 2) as u32,
+            "{what} argmax NaN"
+        );
+    }
 }

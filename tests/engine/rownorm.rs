@@ -71,7 +71,8 @@ fn renormalize_matches_reference() {
         let y = Tensor::<f32>::zeros(gpu, &[rows, cols]).unwrap();
         y.poison(gpu).unwrap();
         let mut batch = Batch::new(gpu);
-        op.renormalize(&mut batch, &x, &norms, target, &y).unwrap();
+        op.renormalize(&mut batch, &x, &norms, target as f64, &y)
+            .unwrap();
         batch.submit().unwrap();
         let want = reference::renormalize(
             &x64,
@@ -108,7 +109,8 @@ fn norms_then_renormalize_give_rows_of_the_target_norm() {
         y.poison(gpu).unwrap();
         let mut batch = Batch::new(gpu);
         op.norms(&mut batch, &x, &norms).unwrap();
-        op.renormalize(&mut batch, &x, &norms, target, &y).unwrap();
+        op.renormalize(&mut batch, &x, &norms, target as f64, &y)
+            .unwrap();
         batch.submit().unwrap();
         assert_eq!(first_zero_row(&norms.to_vec(gpu).unwrap()), None);
         let y_norms = reference::row_norms(&common::to_f64(&y.to_vec(gpu).unwrap()), rows, cols);
@@ -122,6 +124,35 @@ fn norms_then_renormalize_give_rows_of_the_target_norm() {
             rtol,
         );
     }
+}
+
+/// The largest per-row bound on |d_x error| (see renormalize_backward_matches_reference),
+/// with the f32 unit roundoff times `scale` (1 for f32, F64_OVER_F32 for f64).
+fn backward_atol(
+    x64: &[f64],
+    d_y64: &[f64],
+    norms64: &[f64],
+    cols: usize,
+    target: f64,
+    scale: f64,
+) -> f64 {
+    (0..norms64.len())
+        .map(|i| {
+            let row = i * cols..(i + 1) * cols;
+            let (xr, gr) = (&x64[row.clone()], &d_y64[row]);
+            let r = norms64[i];
+            let s = target / r;
+            let dot: f64 = xr.iter().zip(gr).map(|(a, b)| a * b).sum();
+            let abs_dot: f64 = xr.iter().zip(gr).map(|(a, b)| (a * b).abs()).sum();
+            let max_x = xr.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let max_g = gr.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            let c = dot / (r * r);
+            scale
+                * s
+                * (sum_rtol(cols) * abs_dot / (r * r) * max_x
+                    + 4.0 * EPS32 * (max_g + c.abs() * max_x))
+        })
+        .fold(0.0f64, f64::max)
 }
 
 #[test]
@@ -143,7 +174,7 @@ fn renormalize_backward_matches_reference() {
         let d_x = Tensor::<f32>::zeros(gpu, &[rows, cols]).unwrap();
         d_x.poison(gpu).unwrap();
         let mut batch = Batch::new(gpu);
-        op.renormalize_backward(&mut batch, &x, &norms, &d_y, target, &d_x)
+        op.renormalize_backward(&mut batch, &x, &norms, &d_y, target as f64, &d_x)
             .unwrap();
         batch.submit().unwrap();
         let want =
@@ -152,21 +183,7 @@ fn renormalize_backward_matches_reference() {
         // by at most sum_rtol * sum_j |x_j d_y_j|, and the few roundings of the last line
         // by ~4 eps (|d_y_j| + |c x_j|); the projection can cancel, so the bound is
         // absolute, per row, and the largest row bound is the tolerance.
-        let atol = (0..rows)
-            .map(|i| {
-                let row = i * cols..(i + 1) * cols;
-                let (xr, gr) = (&x64[row.clone()], &d_y64[row]);
-                let r = norms64[i];
-                let s = target as f64 / r;
-                let dot: f64 = xr.iter().zip(gr).map(|(a, b)| a * b).sum();
-                let abs_dot: f64 = xr.iter().zip(gr).map(|(a, b)| (a * b).abs()).sum();
-                let max_x = xr.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                let max_g = gr.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-                let c = dot / (r * r);
-                s * (sum_rtol(cols) * abs_dot / (r * r) * max_x
-                    + 4.0 * EPS32 * (max_g + c.abs() * max_x))
-            })
-            .fold(0.0f64, f64::max);
+        let atol = backward_atol(&x64, &d_y64, &norms64, cols, target as f64, 1.0);
         // The Frobenius limit the elementwise bound implies: with one column d_x is 0 up
         // to rounding (x_i is parallel to itself), so a relative limit alone would fail.
         let want_norm = want.iter().map(|v| v * v).sum::<f64>().sqrt();
@@ -224,7 +241,7 @@ fn reference_backward_passes_a_gradient_check() {
 
 #[test]
 fn zero_and_overflowing_rows_are_found() {
-    assert_eq!(first_zero_row(&[]), None);
+    assert_eq!(first_zero_row::<f32>(&[]), None);
     assert_eq!(first_zero_row(&[1.0, 2.0, 1e-30]), None);
     assert_eq!(first_zero_row(&[1.0, 0.0, 3.0, 0.0]), Some(1));
     assert_eq!(first_zero_row(&[1.0, 2.0, f32::NAN]), Some(2));
@@ -321,4 +338,69 @@ fn mismatched_shapes_are_errors_naming_the_shapes() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("same tensor"), "{err}");
+}
+
+/// The f64 instantiation: norms, renormalisation and its backward against the f64
+/// reference on fresh f64 inputs, with the f32 tests' bounds in f64 ulps (~1e-14).
+#[test]
+fn f64_norms_renormalize_and_backward_match_reference() {
+    let gpu = common::gpu();
+    let op = RowNorm::<f64>::new(gpu).unwrap();
+    let scale = common::F64_OVER_F32;
+    for (rows, cols) in all_sizes() {
+        let what = format!("rownorm f64 {rows}x{cols}");
+        let mut rng = common::rng(&what);
+        let x64: Vec<f64> = common::random_real(&mut rng, rows * cols);
+        let d_y64: Vec<f64> = common::random_real(&mut rng, rows * cols);
+        let target = (cols as f64).sqrt();
+        let x = Tensor::from_slice(gpu, &[rows, cols], &x64).unwrap();
+        let d_y = Tensor::from_slice(gpu, &[rows, cols], &d_y64).unwrap();
+        let norms = Tensor::<f64>::zeros(gpu, &[rows]).unwrap();
+        let y = Tensor::<f64>::zeros(gpu, &[rows, cols]).unwrap();
+        let d_x = Tensor::<f64>::zeros(gpu, &[rows, cols]).unwrap();
+        for t in [&y, &d_x] {
+            t.poison(gpu).unwrap();
+        }
+        norms.poison(gpu).unwrap();
+        let mut batch = Batch::new(gpu);
+        op.norms(&mut batch, &x, &norms).unwrap();
+        op.renormalize(&mut batch, &x, &norms, target, &y).unwrap();
+        op.renormalize_backward(&mut batch, &x, &norms, &d_y, target, &d_x)
+            .unwrap();
+        batch.submit().unwrap();
+        let want_norms = reference::row_norms(&x64, rows, cols);
+        let got_norms = norms.to_vec(gpu).unwrap();
+        let rtol = scale * sum_rtol(cols);
+        common::assert_close_real(
+            &format!("{what} norms"),
+            &got_norms,
+            &want_norms,
+            rtol,
+            0.0,
+            rtol,
+        );
+        // The rest from the kernel's own norms, as the network uses them.
+        let want = reference::renormalize(&x64, &got_norms, rows, cols, target);
+        let rtol = scale * 3.0 * EPS32;
+        common::assert_close_real(
+            &format!("{what} renormalize"),
+            &y.to_vec(gpu).unwrap(),
+            &want,
+            rtol,
+            0.0,
+            rtol,
+        );
+        let want = reference::renormalize_backward(&x64, &got_norms, &d_y64, rows, cols, target);
+        let atol = backward_atol(&x64, &d_y64, &got_norms, cols, target, scale);
+        let want_norm = want.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let rel = (atol * (want.len() as f64).sqrt() / want_norm).max(scale * 1e-5);
+        common::assert_close_real(
+            &format!("{what} backward"),
+            &d_x.to_vec(gpu).unwrap(),
+            &want,
+            rel,
+            atol,
+            0.0,
+        );
+    }
 }

@@ -3,6 +3,7 @@
 //! losses themselves; and gradient descent lowering the loss.
 
 use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::linalg::Real;
 use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::{backward, forward_cached};
 use wideprobe::nn::loss::{Loss, LossReduction, Objective};
@@ -44,17 +45,21 @@ fn h_f64(net: &reference::Network, x: &[f64], n: usize, labels: &[u32], loss: Ob
         / n as f64
 }
 
-fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bias: bool) {
+/// The network's gradients in `T` against central differences of the f64 reference
+/// network at the same parameters: f32 to ~1e-4, f64 to ~1e-7 (the differences' own
+/// error, about 1e-10 with step 1e-6).
+fn check_gradients<T: Real>(act: Activation, objective: Objective, renormalize: bool, bias: bool) {
     let gpu = common::gpu();
     let (loss, reduction) = (objective.loss, objective.reduction);
     let mut rng = common::rng(&format!(
-        "gradients {} {} {} {renormalize} {bias}",
+        "gradients {} {} {} {} {renormalize} {bias}",
+        <T as Real>::PRECISION.name(),
         act.name(),
         loss.name(),
         reduction.name()
     ));
     let (n, d, k) = (5, 7, 3);
-    let x = common::random_vec(&mut rng, n * d);
+    let x: Vec<T> = common::random_real(&mut rng, n * d);
     let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
     let config = FcnConfig {
         input_dim: d,
@@ -69,10 +74,10 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
         seed: rand::Rng::random(&mut rng),
     };
     let shapes = config.layer_shapes();
-    let fcn = Fcn::init(gpu, config.clone()).unwrap();
+    let fcn = Fcn::<T>::init(gpu, config.clone()).unwrap();
     // Biases start at 0; random ones test their gradient and their effect on the others.
     for b in &fcn.params.biases {
-        b.write(gpu, &common::random_vec(&mut rng, b.len()))
+        b.write(gpu, &common::random_real::<T>(&mut rng, b.len()))
             .unwrap();
     }
     let mut net = reference::Network {
@@ -81,21 +86,21 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
             .download(gpu)
             .unwrap()
             .iter()
-            .map(|p| common::to_f64(p))
+            .map(|p| common::real_to_f64(p))
             .collect(),
         activation: act.name().to_string(),
         renormalize,
         bias,
     };
-    let x64 = common::to_f64(&x);
+    let x64 = common::real_to_f64(&x);
 
-    let ops = ForwardOps::new(gpu).unwrap();
-    let loss_op = LossOp::new(gpu).unwrap();
+    let ops = ForwardOps::<T>::new(gpu).unwrap();
+    let loss_op = LossOp::<T>::new(gpu).unwrap();
     let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
     let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
     let cache = forward_cached(gpu, &ops, &fcn, &xt).unwrap();
-    let losses = Tensor::<f32>::zeros(gpu, &[n]).unwrap();
-    let d_logits = Tensor::<f32>::zeros(gpu, &[n, k]).unwrap();
+    let losses = Tensor::<T>::zeros(gpu, &[n]).unwrap();
+    let d_logits = Tensor::<T>::zeros(gpu, &[n, k]).unwrap();
     losses.poison(gpu).unwrap();
     d_logits.poison(gpu).unwrap();
     let mut batch = Batch::new(gpu);
@@ -103,7 +108,7 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
         .forward_backward(
             &mut batch,
             loss,
-            objective.weight(k) as f32,
+            objective.weight(k),
             &cache.logits,
             &yt,
             &losses,
@@ -114,7 +119,8 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
     let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
 
     let what = format!(
-        "{} {} {} renorm {renormalize} bias {bias}",
+        "{} {} {} {} renorm {renormalize} bias {bias}",
+        <T as Real>::PRECISION.name(),
         act.name(),
         loss.name(),
         reduction.name()
@@ -123,12 +129,14 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
         .to_vec(gpu)
         .unwrap()
         .iter()
-        .map(|&v| v as f64)
+        .map(|&v| v.to_f64())
         .sum::<f64>()
         / n as f64;
     let want_h = h_f64(&net, &x64, n, &labels, objective);
+    let f64_net = <T as wideprobe::ops::Real>::NEEDS_F64;
+    let h_tol = if f64_net { 1e-12 } else { 1e-5 };
     assert!(
-        (h - want_h).abs() <= 1e-5 * (1.0 + want_h.abs()),
+        (h - want_h).abs() <= h_tol * (1.0 + want_h.abs()),
         "{what}: h {h} vs {want_h}"
     );
 
@@ -153,8 +161,13 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
             format!("d_b{}", t - layers + 1)
         };
         // f32 forward and backward against f64 differences: ~1e-6 relative, plus the
-        // differences' own error (~1e-9).
-        common::assert_close_f32(&format!("{what}: {name}"), &got, &numeric, 1e-4, 1e-5, 1e-3);
+        // differences' own error (~1e-10); f64: the differences' error only.
+        let (rel, atol, rtol) = if f64_net {
+            (1e-7, 1e-9, 1e-6)
+        } else {
+            (1e-4, 1e-5, 1e-3)
+        };
+        common::assert_close_real(&format!("{what}: {name}"), &got, &numeric, rel, atol, rtol);
     }
 }
 
@@ -162,7 +175,7 @@ fn check_gradients(act: Activation, objective: Objective, renormalize: bool, bia
 fn gradients_match_finite_differences_for_every_activation_and_loss() {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients(act, loss.into(), false, false);
+            check_gradients::<f32>(act, loss.into(), false, false);
         }
     }
 }
@@ -175,7 +188,7 @@ fn gradients_match_finite_differences_with_the_mean_reduction() {
                 loss,
                 reduction: LossReduction::Mean,
             };
-            check_gradients(act, objective, false, true);
+            check_gradients::<f32>(act, objective, false, true);
         }
     }
 }
@@ -184,7 +197,7 @@ fn gradients_match_finite_differences_with_the_mean_reduction() {
 fn gradients_match_finite_differences_with_renormalisation() {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients(act, loss.into(), true, false);
+            check_gradients::<f32>(act, loss.into(), true, false);
         }
     }
 }
@@ -193,10 +206,29 @@ fn gradients_match_finite_differences_with_renormalisation() {
 fn gradients_match_finite_differences_with_bias() {
     for act in Activation::ALL {
         for (loss, renormalize) in [(Loss::Mse, false), (Loss::CrossEntropy, true)] {
-            check_gradients(act, loss.into(), renormalize, true);
+            check_gradients::<f32>(act, loss.into(), renormalize, true);
         }
     }
-    check_gradients(Activation::Tanh, Loss::MseSoftmax.into(), false, true);
+    check_gradients::<f32>(Activation::Tanh, Loss::MseSoftmax.into(), false, true);
+}
+
+/// The f64 network (network_precision: f64): every activation and loss, then
+/// renormalisation and bias under both reductions, to 1e-7 of the differences.
+#[test]
+fn f64_gradients_match_finite_differences_to_1e_7() {
+    for act in Activation::ALL {
+        for loss in Loss::ALL {
+            check_gradients::<f64>(act, loss.into(), false, false);
+        }
+    }
+    for act in [Activation::ReluNormalized, Activation::Tanh] {
+        check_gradients::<f64>(act, Loss::CrossEntropy.into(), true, true);
+        for loss in [Loss::Mse, Loss::MseSoftmax] {
+            for reduction in [LossReduction::HalfSum, LossReduction::Mean] {
+                check_gradients::<f64>(act, Objective { loss, reduction }, true, true);
+            }
+        }
+    }
 }
 
 #[test]

@@ -354,7 +354,12 @@ fn a_data_error_fails_the_run_instead_of_diverging() {
         channel_mean: [0.0; 3],
         channel_std: [1.0; 3],
     };
-    let ops = TrainingOps::new(gpu, config.common.precision).unwrap();
+    let ops = TrainingOps::new(
+        gpu,
+        config.common.precision,
+        config.common.network_precision,
+    )
+    .unwrap();
     let error = match train_run(gpu, &ops, &config, run, &dataset, None, &|_, _| {}) {
         Ok((_, summary)) => panic!("recorded as {} instead of failing", summary.status),
         Err(e) => e,

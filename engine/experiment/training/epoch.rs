@@ -6,45 +6,55 @@ use anyhow::Result;
 
 use super::rows::{EpochRecord, Lemma2Cells};
 use super::run::RunData;
-use super::TrainingOps;
+use super::{NetworkKernels, TrainingOps};
 use crate::error::NonFinite;
 use crate::experiment::config::{TrainingConfig, TrainingRun};
 use crate::gpu::{Batch, Gpu};
-use crate::linalg::LanczosOptions;
+use crate::linalg::{LanczosOptions, Real};
 use crate::measure::GramTensor;
 use crate::nn::fcn::{check_renormalizable, ParamTensors};
 use crate::nn::step::{accuracy, StepRecord};
 use crate::nn::{forward, Fcn, Loss};
 use crate::theory::bounds::{mu_grad, predict_loss, stability_bound};
 
-/// What one epoch needs, fixed for the run.
-pub(super) struct Epoch<'a> {
+/// What one epoch needs, fixed for the run; the network is in `T`.
+pub(super) struct Epoch<'a, T: Real> {
     pub gpu: &'a Gpu,
     pub ops: &'a TrainingOps,
+    pub net: &'a NetworkKernels<T>,
     pub config: &'a TrainingConfig,
     pub run: &'a TrainingRun,
-    pub fcn: &'a Fcn,
-    pub data: &'a RunData,
+    pub fcn: &'a Fcn<T>,
+    pub data: &'a RunData<T>,
     pub options: LanczosOptions,
 }
 
 /// What carries from one epoch to the next.
-#[derive(Default)]
-pub(super) struct Trajectory {
+pub(super) struct Trajectory<T: Real> {
     pub records: Vec<EpochRecord>,
-    previous_grads: Option<ParamTensors>,
+    previous_grads: Option<ParamTensors<T>>,
     /// Ĝ at t = 0 and its λ_min, for Eq. 13.
     gram_initial: Option<(GramTensor, f64)>,
 }
 
-impl Epoch<'_> {
+impl<T: Real> Default for Trajectory<T> {
+    fn default() -> Self {
+        Trajectory {
+            records: Vec::new(),
+            previous_grads: None,
+            gram_initial: None,
+        }
+    }
+}
+
+impl<T: Real> Epoch<'_, T> {
     /// Measures θ_t into a new row and, unless t is the last epoch, steps to θ_{t+1}.
     /// A non-finite loss, gradient or spectrum is a [`NonFinite`] error.
-    pub fn step(&self, t: usize, trajectory: &mut Trajectory) -> Result<()> {
-        let (gpu, ops, data) = (self.gpu, self.ops, self.data);
+    pub fn step(&self, t: usize, trajectory: &mut Trajectory<T>) -> Result<()> {
+        let (gpu, data) = (self.gpu, self.data);
         // Forward, loss, backward: one submission.
         let mut batch = Batch::new(gpu);
-        let step = ops.step.record_loss_and_gradients(
+        let step = self.net.step.record_loss_and_gradients(
             &mut batch,
             self.fcn,
             &data.x,
@@ -61,10 +71,10 @@ impl Epoch<'_> {
             .losses
             .to_vec(gpu)?
             .into_iter()
-            .map(f64::from)
+            .map(T::to_f64)
             .collect();
         let h = per_example.iter().sum::<f64>() / self.run.n as f64;
-        let grad_norm = ops.params.norm(gpu, &step.grads)?;
+        let grad_norm = self.net.params.norm(gpu, &step.grads)?;
         if !h.is_finite() || !grad_norm.is_finite() {
             return Err(NonFinite::new(format!(
                 "non-finite loss ({h}) or gradient norm ({grad_norm})"
@@ -75,7 +85,7 @@ impl Epoch<'_> {
         if let (Some(prev), Some(last)) =
             (&trajectory.previous_grads, trajectory.records.last_mut())
         {
-            let change = ops.params.distance(gpu, &step.grads, prev)?;
+            let change = self.net.params.distance(gpu, &step.grads, prev)?;
             last.l_secant = Some(change / (self.run.lr * last.grad_norm));
         }
         let config = self.config;
@@ -96,7 +106,8 @@ impl Epoch<'_> {
         if t < config.epochs {
             // The step θ_{t+1} = θ_t − η g_t.
             let mut batch = Batch::new(gpu);
-            ops.step
+            self.net
+                .step
                 .record_gd_step(&mut batch, self.fcn, &step.grads, self.run.lr)?;
             batch.submit()?;
             trajectory.previous_grads = Some(step.grads);
@@ -107,14 +118,15 @@ impl Epoch<'_> {
     /// The measured columns: test loss, NTK, Ĝ, Lemma 2.
     fn measure(
         &self,
-        step: &StepRecord,
+        step: &StepRecord<T>,
         per_example: &[f64],
         record: &mut EpochRecord,
-        trajectory: &mut Trajectory,
+        trajectory: &mut Trajectory<T>,
     ) -> Result<()> {
         let test_losses = self.measure_test(record)?;
         let ntk = self.ops.ntk_spectrum(
             self.gpu,
+            self.net,
             self.fcn,
             &step.cache,
             self.config.ntk,
@@ -143,9 +155,9 @@ impl Epoch<'_> {
         let Some((xt, yt)) = &self.data.test else {
             return Ok(Vec::new());
         };
-        let (gpu, ops) = (self.gpu, self.ops);
-        let logits = forward(gpu, &ops.step.forward, self.fcn, xt, |_, _| Ok(()))?;
-        let (h_test, acc, per) = ops.step.loss_and_accuracy(
+        let (gpu, net) = (self.gpu, self.net);
+        let logits = forward(gpu, &net.step.forward, self.fcn, xt, |_, _| Ok(()))?;
+        let (h_test, acc, per) = net.step.loss_and_accuracy(
             gpu,
             self.config.objective(self.run.loss),
             &logits,
@@ -160,7 +172,7 @@ impl Epoch<'_> {
     /// The last hidden layer's Ĝ, its spectrum, its change from t = 0 and Eq. 13.
     fn measure_gram(
         &self,
-        step: &StepRecord,
+        step: &StepRecord<T>,
         record: &mut EpochRecord,
         initial: &mut Option<(GramTensor, f64)>,
     ) -> Result<()> {
@@ -189,14 +201,14 @@ impl Epoch<'_> {
     /// Lemma 2's stability bound from G (per-example Lipschitz), M, μ_grad and μ_ntk.
     fn measure_lemma2(
         &self,
-        step: &StepRecord,
+        step: &StepRecord<T>,
         per_example: &[f64],
         test_losses: &[f64],
         record: &mut EpochRecord,
     ) -> Result<()> {
         let (config, run, h) = (self.config, self.run, record.train_loss);
         let g_lip = self
-            .ops
+            .net
             .params
             .lipschitz(self.gpu, &step.cache, &step.deltas, config.bias)?;
         let m = if run.loss == Loss::MseSoftmax {

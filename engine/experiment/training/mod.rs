@@ -12,17 +12,17 @@ mod epoch;
 mod rows;
 mod run;
 mod sweep;
-mod tensors;
+pub(crate) mod tensors;
 
 use anyhow::Result;
 
 use crate::gpu::Gpu;
-use crate::linalg::{LanczosOptions, Precision};
+use crate::linalg::{LanczosOptions, Precision, Real};
 use crate::measure::{ParamMeasure, SpectralOps};
 use crate::nn::fcn::ForwardCache;
 use crate::nn::ntk::{NtkKernels, NtkMethod, NtkSpectrum};
 use crate::nn::step::TrainStep;
-use crate::nn::Fcn;
+use crate::nn::{Fcn, NetworkPrecision};
 
 pub use crate::nn::step::accuracy;
 pub use rows::{
@@ -34,22 +34,46 @@ pub use run::train_run;
 /// Number of logits (CIFAR-10 classes).
 pub const CLASSES: usize = 10;
 
+/// The kernels of the network passes and of their measurements in one precision.
+pub struct NetworkKernels<T: Real> {
+    pub(crate) step: TrainStep<T>,
+    pub(crate) params: ParamMeasure<T>,
+}
+
+impl<T: Real> NetworkKernels<T> {
+    fn new(gpu: &Gpu) -> Result<Self> {
+        Ok(NetworkKernels {
+            step: TrainStep::new(gpu)?,
+            params: ParamMeasure::new(gpu)?,
+        })
+    }
+}
+
+/// The network kernels in the precision the sweep's networks run in.
+pub enum Network {
+    F32(NetworkKernels<f32>),
+    F64(NetworkKernels<f64>),
+}
+
 /// The kernels a training run uses, built once per device.
 pub struct TrainingOps {
-    pub(crate) step: TrainStep,
+    pub(crate) network: Network,
     pub(crate) ntk: NtkKernels,
     pub(crate) spectral: SpectralOps,
-    pub(crate) params: ParamMeasure,
 }
 
 impl TrainingOps {
-    /// `precision` is resolved here once (auto: f64 where the device has it).
-    pub fn new(gpu: &Gpu, precision: Precision) -> Result<Self> {
+    /// `precision` (spectral) is resolved here once (auto: f64 where the device has
+    /// it); `network` f64 is refused on an adapter without SHADER_F64.
+    pub fn new(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
+        network.check(gpu)?;
         Ok(TrainingOps {
-            step: TrainStep::new(gpu)?,
+            network: match network {
+                NetworkPrecision::F32 => Network::F32(NetworkKernels::new(gpu)?),
+                NetworkPrecision::F64 => Network::F64(NetworkKernels::new(gpu)?),
+            },
             ntk: NtkKernels::new(gpu)?,
             spectral: SpectralOps::new(gpu, precision)?,
-            params: ParamMeasure::new(gpu)?,
         })
     }
 
@@ -58,16 +82,25 @@ impl TrainingOps {
         self.spectral.precision()
     }
 
+    /// The precision the networks run in.
+    pub fn network_precision(&self) -> NetworkPrecision {
+        match self.network {
+            Network::F32(_) => NetworkPrecision::F32,
+            Network::F64(_) => NetworkPrecision::F64,
+        }
+    }
+
     /// The NTK's extreme eigenvalues at `fcn` / `cache`.
-    pub(crate) fn ntk_spectrum(
+    pub(crate) fn ntk_spectrum<T: Real>(
         &self,
         gpu: &Gpu,
-        fcn: &Fcn,
-        cache: &ForwardCache,
+        net: &NetworkKernels<T>,
+        fcn: &Fcn<T>,
+        cache: &ForwardCache<T>,
         method: NtkMethod,
         options: &LanczosOptions,
     ) -> Result<NtkSpectrum> {
-        let forward = &self.step.forward;
+        let forward = &net.step.forward;
         self.spectral
             .ntk_spectrum(gpu, forward, &self.ntk, fcn, cache, method, options)
     }

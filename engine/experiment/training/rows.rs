@@ -19,6 +19,7 @@ pub const TRAINING_RUN_COLUMNS: &[&str] = &[
     "renormalize",
     "bias",
     "seed",
+    "network_precision",
 ];
 
 /// Per-epoch columns of `epochs.csv` (empty cell: not measured or not defined).
@@ -112,6 +113,7 @@ pub fn run_cells(run: &TrainingRun, dataset: &str, config: &TrainingConfig) -> V
         run.renormalize.to_string(),
         config.bias.to_string(),
         run.seed.to_string(),
+        config.common.network_precision.name().to_string(),
     ]
 }
 

@@ -8,29 +8,35 @@ use anyhow::{bail, Result};
 use super::epoch::{Epoch, Trajectory};
 use super::rows::{epochs_header, run_cells, EpochRecord, RunSummary};
 use super::tensors::save_inputs_and_weights;
-use super::{TrainingOps, CLASSES};
+use super::{Network, NetworkKernels, TrainingOps, CLASSES};
 use crate::data::Dataset;
 use crate::error::is_non_finite;
 use crate::experiment::config::{TrainingConfig, TrainingRun};
 use crate::gpu::{Gpu, Tensor};
 use crate::io::table::Table;
-use crate::linalg::LanczosOptions;
+use crate::linalg::{LanczosOptions, Real};
 use crate::nn::step::check_labels;
 use crate::nn::{Fcn, FcnConfig};
 
-/// A run's data on the GPU and host, and its scratch buffers.
-pub(super) struct RunData {
-    pub x: Tensor,
+/// A run's data on the GPU (inputs in the network's precision) and host, and its
+/// scratch buffers.
+pub(super) struct RunData<T: Real> {
+    pub x: Tensor<T>,
     pub y: Tensor<u32>,
     pub labels: Vec<u32>,
-    pub test: Option<(Tensor, Tensor<u32>)>,
+    pub test: Option<(Tensor<T>, Tensor<u32>)>,
     pub test_labels: Vec<u32>,
     /// Per-example losses and ∂h/∂logits of the current step.
-    pub losses: Tensor,
-    pub d_logits: Tensor,
+    pub losses: Tensor<T>,
+    pub d_logits: Tensor<T>,
 }
 
-impl RunData {
+/// f32 inputs in `T` (exact: every f32 is an f64).
+fn real_inputs<T: Real>(x: &[f32]) -> Vec<T> {
+    x.iter().map(|&v| T::from_f64(v.into())).collect()
+}
+
+impl<T: Real> RunData<T> {
     fn upload(gpu: &Gpu, dataset: &Dataset, n: usize) -> Result<Self> {
         let labels: Vec<u32> = dataset.y_train.iter().map(|&y| y as u32).collect();
         let test_labels: Vec<u32> = dataset.y_test.iter().map(|&y| y as u32).collect();
@@ -39,20 +45,20 @@ impl RunData {
         let n_test = test_labels.len();
         let test = if n_test > 0 {
             Some((
-                Tensor::from_slice(gpu, &[n_test, dataset.d], &dataset.x_test)?,
+                Tensor::from_slice(gpu, &[n_test, dataset.d], &real_inputs(&dataset.x_test))?,
                 Tensor::from_slice(gpu, &[n_test], &test_labels)?,
             ))
         } else {
             None
         };
         Ok(RunData {
-            x: Tensor::from_slice(gpu, &[n, dataset.d], &dataset.x_train)?,
+            x: Tensor::from_slice(gpu, &[n, dataset.d], &real_inputs(&dataset.x_train))?,
             y: Tensor::from_slice(gpu, &[n], &labels)?,
             labels,
             test,
             test_labels,
-            losses: Tensor::<f32>::zeros(gpu, &[n])?,
-            d_logits: Tensor::<f32>::zeros(gpu, &[n, CLASSES])?,
+            losses: Tensor::<T>::zeros(gpu, &[n])?,
+            d_logits: Tensor::<T>::zeros(gpu, &[n, CLASSES])?,
         })
     }
 }
@@ -82,7 +88,29 @@ pub fn train_run(
     tensors_dir: Option<&Path>,
     on_epoch: &dyn Fn(usize, usize),
 ) -> Result<(Table, RunSummary)> {
-    let fcn = Fcn::init(gpu, fcn_config(config, run, dataset))?;
+    match &ops.network {
+        Network::F32(net) => {
+            train_run_in(gpu, ops, net, config, run, dataset, tensors_dir, on_epoch)
+        }
+        Network::F64(net) => {
+            train_run_in(gpu, ops, net, config, run, dataset, tensors_dir, on_epoch)
+        }
+    }
+}
+
+/// [`train_run`] with a network in `T`.
+#[allow(clippy::too_many_arguments)]
+fn train_run_in<T: Real>(
+    gpu: &Gpu,
+    ops: &TrainingOps,
+    net: &NetworkKernels<T>,
+    config: &TrainingConfig,
+    run: &TrainingRun,
+    dataset: &Dataset,
+    tensors_dir: Option<&Path>,
+    on_epoch: &dyn Fn(usize, usize),
+) -> Result<(Table, RunSummary)> {
+    let fcn = Fcn::<T>::init(gpu, fcn_config(config, run, dataset))?;
     let data = RunData::upload(gpu, dataset, run.n)?;
     if let Some(dir) = tensors_dir {
         save_inputs_and_weights(dir, dataset, &fcn, gpu, "initial")?;
@@ -90,6 +118,7 @@ pub fn train_run(
     let epoch = Epoch {
         gpu,
         ops,
+        net,
         config,
         run,
         fcn: &fcn,

@@ -45,7 +45,7 @@ impl SweepKind for TrainingConfig {
         (run.n, self.n_test, run.seed)
     }
     fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<TrainingOps> {
-        let mut ops = TrainingOps::new(gpu, precision)?;
+        let mut ops = TrainingOps::new(gpu, precision, self.common.network_precision)?;
         ops.spectral = ops
             .spectral
             .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);

@@ -1,5 +1,5 @@
 //! With `save_tensors`: a training run's inputs, labels, split indices, and its initial
-//! and final weights as .npy files.
+//! and final weights as .npy files (weights in the network's precision, f32 or f64).
 
 use std::path::Path;
 
@@ -7,15 +7,27 @@ use anyhow::Result;
 
 use crate::data::Dataset;
 use crate::gpu::Gpu;
-use crate::io::npy::write_npy_f32;
+use crate::io::npy::{write_npy_f32, write_npy_f64};
+use crate::linalg::Real;
 use crate::nn::Fcn;
+
+/// Writes `data` as an .npy file of its own precision (f4 or f8).
+pub(crate) fn write_npy_real<T: Real>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
+    if T::NEEDS_F64 {
+        let values: Vec<f64> = data.iter().map(|v| v.to_f64()).collect();
+        write_npy_f64(path, shape, &values)
+    } else {
+        let values: Vec<f32> = data.iter().map(|v| v.to_f64() as f32).collect();
+        write_npy_f32(path, shape, &values)
+    }
+}
 
 /// Writes the weights (and biases) of `stage` (initial or final); at the initial stage
 /// also the inputs, labels and indices.
-pub(super) fn save_inputs_and_weights(
+pub(super) fn save_inputs_and_weights<T: Real>(
     dir: &Path,
     dataset: &Dataset,
-    fcn: &Fcn,
+    fcn: &Fcn<T>,
     gpu: &Gpu,
     stage: &str,
 ) -> Result<()> {
@@ -41,7 +53,7 @@ pub(super) fn save_inputs_and_weights(
         } else {
             format!("bias_{}_{stage}.npy", i - layers + 1)
         };
-        write_npy_f32(&dir.join(name), t.shape(), &values)?;
+        write_npy_real(&dir.join(name), t.shape(), &values)?;
     }
     Ok(())
 }

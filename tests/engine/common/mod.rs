@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use rand::{Rng, SeedableRng};
 use wideprobe::gpu::Gpu;
+use wideprobe::linalg::Real;
 
 /// The GPU for this test process (lavapipe on CPU-only machines).
 pub fn gpu() -> &'static Gpu {
@@ -35,6 +36,32 @@ pub fn rng(test: &str) -> rand::rngs::StdRng {
 pub fn random_vec(rng: &mut impl Rng, len: usize) -> Vec<f32> {
     (0..len).map(|_| rng.random_range(-1.0f32..1.0)).collect()
 }
+
+/// Uniform in [-1, 1), drawn in f64 and rounded to `T`: f64 inputs use all 53 bits.
+pub fn random_real<T: Real>(rng: &mut impl Rng, len: usize) -> Vec<T> {
+    (0..len)
+        .map(|_| T::from_f64(rng.random_range(-1.0f64..1.0)))
+        .collect()
+}
+
+pub fn real_to_f64<T: Real>(v: &[T]) -> Vec<f64> {
+    v.iter().map(|&x| x.to_f64()).collect()
+}
+
+/// [`assert_close`] for a result in either precision.
+pub fn assert_close_real<T: Real>(
+    what: &str,
+    got: &[T],
+    want: &[f64],
+    rel_frobenius: f64,
+    atol: f64,
+    rtol: f64,
+) {
+    assert_close(what, &real_to_f64(got), want, rel_frobenius, atol, rtol)
+}
+
+/// f64 unit roundoff over f32's: scales an f32 tolerance to the same number of ulps in f64.
+pub const F64_OVER_F32: f64 = f64::EPSILON / f32::EPSILON as f64;
 
 pub fn to_f64(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()

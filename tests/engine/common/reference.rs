@@ -336,3 +336,104 @@ impl Network {
         (j, total)
     }
 }
+
+/// The f64 network's forward pass kept for [`Network::vjp`]: each layer's input a^l,
+/// and each hidden layer's z and phi(z).
+struct Cached {
+    inputs: Vec<Vec<f64>>,
+    zs: Vec<Vec<f64>>,
+    phis: Vec<Vec<f64>>,
+}
+
+impl Network {
+    fn dense(&self, l: usize, a: &[f64], n: usize) -> Vec<f64> {
+        let (o, i) = self.shapes[l];
+        let w = &self.params[l];
+        let layers = self.shapes.len();
+        let mut z = vec![0.0; n * o];
+        for e in 0..n {
+            for u in 0..o {
+                let mut s = if self.bias {
+                    self.params[layers + l][u]
+                } else {
+                    0.0
+                };
+                for p in 0..i {
+                    s += w[u * i + p] * a[e * i + p];
+                }
+                z[e * o + u] = s;
+            }
+        }
+        z
+    }
+
+    fn forward_cached(&self, x: &[f64], n: usize) -> (Cached, Vec<f64>) {
+        let layers = self.shapes.len();
+        let mut c = Cached {
+            inputs: vec![x.to_vec()],
+            zs: Vec::new(),
+            phis: Vec::new(),
+        };
+        for l in 0..layers - 1 {
+            let o = self.shapes[l].0;
+            let z = self.dense(l, c.inputs.last().unwrap(), n);
+            let phi: Vec<f64> = z.iter().map(|&v| activation(&self.activation, v)).collect();
+            let out = if self.renormalize {
+                renormalize(&phi, &row_norms(&phi, n, o), n, o, (o as f64).sqrt())
+            } else {
+                phi.clone()
+            };
+            c.zs.push(z);
+            c.phis.push(phi);
+            c.inputs.push(out);
+        }
+        let logits = self.dense(layers - 1, c.inputs.last().unwrap(), n);
+        (c, logits)
+    }
+
+    /// Gradients of <d_logits, logits(x)> with respect to every parameter, in list order
+    /// (a VJP by plain backprop in f64; `d_logits` is [n, k]).
+    pub fn vjp(&self, x: &[f64], n: usize, d_logits: &[f64]) -> Vec<Vec<f64>> {
+        let layers = self.shapes.len();
+        let (c, _) = self.forward_cached(x, n);
+        let mut grads: Vec<Vec<f64>> = self.params.iter().map(|p| vec![0.0; p.len()]).collect();
+        let mut d_z = d_logits.to_vec();
+        for l in (0..layers).rev() {
+            let (o, i) = self.shapes[l];
+            let a = &c.inputs[l];
+            let mut d_a = vec![0.0; n * i];
+            for e in 0..n {
+                for u in 0..o {
+                    let g = d_z[e * o + u];
+                    if self.bias {
+                        grads[layers + l][u] += g;
+                    }
+                    for p in 0..i {
+                        grads[l][u * i + p] += g * a[e * i + p];
+                        d_a[e * i + p] += g * self.params[l][u * i + p];
+                    }
+                }
+            }
+            if l == 0 {
+                break;
+            }
+            let (phi, z) = (&c.phis[l - 1], &c.zs[l - 1]);
+            let d_phi = if self.renormalize {
+                renormalize_backward(phi, &row_norms(phi, n, i), &d_a, n, i, (i as f64).sqrt())
+            } else {
+                d_a
+            };
+            d_z = d_phi
+                .iter()
+                .zip(z)
+                .map(|(g, &v)| g * activation_derivative(&self.activation, v))
+                .collect();
+        }
+        grads
+    }
+
+    /// The features a^D of the last hidden layer ([n, w_D]; the inputs without one).
+    pub fn last_hidden(&self, x: &[f64], n: usize) -> Vec<f64> {
+        self.forward_cached(x, n).0.inputs.pop().unwrap()
+    }
+}
