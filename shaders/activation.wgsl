@@ -96,17 +96,13 @@ fn phi_derivative(v: Real) -> Real {
     }
 }
 
-fn element_index(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) -> u32 {
-    return (wg.x + wg.y * nwg.x) * WG + lid;
+fn element_index(id: Invocation) -> u32 {
+    return flat_group(id) * WG + id.lid;
 }
 
 @compute @workgroup_size(WG)
-fn activation_forward(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = element_index(wg, nwg, lid);
+fn activation_forward(id: Invocation) {
+    let i = element_index(id);
     if i >= params.len {
         return;
     }
@@ -114,12 +110,8 @@ fn activation_forward(
 }
 
 @compute @workgroup_size(WG)
-fn activation_backward(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let i = element_index(wg, nwg, lid);
+fn activation_backward(id: Invocation) {
+    let i = element_index(id);
     if i >= params.len {
         return;
     }

@@ -34,12 +34,8 @@ struct Params {
 const WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
-fn bias_add(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let index = (wg.x + wg.y * nwg.x) * WG + lid;
+fn bias_add(id: Invocation) {
+    let index = flat_group(id) * WG + id.lid;
     if index >= params.rows * params.cols {
         return;
     }
@@ -47,12 +43,8 @@ fn bias_add(
 }
 
 @compute @workgroup_size(WG)
-fn bias_grad(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let j = (wg.x + wg.y * nwg.x) * WG + lid;
+fn bias_grad(id: Invocation) {
+    let j = flat_group(id) * WG + id.lid;
     if j >= params.cols {
         return;
     }

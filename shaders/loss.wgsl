@@ -39,12 +39,8 @@ override KIND: u32 = 0u;
 const WG: u32 = 64u;
 
 @compute @workgroup_size(64)
-fn loss_forward_backward(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = (wg.x + wg.y * nwg.x) * WG + li;
+fn loss_forward_backward(id: Invocation) {
+    let i = flat_group(id) * WG + id.lid;
     if i >= params.n {
         return;
     }
@@ -97,12 +93,8 @@ fn loss_forward_backward(
 }
 
 @compute @workgroup_size(64)
-fn gd_step(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let i = (wg.x + wg.y * nwg.x) * WG + li;
+fn gd_step(id: Invocation) {
+    let i = flat_group(id) * WG + id.lid;
     if i < params.len {
         w[i] -= params.lr * d_w[i];
     }

@@ -49,10 +49,6 @@ const NO_INDEX: u32 = 0xffffffffu;
 var<workgroup> partial: array<Real, WG>;
 var<workgroup> partial_index: array<u32, WG>;
 
-fn row_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return wg.x + wg.y * nwg.x;
-}
-
 // Whether candidate (b, ib) beats the current best (a, ia) in argmax order: NaN above
 // everything, then larger values, then on ties the smaller index.
 fn beats(a: Real, ia: u32, b: Real, ib: u32) -> bool {
@@ -83,8 +79,9 @@ fn combine(kind: u32, a: Real, b: Real) -> Real {
 }
 
 // Shared by the three value reductions; `kind` is a constant at each call site.
-fn reduce_row(kind: u32, wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
-    let row = row_index(wg, nwg);
+fn reduce_row(kind: u32, id: Invocation) {
+    let lid = id.lid;
+    let row = flat_group(id);
     let row_in_range = row < params.rows;
     var acc = Real(0.0);
     if kind == KIND_MAX {
@@ -115,46 +112,30 @@ fn reduce_row(kind: u32, wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
 }
 
 @compute @workgroup_size(WG)
-fn reduce_sum(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    reduce_row(KIND_SUM, wg, nwg, lid);
+fn reduce_sum(id: Invocation) {
+    reduce_row(KIND_SUM, id);
 }
 
 @compute @workgroup_size(WG)
-fn reduce_sum_sq(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    reduce_row(KIND_SUM_SQ, wg, nwg, lid);
+fn reduce_sum_sq(id: Invocation) {
+    reduce_row(KIND_SUM_SQ, id);
 }
 
 @compute @workgroup_size(WG)
-fn reduce_max(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    reduce_row(KIND_MAX, wg, nwg, lid);
+fn reduce_max(id: Invocation) {
+    reduce_row(KIND_MAX, id);
 }
 
 @compute @workgroup_size(WG)
-fn reduce_argmax(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = row_index(wg, nwg);
+fn reduce_argmax(id: Invocation) {
+    let row = flat_group(id);
     let row_in_range = row < params.rows;
     var best = real_neg_inf();
     var best_index = NO_INDEX;
     if row_in_range {
         let start = row * params.cols;
         // Columns come in increasing order, so a tie keeps the earlier one.
-        for (var j = lid; j < params.cols; j += WG) {
+        for (var j = id.lid; j < params.cols; j += WG) {
             let v = x[start + j];
             if beats(best, best_index, v, j) {
                 best = v;
@@ -162,21 +143,21 @@ fn reduce_argmax(
             }
         }
     }
-    partial[lid] = best;
-    partial_index[lid] = best_index;
+    partial[id.lid] = best;
+    partial_index[id.lid] = best_index;
     workgroupBarrier();
     for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if lid < stride {
-            let v = partial[lid + stride];
-            let iv = partial_index[lid + stride];
-            if beats(partial[lid], partial_index[lid], v, iv) {
-                partial[lid] = v;
-                partial_index[lid] = iv;
+        if id.lid < stride {
+            let v = partial[id.lid + stride];
+            let iv = partial_index[id.lid + stride];
+            if beats(partial[id.lid], partial_index[id.lid], v, iv) {
+                partial[id.lid] = v;
+                partial_index[id.lid] = iv;
             }
         }
         workgroupBarrier();
     }
-    if row_in_range && lid == 0u {
+    if row_in_range && id.lid == 0u {
         out_index[row] = partial_index[0];
     }
 }

@@ -62,66 +62,50 @@ fn workgroup_sum(lid: u32, value: Real) -> Real {
     return partial[0];
 }
 
-fn row_index(wg: vec3<u32>, nwg: vec3<u32>) -> u32 {
-    return wg.x + wg.y * nwg.x;
-}
-
 @compute @workgroup_size(WG)
-fn rownorm_norms(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = row_index(wg, nwg);
+fn rownorm_norms(id: Invocation) {
+    let row = flat_group(id);
     let row_in_range = row < params.rows;
     var sum_sq = Real(0.0);
     if row_in_range {
         let start = row * params.cols;
-        for (var j = lid; j < params.cols; j += WG) {
+        for (var j = id.lid; j < params.cols; j += WG) {
             let v = x[start + j];
             sum_sq += v * v;
         }
     }
-    let total = workgroup_sum(lid, sum_sq);
-    if row_in_range && lid == 0u {
+    let total = workgroup_sum(id.lid, sum_sq);
+    if row_in_range && id.lid == 0u {
         norms_out[row] = real_sqrt(total);
     }
 }
 
 @compute @workgroup_size(WG)
-fn rownorm_renormalize(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = row_index(wg, nwg);
+fn rownorm_renormalize(id: Invocation) {
+    let row = flat_group(id);
     if row >= params.rows {
         return;
     }
     // A zero norm gives inf here and a non-finite row: the host checks norms first.
     let scale = params.target_norm / norms[row];
     let start = row * params.cols;
-    for (var j = lid; j < params.cols; j += WG) {
+    for (var j = id.lid; j < params.cols; j += WG) {
         y[start + j] = x[start + j] * scale;
     }
 }
 
 @compute @workgroup_size(WG)
-fn rownorm_backward(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
-) {
-    let row = row_index(wg, nwg);
+fn rownorm_backward(id: Invocation) {
+    let row = flat_group(id);
     let row_in_range = row < params.rows;
     let start = row * params.cols;
     var dot = Real(0.0);
     if row_in_range {
-        for (var j = lid; j < params.cols; j += WG) {
+        for (var j = id.lid; j < params.cols; j += WG) {
             dot += x[start + j] * d_y[start + j];
         }
     }
-    let x_dot_d_y = workgroup_sum(lid, dot);
+    let x_dot_d_y = workgroup_sum(id.lid, dot);
     if !row_in_range {
         return;
     }
@@ -129,7 +113,7 @@ fn rownorm_backward(
     let scale = params.target_norm / r;
     // Divided by r twice rather than by r * r, which over- or underflows sooner.
     let coef = x_dot_d_y / r / r;
-    for (var j = lid; j < params.cols; j += WG) {
+    for (var j = id.lid; j < params.cols; j += WG) {
         d_x[start + j] = scale * (d_y[start + j] - coef * x[start + j]);
     }
 }
