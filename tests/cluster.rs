@@ -114,7 +114,7 @@ fn dry_run_prints_the_array_and_the_merge_job_and_writes_nothing() {
         assert!(stdout.contains(line), "no `{line}` in:\n{stdout}");
     }
     let run = format!(
-        "{EXE} run {} --out {} --shard \"$SLURM_ARRAY_TASK_ID/$WIDEPROBE_SHARDS\"",
+        "{EXE} run {} --out {} --offline --shard \"$SLURM_ARRAY_TASK_ID/$WIDEPROBE_SHARDS\"",
         fs::canonicalize(&config).unwrap().display(),
         out.display()
     );
