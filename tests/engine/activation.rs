@@ -410,6 +410,9 @@ fn mismatched_shapes_are_errors_naming_the_shapes() {
 /// special values up to 1e30.
 #[test]
 fn f64_forward_and_backward_match_reference() {
+    if common::skip_without_f64() {
+        return;
+    }
     let gpu = common::gpu();
     let op = ActivationOp::<f64>::new(gpu).unwrap();
     let special = [

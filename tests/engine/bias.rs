@@ -85,6 +85,9 @@ fn bias_of_the_wrong_length_is_a_shape_error() {
 /// within the f32 bound in f64 ulps.
 #[test]
 fn f64_bias_add_and_grad_match_reference() {
+    if common::skip_without_f64() {
+        return;
+    }
     let gpu = common::gpu();
     let op = BiasOp::<f64>::new(gpu).unwrap();
     for &rows in &SIZES[..4] {

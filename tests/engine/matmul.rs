@@ -208,6 +208,9 @@ fn check_f64(variant: MatmulVariant, layout: Layout, dims: (usize, usize, usize)
 
 #[test]
 fn f64_all_variants_and_layouts_ragged_shapes() {
+    if common::skip_without_f64() {
+        return;
+    }
     for variant in MatmulVariant::ALL {
         for layout in Layout::ALL {
             for dims in [
@@ -225,6 +228,9 @@ fn f64_all_variants_and_layouts_ragged_shapes() {
 
 #[test]
 fn f64_alpha_beta_and_deep_products() {
+    if common::skip_without_f64() {
+        return;
+    }
     for variant in MatmulVariant::ALL {
         check_f64(variant, Layout::NT, (33, 130, 7), (-0.3, 0.7));
         check_f64(variant, Layout::TN, (7, 33, 0), (1.0, 0.5));

@@ -100,6 +100,9 @@ fn f64_weights_round_to_the_f32_networks_weights() {
 
 #[test]
 fn f64_conditioning_matches_its_saved_tensors_to_1e_9() {
+    if common::skip_without_f64() {
+        return;
+    }
     let dir = temp_dir("f64-conditioning");
     let layers = run(
         "kind: conditioning_at_init\ndataset: synthetic\nnetwork_precision: f64\n\
@@ -351,10 +354,16 @@ fn check_training(reduction: &str) {
 
 #[test]
 fn f64_training_half_sum_matches_its_saved_tensors_to_1e_9() {
+    if common::skip_without_f64() {
+        return;
+    }
     check_training("half_sum");
 }
 
 #[test]
 fn f64_training_mean_matches_its_saved_tensors_to_1e_9() {
+    if common::skip_without_f64() {
+        return;
+    }
     check_training("mean");
 }

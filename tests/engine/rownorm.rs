@@ -344,6 +344,9 @@ fn mismatched_shapes_are_errors_naming_the_shapes() {
 /// reference on fresh f64 inputs, with the f32 tests' bounds in f64 ulps (~1e-14).
 #[test]
 fn f64_norms_renormalize_and_backward_match_reference() {
+    if common::skip_without_f64() {
+        return;
+    }
     let gpu = common::gpu();
     let op = RowNorm::<f64>::new(gpu).unwrap();
     let scale = common::F64_OVER_F32;

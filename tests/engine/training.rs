@@ -216,6 +216,9 @@ fn gradients_match_finite_differences_with_bias() {
 /// renormalisation and bias under both reductions, to 1e-7 of the differences.
 #[test]
 fn f64_gradients_match_finite_differences_to_1e_7() {
+    if common::skip_without_f64() {
+        return;
+    }
     for act in Activation::ALL {
         for loss in Loss::ALL {
             check_gradients::<f64>(act, loss.into(), false, false);

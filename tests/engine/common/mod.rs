@@ -126,3 +126,13 @@ pub fn assert_close_f32(
 ) {
     assert_close(what, &to_f64(got), want, rel_frobenius, atol, rtol)
 }
+
+/// True (after saying so) when the adapter has no SHADER_F64 (the GL backend, Apple):
+/// an f64 test then has nothing to run.
+pub fn skip_without_f64() -> bool {
+    let skip = !gpu().has_f64();
+    if skip {
+        eprintln!("skipped: {} has no SHADER_F64", gpu().summary.name);
+    }
+    skip
+}
