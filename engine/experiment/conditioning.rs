@@ -14,6 +14,7 @@ use crate::data::Dataset;
 use crate::gpu::{Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
+use crate::io::tables::read_for_join;
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
 use crate::measure::{GershgorinProxies, SpectralOps};
 use crate::nn::fcn::init_weights_in;
@@ -434,7 +435,10 @@ impl SweepKind for ConditioningConfig {
         let done = || results.iter().filter(|r| r.record.status == "done");
         let mut layers = Table::new(&layers_header());
         for r in done() {
-            layers.extend(Table::read(&r.planned.dir.join(Self::TABLE))?)?;
+            layers.extend(read_for_join(
+                &r.planned.dir.join(Self::TABLE),
+                &layers.header,
+            )?)?;
         }
         layers.write(&out.join("layers.csv"))?;
         let mut infinite = Table::new(&infinite_header());
@@ -446,7 +450,7 @@ impl SweepKind for ConditioningConfig {
         for file in files {
             let p = out.join("infinite").join(file);
             if p.exists() {
-                infinite.extend(Table::read(&p)?)?;
+                infinite.extend(read_for_join(&p, &infinite.header)?)?;
             }
         }
         infinite.write(&out.join("infinite_width.csv"))?;

@@ -106,6 +106,48 @@ const ADDED_LATER: &[&str] = &[
     "network_precision",
 ];
 
+/// A run's table read to be joined under `header` (an aggregate's): columns of
+/// [`ADDED_LATER`] that a file written before them lacks become empty cells, in
+/// `header`'s order, so finished runs of an older wideprobe still merge. Any other
+/// difference is an error naming the file and the columns.
+pub fn read_for_join(path: &Path, header: &[String]) -> Result<Table> {
+    let table = Table::read(path)?;
+    if table.header == header {
+        return Ok(table);
+    }
+    let index: Vec<Option<usize>> = header
+        .iter()
+        .map(|c| table.header.iter().position(|h| h == c))
+        .collect();
+    let foreign = header
+        .iter()
+        .zip(&index)
+        .any(|(c, i)| i.is_none() && !ADDED_LATER.contains(&c.as_str()))
+        || table.header.iter().any(|h| !header.contains(h));
+    if foreign {
+        anyhow::bail!(
+            "{} has the columns {} where {} are expected: recompute that run (`--force`)",
+            path.display(),
+            table.header.join(","),
+            header.join(",")
+        );
+    }
+    let rows = table
+        .rows
+        .iter()
+        .map(|row| {
+            index
+                .iter()
+                .map(|i| i.map_or_else(String::new, |i| row[i].clone()))
+                .collect()
+        })
+        .collect();
+    Ok(Table {
+        header: header.to_vec(),
+        rows,
+    })
+}
+
 /// The index of `column`; `None` for a column of [`ADDED_LATER`] that an older file lacks.
 fn optional_column(table: &Table, column: &str) -> Result<Option<usize>> {
     match table.column(column) {
@@ -324,6 +366,31 @@ mod tests {
         );
         let back = EpochRow::from_table(&table).unwrap();
         assert_eq!(back, vec![row]);
+    }
+
+    #[test]
+    fn an_older_run_table_joins_with_empty_added_columns_and_others_are_refused() {
+        let dir = std::env::temp_dir().join(format!("wideprobe-join-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let header: Vec<String> = ["run_id", "layer", "network_precision", "kappa"]
+            .map(String::from)
+            .to_vec();
+        let old = dir.join("old.csv");
+        std::fs::write(&old, "run_id,layer,kappa\nr,3,2.5\n").unwrap();
+        let joined = read_for_join(&old, &header).unwrap();
+        assert_eq!(joined.header, header);
+        assert_eq!(joined.rows, vec![vec!["r", "3", "", "2.5"]]);
+        let foreign = dir.join("foreign.csv");
+        std::fs::write(&foreign, "run_id,layer,kappa,extra\nr,3,2.5,1\n").unwrap();
+        let err = read_for_join(&foreign, &header).unwrap_err().to_string();
+        assert!(
+            err.contains("foreign.csv") && err.contains("--force"),
+            "{err}"
+        );
+        let lacking = dir.join("lacking.csv");
+        std::fs::write(&lacking, "run_id,network_precision,kappa\nr,f32,2.5\n").unwrap();
+        assert!(read_for_join(&lacking, &header).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

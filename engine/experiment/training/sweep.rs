@@ -12,6 +12,7 @@ use crate::experiment::config::{Common, TrainingConfig, TrainingRun};
 use crate::experiment::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
 use crate::gpu::Gpu;
 use crate::io::table::Table;
+use crate::io::tables::read_for_join;
 use crate::linalg::Precision;
 
 /// What a training run adds to `result.json`.
@@ -96,7 +97,8 @@ impl SweepKind for TrainingConfig {
             let mut row = run_cells(&r.planned.run, &record.dataset, self);
             match record.extra.summary.as_ref().filter(|_| record.finished()) {
                 Some(s) => {
-                    epochs.extend(Table::read(&r.planned.dir.join(Self::TABLE))?)?;
+                    let table = read_for_join(&r.planned.dir.join(Self::TABLE), &epochs.header)?;
+                    epochs.extend(table)?;
                     row.extend(s.cells(record.seconds));
                 }
                 None => {
