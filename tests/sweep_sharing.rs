@@ -341,3 +341,46 @@ fn missing_cifar10_offline_falls_back_once_or_fails_when_strict() {
         "{err}"
     );
 }
+
+/// `merge` where the sweep's data is not found refuses instead of calling every run stale
+/// and rewriting the tables empty (uses the real CIFAR-10 batch when it is beside us).
+#[test]
+fn merge_without_the_sweeps_data_refuses_and_keeps_the_tables() {
+    let cifar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10");
+    if !cifar.join("data_batch_1.bin").exists() {
+        eprintln!("skipped: no CIFAR-10 at {}", cifar.display());
+        return;
+    }
+    let dir = scratch("merge-data");
+    let config = write(
+        &dir,
+        "c.yaml",
+        &CONFIG.replace("dataset: synthetic", "dataset: auto"),
+    );
+    let out = dir.join("out");
+    let with_data = |args: &[&str], data: &Path| {
+        Command::new(EXE)
+            .args(args)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .env("XDG_CACHE_HOME", dir.join("cache"))
+            .env("WIDEPROBE_DATA", data)
+            .output()
+            .unwrap()
+    };
+    ok(&with_data(
+        &["run", s(&config), "--out", s(&out), "--quiet", "--offline"],
+        &cifar,
+    ));
+    let tables = fs::read_to_string(out.join("layers.csv")).unwrap();
+    assert!(tables.contains(",cifar10,"), "{tables}");
+    let elsewhere = with_data(&["merge", s(&out)], &dir.join("no-data"));
+    assert!(!elsewhere.status.success());
+    let err = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(
+        err.contains("WIDEPROBE_DATA") && err.contains("nothing was rewritten"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(out.join("layers.csv")).unwrap(), tables);
+    ok(&with_data(&["merge", s(&out)], &cifar));
+    assert_eq!(fs::read_to_string(out.join("layers.csv")).unwrap(), tables);
+}

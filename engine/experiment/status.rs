@@ -84,18 +84,23 @@ fn read_config(dir: &Path) -> Result<ExperimentConfig> {
     parse_config(&text, &path.display().to_string())
 }
 
-/// The dataset identity, loaded on the CPU as a run would (no GPU needed).
+/// The dataset identity, loaded on the CPU as a run would (no GPU needed); `null` when
+/// it cannot be loaded here.
 fn data_id_of<K: SweepKind>(kind: &K, planned: &[PlannedRun<K::Run>]) -> serde_json::Value {
+    try_data_id(kind, planned).unwrap_or(serde_json::Value::Null)
+}
+
+fn try_data_id<K: SweepKind>(
+    kind: &K,
+    planned: &[PlannedRun<K::Run>],
+) -> Result<serde_json::Value> {
     let mut data = SweepData::default();
     let hidden = crate::experiment::progress::Progress::new(&[], true);
-    planned
-        .first()
-        .and_then(|p| {
-            data.get(kind.common(), kind.data_request(&p.run), &hidden)
-                .ok()
-        })
-        .map(data_identity)
-        .unwrap_or(serde_json::Value::Null)
+    let Some(p) = planned.first() else {
+        return Ok(serde_json::Value::Null);
+    };
+    let dataset = data.get(kind.common(), kind.data_request(&p.run), &hidden)?;
+    Ok(data_identity(dataset))
 }
 
 fn status_of<K: SweepKind>(kind: &K, dir: &Path) -> Result<Vec<RunStatus>> {
@@ -172,11 +177,30 @@ pub fn merge(dir: &Path) -> Result<Vec<PathBuf>> {
 
 fn merge_sweep<K: SweepKind>(kind: &K, dir: &Path) -> Result<()> {
     let planned = plan(kind, dir);
-    let data_id = data_id_of(kind, &planned);
     let manifest: serde_json::Value = std::fs::read_to_string(dir.join("manifest.json"))
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null);
+    // Results are checked against the data found here: without the sweep's data every
+    // run would look stale and the aggregates would be rewritten empty.
+    let data_id = try_data_id(kind, &planned).with_context(|| {
+        format!(
+            "cannot load the dataset of {} here, so its finished runs cannot be checked; \
+             nothing was rewritten: merge where the sweep's data is (the config's data_dir, \
+             or WIDEPROBE_DATA as the sweep had it)",
+            dir.display()
+        )
+    })?;
+    let recorded = manifest["dataset"]["name"].as_str();
+    if let (Some(recorded), Some(found)) = (recorded, data_id["name"].as_str()) {
+        anyhow::ensure!(
+            recorded == found,
+            "{} was computed on {recorded}, but the data found here is {found}; nothing was \
+             rewritten: merge where the sweep's data is (the config's data_dir, or \
+             WIDEPROBE_DATA as the sweep had it)",
+            dir.display()
+        );
+    }
     // The precision the runs ran in: the manifest's, else the first result's.
     let precision: Precision = manifest
         .get("precision")
