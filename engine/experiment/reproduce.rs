@@ -254,38 +254,11 @@ pub fn report_from_folders(out: &Path, command: &str) -> Result<Vec<Finding>> {
             format!("{name}: {runs} runs merged")
         })
         .collect();
-    let adapter = manifests
-        .first()
-        .map(|(_, m)| {
-            let a = &m["adapter"];
-            format!(
-                "{} ({}, {})",
-                a["name"].as_str().unwrap_or("?"),
-                a["backend"].as_str().unwrap_or("?"),
-                a["device_type"].as_str().unwrap_or("?")
-            )
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let mut datasets: Vec<String> = manifests
-        .iter()
-        .filter_map(|(_, m)| {
-            let d = &m["dataset"];
-            let name = d["name"].as_str()?.to_string();
-            Some(if d["synthetic"].as_bool() == Some(true) {
-                format!("{name} (SYNTHETIC: not CIFAR-10)")
-            } else {
-                name
-            })
-        })
-        .collect();
-    datasets.sort();
-    datasets.dedup();
     let meta = serde_json::json!({
         "experiments": lines.join("; "),
         "command": command,
-        "adapter": adapter,
+        // Device and dataset: the report's header reads them from the manifests.
         "wideprobe": format!("{} ({})", env!("CARGO_PKG_VERSION"), git_revision()),
-        "dataset": if datasets.is_empty() { "unknown".to_string() } else { datasets.join(", ") },
         "written": utc_now(),
     });
     write_report(out, &findings, &figures, &meta)?;
