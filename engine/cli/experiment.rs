@@ -237,15 +237,7 @@ pub fn slurm(args: &wideprobe::cluster::slurm::SlurmArgs) -> Result<()> {
         let text = std::fs::read_to_string(&args.config)
             .with_context(|| format!("cannot read the config {}", args.config.display()))?;
         let mut config = parse_config(&text, &args.config.display().to_string())?;
-        let online = RunOptions {
-            out: None,
-            force: false,
-            quiet: false,
-            save_tensors: false,
-            shard: None,
-            offline: false,
-        };
-        ensure_data(config.common_mut(), &online)?;
+        ensure_data(config.common_mut(), false)?;
     }
     wideprobe::cluster::slurm::slurm_command(args, wideprobe::experiment::status::unfinished_shards)
         .map(|_| ())

@@ -89,14 +89,7 @@ pub fn reproduce_set(
     // CIFAR-10 is fetched (or found missing) once: the first config decides, and a
     // fallback to synthetic data holds for the others too.
     let mut fell_back = false;
-    let mut fetch_options = RunOptions {
-        out: None,
-        force: false,
-        quiet: options.quiet,
-        save_tensors: false,
-        shard: None,
-        offline: options.offline,
-    };
+    let mut offline = options.offline;
     for (folder, (name, text)) in [
         ("conditioning", set.conditioning),
         ("training", set.training),
@@ -124,9 +117,9 @@ pub fn reproduce_set(
                     common.dataset = DatasetChoice::Synthetic;
                 }
                 let wanted = common.dataset;
-                ensure_data(common, &fetch_options)?;
+                ensure_data(common, offline)?;
                 fell_back |= wanted != common.dataset;
-                fetch_options.offline = true;
+                offline = true;
                 run_config(gpu, config, text, stem, &run_options)
             })
             .map_err(|e| format!("{e:#}"));

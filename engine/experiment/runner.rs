@@ -88,13 +88,13 @@ pub fn run_config(
     match config {
         ExperimentConfig::Conditioning(mut c) => {
             c.common.save_tensors |= options.save_tensors;
-            ensure_data(&mut c.common, options)?;
+            ensure_data(&mut c.common, options.offline)?;
             let out = prepare_out(c.common.out.as_ref(), text, stem, options, c.kind_name())?;
             sweep(gpu, &c, &out, options)
         }
         ExperimentConfig::Training(mut c) => {
             c.common.save_tensors |= options.save_tensors;
-            ensure_data(&mut c.common, options)?;
+            ensure_data(&mut c.common, options.offline)?;
             let out = prepare_out(c.common.out.as_ref(), text, stem, options, c.kind_name())?;
             sweep(gpu, &c, &out, options)
         }
@@ -103,8 +103,8 @@ pub fn run_config(
 
 /// Fetches CIFAR-10 when the config wants it and it is missing (unless offline);
 /// `dataset: auto` falls back to synthetic data with one banner naming the fix.
-pub fn ensure_data(common: &mut Common, options: &RunOptions) -> Result<()> {
-    let plan = ensure_cifar10(common.dataset, common.data_dir.as_deref(), options.offline)?;
+pub fn ensure_data(common: &mut Common, offline: bool) -> Result<()> {
+    let plan = ensure_cifar10(common.dataset, common.data_dir.as_deref(), offline)?;
     if let Some(banner) = &plan.banner {
         eprintln!("warning: {banner}");
     }
@@ -232,14 +232,15 @@ fn warn_if_long_on_software(gpu: &Gpu, costs: &[f64]) {
     if !gpu.summary.device_type.eq_ignore_ascii_case("cpu") {
         return;
     }
-    let seconds = costs.iter().sum::<f64>() / SOFTWARE_FLOPS_PER_SECOND;
+    let flops: f64 = costs.iter().sum();
+    let seconds = flops / SOFTWARE_FLOPS_PER_SECOND;
     if seconds > 600.0 {
         eprintln!(
             "note: {} is a software adapter (it runs on the CPU); this sweep is about {:.0} GFLOP, \
              roughly {:.0} minutes at its few GFLOP/s (a GPU takes minutes). Results are kept \
              run by run: stopping and rerunning resumes.",
             gpu.summary.name,
-            costs.iter().sum::<f64>() / 1e9,
+            flops / 1e9,
             seconds / 60.0
         );
     }
