@@ -37,6 +37,17 @@ struct State {
     computed_seconds: f64,
 }
 
+impl State {
+    /// Cost of the ended runs and of the part of the current run done.
+    fn done_cost(&self) -> f64 {
+        let partial = self
+            .current
+            .as_ref()
+            .map_or(0.0, |c| c.cost * c.done_fraction);
+        self.ended_cost + partial
+    }
+}
+
 struct Current {
     id: String,
     cost: f64,
@@ -139,8 +150,7 @@ impl Progress {
     }
 
     fn show(&self, s: &State, epoch: Option<(usize, usize)>) {
-        let partial = s.current.as_ref().map_or(0.0, |c| c.cost * c.done_fraction);
-        let fraction = ((s.ended_cost + partial) / s.total_cost).clamp(0.0, 1.0);
+        let fraction = (s.done_cost() / s.total_cost).clamp(0.0, 1.0);
         self.bar.set_position((fraction * UNITS as f64) as u64);
         let run = match &s.current {
             Some(c) => {
@@ -159,8 +169,7 @@ fn eta(s: &State) -> String {
     if s.computed_cost <= 0.0 {
         return "after the first run".into();
     }
-    let partial = s.current.as_ref().map_or(0.0, |c| c.cost * c.done_fraction);
-    let remaining = (s.total_cost - s.ended_cost - partial).max(0.0);
+    let remaining = (s.total_cost - s.done_cost()).max(0.0);
     clock(remaining * s.computed_seconds / s.computed_cost)
 }
 
