@@ -29,7 +29,7 @@ struct State {
     runs: usize,
     ended: usize,
     total_cost: f64,
-    /// Cost of the runs that have ended, and of the part of the current run done.
+    /// Cost of the runs that have ended (the current run's part: `done_cost`).
     ended_cost: f64,
     current: Option<Current>,
     /// Cost and seconds of the runs computed here: the measured rate.
