@@ -9,9 +9,28 @@
 // which applies H = I - tau v v^T on both sides; d[k] = A[k, k], e[k] = alpha.
 // Backward stable: T is the exact reduction of A + E with ||E|| <= c n u ||A||.
 //
-// Entry point:
+// Two ways to run it, the same reduction (sums taken in another order):
+// - one workgroup per matrix (`tridiagonalize`): many small matrices in one launch;
+// - the wide reduction (`mirror`, then `reflect` and `update` per column), which spreads
+//   each column's trailing-matrix work over many workgroups: for large matrices on a
+//   GPU, where one workgroup would use one of a hundred cores.
+//
+// Entry points:
 //   tridiagonalize: reduces each of `count` matrices; only the lower triangle of each
 //                   input is read (the upper is taken as its mirror image).
+//   mirror:         work = a with the upper triangle taken from the lower (wide path).
+//   reflect:        one workgroup per matrix, column k: finishes column k-1's update
+//                   vector w from `update`'s partial sums, applies column k-1's
+//                   reflection to column k, forms column k's reflector (v, tau) and
+//                   writes d[k], e[k].
+//   update:         many workgroups per matrix: applies column k-1's two-sided update
+//                   to the trailing matrix A[k+1.., k+1..] and, in the same pass over
+//                   it, sums the products with column k's reflector (p = A22 v) in
+//                   partial sums per chunk of rows. Every element is read and written
+//                   once per column.
+//   The host records mirror, reflect, update, reflect, ..., reflect (n reflects, n - 1
+//   updates) in one pass with the same bindings each time: the column index lives on
+//   the device (`step`, advanced by reflect), so no launch needs its own parameters.
 //
 // Bindings:
 //   a        (read)        [count, n, n] symmetric matrices, row-major
@@ -19,6 +38,10 @@
 //   tri      (read_write)  [count, 2n]: d[0..n], then e[0..n-1], then a 0
 //   scratch  (read_write)  [count, 2n]: v, then p (overwritten by w)
 //   params   (uniform)     n, count, and the columns [k_begin, k_end) this launch reduces
+//   vecs     (read_write)  [count, 3n] wide path: v of even columns, v of odd columns, w
+//   psum     (read_write)  [count, CHUNKS n] wide path: update's partial sums of A22 v
+//   taus     (read_write)  [count, 2] wide path: tau of even and odd columns
+//   step     (read_write)  [count] wide path: the next column reflect reduces (starts 0)
 //
 // A launch reduces a range of columns, the host records ranges of bounded work into
 // one batch: lavapipe was measured to leave a single long launch unfinished past
@@ -44,6 +67,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> tri: array<Real>;
 @group(0) @binding(3) var<storage, read_write> scratch: array<Real>;
 @group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read_write> vecs: array<Real>;
+@group(0) @binding(6) var<storage, read_write> psum: array<Real>;
+@group(0) @binding(7) var<storage, read_write> taus: array<Real>;
+@group(0) @binding(8) var<storage, read_write> step: array<u32>;
 
 // A power of two, for the tree reduction.
 const WG: u32 = 256u;
@@ -175,5 +202,169 @@ fn tridiagonalize(id: Invocation) {
     if id.lid == 0u && n > 0u && params.k_end + 1u >= n {
         tri[tb + n - 1u] = work[base + (n - 1u) * n + n - 1u];
         tri[tb + 2u * n - 1u] = Real(0.0);
+    }
+}
+
+// ---- The wide reduction -------------------------------------------------------------
+
+// Columns of the trailing matrix one `update` workgroup covers (4 rows at a time).
+const COLS: u32 = 64u;
+// Most chunks of rows `update` splits the trailing matrix into: `reflect` sums CHUNKS
+// partial sums per element, so this bounds its single-workgroup work (CHUNKS m reads).
+const CHUNKS: u32 = 16u;
+
+// Chunks of rows for a trailing matrix of order m: rows of ~64 or more per chunk.
+var<workgroup> column: u32;
+
+fn chunk_count(m: u32) -> u32 {
+    return clamp((m + 63u) / 64u, 1u, CHUNKS);
+}
+
+@compute @workgroup_size(WG)
+fn mirror(id: Invocation) {
+    let n = params.n;
+    let idx = flat_group(id) * WG + id.lid;
+    if idx >= params.count * n * n {
+        return;
+    }
+    let base = (idx / (n * n)) * n * n;
+    let i = (idx % (n * n)) / n;
+    let j = idx % n;
+    work[idx] = a[base + select(i * n + j, j * n + i, j > i)];
+}
+
+@compute @workgroup_size(WG)
+fn reflect(id: Invocation) {
+    let mat = flat_group(id);
+    if mat >= params.count {
+        return;
+    }
+    let n = params.n;
+    // The column, read through workgroup memory so that the compiler knows every
+    // invocation has the same one (barriers below depend on it).
+    if id.lid == 0u {
+        column = step[mat];
+    }
+    let k = workgroupUniformLoad(&column);
+    let base = mat * n * n;
+    let tb = mat * 2u * n;
+    let vb_prev = mat * 3u * n + ((k + 1u) % 2u) * n; // v of column k - 1
+    let vb = mat * 3u * n + (k % 2u) * n; // v of column k (replaces column k - 2's)
+    let wb = mat * 3u * n + 2u * n; // w of column k - 1
+    let pb = mat * CHUNKS * n;
+
+    // w = p - (tau/2)(p.v) v for column k - 1, with p = tau A22 v from update's sums.
+    var wk = Real(0.0);
+    var vk = Real(0.0);
+    if k >= 1u {
+        let tau_prev = taus[mat * 2u + (k + 1u) % 2u];
+        let chunks = chunk_count(n - k);
+        var pv = Real(0.0);
+        for (var i = k + id.lid; i < n; i += WG) {
+            var sum = Real(0.0);
+            for (var c = 0u; c < chunks; c++) {
+                sum += psum[pb + c * n + i];
+            }
+            let p = tau_prev * sum;
+            vecs[wb + i] = p;
+            pv += p * vecs[vb_prev + i];
+        }
+        let half_k = Real(0.5) * tau_prev * workgroup_sum(id.lid, pv);
+        for (var i = k + id.lid; i < n; i += WG) {
+            vecs[wb + i] -= half_k * vecs[vb_prev + i];
+        }
+        storageBarrier();
+        wk = vecs[wb + k];
+        vk = vecs[vb_prev + k];
+    }
+
+    // Column k after column k - 1's update, read as row k (the matrix is kept whole):
+    // x_i = A[k, i] - v_i w_k - w_i v_k for i >= k; x_k is d[k]. The reflector's v
+    // holds x_i, i > k, then v[k+1] = x0 - alpha.
+    var ss = Real(0.0);
+    for (var i = k + 1u + id.lid; i < n; i += WG) {
+        var xi = work[base + k * n + i];
+        if k >= 1u {
+            xi -= vecs[vb_prev + i] * wk + vecs[wb + i] * vk;
+        }
+        vecs[vb + i] = xi;
+        ss += xi * xi;
+    }
+    let sigma = workgroup_sum(id.lid, ss);
+    let dk = work[base + k * n + k] - Real(2.0) * vk * wk;
+    if k + 1u >= n {
+        if id.lid == 0u {
+            tri[tb + k] = dk;
+            tri[tb + 2u * n - 1u] = Real(0.0);
+            step[mat] = k + 1u;
+        }
+        return;
+    }
+    var x0 = work[base + k * n + k + 1u];
+    if k >= 1u {
+        x0 -= vecs[vb_prev + k + 1u] * wk + vecs[wb + k + 1u] * vk;
+    }
+    let xnorm = root(sigma);
+    let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
+    var tau = Real(0.0);
+    if xnorm != Real(0.0) {
+        tau = Real(1.0) / (sigma + abs(x0) * xnorm);
+    }
+    if id.lid == 0u {
+        vecs[vb + k + 1u] = x0 - alpha;
+        taus[mat * 2u + k % 2u] = tau;
+        tri[tb + k] = dk;
+        tri[tb + n + k] = alpha;
+        step[mat] = k + 1u;
+    }
+}
+
+// Workgroup (x: 64 columns, y: a chunk of rows, z: the matrix) of the trailing matrix of
+// column k = step - 1. Invocation l covers column x COLS + l % 64 and every fourth row of
+// the chunk from l / 64: neighbouring invocations touch neighbouring addresses.
+@compute @workgroup_size(WG)
+fn update(id: Invocation) {
+    let mat = id.wg.z;
+    let n = params.n;
+    let k = step[mat] - 1u;
+    let lo = k + 1u;
+    let m = n - lo;
+    let chunks = chunk_count(m);
+    let rows = (m + chunks - 1u) / chunks;
+    let col = lo + id.wg.x * COLS + id.lid % COLS;
+    let row_begin = lo + id.wg.y * rows;
+    let row_end = min(row_begin + rows, n);
+    let base = mat * n * n;
+    let vb_prev = mat * 3u * n + ((k + 1u) % 2u) * n;
+    let vb = mat * 3u * n + (k % 2u) * n;
+    let wb = mat * 3u * n + 2u * n;
+
+    var acc = Real(0.0);
+    if col < n {
+        var vc = Real(0.0);
+        var wc = Real(0.0);
+        if k >= 1u {
+            vc = vecs[vb_prev + col];
+            wc = vecs[wb + col];
+        }
+        for (var r = row_begin + id.lid / COLS; r < row_end; r += WG / COLS) {
+            let at = base + r * n + col;
+            var value = work[at];
+            if k >= 1u {
+                value -= vecs[vb_prev + r] * wc + vecs[wb + r] * vc;
+                work[at] = value;
+            }
+            acc += value * vecs[vb + r];
+        }
+    }
+    workgroupBarrier();
+    partial[id.lid] = acc;
+    workgroupBarrier();
+    if id.lid < COLS && col < n {
+        var sum = Real(0.0);
+        for (var g = 0u; g < WG / COLS; g++) {
+            sum += partial[g * COLS + id.lid];
+        }
+        psum[mat * CHUNKS * n + id.wg.y * n + col] = sum;
     }
 }

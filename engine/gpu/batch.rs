@@ -50,6 +50,18 @@ impl<'g> Batch<'g> {
         params: Option<&P>,
         workgroups: [u32; 3],
     ) -> Result<()> {
+        let bound = self.bind(kernel, buffers, params)?;
+        self.launches(&kernel.label, &[(&bound, workgroups)])
+    }
+
+    /// Binds `kernel` to its buffers and params once, for [`Batch::launches`] that
+    /// launch it many times (a solver's column steps) without a bind group each.
+    pub fn bind<'k, P: bytemuck::Pod>(
+        &self,
+        kernel: &'k Kernel,
+        buffers: &[&wgpu::Buffer],
+        params: Option<&P>,
+    ) -> Result<Bound<'k>> {
         let storage_count = kernel
             .bindings
             .iter()
@@ -67,17 +79,6 @@ impl<'g> Batch<'g> {
                 buffers.len(),
                 if params.is_some() { "" } else { "no" }
             );
-        }
-        let max = self.gpu.limits().max_compute_workgroups_per_dimension;
-        if workgroups.iter().any(|&g| g > max) {
-            bail!(
-                "kernel {} launched with {:?} workgroups; the adapter allows {max} per dimension",
-                kernel.label,
-                workgroups
-            );
-        }
-        if workgroups.contains(&0) {
-            return Ok(()); // nothing to do: an empty tensor
         }
         let uniform = params.map(|p| {
             self.gpu
@@ -100,7 +101,7 @@ impl<'g> Batch<'g> {
                 },
             })
             .collect();
-        let bind_group = self
+        let group = self
             .gpu
             .device
             .create_bind_group(&wgpu::BindGroupDescriptor {
@@ -108,16 +109,34 @@ impl<'g> Batch<'g> {
                 layout: &kernel.layout,
                 entries: &entries,
             });
-        let timestamp_writes = self.timer.as_mut().and_then(|t| t.next_pass(&kernel.label));
+        Ok(Bound { kernel, group })
+    }
+
+    /// Records `launches` in order into one compute pass (wgpu orders launches that
+    /// share buffers). Launches with an empty grid are skipped.
+    pub fn launches(&mut self, label: &str, launches: &[(&Bound, [u32; 3])]) -> Result<()> {
+        let max = self.gpu.limits().max_compute_workgroups_per_dimension;
+        if let Some((bound, groups)) = launches.iter().find(|(_, g)| g.iter().any(|&g| g > max)) {
+            bail!(
+                "kernel {} launched with {groups:?} workgroups; the adapter allows {max} per dimension",
+                bound.kernel.label
+            );
+        }
+        if launches.iter().all(|(_, g)| g.contains(&0)) {
+            return Ok(()); // nothing to do: empty tensors
+        }
+        let timestamp_writes = self.timer.as_mut().and_then(|t| t.next_pass(label));
         let mut pass = self
             .encoder
             .begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some(&kernel.label),
+                label: Some(label),
                 timestamp_writes,
             });
-        pass.set_pipeline(&kernel.pipeline);
-        pass.set_bind_group(0, &bind_group, &[]);
-        pass.dispatch_workgroups(workgroups[0], workgroups[1], workgroups[2]);
+        for (bound, groups) in launches.iter().filter(|(_, g)| !g.contains(&0)) {
+            pass.set_pipeline(&bound.kernel.pipeline);
+            pass.set_bind_group(0, &bound.group, &[]);
+            pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+        }
         Ok(())
     }
 
@@ -152,6 +171,12 @@ impl<'g> Batch<'g> {
             None => Ok(None),
         }
     }
+}
+
+/// A kernel bound to its buffers ([`Batch::bind`]), launched by [`Batch::launches`].
+pub struct Bound<'k> {
+    kernel: &'k Kernel,
+    group: wgpu::BindGroup,
 }
 
 /// Workgroup counts for `groups` workgroups laid out in x then y, since one

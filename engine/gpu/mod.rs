@@ -13,7 +13,7 @@ pub mod readback;
 pub mod tensor;
 pub mod timing;
 
-pub use batch::{grid_1d, groups_for, Batch};
+pub use batch::{grid_1d, groups_for, Batch, Bound};
 pub use context::{list_adapters, AdapterSummary, Gpu, GpuOptions};
 pub use error::GpuError;
 pub use kernel::{Kernel, Shader};

@@ -1,5 +1,7 @@
 //! Dense symmetric eigensolver: Householder reduction to tridiagonal form on the GPU
-//! (shaders/tridiagonalize.wgsl, one workgroup per matrix, no readback per column),
+//! (shaders/tridiagonalize.wgsl: one workgroup per matrix below order
+//! [`crate::ops::tridiagonalize::WIDE_FROM_ORDER`], each column spread over many
+//! workgroups from it; no readback per column),
 //! then every eigenvalue of the tridiagonal on the host in f64 ([`super::tridiag`]).
 //! One submission and one readback (2n numbers) per batch of matrices.
 //!
@@ -18,7 +20,7 @@ use super::lanczos::{EigenEstimate, SpectrumResult};
 use super::tridiag::tridiag_eigen;
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::ops::tridiagonalize::{TridiagonalWork, Tridiagonalize};
+use crate::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
 
 /// c in the reported bound c·n·u·‖A‖₂. Measured errors stay well below it (tests at
 /// n up to 257, f32 and f64; errors there are ~0.1·sqrt(n)·u·‖A‖).
@@ -48,6 +50,18 @@ impl<T: Real> DenseEigensolver<T> {
     /// `[count, n, n]` (lower triangles read). The matrices must not change until
     /// the batch has been submitted.
     pub fn record(&self, batch: &mut Batch, matrices: &Tensor<T>) -> Result<PendingSpectra<T>> {
+        let n = matrices.shape().last().copied().unwrap_or(0);
+        self.record_with(batch, matrices, Reduction::for_order(n))
+    }
+
+    /// [`DenseEigensolver::record`] with the reduction chosen by the caller (tests and
+    /// benches compare the two).
+    pub fn record_with(
+        &self,
+        batch: &mut Batch,
+        matrices: &Tensor<T>,
+        reduction: Reduction,
+    ) -> Result<PendingSpectra<T>> {
         let shape = matrices.shape();
         let (count, n) = match *shape {
             [r, c] if r == c => (1, r),
@@ -60,7 +74,7 @@ impl<T: Real> DenseEigensolver<T> {
         if n == 0 || count == 0 {
             bail!("the dense eigensolver needs matrices of order at least 1, got shape {shape:?}");
         }
-        let work = TridiagonalWork::new(batch.gpu(), count, n)?;
+        let work = TridiagonalWork::new(batch.gpu(), count, n, reduction)?;
         self.reduce.record(batch, matrices, &work)?;
         Ok(PendingSpectra {
             work,

@@ -1,12 +1,15 @@
-//! Householder tridiagonalisation of a batch of symmetric matrices, one workgroup per
-//! matrix (shaders/tridiagonalize.wgsl); the dense eigensolver's GPU half.
+//! Householder tridiagonalisation of a batch of symmetric matrices
+//! (shaders/tridiagonalize.wgsl); the dense eigensolver's GPU half. Two ways to run it:
+//! one workgroup per matrix ([`Reduction::Workgroup`]), or the wide reduction
+//! ([`Reduction::Wide`]) that spreads each column's trailing-matrix work over many
+//! workgroups, two launches per column recorded in one pass.
 
 use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
 use super::krylov::SpectralElement;
-use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// Params of shaders/tridiagonalize.wgsl (16 bytes, the same in both precisions).
 #[repr(C)]
@@ -42,9 +45,47 @@ pub fn column_ranges(n: usize) -> Vec<(usize, usize)> {
     ranges
 }
 
-/// The reduction kernel of one precision, built once.
+/// How the reduction spreads over the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduction {
+    /// One workgroup per matrix: many small matrices in one launch, few launches.
+    Workgroup,
+    /// Each column's trailing-matrix update over many workgroups (`update`), one
+    /// workgroup forming the reflector (`reflect`): 2n launches per stack of matrices,
+    /// every core busy on large ones.
+    Wide,
+}
+
+/// Orders from which the wide reduction is used: below it a matrix's column work is
+/// too small to spread, and one workgroup per matrix needs fewer launches.
+pub const WIDE_FROM_ORDER: usize = 128;
+
+impl Reduction {
+    /// The reduction for matrices of order `n`.
+    pub fn for_order(n: usize) -> Reduction {
+        if n >= WIDE_FROM_ORDER {
+            Reduction::Wide
+        } else {
+            Reduction::Workgroup
+        }
+    }
+}
+
+/// Columns one `update` workgroup covers and the most row chunks (shaders/tridiagonalize.wgsl).
+const WIDE_COLS: usize = 64;
+const WIDE_CHUNKS: usize = 16;
+
+/// Row chunks of a trailing matrix of order m (as the shader's `chunk_count`).
+fn chunk_count(m: usize) -> usize {
+    m.div_ceil(64).clamp(1, WIDE_CHUNKS)
+}
+
+/// The reduction kernels of one precision, built once.
 pub struct Tridiagonalize<T: SpectralElement> {
     kernel: Arc<Kernel>,
+    mirror: Arc<Kernel>,
+    reflect: Arc<Kernel>,
+    update: Arc<Kernel>,
     _element: std::marker::PhantomData<T>,
 }
 
@@ -58,17 +99,50 @@ pub struct TridiagonalWork<T: SpectralElement> {
     pub tri: Tensor<T>,
     /// `[count, 2n]`: the reflector and the symmetric update vector.
     scratch: Tensor<T>,
+    /// The wide reduction's state, when it is the one used.
+    wide: Option<WideWork<T>>,
+}
+
+/// Device buffers of the wide reduction (shaders/tridiagonalize.wgsl, bindings 5-8).
+struct WideWork<T: SpectralElement> {
+    /// `[count, 3n]`: v of even columns, v of odd columns, w.
+    vecs: Tensor<T>,
+    /// `[count, CHUNKS n]`: partial sums of A22 v per chunk of rows.
+    psum: Tensor<T>,
+    /// `[count, 2]`: tau of even and odd columns.
+    taus: Tensor<T>,
+    /// `[count]`: the next column to reduce, advanced on the device.
+    step: Tensor<u32>,
 }
 
 impl<T: SpectralElement> TridiagonalWork<T> {
-    pub fn new(gpu: &Gpu, count: usize, n: usize) -> Result<Self> {
+    pub fn new(gpu: &Gpu, count: usize, n: usize, reduction: Reduction) -> Result<Self> {
+        let wide = match reduction {
+            Reduction::Workgroup => None,
+            Reduction::Wide => Some(WideWork {
+                vecs: Tensor::zeros(gpu, &[count, 3 * n])?,
+                psum: Tensor::zeros(gpu, &[count, WIDE_CHUNKS * n])?,
+                taus: Tensor::zeros(gpu, &[count, 2])?,
+                step: Tensor::zeros(gpu, &[count])?,
+            }),
+        };
         Ok(TridiagonalWork {
             count,
             n,
             work: Tensor::zeros(gpu, &[count, n, n])?,
             tri: Tensor::zeros(gpu, &[count, 2 * n])?,
             scratch: Tensor::zeros(gpu, &[count, 2 * n])?,
+            wide,
         })
+    }
+
+    /// The reduction these buffers were made for.
+    pub fn reduction(&self) -> Reduction {
+        if self.wide.is_some() {
+            Reduction::Wide
+        } else {
+            Reduction::Workgroup
+        }
     }
 }
 
@@ -77,6 +151,9 @@ impl<T: SpectralElement> Tridiagonalize<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(Tridiagonalize {
             kernel: gpu.kernel(T::TRIDIAGONALIZE, "tridiagonalize", &[])?,
+            mirror: gpu.kernel(T::TRIDIAGONALIZE, "mirror", &[])?,
+            reflect: gpu.kernel(T::TRIDIAGONALIZE, "reflect", &[])?,
+            update: gpu.kernel(T::TRIDIAGONALIZE, "update", &[])?,
             _element: std::marker::PhantomData,
         })
     }
@@ -103,6 +180,9 @@ impl<T: SpectralElement> Tridiagonalize<T> {
                  reduce them in smaller batches"
             );
         }
+        if let Some(wide) = &work.wide {
+            return self.record_wide(batch, a, work, wide);
+        }
         let buffers = [
             a.buffer(),
             work.work.buffer(),
@@ -120,5 +200,63 @@ impl<T: SpectralElement> Tridiagonalize<T> {
             batch.dispatch(&self.kernel, &buffers, Some(&params), groups)?;
         }
         Ok(())
+    }
+
+    /// The wide reduction: mirror, then reflect and update per column, all in one
+    /// pass with one bind group per kernel (the column index advances on the device).
+    fn record_wide(
+        &self,
+        batch: &mut Batch,
+        a: &Tensor<T>,
+        work: &TridiagonalWork<T>,
+        wide: &WideWork<T>,
+    ) -> Result<()> {
+        let (count, n) = (work.count, work.n);
+        let limit = batch.gpu().limits().max_compute_workgroups_per_dimension as usize;
+        if count > limit {
+            bail!(
+                "tridiagonalize: {count} matrices in one stack exceed the adapter's {limit} \
+                 workgroups per dimension; reduce them in smaller stacks"
+            );
+        }
+        let params = TridiagonalizeParams {
+            n: n as u32,
+            count: count as u32,
+            k_begin: 0,
+            k_end: 0,
+        };
+        let mirror = batch.bind(
+            &self.mirror,
+            &[a.buffer(), work.work.buffer()],
+            Some(&params),
+        )?;
+        let state = [
+            work.work.buffer(),
+            work.tri.buffer(),
+            wide.vecs.buffer(),
+            wide.psum.buffer(),
+            wide.taus.buffer(),
+            wide.step.buffer(),
+        ];
+        let reflect = batch.bind(&self.reflect, &state, Some(&params))?;
+        let update = batch.bind(
+            &self.update,
+            &[state[0], state[2], state[3], state[5]],
+            Some(&params),
+        )?;
+        let mut launches = vec![(
+            &mirror,
+            grid_1d(batch.gpu(), groups_for(count * n * n, 256))?,
+        )];
+        let reflect_groups = grid_1d(batch.gpu(), count as u64)?;
+        for k in 0..n {
+            launches.push((&reflect, reflect_groups));
+            if k + 1 < n {
+                let m = n - k - 1;
+                let cols = m.div_ceil(WIDE_COLS) as u32;
+                launches.push((&update, [cols, chunk_count(m) as u32, count as u32]));
+            }
+        }
+        batch.launches("tridiagonalize (wide)", &launches)
     }
 }

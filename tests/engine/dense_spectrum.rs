@@ -14,7 +14,7 @@ use wideprobe::linalg::{
     lanczos, power_iteration, spectrum_with_method, DenseEigensolver, DenseMatrix, LanczosOptions,
     Precision, Real, SpectrumMethod,
 };
-use wideprobe::ops::tridiagonalize::{TridiagonalWork, Tridiagonalize};
+use wideprobe::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
 use wideprobe::ops::vector::VectorOps;
 
 use crate::common;
@@ -72,7 +72,10 @@ fn check_full(what: &str, values: &[f64], bound: f64, reference: &[f64]) -> f64 
     worst / bound.max(f64::MIN_POSITIVE)
 }
 
-fn dense_cases<T: Real>(orders: &[usize]) {
+/// Both reductions: one workgroup per matrix, and each column spread over workgroups.
+const REDUCTIONS: [Reduction; 2] = [Reduction::Workgroup, Reduction::Wide];
+
+fn dense_cases<T: Real>(orders: &[usize], reduction: Reduction) {
     let gpu = common::gpu();
     let solver = DenseEigensolver::<T>::new(gpu).unwrap();
     let mut rng = common::rng(&format!("dense {}", T::NAME));
@@ -83,8 +86,11 @@ fn dense_cases<T: Real>(orders: &[usize]) {
             let reference = reference_eigenvalues(&a, n);
             let converted: Vec<T> = a.iter().map(|&x| T::from_f64(x)).collect();
             let matrix = Tensor::from_slice(gpu, &[n, n], &converted).unwrap();
-            let r = solver.spectrum(gpu, &matrix, 1).unwrap();
-            let what = format!("dense {} n={n} {name}", T::NAME);
+            let mut batch = Batch::new(gpu);
+            let pending = solver.record_with(&mut batch, &matrix, reduction).unwrap();
+            batch.submit().unwrap();
+            let r = solver.finish(gpu, pending, 1, 1).unwrap().remove(0);
+            let what = format!("dense {} n={n} {name} {reduction:?}", T::NAME);
             let values = r.full_spectrum.as_ref().expect("every eigenvalue");
             let bound = r.smallest[0].bound;
             let ratio = check_full(&what, values, bound, &reference);
@@ -96,12 +102,17 @@ fn dense_cases<T: Real>(orders: &[usize]) {
             assert_eq!(r.lambda_max(), values[n - 1]);
         }
     }
-    eprintln!("dense {}: worst error / bound {worst_ratio:.2e}", T::NAME);
+    eprintln!(
+        "dense {} {reduction:?}: worst error / bound {worst_ratio:.2e}",
+        T::NAME
+    );
 }
 
 #[test]
 fn dense_f32_contains_faer_eigenvalues_within_its_bound() {
-    dense_cases::<f32>(&[1, 2, 7, 33, 130, 257]);
+    for reduction in REDUCTIONS {
+        dense_cases::<f32>(&[1, 2, 7, 33, 130, 257], reduction);
+    }
 }
 
 #[test]
@@ -110,13 +121,15 @@ fn dense_f64_contains_faer_eigenvalues_within_its_bound() {
         eprintln!("skipped: adapter has no SHADER_F64");
         return;
     }
-    dense_cases::<f64>(&[1, 2, 7, 33, 130, 257]);
+    for reduction in REDUCTIONS {
+        dense_cases::<f64>(&[1, 2, 7, 33, 130, 257], reduction);
+    }
 }
 
 #[test]
 #[ignore = "n = 1000 takes long on lavapipe; run with --ignored on a GPU"]
 fn dense_f64_at_order_1000() {
-    dense_cases::<f64>(&[1000]);
+    dense_cases::<f64>(&[1000], Reduction::Wide);
 }
 
 /// The kernel itself, its output poisoned first: the tridiagonal it leaves has faer's
@@ -126,7 +139,10 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
     let gpu = common::gpu();
     let mut rng = common::rng("tridiagonalize poisoned");
     let reduce = Tridiagonalize::<f32>::new(gpu).unwrap();
-    for n in [1usize, 7, 33, 130] {
+    for (n, reduction) in [1usize, 7, 33, 130]
+        .into_iter()
+        .flat_map(|n| REDUCTIONS.map(|r| (n, r)))
+    {
         let lambdas: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
         let a = stored::<f32>(&with_spectrum(&mut rng, &lambdas));
         let matrix = Tensor::from_slice(
@@ -135,7 +151,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
             &a.iter().map(|&x| x as f32).collect::<Vec<_>>(),
         )
         .unwrap();
-        let work = TridiagonalWork::<f32>::new(gpu, 1, n).unwrap();
+        let work = TridiagonalWork::<f32>::new(gpu, 1, n, reduction).unwrap();
         work.tri.poison(gpu).unwrap();
         let mut batch = Batch::new(gpu);
         reduce.record(&mut batch, &matrix, &work).unwrap();
@@ -149,7 +165,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
             .collect();
         assert!(
             tri.iter().all(|x| x.is_finite()),
-            "n={n}: unwritten slot in {tri:?}"
+            "n={n} {reduction:?}: unwritten slot in {tri:?}"
         );
         let (d, e) = tri.split_at(n);
         let values = wideprobe::linalg::tridiag::tridiag_eigen(d, &e[..n - 1], false)
@@ -157,7 +173,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
             .values;
         let reference = reference_eigenvalues(&a, n);
         check_full(
-            &format!("tridiagonalize n={n}"),
+            &format!("tridiagonalize n={n} {reduction:?}"),
             &values,
             dense_bound(f32::UNIT_ROUNDOFF, n, 1.0),
             &reference,
@@ -169,10 +185,16 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
 /// one batch, give bit-identical spectra to one matrix at a time.
 #[test]
 fn batched_dense_spectra_are_bit_identical_to_unbatched() {
+    for reduction in REDUCTIONS {
+        batched_equals_unbatched(reduction, 33);
+    }
+    batched_equals_unbatched(Reduction::Wide, 130);
+}
+
+fn batched_equals_unbatched(reduction: Reduction, n: usize) {
     let gpu = common::gpu();
     let mut rng = common::rng("dense batched");
     let solver = DenseEigensolver::<f32>::new(gpu).unwrap();
-    let n = 33;
     let mats: Vec<Vec<f32>> = (0..3)
         .map(|_| {
             let lambdas: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..2.0)).collect();
@@ -186,19 +208,23 @@ fn batched_dense_spectra_are_bit_identical_to_unbatched() {
         .iter()
         .map(|m| {
             let t = Tensor::from_slice(gpu, &[n, n], m).unwrap();
-            solver.spectrum(gpu, &t, 1).unwrap().full_spectrum.unwrap()
+            let mut batch = Batch::new(gpu);
+            let pending = solver.record_with(&mut batch, &t, reduction).unwrap();
+            batch.submit().unwrap();
+            let r = solver.finish(gpu, pending, 1, 1).unwrap().remove(0);
+            r.full_spectrum.unwrap()
         })
         .collect();
     let stack = Tensor::from_slice(gpu, &[3, n, n], &mats.concat()).unwrap();
     let mut batch = Batch::new(gpu);
-    let pending_stack = solver.record(&mut batch, &stack).unwrap();
+    let pending_stack = solver.record_with(&mut batch, &stack, reduction).unwrap();
     let separate: Vec<_> = mats
         .iter()
         .map(|m| Tensor::from_slice(gpu, &[n, n], m).unwrap())
         .collect();
     let pending: Vec<_> = separate
         .iter()
-        .map(|t| solver.record(&mut batch, t).unwrap())
+        .map(|t| solver.record_with(&mut batch, t, reduction).unwrap())
         .collect();
     batch.submit().unwrap();
     let stacked = solver.finish(gpu, pending_stack, 1, 1).unwrap();
@@ -207,12 +233,12 @@ fn batched_dense_spectra_are_bit_identical_to_unbatched() {
         assert_eq!(
             one.full_spectrum.as_ref().unwrap(),
             &single[i],
-            "matrix {i} in a shared batch"
+            "{reduction:?} n={n}: matrix {i} in a shared batch"
         );
         assert_eq!(
             stacked[i].full_spectrum.as_ref().unwrap(),
             &single[i],
-            "matrix {i} in a stack"
+            "{reduction:?} n={n}: matrix {i} in a stack"
         );
     }
 }
@@ -221,15 +247,17 @@ fn batched_dense_spectra_are_bit_identical_to_unbatched() {
 fn dense_reports_non_finite_input_clearly() {
     let gpu = common::gpu();
     let solver = DenseEigensolver::<f32>::new(gpu).unwrap();
-    let mut a = vec![0.0f32; 49];
-    a[3 * 7 + 2] = f32::NAN;
-    let t = Tensor::from_slice(gpu, &[7, 7], &a).unwrap();
-    let err = solver.spectrum(gpu, &t, 1).unwrap_err().to_string();
-    assert!(err.contains("non-finite"), "{err}");
+    for n in [7, 130] {
+        let mut a = vec![0.0f32; n * n];
+        a[3 * n + 2] = f32::NAN;
+        let t = Tensor::from_slice(gpu, &[n, n], &a).unwrap();
+        let err = solver.spectrum(gpu, &t, 1).unwrap_err().to_string();
+        assert!(err.contains("non-finite"), "n={n}: {err}");
+    }
 }
 
 /// Blocked Krylov: one readback per block of 8, 16, 32, 64 steps, so at most
-/// 1 + steps / 8 readbacks (no restarts in these cases).
+/// 1 + steps / 8 readbacks, plus one per restart.
 #[test]
 fn krylov_readbacks_stay_within_one_per_eight_steps() {
     let gpu = common::gpu();
@@ -248,12 +276,14 @@ fn krylov_readbacks_stay_within_one_per_eight_steps() {
                 "lanczos n={n} full={full}: {} steps, {} submissions, {} readbacks",
                 r.iterations, r.submissions, r.readbacks
             );
-            assert_eq!(r.restarts, 0);
+            // A restart (the tridiagonal split: f32 rounding can make a tiny β look
+            // like one on a few random matrices) cuts one block short: one more.
             assert!(
-                r.readbacks >= 1 && r.readbacks <= 1 + r.iterations / 8,
-                "n={n}: {} readbacks for {} steps",
+                r.readbacks >= 1 && r.readbacks <= 1 + r.restarts + r.iterations / 8,
+                "n={n}: {} readbacks for {} steps and {} restarts",
                 r.readbacks,
-                r.iterations
+                r.iterations,
+                r.restarts
             );
             assert_eq!(r.submissions, r.readbacks);
         }
