@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Device check for issue 11 (dense spectra on a GPU): wideprobe beside torch in one run.
+# Carried: .gl (../shared/tools/gpu-prep), .gpubin/wideprobe (release build), .gpudata
+# (CIFAR-10 data_batch_1.bin).   source .gl/activate; bash benches/device/spectra.sh
+set -u
+B=${B:-./.gpubin/wideprobe}
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+export WIDEPROBE_DATA=$PWD/.gpudata PYTHONUNBUFFERED=1
+step() { echo "== $*"; local t0=$(date +%s%N); timeout "${LIMIT:-90}" "$@"; echo "rc $? wall $(( ($(date +%s%N) - t0) / 1000000 )) ms"; }
+date -u; nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
+LIMIT=150 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype float64 --repeat 3 --bin $B --method dense
+LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --repeat 3 --bin $B --method dense
+step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
+slice() {  # width depth n-list activation renormalize seeds
+cat > /tmp/slice.yaml <<YAML
+kind: conditioning_at_init
+dataset: cifar10
+precision: auto
+input_norm: sqrt_fan_in
+infinite_width: false
+grid:
+  width: $1
+  depth: $2
+  n: [$3]
+  activation: $4
+  renormalize: $5
+  seed: [$6]
+YAML
+rm -rf /tmp/slice; LIMIT=150 step $B run /tmp/slice.yaml --out /tmp/slice --offline
+}
+slice 2000 30 1000 relu_normalized true 0
+LIMIT=60 step python3 benches/torch_conditioning.py --data .gpudata --width 2000 --n 1000 --depth 30 --activation relu_normalized --renormalize true --seeds 1
+slice 2000 30 "100, 200, 500, 1000" relu_normalized true "0, 1"
+cp /tmp/slice/layers.csv "$OUT/slice_layers.csv" 2>/dev/null
+LIMIT=60 step python3 benches/torch_conditioning.py --data .gpudata --width 2000 --n 100 200 500 1000 --depth 30 --activation relu_normalized --renormalize true --seeds 2
+true
