@@ -99,19 +99,11 @@ fn dense_cases<T: Real>(orders: &[usize]) {
     eprintln!("dense {}: worst error / bound {worst_ratio:.2e}", T::NAME);
 }
 
-#[test]
-fn dense_f32_contains_faer_eigenvalues_within_its_bound() {
-    dense_cases::<f32>(&[1, 2, 7, 33, 130, 257]);
+fn dense_contains_faer_eigenvalues_within_its_bound<T: Real>() {
+    dense_cases::<T>(&[1, 2, 7, 33, 130, 257]);
 }
 
-#[test]
-fn dense_f64_contains_faer_eigenvalues_within_its_bound() {
-    if !common::gpu().has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
-        return;
-    }
-    dense_cases::<f64>(&[1, 2, 7, 33, 130, 257]);
-}
+precision_tests!(dense_contains_faer_eigenvalues_within_its_bound);
 
 #[test]
 #[ignore = "n = 1000 takes long on lavapipe; run with --ignored on a GPU"]
@@ -137,9 +129,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
         .unwrap();
         let work = TridiagonalWork::<f32>::new(gpu, 1, n).unwrap();
         work.tri.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        reduce.record(&mut batch, &matrix, &work).unwrap();
-        batch.submit().unwrap();
+        common::launch(|b| reduce.record(b, &matrix, &work));
         let tri: Vec<f64> = work
             .tri
             .to_vec(gpu)
@@ -223,9 +213,8 @@ fn dense_reports_non_finite_input_clearly() {
     let solver = DenseEigensolver::<f32>::new(gpu).unwrap();
     let mut a = vec![0.0f32; 49];
     a[3 * 7 + 2] = f32::NAN;
-    let t = Tensor::from_slice(gpu, &[7, 7], &a).unwrap();
-    let err = solver.spectrum(gpu, &t, 1).unwrap_err().to_string();
-    assert!(err.contains("non-finite"), "{err}");
+    let t = common::upload(&[7, 7], &a);
+    common::assert_error_names(solver.spectrum(gpu, &t, 1), &["non-finite"]);
 }
 
 /// Blocked Krylov: one readback per block of 8, 16, 32, 64 steps, so at most
