@@ -312,7 +312,10 @@ fn shards_come_from_the_array_environment() {
     assert_eq!(shard_from_vars(vars(&[])).unwrap(), None);
     const ID: &str = "SLURM_ARRAY_TASK_ID";
     const COUNT: &str = "SLURM_ARRAY_TASK_COUNT";
-    let cases: [(&str, &[(&str, &str)], Option<(usize, usize)>); 3] = [
+    // (case, environment, the shard it gives as (index, count)).
+    type Env = &'static [(&'static str, &'static str)];
+    type Shard = Option<(usize, usize)>;
+    let cases: [(&str, Env, Shard); 3] = [
         ("slurm only", &[(ID, "2"), (COUNT, "4")], Some((2, 4))),
         // A resubmitted subset: Slurm counts 2 tasks, the sweep has 4 shards.
         (
