@@ -4,9 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod support;
+
+use support::text;
+
+/// The binary on the adapter it picks itself.
 fn wideprobe(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wideprobe"));
-    command.args(args).env_remove("WIDEPROBE_ADAPTER");
+    let mut command = support::wideprobe(args);
+    command.env_remove("WIDEPROBE_ADAPTER");
     command
 }
 
@@ -14,16 +19,8 @@ fn run(args: &[&str]) -> Output {
     wideprobe(args).output().expect("the wideprobe binary runs")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 fn assert_no_panic(args: &[&str], output: &Output) {
-    let stderr = text(&output.stderr);
-    assert!(
-        !stderr.contains("panicked") && output.status.code() != Some(101),
-        "wideprobe {args:?} panicked: {stderr}"
-    );
+    support::assert_no_panic(&args, output.status, &text(&output.stderr));
 }
 
 /// A GPU command could not run at all on this machine (no adapter): nothing to check.
@@ -156,19 +153,8 @@ fn write_small_npy(dir: &Path) -> PathBuf {
 }
 
 fn write_npy_2x2(dir: &Path, name: &str, values: [f64; 4]) -> PathBuf {
-    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".to_string();
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for x in values {
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
     let path = dir.join(name);
-    std::fs::write(&path, bytes).unwrap();
+    std::fs::write(&path, support::npy_2x2(values)).unwrap();
     path
 }
 

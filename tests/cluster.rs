@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use wideprobe::cluster::slurm::{slurm_command, SlurmArgs};
 use wideprobe::cluster::{parse_shard, shard_from_vars};
 
-const EXE: &str = env!("CARGO_BIN_EXE_wideprobe");
+mod support;
+
+use support::{text, EXE};
 
 /// A tiny synthetic conditioning sweep: 8 runs, two per shard of 4.
 const TINY_CONFIG: &str = "\
@@ -26,13 +28,17 @@ grid:
   seed: [0, 1]
 ";
 
-/// A fresh, empty folder for one test (removed at the start if left by a crashed run).
 fn scratch(test: &str) -> PathBuf {
-    let root =
-        std::env::temp_dir().join(format!("wideprobe-cluster-{test}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).unwrap();
-    root
+    support::scratch("cluster", test)
+}
+
+/// A scratch folder for `test` holding the tiny config, the config, and the sweep's
+/// output folder in it (not created).
+fn sweep_setup(test: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = scratch(test);
+    let config = write_config(&dir);
+    let out = dir.join("out");
+    (dir, config, out)
 }
 
 fn write_config(dir: &Path) -> PathBuf {
@@ -41,17 +47,25 @@ fn write_config(dir: &Path) -> PathBuf {
     config
 }
 
+/// `wideprobe ARGS`, with PATH set to `path_env` where given.
 fn wideprobe(args: &[&str], path_env: Option<&str>) -> Output {
-    let mut command = Command::new(EXE);
-    command.args(args);
+    let mut command = support::wideprobe(args);
     if let Some(p) = path_env {
         command.env("PATH", p);
     }
     command.output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+/// `wideprobe slurm CONFIG --out OUT EXTRA...`, with PATH set to `path_env` where given.
+fn slurm(config: &Path, out: &Path, extra: &[&str], path_env: Option<&str>) -> Output {
+    let mut args = vec![
+        "slurm",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    wideprobe(&args, path_env)
 }
 
 fn args(config: &Path, out: &Path) -> SlurmArgs {
@@ -73,15 +87,11 @@ fn args(config: &Path, out: &Path) -> SlurmArgs {
 
 #[test]
 fn dry_run_prints_the_array_and_the_merge_job_and_writes_nothing() {
-    let dir = scratch("dry-run");
-    let config = write_config(&dir);
-    let out = dir.join("out");
-    let o = wideprobe(
+    let (_dir, config, out) = sweep_setup("dry-run");
+    let o = slurm(
+        &config,
+        &out,
         &[
-            "slurm",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
             "--dry-run",
             "--shards",
             "4",
@@ -224,23 +234,10 @@ fn fake_sbatch(dir: &Path, fail: bool) -> PathBuf {
 #[cfg(unix)]
 #[test]
 fn submission_writes_the_scripts_and_chains_the_merge_job() {
-    let dir = scratch("submit");
-    let config = write_config(&dir);
-    let out = dir.join("out");
+    let (dir, config, out) = sweep_setup("submit");
     let bin = fake_sbatch(&dir, false);
-    let o = wideprobe(
-        &[
-            "slurm",
-            config.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--shards",
-            "4",
-            "--gpus-per-task",
-            "0",
-        ],
-        Some(bin.to_str().unwrap()),
-    );
+    let shards = ["--shards", "4", "--gpus-per-task", "0"];
+    let o = slurm(&config, &out, &shards, Some(bin.to_str().unwrap()));
     let stdout = text(&o.stdout);
     assert!(o.status.success(), "{stdout}{}", text(&o.stderr));
     assert!(stdout.contains("job array 101"), "{stdout}");
@@ -273,21 +270,14 @@ fn submission_writes_the_scripts_and_chains_the_merge_job() {
 #[cfg(unix)]
 #[test]
 fn sbatch_missing_or_failing_is_explained() {
-    let dir = scratch("sbatch-errors");
-    let config = write_config(&dir);
-    let out = dir.join("out");
+    let (dir, config, out) = sweep_setup("sbatch-errors");
     let empty = dir.join("empty");
     fs::create_dir_all(&empty).unwrap();
     let run = |path: &Path| {
-        wideprobe(
-            &[
-                "slurm",
-                config.to_str().unwrap(),
-                "--out",
-                out.to_str().unwrap(),
-                "--shards",
-                "2",
-            ],
+        slurm(
+            &config,
+            &out,
+            &["--shards", "2"],
             Some(path.to_str().unwrap()),
         )
     };
@@ -320,34 +310,33 @@ fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> 
 #[test]
 fn shards_come_from_the_array_environment() {
     assert_eq!(shard_from_vars(vars(&[])).unwrap(), None);
-    let slurm_only = [
-        ("SLURM_ARRAY_TASK_ID", "2"),
-        ("SLURM_ARRAY_TASK_COUNT", "4"),
+    const ID: &str = "SLURM_ARRAY_TASK_ID";
+    const COUNT: &str = "SLURM_ARRAY_TASK_COUNT";
+    // (case, environment, the shard it gives as (index, count)).
+    type Env = &'static [(&'static str, &'static str)];
+    type Shard = Option<(usize, usize)>;
+    let cases: [(&str, Env, Shard); 3] = [
+        ("slurm only", &[(ID, "2"), (COUNT, "4")], Some((2, 4))),
+        // A resubmitted subset: Slurm counts 2 tasks, the sweep has 4 shards.
+        (
+            "subset",
+            &[(ID, "3"), (COUNT, "2"), ("WIDEPROBE_SHARDS", "4")],
+            Some((3, 4)),
+        ),
+        (
+            "one-based",
+            &[(ID, "4"), ("SLURM_ARRAY_TASK_MIN", "1"), (COUNT, "4")],
+            Some((3, 4)),
+        ),
     ];
-    assert_eq!(shard_from_vars(vars(&slurm_only)).unwrap(), Some((2, 4)));
-    // A resubmitted subset: Slurm counts 2 tasks, the sweep has 4 shards.
-    let subset = [
-        ("SLURM_ARRAY_TASK_ID", "3"),
-        ("SLURM_ARRAY_TASK_COUNT", "2"),
-        ("WIDEPROBE_SHARDS", "4"),
-    ];
-    assert_eq!(shard_from_vars(vars(&subset)).unwrap(), Some((3, 4)));
-    let one_based = [
-        ("SLURM_ARRAY_TASK_ID", "4"),
-        ("SLURM_ARRAY_TASK_MIN", "1"),
-        ("SLURM_ARRAY_TASK_COUNT", "4"),
-    ];
-    assert_eq!(shard_from_vars(vars(&one_based)).unwrap(), Some((3, 4)));
-    let out_of_range = [
-        ("SLURM_ARRAY_TASK_ID", "3"),
-        ("SLURM_ARRAY_TASK_COUNT", "2"),
-    ];
-    let err = shard_from_vars(vars(&out_of_range)).unwrap_err();
+    for (case, env, want) in cases {
+        assert_eq!(shard_from_vars(vars(env)).unwrap(), want, "{case}");
+    }
+    let err = shard_from_vars(vars(&[(ID, "3"), (COUNT, "2")])).unwrap_err();
     assert!(err.to_string().contains("WIDEPROBE_SHARDS"), "{err:#}");
-    let garbage = [("SLURM_ARRAY_TASK_ID", "x"), ("WIDEPROBE_SHARDS", "4")];
+    let garbage = [(ID, "x"), ("WIDEPROBE_SHARDS", "4")];
     assert!(shard_from_vars(vars(&garbage)).is_err());
-    let no_count = [("SLURM_ARRAY_TASK_ID", "1")];
-    assert!(shard_from_vars(vars(&no_count)).is_err());
+    assert!(shard_from_vars(vars(&[(ID, "1")])).is_err(), "no count");
 }
 
 #[test]
@@ -475,18 +464,9 @@ fn sweep_on_slurm_survives_a_cancelled_task_and_merges_like_one_process() {
     let logs = out.join("slurm").join("logs");
     let limit = Duration::from_secs(1200);
     let submit = |extra: &[&str]| {
-        let mut a = vec![
-            "slurm",
-            config_s,
-            "--out",
-            out_s,
-            "--shards",
-            "4",
-            "--gpus-per-task",
-            "0",
-        ];
+        let mut a = vec!["--shards", "4", "--gpus-per-task", "0"];
         a.extend_from_slice(extra);
-        let o = wideprobe(&a, None);
+        let o = slurm(&config, &out, &a, None);
         assert!(
             o.status.success(),
             "wideprobe slurm {extra:?}:\n{}{}",

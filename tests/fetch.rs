@@ -11,12 +11,10 @@ use md5::{Digest, Md5};
 use wideprobe::data::fetch::{fetch_cifar10, FetchSource, ARCHIVE_DIR, MEMBERS};
 use wideprobe::data::{ensure_cifar10_from, DatasetChoice};
 
-/// A fresh, empty folder for one test (removed at the start if left by a crashed run).
+mod support;
+
 fn scratch(test: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("wideprobe-fetch-{test}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).unwrap();
-    root
+    support::scratch("fetch", test)
 }
 
 fn contents(member: &str) -> Vec<u8> {
@@ -189,6 +187,23 @@ fn err_text(r: anyhow::Result<PathBuf>) -> String {
     format!("{:#}", r.expect_err("fetch should have failed"))
 }
 
+/// Fetching `src` into `dest` (below `root`) must fail with a message holding each of
+/// `wanted`, and leave no file under `root` and no `dest`; `case` names the attempt.
+fn assert_fails_leaving_nothing(
+    case: &str,
+    src: &FetchSource,
+    root: &Path,
+    dest: &Path,
+    wanted: &[&str],
+) {
+    let err = err_text(fetch_cifar10(src, dest, false));
+    for w in wanted {
+        assert!(err.contains(w), "{case}: {err}");
+    }
+    assert_eq!(tree(root), Vec::<String>::new(), "{case}");
+    assert!(!dest.exists(), "{case}: {} exists", dest.display());
+}
+
 #[test]
 fn fetch_extracts_exactly_the_six_members() {
     let root = scratch("ok");
@@ -220,14 +235,11 @@ fn wrong_md5_leaves_nothing() {
     let dest = root.join(ARCHIVE_DIR);
     let mut src = source(url, &body);
     src.md5 = "00112233445566778899aabbccddeeff".to_string();
-    let err = err_text(fetch_cifar10(&src, &dest, false));
     let want = format!(
         "the download is corrupt (MD5 {}, expected 00112233445566778899aabbccddeeff): run the command again",
         md5_hex(&body)
     );
-    assert!(err.contains(&want), "{err}");
-    assert_eq!(tree(&root), Vec::<String>::new());
-    assert!(!dest.exists());
+    assert_fails_leaving_nothing("wrong MD5", &src, &root, &dest, &[&want]);
     assert_no_evil(&root);
     fs::remove_dir_all(&root).unwrap();
 }
@@ -244,11 +256,9 @@ fn truncated_body_leaves_nothing() {
             bytes,
             ..source(url.clone(), &body)
         };
-        let err = err_text(fetch_cifar10(&src, &dest, false));
-        assert!(err.contains("cut off"), "{bytes:?}: {err}");
-        assert!(err.contains("run the command again"), "{err}");
-        assert_eq!(tree(&root), Vec::<String>::new());
-        assert!(!dest.exists());
+        let wanted = ["cut off", "run the command again"];
+        let case = format!("size known: {bytes:?}");
+        assert_fails_leaving_nothing(&case, &src, &root, &dest, &wanted);
     }
     fs::remove_dir_all(&root).unwrap();
 }
@@ -259,18 +269,15 @@ fn http_error_and_wrong_size_leave_nothing() {
     let body = full_archive();
     let url = serve(vec![not_found(), ok(&body)]);
     let dest = root.join(ARCHIVE_DIR);
-    let err = err_text(fetch_cifar10(&source(url.clone(), &body), &dest, false));
-    assert!(err.contains("HTTP 404"), "{err}");
-    assert_eq!(tree(&root), Vec::<String>::new());
+    let src = source(url.clone(), &body);
+    assert_fails_leaving_nothing("HTTP 404", &src, &root, &dest, &["HTTP 404"]);
 
     let src = FetchSource {
         bytes: Some(170_052_171),
         ..source(url, &body)
     };
-    let err = err_text(fetch_cifar10(&src, &dest, false));
-    assert!(err.contains("expected 170052171"), "{err}");
-    assert_eq!(tree(&root), Vec::<String>::new());
-    assert!(!dest.exists());
+    let wanted = ["expected 170052171"];
+    assert_fails_leaving_nothing("wrong size", &src, &root, &dest, &wanted);
     fs::remove_dir_all(&root).unwrap();
 }
 
@@ -280,10 +287,14 @@ fn archive_missing_a_member_leaves_nothing() {
     let body = archive(&MEMBERS[..5]);
     let url = serve(vec![ok(&body)]);
     let dest = root.join(ARCHIVE_DIR);
-    let err = err_text(fetch_cifar10(&source(url, &body), &dest, false));
-    assert!(err.contains("lacks test_batch.bin"), "{err}");
-    assert_eq!(tree(&root), Vec::<String>::new());
-    assert!(!dest.exists());
+    let src = source(url, &body);
+    assert_fails_leaving_nothing(
+        "no test batch",
+        &src,
+        &root,
+        &dest,
+        &["lacks test_batch.bin"],
+    );
     assert_no_evil(&root);
     fs::remove_dir_all(&root).unwrap();
 }

@@ -3,10 +3,11 @@
 //! or a run past a time bound. `WIDEPROBE_FUZZ_SEED` replays a run; the seed is printed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
+
+mod support;
 
 fn seed() -> u64 {
     let seed = std::env::var("WIDEPROBE_FUZZ_SEED")
@@ -23,18 +24,7 @@ fn seed() -> u64 {
 }
 
 fn valid_npy() -> Vec<u8> {
-    let mut header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 2), }".to_string();
-    while !(10 + header.len() + 1).is_multiple_of(64) {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for x in [2.0f64, 1.0, 1.0, 3.0] {
-        bytes.extend_from_slice(&x.to_le_bytes());
-    }
-    bytes
+    support::npy_2x2([2.0, 1.0, 1.0, 3.0])
 }
 
 /// Random edits of `bytes`: flips, insertions of header-ish tokens, truncations.
@@ -185,46 +175,22 @@ fn bench_arguments_never_panic() {
         "1e3",
         "x",
     ];
+    // Each bench command with its size flags (a random number each) and fixed flags.
+    let commands: [(&str, &[&str], &[&str]); 3] = [
+        ("matmul", &["--m", "--n", "--k"], &["--repeat", "1"]),
+        ("lanczos", &["--n", "--kappa"], &[]),
+        ("train", &["--n", "--width", "--depth"], &["--repeat", "1"]),
+    ];
     for case in 0..24 {
-        let pick = |rng: &mut rand::rngs::StdRng| NUMBERS[rng.random_range(0..NUMBERS.len())];
-        let args: Vec<String> = match case % 3 {
-            0 => vec![
-                "bench".into(),
-                "matmul".into(),
-                "--m".into(),
-                pick(&mut rng).into(),
-                "--n".into(),
-                pick(&mut rng).into(),
-                "--k".into(),
-                pick(&mut rng).into(),
-                "--repeat".into(),
-                "1".into(),
-            ],
-            1 => vec![
-                "bench".into(),
-                "lanczos".into(),
-                "--n".into(),
-                pick(&mut rng).into(),
-                "--kappa".into(),
-                pick(&mut rng).into(),
-            ],
-            _ => vec![
-                "bench".into(),
-                "train".into(),
-                "--n".into(),
-                pick(&mut rng).into(),
-                "--width".into(),
-                pick(&mut rng).into(),
-                "--depth".into(),
-                pick(&mut rng).into(),
-                "--repeat".into(),
-                "1".into(),
-            ],
-        };
+        let (command, sizes, fixed) = commands[case % 3];
+        let mut args = vec!["bench", command];
+        for &flag in sizes {
+            args.extend([flag, NUMBERS[rng.random_range(0..NUMBERS.len())]]);
+        }
+        args.extend(fixed);
         // Sizes that are valid and small would just run; bound them so the test stays fast.
         let start = Instant::now();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wideprobe"))
-            .args(&args)
+        let mut child = support::wideprobe(&args)
             .env("XDG_RUNTIME_DIR", std::env::temp_dir())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -244,10 +210,7 @@ fn bench_arguments_never_panic() {
         };
         let mut stderr = String::new();
         std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        assert!(
-            !stderr.contains("panicked") && status.code() != Some(101),
-            "wideprobe {args:?} panicked: {stderr}"
-        );
+        support::assert_no_panic(&args, status, &stderr);
         #[cfg(unix)]
         {
             use std::os::unix::process::ExitStatusExt;

@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const EXE: &str = env!("CARGO_BIN_EXE_wideprobe");
+mod support;
 
 /// Four runs of a few milliseconds each.
 const CONFIG: &str = "\
@@ -25,19 +25,28 @@ grid:
 ";
 
 fn scratch(test: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("wideprobe-share-{test}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(&root).unwrap();
-    root
+    support::scratch("share", test)
 }
 
-fn wideprobe(args: &[&str], cwd: Option<&Path>) -> Output {
-    let mut c = Command::new(EXE);
-    c.args(args).env("XDG_RUNTIME_DIR", std::env::temp_dir());
+/// `wideprobe ARGS` (in folder `cwd` where given) with a runtime dir of its own.
+fn command(args: &[&str], cwd: Option<&Path>) -> Command {
+    let mut c = support::wideprobe(args);
+    c.env("XDG_RUNTIME_DIR", std::env::temp_dir());
     if let Some(d) = cwd {
         c.current_dir(d);
     }
-    c.output().unwrap()
+    c
+}
+
+fn wideprobe(args: &[&str], cwd: Option<&Path>) -> Output {
+    command(args, cwd).output().unwrap()
+}
+
+/// `wideprobe run CONFIG --out OUT --quiet EXTRA...`, which must succeed; what it printed.
+fn run_quiet(config: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["run", s(config), "--out", s(out), "--quiet"];
+    args.extend_from_slice(extra);
+    ok(&wideprobe(&args, None))
 }
 
 fn ok(o: &Output) -> String {
@@ -83,15 +92,9 @@ fn a_changed_setting_recomputes_finished_runs_and_says_why() {
     let dir = scratch("stale");
     let config = write(&dir, "c.yaml", CONFIG);
     let out = dir.join("out");
-    ok(&wideprobe(
-        &["run", s(&config), "--out", s(&out), "--quiet"],
-        None,
-    ));
+    run_quiet(&config, &out, &[]);
     let first = fs::read_to_string(out.join("layers.csv")).unwrap();
-    let again = ok(&wideprobe(
-        &["run", s(&config), "--out", s(&out), "--quiet"],
-        None,
-    ));
+    let again = run_quiet(&config, &out, &[]);
     assert!(again.contains("0 runs done, 4 already finished"), "{again}");
 
     let changed = write(
@@ -99,10 +102,7 @@ fn a_changed_setting_recomputes_finished_runs_and_says_why() {
         "c.yaml",
         &CONFIG.replace("precision: f32", "precision: f32\ngain: 1.7"),
     );
-    let rerun = ok(&wideprobe(
-        &["run", s(&changed), "--out", s(&out), "--quiet"],
-        None,
-    ));
+    let rerun = run_quiet(&changed, &out, &[]);
     assert!(rerun.contains("4 finished runs were recomputed"), "{rerun}");
     assert!(rerun.contains("common.gain"), "{rerun}");
     let second = fs::read_to_string(out.join("layers.csv")).unwrap();
@@ -150,21 +150,11 @@ fn concurrent_processes_on_one_folder_give_the_tables_of_one_process() {
     let dir = scratch("concurrent");
     let config = write(&dir, "c.yaml", CONFIG);
     let single = dir.join("single");
-    ok(&wideprobe(
-        &["run", s(&config), "--out", s(&single), "--quiet"],
-        None,
-    ));
+    run_quiet(&config, &single, &[]);
     let parallel: Vec<_> = (0..3)
         .map(|_| {
-            Command::new(EXE)
-                .args([
-                    "run",
-                    s(&config),
-                    "--out",
-                    s(&dir.join("parallel")),
-                    "--quiet",
-                ])
-                .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            let shared = dir.join("parallel");
+            command(&["run", s(&config), "--out", s(&shared), "--quiet"], None)
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
                 .spawn()
@@ -201,18 +191,7 @@ fn shards_partition_the_runs_and_status_and_merge_follow() {
     let dir = scratch("shards");
     let config = write(&dir, "c.yaml", CONFIG);
     let out = dir.join("out");
-    let first = ok(&wideprobe(
-        &[
-            "run",
-            s(&config),
-            "--out",
-            s(&out),
-            "--shard",
-            "0/2",
-            "--quiet",
-        ],
-        None,
-    ));
+    let first = run_quiet(&config, &out, &["--shard", "0/2"]);
     assert!(
         first.contains("2 runs done") && first.contains("2 runs belong to other shards"),
         "{first}"
@@ -227,25 +206,11 @@ fn shards_partition_the_runs_and_status_and_merge_follow() {
         listing.contains("2 done") && listing.contains("2 missing"),
         "{listing}"
     );
-    ok(&wideprobe(
-        &[
-            "run",
-            s(&config),
-            "--out",
-            s(&out),
-            "--shard",
-            "1/2",
-            "--quiet",
-        ],
-        None,
-    ));
+    run_quiet(&config, &out, &["--shard", "1/2"]);
     fs::remove_file(out.join("layers.csv")).unwrap();
     ok(&wideprobe(&["merge", s(&out)], None));
     let single = dir.join("single");
-    ok(&wideprobe(
-        &["run", s(&config), "--out", s(&single), "--quiet"],
-        None,
-    ));
+    run_quiet(&config, &single, &[]);
     assert_eq!(
         fs::read_to_string(single.join("layers.csv")).unwrap(),
         fs::read_to_string(out.join("layers.csv")).unwrap()
@@ -310,13 +275,14 @@ fn missing_cifar10_offline_falls_back_once_or_fails_when_strict() {
     let empty = dir.join("no-data");
     let run = |config: &str, out: &str| {
         let path = write(&dir, &format!("{out}.yaml"), config);
-        Command::new(EXE)
-            .args(["run", s(&path), "--out", s(&dir.join(out)), "--offline"])
-            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-            .env("XDG_CACHE_HOME", dir.join("cache"))
-            .env("WIDEPROBE_DATA", &empty)
-            .output()
-            .unwrap()
+        command(
+            &["run", s(&path), "--out", s(&dir.join(out)), "--offline"],
+            None,
+        )
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env("WIDEPROBE_DATA", &empty)
+        .output()
+        .unwrap()
     };
     let auto = run(
         &CONFIG.replace("dataset: synthetic", "dataset: auto"),
@@ -359,9 +325,7 @@ fn merge_without_the_sweeps_data_refuses_and_keeps_the_tables() {
     );
     let out = dir.join("out");
     let with_data = |args: &[&str], data: &Path| {
-        Command::new(EXE)
-            .args(args)
-            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+        command(args, None)
             .env("XDG_CACHE_HOME", dir.join("cache"))
             .env("WIDEPROBE_DATA", data)
             .output()

@@ -12,21 +12,15 @@
 #   WIDEPROBE_SLURM_FORCE=1    overwrite a slurm.conf this script did not write
 set -euo pipefail
 
-export PATH="$PATH:/usr/sbin:/sbin"
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=common.sh
+. "$here/common.sh"
 partition="${WIDEPROBE_SLURM_PARTITION:-debug}"
 conf=/etc/slurm/slurm.conf
 marker="# Written by wideprobe .ci/slurm/start.sh"
 logdir=/var/log/slurm
-rundir=/run/wideprobe-slurm
 
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-        exec sudo -n -E "$0" "$@"
-    fi
-    echo "error: .ci/slurm/start.sh must run as root (installs packages, starts daemons); run it with sudo" >&2
-    exit 1
-fi
+require_root "$0" " (installs packages, starts daemons)" "$@"
 
 # Package installation. A policy-rc.d keeps the packages' maintainer scripts from
 # trying to start the services themselves (there may be no init system to do it).

@@ -4,16 +4,10 @@
 # The packages, config and munge key stay, so start.sh brings it back quickly.
 set -euo pipefail
 
-export PATH="$PATH:/usr/sbin:/sbin"
-rundir=/run/wideprobe-slurm
+# shellcheck source=common.sh
+. "$(cd "$(dirname "$0")" && pwd)/common.sh"
 
-if [ "$(id -u)" -ne 0 ]; then
-    if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-        exec sudo -n -E "$0" "$@"
-    fi
-    echo "error: .ci/slurm/stop.sh must run as root; run it with sudo" >&2
-    exit 1
-fi
+require_root "$0" "" "$@"
 
 # stop PIDFILE NAME: SIGTERM, wait up to 10 s, then SIGKILL.
 stop() {

@@ -1,6 +1,6 @@
 use rand::Rng;
 use rand_distr::StandardNormal;
-use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::gpu::Batch;
 use wideprobe::linalg::Real;
 use wideprobe::ops::activation::{
     Activation, ActivationOp, RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD, TANH_NORMALIZED_DIVISOR,
@@ -50,14 +50,10 @@ fn gpu_forward<T: Real>(
     shape: &[usize],
     z_data: &[T],
 ) -> Vec<T> {
-    let gpu = common::gpu();
-    let z = Tensor::from_slice(gpu, shape, z_data).unwrap();
-    let a = Tensor::<T>::zeros(gpu, shape).unwrap();
-    a.poison(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    op.forward(&mut batch, act, &z, &a).unwrap();
-    batch.submit().unwrap();
-    a.to_vec(gpu).unwrap()
+    let z = common::upload(shape, z_data);
+    let a = common::poisoned::<T>(shape);
+    common::launch(|b| op.forward(b, act, &z, &a));
+    common::download(&a)
 }
 
 fn gpu_backward<T: Real>(
@@ -67,15 +63,13 @@ fn gpu_backward<T: Real>(
     z_data: &[T],
     d_a_data: &[T],
 ) -> Vec<T> {
-    let gpu = common::gpu();
-    let z = Tensor::from_slice(gpu, shape, z_data).unwrap();
-    let d_a = Tensor::from_slice(gpu, shape, d_a_data).unwrap();
-    let d_z = Tensor::<T>::zeros(gpu, shape).unwrap();
-    d_z.poison(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    op.backward(&mut batch, act, &z, &d_a, &d_z).unwrap();
-    batch.submit().unwrap();
-    d_z.to_vec(gpu).unwrap()
+    let (z, d_a) = (
+        common::upload(shape, z_data),
+        common::upload(shape, d_a_data),
+    );
+    let d_z = common::poisoned::<T>(shape);
+    common::launch(|b| op.backward(b, act, &z, &d_a, &d_z));
+    common::download(&d_z)
 }
 
 fn reference_forward<T: Real>(act: Activation, z: &[T]) -> Vec<f64> {
@@ -91,8 +85,6 @@ fn reference_backward<T: Real>(act: Activation, z: &[T], d_a: &[T]) -> Vec<f64> 
         .collect()
 }
 
-/// Pre-activations uniform in [-4, 4), past tanh's knee, with an exact 0 (the relu kink)
-/// in the middle.
 /// The relative Frobenius limit implied by the elementwise one: rtol, plus atol over the
 /// RMS of the reference (a short vector of outputs near 0, e.g. relu_normalized at z
 /// near 0.4, is only good to atol, which is large relative to its norm).
@@ -101,6 +93,14 @@ fn frobenius_limit(want: &[f64], atol: f64, rtol: f64) -> f64 {
     rtol.max(1e-7) + if rms > 0.0 { atol / rms } else { 0.0 }
 }
 
+/// `got` against `want` to (atol, rtol) elementwise and the Frobenius limit they imply.
+fn assert_within(what: &str, got: &[f32], want: &[f64], (atol, rtol): (f64, f64)) {
+    let limit = frobenius_limit(want, atol, rtol);
+    common::assert_close_f32(what, got, want, limit, atol, rtol);
+}
+
+/// Pre-activations uniform in [-4, 4), past tanh's knee, with an exact 0 (the relu kink)
+/// in the middle.
 fn random_z(rng: &mut impl Rng, len: usize) -> Vec<f32> {
     let mut z: Vec<f32> = common::random_vec(rng, len)
         .into_iter()
@@ -112,53 +112,45 @@ fn random_z(rng: &mut impl Rng, len: usize) -> Vec<f32> {
     z
 }
 
-#[test]
-fn forward_matches_reference_for_every_activation_and_shape() {
-    let gpu = common::gpu();
-    let op = ActivationOp::<f32>::new(gpu).unwrap();
+/// Runs `check(what, act, shape, rng)` for every activation and shape, each case with a
+/// generator of its own, named by `what` (which a failure reports).
+fn for_every_activation_and_shape(
+    test: &str,
+    mut check: impl FnMut(&str, Activation, &[usize], &mut rand::rngs::StdRng),
+) {
     for act in Activation::ALL {
         for &shape in SHAPES {
-            let len: usize = shape.iter().product();
-            let mut rng = common::rng(&format!("activation forward {act} {shape:?}"));
-            let z = random_z(&mut rng, len);
-            let got = gpu_forward(&op, act, shape, &z);
-            let (atol, rtol) = forward_tolerance(act);
-            let want = reference_forward(act, &z);
-            common::assert_close_f32(
-                &format!("activation forward {act} {shape:?}"),
-                &got,
-                &want,
-                frobenius_limit(&want, atol, rtol),
-                atol,
-                rtol,
-            );
+            let what = format!("{test} {act} {shape:?}");
+            check(&what, act, shape, &mut common::rng(&what));
         }
     }
 }
 
 #[test]
+fn forward_matches_reference_for_every_activation_and_shape() {
+    let op = ActivationOp::<f32>::new(common::gpu()).unwrap();
+    for_every_activation_and_shape("activation forward", |what, act, shape, rng| {
+        let z = random_z(rng, shape.iter().product());
+        let got = gpu_forward(&op, act, shape, &z);
+        assert_within(
+            what,
+            &got,
+            &reference_forward(act, &z),
+            forward_tolerance(act),
+        );
+    });
+}
+
+#[test]
 fn backward_matches_reference_for_every_activation_and_shape() {
-    let gpu = common::gpu();
-    let op = ActivationOp::<f32>::new(gpu).unwrap();
-    for act in Activation::ALL {
-        for &shape in SHAPES {
-            let len: usize = shape.iter().product();
-            let mut rng = common::rng(&format!("activation backward {act} {shape:?}"));
-            let z = random_z(&mut rng, len);
-            let d_a = common::random_vec(&mut rng, len);
-            let got = gpu_backward(&op, act, shape, &z, &d_a);
-            let (atol, rtol) = backward_tolerance(act, 4.0);
-            let want = reference_backward(act, &z, &d_a);
-            common::assert_close_f32(
-                &format!("activation backward {act} {shape:?}"),
-                &got,
-                &want,
-                frobenius_limit(&want, atol, rtol),
-                atol,
-                rtol,
-            );
-        }
-    }
+    let op = ActivationOp::<f32>::new(common::gpu()).unwrap();
+    for_every_activation_and_shape("activation backward", |what, act, shape, rng| {
+        let z = random_z(rng, shape.iter().product());
+        let d_a = common::random_vec(rng, z.len());
+        let want = reference_backward(act, &z, &d_a);
+        let got = gpu_backward(&op, act, shape, &z, &d_a);
+        assert_within(what, &got, &want, backward_tolerance(act, 4.0));
+    });
 }
 
 #[test]
@@ -380,29 +372,19 @@ fn names_round_trip_through_from_str_and_serde() {
 
 #[test]
 fn mismatched_shapes_are_errors_naming_the_shapes() {
-    let gpu = common::gpu();
-    let op = ActivationOp::new(gpu).unwrap();
-    let z = Tensor::<f32>::zeros(gpu, &[3, 4]).unwrap();
-    let a = Tensor::<f32>::zeros(gpu, &[4, 3]).unwrap();
-    let d_a = Tensor::<f32>::zeros(gpu, &[12]).unwrap();
-    let d_z = Tensor::<f32>::zeros(gpu, &[3, 4]).unwrap();
-    let mut batch = Batch::new(gpu);
-    let err = op
-        .forward(&mut batch, Activation::Tanh, &z, &a)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[4, 3]"), "{err}");
-    let err = op
-        .backward(&mut batch, Activation::Relu, &z, &d_a, &d_z)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[12]"), "{err}");
+    let op = ActivationOp::new(common::gpu()).unwrap();
+    let z = common::zeros::<f32>(&[3, 4]);
+    let a = common::zeros::<f32>(&[4, 3]);
+    let d_a = common::zeros::<f32>(&[12]);
+    let d_z = common::zeros::<f32>(&[3, 4]);
+    let mut batch = Batch::new(common::gpu());
+    let forward = op.forward(&mut batch, Activation::Tanh, &z, &a);
+    common::assert_error_names(forward, &["[3, 4]", "[4, 3]"]);
+    let backward = op.backward(&mut batch, Activation::Relu, &z, &d_a, &d_z);
+    common::assert_error_names(backward, &["[3, 4]", "[12]"]);
     // One tensor as input and output would be a wgpu validation error: refused up front.
-    let err = op
-        .forward(&mut batch, Activation::Relu, &z, &z)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("same tensor"), "{err}");
+    let in_place = op.forward(&mut batch, Activation::Relu, &z, &z);
+    common::assert_error_names(in_place, &["same tensor"]);
 }
 
 /// The f64 instantiation (its exp and tanh are the f64 prelude's own, not builtins)

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use wideprobe::data::{load_dataset, load_dataset_with, DatasetChoice, InputNorm, LoadOptions, D};
 
+use crate::common;
+
 fn shared_cifar() -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10");
     if p.join("data_batch_1.bin").exists() {
@@ -16,10 +18,7 @@ fn shared_cifar() -> Option<PathBuf> {
 }
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wideprobe-data-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch("data", name)
 }
 
 /// A batch file of `records` records with labels i % 10 and pixels from a formula.
@@ -46,18 +45,11 @@ fn the_official_batch_loads_with_its_provenance() {
     .unwrap();
     assert_eq!(ds.name, "cifar10");
     assert!(!ds.synthetic);
-    let batch = ds
-        .provenance
-        .iter()
-        .find(|p| p.file == "data_batch_1.bin")
-        .unwrap();
+    let file = |name: &str| ds.provenance.iter().find(|p| p.file == name).unwrap();
+    let batch = file("data_batch_1.bin");
     assert_eq!((batch.records, batch.official), (10000, Some(true)));
     assert_eq!(batch.md5, "5dd7e06a14cb22eb9f671a540d1b7c25");
-    let test = ds
-        .provenance
-        .iter()
-        .find(|p| p.file == "test_batch.bin")
-        .unwrap();
+    let test = file("test_batch.bin");
     // The shared copy holds the first 1000 test images: not the official file.
     assert_eq!((test.records, test.official), (1000, Some(false)));
     // Label counts of the whole batch, as PROVENANCE.md gives them.
@@ -209,28 +201,15 @@ fn bad_data_gives_errors_naming_the_file_and_the_fix() {
 #[test]
 fn auto_without_data_falls_back_to_a_labelled_synthetic_set() {
     let dir = temp_dir("auto");
-    let ds = load_dataset(
-        DatasetChoice::Auto,
-        Some(&dir.join("absent")),
-        InputNorm::SqrtFanIn,
-        12,
-        3,
-        1,
-    )
-    .unwrap();
+    let absent = dir.join("absent");
+    // 12 training examples, `n_test` test examples, seed 1.
+    let load =
+        |choice, n_test| load_dataset(choice, Some(&absent), InputNorm::SqrtFanIn, 12, n_test, 1);
+    let ds = load(DatasetChoice::Auto, 3).unwrap();
     assert!(ds.synthetic && ds.name == "synthetic");
     assert!(ds.warnings.iter().any(|w| w.contains("SYNTHETIC")));
     assert_eq!((ds.x_train.len(), ds.x_test.len()), (12 * D, 3 * D));
-    let err = load_dataset(
-        DatasetChoice::Cifar10,
-        Some(&dir.join("absent")),
-        InputNorm::SqrtFanIn,
-        12,
-        0,
-        1,
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("does not exist"), "{err}");
+    common::assert_error_names(load(DatasetChoice::Cifar10, 0), &["does not exist"]);
     let _ = std::fs::remove_dir_all(dir);
 }
 

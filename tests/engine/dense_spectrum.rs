@@ -108,23 +108,13 @@ fn dense_cases<T: Real>(orders: &[usize], reduction: Reduction) {
     );
 }
 
-#[test]
-fn dense_f32_contains_faer_eigenvalues_within_its_bound() {
+fn dense_contains_faer_eigenvalues_within_its_bound<T: Real>() {
     for reduction in REDUCTIONS {
-        dense_cases::<f32>(&[1, 2, 7, 33, 130, 257], reduction);
+        dense_cases::<T>(&[1, 2, 7, 33, 130, 257], reduction);
     }
 }
 
-#[test]
-fn dense_f64_contains_faer_eigenvalues_within_its_bound() {
-    if !common::gpu().has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
-        return;
-    }
-    for reduction in REDUCTIONS {
-        dense_cases::<f64>(&[1, 2, 7, 33, 130, 257], reduction);
-    }
-}
+precision_tests!(dense_contains_faer_eigenvalues_within_its_bound);
 
 #[test]
 #[ignore = "n = 1000 takes long on lavapipe; run with --ignored on a GPU"]
@@ -153,9 +143,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
         .unwrap();
         let work = TridiagonalWork::<f32>::new(gpu, 1, n, reduction).unwrap();
         work.tri.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        reduce.record(&mut batch, &matrix, &work).unwrap();
-        batch.submit().unwrap();
+        common::launch(|b| reduce.record(b, &matrix, &work));
         let tri: Vec<f64> = work
             .tri
             .to_vec(gpu)
@@ -250,9 +238,8 @@ fn dense_reports_non_finite_input_clearly() {
     for n in [7, 130] {
         let mut a = vec![0.0f32; n * n];
         a[3 * n + 2] = f32::NAN;
-        let t = Tensor::from_slice(gpu, &[n, n], &a).unwrap();
-        let err = solver.spectrum(gpu, &t, 1).unwrap_err().to_string();
-        assert!(err.contains("non-finite"), "n={n}: {err}");
+        let t = common::upload(&[n, n], &a);
+        common::assert_error_names(solver.spectrum(gpu, &t, 1), &["non-finite"]);
     }
 }
 

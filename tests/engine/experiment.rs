@@ -11,10 +11,7 @@ use wideprobe::io::table::Table;
 use crate::common;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wideprobe-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch("test", name)
 }
 
 const SMALL: &str = "\
@@ -66,47 +63,31 @@ fn the_shipped_configs_parse() {
 
 #[test]
 fn config_errors_name_the_problem() {
-    let unknown = parse_config(&SMALL.replace("dataset:", "datset:"), "c.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        unknown.contains("datset") && unknown.contains("dataset") && unknown.contains("c.yaml"),
-        "{unknown}"
-    );
-    let grid_key = parse_config(&SMALL.replace("  depth: 2", "  dept: 2"), "c.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        grid_key.contains("dept") && grid_key.contains("width"),
-        "{grid_key}"
-    );
-    let typed = parse_config(&SMALL.replace("  depth: 2", "  depth: deep"), "c.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        typed.contains("line") && typed.contains("column"),
-        "{typed}"
-    );
-    let kind = parse_config("kind: training_wheels\ngrid: {}", "c.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        kind.contains("training_wheels") && kind.contains("conditioning_at_init"),
-        "{kind}"
-    );
-    let missing = parse_config("grid: {}", "c.yaml").unwrap_err().to_string();
-    assert!(missing.contains("kind"), "{missing}");
-    let zero = parse_config(&SMALL.replace("  n: 7", "  n: [7, 0]"), "c.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(zero.contains("grid.n"), "{zero}");
-    let act = parse_config(
-        &SMALL.replace("  n: 7", "  n: 7\n  activation: sigmoid"),
-        "c.yaml",
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(act.contains("sigmoid"), "{act}");
+    // Each broken config, and what its error must name.
+    let cases: [(String, &[&str]); 7] = [
+        (
+            SMALL.replace("dataset:", "datset:"),
+            &["datset", "dataset", "c.yaml"],
+        ),
+        (SMALL.replace("  depth: 2", "  dept: 2"), &["dept", "width"]),
+        (
+            SMALL.replace("  depth: 2", "  depth: deep"),
+            &["line", "column"],
+        ),
+        (
+            "kind: training_wheels\ngrid: {}".into(),
+            &["training_wheels", "conditioning_at_init"],
+        ),
+        ("grid: {}".into(), &["kind"]),
+        (SMALL.replace("  n: 7", "  n: [7, 0]"), &["grid.n"]),
+        (
+            SMALL.replace("  n: 7", "  n: 7\n  activation: sigmoid"),
+            &["sigmoid"],
+        ),
+    ];
+    for (config, names) in cases {
+        common::assert_error_names(parse_config(&config, "c.yaml"), names);
+    }
 }
 
 fn write_config(dir: &Path, text: &str) -> PathBuf {

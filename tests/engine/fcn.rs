@@ -18,14 +18,14 @@ fn check(
     let mut rng = common::rng(&format!("fcn {} renorm {renormalize}", activation.name()));
     let x = common::random_vec(&mut rng, n * d);
     let config = FcnConfig {
-        input_dim: d,
-        widths: widths.clone(),
-        outputs: 10,
-        activation,
         renormalize,
-        gain: None,
-        bias: false,
-        seed: rand::Rng::random(&mut rng),
+        ..common::fcn_config(
+            d,
+            widths.clone(),
+            10,
+            activation,
+            rand::Rng::random(&mut rng),
+        )
     };
     let host_weights: Vec<(usize, usize, Vec<f64>)> = config
         .layer_shapes()
@@ -89,16 +89,7 @@ fn forward_with_one_example_and_deep_narrow_layers() {
 
 #[test]
 fn init_is_seeded_and_variance_preserving() {
-    let config = FcnConfig {
-        input_dim: 300,
-        widths: vec![400],
-        outputs: 10,
-        activation: Activation::Relu,
-        renormalize: false,
-        gain: None,
-        bias: false,
-        seed: 5,
-    };
+    let config = common::fcn_config(300, vec![400], 10, Activation::Relu, 5);
     let a = init_weights(&config);
     assert_eq!(a, init_weights(&config));
     let var = |w: &[f32]| w.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / w.len() as f64;
@@ -122,25 +113,14 @@ fn renormalizing_an_all_zero_example_is_an_error_naming_it() {
     let mut x = vec![1.0f32; n * d];
     x[d..2 * d].iter_mut().for_each(|v| *v = 0.0); // example 1 is zero: relu(0) = 0
     let config = FcnConfig {
-        input_dim: d,
-        widths: vec![5],
-        outputs: 2,
-        activation: Activation::Relu,
         renormalize: true,
-        gain: None,
-        bias: false,
-        seed: 1,
+        ..common::fcn_config(d, vec![5], 2, Activation::Relu, 1)
     };
     let fcn = Fcn::init(gpu, config).unwrap();
     let ops = ForwardOps::new(gpu).unwrap();
     let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
-    let err = forward(gpu, &ops, &fcn, &xt, |_, _| Ok(()))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("example 1") && err.contains("layer 1"),
-        "{err}"
-    );
+    let err = forward(gpu, &ops, &fcn, &xt, |_, _| Ok(()));
+    common::assert_error_names(err, &["example 1", "layer 1"]);
 }
 
 /// MEASUREMENTS.md §4: as the width grows, Ĝ^l approaches the infinite-width Σ^l, the
@@ -182,16 +162,13 @@ fn finite_width_gram_approaches_the_infinite_width_kernel() {
         let mut total = 0.0;
         let seeds = 4;
         for seed in 0..seeds {
-            let config = FcnConfig {
-                input_dim: ds.d,
-                widths: vec![width; depth],
-                outputs: 10,
-                activation: Activation::ReluNormalized,
-                renormalize: false,
-                gain: None,
-                bias: false,
-                seed: 100 + seed,
-            };
+            let config = common::fcn_config(
+                ds.d,
+                vec![width; depth],
+                10,
+                Activation::ReluNormalized,
+                100 + seed,
+            );
             let fcn = Fcn::init(gpu, config).unwrap();
             let mut last = Vec::new();
             forward(gpu, &ops, &fcn, &x, |l, f| {
@@ -253,16 +230,13 @@ fn f32_forward_at_depth_30_is_within_its_bound_and_beats_sequential_sums() {
     let mut ratios = Vec::new();
     let nets = [Activation::ReluNormalized, Activation::TanhNormalized].repeat(3);
     for activation in nets {
-        let config = FcnConfig {
-            input_dim: d,
-            widths: vec![width; depth],
-            outputs: 10,
+        let config = common::fcn_config(
+            d,
+            vec![width; depth],
+            10,
             activation,
-            renormalize: false,
-            gain: None,
-            bias: false,
-            seed: rand::Rng::random(&mut rng),
-        };
+            rand::Rng::random(&mut rng),
+        );
         let weights: Vec<(usize, usize, Vec<f32>)> = config
             .layer_shapes()
             .into_iter()

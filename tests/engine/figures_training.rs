@@ -15,13 +15,7 @@ use wideprobe::io::table::Table;
 use wideprobe::io::tables::{LayerRow, Row};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "wideprobe-test-figures-training-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch("test-figures-training", name)
 }
 
 /// A run of the synthetic tables: its grid point and what runs.csv says of it.
@@ -64,91 +58,52 @@ fn value(run_index: usize, column: usize, epoch: usize) -> f64 {
     0.5 + run_index as f64 + 0.1 * column as f64 + 0.01 * epoch as f64
 }
 
+impl Run {
+    /// A finished run that passes the accuracy filter.
+    const fn done(
+        id: &'static str,
+        n: usize,
+        activation: &'static str,
+        loss: &'static str,
+        lr: f64,
+    ) -> Self {
+        let (status, passes) = ("done", true);
+        Run {
+            id,
+            n,
+            activation,
+            loss,
+            lr,
+            status,
+            passes,
+        }
+    }
+
+    /// The same run failing the accuracy filter, with runs.csv's `status`.
+    const fn rejected(self, status: &'static str) -> Self {
+        Run {
+            status,
+            passes: false,
+            ..self
+        }
+    }
+}
+
+/// One run a line, as a table (rustfmt would give each argument a line).
+#[rustfmt::skip]
 const RUNS: [Run; 9] = [
     // MSE, lr 0.001, two runs that pass and one that does not (its values must not count).
-    Run {
-        id: "mse_a",
-        n: 10,
-        activation: "relu_normalized",
-        loss: "mse",
-        lr: 0.001,
-        status: "done",
-        passes: true,
-    },
-    Run {
-        id: "mse_b",
-        n: 10,
-        activation: "relu_normalized",
-        loss: "mse",
-        lr: 0.001,
-        status: "done",
-        passes: true,
-    },
-    Run {
-        id: "mse_rejected",
-        n: 10,
-        activation: "relu_normalized",
-        loss: "mse",
-        lr: 0.001,
-        status: "done",
-        passes: false,
-    },
+    Run::done("mse_a", 10, "relu_normalized", "mse", 0.001),
+    Run::done("mse_b", 10, "relu_normalized", "mse", 0.001),
+    Run::done("mse_rejected", 10, "relu_normalized", "mse", 0.001).rejected("done"),
     // MSE at a second lr and a second n; the lr 0.5 run only fails the filter.
-    Run {
-        id: "mse_c",
-        n: 20,
-        activation: "relu_normalized",
-        loss: "mse",
-        lr: 0.01,
-        status: "done",
-        passes: true,
-    },
-    Run {
-        id: "mse_diverged",
-        n: 20,
-        activation: "relu_normalized",
-        loss: "mse",
-        lr: 0.5,
-        status: "diverged",
-        passes: false,
-    },
+    Run::done("mse_c", 20, "relu_normalized", "mse", 0.01),
+    Run::done("mse_diverged", 20, "relu_normalized", "mse", 0.5).rejected("diverged"),
     // Cross-entropy: a diverged ReLU run counts for 2c, a failed one does not.
-    Run {
-        id: "ce_relu_diverged",
-        n: 10,
-        activation: "relu_normalized",
-        loss: "cross_entropy",
-        lr: 0.1,
-        status: "diverged",
-        passes: false,
-    },
-    Run {
-        id: "ce_relu_failed",
-        n: 10,
-        activation: "relu",
-        loss: "cross_entropy",
-        lr: 0.1,
-        status: "failed",
-        passes: false,
-    },
-    Run {
-        id: "ce_tanh",
-        n: 10,
-        activation: "tanh",
-        loss: "cross_entropy",
-        lr: 0.1,
-        status: "done",
-        passes: true,
-    },
-    Run {
-        id: "softmax",
-        n: 10,
-        activation: "tanh_normalized",
-        loss: "mse_softmax",
-        lr: 0.01,
-        status: "done",
-        passes: true,
-    },
+    Run::done("ce_relu_diverged", 10, "relu_normalized", "cross_entropy", 0.1).rejected("diverged"),
+    Run::done("ce_relu_failed", 10, "relu", "cross_entropy", 0.1).rejected("failed"),
+    Run::done("ce_tanh", 10, "tanh", "cross_entropy", 0.1),
+    Run::done("softmax", 10, "tanh_normalized", "mse_softmax", 0.01),
 ];
 
 const EPOCHS: usize = 4;

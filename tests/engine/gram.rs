@@ -1,4 +1,5 @@
 use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::linalg::Real;
 use wideprobe::ops::gram::Gram;
 
 use crate::common::{self, reference};
@@ -16,68 +17,57 @@ const SHAPES: &[(usize, usize)] = &[
     (257, 300),
 ];
 
-#[test]
-fn f32_gram_matches_reference_and_is_exactly_symmetric() {
-    let gpu = common::gpu();
-    let gram = Gram::new(gpu).unwrap();
-    let mut rng = common::rng("gram f32");
-    for &(n, d) in SHAPES {
-        let x = common::random_vec(&mut rng, n * d);
-        let scale = 1.0 / d as f32;
-        let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
-        let g = Tensor::<f32>::zeros(gpu, &[n, n]).unwrap();
-        g.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        gram.record(&mut batch, &xt, scale as f64, &g).unwrap();
-        batch.submit().unwrap();
-        let got = g.to_vec(gpu).unwrap();
-        let want = reference::gram(&common::to_f64(&x), n, d, scale as f64);
-        let atol = 1e-6 * (d as f64).sqrt() * scale as f64 + 1e-7;
-        common::assert_close_f32(&format!("gram f32 {n}x{d}"), &got, &want, 1e-5, atol, 1e-5);
-        for i in 0..n {
-            for j in 0..i {
-                assert_eq!(
-                    got[i * n + j].to_bits(),
-                    got[j * n + i].to_bits(),
-                    "G[{i},{j}] != G[{j},{i}]"
-                );
-            }
+/// G = scale X Xᵀ of `x` [n, d] (f32) on the GPU, summed and stored in `T`, poisoned first.
+fn gpu_gram<T: Real>(gram: &Gram, x: &[f32], (n, d): (usize, usize), scale: f64) -> Vec<T> {
+    let (xt, g) = (common::upload(&[n, d], x), common::poisoned::<T>(&[n, n]));
+    common::launch(|b| gram.record(b, &xt, scale, &g));
+    common::download(&g)
+}
+
+/// G[i, j] and G[j, i] are the same bits: the kernel computes one and mirrors it.
+fn assert_exactly_symmetric<T: Real>(what: &str, g: &[T], n: usize) {
+    for i in 0..n {
+        for j in 0..i {
+            let (lower, upper) = (g[i * n + j].to_f64(), g[j * n + i].to_f64());
+            assert_eq!(
+                lower.to_bits(),
+                upper.to_bits(),
+                "{what}: G[{i},{j}] != G[{j},{i}]"
+            );
         }
     }
 }
 
 #[test]
+fn f32_gram_matches_reference_and_is_exactly_symmetric() {
+    let gram = Gram::new(common::gpu()).unwrap();
+    let mut rng = common::rng("gram f32");
+    for &(n, d) in SHAPES {
+        let what = format!("gram f32 {n}x{d}");
+        let x = common::random_vec(&mut rng, n * d);
+        let scale = 1.0 / d as f32;
+        let got = gpu_gram::<f32>(&gram, &x, (n, d), scale as f64);
+        let want = reference::gram(&common::to_f64(&x), n, d, scale as f64);
+        let atol = 1e-6 * (d as f64).sqrt() * scale as f64 + 1e-7;
+        common::assert_close_f32(&what, &got, &want, 1e-5, atol, 1e-5);
+        assert_exactly_symmetric(&what, &got, n);
+    }
+}
+
+#[test]
 fn f64_gram_is_exact_to_f64_rounding() {
-    let gpu = common::gpu();
-    if !gpu.has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
+    if common::skip_without_f64() {
         return;
     }
-    let gram = Gram::new(gpu).unwrap();
+    let gram = Gram::new(common::gpu()).unwrap();
     let mut rng = common::rng("gram f64");
     for &(n, d) in SHAPES {
+        let what = format!("gram f64 {n}x{d}");
         let x = common::random_vec(&mut rng, n * d);
-        let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
-        let g = Tensor::<f64>::zeros(gpu, &[n, n]).unwrap();
-        g.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        gram.record(&mut batch, &xt, 0.5, &g).unwrap();
-        batch.submit().unwrap();
-        let got = g.to_vec(gpu).unwrap();
+        let got = gpu_gram::<f64>(&gram, &x, (n, d), 0.5);
         let want = reference::gram(&common::to_f64(&x), n, d, 0.5);
-        common::assert_close(
-            &format!("gram f64 {n}x{d}"),
-            &got,
-            &want,
-            1e-13,
-            1e-14,
-            1e-13,
-        );
-        for i in 0..n {
-            for j in 0..i {
-                assert_eq!(got[i * n + j].to_bits(), got[j * n + i].to_bits());
-            }
-        }
+        common::assert_close(&what, &got, &want, 1e-13, 1e-14, 1e-13);
+        assert_exactly_symmetric(&what, &got, n);
     }
 }
 
@@ -85,11 +75,10 @@ fn f64_gram_is_exact_to_f64_rounding() {
 fn f64_accumulation_resolves_what_f32_cannot() {
     // Rows sharing a large common component with tiny differences: the Gram matrix is
     // a huge constant plus a small structured part that f32 sums lose.
-    let gpu = common::gpu();
-    if !gpu.has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
+    if common::skip_without_f64() {
         return;
     }
+    let gpu = common::gpu();
     let mut rng = common::rng("gram cancellation");
     let (n, d) = (33, 300);
     let noise = common::random_vec(&mut rng, n * d);
@@ -99,10 +88,10 @@ fn f64_accumulation_resolves_what_f32_cannot() {
     let g32 = Tensor::<f32>::zeros(gpu, &[n, n]).unwrap();
     let g64 = Tensor::<f64>::zeros(gpu, &[n, n]).unwrap();
     let gram = Gram::new(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    gram.record(&mut batch, &xt, 1.0, &g32).unwrap();
-    gram.record(&mut batch, &xt, 1.0, &g64).unwrap();
-    batch.submit().unwrap();
+    common::launch(|b| {
+        gram.record(b, &xt, 1.0, &g32)?;
+        gram.record(b, &xt, 1.0, &g64)
+    });
     // Error in the part that matters: G minus its mean (the common component).
     let centred_err = |got: &[f64]| {
         let mean = want.iter().sum::<f64>() / want.len() as f64;
@@ -122,20 +111,12 @@ fn f64_accumulation_resolves_what_f32_cannot() {
 
 #[test]
 fn zero_width_gives_zero_and_shape_errors_name_shapes() {
-    let gpu = common::gpu();
-    let gram = Gram::new(gpu).unwrap();
-    let x = Tensor::<f32>::zeros(gpu, &[5, 0]).unwrap();
-    let g = Tensor::<f32>::zeros(gpu, &[5, 5]).unwrap();
-    g.poison(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    gram.record(&mut batch, &x, 1.0, &g).unwrap();
-    batch.submit().unwrap();
-    assert!(g.to_vec(gpu).unwrap().iter().all(|&v| v == 0.0));
-    let wrong = Tensor::<f32>::zeros(gpu, &[4, 5]).unwrap();
-    let x = Tensor::<f32>::zeros(gpu, &[5, 3]).unwrap();
-    let err = gram
-        .record(&mut Batch::new(gpu), &x, 1.0, &wrong)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[5, 3]") && err.contains("[4, 5]"), "{err}");
+    let gram = Gram::new(common::gpu()).unwrap();
+    let g = gpu_gram::<f32>(&gram, &[], (5, 0), 1.0);
+    assert!(g.iter().all(|&v| v == 0.0), "{g:?}");
+    let wrong = common::zeros::<f32>(&[4, 5]);
+    let x = common::zeros::<f32>(&[5, 3]);
+    let mut batch = Batch::new(common::gpu());
+    let err = gram.record(&mut batch, &x, 1.0, &wrong);
+    common::assert_error_names(err, &["[5, 3]", "[4, 5]"]);
 }

@@ -2,7 +2,10 @@
 //! at sizes that are not multiples of the tile, with outputs poisoned first.
 //! One test binary (one link) for all of them; `common` holds the references.
 
+#[macro_use]
 mod common;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod activation;
 mod bias;

@@ -1,4 +1,5 @@
-use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::gpu::Batch;
+use wideprobe::linalg::Real;
 use wideprobe::ops::{Layout, Matmul, MatmulVariant};
 
 use crate::common::{self, reference};
@@ -15,72 +16,61 @@ const SHAPES: &[(usize, usize, usize)] = &[
     (33, 300, 129),
 ];
 
-fn check(
+/// C = alpha op(A) op(B) + beta C in `T`, on fresh inputs (all of T's bits), against the
+/// f64 reference.
+fn check<T: Real>(
     variant: MatmulVariant,
     layout: Layout,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    beta: f32,
+    dims: (usize, usize, usize),
+    ab: (f64, f64),
 ) {
-    let gpu = common::gpu();
-    let mut rng = common::rng(&format!(
-        "matmul {} {} {m}x{n}x{k}",
+    let ((m, n, k), (alpha, beta)) = (dims, ab);
+    let what = format!(
+        "matmul {} {} {} {m}x{n}x{k} alpha {alpha} beta {beta}",
+        T::NAME,
         variant.name(),
         layout.name()
-    ));
-    let a_data = common::random_vec(&mut rng, m * k);
-    let b_data = common::random_vec(&mut rng, k * n);
-    let c_data = common::random_vec(&mut rng, m * n);
+    );
+    let mut rng = common::rng(&what);
+    let a_data: Vec<T> = common::random_real(&mut rng, m * k);
+    let b_data: Vec<T> = common::random_real(&mut rng, k * n);
+    let c_data: Vec<T> = common::random_real(&mut rng, m * n);
     let a_shape = if layout.trans_a() { [k, m] } else { [m, k] };
     let b_shape = if layout.trans_b() { [n, k] } else { [k, n] };
-    let a = Tensor::from_slice(gpu, &a_shape, &a_data).unwrap();
-    let b = Tensor::from_slice(gpu, &b_shape, &b_data).unwrap();
-    let c = Tensor::from_slice(gpu, &[m, n], &c_data).unwrap();
+    let a = common::upload(&a_shape, &a_data);
+    let b = common::upload(&b_shape, &b_data);
+    let c = common::upload(&[m, n], &c_data);
     if beta == 0.0 {
         // C must not be read at all when beta is 0.
-        c.poison(gpu).unwrap();
+        c.poison(common::gpu()).unwrap();
     }
-    let mm = Matmul::new(gpu, variant).unwrap();
-    let mut batch = Batch::new(gpu);
-    mm.record(&mut batch, layout, alpha as f64, &a, &b, beta as f64, &c)
-        .unwrap();
-    batch.submit().unwrap();
-    let got = c.to_vec(gpu).unwrap();
+    let mm = Matmul::<T>::new(common::gpu(), variant).unwrap();
+    common::launch(|batch| mm.record(batch, layout, alpha, &a, &b, beta, &c));
     let want = reference::matmul(
         layout.trans_a(),
         layout.trans_b(),
         m,
         n,
         k,
-        alpha as f64,
-        &common::to_f64(&a_data),
-        &common::to_f64(&b_data),
-        beta as f64,
-        &common::to_f64(&c_data),
+        alpha,
+        &common::real_to_f64(&a_data),
+        &common::real_to_f64(&b_data),
+        beta,
+        &common::real_to_f64(&c_data),
     );
-    // Each output sums k products of numbers below 1: rounding grows like sqrt(k) eps.
-    let atol = 1e-6 * (k as f64).sqrt() * (alpha.abs() as f64).max(1.0) + 1e-6;
-    common::assert_close_f32(
-        &format!(
-            "matmul {} {} {m}x{n}x{k} alpha {alpha} beta {beta}",
-            variant.name(),
-            layout.name()
-        ),
-        &got,
-        &want,
-        1e-5,
-        atol,
-        1e-5,
-    );
+    // Each output sums k products of numbers below 1: rounding grows like sqrt(k) eps;
+    // f32's tolerances, scaled to T's ulps (near 1e-14 relative for f64).
+    let s = common::ulp_scale::<T>();
+    let atol = s * (1e-6 * (k as f64).sqrt() * alpha.abs().max(1.0) + 1e-6);
+    let got = common::download(&c);
+    common::assert_close_real(&what, &got, &want, s * 1e-5, atol, s * 1e-5);
 }
 
 #[test]
 fn naive_all_layouts_ragged_shapes() {
     for layout in Layout::ALL {
         for &(m, n, k) in SHAPES {
-            check(MatmulVariant::Naive, layout, m, n, k, 1.0, 0.0);
+            check::<f32>(MatmulVariant::Naive, layout, (m, n, k), (1.0, 0.0));
         }
     }
 }
@@ -89,7 +79,7 @@ fn naive_all_layouts_ragged_shapes() {
 fn tiled_all_layouts_ragged_shapes() {
     for layout in Layout::ALL {
         for &(m, n, k) in SHAPES {
-            check(MatmulVariant::Tiled, layout, m, n, k, 1.0, 0.0);
+            check::<f32>(MatmulVariant::Tiled, layout, (m, n, k), (1.0, 0.0));
         }
     }
 }
@@ -98,9 +88,9 @@ fn tiled_all_layouts_ragged_shapes() {
 fn alpha_and_beta_scale_and_accumulate() {
     for variant in MatmulVariant::ALL {
         for layout in [Layout::NN, Layout::NT, Layout::TN] {
-            check(variant, layout, 33, 130, 7, -0.5, 0.75);
-            check(variant, layout, 130, 7, 33, 2.0, 1.0);
-            check(variant, layout, 7, 33, 130, 0.0, -1.0);
+            check::<f32>(variant, layout, (33, 130, 7), (-0.5, 0.75));
+            check::<f32>(variant, layout, (130, 7, 33), (2.0, 1.0));
+            check::<f32>(variant, layout, (7, 33, 130), (0.0, -1.0));
         }
     }
 }
@@ -108,29 +98,30 @@ fn alpha_and_beta_scale_and_accumulate() {
 #[test]
 fn empty_inner_dimension_gives_beta_c() {
     for variant in MatmulVariant::ALL {
-        check(variant, Layout::NN, 7, 33, 0, 1.0, 0.5);
-        check(variant, Layout::TN, 33, 7, 0, 1.0, 0.0);
+        check::<f32>(variant, Layout::NN, (7, 33, 0), (1.0, 0.5));
+        check::<f32>(variant, Layout::TN, (33, 7, 0), (1.0, 0.0));
     }
 }
 
 #[test]
 fn tiled_agrees_with_naive_on_a_larger_unaligned_product() {
-    check(MatmulVariant::Tiled, Layout::NT, 300, 257, 263, 1.0, 0.0);
+    check::<f32>(
+        MatmulVariant::Tiled,
+        Layout::NT,
+        (300, 257, 263),
+        (1.0, 0.0),
+    );
 }
 
 #[test]
 fn mismatched_shapes_are_errors_naming_both() {
-    let gpu = common::gpu();
-    let a = Tensor::<f32>::zeros(gpu, &[3, 4]).unwrap();
-    let b = Tensor::<f32>::zeros(gpu, &[5, 6]).unwrap();
-    let c = Tensor::<f32>::zeros(gpu, &[3, 6]).unwrap();
-    let mm = Matmul::<f32>::new(gpu, MatmulVariant::Tiled).unwrap();
-    let mut batch = Batch::new(gpu);
-    let err = mm
-        .record(&mut batch, Layout::NN, 1.0, &a, &b, 0.0, &c)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[5, 6]"), "{err}");
+    let a = common::zeros::<f32>(&[3, 4]);
+    let b = common::zeros::<f32>(&[5, 6]);
+    let c = common::zeros::<f32>(&[3, 6]);
+    let mm = Matmul::<f32>::new(common::gpu(), MatmulVariant::Tiled).unwrap();
+    let mut batch = Batch::new(common::gpu());
+    let err = mm.record(&mut batch, Layout::NN, 1.0, &a, &b, 0.0, &c);
+    common::assert_error_names(err, &["[3, 4]", "[5, 6]"]);
 }
 
 /// Issue 13 row 7: from k = 65,535 on, `bench matmul --m 4 --n 4 --k 70000` gave a
@@ -139,7 +130,7 @@ fn mismatched_shapes_are_errors_naming_both() {
 fn deep_inner_dimension_past_65535_is_right() {
     for variant in MatmulVariant::ALL {
         for layout in Layout::ALL {
-            check(variant, layout, 2, 3, 70_001, 1.0, 0.0);
+            check::<f32>(variant, layout, (2, 3, 70_001), (1.0, 0.0));
         }
     }
 }
@@ -150,60 +141,9 @@ fn deep_inner_dimension_past_65535_is_right() {
 fn deep_product_scales_every_slice_and_applies_beta_once() {
     for variant in MatmulVariant::ALL {
         for layout in [Layout::NN, Layout::TT] {
-            check(variant, layout, 5, 7, 9_001, -0.5, 0.75);
+            check::<f32>(variant, layout, (5, 7, 9_001), (-0.5, 0.75));
         }
     }
-}
-
-/// The f64 instantiation against the f64 reference on fresh f64 inputs (all 53 bits):
-/// the f32 test's tolerances scaled to f64 ulps, near 1e-14 relative.
-fn check_f64(variant: MatmulVariant, layout: Layout, dims: (usize, usize, usize), ab: (f64, f64)) {
-    let ((m, n, k), (alpha, beta)) = (dims, ab);
-    let gpu = common::gpu();
-    let what = format!(
-        "matmul f64 {} {} {m}x{n}x{k} alpha {alpha} beta {beta}",
-        variant.name(),
-        layout.name()
-    );
-    let mut rng = common::rng(&what);
-    let a_data: Vec<f64> = common::random_real(&mut rng, m * k);
-    let b_data: Vec<f64> = common::random_real(&mut rng, k * n);
-    let c_data: Vec<f64> = common::random_real(&mut rng, m * n);
-    let a_shape = if layout.trans_a() { [k, m] } else { [m, k] };
-    let b_shape = if layout.trans_b() { [n, k] } else { [k, n] };
-    let a = Tensor::from_slice(gpu, &a_shape, &a_data).unwrap();
-    let b = Tensor::from_slice(gpu, &b_shape, &b_data).unwrap();
-    let c = Tensor::from_slice(gpu, &[m, n], &c_data).unwrap();
-    if beta == 0.0 {
-        c.poison(gpu).unwrap();
-    }
-    let mm = Matmul::<f64>::new(gpu, variant).unwrap();
-    let mut batch = Batch::new(gpu);
-    mm.record(&mut batch, layout, alpha, &a, &b, beta, &c)
-        .unwrap();
-    batch.submit().unwrap();
-    let want = reference::matmul(
-        layout.trans_a(),
-        layout.trans_b(),
-        m,
-        n,
-        k,
-        alpha,
-        &a_data,
-        &b_data,
-        beta,
-        &c_data,
-    );
-    let s = common::F64_OVER_F32;
-    let atol = s * (1e-6 * (k as f64).sqrt() * alpha.abs().max(1.0) + 1e-6);
-    common::assert_close_real(
-        &what,
-        &c.to_vec(gpu).unwrap(),
-        &want,
-        s * 1e-5,
-        atol,
-        s * 1e-5,
-    );
 }
 
 #[test]
@@ -220,7 +160,7 @@ fn f64_all_variants_and_layouts_ragged_shapes() {
                 (130, 33, 7),
                 (129, 131, 17),
             ] {
-                check_f64(variant, layout, dims, (1.0, 0.0));
+                check::<f64>(variant, layout, dims, (1.0, 0.0));
             }
         }
     }
@@ -232,9 +172,9 @@ fn f64_alpha_beta_and_deep_products() {
         return;
     }
     for variant in MatmulVariant::ALL {
-        check_f64(variant, Layout::NT, (33, 130, 7), (-0.3, 0.7));
-        check_f64(variant, Layout::TN, (7, 33, 0), (1.0, 0.5));
+        check::<f64>(variant, Layout::NT, (33, 130, 7), (-0.3, 0.7));
+        check::<f64>(variant, Layout::TN, (7, 33, 0), (1.0, 0.5));
         // Deeper than one launch's slice: alpha on every slice, beta once.
-        check_f64(variant, Layout::NN, (5, 7, 9_001), (-0.5, 0.75));
+        check::<f64>(variant, Layout::NN, (5, 7, 9_001), (-0.5, 0.75));
     }
 }

@@ -10,15 +10,11 @@ use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::{init_weights, init_weights_in};
-use wideprobe::nn::FcnConfig;
 
 use crate::common::{self, reference};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wideprobe-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch("test", name)
 }
 
 fn run(config: &str, dir: &Path) -> Table {
@@ -74,18 +70,19 @@ fn close(what: &str, got: f64, want: f64, scale: f64) {
     );
 }
 
+/// Row `r`'s `{prefix}_max` and `{prefix}_min` columns of `t` against the recomputed
+/// (λ_min, λ_max); λ_min to 1e-9 of λ_max, as it may be near 0.
+fn close_extremes(what: &str, t: &Table, r: usize, prefix: &str, (lo, hi): (f64, f64)) {
+    for (end, want, scale) in [("max", hi, 0.0), ("min", lo, hi)] {
+        let column = format!("{prefix}_{end}");
+        let got = t.f64(r, t.column(&column).unwrap());
+        close(&format!("{what}: {column}"), got, want, scale);
+    }
+}
+
 #[test]
 fn f64_weights_round_to_the_f32_networks_weights() {
-    let config = FcnConfig {
-        input_dim: 33,
-        widths: vec![7, 130],
-        outputs: 10,
-        activation: Activation::Tanh,
-        renormalize: false,
-        gain: None,
-        bias: false,
-        seed: 7,
-    };
+    let config = common::fcn_config(33, vec![7, 130], 10, Activation::Tanh, 7);
     let w64: Vec<Vec<f64>> = init_weights_in(&config);
     let rounded: Vec<Vec<f32>> = w64
         .iter()
@@ -147,19 +144,8 @@ fn f64_conditioning_matches_its_saved_tensors_to_1e_9() {
         let want = reference::gram(&features, n, width, 1.0 / width as f64);
         let (_, saved) = load(&tensors, &format!("gram_{l}.npy"));
         common::assert_close(&format!("row {r}: Ĝ^{l}"), &saved, &want, 1e-9, 1e-12, 1e-9);
-        let (lo, hi) = gram_extremes(&features, n, width);
-        close(
-            &format!("row {r}: λ_max"),
-            layers.f64(r, col("lambda_max")),
-            hi,
-            0.0,
-        );
-        close(
-            &format!("row {r}: λ_min"),
-            layers.f64(r, col("lambda_min")),
-            lo,
-            hi,
-        );
+        let extremes = gram_extremes(&features, n, width);
+        close_extremes(&format!("row {r}"), &layers, r, "lambda", extremes);
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -257,33 +243,10 @@ fn check_epoch(
         })
         .collect();
     let ev = eigenvalues(&kernel, n * k);
-    let (lo, hi) = (ev[0], ev[n * k - 1]);
-    close(
-        &format!("{what}: ntk_lambda_max"),
-        t.f64(r, col("ntk_lambda_max")),
-        hi,
-        0.0,
-    );
-    close(
-        &format!("{what}: ntk_lambda_min"),
-        t.f64(r, col("ntk_lambda_min")),
-        lo,
-        hi,
-    );
+    close_extremes(&what, t, r, "ntk_lambda", (ev[0], ev[n * k - 1]));
     let w = net.shapes[0].0;
-    let (lo, hi) = gram_extremes(&net.last_hidden(x, n), n, w);
-    close(
-        &format!("{what}: gram_lambda_max"),
-        t.f64(r, col("gram_lambda_max")),
-        hi,
-        0.0,
-    );
-    close(
-        &format!("{what}: gram_lambda_min"),
-        t.f64(r, col("gram_lambda_min")),
-        lo,
-        hi,
-    );
+    let extremes = gram_extremes(&net.last_hidden(x, n), n, w);
+    close_extremes(&what, t, r, "gram_lambda", extremes);
     if loss != "cross_entropy" {
         // Lemma 2's G: max_i ‖∇θ l_i‖.
         let g_lip = (0..n)

@@ -35,32 +35,16 @@ fn setup(
     let (d, k) = (5, 3);
     let x = common::random_vec(&mut rng, n * d);
     let config = FcnConfig {
-        input_dim: d,
-        widths,
-        outputs: k,
-        activation: act,
         renormalize,
-        gain: None,
         bias,
-        seed: rand::Rng::random(&mut rng),
+        ..common::fcn_config(d, widths, k, act, rand::Rng::random(&mut rng))
     };
     let fcn = Fcn::init(gpu, config).unwrap();
     for b in &fcn.params.biases {
         b.write(gpu, &common::random_vec(&mut rng, b.len()))
             .unwrap();
     }
-    let net = reference::Network {
-        shapes: fcn.config.layer_shapes(),
-        params: fcn
-            .download(gpu)
-            .unwrap()
-            .iter()
-            .map(|p| common::to_f64(p))
-            .collect(),
-        activation: act.name().to_string(),
-        renormalize,
-        bias,
-    };
+    let net = common::reference_network(&fcn);
     Setup { fcn, x, n, net }
 }
 

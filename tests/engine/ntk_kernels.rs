@@ -1,25 +1,22 @@
 //! The NTK assembly kernels (shaders/ntk.wgsl, f32 and f64) against f64 references at
 //! awkward sizes, outputs poisoned first: row repetition and the Hadamard accumulation.
 
-use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::gpu::Batch;
+use wideprobe::linalg::Real;
 use wideprobe::ops::ntk::NtkOps;
 
 use crate::common;
 
 #[test]
 fn repeat_rows_copies_each_row_k_times() {
-    let gpu = common::gpu();
-    let op = NtkOps::new(gpu).unwrap();
+    let op = NtkOps::new(common::gpu()).unwrap();
     for (rows, cols, k) in [(1, 1, 1), (7, 33, 10), (33, 7, 3), (130, 5, 2), (3, 300, 7)] {
         let mut rng = common::rng(&format!("repeat {rows}x{cols}x{k}"));
         let x = common::random_vec(&mut rng, rows * cols);
-        let xt = Tensor::from_slice(gpu, &[rows, cols], &x).unwrap();
-        let out = Tensor::<f32>::zeros(gpu, &[rows * k, cols]).unwrap();
-        out.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.repeat_rows(&mut batch, &xt, k, &out).unwrap();
-        batch.submit().unwrap();
-        let got = out.to_vec(gpu).unwrap();
+        let xt = common::upload(&[rows, cols], &x);
+        let out = common::poisoned::<f32>(&[rows * k, cols]);
+        common::launch(|b| op.repeat_rows(b, &xt, k, &out));
+        let got = common::download(&out);
         for p in 0..rows * k {
             for j in 0..cols {
                 assert_eq!(
@@ -49,6 +46,23 @@ fn reference_accumulate(
         .collect()
 }
 
+/// K += (G_A ⊗ 1 1ᵀ + offset) ∘ D on the GPU in `T`, from the f32 inputs.
+fn gpu_accumulate<T: Real>(
+    op: &NtkOps,
+    (ga, dd, k0): (&[f32], &[f32], &[f32]),
+    n: usize,
+    k: usize,
+    offset: f64,
+) -> Vec<f64> {
+    let order = n * k;
+    let rounded = |v: &[f32]| -> Vec<T> { v.iter().map(|&x| T::from_f64(x as f64)).collect() };
+    let gat = common::upload(&[n, n], &rounded(ga));
+    let ddt = common::upload(&[order, order], &rounded(dd));
+    let kt = common::upload(&[order, order], &rounded(k0));
+    common::launch(|b| op.accumulate(b, &gat, &ddt, k, offset, &kt));
+    common::real_to_f64(&common::download(&kt))
+}
+
 #[test]
 fn accumulate_matches_reference_f32_and_f64() {
     let gpu = common::gpu();
@@ -68,46 +82,23 @@ fn accumulate_matches_reference_f32_and_f64() {
             k,
             offset,
         );
-        let gat = Tensor::from_slice(gpu, &[n, n], &ga).unwrap();
-        let ddt = Tensor::from_slice(gpu, &[order, order], &dd).unwrap();
-        let kt = Tensor::from_slice(gpu, &[order, order], &k0).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.accumulate(&mut batch, &gat, &ddt, k, offset, &kt)
-            .unwrap();
-        batch.submit().unwrap();
-        common::assert_close_f32(&what, &kt.to_vec(gpu).unwrap(), &want, 1e-6, 1e-6, 1e-6);
+        let inputs = (&ga[..], &dd[..], &k0[..]);
+        let got = gpu_accumulate::<f32>(&op, inputs, n, k, offset);
+        common::assert_close(&what, &got, &want, 1e-6, 1e-6, 1e-6);
         if gpu.has_f64() {
-            let to64 = |v: &[f32]| common::to_f64(v);
-            let gat = Tensor::from_slice(gpu, &[n, n], &to64(&ga)).unwrap();
-            let ddt = Tensor::from_slice(gpu, &[order, order], &to64(&dd)).unwrap();
-            let kt = Tensor::from_slice(gpu, &[order, order], &to64(&k0)).unwrap();
-            let mut batch = Batch::new(gpu);
-            op.accumulate(&mut batch, &gat, &ddt, k, offset, &kt)
-                .unwrap();
-            batch.submit().unwrap();
-            common::assert_close(
-                &format!("{what} f64"),
-                &kt.to_vec(gpu).unwrap(),
-                &want,
-                1e-15,
-                1e-15,
-                1e-15,
-            );
+            let got = gpu_accumulate::<f64>(&op, inputs, n, k, offset);
+            common::assert_close(&format!("{what} f64"), &got, &want, 1e-15, 1e-15, 1e-15);
         }
     }
 }
 
 #[test]
 fn accumulate_rejects_mismatched_shapes() {
-    let gpu = common::gpu();
-    let op = NtkOps::new(gpu).unwrap();
-    let ga = Tensor::<f32>::zeros(gpu, &[3, 3]).unwrap();
-    let dd = Tensor::<f32>::zeros(gpu, &[6, 6]).unwrap();
-    let kt = Tensor::<f32>::zeros(gpu, &[6, 6]).unwrap();
-    let mut batch = Batch::new(gpu);
-    let err = op
-        .accumulate(&mut batch, &ga, &dd, 3, 0.0, &kt)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("k = 3") && err.contains("[6, 6]"), "{err}");
+    let op = NtkOps::new(common::gpu()).unwrap();
+    let ga = common::zeros::<f32>(&[3, 3]);
+    let dd = common::zeros::<f32>(&[6, 6]);
+    let kt = common::zeros::<f32>(&[6, 6]);
+    let mut batch = Batch::new(common::gpu());
+    let err = op.accumulate(&mut batch, &ga, &dd, 3, 0.0, &kt);
+    common::assert_error_names(err, &["k = 3", "[6, 6]"]);
 }

@@ -1,4 +1,4 @@
-use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::gpu::Batch;
 use wideprobe::linalg::Real;
 use wideprobe::ops::reduce::{Reduce, RowReduction};
 
@@ -30,27 +30,23 @@ fn sum_atol(cols: usize) -> f64 {
 }
 
 fn run_rows<T: Real>(kind: RowReduction, x: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let gpu = common::gpu();
-    let x = Tensor::from_slice(gpu, &[rows, cols], x).unwrap();
-    let out = Tensor::<T>::zeros(gpu, &[rows]).unwrap();
-    out.poison(gpu).unwrap();
-    let reduce = Reduce::<T>::new(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    reduce.rows(&mut batch, kind, &x, &out).unwrap();
-    batch.submit().unwrap();
-    out.to_vec(gpu).unwrap()
+    let (x, out) = (
+        common::upload(&[rows, cols], x),
+        common::poisoned::<T>(&[rows]),
+    );
+    let reduce = Reduce::<T>::new(common::gpu()).unwrap();
+    common::launch(|b| reduce.rows(b, kind, &x, &out));
+    common::download(&out)
 }
 
 fn run_argmax<T: Real>(x: &[T], rows: usize, cols: usize) -> Vec<u32> {
-    let gpu = common::gpu();
-    let x = Tensor::from_slice(gpu, &[rows, cols], x).unwrap();
-    let out = Tensor::<u32>::zeros(gpu, &[rows]).unwrap();
-    out.poison(gpu).unwrap();
-    let reduce = Reduce::<T>::new(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    reduce.argmax_rows(&mut batch, &x, &out).unwrap();
-    batch.submit().unwrap();
-    out.to_vec(gpu).unwrap()
+    let (x, out) = (
+        common::upload(&[rows, cols], x),
+        common::poisoned::<u32>(&[rows]),
+    );
+    let reduce = Reduce::<T>::new(common::gpu()).unwrap();
+    common::launch(|b| reduce.argmax_rows(b, &x, &out));
+    common::download(&out)
 }
 
 #[test]
@@ -175,28 +171,18 @@ fn empty_rows_give_the_identities() {
 
 #[test]
 fn mismatched_shapes_are_errors_naming_them() {
-    let gpu = common::gpu();
-    let reduce = Reduce::new(gpu).unwrap();
-    let x = Tensor::<f32>::zeros(gpu, &[5, 9]).unwrap();
-    let out = Tensor::<f32>::zeros(gpu, &[9]).unwrap();
-    let out_index = Tensor::<u32>::zeros(gpu, &[4]).unwrap();
-    let vector = Tensor::<f32>::zeros(gpu, &[45]).unwrap();
-    let mut batch = Batch::new(gpu);
-    let err = reduce
-        .rows(&mut batch, RowReduction::Sum, &x, &out)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[5, 9]") && err.contains("[9]"), "{err}");
-    let err = reduce
-        .argmax_rows(&mut batch, &x, &out_index)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[5, 9]") && err.contains("[4]"), "{err}");
-    let err = reduce
-        .rows(&mut batch, RowReduction::Max, &vector, &out)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[45]") && err.contains("matrix"), "{err}");
+    let reduce = Reduce::new(common::gpu()).unwrap();
+    let x = common::zeros::<f32>(&[5, 9]);
+    let out = common::zeros::<f32>(&[9]);
+    let out_index = common::zeros::<u32>(&[4]);
+    let vector = common::zeros::<f32>(&[45]);
+    let mut batch = Batch::new(common::gpu());
+    let sums = reduce.rows(&mut batch, RowReduction::Sum, &x, &out);
+    common::assert_error_names(sums, &["[5, 9]", "[9]"]);
+    let argmax = reduce.argmax_rows(&mut batch, &x, &out_index);
+    common::assert_error_names(argmax, &["[5, 9]", "[4]"]);
+    let max = reduce.rows(&mut batch, RowReduction::Max, &vector, &out);
+    common::assert_error_names(max, &["[45]", "matrix"]);
 }
 
 /// The f64 instantiation on fresh f64 inputs: sums to the f32 bound in f64 ulps, max and

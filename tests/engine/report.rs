@@ -15,10 +15,7 @@ use wideprobe::experiment::training::{epochs_header, runs_header};
 use wideprobe::io::table::Table;
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wideprobe-report-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch("report", name)
 }
 
 /// A row of `header` from named cells; the others are empty.
@@ -54,6 +51,19 @@ fn synthetic_log10_kappa(width: usize, renormalize: bool, layer: usize) -> f64 {
     curve + offset
 }
 
+/// The cells both conditioning tables share: the grid point (but the width) and layer.
+fn grid_cells(renormalize: bool, seed: usize, layer: usize) -> Vec<(&'static str, String)> {
+    vec![
+        ("dataset", DATASET.into()),
+        ("depth", DEPTH.to_string()),
+        ("n", N.to_string()),
+        ("activation", "relu_normalized".into()),
+        ("renormalize", renormalize.to_string()),
+        ("seed", seed.to_string()),
+        ("layer", layer.to_string()),
+    ]
+}
+
 /// A conditioning output where findings 1, 2 and 6 hold: layers.csv for widths 64 and
 /// 256, n 32, depth 4, renormalised and plain, seeds 0 and 1; infinite_width.csv at 0.6.
 fn write_conditioning(dir: &Path) {
@@ -72,27 +82,17 @@ fn write_conditioning(dir: &Path) {
                     let plateau = if width == WIDTHS[1] { 0.5 } else { 0.3 };
                     let lambda_min = 0.01 + plateau * (1.0 - (-(layer as f64)).exp());
                     let rowsum = if renormalize { 5.0 } else { 10.0 } + jitter;
-                    layers
-                        .push(row(
-                            &layer_header,
-                            &[
-                                ("run_id", format!("w{width}_r{renormalize}_s{seed}")),
-                                ("dataset", DATASET.into()),
-                                ("width", width.to_string()),
-                                ("depth", DEPTH.to_string()),
-                                ("n", N.to_string()),
-                                ("activation", "relu_normalized".into()),
-                                ("renormalize", renormalize.to_string()),
-                                ("seed", seed.to_string()),
-                                ("layer", layer.to_string()),
-                                ("lambda_min", lambda_min.to_string()),
-                                ("log10_kappa", log10_kappa.to_string()),
-                                ("kappa", 10f64.powf(log10_kappa).to_string()),
-                                ("max_offdiag_rowsum", rowsum.to_string()),
-                                ("precision", "f64".into()),
-                            ],
-                        ))
-                        .unwrap();
+                    let mut cells = grid_cells(renormalize, seed, layer);
+                    cells.extend([
+                        ("run_id", format!("w{width}_r{renormalize}_s{seed}")),
+                        ("width", width.to_string()),
+                        ("lambda_min", lambda_min.to_string()),
+                        ("log10_kappa", log10_kappa.to_string()),
+                        ("kappa", 10f64.powf(log10_kappa).to_string()),
+                        ("max_offdiag_rowsum", rowsum.to_string()),
+                        ("precision", "f64".into()),
+                    ]);
+                    layers.push(row(&layer_header, &cells)).unwrap();
                 }
             }
         }
@@ -100,26 +100,27 @@ fn write_conditioning(dir: &Path) {
     for renormalize in [true, false] {
         for seed in 0..2 {
             for layer in 0..=DEPTH {
-                infinite
-                    .push(row(
-                        &infinite_header,
-                        &[
-                            ("dataset", DATASET.into()),
-                            ("depth", DEPTH.to_string()),
-                            ("n", N.to_string()),
-                            ("activation", "relu_normalized".into()),
-                            ("renormalize", renormalize.to_string()),
-                            ("seed", seed.to_string()),
-                            ("layer", layer.to_string()),
-                            ("lambda_min", "0.6".into()),
-                        ],
-                    ))
-                    .unwrap();
+                let mut cells = grid_cells(renormalize, seed, layer);
+                cells.push(("lambda_min", "0.6".into()));
+                infinite.push(row(&infinite_header, &cells)).unwrap();
             }
         }
     }
     layers.write(&dir.join("layers.csv")).unwrap();
     infinite.write(&dir.join("infinite_width.csv")).unwrap();
+}
+
+/// The training tables of `runs` in `dir` (created if needed), then `column` set to
+/// `value` in epochs.csv where `select` holds.
+fn write_training_edited(
+    dir: &Path,
+    runs: &[SyntheticRun],
+    (column, value): (&str, &str),
+    select: impl Fn(&Table, usize) -> bool,
+) {
+    std::fs::create_dir_all(dir).unwrap();
+    write_training(dir, runs);
+    edit(&dir.join("epochs.csv"), column, value, select);
 }
 
 /// Sets `column` to `value` in the rows of `path` that `select` picks.
@@ -339,21 +340,23 @@ fn a_changed_cell_changes_the_verdict() {
 
     // Training: one of two generalisation runs with a bound that is not vacuous.
     let gen = root.join("gen");
-    std::fs::create_dir_all(&gen).unwrap();
-    write_training(&gen, &generalization_runs());
-    edit(&gen.join("epochs.csv"), "vacuous", "false", |t, i| {
-        cell(t, i, "run_id") == "gen_a"
-    });
+    write_training_edited(
+        &gen,
+        &generalization_runs(),
+        ("vacuous", "false"),
+        |t, i| cell(t, i, "run_id") == "gen_a",
+    );
     let findings = evaluate_findings(None, None, Some(&gen)).unwrap();
     assert_eq!(findings[6].verdict, Verdict::NotReproduced);
 
     // Late ratios far above 1: conservative early, but not tight late.
     let train = root.join("train");
-    std::fs::create_dir_all(&train).unwrap();
-    write_training(&train, &training_runs());
-    edit(&train.join("epochs.csv"), "ratio_eta_ntk", "3.0", |t, i| {
-        cell(t, i, "ratio_eta_ntk") == "0.95"
-    });
+    write_training_edited(
+        &train,
+        &training_runs(),
+        ("ratio_eta_ntk", "3.0"),
+        |t, i| cell(t, i, "ratio_eta_ntk") == "0.95",
+    );
     let findings = evaluate_findings(None, Some(&train), None).unwrap();
     assert_eq!(findings[2].verdict, Verdict::Inconclusive);
 
@@ -373,11 +376,10 @@ fn a_changed_cell_changes_the_verdict() {
     assert!(findings[6].evidence.contains("accuracy filter not applied"));
 
     // The highest lr ends above its start: no settling below it.
-    write_training(&train, &training_runs());
-    edit(
-        &train.join("epochs.csv"),
-        "ntk_log10_kappa",
-        "3.6",
+    write_training_edited(
+        &train,
+        &training_runs(),
+        ("ntk_log10_kappa", "3.6"),
         |t, i| cell(t, i, "run_id") == "ce_high" && cell(t, i, "epoch") == "9",
     );
     let findings = evaluate_findings(None, Some(&train), None).unwrap();

@@ -1,4 +1,5 @@
-use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::gpu::Batch;
+use wideprobe::linalg::Real;
 use wideprobe::ops::rownorm::{first_zero_row, RowNorm};
 
 use crate::common::{self, reference};
@@ -24,96 +25,75 @@ fn all_sizes() -> impl Iterator<Item = (usize, usize)> {
         .flat_map(|&rows| SIZES.iter().map(move |&cols| (rows, cols)))
 }
 
-fn f32_of(v: &[f64]) -> Vec<f32> {
-    v.iter().map(|&x| x as f32).collect()
+/// `v` rounded to `T`.
+fn rounded<T: Real>(v: &[f64]) -> Vec<T> {
+    v.iter().map(|&x| T::from_f64(x)).collect()
 }
 
-#[test]
-fn norms_match_reference() {
-    let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
+/// Norms of random rows of `T` against the reference, to the bound of the kernel's sum.
+fn check_norms<T: Real>(op: &RowNorm<T>, rows: usize, cols: usize) {
+    let what = format!("rownorm {} norms {rows}x{cols}", T::NAME);
+    let mut rng = common::rng(&what);
+    let x_data: Vec<T> = common::random_real(&mut rng, rows * cols);
+    let x = common::upload(&[rows, cols], &x_data);
+    let norms = common::poisoned::<T>(&[rows]);
+    common::launch(|b| op.norms(b, &x, &norms));
+    let want = reference::row_norms(&common::real_to_f64(&x_data), rows, cols);
+    let rtol = common::ulp_scale::<T>() * sum_rtol(cols);
+    common::assert_close_real(&what, &common::download(&norms), &want, rtol, 0.0, rtol);
+}
+
+fn norms_match_reference<T: Real>() {
+    let op = RowNorm::<T>::new(common::gpu()).unwrap();
     for (rows, cols) in all_sizes() {
-        let mut rng = common::rng(&format!("rownorm norms {rows}x{cols}"));
-        let x_data = common::random_vec(&mut rng, rows * cols);
-        let x = Tensor::from_slice(gpu, &[rows, cols], &x_data).unwrap();
-        let norms = Tensor::<f32>::zeros(gpu, &[rows]).unwrap();
-        norms.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.norms(&mut batch, &x, &norms).unwrap();
-        batch.submit().unwrap();
-        let want = reference::row_norms(&common::to_f64(&x_data), rows, cols);
-        let rtol = sum_rtol(cols);
-        common::assert_close_f32(
-            &format!("rownorm norms {rows}x{cols}"),
-            &norms.to_vec(gpu).unwrap(),
-            &want,
-            rtol,
-            0.0,
-            rtol,
-        );
+        check_norms(&op, rows, cols);
     }
 }
 
-#[test]
-fn renormalize_matches_reference() {
-    let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
+precision_tests!(norms_match_reference);
+
+fn renormalize_matches_reference<T: Real>() {
+    let op = RowNorm::<T>::new(common::gpu()).unwrap();
     for (rows, cols) in all_sizes() {
-        let mut rng = common::rng(&format!("rownorm renormalize {rows}x{cols}"));
-        let x_data = common::random_vec(&mut rng, rows * cols);
-        let x64 = common::to_f64(&x_data);
+        let what = format!("rownorm {} renormalize {rows}x{cols}", T::NAME);
+        let mut rng = common::rng(&what);
+        let x_data: Vec<T> = common::random_real(&mut rng, rows * cols);
+        let x64 = common::real_to_f64(&x_data);
         // The kernel takes the norms as given: feed it rounded exact ones and check it
         // against the reference with those same norms.
-        let norms_data = f32_of(&reference::row_norms(&x64, rows, cols));
-        let target = (cols as f32).sqrt();
-        let x = Tensor::from_slice(gpu, &[rows, cols], &x_data).unwrap();
-        let norms = Tensor::from_slice(gpu, &[rows], &norms_data).unwrap();
-        let y = Tensor::<f32>::zeros(gpu, &[rows, cols]).unwrap();
-        y.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.renormalize(&mut batch, &x, &norms, target as f64, &y)
-            .unwrap();
-        batch.submit().unwrap();
-        let want = reference::renormalize(
-            &x64,
-            &common::to_f64(&norms_data),
-            rows,
-            cols,
-            target as f64,
-        );
+        let norms_data: Vec<T> = rounded(&reference::row_norms(&x64, rows, cols));
+        let target = T::from_f64((cols as f64).sqrt()).to_f64();
+        let x = common::upload(&[rows, cols], &x_data);
+        let norms = common::upload(&[rows], &norms_data);
+        let y = common::poisoned::<T>(&[rows, cols]);
+        common::launch(|b| op.renormalize(b, &x, &norms, target, &y));
+        let norms64 = common::real_to_f64(&norms_data);
+        let want = reference::renormalize(&x64, &norms64, rows, cols, target);
         // target / norm, then times x: two roundings.
-        common::assert_close_f32(
-            &format!("rownorm renormalize {rows}x{cols}"),
-            &y.to_vec(gpu).unwrap(),
-            &want,
-            3.0 * EPS32,
-            0.0,
-            3.0 * EPS32,
-        );
+        let rtol = common::ulp_scale::<T>() * 3.0 * EPS32;
+        common::assert_close_real(&what, &common::download(&y), &want, rtol, 0.0, rtol);
     }
 }
+
+precision_tests!(renormalize_matches_reference);
 
 /// Norms then renormalisation in one batch, as a layer does: every row ends with the target norm.
 #[test]
 fn norms_then_renormalize_give_rows_of_the_target_norm() {
-    let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
+    let op = RowNorm::new(common::gpu()).unwrap();
     for (rows, cols) in [(7, 300), (130, 33), (33, 7)] {
         let mut rng = common::rng(&format!("rownorm norms + renormalize {rows}x{cols}"));
         let x_data = common::random_vec(&mut rng, rows * cols);
         let target = (cols as f32).sqrt();
-        let x = Tensor::from_slice(gpu, &[rows, cols], &x_data).unwrap();
-        let norms = Tensor::<f32>::zeros(gpu, &[rows]).unwrap();
-        let y = Tensor::<f32>::zeros(gpu, &[rows, cols]).unwrap();
-        norms.poison(gpu).unwrap();
-        y.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.norms(&mut batch, &x, &norms).unwrap();
-        op.renormalize(&mut batch, &x, &norms, target as f64, &y)
-            .unwrap();
-        batch.submit().unwrap();
-        assert_eq!(first_zero_row(&norms.to_vec(gpu).unwrap()), None);
-        let y_norms = reference::row_norms(&common::to_f64(&y.to_vec(gpu).unwrap()), rows, cols);
+        let x = common::upload(&[rows, cols], &x_data);
+        let norms = common::poisoned::<f32>(&[rows]);
+        let y = common::poisoned::<f32>(&[rows, cols]);
+        common::launch(|b| {
+            op.norms(b, &x, &norms)?;
+            op.renormalize(b, &x, &norms, target as f64, &y)
+        });
+        assert_eq!(first_zero_row(&common::download(&norms)), None);
+        let y_norms = reference::row_norms(&common::to_f64(&common::download(&y)), rows, cols);
         let rtol = sum_rtol(cols) + 3.0 * EPS32;
         common::assert_close(
             &format!("norms of renormalised rows {rows}x{cols}"),
@@ -155,42 +135,37 @@ fn backward_atol(
         .fold(0.0f64, f64::max)
 }
 
-#[test]
-fn renormalize_backward_matches_reference() {
-    let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
+fn renormalize_backward_matches_reference<T: Real>() {
+    let op = RowNorm::<T>::new(common::gpu()).unwrap();
+    let scale = common::ulp_scale::<T>();
     for (rows, cols) in all_sizes() {
-        let mut rng = common::rng(&format!("rownorm backward {rows}x{cols}"));
-        let x_data = common::random_vec(&mut rng, rows * cols);
-        let d_y_data = common::random_vec(&mut rng, rows * cols);
-        let x64 = common::to_f64(&x_data);
-        let d_y64 = common::to_f64(&d_y_data);
-        let norms_data = f32_of(&reference::row_norms(&x64, rows, cols));
-        let norms64 = common::to_f64(&norms_data);
-        let target = (cols as f32).sqrt();
-        let x = Tensor::from_slice(gpu, &[rows, cols], &x_data).unwrap();
-        let norms = Tensor::from_slice(gpu, &[rows], &norms_data).unwrap();
-        let d_y = Tensor::from_slice(gpu, &[rows, cols], &d_y_data).unwrap();
-        let d_x = Tensor::<f32>::zeros(gpu, &[rows, cols]).unwrap();
-        d_x.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.renormalize_backward(&mut batch, &x, &norms, &d_y, target as f64, &d_x)
-            .unwrap();
-        batch.submit().unwrap();
-        let want =
-            reference::renormalize_backward(&x64, &norms64, &d_y64, rows, cols, target as f64);
+        let what = format!("rownorm {} renormalize_backward {rows}x{cols}", T::NAME);
+        let mut rng = common::rng(&what);
+        let x_data: Vec<T> = common::random_real(&mut rng, rows * cols);
+        let d_y_data: Vec<T> = common::random_real(&mut rng, rows * cols);
+        let x64 = common::real_to_f64(&x_data);
+        let d_y64 = common::real_to_f64(&d_y_data);
+        let norms_data: Vec<T> = rounded(&reference::row_norms(&x64, rows, cols));
+        let norms64 = common::real_to_f64(&norms_data);
+        let target = T::from_f64((cols as f64).sqrt()).to_f64();
+        let x = common::upload(&[rows, cols], &x_data);
+        let norms = common::upload(&[rows], &norms_data);
+        let d_y = common::upload(&[rows, cols], &d_y_data);
+        let d_x = common::poisoned::<T>(&[rows, cols]);
+        common::launch(|b| op.renormalize_backward(b, &x, &norms, &d_y, target, &d_x));
+        let want = reference::renormalize_backward(&x64, &norms64, &d_y64, rows, cols, target);
         // d_x_j = s (d_y_j - c x_j), s = t / r, c = (x . d_y) / r^2. The dot product is off
         // by at most sum_rtol * sum_j |x_j d_y_j|, and the few roundings of the last line
         // by ~4 eps (|d_y_j| + |c x_j|); the projection can cancel, so the bound is
         // absolute, per row, and the largest row bound is the tolerance.
-        let atol = backward_atol(&x64, &d_y64, &norms64, cols, target as f64, 1.0);
+        let atol = backward_atol(&x64, &d_y64, &norms64, cols, target, scale);
         // The Frobenius limit the elementwise bound implies: with one column d_x is 0 up
         // to rounding (x_i is parallel to itself), so a relative limit alone would fail.
         let want_norm = want.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let rel_frobenius = (atol * (want.len() as f64).sqrt() / want_norm).max(1e-5);
-        common::assert_close_f32(
-            &format!("rownorm renormalize_backward {rows}x{cols}"),
-            &d_x.to_vec(gpu).unwrap(),
+        let rel_frobenius = (atol * (want.len() as f64).sqrt() / want_norm).max(scale * 1e-5);
+        common::assert_close_real(
+            &what,
+            &common::download(&d_x),
             &want,
             rel_frobenius,
             atol,
@@ -198,6 +173,8 @@ fn renormalize_backward_matches_reference() {
         );
     }
 }
+
+precision_tests!(renormalize_backward_matches_reference);
 
 /// The analytic f64 backward against central differences of the f64 function
 /// x -> <d_y, renormalize(x, ||x_i||, target)>: a gradient check of the formula the GPU
@@ -250,20 +227,16 @@ fn zero_and_overflowing_rows_are_found() {
 
     // On the GPU: a zero row has norm exactly 0; a row whose squares overflow f32 has an
     // infinite norm; both are caught.
-    let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
+    let op = RowNorm::new(common::gpu()).unwrap();
     let (rows, cols) = (7, 33);
     for (bad_row, value) in [(5, 0.0f32), (2, 1e20)] {
         let mut rng = common::rng("rownorm zero row");
         let mut x_data = common::random_vec(&mut rng, rows * cols);
         x_data[bad_row * cols..(bad_row + 1) * cols].fill(value);
-        let x = Tensor::from_slice(gpu, &[rows, cols], &x_data).unwrap();
-        let norms = Tensor::<f32>::zeros(gpu, &[rows]).unwrap();
-        norms.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.norms(&mut batch, &x, &norms).unwrap();
-        batch.submit().unwrap();
-        let got = norms.to_vec(gpu).unwrap();
+        let x = common::upload(&[rows, cols], &x_data);
+        let norms = common::poisoned::<f32>(&[rows]);
+        common::launch(|b| op.norms(b, &x, &norms));
+        let got = common::download(&norms);
         assert_eq!(first_zero_row(&got), Some(bad_row), "norms {got:?}");
         if value == 0.0 {
             assert_eq!(got[bad_row], 0.0);
@@ -275,135 +248,27 @@ fn zero_and_overflowing_rows_are_found() {
 #[test]
 fn more_rows_than_one_grid_dimension_are_all_computed() {
     let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
     let rows = gpu.limits().max_compute_workgroups_per_dimension as usize + 3;
-    let cols = 2;
-    let mut rng = common::rng("rownorm norms, 2-D grid");
-    let x_data = common::random_vec(&mut rng, rows * cols);
-    let x = Tensor::from_slice(gpu, &[rows, cols], &x_data).unwrap();
-    let norms = Tensor::<f32>::zeros(gpu, &[rows]).unwrap();
-    norms.poison(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    op.norms(&mut batch, &x, &norms).unwrap();
-    batch.submit().unwrap();
-    let want = reference::row_norms(&common::to_f64(&x_data), rows, cols);
-    let rtol = sum_rtol(cols);
-    common::assert_close_f32(
-        &format!("rownorm norms {rows}x{cols}"),
-        &norms.to_vec(gpu).unwrap(),
-        &want,
-        rtol,
-        0.0,
-        rtol,
-    );
+    check_norms(&RowNorm::<f32>::new(gpu).unwrap(), rows, 2);
 }
 
 #[test]
 fn mismatched_shapes_are_errors_naming_the_shapes() {
-    let gpu = common::gpu();
-    let op = RowNorm::new(gpu).unwrap();
-    let x = Tensor::<f32>::zeros(gpu, &[3, 4]).unwrap();
-    let norms = Tensor::<f32>::zeros(gpu, &[3]).unwrap();
-    let wrong_norms = Tensor::<f32>::zeros(gpu, &[4]).unwrap();
-    let wrong = Tensor::<f32>::zeros(gpu, &[4, 3]).unwrap();
-    let flat = Tensor::<f32>::zeros(gpu, &[12]).unwrap();
-    let good = Tensor::<f32>::zeros(gpu, &[3, 4]).unwrap();
-    let mut batch = Batch::new(gpu);
+    let op = RowNorm::new(common::gpu()).unwrap();
+    let (x, norms) = (common::zeros::<f32>(&[3, 4]), common::zeros::<f32>(&[3]));
+    let tensor = |shape: &[usize]| common::zeros::<f32>(shape);
+    let mut batch = Batch::new(common::gpu());
+    let b = &mut batch;
 
-    let err = op
-        .norms(&mut batch, &x, &wrong_norms)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[4]"), "{err}");
-    let err = op.norms(&mut batch, &flat, &norms).unwrap_err().to_string();
-    assert!(err.contains("[12]") && err.contains("matrix"), "{err}");
-    let err = op
-        .renormalize(&mut batch, &x, &norms, 2.0, &wrong)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[4, 3]"), "{err}");
-    let err = op
-        .renormalize_backward(&mut batch, &x, &norms, &wrong, 2.0, &good)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[4, 3]"), "{err}");
-    let err = op
-        .renormalize_backward(&mut batch, &x, &norms, &good, 2.0, &flat)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[12]"), "{err}");
+    common::assert_error_names(op.norms(b, &x, &tensor(&[4])), &["[3, 4]", "[4]"]);
+    common::assert_error_names(op.norms(b, &tensor(&[12]), &norms), &["[12]", "matrix"]);
+    let renormalize = op.renormalize(b, &x, &norms, 2.0, &tensor(&[4, 3]));
+    common::assert_error_names(renormalize, &["[3, 4]", "[4, 3]"]);
+    let (good, wrong) = (tensor(&[3, 4]), tensor(&[4, 3]));
+    let backward = op.renormalize_backward(b, &x, &norms, &wrong, 2.0, &good);
+    common::assert_error_names(backward, &["[3, 4]", "[4, 3]"]);
+    let backward = op.renormalize_backward(b, &x, &norms, &good, 2.0, &tensor(&[12]));
+    common::assert_error_names(backward, &["[3, 4]", "[12]"]);
     // One tensor as input and output would be a wgpu validation error: refused up front.
-    let err = op
-        .renormalize(&mut batch, &x, &norms, 2.0, &x)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("same tensor"), "{err}");
-}
-
-/// The f64 instantiation: norms, renormalisation and its backward against the f64
-/// reference on fresh f64 inputs, with the f32 tests' bounds in f64 ulps (~1e-14).
-#[test]
-fn f64_norms_renormalize_and_backward_match_reference() {
-    if common::skip_without_f64() {
-        return;
-    }
-    let gpu = common::gpu();
-    let op = RowNorm::<f64>::new(gpu).unwrap();
-    let scale = common::F64_OVER_F32;
-    for (rows, cols) in all_sizes() {
-        let what = format!("rownorm f64 {rows}x{cols}");
-        let mut rng = common::rng(&what);
-        let x64: Vec<f64> = common::random_real(&mut rng, rows * cols);
-        let d_y64: Vec<f64> = common::random_real(&mut rng, rows * cols);
-        let target = (cols as f64).sqrt();
-        let x = Tensor::from_slice(gpu, &[rows, cols], &x64).unwrap();
-        let d_y = Tensor::from_slice(gpu, &[rows, cols], &d_y64).unwrap();
-        let norms = Tensor::<f64>::zeros(gpu, &[rows]).unwrap();
-        let y = Tensor::<f64>::zeros(gpu, &[rows, cols]).unwrap();
-        let d_x = Tensor::<f64>::zeros(gpu, &[rows, cols]).unwrap();
-        for t in [&y, &d_x] {
-            t.poison(gpu).unwrap();
-        }
-        norms.poison(gpu).unwrap();
-        let mut batch = Batch::new(gpu);
-        op.norms(&mut batch, &x, &norms).unwrap();
-        op.renormalize(&mut batch, &x, &norms, target, &y).unwrap();
-        op.renormalize_backward(&mut batch, &x, &norms, &d_y, target, &d_x)
-            .unwrap();
-        batch.submit().unwrap();
-        let want_norms = reference::row_norms(&x64, rows, cols);
-        let got_norms = norms.to_vec(gpu).unwrap();
-        let rtol = scale * sum_rtol(cols);
-        common::assert_close_real(
-            &format!("{what} norms"),
-            &got_norms,
-            &want_norms,
-            rtol,
-            0.0,
-            rtol,
-        );
-        // The rest from the kernel's own norms, as the network uses them.
-        let want = reference::renormalize(&x64, &got_norms, rows, cols, target);
-        let rtol = scale * 3.0 * EPS32;
-        common::assert_close_real(
-            &format!("{what} renormalize"),
-            &y.to_vec(gpu).unwrap(),
-            &want,
-            rtol,
-            0.0,
-            rtol,
-        );
-        let want = reference::renormalize_backward(&x64, &got_norms, &d_y64, rows, cols, target);
-        let atol = backward_atol(&x64, &d_y64, &got_norms, cols, target, scale);
-        let want_norm = want.iter().map(|v| v * v).sum::<f64>().sqrt();
-        let rel = (atol * (want.len() as f64).sqrt() / want_norm).max(scale * 1e-5);
-        common::assert_close_real(
-            &format!("{what} backward"),
-            &d_x.to_vec(gpu).unwrap(),
-            &want,
-            rel,
-            atol,
-            0.0,
-        );
-    }
+    common::assert_error_names(op.renormalize(b, &x, &norms, 2.0, &x), &["same tensor"]);
 }

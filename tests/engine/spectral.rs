@@ -187,7 +187,7 @@ fn check_against_reference(what: &str, r: &SpectrumResult, reference: &[f64], re
 
 /// `rel` is the accuracy target; the tolerances are the spec's defaults in f32, and
 /// 1e-12 in f64 (the defaults, 1e-6 and 1e-4 relative, cannot promise 1e-12).
-fn lanczos_cases<T: Real>(rel: f64) {
+fn lanczos_meets_targets_on_prescribed_spectra<T: Real>(rel: f64) {
     let gpu = common::gpu();
     let ops = Arc::new(VectorOps::<T>::new(gpu).unwrap());
     let mut rng = common::rng(&format!("lanczos {}", T::NAME));
@@ -213,21 +213,9 @@ fn lanczos_cases<T: Real>(rel: f64) {
     }
 }
 
-#[test]
-fn lanczos_f32_meets_targets_on_prescribed_spectra() {
-    lanczos_cases::<f32>(1e-5);
-}
+precision_tests!(lanczos_meets_targets_on_prescribed_spectra, (1e-5), (1e-12));
 
-#[test]
-fn lanczos_f64_meets_targets_on_prescribed_spectra() {
-    if !common::gpu().has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
-        return;
-    }
-    lanczos_cases::<f64>(1e-12);
-}
-
-fn full_spectrum_case<T: Real>(rel: f64) {
+fn full_krylov_dimension_gives_the_whole_spectrum<T: Real>(rel: f64) {
     let gpu = common::gpu();
     let ops = Arc::new(VectorOps::<T>::new(gpu).unwrap());
     let mut rng = common::rng(&format!("full spectrum {}", T::NAME));
@@ -265,19 +253,11 @@ fn full_spectrum_case<T: Real>(rel: f64) {
     }
 }
 
-#[test]
-fn full_krylov_dimension_gives_the_whole_spectrum_f32() {
-    full_spectrum_case::<f32>(1e-5);
-}
-
-#[test]
-fn full_krylov_dimension_gives_the_whole_spectrum_f64() {
-    if !common::gpu().has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
-        return;
-    }
-    full_spectrum_case::<f64>(1e-12);
-}
+precision_tests!(
+    full_krylov_dimension_gives_the_whole_spectrum,
+    (1e-5),
+    (1e-12)
+);
 
 #[test]
 fn power_iteration_agrees_with_lanczos_on_lambda_max() {
@@ -397,11 +377,10 @@ fn golub_kahan_f32_resolves_lambda_min_at_kappa_1e8() {
 
 #[test]
 fn golub_kahan_agrees_with_lanczos_on_the_formed_gram_matrix() {
-    let gpu = common::gpu();
-    if !gpu.has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
+    if common::skip_without_f64() {
         return;
     }
+    let gpu = common::gpu();
     let ops = Arc::new(VectorOps::<f64>::new(gpu).unwrap());
     let mut rng = common::rng("golub-kahan vs lanczos f64");
     let (n, d) = (50, 80);

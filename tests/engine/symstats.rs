@@ -1,5 +1,5 @@
 use rand::Rng;
-use wideprobe::gpu::{Batch, Tensor};
+use wideprobe::gpu::Tensor;
 use wideprobe::ops::symstats::{proxies_from_row_stats, GershgorinProxies, SymStats};
 
 use crate::common;
@@ -108,8 +108,7 @@ fn gershgorin_and_frobenius_f32_ragged_sizes() {
 
 #[test]
 fn gershgorin_and_frobenius_f64_ragged_sizes() {
-    if !common::gpu().has_f64() {
-        eprintln!("skipped: adapter has no SHADER_F64");
+    if common::skip_without_f64() {
         return;
     }
     for n in [1, 7, 33, 130, 257, 300] {
@@ -125,9 +124,7 @@ fn row_stats_write_every_row_over_poison() {
     let stats = Tensor::<f32>::zeros(gpu, &[n, 4]).unwrap();
     stats.poison(gpu).unwrap();
     let ops = SymStats::<f32>::new(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    ops.record_row_stats(&mut batch, &a, &stats).unwrap();
-    batch.submit().unwrap();
+    common::launch(|b| ops.record_row_stats(b, &a, &stats));
     let s = stats.to_vec(gpu).unwrap();
     for row in s.chunks(4) {
         assert_eq!(row, [0.25, 0.25 * (n - 1) as f32, 0.25, 0.0]);

@@ -61,37 +61,20 @@ fn check_gradients<T: Real>(act: Activation, objective: Objective, renormalize: 
     let (n, d, k) = (5, 7, 3);
     let x: Vec<T> = common::random_real(&mut rng, n * d);
     let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
+    // Wide enough that renormalising raw relu meets an all-zero example with
+    // probability ~ 2 layers x 5 examples x 2^-24, about 1e-6 per check.
     let config = FcnConfig {
-        input_dim: d,
-        // Wide enough that renormalising raw relu meets an all-zero example with
-        // probability ~ 2 layers x 5 examples x 2^-24, about 1e-6 per check.
-        widths: vec![24, 24],
-        outputs: k,
-        activation: act,
         renormalize,
-        gain: None,
         bias,
-        seed: rand::Rng::random(&mut rng),
+        ..common::fcn_config(d, vec![24, 24], k, act, rand::Rng::random(&mut rng))
     };
-    let shapes = config.layer_shapes();
-    let fcn = Fcn::<T>::init(gpu, config.clone()).unwrap();
+    let fcn = Fcn::<T>::init(gpu, config).unwrap();
     // Biases start at 0; random ones test their gradient and their effect on the others.
     for b in &fcn.params.biases {
         b.write(gpu, &common::random_real::<T>(&mut rng, b.len()))
             .unwrap();
     }
-    let mut net = reference::Network {
-        shapes,
-        params: fcn
-            .download(gpu)
-            .unwrap()
-            .iter()
-            .map(|p| common::real_to_f64(p))
-            .collect(),
-        activation: act.name().to_string(),
-        renormalize,
-        bias,
-    };
+    let mut net = common::reference_network(&fcn);
     let x64 = common::real_to_f64(&x);
 
     let ops = ForwardOps::<T>::new(gpu).unwrap();
@@ -103,19 +86,10 @@ fn check_gradients<T: Real>(act: Activation, objective: Objective, renormalize: 
     let d_logits = Tensor::<T>::zeros(gpu, &[n, k]).unwrap();
     losses.poison(gpu).unwrap();
     d_logits.poison(gpu).unwrap();
-    let mut batch = Batch::new(gpu);
-    loss_op
-        .forward_backward(
-            &mut batch,
-            loss,
-            objective.weight(k),
-            &cache.logits,
-            &yt,
-            &losses,
-            &d_logits,
-        )
-        .unwrap();
-    batch.submit().unwrap();
+    let weight = objective.weight(k);
+    common::launch(|b| {
+        loss_op.forward_backward(b, loss, weight, &cache.logits, &yt, &losses, &d_logits)
+    });
     let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
 
     let what = format!(
@@ -171,13 +145,18 @@ fn check_gradients<T: Real>(act: Activation, objective: Objective, renormalize: 
     }
 }
 
-#[test]
-fn gradients_match_finite_differences_for_every_activation_and_loss() {
+/// [`check_gradients`] for every activation and every loss (half-sum reduction).
+fn check_every_activation_and_loss<T: Real>(renormalize: bool, bias: bool) {
     for act in Activation::ALL {
         for loss in Loss::ALL {
-            check_gradients::<f32>(act, loss.into(), false, false);
+            check_gradients::<T>(act, loss.into(), renormalize, bias);
         }
     }
+}
+
+#[test]
+fn gradients_match_finite_differences_for_every_activation_and_loss() {
+    check_every_activation_and_loss::<f32>(false, false);
 }
 
 #[test]
@@ -195,11 +174,7 @@ fn gradients_match_finite_differences_with_the_mean_reduction() {
 
 #[test]
 fn gradients_match_finite_differences_with_renormalisation() {
-    for act in Activation::ALL {
-        for loss in Loss::ALL {
-            check_gradients::<f32>(act, loss.into(), true, false);
-        }
-    }
+    check_every_activation_and_loss::<f32>(true, false);
 }
 
 #[test]
@@ -219,11 +194,7 @@ fn f64_gradients_match_finite_differences_to_1e_7() {
     if common::skip_without_f64() {
         return;
     }
-    for act in Activation::ALL {
-        for loss in Loss::ALL {
-            check_gradients::<f64>(act, loss.into(), false, false);
-        }
-    }
+    check_every_activation_and_loss::<f64>(false, false);
     for act in [Activation::ReluNormalized, Activation::Tanh] {
         check_gradients::<f64>(act, Loss::CrossEntropy.into(), true, true);
         for loss in [Loss::Mse, Loss::MseSoftmax] {
@@ -242,14 +213,8 @@ fn gradient_descent_lowers_the_loss() {
     let x = common::random_vec(&mut rng, n * d);
     let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
     let config = FcnConfig {
-        input_dim: d,
-        widths: vec![64, 64],
-        outputs: k,
-        activation: Activation::ReluNormalized,
-        renormalize: false,
-        gain: None,
         bias: true,
-        seed: 3,
+        ..common::fcn_config(d, vec![64, 64], k, Activation::ReluNormalized, 3)
     };
     let fcn = Fcn::init(gpu, config).unwrap();
     let ops = ForwardOps::new(gpu).unwrap();
@@ -261,19 +226,9 @@ fn gradient_descent_lowers_the_loss() {
     let mut history = Vec::new();
     for _ in 0..20 {
         let cache = forward_cached(gpu, &ops, &fcn, &xt).unwrap();
-        let mut batch = Batch::new(gpu);
-        loss_op
-            .forward_backward(
-                &mut batch,
-                Loss::Mse,
-                1.0,
-                &cache.logits,
-                &yt,
-                &losses,
-                &d_logits,
-            )
-            .unwrap();
-        batch.submit().unwrap();
+        common::launch(|b| {
+            loss_op.forward_backward(b, Loss::Mse, 1.0, &cache.logits, &yt, &losses, &d_logits)
+        });
         history.push(losses.to_vec(gpu).unwrap().iter().sum::<f32>() / n as f32);
         let grads = backward(gpu, &ops, &fcn, &cache, &d_logits).unwrap();
         let mut batch = Batch::new(gpu);
@@ -323,14 +278,8 @@ fn mean_reduction_is_half_sum_scaled_by_2_over_k_step_for_step() {
         ]
         .map(|(reduction, lr)| {
             let config = FcnConfig {
-                input_dim: d,
-                widths: vec![33, 33],
-                outputs: k,
-                activation: Activation::Tanh,
-                renormalize: false,
-                gain: None,
                 bias: true,
-                seed,
+                ..common::fcn_config(d, vec![33, 33], k, Activation::Tanh, seed)
             };
             let fcn = Fcn::init(gpu, config).unwrap();
             let objective = Objective { loss, reduction };
@@ -354,10 +303,7 @@ fn mean_reduction_is_half_sum_scaled_by_2_over_k_step_for_step() {
                     .map(|g| common::to_f64(&g.to_vec(gpu).unwrap()))
                     .collect();
                 history.push((h / n as f64, logits, grads));
-                let mut batch = Batch::new(gpu);
-                step.record_gd_step(&mut batch, &fcn, &record.grads, lr)
-                    .unwrap();
-                batch.submit().unwrap();
+                common::launch(|b| step.record_gd_step(b, &fcn, &record.grads, lr));
             }
             history
         });

@@ -13,10 +13,7 @@ use wideprobe::io::table::Table;
 use crate::common::{self, reference};
 
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("wideprobe-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    crate::support::scratch("test", name)
 }
 
 fn run(config: &str, dir: &Path, force: bool) -> wideprobe::experiment::runner::SweepSummary {
@@ -284,29 +281,14 @@ grid:
 
 #[test]
 fn training_config_errors_name_the_problem() {
-    let bad_lr = parse_config(
-        &SWEEP.replace("[0.002, 1000000.0]", "[0.002, -1]"),
-        "t.yaml",
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        bad_lr.contains("grid.lr") && bad_lr.contains("-1"),
-        "{bad_lr}"
-    );
-    let bad_loss = parse_config(&SWEEP.replace("loss: mse", "loss: hinge"), "t.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        bad_loss.contains("hinge") && bad_loss.contains("cross_entropy"),
-        "{bad_loss}"
-    );
-    let unknown = parse_config(&SWEEP.replace("epochs:", "epoch:"), "t.yaml")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        unknown.contains("epoch") && unknown.contains("measure_every"),
-        "{unknown}"
+    let lr = SWEEP.replace("[0.002, 1000000.0]", "[0.002, -1]");
+    common::assert_error_names(parse_config(&lr, "t.yaml"), &["grid.lr", "-1"]);
+    let loss = SWEEP.replace("loss: mse", "loss: hinge");
+    common::assert_error_names(parse_config(&loss, "t.yaml"), &["hinge", "cross_entropy"]);
+    let unknown = SWEEP.replace("epochs:", "epoch:");
+    common::assert_error_names(
+        parse_config(&unknown, "t.yaml"),
+        &["epoch", "measure_every"],
     );
     let ExperimentConfig::Training(c) = parse_config(SWEEP, "t.yaml").unwrap() else {
         panic!("a training config");

@@ -1,6 +1,7 @@
 use rand::Rng;
 use wideprobe::gpu::kernel::parse_and_validate;
 use wideprobe::gpu::{Batch, Shader, Tensor};
+use wideprobe::linalg::Real;
 use wideprobe::ops::shaders;
 use wideprobe::ops::vector::{VectorOps, MAX_PARTIALS};
 
@@ -12,34 +13,17 @@ const LENGTHS: &[usize] = &[1, 7, 33, 130, 300];
 /// Invocations per workgroup in shaders/vector.wgsl.
 const WG: usize = 256;
 
-/// What the tests need to know about a precision.
-trait Real: wideprobe::ops::Real {
-    const EPS: f64;
-    /// Relative Frobenius error allowed on top of the elementwise rounding bound.
-    const REL: f64;
-    fn from_f64(v: f64) -> Self;
-    fn to_f64(self) -> f64;
+/// Machine epsilon of `T` (twice its unit roundoff).
+fn eps<T: Real>() -> f64 {
+    2.0 * T::UNIT_ROUNDOFF
 }
 
-impl Real for f32 {
-    const EPS: f64 = f32::EPSILON as f64;
-    const REL: f64 = 1e-5;
-    fn from_f64(v: f64) -> Self {
-        v as f32
-    }
-    fn to_f64(self) -> f64 {
-        self as f64
-    }
-}
-
-impl Real for f64 {
-    const EPS: f64 = f64::EPSILON;
-    const REL: f64 = 1e-13;
-    fn from_f64(v: f64) -> Self {
-        v
-    }
-    fn to_f64(self) -> f64 {
-        self
+/// Relative Frobenius error allowed on top of the elementwise rounding bound.
+fn rel<T: Real>() -> f64 {
+    if T::NEEDS_F64 {
+        1e-13
+    } else {
+        1e-5
     }
 }
 
@@ -68,15 +52,9 @@ fn random<T: Real>(rng: &mut impl Rng, len: usize) -> (Vec<T>, Vec<f64>) {
     (v, w)
 }
 
+/// `data` as a vector on the GPU.
 fn upload<T: Real>(data: &[T]) -> Tensor<T> {
-    Tensor::from_slice(common::gpu(), &[data.len()], data).unwrap()
-}
-
-fn poisoned<T: Real>(shape: &[usize]) -> Tensor<T> {
-    let gpu = common::gpu();
-    let t = Tensor::zeros(gpu, shape).unwrap();
-    t.poison(gpu).unwrap();
-    t
+    common::upload(&[data.len()], data)
 }
 
 fn download<T: Real>(t: &Tensor<T>) -> Vec<f64> {
@@ -90,14 +68,14 @@ fn download<T: Real>(t: &Tensor<T>) -> Vec<f64> {
 /// Compares with the worst-case rounding bound of a sum whose longest chain of
 /// additions is `depth` and whose terms add up to at most `abs_sum` in magnitude:
 /// |error| <= depth * eps * abs_sum (Higham, Accuracy and Stability, ch. 4), elementwise.
-/// On top, the relative Frobenius error must be below T::REL times the condition number
+/// On top, the relative Frobenius error must be below rel::<T>() times the condition number
 /// abs_sum / |want| (cancellation in a dot product of random vectors can make |want|
 /// small): typical errors sit far below the bound, which grows with the length.
 fn check<T: Real>(what: &str, got: &[f64], want: &[f64], depth: usize, abs_sum: f64) {
-    let atol = (depth as f64 + 2.0) * T::EPS * abs_sum.max(1.0);
+    let atol = (depth as f64 + 2.0) * eps::<T>() * abs_sum.max(1.0);
     let norm = want.iter().map(|w| w * w).sum::<f64>().sqrt();
     let condition = (abs_sum * (want.len() as f64).sqrt() / norm).max(1.0);
-    let rel = T::REL * condition;
+    let rel = rel::<T>() * condition;
     common::assert_close(&format!("{what} ({})", T::NAME), got, want, rel, atol, 0.0);
 }
 
@@ -109,16 +87,13 @@ fn dot_depth(n: usize) -> usize {
 
 fn axpy_matches_reference<T: Real>() {
     let Some(ops) = ops::<T>() else { return };
-    let gpu = common::gpu();
     for &n in LENGTHS {
         for alpha in [-0.75, 2.5] {
             let mut rng = common::rng(&format!("axpy {} {n}", T::NAME));
             let (x, x64) = random::<T>(&mut rng, n);
             let (y, y64) = random::<T>(&mut rng, n);
             let (x, y) = (upload(&x), upload(&y));
-            let mut batch = Batch::new(gpu);
-            ops.axpy(&mut batch, alpha, &x, &y).unwrap();
-            batch.submit().unwrap();
+            common::launch(|b| ops.axpy(b, alpha, &x, &y));
             let want = reference::axpy(alpha, &x64, &y64);
             check::<T>(
                 &format!("axpy n {n} alpha {alpha}"),
@@ -131,29 +106,20 @@ fn axpy_matches_reference<T: Real>() {
     }
 }
 
-#[test]
-fn axpy_matches_reference_f32() {
-    axpy_matches_reference::<f32>();
-}
-
-#[test]
-fn axpy_matches_reference_f64() {
-    axpy_matches_reference::<f64>();
-}
+precision_tests!(axpy_matches_reference);
 
 fn scale_and_copy_match_reference<T: Real>() {
     let Some(ops) = ops::<T>() else { return };
-    let gpu = common::gpu();
     for &n in LENGTHS {
         let mut rng = common::rng(&format!("scale {} {n}", T::NAME));
         let (x, x64) = random::<T>(&mut rng, n);
         for alpha in [-1.5, 0.0] {
             let v = upload(&x);
-            let copy = poisoned::<T>(&[n]);
-            let mut batch = Batch::new(gpu);
-            ops.scale(&mut batch, alpha, &v).unwrap();
-            ops.copy(&mut batch, &v, &copy).unwrap();
-            batch.submit().unwrap();
+            let copy = common::poisoned::<T>(&[n]);
+            common::launch(|b| {
+                ops.scale(b, alpha, &v)?;
+                ops.copy(b, &v, &copy)
+            });
             let want: Vec<f64> = x64.iter().map(|v| alpha * v).collect();
             check::<T>(
                 &format!("scale n {n} alpha {alpha}"),
@@ -175,33 +141,24 @@ fn scale_and_copy_match_reference<T: Real>() {
     }
 }
 
-#[test]
-fn scale_and_copy_match_reference_f32() {
-    scale_and_copy_match_reference::<f32>();
-}
-
-#[test]
-fn scale_and_copy_match_reference_f64() {
-    scale_and_copy_match_reference::<f64>();
-}
+precision_tests!(scale_and_copy_match_reference);
 
 fn dot_and_nrm2_match_reference<T: Real>() {
     let Some(ops) = ops::<T>() else { return };
-    let gpu = common::gpu();
     for &n in LENGTHS.iter().chain(&[100_000]) {
         let mut rng = common::rng(&format!("dot {} {n}", T::NAME));
         let (x, x64) = random::<T>(&mut rng, n);
         let (y, y64) = random::<T>(&mut rng, n);
         let (x, y) = (upload(&x), upload(&y));
-        let dot = poisoned::<T>(&[1]);
-        let dot_xx = poisoned::<T>(&[1]);
-        let norm = poisoned::<T>(&[1]);
+        let dot = common::poisoned::<T>(&[1]);
+        let dot_xx = common::poisoned::<T>(&[1]);
+        let norm = common::poisoned::<T>(&[1]);
         // Three two-stage reductions in one batch share the scratch partials.
-        let mut batch = Batch::new(gpu);
-        ops.dot(&mut batch, &x, &y, &dot).unwrap();
-        ops.dot(&mut batch, &x, &x, &dot_xx).unwrap();
-        ops.nrm2(&mut batch, &y, &norm).unwrap();
-        batch.submit().unwrap();
+        common::launch(|b| {
+            ops.dot(b, &x, &y, &dot)?;
+            ops.dot(b, &x, &x, &dot_xx)?;
+            ops.nrm2(b, &y, &norm)
+        });
         let abs_sum: f64 = x64.iter().zip(&y64).map(|(a, b)| (a * b).abs()).sum();
         let depth = dot_depth(n);
         check::<T>(
@@ -231,15 +188,7 @@ fn dot_and_nrm2_match_reference<T: Real>() {
     }
 }
 
-#[test]
-fn dot_and_nrm2_match_reference_f32() {
-    dot_and_nrm2_match_reference::<f32>();
-}
-
-#[test]
-fn dot_and_nrm2_match_reference_f64() {
-    dot_and_nrm2_match_reference::<f64>();
-}
+precision_tests!(dot_and_nrm2_match_reference);
 
 #[test]
 fn dot_and_nrm2_of_empty_vectors_are_zero() {
@@ -247,11 +196,11 @@ fn dot_and_nrm2_of_empty_vectors_are_zero() {
     let gpu = common::gpu();
     let x = Tensor::<f64>::zeros(gpu, &[0]).unwrap();
     let y = Tensor::<f64>::zeros(gpu, &[0]).unwrap();
-    let (dot, norm) = (poisoned::<f64>(&[1]), poisoned::<f64>(&[1]));
-    let mut batch = Batch::new(gpu);
-    ops.dot(&mut batch, &x, &y, &dot).unwrap();
-    ops.nrm2(&mut batch, &x, &norm).unwrap();
-    batch.submit().unwrap();
+    let (dot, norm) = (common::poisoned::<f64>(&[1]), common::poisoned::<f64>(&[1]));
+    common::launch(|b| {
+        ops.dot(b, &x, &y, &dot)?;
+        ops.nrm2(b, &x, &norm)
+    });
     assert_eq!((download(&dot), download(&norm)), (vec![0.0], vec![0.0]));
 }
 
@@ -260,25 +209,20 @@ fn dot_and_nrm2_of_empty_vectors_are_zero() {
 #[test]
 fn nrm2_f64_is_accurate_far_outside_f32_range() {
     let Some(ops) = ops::<f64>() else { return };
-    let gpu = common::gpu();
     let mut rng = common::rng("nrm2 f64 scales");
     let (_, base) = random::<f64>(&mut rng, 130);
     for scale in [1e-150, 1e-60, 1e-20, 1.0, 1e20, 1e60, 1e150] {
         let x: Vec<f64> = base.iter().map(|v| v * scale).collect();
-        let out = poisoned::<f64>(&[1]);
-        let mut batch = Batch::new(gpu);
-        ops.nrm2(&mut batch, &upload(&x), &out).unwrap();
-        batch.submit().unwrap();
+        let out = common::poisoned::<f64>(&[1]);
+        common::launch(|b| ops.nrm2(b, &upload(&x), &out));
         let want = reference::nrm2(&base) * scale;
         let got = download(&out)[0];
         let rel = (got - want).abs() / want;
         eprintln!("nrm2 f64 at scale {scale:e}: relative error {rel:.2e}");
         assert!(rel < 1e-14, "scale {scale:e}: got {got:e} want {want:e}");
     }
-    let (zero, out) = (upload(&[0.0f64; 7]), poisoned::<f64>(&[1]));
-    let mut batch = Batch::new(gpu);
-    ops.nrm2(&mut batch, &zero, &out).unwrap();
-    batch.submit().unwrap();
+    let (zero, out) = (upload(&[0.0f64; 7]), common::poisoned::<f64>(&[1]));
+    common::launch(|b| ops.nrm2(b, &zero, &out));
     assert_eq!(download(&out), vec![0.0]);
 }
 
@@ -327,10 +271,7 @@ fn check_gemv<T: Real>(
     }
     let a_t = Tensor::from_slice(gpu, &[m, n], &a).unwrap();
     let (x_t, y_t) = (upload(&x), upload(&y));
-    let mut batch = Batch::new(gpu);
-    ops.gemv(&mut batch, trans, rows, alpha, &a_t, &x_t, beta, &y_t)
-        .unwrap();
-    batch.submit().unwrap();
+    common::launch(|b| ops.gemv(b, trans, rows, alpha, &a_t, &x_t, beta, &y_t));
     let got = download(&y_t);
     let want = reference::gemv(trans, rows, n, alpha, &a64, &x64, beta, &y64);
     let (outputs, depth, len) = if trans {
@@ -353,7 +294,7 @@ fn check_gemv<T: Real>(
     assert!(rest_same, "{what}: y past row {outputs} changed");
 }
 
-fn gemv_matches_reference<T: Real>() {
+fn gemv_both_transposes_match_reference<T: Real>() {
     let Some(ops) = ops::<T>() else { return };
     for trans in [false, true] {
         for &(m, rows, n) in GEMV_SHAPES {
@@ -364,15 +305,7 @@ fn gemv_matches_reference<T: Real>() {
     }
 }
 
-#[test]
-fn gemv_both_transposes_match_reference_f32() {
-    gemv_matches_reference::<f32>();
-}
-
-#[test]
-fn gemv_both_transposes_match_reference_f64() {
-    gemv_matches_reference::<f64>();
-}
+precision_tests!(gemv_both_transposes_match_reference);
 
 fn set_and_get_row_are_exact<T: Real>() {
     let Some(ops) = ops::<T>() else { return };
@@ -384,11 +317,11 @@ fn set_and_get_row_are_exact<T: Real>() {
             let (x, x64) = random::<T>(&mut rng, n);
             let a_t = Tensor::from_slice(gpu, &[m, n], &a).unwrap();
             let x_t = upload(&x);
-            let back = poisoned::<T>(&[n]);
-            let mut batch = Batch::new(gpu);
-            ops.set_row(&mut batch, &a_t, row, &x_t).unwrap();
-            ops.get_row(&mut batch, &a_t, row, &back).unwrap();
-            batch.submit().unwrap();
+            let back = common::poisoned::<T>(&[n]);
+            common::launch(|b| {
+                ops.set_row(b, &a_t, row, &x_t)?;
+                ops.get_row(b, &a_t, row, &back)
+            });
             let mut want = a64.clone();
             want[row * n..(row + 1) * n].copy_from_slice(&x64);
             let what = format!("set_row {m}x{n} row {row} ({})", T::NAME);
@@ -399,15 +332,7 @@ fn set_and_get_row_are_exact<T: Real>() {
     }
 }
 
-#[test]
-fn set_and_get_row_are_exact_f32() {
-    set_and_get_row_are_exact::<f32>();
-}
-
-#[test]
-fn set_and_get_row_are_exact_f64() {
-    set_and_get_row_are_exact::<f64>();
-}
+precision_tests!(set_and_get_row_are_exact);
 
 /// The Lanczos use: orthonormalise random vectors against the rows of V with two passes
 /// of classical Gram-Schmidt (h = V[0..j] w, w -= V[0..j]^T h), normalise, store as
@@ -435,10 +360,10 @@ fn gram_schmidt_with_gemv_gives_orthonormal_rows_f64() {
         ops.nrm2(&mut batch, &w, &norm).unwrap();
         batch.submit().unwrap();
         let r = download(&norm)[0];
-        let mut batch = Batch::new(gpu);
-        ops.scale(&mut batch, 1.0 / r, &w).unwrap();
-        ops.set_row(&mut batch, &v, j, &w).unwrap();
-        batch.submit().unwrap();
+        common::launch(|b| {
+            ops.scale(b, 1.0 / r, &w)?;
+            ops.set_row(b, &v, j, &w)
+        });
     }
     let v = download(&v);
     let mut worst = 0.0f64;
@@ -540,10 +465,8 @@ fn dot_of_25_million_elements_is_accurate() {
         let (x, x64) = random::<T>(&mut rng, n);
         let (y, y64) = random::<T>(&mut rng, n);
         let (x, y) = (upload(&x), upload(&y));
-        let out = poisoned::<T>(&[1]);
-        let mut batch = Batch::new(gpu);
-        ops.dot(&mut batch, &x, &y, &out).unwrap();
-        batch.submit().unwrap();
+        let out = common::poisoned::<T>(&[1]);
+        common::launch(|b| ops.dot(b, &x, &y, &out));
         let want = reference::dot(&x64, &y64);
         let abs_sum: f64 = x64.iter().zip(&y64).map(|(a, b)| (a * b).abs()).sum();
         check::<T>(

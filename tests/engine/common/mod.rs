@@ -8,8 +8,10 @@ pub mod reference;
 use std::sync::OnceLock;
 
 use rand::{Rng, SeedableRng};
-use wideprobe::gpu::Gpu;
+use wideprobe::gpu::{Batch, Element, Gpu, Tensor};
 use wideprobe::linalg::Real;
+use wideprobe::nn::activation::Activation;
+use wideprobe::nn::{Fcn, FcnConfig};
 
 /// The GPU for this test process (lavapipe on CPU-only machines).
 pub fn gpu() -> &'static Gpu {
@@ -19,6 +21,30 @@ pub fn gpu() -> &'static Gpu {
         eprintln!("testing on {} ({})", gpu.summary.name, gpu.summary.backend);
         gpu
     })
+}
+
+/// One `#[test]` per precision for the generic body `name::<T>(args)`, in a module named
+/// after it: `name::f32` and `name::f64` (the latter says it is skipped, and passes,
+/// where the adapter has no SHADER_F64). Arguments, where given, are per precision.
+macro_rules! precision_tests {
+    ($body:ident) => {
+        precision_tests!($body, (), ());
+    };
+    ($body:ident, ($($f32_arg:expr),*), ($($f64_arg:expr),*)) => {
+        mod $body {
+            #[test]
+            fn f32() {
+                super::$body::<f32>($($f32_arg),*);
+            }
+
+            #[test]
+            fn f64() {
+                if !crate::common::skip_without_f64() {
+                    super::$body::<f64>($($f64_arg),*);
+                }
+            }
+        }
+    };
 }
 
 /// A fresh generator. Seeds differ between runs unless WIDEPROBE_TEST_SEED is set;
@@ -58,6 +84,12 @@ pub fn assert_close_real<T: Real>(
     rtol: f64,
 ) {
     assert_close(what, &real_to_f64(got), want, rel_frobenius, atol, rtol)
+}
+
+/// f32 tolerances scale by this to the same number of ulps in `T`: 1 for f32,
+/// [`F64_OVER_F32`] for f64.
+pub fn ulp_scale<T: Real>() -> f64 {
+    T::UNIT_ROUNDOFF / <f32 as Real>::UNIT_ROUNDOFF
 }
 
 /// f64 unit roundoff over f32's: scales an f32 tolerance to the same number of ulps in f64.
@@ -135,4 +167,83 @@ pub fn skip_without_f64() -> bool {
         eprintln!("skipped: {} has no SHADER_F64", gpu().summary.name);
     }
     skip
+}
+
+/// `data` on the GPU, in a tensor of `shape`.
+pub fn upload<T: Element>(shape: &[usize], data: &[T]) -> Tensor<T> {
+    Tensor::from_slice(gpu(), shape, data).unwrap()
+}
+
+/// A zero tensor of `shape` (for shape checks, and inputs whose values do not matter).
+pub fn zeros<T: Element>(shape: &[usize]) -> Tensor<T> {
+    Tensor::zeros(gpu(), shape).unwrap()
+}
+
+/// An output tensor of `shape` filled with [`Element::poison`] (NaN): an element the
+/// kernel fails to write then fails the comparison instead of passing as a stale zero.
+pub fn poisoned<T: Element>(shape: &[usize]) -> Tensor<T> {
+    let t = zeros(shape);
+    t.poison(gpu()).unwrap();
+    t
+}
+
+/// The tensor's elements (waits for the submitted work).
+pub fn download<T: Element>(t: &Tensor<T>) -> Vec<T> {
+    t.to_vec(gpu()).unwrap()
+}
+
+/// Records what `record` launches into one batch and submits it (what the recording
+/// returns besides is dropped).
+pub fn launch<R>(record: impl FnOnce(&mut Batch<'static>) -> anyhow::Result<R>) {
+    let mut batch = Batch::new(gpu());
+    record(&mut batch).unwrap();
+    batch.submit().unwrap();
+}
+
+/// Asserts that `result` is an error whose message names every one of `parts` (the
+/// shapes or values a user would need to fix the call).
+pub fn assert_error_names<T>(result: anyhow::Result<T>, parts: &[&str]) {
+    let err = match result {
+        Ok(_) => panic!("succeeded, but should have been an error naming {parts:?}"),
+        Err(e) => e.to_string(),
+    };
+    assert!(parts.iter().all(|p| err.contains(p)), "{err}");
+}
+
+/// An FCN of `input_dim` inputs, hidden `widths`, `outputs` logits and `activation`,
+/// initialised from `seed`: no renormalisation, no bias, the activation's own gain.
+/// Tests set the rest with `FcnConfig { bias: true, ..fcn_config(..) }`.
+pub fn fcn_config(
+    input_dim: usize,
+    widths: Vec<usize>,
+    outputs: usize,
+    activation: Activation,
+    seed: u64,
+) -> FcnConfig {
+    FcnConfig {
+        input_dim,
+        widths,
+        outputs,
+        activation,
+        renormalize: false,
+        gain: None,
+        bias: false,
+        seed,
+    }
+}
+
+/// The f64 reference network holding `fcn`'s current parameters and settings.
+pub fn reference_network<T: Real>(fcn: &Fcn<T>) -> reference::Network {
+    reference::Network {
+        shapes: fcn.config.layer_shapes(),
+        params: fcn
+            .download(gpu())
+            .unwrap()
+            .iter()
+            .map(|p| real_to_f64(p))
+            .collect(),
+        activation: fcn.config.activation.name().to_string(),
+        renormalize: fcn.config.renormalize,
+        bias: fcn.config.bias,
+    }
 }
