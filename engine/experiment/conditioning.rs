@@ -11,13 +11,13 @@ use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
 use super::training::tensors::write_npy_real;
 use crate::analysis::figures;
 use crate::data::Dataset;
-use crate::gpu::{Gpu, Tensor};
+use crate::gpu::{Batch, Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
 use crate::io::tables::read_for_join;
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
 use crate::measure::{GershgorinProxies, SpectralOps};
-use crate::nn::fcn::init_weights_in;
+use crate::nn::fcn::{check_renormalizable, init_weights_in, record_forward_cached};
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
@@ -224,6 +224,46 @@ fn save_inputs_and_weights<T: Real>(
     Ok(())
 }
 
+/// Whether one run's whole forward pass (inputs, pre-activations, activations of every
+/// layer) and its Gram matrices can stay on the device at once: within four binding
+/// limits, a bound that lets laptop GPUs and lavapipe fall back to layer by layer.
+fn forward_cache_fits<T: Real>(gpu: &Gpu, run: &ConditioningRun) -> bool {
+    let element = std::mem::size_of::<T>() as u64;
+    let (n, w, depth) = (run.n as u64, run.width as u64, run.depth as u64);
+    let bytes = element * (3 * depth * n * w + 2 * (depth + 1) * n * n);
+    bytes <= 4 * gpu.max_binding_bytes()
+}
+
+/// One row of layers.csv.
+fn layer_row<T: Real>(
+    run: &ConditioningRun,
+    dataset: &Dataset,
+    spectral: &SpectralOps,
+    l: usize,
+    width: usize,
+    r: &LayerResult,
+) -> Vec<String> {
+    let s = &r.spectrum;
+    let p = &r.proxies;
+    let mut row = run_cells(run, &dataset.name);
+    row.extend([l.to_string(), width.to_string()]);
+    row.extend(spectrum_cells(s));
+    row.extend([
+        s.iterations.to_string(),
+        (run.n > width).to_string(),
+        p.min_diag.to_string(),
+        p.max_offdiag_rowsum.to_string(),
+        p.max_abs_offdiag.to_string(),
+        p.gershgorin_lower.to_string(),
+        p.gershgorin_upper.to_string(),
+        spectral.precision().name().to_string(),
+        s.method.to_string(),
+        s.readbacks.to_string(),
+        T::PRECISION.name().to_string(),
+    ]);
+    row
+}
+
 /// [`measure_run`] with a network in `T`.
 fn measure_run_in<T: Real>(
     gpu: &Gpu,
@@ -256,35 +296,40 @@ fn measure_run_in<T: Real>(
         .collect();
     let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
     let mut table = Table::new(&layers_header());
-    let precision = spectral.precision();
-    forward(gpu, forward_ops, &fcn, &x, |l, features| {
-        let width = features.shape()[1];
-        let keep = tensors_dir.is_some();
-        let r = measure_layer(gpu, spectral, features, run.seed, keep)?;
+    let keep = tensors_dir.is_some();
+    let mut record = |l: usize, width: usize, r: LayerResult| -> Result<()> {
         if let (Some(dir), Some(g)) = (tensors_dir, &r.gram) {
             write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], g)?;
         }
-        let s = &r.spectrum;
-        let p = &r.proxies;
-        let mut row = run_cells(run, &dataset.name);
-        row.extend([l.to_string(), width.to_string()]);
-        row.extend(spectrum_cells(s));
-        row.extend([
-            s.iterations.to_string(),
-            (run.n > width).to_string(),
-            p.min_diag.to_string(),
-            p.max_offdiag_rowsum.to_string(),
-            p.max_abs_offdiag.to_string(),
-            p.gershgorin_lower.to_string(),
-            p.gershgorin_upper.to_string(),
-            precision.name().to_string(),
-            s.method.to_string(),
-            s.readbacks.to_string(),
-            T::PRECISION.name().to_string(),
-        ]);
-        table.push(row)?;
-        Ok(())
-    })?;
+        table.push(layer_row::<T>(run, dataset, spectral, l, width, &r))
+    };
+    if forward_cache_fits::<T>(gpu, run) {
+        // One submission for the forward pass, every Ĝ and (dense) every spectrum.
+        let mut batch = Batch::new(gpu);
+        let cache = record_forward_cached(&mut batch, forward_ops, &fcn, &x)?;
+        let features: Vec<&Tensor<T>> = cache.inputs.iter().collect();
+        let layers = spectral.layer_spectra(gpu, batch, &features, run.seed, || {
+            check_renormalizable(gpu, &cache)
+        })?;
+        for (l, (m, f)) in layers.into_iter().zip(&features).enumerate() {
+            let gram = if keep {
+                Some(m.measurement.gram.to_f64_vec(gpu)?)
+            } else {
+                None
+            };
+            let r = LayerResult {
+                spectrum: m.measurement.spectrum,
+                proxies: m.proxies,
+                gram,
+            };
+            record(l, f.shape()[1], r)?;
+        }
+    } else {
+        forward(gpu, forward_ops, &fcn, &x, |l, features| {
+            let r = measure_layer(gpu, spectral, features, run.seed, keep)?;
+            record(l, features.shape()[1], r)
+        })?;
+    }
     Ok(table)
 }
 

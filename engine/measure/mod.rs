@@ -3,8 +3,10 @@
 //! per-example Lipschitz term. Both experiment kinds call these; neither reaches into
 //! `ops`.
 
+pub mod layers;
 pub mod params;
 pub mod spectral;
 
+pub use layers::LayerSpectrum;
 pub use params::ParamMeasure;
 pub use spectral::{GershgorinProxies, GramMeasurement, GramTensor, SpectralOps};

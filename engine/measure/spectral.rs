@@ -19,9 +19,9 @@ use crate::ops::symstats::SymStats;
 use crate::ops::vector::VectorOps;
 
 /// The kernels of one precision: vector ops for the solvers, statistics of Ĝ.
-struct PrecisionOps<T: Real> {
-    vectors: Arc<VectorOps<T>>,
-    stats: SymStats<T>,
+pub(super) struct PrecisionOps<T: Real> {
+    pub(super) vectors: Arc<VectorOps<T>>,
+    pub(super) stats: SymStats<T>,
 }
 
 impl<T: Real> PrecisionOps<T> {
@@ -36,14 +36,14 @@ impl<T: Real> PrecisionOps<T> {
 /// The kernels every Gram or NTK spectrum uses, in the resolved precision (f64 ones
 /// only where the precision is f64). Shared by conditioning and training runs.
 pub struct SpectralOps {
-    gram: Gram,
+    pub(super) gram: Gram,
     precision: Precision,
     /// How Gram spectra are computed (auto: dense when small enough).
-    method: SpectrumMethod,
+    pub(super) method: SpectrumMethod,
     /// Options of every Krylov solve (λ_min tolerance from `spectrum_tol_min`).
-    options: LanczosOptions,
-    f32_ops: PrecisionOps<f32>,
-    f64_ops: Option<PrecisionOps<f64>>,
+    pub(super) options: LanczosOptions,
+    pub(super) f32_ops: PrecisionOps<f32>,
+    pub(super) f64_ops: Option<PrecisionOps<f64>>,
 }
 
 /// Ĝ in the solver's precision (kept, e.g. at t = 0 for Eq. 13).
