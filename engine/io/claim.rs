@@ -224,14 +224,13 @@ fn create_claim(path: &Path, owner: Option<&str>) -> Result<Option<Claim>> {
 }
 
 fn spawn_heartbeat(path: PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    // Parked between beats; Drop unparks it, so releasing a claim does not wait a beat.
     std::thread::spawn(move || {
-        let tick = Duration::from_millis(100);
-        let mut since = Duration::ZERO;
-        while !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(tick);
-            since += tick;
-            if since >= HEARTBEAT {
-                since = Duration::ZERO;
+        let mut last = std::time::Instant::now();
+        while !stop.load(Ordering::Acquire) {
+            std::thread::park_timeout(HEARTBEAT.saturating_sub(last.elapsed()));
+            if !stop.load(Ordering::Acquire) && last.elapsed() >= HEARTBEAT {
+                last = std::time::Instant::now();
                 if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&path) {
                     let _ = f.set_modified(SystemTime::now());
                 }
@@ -248,8 +247,9 @@ impl Claim {
 
 impl Drop for Claim {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::Release);
         if let Some(h) = self.heartbeat.take() {
+            h.thread().unpark();
             let _ = h.join();
         }
         // Remove the file only while it is still ours (a stale takeover may have replaced it).
