@@ -10,10 +10,19 @@ tridiagonal) and as the whole process (start, adapter, pipelines included).
 
     python3 benches/cpu_anchor.py --bin target/release/wideprobe --n 300 1000 \
         --method dense --precision f64
+
+With --quick, instead: `wideprobe run` of experiments/quick.yaml's grid on synthetic
+data without infinite-width kernels (24 runs, 9 Gram spectra each), whole process,
+beside a numpy script doing the same work (f32 forward of each run's network, every
+layer's Gram matrix in f64 and all its eigenvalues).
+
+    python3 benches/cpu_anchor.py --bin target/release/wideprobe --quick
 """
 import argparse
+import itertools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -49,7 +58,11 @@ def main():
     p.add_argument("--precision", default="f64")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quick", action="store_true",
+                   help="time experiments/quick.yaml (synthetic, no infinite width) instead")
     args = p.parse_args()
+    if args.quick:
+        return quick(args)
 
     print(f"{'n':>6} {'numpy s':>10} {'wideprobe s':>12} {'process s':>10} "
           f"{'ratio':>8} {'ratio(proc)':>11} {'method':>8} {'sub/read':>9} {'|dlmin|/lmax':>13}")
@@ -74,6 +87,58 @@ def main():
             print(f"{n:>6} {t_np:>10.4f} {solver:>12.4f} {t_proc:>10.3f} "
                   f"{solver / t_np:>8.1f} {t_proc / t_np:>11.1f} {res['method']:>8} "
                   f"{res['submissions']:>4}/{res['readbacks']:<4} {err:>13.1e}")
+
+
+QUICK = """kind: conditioning_at_init
+dataset: synthetic
+precision: auto
+input_norm: sqrt_fan_in
+infinite_width: false
+grid:
+  width: [128, 384]
+  depth: 8
+  n: [32, 96]
+  activation: relu_normalized
+  renormalize: [true, false]
+  seed: [0, 1, 2]
+"""
+
+
+def numpy_quick():
+    """The same work as QUICK in numpy: f32 forward, f64 Gram per layer, eigvalsh."""
+    mean, std = 1 / np.sqrt(2 * np.pi), np.sqrt(0.5 - 1 / (2 * np.pi))
+    for width, n, renorm, seed in itertools.product([128, 384], [32, 96], [True, False],
+                                                    [0, 1, 2]):
+        rng = np.random.default_rng(seed)
+        f = rng.standard_normal((n, 3072)).astype(np.float32) / np.float32(np.sqrt(3072))
+        for layer in range(9):
+            if layer > 0:
+                w = (rng.standard_normal((width, f.shape[1])) / np.sqrt(f.shape[1]))
+                f = (np.maximum(f @ w.astype(np.float32).T, 0) - mean) / std
+                if renorm:
+                    f = f / np.linalg.norm(f, axis=1, keepdims=True) * np.sqrt(width)
+            g = f.astype(np.float64) @ f.astype(np.float64).T / f.shape[1]
+            np.linalg.eigvalsh(g)
+
+
+def quick(args):
+    with tempfile.TemporaryDirectory() as tmp:
+        config = os.path.join(tmp, "quick.yaml")
+        with open(config, "w") as fh:
+            fh.write(QUICK)
+        t_np, _ = best_of(args.repeat, numpy_quick)
+
+        def run():
+            out = os.path.join(tmp, "out")
+            shutil.rmtree(out, ignore_errors=True)
+            r = subprocess.run([args.bin, "run", config, "--out", out],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit(f"wideprobe run failed:\n{r.stderr}")
+
+        t_wp, _ = best_of(args.repeat, run)
+    print(f"quick.yaml (synthetic, no infinite width, 24 runs): numpy {t_np:.3f} s, "
+          f"wideprobe {t_wp:.3f} s (whole process, figures included), ratio {t_wp / t_np:.1f}")
 
 
 if __name__ == "__main__":
