@@ -14,97 +14,45 @@ use crate::data::Dataset;
 use crate::gpu::{Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
-use crate::io::tables::read_for_join;
+use crate::io::tables::{read_for_join, InfiniteRow, LayerRow, Row as _};
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
 use crate::measure::{GershgorinProxies, SpectralOps};
 use crate::nn::fcn::init_weights_in;
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
-/// Columns identifying a run, first in every row.
-pub const RUN_COLUMNS: &[&str] = &[
-    "run_id",
-    "dataset",
-    "width",
-    "depth",
-    "n",
-    "activation",
-    "renormalize",
-    "seed",
-];
-
-/// Columns of one layer's measurement (after the run columns) in `layers.csv`.
-pub const LAYER_COLUMNS: &[&str] = &[
-    "layer",
-    "layer_width",
-    "lambda_min",
-    "lambda_min_bound",
-    "lambda_max",
-    "lambda_max_bound",
-    "kappa",
-    "log10_kappa",
-    "converged",
-    "lanczos_steps",
-    "rank_deficient",
-    "min_diag",
-    "max_offdiag_rowsum",
-    "max_abs_offdiag",
-    "gershgorin_lower",
-    "gershgorin_upper",
-    "precision",
-    "method",
-    "spectral_readbacks",
-    "network_precision",
-];
-
-/// Columns of `infinite_width.csv` (after the run columns, width excluded).
-pub const INFINITE_COLUMNS: &[&str] = &[
-    "layer",
-    "lambda_min",
-    "lambda_min_bound",
-    "lambda_max",
-    "lambda_max_bound",
-    "kappa",
-    "log10_kappa",
-    "converged",
-];
-
-fn run_cells(run: &ConditioningRun, dataset: &str) -> Vec<String> {
-    vec![
-        run.id(),
-        dataset.to_string(),
-        run.width.to_string(),
-        run.depth.to_string(),
-        run.n.to_string(),
-        run.activation.name().to_string(),
-        run.renormalize.to_string(),
-        run.seed.to_string(),
-    ]
-}
-
 pub fn layers_header() -> Vec<&'static str> {
-    RUN_COLUMNS.iter().chain(LAYER_COLUMNS).copied().collect()
+    LayerRow::COLUMNS.to_vec()
 }
 
 pub fn infinite_header() -> Vec<&'static str> {
-    RUN_COLUMNS
-        .iter()
-        .filter(|c| **c != "width" && **c != "run_id")
-        .chain(INFINITE_COLUMNS)
-        .copied()
-        .collect()
+    InfiniteRow::COLUMNS.to_vec()
 }
 
-fn spectrum_cells(r: &SpectrumResult) -> Vec<String> {
-    vec![
-        r.lambda_min().to_string(),
-        r.smallest[0].bound.to_string(),
-        r.lambda_max().to_string(),
-        r.largest[0].bound.to_string(),
-        r.kappa().to_string(),
-        r.kappa().log10().to_string(),
-        r.converged.to_string(),
-    ]
+/// A `$row` ([`LayerRow`] or [`InfiniteRow`]: both hold the grid point, the layer and
+/// its spectrum) of layer `$layer` of `$run` on `$dataset` with spectrum `$spectrum`,
+/// its other fields `$own`.
+macro_rules! spectrum_row {
+    ($row:ident { $($own:tt)* }, $run:expr, $dataset:expr, $layer:expr, $spectrum:expr) => {{
+        let (run, s): (&ConditioningRun, &SpectrumResult) = ($run, $spectrum);
+        $row {
+            dataset: $dataset.to_string(),
+            depth: run.depth,
+            n: run.n,
+            activation: run.activation.name().to_string(),
+            renormalize: run.renormalize,
+            seed: run.seed,
+            layer: $layer,
+            lambda_min: s.lambda_min(),
+            lambda_min_bound: s.smallest[0].bound,
+            lambda_max: s.lambda_max(),
+            lambda_max_bound: s.largest[0].bound,
+            kappa: s.kappa(),
+            log10_kappa: s.kappa().log10(),
+            converged: s.converged,
+            $($own)*
+        }
+    }};
 }
 
 /// The network kernels in the precision the sweep's networks run in.
@@ -255,7 +203,7 @@ fn measure_run_in<T: Real>(
         .map(|&v| T::from_f64(v.into()))
         .collect();
     let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
-    let mut table = Table::new(&layers_header());
+    let mut rows = Vec::new();
     let precision = spectral.precision();
     forward(gpu, forward_ops, &fcn, &x, |l, features| {
         let width = features.shape()[1];
@@ -264,28 +212,32 @@ fn measure_run_in<T: Real>(
         if let (Some(dir), Some(g)) = (tensors_dir, &r.gram) {
             write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], g)?;
         }
-        let s = &r.spectrum;
-        let p = &r.proxies;
-        let mut row = run_cells(run, &dataset.name);
-        row.extend([l.to_string(), width.to_string()]);
-        row.extend(spectrum_cells(s));
-        row.extend([
-            s.iterations.to_string(),
-            (run.n > width).to_string(),
-            p.min_diag.to_string(),
-            p.max_offdiag_rowsum.to_string(),
-            p.max_abs_offdiag.to_string(),
-            p.gershgorin_lower.to_string(),
-            p.gershgorin_upper.to_string(),
-            precision.name().to_string(),
-            s.method.to_string(),
-            s.readbacks.to_string(),
-            T::PRECISION.name().to_string(),
-        ]);
-        table.push(row)?;
+        let (s, p) = (&r.spectrum, &r.proxies);
+        rows.push(spectrum_row!(
+            LayerRow {
+                run_id: run.id(),
+                width: run.width,
+                layer_width: width,
+                lanczos_steps: s.iterations,
+                rank_deficient: run.n > width,
+                min_diag: p.min_diag,
+                max_offdiag_rowsum: p.max_offdiag_rowsum,
+                max_abs_offdiag: p.max_abs_offdiag,
+                gershgorin_lower: p.gershgorin_lower,
+                gershgorin_upper: p.gershgorin_upper,
+                precision: precision.name().to_string(),
+                method: s.method.to_string(),
+                spectral_readbacks: s.readbacks.to_string(),
+                network_precision: T::PRECISION.name().to_string(),
+            },
+            run,
+            dataset.name,
+            l,
+            s
+        ));
         Ok(())
     })?;
-    Ok(table)
+    LayerRow::table(&rows)
 }
 
 /// The infinite-width kernels Σ^0..Σ^D of one run's inputs and their spectra: rows of
@@ -303,7 +255,7 @@ pub fn measure_infinite_width(
         renormalize: run.renormalize,
         gain: config.common.gain,
     };
-    let mut table = Table::new(&infinite_header());
+    let mut rows = Vec::new();
     for_each_infinite_width_kernel(&dataset.x_train, run.n, dataset.d, &cfg, |l, sigma| {
         let r = spectrum_with_method(
             gpu,
@@ -317,18 +269,10 @@ pub fn measure_infinite_width(
                 ..Default::default()
             },
         )?;
-        let mut row: Vec<String> = run_cells(run, &dataset.name)
-            .into_iter()
-            .zip(RUN_COLUMNS)
-            .filter(|(_, c)| **c != "width" && **c != "run_id")
-            .map(|(v, _)| v)
-            .collect();
-        row.push(l.to_string());
-        row.extend(spectrum_cells(&r));
-        table.push(row)?;
+        rows.push(spectrum_row!(InfiniteRow {}, run, dataset.name, l, &r));
         Ok(())
     })?;
-    Ok(table)
+    InfiniteRow::table(&rows)
 }
 
 /// The key of a run's infinite-width spectra (they do not depend on the width).

@@ -26,8 +26,7 @@ use crate::nn::{Fcn, NetworkPrecision};
 
 pub use crate::nn::step::accuracy;
 pub use rows::{
-    epochs_header, run_cells, runs_header, EpochRecord, Lemma2Cells, RunSummary, EPOCH_COLUMNS,
-    RUN_SUMMARY_COLUMNS, TRAINING_RUN_COLUMNS,
+    epochs_header, run_row, runs_header, EpochRecord, Lemma2Cells, RunSummary, EPOCH_COLUMNS,
 };
 pub use run::train_run;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::epoch::{Epoch, Trajectory};
-use super::rows::{epochs_header, run_cells, EpochRecord, RunSummary};
+use super::rows::{EpochRecord, RunSummary};
 use super::tensors::save_inputs_and_weights;
 use super::{Network, NetworkKernels, TrainingOps, CLASSES};
 use crate::data::Dataset;
@@ -14,6 +14,7 @@ use crate::error::is_non_finite;
 use crate::experiment::config::{TrainingConfig, TrainingRun};
 use crate::gpu::{Gpu, Tensor};
 use crate::io::table::Table;
+use crate::io::tables::{EpochRow, Row as _};
 use crate::linalg::{LanczosOptions, Real};
 use crate::nn::step::check_labels;
 use crate::nn::{Fcn, FcnConfig};
@@ -149,12 +150,12 @@ fn train_run_in<T: Real>(
         save_inputs_and_weights(dir, dataset, &fcn, gpu, "final")?;
     }
     // Rows that were not measured keep only the cheap columns; drop none of them.
-    let mut table = Table::new(&epochs_header());
-    for r in &trajectory.records {
-        let mut row = run_cells(run, &dataset.name, config);
-        row.extend(r.cells(ops.precision()));
-        table.push(row)?;
-    }
+    let rows: Vec<EpochRow> = trajectory
+        .records
+        .iter()
+        .map(|r| r.row(run, &dataset.name, config, ops.precision()))
+        .collect();
+    let table = EpochRow::table(&rows)?;
     let summary = summarize(config, run, &trajectory.records, diverged)?;
     Ok((table, summary))
 }
