@@ -382,28 +382,9 @@ where
     Ok(())
 }
 
-fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    plot_on(&root, chart)?;
-    root.present().map_err(|e| anyhow!("{e}"))?;
-    Ok(())
-}
-
 /// Writes `<stem>.png` and `<stem>.svg`.
 pub fn draw(chart: &Chart, stem: &Path) -> Result<()> {
-    register_font()?;
-    let png = stem.with_extension("png");
-    draw_on(
-        BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
-        chart,
-    )
-    .with_context(|| format!("cannot write the figure {}", png.display()))?;
-    let svg = stem.with_extension("svg");
-    draw_on(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), chart)
-        .with_context(|| format!("cannot write the figure {}", svg.display()))?;
-    Ok(())
+    draw_panels(std::slice::from_ref(chart), 1, stem)
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` with `charts` as panels of one figure, `cols`
@@ -412,22 +393,21 @@ pub fn draw_panels(charts: &[Chart], cols: usize, stem: &Path) -> Result<()> {
     register_font()?;
     let cols = cols.clamp(1, charts.len().max(1));
     let rows = charts.len().div_ceil(cols).max(1);
-    let size = (900 * cols as u32, 600 * rows as u32);
-    let png = stem.with_extension("png");
+    let (size, grid) = ((900 * cols as u32, 600 * rows as u32), (rows, cols));
+    let cannot_write = |path: &Path| format!("cannot write the figure {}", path.display());
+    let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
     draw_panels_on(
         BitMapBackend::new(&png, size).into_drawing_area(),
         charts,
-        (rows, cols),
+        grid,
     )
-    .with_context(|| format!("cannot write the figure {}", png.display()))?;
-    let svg = stem.with_extension("svg");
+    .with_context(|| cannot_write(&png))?;
     draw_panels_on(
         SVGBackend::new(&svg, size).into_drawing_area(),
         charts,
-        (rows, cols),
+        grid,
     )
-    .with_context(|| format!("cannot write the figure {}", svg.display()))?;
-    Ok(())
+    .with_context(|| cannot_write(&svg))
 }
 
 fn draw_panels_on<DB: DrawingBackend>(
@@ -438,8 +418,10 @@ fn draw_panels_on<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    // Empty cells of the last row stay white.
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    // Empty cells of the last row stay white (every panel fills its own).
+    if charts.len() < grid.0 * grid.1 {
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    }
     for (area, chart) in root.split_evenly(grid).iter().zip(charts) {
         plot_on(area, chart)?;
     }

@@ -16,7 +16,7 @@ use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
 use crate::io::tables::{read_for_join, InfiniteRow, LayerRow, Row as _};
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
-use crate::measure::{GershgorinProxies, SpectralOps};
+use crate::measure::SpectralOps;
 use crate::nn::fcn::init_weights_in;
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
@@ -95,33 +95,6 @@ impl ConditioningOps {
     }
 }
 
-struct LayerResult {
-    spectrum: SpectrumResult,
-    proxies: GershgorinProxies,
-    gram: Option<Vec<f64>>,
-}
-
-fn measure_layer<T: Real>(
-    gpu: &Gpu,
-    spectral: &SpectralOps,
-    features: &Tensor<T>,
-    seed: u64,
-    keep_gram: bool,
-) -> Result<LayerResult> {
-    let m = spectral.gram_spectrum(gpu, features, seed)?;
-    let proxies = spectral.gershgorin(gpu, &m.gram)?;
-    let gram = if keep_gram {
-        Some(m.gram.to_f64_vec(gpu)?)
-    } else {
-        None
-    };
-    Ok(LayerResult {
-        spectrum: m.spectrum,
-        proxies,
-        gram,
-    })
-}
-
 /// Measures every layer of one run; returns its rows of `layers.csv`. With
 /// `tensors_dir`, also writes the inputs, the weights and every Ĝ^l as .npy there.
 pub fn measure_run(
@@ -132,14 +105,99 @@ pub fn measure_run(
     dataset: &Dataset,
     tensors_dir: Option<&Path>,
 ) -> Result<Table> {
-    let spectral = &ops.spectral;
+    let fcn_config = FcnConfig {
+        input_dim: dataset.d,
+        widths: vec![run.width; run.depth],
+        outputs: 10,
+        activation: run.activation,
+        renormalize: run.renormalize,
+        gain: config.common.gain,
+        bias: false,
+        seed: run.seed,
+    };
+    let measure = RunMeasure {
+        gpu,
+        spectral: &ops.spectral,
+        run,
+        dataset,
+        tensors_dir,
+    };
     match &ops.forward {
-        NetworkForward::F32(f) => {
-            measure_run_in(gpu, f, spectral, config, run, dataset, tensors_dir)
+        NetworkForward::F32(f) => measure.every_layer(f, fcn_config),
+        NetworkForward::F64(f) => measure.every_layer(f, fcn_config),
+    }
+}
+
+/// What one run measures, whatever precision its network runs in.
+struct RunMeasure<'a> {
+    gpu: &'a Gpu,
+    spectral: &'a SpectralOps,
+    run: &'a ConditioningRun,
+    dataset: &'a Dataset,
+    tensors_dir: Option<&'a Path>,
+}
+
+impl RunMeasure<'_> {
+    /// [`measure_run`] with a network in `T`.
+    fn every_layer<T: Real>(
+        &self,
+        forward_ops: &ForwardOps<T>,
+        fcn_config: FcnConfig,
+    ) -> Result<Table> {
+        let (gpu, run, dataset) = (self.gpu, self.run, self.dataset);
+        fcn_config.check_fits::<T>(gpu)?;
+        if let Some(dir) = self.tensors_dir {
+            save_inputs_and_weights::<T>(dir, &fcn_config, run, dataset)?;
         }
-        NetworkForward::F64(f) => {
-            measure_run_in(gpu, f, spectral, config, run, dataset, tensors_dir)
+        let fcn = Fcn::<T>::init(gpu, fcn_config)?;
+        let x_host: Vec<T> = dataset
+            .x_train
+            .iter()
+            .map(|&v| T::from_f64(v.into()))
+            .collect();
+        let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
+        let mut rows = Vec::new();
+        forward(gpu, forward_ops, &fcn, &x, |l, features| {
+            rows.push(self.layer(l, features)?);
+            Ok(())
+        })?;
+        LayerRow::table(&rows)
+    }
+
+    /// The spectrum and Gershgorin proxies of layer `l`'s Ĝ (written as .npy with
+    /// `tensors_dir`), as its row.
+    fn layer<T: Real>(&self, l: usize, features: &Tensor<T>) -> Result<LayerRow> {
+        let (gpu, spectral, run) = (self.gpu, self.spectral, self.run);
+        let width = features.shape()[1];
+        let m = spectral.gram_spectrum(gpu, features, run.seed)?;
+        let p = spectral.gershgorin(gpu, &m.gram)?;
+        if let Some(dir) = self.tensors_dir {
+            let gram = m.gram.to_f64_vec(gpu)?;
+            write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], &gram)?;
         }
+        let s = &m.spectrum;
+        Ok(spectrum_row!(
+            LayerRow {
+                run_id: run.id(),
+                width: run.width,
+                layer_width: width,
+                lanczos_steps: s.iterations,
+                rank_deficient: run.n > width,
+                min_diag: p.min_diag,
+                max_offdiag_rowsum: p.max_offdiag_rowsum,
+                max_abs_offdiag: p.max_abs_offdiag,
+                gershgorin_lower: p.gershgorin_lower,
+                gershgorin_upper: p.gershgorin_upper,
+                precision: spectral.precision().name().to_string(),
+                method: s.method.to_string(),
+                spectral_readbacks: s.readbacks.to_string(),
+                network_precision: T::PRECISION.name().to_string(),
+            },
+            run,
+            self.dataset.name,
+            l,
+            s
+        ))
     }
 }
 
@@ -170,74 +228,6 @@ fn save_inputs_and_weights<T: Real>(
         serde_json::to_string_pretty(&indices)?,
     )?;
     Ok(())
-}
-
-/// [`measure_run`] with a network in `T`.
-fn measure_run_in<T: Real>(
-    gpu: &Gpu,
-    forward_ops: &ForwardOps<T>,
-    spectral: &SpectralOps,
-    config: &ConditioningConfig,
-    run: &ConditioningRun,
-    dataset: &Dataset,
-    tensors_dir: Option<&Path>,
-) -> Result<Table> {
-    let fcn_config = FcnConfig {
-        input_dim: dataset.d,
-        widths: vec![run.width; run.depth],
-        outputs: 10,
-        activation: run.activation,
-        renormalize: run.renormalize,
-        gain: config.common.gain,
-        bias: false,
-        seed: run.seed,
-    };
-    fcn_config.check_fits::<T>(gpu)?;
-    if let Some(dir) = tensors_dir {
-        save_inputs_and_weights::<T>(dir, &fcn_config, run, dataset)?;
-    }
-    let fcn = Fcn::<T>::init(gpu, fcn_config)?;
-    let x_host: Vec<T> = dataset
-        .x_train
-        .iter()
-        .map(|&v| T::from_f64(v.into()))
-        .collect();
-    let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
-    let mut rows = Vec::new();
-    let precision = spectral.precision();
-    forward(gpu, forward_ops, &fcn, &x, |l, features| {
-        let width = features.shape()[1];
-        let keep = tensors_dir.is_some();
-        let r = measure_layer(gpu, spectral, features, run.seed, keep)?;
-        if let (Some(dir), Some(g)) = (tensors_dir, &r.gram) {
-            write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], g)?;
-        }
-        let (s, p) = (&r.spectrum, &r.proxies);
-        rows.push(spectrum_row!(
-            LayerRow {
-                run_id: run.id(),
-                width: run.width,
-                layer_width: width,
-                lanczos_steps: s.iterations,
-                rank_deficient: run.n > width,
-                min_diag: p.min_diag,
-                max_offdiag_rowsum: p.max_offdiag_rowsum,
-                max_abs_offdiag: p.max_abs_offdiag,
-                gershgorin_lower: p.gershgorin_lower,
-                gershgorin_upper: p.gershgorin_upper,
-                precision: precision.name().to_string(),
-                method: s.method.to_string(),
-                spectral_readbacks: s.readbacks.to_string(),
-                network_precision: T::PRECISION.name().to_string(),
-            },
-            run,
-            dataset.name,
-            l,
-            s
-        ));
-        Ok(())
-    })?;
-    LayerRow::table(&rows)
 }
 
 /// The infinite-width kernels Σ^0..Σ^D of one run's inputs and their spectra: rows of

@@ -379,8 +379,7 @@ mod tests {
 
     #[test]
     fn an_older_run_table_joins_with_empty_added_columns_and_others_are_refused() {
-        let dir = std::env::temp_dir().join(format!("wideprobe-join-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::io::scratch_dir("join");
         let header: Vec<String> = ["run_id", "layer", "network_precision", "kappa"]
             .map(String::from)
             .to_vec();
