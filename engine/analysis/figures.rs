@@ -126,26 +126,17 @@ pub fn subtitle(synthetic: bool, rest: &str) -> Option<String> {
 /// The subtitle's words for a figure made from synthetic data.
 pub const SYNTHETIC: &str = "synthetic data (not CIFAR-10)";
 
-/// Twelve distinguishable colours (tab10 without its grey, and two more); the grey
-/// reference colour is index 7 so older indices keep their meaning.
-const PALETTE: [RGBColor; 12] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(0, 0, 128),
-    RGBColor(128, 128, 0),
+/// Twelve distinguishable colours as 0xRRGGBB (tab10 without its grey, and two more);
+/// the grey reference colour is index 7 so older indices keep their meaning.
+const PALETTE: [u32; 12] = [
+    0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22,
+    0x17becf, 0x000080, 0x808000,
 ];
 
 /// The palette's colour `i` (wrapping).
 pub fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    let [_, r, g, b] = PALETTE[i % PALETTE.len()].to_be_bytes();
+    RGBColor(r, g, b)
 }
 
 /// A series with its values placed on the axes (log10 where the axis is a log one);

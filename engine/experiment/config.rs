@@ -14,6 +14,7 @@ use crate::nn::loss::{Loss, LossReduction, Objective};
 use crate::nn::ntk::NtkMethod;
 use crate::nn::precision::{check_precisions, NetworkPrecision};
 
+use super::grid::grid_runs;
 pub use super::grid::{grid_product, OneOrMany};
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -187,56 +188,51 @@ impl ConditioningConfig {
     /// Every grid point, seeds innermost.
     pub fn runs(&self) -> Vec<ConditioningRun> {
         let g = &self.grid;
-        let (width, depth, n) = (g.width.values(), g.depth.values(), g.n.values());
-        let (activation, renormalize, seed) = (
-            g.activation.values(),
-            g.renormalize.values(),
-            g.seed.values(),
-        );
-        let lens = [
-            width.len(),
-            depth.len(),
-            n.len(),
-            activation.len(),
-            renormalize.len(),
-            seed.len(),
-        ];
-        grid_product(&lens)
-            .map(|i| ConditioningRun {
-                width: width[i[0]],
-                depth: depth[i[1]],
-                n: n[i[2]],
-                activation: activation[i[3]],
-                renormalize: renormalize[i[4]],
-                seed: seed[i[5]],
-            })
-            .collect()
+        grid_runs!(ConditioningRun {
+            width: g.width,
+            depth: g.depth,
+            n: g.n,
+            activation: g.activation,
+            renormalize: g.renormalize,
+            seed: g.seed,
+        })
     }
 
     fn validate(&self) -> Result<()> {
         let g = &self.grid;
-        for (name, values) in [
-            ("width", g.width.values()),
-            ("depth", g.depth.values()),
-            ("n", g.n.values()),
-        ] {
-            if values.is_empty() {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-            if values.contains(&0) {
-                bail!("grid.{name} contains 0: every value must be at least 1");
-            }
-        }
-        for (name, empty) in [
+        check_count_axes([
+            ("width", g.width.values(), 1),
+            ("depth", g.depth.values(), 1),
+            ("n", g.n.values(), 1),
+        ])?;
+        check_listed_axes(&[
             ("activation", g.activation.values().is_empty()),
             ("renormalize", g.renormalize.values().is_empty()),
             ("seed", g.seed.values().is_empty()),
-        ] {
-            if empty {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-        }
+        ])?;
         self.common.validate()
+    }
+}
+
+/// The count axes of a grid (name, values, smallest allowed) each hold a value, none
+/// below its minimum.
+fn check_count_axes(axes: [(&str, Vec<usize>, usize); 3]) -> Result<()> {
+    for (name, values, min) in axes {
+        if values.is_empty() {
+            bail!("grid.{name} is an empty list: give at least one value");
+        }
+        if let Some(v) = values.iter().find(|&&v| v < min) {
+            bail!("grid.{name} contains {v}: every value must be at least {min}");
+        }
+    }
+    Ok(())
+}
+
+/// The other axes of a grid (name, whether its list is empty) each hold a value.
+fn check_listed_axes(axes: &[(&str, bool)]) -> Result<()> {
+    match axes.iter().find(|(_, empty)| *empty) {
+        Some((name, _)) => bail!("grid.{name} is an empty list: give at least one value"),
+        None => Ok(()),
     }
 }
 
@@ -376,48 +372,25 @@ impl TrainingConfig {
     /// Every grid point, seeds innermost.
     pub fn runs(&self) -> Vec<TrainingRun> {
         let g = &self.grid;
-        let (depth, width, activation) =
-            (g.depth.values(), g.width.values(), g.activation.values());
-        let (loss, lr, n) = (g.loss.values(), g.lr.values(), g.n.values());
-        let (renormalize, seed) = (g.renormalize.values(), g.seed.values());
-        let lens = [
-            depth.len(),
-            width.len(),
-            activation.len(),
-            loss.len(),
-            lr.len(),
-            n.len(),
-            renormalize.len(),
-            seed.len(),
-        ];
-        grid_product(&lens)
-            .map(|i| TrainingRun {
-                depth: depth[i[0]],
-                width: width[i[1]],
-                activation: activation[i[2]],
-                loss: loss[i[3]],
-                lr: lr[i[4]],
-                n: n[i[5]],
-                renormalize: renormalize[i[6]],
-                seed: seed[i[7]],
-            })
-            .collect()
+        grid_runs!(TrainingRun {
+            depth: g.depth,
+            width: g.width,
+            activation: g.activation,
+            loss: g.loss,
+            lr: g.lr,
+            n: g.n,
+            renormalize: g.renormalize,
+            seed: g.seed,
+        })
     }
 
     fn validate(&self) -> Result<()> {
         let g = &self.grid;
-        for (name, values, min) in [
+        check_count_axes([
             ("width", g.width.values(), 1),
             ("depth", g.depth.values(), 0),
             ("n", g.n.values(), 2),
-        ] {
-            if values.is_empty() {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-            if let Some(v) = values.iter().find(|&&v| v < min) {
-                bail!("grid.{name} contains {v}: every value must be at least {min}");
-            }
-        }
+        ])?;
         let lrs = g.lr.values();
         if lrs.is_empty() {
             bail!("grid.lr is an empty list: give at least one learning rate");
@@ -425,16 +398,12 @@ impl TrainingConfig {
         if let Some(lr) = lrs.iter().find(|lr| !(**lr > 0.0 && lr.is_finite())) {
             bail!("grid.lr contains {lr}: learning rates must be positive numbers");
         }
-        for (name, empty) in [
+        check_listed_axes(&[
             ("activation", g.activation.values().is_empty()),
             ("loss", g.loss.values().is_empty()),
             ("renormalize", g.renormalize.values().is_empty()),
             ("seed", g.seed.values().is_empty()),
-        ] {
-            if empty {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-        }
+        ])?;
         if self.epochs == 0 {
             bail!("epochs must be at least 1");
         }
