@@ -68,11 +68,9 @@ struct SweepLine<'a>(&'a SweepSummary);
 impl fmt::Display for SweepLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        let diverged = if s.diverged > 0 {
-            format!(" ({} of them diverged)", s.diverged)
-        } else {
-            String::new()
-        };
+        let diverged = (s.diverged > 0)
+            .then(|| format!(" ({} of them diverged)", s.diverged))
+            .unwrap_or_default();
         if !s.stale.is_empty() {
             let mut why: Vec<&str> = s
                 .stale

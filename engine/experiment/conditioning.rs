@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::config::{Common, ConditioningConfig, ConditioningRun};
-use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
+use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind, SweepOps};
 use super::training::tensors::write_npy_real;
 use crate::analysis::figures;
 use crate::data::Dataset;
@@ -92,6 +92,16 @@ impl ConditioningOps {
     /// The precision that runs (auto resolved).
     pub fn precision(&self) -> Precision {
         self.spectral.precision()
+    }
+}
+
+impl SweepOps for ConditioningOps {
+    fn build(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
+        ConditioningOps::new(gpu, precision, network)
+    }
+    fn with_spectral(self, choose: impl FnOnce(SpectralOps) -> SpectralOps) -> Self {
+        let spectral = choose(self.spectral);
+        ConditioningOps { spectral, ..self }
     }
 }
 
@@ -313,13 +323,6 @@ impl SweepKind for ConditioningConfig {
     }
     fn data_request(&self, run: &ConditioningRun) -> (usize, usize, u64) {
         (run.n, 0, run.seed)
-    }
-    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<ConditioningOps> {
-        let mut ops = ConditioningOps::new(gpu, precision, self.common.network_precision)?;
-        ops.spectral = ops
-            .spectral
-            .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);
-        Ok(ops)
     }
 
     fn execute(

@@ -64,6 +64,22 @@ pub struct ConditioningGrid {
     pub seed: OneOrMany<u64>,
 }
 
+impl ConditioningGrid {
+    /// Every axis holds a value; widths, depths and n are at least 1.
+    fn validate(&self) -> Result<()> {
+        check_count_axes([
+            ("width", self.width.values(), 1),
+            ("depth", self.depth.values(), 1),
+            ("n", self.n.values(), 1),
+        ])?;
+        check_listed_axes(&[
+            ("activation", self.activation.values().is_empty()),
+            ("renormalize", self.renormalize.values().is_empty()),
+            ("seed", self.seed.values().is_empty()),
+        ])
+    }
+}
+
 /// The keys both experiment kinds share. Read from the same YAML mapping as the kind's
 /// own keys (see [`parse_config`]); serialized beside them in the manifest.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -199,17 +215,7 @@ impl ConditioningConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        let g = &self.grid;
-        check_count_axes([
-            ("width", g.width.values(), 1),
-            ("depth", g.depth.values(), 1),
-            ("n", g.n.values(), 1),
-        ])?;
-        check_listed_axes(&[
-            ("activation", g.activation.values().is_empty()),
-            ("renormalize", g.renormalize.values().is_empty()),
-            ("seed", g.seed.values().is_empty()),
-        ])?;
+        self.grid.validate()?;
         self.common.validate()
     }
 }
@@ -273,6 +279,31 @@ pub struct TrainingGrid {
     pub renormalize: OneOrMany<bool>,
     #[serde(default = "default_seed")]
     pub seed: OneOrMany<u64>,
+}
+
+impl TrainingGrid {
+    /// Every axis holds a value; widths are at least 1, n at least 2, learning rates
+    /// positive.
+    fn validate(&self) -> Result<()> {
+        check_count_axes([
+            ("width", self.width.values(), 1),
+            ("depth", self.depth.values(), 0),
+            ("n", self.n.values(), 2),
+        ])?;
+        let lrs = self.lr.values();
+        if lrs.is_empty() {
+            bail!("grid.lr is an empty list: give at least one learning rate");
+        }
+        if let Some(lr) = lrs.iter().find(|lr| !(**lr > 0.0 && lr.is_finite())) {
+            bail!("grid.lr contains {lr}: learning rates must be positive numbers");
+        }
+        check_listed_axes(&[
+            ("activation", self.activation.values().is_empty()),
+            ("loss", self.loss.values().is_empty()),
+            ("renormalize", self.renormalize.values().is_empty()),
+            ("seed", self.seed.values().is_empty()),
+        ])
+    }
 }
 
 /// `kind: training` (MEASUREMENTS.md §5, §6, §8; paper Figures 2 and 4).
@@ -385,25 +416,7 @@ impl TrainingConfig {
     }
 
     fn validate(&self) -> Result<()> {
-        let g = &self.grid;
-        check_count_axes([
-            ("width", g.width.values(), 1),
-            ("depth", g.depth.values(), 0),
-            ("n", g.n.values(), 2),
-        ])?;
-        let lrs = g.lr.values();
-        if lrs.is_empty() {
-            bail!("grid.lr is an empty list: give at least one learning rate");
-        }
-        if let Some(lr) = lrs.iter().find(|lr| !(**lr > 0.0 && lr.is_finite())) {
-            bail!("grid.lr contains {lr}: learning rates must be positive numbers");
-        }
-        check_listed_axes(&[
-            ("activation", g.activation.values().is_empty()),
-            ("loss", g.loss.values().is_empty()),
-            ("renormalize", g.renormalize.values().is_empty()),
-            ("seed", g.seed.values().is_empty()),
-        ])?;
+        self.grid.validate()?;
         if self.epochs == 0 {
             bail!("epochs must be at least 1");
         }

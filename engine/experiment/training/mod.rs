@@ -16,6 +16,7 @@ pub(crate) mod tensors;
 
 use anyhow::Result;
 
+use crate::experiment::sweep::SweepOps;
 use crate::gpu::Gpu;
 use crate::linalg::{LanczosOptions, Precision, Real};
 use crate::measure::{ParamMeasure, SpectralOps};
@@ -102,5 +103,15 @@ impl TrainingOps {
         let forward = &net.step.forward;
         self.spectral
             .ntk_spectrum(gpu, forward, &self.ntk, fcn, cache, method, options)
+    }
+}
+
+impl SweepOps for TrainingOps {
+    fn build(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
+        TrainingOps::new(gpu, precision, network)
+    }
+    fn with_spectral(self, choose: impl FnOnce(SpectralOps) -> SpectralOps) -> Self {
+        let spectral = choose(self.spectral);
+        TrainingOps { spectral, ..self }
     }
 }

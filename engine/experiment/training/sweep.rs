@@ -10,10 +10,8 @@ use super::{train_run, TrainingOps};
 use crate::data::Dataset;
 use crate::experiment::config::{Common, TrainingConfig, TrainingRun};
 use crate::experiment::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
-use crate::gpu::Gpu;
 use crate::io::table::Table;
 use crate::io::tables::{read_for_join, Row as _, RunRow};
-use crate::linalg::Precision;
 
 /// What a training run adds to `result.json`.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -45,14 +43,6 @@ impl SweepKind for TrainingConfig {
     fn data_request(&self, run: &TrainingRun) -> (usize, usize, u64) {
         (run.n, self.n_test, run.seed)
     }
-    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<TrainingOps> {
-        let mut ops = TrainingOps::new(gpu, precision, self.common.network_precision)?;
-        ops.spectral = ops
-            .spectral
-            .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);
-        Ok(ops)
-    }
-
     fn cost(&self, run: &TrainingRun) -> f64 {
         crate::experiment::cost::training_flops(self, run)
     }
