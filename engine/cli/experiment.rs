@@ -16,7 +16,7 @@ use wideprobe::experiment::runner::{
 use wideprobe::experiment::status::RunState;
 use wideprobe::gpu::{Gpu, GpuOptions};
 
-use super::output::emit;
+use super::output::{aside, emit};
 
 /// What `run` and `reproduce` share: where the results go and how they are computed.
 #[derive(Args)]
@@ -68,9 +68,7 @@ struct SweepLine<'a>(&'a SweepSummary);
 impl fmt::Display for SweepLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        let diverged = (s.diverged > 0)
-            .then(|| format!(" ({} of them diverged)", s.diverged))
-            .unwrap_or_default();
+        let diverged = aside(s.diverged, |n| format!("{n} of them diverged"));
         if !s.stale.is_empty() {
             let mut why: Vec<&str> = s
                 .stale
