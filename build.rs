@@ -5,7 +5,10 @@
 //! stands in.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+#[path = "engine/git.rs"]
+mod git;
+use git::git;
 
 /// What the library and binary are built from: "dirty" means one of these differs from
 /// the commit. Tests, docs and configs do not change the binary, so editing them neither
@@ -25,18 +28,6 @@ fn main() {
     };
     println!("cargo:rustc-env=WIDEPROBE_GIT_REVISION={revision}");
     println!("cargo:rustc-env=WIDEPROBE_GIT_DIRTY={dirty}");
-}
-
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The commit and the dirty flag, when `root` is the top of a git checkout.

@@ -41,19 +41,15 @@ pub fn describe() -> String {
 }
 
 #[cfg(test)]
+#[path = "git.rs"]
+mod git;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
     fn git(args: &[&str]) -> Option<String> {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(env!("CARGO_MANIFEST_DIR"))
-            .args(args)
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        super::git::git(std::path::Path::new(env!("CARGO_MANIFEST_DIR")), args)
     }
 
     #[test]

@@ -126,26 +126,17 @@ pub fn subtitle(synthetic: bool, rest: &str) -> Option<String> {
 /// The subtitle's words for a figure made from synthetic data.
 pub const SYNTHETIC: &str = "synthetic data (not CIFAR-10)";
 
-/// Twelve distinguishable colours (tab10 without its grey, and two more); the grey
-/// reference colour is index 7 so older indices keep their meaning.
-const PALETTE: [RGBColor; 12] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
-    RGBColor(0, 0, 128),
-    RGBColor(128, 128, 0),
+/// Twelve distinguishable colours as 0xRRGGBB (tab10 without its grey, and two more);
+/// the grey reference colour is index 7 so older indices keep their meaning.
+const PALETTE: [u32; 12] = [
+    0x1f77b4, 0xff7f0e, 0x2ca02c, 0xd62728, 0x9467bd, 0x8c564b, 0xe377c2, 0x7f7f7f, 0xbcbd22,
+    0x17becf, 0x000080, 0x808000,
 ];
 
 /// The palette's colour `i` (wrapping).
 pub fn color(i: usize) -> RGBColor {
-    PALETTE[i % PALETTE.len()]
+    let [_, r, g, b] = PALETTE[i % PALETTE.len()].to_be_bytes();
+    RGBColor(r, g, b)
 }
 
 /// A series with its values placed on the axes (log10 where the axis is a log one);
@@ -382,28 +373,9 @@ where
     Ok(())
 }
 
-fn draw_on<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    plot_on(&root, chart)?;
-    root.present().map_err(|e| anyhow!("{e}"))?;
-    Ok(())
-}
-
 /// Writes `<stem>.png` and `<stem>.svg`.
 pub fn draw(chart: &Chart, stem: &Path) -> Result<()> {
-    register_font()?;
-    let png = stem.with_extension("png");
-    draw_on(
-        BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
-        chart,
-    )
-    .with_context(|| format!("cannot write the figure {}", png.display()))?;
-    let svg = stem.with_extension("svg");
-    draw_on(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), chart)
-        .with_context(|| format!("cannot write the figure {}", svg.display()))?;
-    Ok(())
+    draw_panels(std::slice::from_ref(chart), 1, stem)
 }
 
 /// Writes `<stem>.png` and `<stem>.svg` with `charts` as panels of one figure, `cols`
@@ -412,22 +384,21 @@ pub fn draw_panels(charts: &[Chart], cols: usize, stem: &Path) -> Result<()> {
     register_font()?;
     let cols = cols.clamp(1, charts.len().max(1));
     let rows = charts.len().div_ceil(cols).max(1);
-    let size = (900 * cols as u32, 600 * rows as u32);
-    let png = stem.with_extension("png");
+    let (size, grid) = ((900 * cols as u32, 600 * rows as u32), (rows, cols));
+    let cannot_write = |path: &Path| format!("cannot write the figure {}", path.display());
+    let (png, svg) = (stem.with_extension("png"), stem.with_extension("svg"));
     draw_panels_on(
         BitMapBackend::new(&png, size).into_drawing_area(),
         charts,
-        (rows, cols),
+        grid,
     )
-    .with_context(|| format!("cannot write the figure {}", png.display()))?;
-    let svg = stem.with_extension("svg");
+    .with_context(|| cannot_write(&png))?;
     draw_panels_on(
         SVGBackend::new(&svg, size).into_drawing_area(),
         charts,
-        (rows, cols),
+        grid,
     )
-    .with_context(|| format!("cannot write the figure {}", svg.display()))?;
-    Ok(())
+    .with_context(|| cannot_write(&svg))
 }
 
 fn draw_panels_on<DB: DrawingBackend>(
@@ -438,8 +409,10 @@ fn draw_panels_on<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    // Empty cells of the last row stay white.
-    root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    // Empty cells of the last row stay white (every panel fills its own).
+    if charts.len() < grid.0 * grid.1 {
+        root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
+    }
     for (area, chart) in root.split_evenly(grid).iter().zip(charts) {
         plot_on(area, chart)?;
     }

@@ -149,6 +149,12 @@ pub fn conditioning_figures(
     figures
 }
 
+/// The distinct values, ascending, joined by commas.
+fn listed<T: Ord + ToString>(values: impl Iterator<Item = T>) -> String {
+    let text: Vec<String> = distinct(values).iter().map(T::to_string).collect();
+    text.join(", ")
+}
+
 /// What the captions say of the rows a figure uses: the runs and the grid.
 struct Source {
     synthetic: bool,
@@ -156,36 +162,15 @@ struct Source {
 }
 
 fn source(rows: &[&LayerRow], folder: &str) -> Source {
-    let list = |v: Vec<String>| v.join(", ");
     let runs = distinct(rows.iter().map(|r| r.run_id.as_str())).len();
     let text = format!(
         "{runs} runs of {folder}/layers.csv (config {folder}/config.yaml): {}, depth {}, \
          widths {}, n {}, seeds {}",
-        list(distinct(rows.iter().map(|r| r.activation.clone()))),
-        list(
-            distinct(rows.iter().map(|r| r.depth))
-                .iter()
-                .map(|d| d.to_string())
-                .collect()
-        ),
-        list(
-            distinct(rows.iter().map(|r| r.width))
-                .iter()
-                .map(|d| d.to_string())
-                .collect()
-        ),
-        list(
-            distinct(rows.iter().map(|r| r.n))
-                .iter()
-                .map(|d| d.to_string())
-                .collect()
-        ),
-        list(
-            distinct(rows.iter().map(|r| r.seed))
-                .iter()
-                .map(|d| d.to_string())
-                .collect()
-        ),
+        listed(rows.iter().map(|r| r.activation.clone())),
+        listed(rows.iter().map(|r| r.depth)),
+        listed(rows.iter().map(|r| r.width)),
+        listed(rows.iter().map(|r| r.n)),
+        listed(rows.iter().map(|r| r.seed)),
     );
     Source {
         synthetic: rows.iter().any(|r| r.dataset.contains("synthetic")),
@@ -229,75 +214,106 @@ fn figure_set(
          legend), renormalised solid and plain dashed; no band.",
     )];
     // 1b-1d, 3a-3b: n = 500 (or the largest n), one line per width, 95% band over seeds.
-    let n_sel = chosen_n(rows);
-    let sel: Vec<&LayerRow> = rows.iter().copied().filter(|r| r.n == n_sel).collect();
-    let src = source(&sel, folder);
-    let widths = distinct(sel.iter().map(|r| r.width));
-    let band = BAND.describe();
-    let per_width = |title: &str, y: &str, pick: fn(&LayerRow) -> f64| {
-        let series = width_series(&sel, &widths, pick);
-        let mut chart = Chart::new(title, "layer", y, series);
-        chart.subtitle = Some(format!("{act}, n = {n_sel}, mean over seeds"));
-        chart
+    let n = chosen_n(rows);
+    let sel: Vec<&LayerRow> = rows.iter().copied().filter(|r| r.n == n).collect();
+    let per_width = PerWidth {
+        widths: distinct(sel.iter().map(|r| r.width)),
+        src: source(&sel, folder),
+        sel,
+        act: &act,
+        n,
+        suffix,
     };
-    let mut c = per_width("Fig. 1b: log10 κ(Ĝ) per layer", "log10 κ(Ĝ)", |r| {
-        r.log10_kappa
-    });
-    c.notes = renorm_notes(&c.series);
-    out.push(figure(
-        format!("fig1b_log10_kappa_by_width{suffix}"),
-        "1b",
-        c,
-        &src,
-        &format!(
-            "Mean over seeds of log10 κ(Ĝ) per layer at n = {n_sel}, one colour per width, \
-             renormalised solid and plain dashed. Band: {band}."
-        ),
-    ));
-    for (id, name, pick, inf_pick, column, scale) in LAMBDA_FIGURES {
-        let mut c = per_width(
-            &format!("Fig. {id}: normalised {name}(Ĝ) per layer"),
-            &format!("{name}(Ĝ)"),
-            pick,
-        );
-        if let Some(t) = infinite {
-            c.series.extend(infinite_series(t, n_sel, inf_pick));
-        }
-        c.y_scale = scale;
-        c.notes = renorm_notes(&c.series);
-        let log = if scale == Scale::Log {
-            " on a log axis"
-        } else {
-            ""
-        };
-        out.push(figure(
-            format!("fig{id}_{column}_by_width{suffix}"),
-            id,
-            c,
-            &src,
-            &format!(
-                "Mean over seeds of {name} of each layer's normalised Gram matrix Ĝ at \
-                 n = {n_sel}{log}, one colour per width, grey: the infinite-width kernel \
-                 (mean over seeds), renormalised solid and plain dashed. Band: {band}."
-            ),
-        ));
-    }
-    // 3a / 3b: Gershgorin proxies, renormalised (solid) against plain (dashed).
-    for (id, what, pick, file) in GERSHGORIN_FIGURES {
-        let mut c = per_width(&format!("Fig. {id}: Gershgorin proxy, {what}"), what, pick);
-        c.notes = renorm_notes(&c.series);
-        out.push(figure(
-            format!("fig{id}_{file}{suffix}"),
-            id,
-            c,
-            &src,
-            &format!(
-                "Mean over seeds of the {what} per layer at n = {n_sel}, one colour per \
-                 width, renormalised solid and plain dashed. Band: {band}."
-            ),
-        ));
-    }
+    out.push(per_width.fig1b());
+    out.extend(per_width.lambda_figures(infinite));
+    out.extend(per_width.gershgorin_figures());
     out
+}
+
+/// The figures of one activation's rows at one n, one line per width (1b-1d, 3a-3b).
+struct PerWidth<'a> {
+    sel: Vec<&'a LayerRow>,
+    widths: Vec<usize>,
+    src: Source,
+    act: &'a str,
+    n: usize,
+    suffix: &'a str,
+}
+
+impl PerWidth<'_> {
+    /// A chart of `pick` per layer, one line per width, renormalised solid.
+    fn chart(&self, title: &str, y: &str, pick: fn(&LayerRow) -> f64) -> Chart {
+        let series = width_series(&self.sel, &self.widths, pick);
+        let mut chart = Chart::new(title, "layer", y, series);
+        chart.subtitle = Some(format!("{}, n = {}, mean over seeds", self.act, self.n));
+        chart.notes = renorm_notes(&chart.series);
+        chart
+    }
+
+    /// The figure of `chart`, its file `fig<id>_<name><suffix>`.
+    fn figure(&self, id: &str, name: &str, chart: Chart, what: &str) -> Figure {
+        let stem = format!("fig{id}_{name}{}", self.suffix);
+        figure(stem, id, chart, &self.src, what)
+    }
+
+    fn fig1b(&self) -> Figure {
+        let c = self.chart("Fig. 1b: log10 κ(Ĝ) per layer", "log10 κ(Ĝ)", |r| {
+            r.log10_kappa
+        });
+        let what = format!(
+            "Mean over seeds of log10 κ(Ĝ) per layer at n = {}, one colour per width, \
+             renormalised solid and plain dashed. Band: {}.",
+            self.n,
+            BAND.describe()
+        );
+        self.figure("1b", "log10_kappa_by_width", c, &what)
+    }
+
+    /// 1c / 1d, with the infinite-width kernel's line when there is one.
+    fn lambda_figures(&self, infinite: Option<&[&InfiniteRow]>) -> Vec<Figure> {
+        let (n, band) = (self.n, BAND.describe());
+        let mut out = Vec::new();
+        for (id, name, pick, inf_pick, column, scale) in LAMBDA_FIGURES {
+            let mut c = self.chart(
+                &format!("Fig. {id}: normalised {name}(Ĝ) per layer"),
+                &format!("{name}(Ĝ)"),
+                pick,
+            );
+            if let Some(t) = infinite {
+                c.series.extend(infinite_series(t, n, inf_pick));
+                c.notes = renorm_notes(&c.series);
+            }
+            c.y_scale = scale;
+            let log = if scale == Scale::Log {
+                " on a log axis"
+            } else {
+                ""
+            };
+            let what = format!(
+                "Mean over seeds of {name} of each layer's normalised Gram matrix Ĝ at \
+                 n = {n}{log}, one colour per width, grey: the infinite-width kernel \
+                 (mean over seeds), renormalised solid and plain dashed. Band: {band}."
+            );
+            out.push(self.figure(id, &format!("{column}_by_width"), c, &what));
+        }
+        out
+    }
+
+    /// 3a / 3b: Gershgorin proxies, renormalised (solid) against plain (dashed).
+    fn gershgorin_figures(&self) -> Vec<Figure> {
+        let (n, band) = (self.n, BAND.describe());
+        GERSHGORIN_FIGURES
+            .into_iter()
+            .map(|(id, what, pick, file)| {
+                let c = self.chart(&format!("Fig. {id}: Gershgorin proxy, {what}"), what, pick);
+                let caption = format!(
+                    "Mean over seeds of the {what} per layer at n = {n}, one colour per \
+                     width, renormalised solid and plain dashed. Band: {band}."
+                );
+                self.figure(id, file, c, &caption)
+            })
+            .collect()
+    }
 }
 
 /// A λ figure: (figure, quantity, its value in layers.csv and in infinite_width.csv,

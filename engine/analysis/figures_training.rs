@@ -134,14 +134,12 @@ fn fig2ab(figs: &mut Figures, data: &Epochs) {
     let band = BAND.describe();
 
     let mse = data.rows(|r| r.loss == "mse" && data.statuses.passes(&r.run_id));
-    let mut fig2a = chart_if_data(
+    let fig2a = chart_if_data(
         "Fig. 2a: loss over its Lemma 1 prediction",
         "(h_t − h*) / (bound_t − h*)",
+        "MSE, η-aware bound with NTK constants, mean over runs",
         fig2a_from(data),
     );
-    for c in &mut fig2a {
-        c.subtitle = Some("MSE, η-aware bound with NTK constants, mean over runs".into());
-    }
     figs.push(
         "fig2a_loss_prediction",
         "2a",
@@ -177,25 +175,18 @@ fn fig2cd(figs: &mut Figures, data: &Epochs) {
         ("2d", "fig2d_ntk_kappa_tanh", "tanh", "tanh"),
     ] {
         let (series, rows) = kappa_series(data, prefix);
-        let mut charts = chart_if_data(
+        let charts = chart_if_data(
             &format!("Fig. {id}: log10 κ(NTK) during training, {name}"),
             "log10 κ(NTK)",
+            "cross-entropy, mean over runs (diverged runs included)",
             series,
         );
-        for c in &mut charts {
-            c.subtitle = Some("cross-entropy, mean over runs (diverged runs included)".into());
-        }
-        figs.push(
-            stem,
-            id,
-            charts,
-            rows,
-            format!(
-                "Mean over cross-entropy {name} runs that did not fail (diverged ones \
-                 included: their spikes are the point) of log10 κ of the empirical NTK, \
-                 one line per learning rate η. Band: {band}."
-            ),
+        let caption = format!(
+            "Mean over cross-entropy {name} runs that did not fail (diverged ones \
+             included: their spikes are the point) of log10 κ of the empirical NTK, one \
+             line per learning rate η. Band: {band}."
         );
+        figs.push(stem, id, charts, rows, caption);
     }
 }
 
@@ -214,10 +205,10 @@ fn fig4(figs: &mut Figures, data: &Epochs) {
         let mut charts = chart_if_data(
             &format!("Fig. {id}: stability bound vs generalisation gap"),
             "bound / measured gap",
+            &format!("{what}, mean over runs"),
             series,
         );
         for c in &mut charts {
-            c.subtitle = Some(format!("{what}, mean over runs"));
             c.y_scale = Scale::Log;
             c.notes = vec![
                 ("solid: bound (Lemma 2)".into(), false),
@@ -304,11 +295,11 @@ fn fig2b_panels(data: &Epochs) -> Vec<Chart> {
             let mut chart = chart_if_data(
                 &format!("Fig. 2b: λ_min of the last hidden Ĝ, n = {n}"),
                 "λ_min(Ĝ)",
+                "MSE, measured vs Eq. 13 lower bound, mean over runs",
                 series,
             )
             .pop()?;
             chart.y_scale = Scale::Log;
-            chart.subtitle = Some("MSE, measured vs Eq. 13 lower bound, mean over runs".into());
             Some(chart)
         })
         .collect()
@@ -389,14 +380,16 @@ fn lr_series(data: &Epochs, rows: &[&EpochRow], value: Quantity) -> Vec<Series> 
 }
 
 /// A one-chart figure over epochs, or none when no series has a point.
-fn chart_if_data(title: &str, y_label: &str, series: Vec<Series>) -> Vec<Chart> {
+fn chart_if_data(title: &str, y_label: &str, subtitle: &str, series: Vec<Series>) -> Vec<Chart> {
     let has_data = series
         .iter()
         .any(|s| s.points.iter().any(|(x, y)| x.is_finite() && y.is_finite()));
     if !has_data {
         return Vec::new();
     }
-    vec![Chart::new(title, "epoch", y_label, series)]
+    let mut chart = Chart::new(title, "epoch", y_label, series);
+    chart.subtitle = Some(subtitle.into());
+    vec![chart]
 }
 
 /// The smallest and largest epoch of any point of `series`.

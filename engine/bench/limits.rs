@@ -67,11 +67,8 @@ impl Footprint {
 
     /// A host buffer of `shape` elements of `element_bytes` each.
     pub fn host(mut self, what: &str, shape: &[usize], element_bytes: usize) -> Result<Self> {
-        let bytes = self.bytes(what, shape, element_bytes)?;
-        self.host.push(Buffer {
-            what: what.to_string(),
-            bytes,
-        });
+        let buffer = self.buffer(what, shape, element_bytes)?;
+        self.host.push(buffer);
         Ok(self)
     }
 
@@ -83,16 +80,20 @@ impl Footprint {
 
     /// A GPU storage buffer of `shape` elements of `element_bytes` each.
     pub fn device(mut self, what: &str, shape: &[usize], element_bytes: usize) -> Result<Self> {
-        let bytes = self.bytes(what, shape, element_bytes)?;
-        self.device.push(Buffer {
-            what: what.to_string(),
-            bytes,
-        });
+        let buffer = self.buffer(what, shape, element_bytes)?;
+        self.device.push(buffer);
         Ok(self)
     }
 
-    fn bytes(&self, what: &str, shape: &[usize], element_bytes: usize) -> Result<u64, SizeError> {
-        shape
+    /// The buffer `what` of `shape` elements of `element_bytes` each; an error when
+    /// its size overflows.
+    fn buffer(
+        &self,
+        what: &str,
+        shape: &[usize],
+        element_bytes: usize,
+    ) -> Result<Buffer, SizeError> {
+        let bytes = shape
             .iter()
             .try_fold(element_bytes as u64, |acc, &d| acc.checked_mul(d as u64))
             .filter(|&b| usize::try_from(b).is_ok())
@@ -100,7 +101,11 @@ impl Footprint {
                 what: what.to_string(),
                 shape: shape.to_vec(),
                 fix: self.fix.clone(),
-            })
+            })?;
+        Ok(Buffer {
+            what: what.to_string(),
+            bytes,
+        })
     }
 
     /// Every device buffer against the adapter's limits, then the host total against

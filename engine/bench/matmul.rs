@@ -37,29 +37,27 @@ pub struct MatmulBench {
     pub rel_error_vs_f64: Option<f64>,
 }
 
+/// `x` as `rows` x `cols` f64 rows: `x` itself (stored `rows` x `cols`) or, when
+/// `transposed`, the transpose of `x` stored `cols` x `rows`.
+fn rows_f64(x: &[f32], rows: usize, cols: usize, transposed: bool) -> Vec<f64> {
+    (0..rows * cols)
+        .map(|idx| {
+            let (i, p) = (idx / cols, idx % cols);
+            (if transposed {
+                x[p * rows + i]
+            } else {
+                x[i * cols + p]
+            }) as f64
+        })
+        .collect()
+}
+
 /// f64 CPU product of f32 inputs, for the bench's independent check.
 fn matmul_f64(layout: Layout, m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
-    // op(B) laid out as n x k rows so the inner loop is contiguous in both operands.
-    let op_a: Vec<f64> = (0..m * k)
-        .map(|idx| {
-            let (i, p) = (idx / k, idx % k);
-            (if layout.trans_a() {
-                a[p * m + i]
-            } else {
-                a[i * k + p]
-            }) as f64
-        })
-        .collect();
-    let op_bt: Vec<f64> = (0..n * k)
-        .map(|idx| {
-            let (j, p) = (idx / k, idx % k);
-            (if layout.trans_b() {
-                b[j * k + p]
-            } else {
-                b[p * n + j]
-            }) as f64
-        })
-        .collect();
+    // op(B) laid out as n x k rows (op(B)ᵀ) so the inner loop is contiguous in both
+    // operands: that is B as stored when B is transposed, else B read transposed.
+    let op_a = rows_f64(a, m, k, layout.trans_a());
+    let op_bt = rows_f64(b, n, k, !layout.trans_b());
     let mut c = vec![0.0; m * n];
     for i in 0..m {
         let row = &op_a[i * k..(i + 1) * k];

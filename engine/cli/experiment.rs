@@ -16,41 +16,13 @@ use wideprobe::experiment::runner::{
 use wideprobe::experiment::status::RunState;
 use wideprobe::gpu::{Gpu, GpuOptions};
 
-use super::output::emit;
+use super::output::{aside, emit};
 
+/// What `run` and `reproduce` share: where the results go and how they are computed.
 #[derive(Args)]
-pub struct RunArgs {
-    /// The experiment config.
-    config: PathBuf,
-    /// Output directory (default: the config's `out`, else runs/<config name>).
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Recompute runs whose results exist.
-    #[arg(long)]
-    force: bool,
-    /// No progress bar.
-    #[arg(long)]
-    quiet: bool,
-    /// Write each run's inputs, weights and Gram matrices as .npy (with the example
-    /// indices in JSON) under runs/<id>/tensors/.
-    #[arg(long)]
-    save_tensors: bool,
-    /// Compute only the runs whose index mod N is I (0 <= I < N), e.g. `--shard 0/4`;
-    /// default from WIDEPROBE_SHARDS / SLURM_ARRAY_TASK_ID inside a Slurm array.
-    #[arg(long, value_parser = wideprobe::cluster::parse_shard)]
-    shard: Option<(usize, usize)>,
-    /// Never download CIFAR-10: without it, `dataset: auto` uses synthetic data and
-    /// `dataset: cifar10` is an error.
-    #[arg(long)]
-    offline: bool,
-}
-
-#[derive(Args)]
-pub struct ReproduceArgs {
-    /// The small configs (minutes on a CPU) instead of the paper's grids.
-    #[arg(long)]
-    quick: bool,
-    /// Output directory (default runs/reproduce or runs/reproduce-quick).
+pub struct SweepArgs {
+    /// Output directory (default: for `run` the config's `out`, else runs/<config
+    /// name>; for `reproduce` runs/reproduce or runs/reproduce-quick).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Recompute runs whose results exist.
@@ -59,10 +31,35 @@ pub struct ReproduceArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
-    /// Never download CIFAR-10: without it, the report is made from synthetic data and
-    /// says so.
+    /// Never download CIFAR-10: without it, `dataset: auto` uses synthetic data (the
+    /// report says so) and `dataset: cifar10` is an error.
     #[arg(long)]
     offline: bool,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The experiment config.
+    config: PathBuf,
+    #[command(flatten)]
+    sweep: SweepArgs,
+    /// Write each run's inputs, weights and Gram matrices as .npy (with the example
+    /// indices in JSON) under runs/<id>/tensors/.
+    #[arg(long)]
+    save_tensors: bool,
+    /// Compute only the runs whose index mod N is I (0 <= I < N), e.g. `--shard 0/4`;
+    /// default from WIDEPROBE_SHARDS / SLURM_ARRAY_TASK_ID inside a Slurm array.
+    #[arg(long, value_parser = wideprobe::cluster::parse_shard)]
+    shard: Option<(usize, usize)>,
+}
+
+#[derive(Args)]
+pub struct ReproduceArgs {
+    /// The small configs (minutes on a CPU) instead of the paper's grids.
+    #[arg(long)]
+    quick: bool,
+    #[command(flatten)]
+    sweep: SweepArgs,
 }
 
 /// The one-line account of a sweep.
@@ -71,11 +68,7 @@ struct SweepLine<'a>(&'a SweepSummary);
 impl fmt::Display for SweepLine<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.0;
-        let diverged = if s.diverged > 0 {
-            format!(" ({} of them diverged)", s.diverged)
-        } else {
-            String::new()
-        };
+        let diverged = aside(s.diverged, |n| format!("{n} of them diverged"));
         if !s.stale.is_empty() {
             let mut why: Vec<&str> = s
                 .stale
@@ -170,12 +163,12 @@ pub fn run(options: &GpuOptions, args: RunArgs) -> Result<()> {
     wideprobe::cluster::install_stop_handlers()?;
     let gpu = Gpu::new(options)?;
     let run_options = RunOptions {
-        out: args.out,
-        force: args.force,
-        quiet: args.quiet,
+        out: args.sweep.out,
+        force: args.sweep.force,
+        quiet: args.sweep.quiet,
         save_tensors: args.save_tensors,
         shard,
-        offline: args.offline,
+        offline: args.sweep.offline,
     };
     let summary = run_experiment(&gpu, &args.config, &run_options)?;
     emit(&SweepLine(&summary))?;
@@ -204,10 +197,10 @@ pub fn reproduce_paper(options: &GpuOptions, args: ReproduceArgs) -> Result<()> 
     let gpu = Gpu::new(options)?;
     let reproduce_options = ReproduceOptions {
         quick: args.quick,
-        out: args.out,
-        force: args.force,
-        quiet: args.quiet,
-        offline: args.offline,
+        out: args.sweep.out,
+        force: args.sweep.force,
+        quiet: args.sweep.quiet,
+        offline: args.sweep.offline,
     };
     let summary = reproduce(&gpu, &reproduce_options)?;
     emit(&format_args!(

@@ -27,3 +27,13 @@ pub fn emit_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)?;
     emit(&format_args!("{text}\n"))
 }
+
+/// ` (<what>)` when `count` is above 0, else nothing: an aside a line makes only when
+/// it applies, e.g. ` (3 restarts)`.
+pub fn aside(count: usize, what: impl FnOnce(usize) -> String) -> String {
+    if count > 0 {
+        format!(" ({})", what(count))
+    } else {
+        String::new()
+    }
+}

@@ -13,7 +13,7 @@ use wideprobe::linalg::{
 };
 
 use super::args::{positive, tolerance};
-use super::output::{emit, emit_json};
+use super::output::{aside, emit, emit_json};
 
 #[derive(Args)]
 pub struct SpectrumArgs {
@@ -136,11 +136,7 @@ struct SpectrumReport<'a>(&'a SpectrumResult);
 impl fmt::Display for SpectrumReport<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = self.0;
-        let restarts = if r.restarts > 0 {
-            format!(" ({} restarts)", r.restarts)
-        } else {
-            String::new()
-        };
+        let restarts = aside(r.restarts, |n| format!("{n} restarts"));
         writeln!(
             f,
             "order {}, {} in {}, {} steps{restarts}, {:.3} s{}",

@@ -206,6 +206,19 @@ impl Drop for Temporaries {
 
 /// GET `source.url` into `to`, checking the size and MD5.
 fn download(source: &FetchSource, to: &Path) -> Result<()> {
+    let (mut response, expected) = request(source)?;
+    let md5 = save_body(response.body_mut().as_reader(), to, expected)?;
+    let want = source.md5.trim().to_ascii_lowercase();
+    if md5 != want {
+        bail!("the download is corrupt (MD5 {md5}, expected {want}): run the command again");
+    }
+    Ok(())
+}
+
+/// The server's answer to GET `source.url`, and the size to expect (`source.bytes`, else
+/// what the server announces). A server announcing another size than `source.bytes` is
+/// refused before anything is written.
+fn request(source: &FetchSource) -> Result<(ureq::http::Response<ureq::Body>, Option<u64>)> {
     let url = &source.url;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
@@ -213,7 +226,7 @@ fn download(source: &FetchSource, to: &Path) -> Result<()> {
         .timeout_per_read(Some(Duration::from_secs(60)))
         .build()
         .into();
-    let mut response = match agent.get(url).call() {
+    let response = match agent.get(url).call() {
         Ok(r) => r,
         Err(ureq::Error::StatusCode(code)) => bail!(
             "the server answered HTTP {code} for {url}: check the address, or try again later"
@@ -239,8 +252,12 @@ fn download(source: &FetchSource, to: &Path) -> Result<()> {
             );
         }
     }
-    let expected = source.bytes.or(announced);
+    Ok((response, source.bytes.or(announced)))
+}
 
+/// Writes `body` to the file `to` with a progress bar, checking its length against
+/// `expected`; returns its MD5 (lowercase hex).
+fn save_body(mut body: impl Read, to: &Path, expected: Option<u64>) -> Result<String> {
     let bar = match expected {
         Some(n) => indicatif::ProgressBar::new(n),
         None => indicatif::ProgressBar::no_length(),
@@ -251,11 +268,9 @@ fn download(source: &FetchSource, to: &Path) -> Result<()> {
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-
     let file = File::create(to)
         .with_context(|| format!("cannot create the temporary file {}", to.display()))?;
     let mut out = BufWriter::new(file);
-    let mut body = response.body_mut().as_reader();
     let mut hasher = Md5::new();
     let mut got: u64 = 0;
     let mut buf = vec![0u8; 1 << 16];
@@ -293,23 +308,22 @@ fn download(source: &FetchSource, to: &Path) -> Result<()> {
             return Err(cut_off(got, &"the connection closed early"));
         }
     }
-    let file = out
-        .into_inner()
-        .map_err(|e| e.into_error())
-        .with_context(|| format!("cannot write {} (disk full?)", to.display()))?;
-    file.sync_all()
-        .with_context(|| format!("cannot write {}", to.display()))?;
-
-    let md5: String = hasher
+    flush_to_disk(out, to)?;
+    Ok(hasher
         .finalize()
         .iter()
         .map(|b| format!("{b:02x}"))
-        .collect();
-    let want = source.md5.trim().to_ascii_lowercase();
-    if md5 != want {
-        bail!("the download is corrupt (MD5 {md5}, expected {want}): run the command again");
-    }
-    Ok(())
+        .collect())
+}
+
+/// Flushes `out`, the file at `path`, and syncs it to the disk.
+fn flush_to_disk(out: BufWriter<File>, path: &Path) -> Result<()> {
+    let file = out
+        .into_inner()
+        .map_err(|e| e.into_error())
+        .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Extract the six members of the checked archive `from` into the new folder `to`.
@@ -353,12 +367,7 @@ fn extract(from: &Path, to: &Path) -> Result<()> {
             File::create(&path).with_context(|| format!("cannot create {}", path.display()))?,
         );
         io::copy(&mut entry, &mut out).map_err(bad)?;
-        let file = out
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(|| format!("cannot write {} (disk full?)", path.display()))?;
-        file.sync_all()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        flush_to_disk(out, &path)?;
     }
     let missing: Vec<&str> = MEMBERS
         .iter()

@@ -143,13 +143,7 @@ fn write_entries(cache: &Path, entries: &Entries) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("wideprobe-md5-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
+    use crate::io::scratch_dir;
 
     fn md5_now(cache: &Path, path: &Path, verify: bool) -> String {
         let meta = std::fs::metadata(path).unwrap();
@@ -164,7 +158,7 @@ mod tests {
 
     #[test]
     fn changed_bytes_with_a_restored_mtime_are_hashed_again() {
-        let dir = scratch("restored");
+        let dir = scratch_dir("md5-restored");
         let (cache, data) = (dir.join("cache/md5.json"), dir.join("data_batch_1.bin"));
         std::fs::write(&data, b"original bytes").unwrap();
         let mtime = std::fs::metadata(&data).unwrap().modified().unwrap();
@@ -182,7 +176,7 @@ mod tests {
 
     #[test]
     fn a_matching_entry_is_used_unless_verify_and_the_data_folder_is_untouched() {
-        let dir = scratch("verify");
+        let dir = scratch_dir("md5-verify");
         let (cache, data) = (dir.join("cache/md5.json"), dir.join("data/test_batch.bin"));
         std::fs::create_dir_all(data.parent().unwrap()).unwrap();
         std::fs::write(&data, b"bytes").unwrap();

@@ -7,104 +7,52 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use super::config::{Common, ConditioningConfig, ConditioningRun};
-use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
+use super::sweep::{Outcome, PlannedResult, RunContext, SweepKind, SweepOps};
 use super::training::tensors::write_npy_real;
 use crate::analysis::figures;
 use crate::data::Dataset;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
-use crate::io::tables::read_for_join;
+use crate::io::tables::{read_for_join, InfiniteRow, LayerRow, Row as _};
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
-use crate::measure::{GershgorinProxies, SpectralOps};
+use crate::measure::{GershgorinProxies, GramMeasurement, SpectralOps};
 use crate::nn::fcn::{check_renormalizable, init_weights_in, record_forward_cached};
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
-/// Columns identifying a run, first in every row.
-pub const RUN_COLUMNS: &[&str] = &[
-    "run_id",
-    "dataset",
-    "width",
-    "depth",
-    "n",
-    "activation",
-    "renormalize",
-    "seed",
-];
-
-/// Columns of one layer's measurement (after the run columns) in `layers.csv`.
-pub const LAYER_COLUMNS: &[&str] = &[
-    "layer",
-    "layer_width",
-    "lambda_min",
-    "lambda_min_bound",
-    "lambda_max",
-    "lambda_max_bound",
-    "kappa",
-    "log10_kappa",
-    "converged",
-    "lanczos_steps",
-    "rank_deficient",
-    "min_diag",
-    "max_offdiag_rowsum",
-    "max_abs_offdiag",
-    "gershgorin_lower",
-    "gershgorin_upper",
-    "precision",
-    "method",
-    "spectral_readbacks",
-    "network_precision",
-];
-
-/// Columns of `infinite_width.csv` (after the run columns, width excluded).
-pub const INFINITE_COLUMNS: &[&str] = &[
-    "layer",
-    "lambda_min",
-    "lambda_min_bound",
-    "lambda_max",
-    "lambda_max_bound",
-    "kappa",
-    "log10_kappa",
-    "converged",
-];
-
-fn run_cells(run: &ConditioningRun, dataset: &str) -> Vec<String> {
-    vec![
-        run.id(),
-        dataset.to_string(),
-        run.width.to_string(),
-        run.depth.to_string(),
-        run.n.to_string(),
-        run.activation.name().to_string(),
-        run.renormalize.to_string(),
-        run.seed.to_string(),
-    ]
-}
-
 pub fn layers_header() -> Vec<&'static str> {
-    RUN_COLUMNS.iter().chain(LAYER_COLUMNS).copied().collect()
+    LayerRow::COLUMNS.to_vec()
 }
 
 pub fn infinite_header() -> Vec<&'static str> {
-    RUN_COLUMNS
-        .iter()
-        .filter(|c| **c != "width" && **c != "run_id")
-        .chain(INFINITE_COLUMNS)
-        .copied()
-        .collect()
+    InfiniteRow::COLUMNS.to_vec()
 }
 
-fn spectrum_cells(r: &SpectrumResult) -> Vec<String> {
-    vec![
-        r.lambda_min().to_string(),
-        r.smallest[0].bound.to_string(),
-        r.lambda_max().to_string(),
-        r.largest[0].bound.to_string(),
-        r.kappa().to_string(),
-        r.kappa().log10().to_string(),
-        r.converged.to_string(),
-    ]
+/// A `$row` ([`LayerRow`] or [`InfiniteRow`]: both hold the grid point, the layer and
+/// its spectrum) of layer `$layer` of `$run` on `$dataset` with spectrum `$spectrum`,
+/// its other fields `$own`.
+macro_rules! spectrum_row {
+    ($row:ident { $($own:tt)* }, $run:expr, $dataset:expr, $layer:expr, $spectrum:expr) => {{
+        let (run, s): (&ConditioningRun, &SpectrumResult) = ($run, $spectrum);
+        $row {
+            dataset: $dataset.to_string(),
+            depth: run.depth,
+            n: run.n,
+            activation: run.activation.name().to_string(),
+            renormalize: run.renormalize,
+            seed: run.seed,
+            layer: $layer,
+            lambda_min: s.lambda_min(),
+            lambda_min_bound: s.smallest[0].bound,
+            lambda_max: s.lambda_max(),
+            lambda_max_bound: s.largest[0].bound,
+            kappa: s.kappa(),
+            log10_kappa: s.kappa().log10(),
+            converged: s.converged,
+            $($own)*
+        }
+    }};
 }
 
 /// The network kernels in the precision the sweep's networks run in.
@@ -147,31 +95,24 @@ impl ConditioningOps {
     }
 }
 
-struct LayerResult {
-    spectrum: SpectrumResult,
-    proxies: GershgorinProxies,
-    gram: Option<Vec<f64>>,
+impl SweepOps for ConditioningOps {
+    fn build(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
+        ConditioningOps::new(gpu, precision, network)
+    }
+    fn with_spectral(self, choose: impl FnOnce(SpectralOps) -> SpectralOps) -> Self {
+        let spectral = choose(self.spectral);
+        ConditioningOps { spectral, ..self }
+    }
 }
 
-fn measure_layer<T: Real>(
-    gpu: &Gpu,
-    spectral: &SpectralOps,
-    features: &Tensor<T>,
-    seed: u64,
-    keep_gram: bool,
-) -> Result<LayerResult> {
-    let m = spectral.gram_spectrum(gpu, features, seed)?;
-    let proxies = spectral.gershgorin(gpu, &m.gram)?;
-    let gram = if keep_gram {
-        Some(m.gram.to_f64_vec(gpu)?)
-    } else {
-        None
-    };
-    Ok(LayerResult {
-        spectrum: m.spectrum,
-        proxies,
-        gram,
-    })
+/// Whether one run's whole forward pass (inputs, pre-activations, activations of every
+/// layer) and its Gram matrices can stay on the device at once: within four binding
+/// limits, a bound that lets small GPUs and lavapipe fall back to layer by layer.
+fn forward_cache_fits<T: Real>(gpu: &Gpu, run: &ConditioningRun) -> bool {
+    let element = std::mem::size_of::<T>() as u64;
+    let (n, w, depth) = (run.n as u64, run.width as u64, run.depth as u64);
+    let bytes = element * (3 * depth * n * w + 2 * (depth + 1) * n * n);
+    bytes <= 4 * gpu.max_binding_bytes()
 }
 
 /// Measures every layer of one run; returns its rows of `layers.csv`. With
@@ -184,14 +125,119 @@ pub fn measure_run(
     dataset: &Dataset,
     tensors_dir: Option<&Path>,
 ) -> Result<Table> {
-    let spectral = &ops.spectral;
+    let fcn_config = FcnConfig {
+        input_dim: dataset.d,
+        widths: vec![run.width; run.depth],
+        outputs: 10,
+        activation: run.activation,
+        renormalize: run.renormalize,
+        gain: config.common.gain,
+        bias: false,
+        seed: run.seed,
+    };
+    let measure = RunMeasure {
+        gpu,
+        spectral: &ops.spectral,
+        run,
+        dataset,
+        tensors_dir,
+    };
     match &ops.forward {
-        NetworkForward::F32(f) => {
-            measure_run_in(gpu, f, spectral, config, run, dataset, tensors_dir)
+        NetworkForward::F32(f) => measure.every_layer(f, fcn_config),
+        NetworkForward::F64(f) => measure.every_layer(f, fcn_config),
+    }
+}
+
+/// What one run measures, whatever precision its network runs in.
+struct RunMeasure<'a> {
+    gpu: &'a Gpu,
+    spectral: &'a SpectralOps,
+    run: &'a ConditioningRun,
+    dataset: &'a Dataset,
+    tensors_dir: Option<&'a Path>,
+}
+
+impl RunMeasure<'_> {
+    /// [`measure_run`] with a network in `T`.
+    fn every_layer<T: Real>(
+        &self,
+        forward_ops: &ForwardOps<T>,
+        fcn_config: FcnConfig,
+    ) -> Result<Table> {
+        let (gpu, run, dataset) = (self.gpu, self.run, self.dataset);
+        fcn_config.check_fits::<T>(gpu)?;
+        if let Some(dir) = self.tensors_dir {
+            save_inputs_and_weights::<T>(dir, &fcn_config, run, dataset)?;
         }
-        NetworkForward::F64(f) => {
-            measure_run_in(gpu, f, spectral, config, run, dataset, tensors_dir)
+        let fcn = Fcn::<T>::init(gpu, fcn_config)?;
+        let x_host: Vec<T> = dataset
+            .x_train
+            .iter()
+            .map(|&v| T::from_f64(v.into()))
+            .collect();
+        let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
+        let mut rows = Vec::new();
+        if forward_cache_fits::<T>(gpu, run) {
+            // One submission for the forward pass, every Ĝ and (dense) every spectrum.
+            let mut batch = Batch::new(gpu);
+            let cache = record_forward_cached(&mut batch, forward_ops, &fcn, &x)?;
+            let features: Vec<&Tensor<T>> = cache.inputs.iter().collect();
+            let layers = self
+                .spectral
+                .layer_spectra(gpu, batch, &features, run.seed, || {
+                    check_renormalizable(gpu, &cache)
+                })?;
+            for (l, (m, f)) in layers.into_iter().zip(&features).enumerate() {
+                rows.push(self.row::<T>(l, f.shape()[1], &m.measurement, &m.proxies)?);
+            }
+        } else {
+            forward(gpu, forward_ops, &fcn, &x, |l, features| {
+                let m = self.spectral.gram_spectrum(gpu, features, run.seed)?;
+                let p = self.spectral.gershgorin(gpu, &m.gram)?;
+                rows.push(self.row::<T>(l, features.shape()[1], &m, &p)?);
+                Ok(())
+            })?;
         }
+        LayerRow::table(&rows)
+    }
+
+    /// Layer `l`'s row from its Ĝ, spectrum and Gershgorin proxies (Ĝ written as .npy
+    /// with `tensors_dir`).
+    fn row<T: Real>(
+        &self,
+        l: usize,
+        width: usize,
+        m: &GramMeasurement,
+        p: &GershgorinProxies,
+    ) -> Result<LayerRow> {
+        let (gpu, spectral, run) = (self.gpu, self.spectral, self.run);
+        if let Some(dir) = self.tensors_dir {
+            let gram = m.gram.to_f64_vec(gpu)?;
+            write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], &gram)?;
+        }
+        let s = &m.spectrum;
+        Ok(spectrum_row!(
+            LayerRow {
+                run_id: run.id(),
+                width: run.width,
+                layer_width: width,
+                lanczos_steps: s.iterations,
+                rank_deficient: run.n > width,
+                min_diag: p.min_diag,
+                max_offdiag_rowsum: p.max_offdiag_rowsum,
+                max_abs_offdiag: p.max_abs_offdiag,
+                gershgorin_lower: p.gershgorin_lower,
+                gershgorin_upper: p.gershgorin_upper,
+                precision: spectral.precision().name().to_string(),
+                method: s.method.to_string(),
+                spectral_readbacks: s.readbacks.to_string(),
+                network_precision: T::PRECISION.name().to_string(),
+            },
+            run,
+            self.dataset.name,
+            l,
+            s
+        ))
     }
 }
 
@@ -224,115 +270,6 @@ fn save_inputs_and_weights<T: Real>(
     Ok(())
 }
 
-/// Whether one run's whole forward pass (inputs, pre-activations, activations of every
-/// layer) and its Gram matrices can stay on the device at once: within four binding
-/// limits, a bound that lets laptop GPUs and lavapipe fall back to layer by layer.
-fn forward_cache_fits<T: Real>(gpu: &Gpu, run: &ConditioningRun) -> bool {
-    let element = std::mem::size_of::<T>() as u64;
-    let (n, w, depth) = (run.n as u64, run.width as u64, run.depth as u64);
-    let bytes = element * (3 * depth * n * w + 2 * (depth + 1) * n * n);
-    bytes <= 4 * gpu.max_binding_bytes()
-}
-
-/// One row of layers.csv.
-fn layer_row<T: Real>(
-    run: &ConditioningRun,
-    dataset: &Dataset,
-    spectral: &SpectralOps,
-    l: usize,
-    width: usize,
-    r: &LayerResult,
-) -> Vec<String> {
-    let s = &r.spectrum;
-    let p = &r.proxies;
-    let mut row = run_cells(run, &dataset.name);
-    row.extend([l.to_string(), width.to_string()]);
-    row.extend(spectrum_cells(s));
-    row.extend([
-        s.iterations.to_string(),
-        (run.n > width).to_string(),
-        p.min_diag.to_string(),
-        p.max_offdiag_rowsum.to_string(),
-        p.max_abs_offdiag.to_string(),
-        p.gershgorin_lower.to_string(),
-        p.gershgorin_upper.to_string(),
-        spectral.precision().name().to_string(),
-        s.method.to_string(),
-        s.readbacks.to_string(),
-        T::PRECISION.name().to_string(),
-    ]);
-    row
-}
-
-/// [`measure_run`] with a network in `T`.
-fn measure_run_in<T: Real>(
-    gpu: &Gpu,
-    forward_ops: &ForwardOps<T>,
-    spectral: &SpectralOps,
-    config: &ConditioningConfig,
-    run: &ConditioningRun,
-    dataset: &Dataset,
-    tensors_dir: Option<&Path>,
-) -> Result<Table> {
-    let fcn_config = FcnConfig {
-        input_dim: dataset.d,
-        widths: vec![run.width; run.depth],
-        outputs: 10,
-        activation: run.activation,
-        renormalize: run.renormalize,
-        gain: config.common.gain,
-        bias: false,
-        seed: run.seed,
-    };
-    fcn_config.check_fits::<T>(gpu)?;
-    if let Some(dir) = tensors_dir {
-        save_inputs_and_weights::<T>(dir, &fcn_config, run, dataset)?;
-    }
-    let fcn = Fcn::<T>::init(gpu, fcn_config)?;
-    let x_host: Vec<T> = dataset
-        .x_train
-        .iter()
-        .map(|&v| T::from_f64(v.into()))
-        .collect();
-    let x = Tensor::from_slice(gpu, &[run.n, dataset.d], &x_host)?;
-    let mut table = Table::new(&layers_header());
-    let keep = tensors_dir.is_some();
-    let mut record = |l: usize, width: usize, r: LayerResult| -> Result<()> {
-        if let (Some(dir), Some(g)) = (tensors_dir, &r.gram) {
-            write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], g)?;
-        }
-        table.push(layer_row::<T>(run, dataset, spectral, l, width, &r))
-    };
-    if forward_cache_fits::<T>(gpu, run) {
-        // One submission for the forward pass, every Ĝ and (dense) every spectrum.
-        let mut batch = Batch::new(gpu);
-        let cache = record_forward_cached(&mut batch, forward_ops, &fcn, &x)?;
-        let features: Vec<&Tensor<T>> = cache.inputs.iter().collect();
-        let layers = spectral.layer_spectra(gpu, batch, &features, run.seed, || {
-            check_renormalizable(gpu, &cache)
-        })?;
-        for (l, (m, f)) in layers.into_iter().zip(&features).enumerate() {
-            let gram = if keep {
-                Some(m.measurement.gram.to_f64_vec(gpu)?)
-            } else {
-                None
-            };
-            let r = LayerResult {
-                spectrum: m.measurement.spectrum,
-                proxies: m.proxies,
-                gram,
-            };
-            record(l, f.shape()[1], r)?;
-        }
-    } else {
-        forward(gpu, forward_ops, &fcn, &x, |l, features| {
-            let r = measure_layer(gpu, spectral, features, run.seed, keep)?;
-            record(l, features.shape()[1], r)
-        })?;
-    }
-    Ok(table)
-}
-
 /// The infinite-width kernels Σ^0..Σ^D of one run's inputs and their spectra: rows of
 /// `infinite_width.csv`. They do not depend on the width.
 pub fn measure_infinite_width(
@@ -348,7 +285,7 @@ pub fn measure_infinite_width(
         renormalize: run.renormalize,
         gain: config.common.gain,
     };
-    let mut table = Table::new(&infinite_header());
+    let mut rows = Vec::new();
     for_each_infinite_width_kernel(&dataset.x_train, run.n, dataset.d, &cfg, |l, sigma| {
         let r = spectrum_with_method(
             gpu,
@@ -362,18 +299,10 @@ pub fn measure_infinite_width(
                 ..Default::default()
             },
         )?;
-        let mut row: Vec<String> = run_cells(run, &dataset.name)
-            .into_iter()
-            .zip(RUN_COLUMNS)
-            .filter(|(_, c)| **c != "width" && **c != "run_id")
-            .map(|(v, _)| v)
-            .collect();
-        row.push(l.to_string());
-        row.extend(spectrum_cells(&r));
-        table.push(row)?;
+        rows.push(spectrum_row!(InfiniteRow {}, run, dataset.name, l, &r));
         Ok(())
     })?;
-    Ok(table)
+    InfiniteRow::table(&rows)
 }
 
 /// The key of a run's infinite-width spectra (they do not depend on the width).
@@ -424,13 +353,6 @@ impl SweepKind for ConditioningConfig {
     }
     fn data_request(&self, run: &ConditioningRun) -> (usize, usize, u64) {
         (run.n, 0, run.seed)
-    }
-    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<ConditioningOps> {
-        let mut ops = ConditioningOps::new(gpu, precision, self.common.network_precision)?;
-        ops.spectral = ops
-            .spectral
-            .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);
-        Ok(ops)
     }
 
     fn execute(

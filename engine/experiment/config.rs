@@ -14,6 +14,7 @@ use crate::nn::loss::{Loss, LossReduction, Objective};
 use crate::nn::ntk::NtkMethod;
 use crate::nn::precision::{check_precisions, NetworkPrecision};
 
+use super::grid::grid_runs;
 pub use super::grid::{grid_product, OneOrMany};
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -61,6 +62,22 @@ pub struct ConditioningGrid {
     pub renormalize: OneOrMany<bool>,
     #[serde(default = "default_seed")]
     pub seed: OneOrMany<u64>,
+}
+
+impl ConditioningGrid {
+    /// Every axis holds a value; widths, depths and n are at least 1.
+    fn validate(&self) -> Result<()> {
+        check_count_axes([
+            ("width", self.width.values(), 1),
+            ("depth", self.depth.values(), 1),
+            ("n", self.n.values(), 1),
+        ])?;
+        check_listed_axes(&[
+            ("activation", self.activation.values().is_empty()),
+            ("renormalize", self.renormalize.values().is_empty()),
+            ("seed", self.seed.values().is_empty()),
+        ])
+    }
 }
 
 /// The keys both experiment kinds share. Read from the same YAML mapping as the kind's
@@ -187,56 +204,41 @@ impl ConditioningConfig {
     /// Every grid point, seeds innermost.
     pub fn runs(&self) -> Vec<ConditioningRun> {
         let g = &self.grid;
-        let (width, depth, n) = (g.width.values(), g.depth.values(), g.n.values());
-        let (activation, renormalize, seed) = (
-            g.activation.values(),
-            g.renormalize.values(),
-            g.seed.values(),
-        );
-        let lens = [
-            width.len(),
-            depth.len(),
-            n.len(),
-            activation.len(),
-            renormalize.len(),
-            seed.len(),
-        ];
-        grid_product(&lens)
-            .map(|i| ConditioningRun {
-                width: width[i[0]],
-                depth: depth[i[1]],
-                n: n[i[2]],
-                activation: activation[i[3]],
-                renormalize: renormalize[i[4]],
-                seed: seed[i[5]],
-            })
-            .collect()
+        grid_runs!(ConditioningRun {
+            width: g.width,
+            depth: g.depth,
+            n: g.n,
+            activation: g.activation,
+            renormalize: g.renormalize,
+            seed: g.seed,
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        let g = &self.grid;
-        for (name, values) in [
-            ("width", g.width.values()),
-            ("depth", g.depth.values()),
-            ("n", g.n.values()),
-        ] {
-            if values.is_empty() {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-            if values.contains(&0) {
-                bail!("grid.{name} contains 0: every value must be at least 1");
-            }
-        }
-        for (name, empty) in [
-            ("activation", g.activation.values().is_empty()),
-            ("renormalize", g.renormalize.values().is_empty()),
-            ("seed", g.seed.values().is_empty()),
-        ] {
-            if empty {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-        }
+        self.grid.validate()?;
         self.common.validate()
+    }
+}
+
+/// The count axes of a grid (name, values, smallest allowed) each hold a value, none
+/// below its minimum.
+fn check_count_axes(axes: [(&str, Vec<usize>, usize); 3]) -> Result<()> {
+    for (name, values, min) in axes {
+        if values.is_empty() {
+            bail!("grid.{name} is an empty list: give at least one value");
+        }
+        if let Some(v) = values.iter().find(|&&v| v < min) {
+            bail!("grid.{name} contains {v}: every value must be at least {min}");
+        }
+    }
+    Ok(())
+}
+
+/// The other axes of a grid (name, whether its list is empty) each hold a value.
+fn check_listed_axes(axes: &[(&str, bool)]) -> Result<()> {
+    match axes.iter().find(|(_, empty)| *empty) {
+        Some((name, _)) => bail!("grid.{name} is an empty list: give at least one value"),
+        None => Ok(()),
     }
 }
 
@@ -277,6 +279,31 @@ pub struct TrainingGrid {
     pub renormalize: OneOrMany<bool>,
     #[serde(default = "default_seed")]
     pub seed: OneOrMany<u64>,
+}
+
+impl TrainingGrid {
+    /// Every axis holds a value; widths are at least 1, n at least 2, learning rates
+    /// positive.
+    fn validate(&self) -> Result<()> {
+        check_count_axes([
+            ("width", self.width.values(), 1),
+            ("depth", self.depth.values(), 0),
+            ("n", self.n.values(), 2),
+        ])?;
+        let lrs = self.lr.values();
+        if lrs.is_empty() {
+            bail!("grid.lr is an empty list: give at least one learning rate");
+        }
+        if let Some(lr) = lrs.iter().find(|lr| !(**lr > 0.0 && lr.is_finite())) {
+            bail!("grid.lr contains {lr}: learning rates must be positive numbers");
+        }
+        check_listed_axes(&[
+            ("activation", self.activation.values().is_empty()),
+            ("loss", self.loss.values().is_empty()),
+            ("renormalize", self.renormalize.values().is_empty()),
+            ("seed", self.seed.values().is_empty()),
+        ])
+    }
 }
 
 /// `kind: training` (MEASUREMENTS.md §5, §6, §8; paper Figures 2 and 4).
@@ -376,65 +403,20 @@ impl TrainingConfig {
     /// Every grid point, seeds innermost.
     pub fn runs(&self) -> Vec<TrainingRun> {
         let g = &self.grid;
-        let (depth, width, activation) =
-            (g.depth.values(), g.width.values(), g.activation.values());
-        let (loss, lr, n) = (g.loss.values(), g.lr.values(), g.n.values());
-        let (renormalize, seed) = (g.renormalize.values(), g.seed.values());
-        let lens = [
-            depth.len(),
-            width.len(),
-            activation.len(),
-            loss.len(),
-            lr.len(),
-            n.len(),
-            renormalize.len(),
-            seed.len(),
-        ];
-        grid_product(&lens)
-            .map(|i| TrainingRun {
-                depth: depth[i[0]],
-                width: width[i[1]],
-                activation: activation[i[2]],
-                loss: loss[i[3]],
-                lr: lr[i[4]],
-                n: n[i[5]],
-                renormalize: renormalize[i[6]],
-                seed: seed[i[7]],
-            })
-            .collect()
+        grid_runs!(TrainingRun {
+            depth: g.depth,
+            width: g.width,
+            activation: g.activation,
+            loss: g.loss,
+            lr: g.lr,
+            n: g.n,
+            renormalize: g.renormalize,
+            seed: g.seed,
+        })
     }
 
     fn validate(&self) -> Result<()> {
-        let g = &self.grid;
-        for (name, values, min) in [
-            ("width", g.width.values(), 1),
-            ("depth", g.depth.values(), 0),
-            ("n", g.n.values(), 2),
-        ] {
-            if values.is_empty() {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-            if let Some(v) = values.iter().find(|&&v| v < min) {
-                bail!("grid.{name} contains {v}: every value must be at least {min}");
-            }
-        }
-        let lrs = g.lr.values();
-        if lrs.is_empty() {
-            bail!("grid.lr is an empty list: give at least one learning rate");
-        }
-        if let Some(lr) = lrs.iter().find(|lr| !(**lr > 0.0 && lr.is_finite())) {
-            bail!("grid.lr contains {lr}: learning rates must be positive numbers");
-        }
-        for (name, empty) in [
-            ("activation", g.activation.values().is_empty()),
-            ("loss", g.loss.values().is_empty()),
-            ("renormalize", g.renormalize.values().is_empty()),
-            ("seed", g.seed.values().is_empty()),
-        ] {
-            if empty {
-                bail!("grid.{name} is an empty list: give at least one value");
-            }
-        }
+        self.grid.validate()?;
         if self.epochs == 0 {
             bail!("epochs must be at least 1");
         }

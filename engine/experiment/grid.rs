@@ -82,3 +82,24 @@ pub fn grid_product(lens: &[usize]) -> impl Iterator<Item = Vec<usize>> + '_ {
         index
     })
 }
+
+/// The runs of a grid: one `$run` per point of the Cartesian product of the axes (each
+/// a [`OneOrMany`] of `Copy` values), the last axis innermost; each field of `$run`
+/// takes its axis's value.
+macro_rules! grid_runs {
+    ($run:ident { $($field:ident: $axis:expr,)* }) => {{
+        $(let $field = $axis.values();)*
+        let lens = [$($field.len()),*];
+        $crate::experiment::grid::grid_product(&lens)
+            .map(|index| {
+                // A struct expression evaluates its fields in the order written: the
+                // axes' indices are taken in order.
+                let mut index = index.into_iter();
+                $run {
+                    $($field: $field[index.next().expect("one index per axis")],)*
+                }
+            })
+            .collect()
+    }};
+}
+pub(crate) use grid_runs;

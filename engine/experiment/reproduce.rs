@@ -84,6 +84,34 @@ pub fn reproduce_set(
             "reproduce"
         })
     });
+    let (sweeps, dirs) = run_sweeps(gpu, set, options, &out);
+    let findings = evaluate_findings(Some(&dirs[0]), Some(&dirs[1]), Some(&dirs[2]))?;
+    let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    let figures = figures_in(&dir_refs);
+    write_report(
+        &out,
+        &findings,
+        &figures,
+        &report_meta(gpu, options, &sweeps),
+    )?;
+    Ok(ReproduceSummary {
+        out,
+        findings,
+        sweeps,
+    })
+}
+
+/// What each sweep of a reproduction ended with.
+type Sweeps = Vec<(String, Result<SweepSummary, String>)>;
+
+/// Runs the three experiments of `set` into folders of `out` (each failure is recorded,
+/// the others still run); returns how each ended and the folders.
+fn run_sweeps(
+    gpu: &Gpu,
+    set: &ExperimentSet,
+    options: &ReproduceOptions,
+    out: &Path,
+) -> (Sweeps, Vec<PathBuf>) {
     let mut sweeps = Vec::new();
     let mut dirs = Vec::new();
     // CIFAR-10 is fetched (or found missing) once: the first config decides, and a
@@ -129,9 +157,11 @@ pub fn reproduce_set(
         sweeps.push((folder.to_string(), result));
         dirs.push(dir);
     }
-    let findings = evaluate_findings(Some(&dirs[0]), Some(&dirs[1]), Some(&dirs[2]))?;
-    let dir_refs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
-    let figures = figures_in(&dir_refs);
+    (sweeps, dirs)
+}
+
+/// The report's header: the sweeps, the command, the adapter, this build, the data.
+fn report_meta(gpu: &Gpu, options: &ReproduceOptions, sweeps: &Sweeps) -> serde_json::Value {
     let sweep_lines: Vec<String> = sweeps
         .iter()
         .map(|(name, r)| match r {
@@ -144,24 +174,18 @@ pub fn reproduce_set(
             Err(e) => format!("{name}: failed ({e})"),
         })
         .collect();
-    let meta = serde_json::json!({
+    serde_json::json!({
         "experiments": sweep_lines.join("; "),
         "command": if options.quick { "wideprobe reproduce --quick" } else { "wideprobe reproduce" },
         "adapter": format!("{} ({}, {})", gpu.summary.name, gpu.summary.backend, gpu.summary.device_type),
         "wideprobe": format!("{} ({})", env!("CARGO_PKG_VERSION"), git_revision()),
-        "dataset": dataset_label(&sweeps),
+        "dataset": dataset_label(sweeps),
         "written": utc_now(),
-    });
-    write_report(&out, &findings, &figures, &meta)?;
-    Ok(ReproduceSummary {
-        out,
-        findings,
-        sweeps,
     })
 }
 
 /// The datasets the sweeps used (synthetic data is said plainly).
-fn dataset_label(sweeps: &[(String, Result<SweepSummary, String>)]) -> String {
+fn dataset_label(sweeps: &Sweeps) -> String {
     let mut names: Vec<String> = sweeps
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())

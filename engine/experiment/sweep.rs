@@ -25,6 +25,8 @@ use crate::gpu::Gpu;
 use crate::io::claim::{owner_tag, try_claim, ClaimOutcome};
 use crate::io::table::write_atomic;
 use crate::linalg::Precision;
+use crate::measure::SpectralOps;
+use crate::nn::NetworkPrecision;
 
 /// What a kind computes for one run, besides the common record fields.
 pub struct Outcome<E> {
@@ -52,10 +54,18 @@ pub struct RunContext<'a, Ops> {
     pub progress: &'a Progress,
 }
 
+/// The kernels a kind's runs use, built once per device.
+pub trait SweepOps: Sized {
+    /// Spectral solves in `precision` (auto resolved), the network in `network`.
+    fn build(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self>;
+    /// These kernels with their spectral ones replaced by `choose(spectral)`.
+    fn with_spectral(self, choose: impl FnOnce(SpectralOps) -> SpectralOps) -> Self;
+}
+
 /// The per-kind pieces of a sweep.
 pub trait SweepKind: Serialize {
     type Run: Serialize;
-    type Ops;
+    type Ops: SweepOps;
     /// Kind-specific fields of `result.json`, beside the common ones.
     type Extra: Serialize + DeserializeOwned + Default;
     /// The per-run table, in `runs/<id>/`.
@@ -73,7 +83,12 @@ pub trait SweepKind: Serialize {
     fn table_header() -> Vec<&'static str>;
     /// (train examples, test examples, seed) of the run's dataset.
     fn data_request(&self, run: &Self::Run) -> (usize, usize, u64);
-    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<Self::Ops>;
+    /// The kernels, their spectra computed by the config's method and tolerance.
+    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<Self::Ops> {
+        let c = self.common();
+        let ops = Self::Ops::build(gpu, precision, c.network_precision)?;
+        Ok(ops.with_spectral(|s| s.with_choice(c.spectrum_method, c.spectrum_tol_min)))
+    }
     /// Computes one run and writes its table into `ctx.dir`.
     fn execute(
         &self,

@@ -176,18 +176,17 @@ mod tests {
     #[test]
     fn a_number_is_the_index_info_prints_not_a_substring_of_the_driver_version() {
         let all = twins();
-        assert_eq!(choose_adapter("1", &all).unwrap(), 1);
-        assert_eq!(choose_adapter("#1", &all).unwrap(), 1);
-        assert_eq!(choose_adapter(" # 2 ", &all).unwrap(), 2);
-        assert_eq!(choose_adapter("0", &all).unwrap(), 0);
+        for (given, index) in [("1", 1), ("#1", 1), (" # 2 ", 2), ("0", 0)] {
+            assert_eq!(choose_adapter(given, &all).unwrap(), index, "{given:?}");
+        }
     }
 
     #[test]
     fn a_name_substring_or_backend_still_selects() {
         let all = twins();
-        assert_eq!(choose_adapter("h100", &all).unwrap(), 0);
-        assert_eq!(choose_adapter("LLVMpipe", &all).unwrap(), 2);
-        assert_eq!(choose_adapter("gl", &all).unwrap(), 2);
+        for (given, index) in [("h100", 0), ("LLVMpipe", 2), ("gl", 2)] {
+            assert_eq!(choose_adapter(given, &all).unwrap(), index, "{given:?}");
+        }
         let err = choose_adapter("a100", &all).unwrap_err();
         assert!(
             matches!(

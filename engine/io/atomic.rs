@@ -84,8 +84,7 @@ mod tests {
 
     #[test]
     fn failed_write_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("wideprobe-atomic-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::io::scratch_dir("atomic");
         // The target is a non-empty directory: the rename fails after the write.
         let target = dir.join("target");
         std::fs::create_dir_all(target.join("inside")).unwrap();

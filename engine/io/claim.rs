@@ -266,83 +266,71 @@ impl Drop for Claim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::scratch_dir;
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("wideprobe-claim-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    /// Whether `owner` claims `path` now.
+    fn claimed(path: &Path, owner: Option<&str>) -> bool {
+        matches!(try_claim(path, owner).unwrap(), ClaimOutcome::Claimed(_))
+    }
+
+    /// Whether `owner` finds `path` held by another.
+    fn held(path: &Path, owner: Option<&str>) -> bool {
+        matches!(try_claim(path, owner).unwrap(), ClaimOutcome::HeldBy(..))
+    }
+
+    /// A claim by process `pid` on `host`, started at the epoch.
+    fn claim_by(host: String, pid: u32, owner: Option<&str>) -> ClaimInfo {
+        ClaimInfo {
+            host,
+            pid,
+            started_unix_s: 0,
+            owner: owner.map(String::from),
+        }
+    }
+
+    /// Writes `info` as the claim file `path`.
+    fn write_claim(path: &Path, info: &ClaimInfo) {
+        std::fs::write(path, serde_json::to_string(info).unwrap()).unwrap();
     }
 
     #[test]
     fn second_claim_is_refused_until_the_first_is_dropped() {
-        let d = temp_dir("excl");
+        let d = scratch_dir("claim-excl");
         let p = d.join("claim");
         let ClaimOutcome::Claimed(first) = try_claim(&p, None).unwrap() else {
             panic!("first claim refused")
         };
         // Same process, same host, alive: held.
-        assert!(matches!(
-            try_claim(&p, None).unwrap(),
-            ClaimOutcome::HeldBy(..)
-        ));
+        assert!(held(&p, None));
         drop(first);
         assert!(!p.exists());
-        assert!(matches!(
-            try_claim(&p, None).unwrap(),
-            ClaimOutcome::Claimed(_)
-        ));
+        assert!(claimed(&p, None));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn claim_of_a_dead_process_on_this_host_is_taken_over() {
-        let d = temp_dir("dead");
+        let d = scratch_dir("claim-dead");
         let p = d.join("claim");
-        let dead = ClaimInfo {
-            host: host_name(),
-            pid: u32::MAX - 7, // no such process
-            started_unix_s: 0,
-            owner: None,
-        };
-        std::fs::write(&p, serde_json::to_string(&dead).unwrap()).unwrap();
-        assert!(matches!(
-            try_claim(&p, None).unwrap(),
-            ClaimOutcome::Claimed(_)
-        ));
+        let no_such_process = u32::MAX - 7;
+        write_claim(&p, &claim_by(host_name(), no_such_process, None));
+        assert!(claimed(&p, None));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn live_claim_from_another_host_is_respected_and_same_owner_takes_over() {
-        let d = temp_dir("host");
+        let d = scratch_dir("claim-host");
         let p = d.join("claim");
-        let other = ClaimInfo {
-            host: "elsewhere".into(),
-            pid: 1,
-            started_unix_s: 0,
-            owner: Some("slurm:9_3".into()),
-        };
-        std::fs::write(&p, serde_json::to_string(&other).unwrap()).unwrap();
-        assert!(matches!(
-            try_claim(&p, Some("slurm:9_1")).unwrap(),
-            ClaimOutcome::HeldBy(..)
-        ));
-        assert!(matches!(
-            try_claim(&p, Some("slurm:9_3")).unwrap(),
-            ClaimOutcome::Claimed(_)
-        ));
+        write_claim(&p, &claim_by("elsewhere".into(), 1, Some("slurm:9_3")));
+        assert!(held(&p, Some("slurm:9_1")));
+        assert!(claimed(&p, Some("slurm:9_3")));
         std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
     fn abandoned_claim_is_stale_after_its_heartbeat_stops() {
-        let other = ClaimInfo {
-            host: "elsewhere".into(),
-            pid: 1,
-            started_unix_s: 0,
-            owner: None,
-        };
+        let other = claim_by("elsewhere".into(), 1, None);
         assert!(!is_stale(Some(&other), Duration::from_secs(5), None));
         assert!(is_stale(
             Some(&other),
@@ -355,7 +343,7 @@ mod tests {
 
     #[test]
     fn wait_claim_serialises_threads() {
-        let d = temp_dir("wait");
+        let d = scratch_dir("claim-wait");
         let p = d.join("lock");
         let counter = Arc::new(std::sync::Mutex::new((0u32, 0u32)));
         let threads: Vec<_> = (0..4)

@@ -6,3 +6,13 @@ pub mod fingerprint;
 pub mod npy;
 pub mod table;
 pub mod tables;
+
+/// A fresh, empty folder for one test: `wideprobe-<tag>-<process id>` in the system's
+/// temporary folder (what an earlier run left there is removed first).
+#[cfg(test)]
+pub(crate) fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wideprobe-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -125,8 +125,7 @@ mod tests {
         .unwrap();
         t.push(vec![f64::NAN.to_string(), "-0".into(), String::new()])
             .unwrap();
-        let dir = std::env::temp_dir().join(format!("wideprobe-table-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::io::scratch_dir("table");
         let p = dir.join("t.csv");
         t.write(&p).unwrap();
         let back = Table::read(&p).unwrap();
@@ -148,8 +147,7 @@ mod tests {
 
     #[test]
     fn ragged_files_name_the_line() {
-        let dir = std::env::temp_dir().join(format!("wideprobe-ragged-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::io::scratch_dir("ragged");
         let p = dir.join("t.csv");
         std::fs::write(&p, "a,b\n1,2\n3\n").unwrap();
         let err = format!("{:#}", Table::read(&p).unwrap_err());

@@ -240,9 +240,17 @@ table_row! {
     }
 }
 
-/// Declares a row of a training table: the columns identifying the run first.
+/// Declares a row of a training table: the columns identifying the run first, then the
+/// table's own (also listed as `OWN_COLUMNS`).
 macro_rules! training_row {
-    ($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* }) => {
+    ($(#[$meta:meta])* pub struct $name:ident {
+        $($(#[$fmeta:meta])* $field:ident: $ty:ty = $column:literal,)*
+    }) => {
+        impl $name {
+            /// The columns after those identifying the run.
+            pub const OWN_COLUMNS: &'static [&'static str] = &[$($column),*];
+        }
+
         table_row! {
             $(#[$meta])*
             pub struct $name {
@@ -261,7 +269,7 @@ macro_rules! training_row {
                 seed: u64 = "seed",
                 /// f32 or f64 (empty in files written before the column, which were f32).
                 network_precision: String = "network_precision",
-                $($fields)*
+                $($(#[$fmeta])* $field: $ty = $column,)*
             }
         }
     };
@@ -270,12 +278,13 @@ macro_rules! training_row {
 training_row! {
     /// `runs.csv`: how one training run ended.
     pub struct RunRow {
-        /// done, diverged or failed.
+        /// done, diverged or failed; a failed run has only `passes_accuracy_filter` (false)
+        /// and `seconds` besides.
         status: String = "status",
-        epochs_run: usize = "epochs_run",
+        epochs_run: Option<usize> = "epochs_run",
         diverged_epoch: Option<usize> = "diverged_epoch",
-        final_train_loss: f64 = "final_train_loss",
-        final_train_accuracy: f64 = "final_train_accuracy",
+        final_train_loss: Option<f64> = "final_train_loss",
+        final_train_accuracy: Option<f64> = "final_train_accuracy",
         final_test_loss: Option<f64> = "final_test_loss",
         final_test_accuracy: Option<f64> = "final_test_accuracy",
         passes_accuracy_filter: bool = "passes_accuracy_filter",
@@ -370,8 +379,7 @@ mod tests {
 
     #[test]
     fn an_older_run_table_joins_with_empty_added_columns_and_others_are_refused() {
-        let dir = std::env::temp_dir().join(format!("wideprobe-join-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::io::scratch_dir("join");
         let header: Vec<String> = ["run_id", "layer", "network_precision", "kappa"]
             .map(String::from)
             .to_vec();

@@ -16,6 +16,7 @@ pub(crate) mod tensors;
 
 use anyhow::Result;
 
+use crate::experiment::sweep::SweepOps;
 use crate::gpu::Gpu;
 use crate::linalg::{LanczosOptions, Precision, Real};
 use crate::measure::{ParamMeasure, SpectralOps};
@@ -26,8 +27,7 @@ use crate::nn::{Fcn, NetworkPrecision};
 
 pub use crate::nn::step::accuracy;
 pub use rows::{
-    epochs_header, run_cells, runs_header, EpochRecord, Lemma2Cells, RunSummary, EPOCH_COLUMNS,
-    RUN_SUMMARY_COLUMNS, TRAINING_RUN_COLUMNS,
+    epochs_header, run_row, runs_header, EpochRecord, Lemma2Cells, RunSummary, EPOCH_COLUMNS,
 };
 pub use run::train_run;
 
@@ -103,5 +103,15 @@ impl TrainingOps {
         let forward = &net.step.forward;
         self.spectral
             .ntk_spectrum(gpu, forward, &self.ntk, fcn, cache, method, options)
+    }
+}
+
+impl SweepOps for TrainingOps {
+    fn build(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
+        TrainingOps::new(gpu, precision, network)
+    }
+    fn with_spectral(self, choose: impl FnOnce(SpectralOps) -> SpectralOps) -> Self {
+        let spectral = choose(self.spectral);
+        TrainingOps { spectral, ..self }
     }
 }

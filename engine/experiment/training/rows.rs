@@ -1,120 +1,44 @@
-//! The rows of `epochs.csv` and `runs.csv`: their columns and the records they are
-//! formatted from.
+//! The rows of `epochs.csv` and `runs.csv` ([`EpochRow`], [`RunRow`]) and the records
+//! they are filled from.
 
 use super::super::config::{TrainingConfig, TrainingRun};
+use crate::io::tables::{EpochRow, Row as _, RunRow};
 use crate::linalg::{Precision, SpectrumResult};
 use crate::theory::bounds::LossPrediction;
 
-/// Columns identifying a training run, first in `epochs.csv` and `runs.csv`.
-pub const TRAINING_RUN_COLUMNS: &[&str] = &[
-    "run_id",
-    "dataset",
-    "depth",
-    "width",
-    "n",
-    "activation",
-    "loss",
-    "loss_reduction",
-    "lr",
-    "renormalize",
-    "bias",
-    "seed",
-    "network_precision",
-];
-
-/// Per-epoch columns of `epochs.csv` (empty cell: not measured or not defined).
-pub const EPOCH_COLUMNS: &[&str] = &[
-    "epoch",
-    "train_loss",
-    "train_accuracy",
-    "test_loss",
-    "test_accuracy",
-    "grad_norm",
-    "mu_grad",
-    "L_secant",
-    "ntk_lambda_min",
-    "ntk_lambda_min_bound",
-    "ntk_lambda_max",
-    "ntk_lambda_max_bound",
-    "ntk_kappa",
-    "ntk_log10_kappa",
-    "ntk_converged",
-    "ntk_method",
-    "ntk_precision",
-    "mu_ntk",
-    "L_ntk",
-    "bound_lemma1_ntk",
-    "bound_eta_ntk",
-    "ratio_lemma1_ntk",
-    "ratio_eta_ntk",
-    "eta_exceeds_2_over_L_ntk",
-    "bound_lemma1_grad",
-    "bound_eta_grad",
-    "ratio_lemma1_grad",
-    "ratio_eta_grad",
-    "eta_exceeds_2_over_L_grad",
-    "gram_lambda_min",
-    "gram_lambda_max",
-    "gram_log10_kappa",
-    "gram_frobenius_change",
-    "lambda_min_lower_eq13",
-    "G_lipschitz",
-    "lemma2_M",
-    "lemma2_delta",
-    "lemma2_beta_grad",
-    "gen_bound_grad",
-    "lemma2_beta_ntk",
-    "gen_bound_ntk",
-    "gen_gap",
-    "vacuous",
-    "precision",
-];
-
-/// Per-run columns of `runs.csv` after the run columns.
-pub const RUN_SUMMARY_COLUMNS: &[&str] = &[
-    "status",
-    "epochs_run",
-    "diverged_epoch",
-    "final_train_loss",
-    "final_train_accuracy",
-    "final_test_loss",
-    "final_test_accuracy",
-    "passes_accuracy_filter",
-    "seconds",
-];
+/// Per-epoch columns of `epochs.csv`, after the columns identifying the run.
+pub const EPOCH_COLUMNS: &[&str] = EpochRow::OWN_COLUMNS;
 
 pub fn epochs_header() -> Vec<&'static str> {
-    TRAINING_RUN_COLUMNS
-        .iter()
-        .chain(EPOCH_COLUMNS)
-        .copied()
-        .collect()
+    EpochRow::COLUMNS.to_vec()
 }
 
 pub fn runs_header() -> Vec<&'static str> {
-    TRAINING_RUN_COLUMNS
-        .iter()
-        .chain(RUN_SUMMARY_COLUMNS)
-        .copied()
-        .collect()
+    RunRow::COLUMNS.to_vec()
 }
 
-pub fn run_cells(run: &TrainingRun, dataset: &str, config: &TrainingConfig) -> Vec<String> {
-    vec![
-        run.id(),
-        dataset.to_string(),
-        run.depth.to_string(),
-        run.width.to_string(),
-        run.n.to_string(),
-        run.activation.name().to_string(),
-        run.loss.name().to_string(),
-        config.loss_reduction.name().to_string(),
-        run.lr.to_string(),
-        run.renormalize.to_string(),
-        config.bias.to_string(),
-        run.seed.to_string(),
-        config.common.network_precision.name().to_string(),
-    ]
+/// A `$row` ([`EpochRow`] or [`RunRow`]: both start with the columns identifying the
+/// run) of the run `$run` of `$config` on `$dataset`, its other fields `$own`.
+macro_rules! training_run_row {
+    ($row:ident { $($own:tt)* }, $run:expr, $dataset:expr, $config:expr) => {{
+        let (run, config): (&TrainingRun, &TrainingConfig) = ($run, $config);
+        $row {
+            run_id: run.id(),
+            dataset: $dataset.to_string(),
+            depth: run.depth,
+            width: run.width,
+            n: run.n,
+            activation: run.activation.name().to_string(),
+            loss: run.loss.name().to_string(),
+            loss_reduction: config.loss_reduction.name().to_string(),
+            lr: run.lr,
+            renormalize: run.renormalize,
+            bias: config.bias,
+            seed: run.seed,
+            network_precision: config.common.network_precision.name().to_string(),
+            $($own)*
+        }
+    }};
 }
 
 /// One row of `epochs.csv` before formatting.
@@ -156,78 +80,73 @@ pub struct Lemma2Cells {
     pub vacuous: bool,
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map(|x| x.to_string()).unwrap_or_default()
-}
-
 impl EpochRecord {
-    pub(super) fn cells(&self, precision: Precision) -> Vec<String> {
-        let mut c = vec![
-            self.epoch.to_string(),
-            self.train_loss.to_string(),
-            self.train_accuracy.to_string(),
-            opt(self.test_loss),
-            opt(self.test_accuracy),
-            self.grad_norm.to_string(),
-            self.mu_grad.to_string(),
-            opt(self.l_secant),
-        ];
-        match &self.ntk {
-            Some((s, method, precision)) => c.extend([
-                s.lambda_min().to_string(),
-                s.smallest[0].bound.to_string(),
-                s.lambda_max().to_string(),
-                s.largest[0].bound.to_string(),
-                s.kappa().to_string(),
-                s.kappa().log10().to_string(),
-                s.converged.to_string(),
-                method.clone(),
-                precision.name().to_string(),
-            ]),
-            None => c.extend(std::iter::repeat_n(String::new(), 9)),
-        }
-        c.extend([opt(self.mu_ntk), opt(self.l_ntk)]);
-        for p in [&self.prediction_ntk, &self.prediction_grad] {
-            match p {
-                Some(p) => c.extend([
-                    p.bound_lemma1.to_string(),
-                    p.bound_eta.to_string(),
-                    p.ratio_lemma1.to_string(),
-                    p.ratio_eta.to_string(),
-                    p.eta_exceeds_2_over_l.to_string(),
-                ]),
-                None => c.extend(std::iter::repeat_n(String::new(), 5)),
-            }
-        }
-        match &self.gram {
-            Some(s) => c.extend([
-                s.lambda_min().to_string(),
-                s.lambda_max().to_string(),
-                s.kappa().log10().to_string(),
-            ]),
-            None => c.extend(std::iter::repeat_n(String::new(), 3)),
-        }
-        c.extend([opt(self.gram_change), opt(self.eq13)]);
-        match &self.lemma2 {
-            Some(l) => c.extend([
-                l.g_lipschitz.to_string(),
-                l.m.to_string(),
-                l.delta.to_string(),
-                l.beta_grad.to_string(),
-                l.gen_bound_grad.to_string(),
-                opt(l.beta_ntk),
-                opt(l.gen_bound_ntk),
-                opt(l.gap),
-                l.vacuous.to_string(),
-            ]),
-            None => c.extend(std::iter::repeat_n(String::new(), 9)),
-        }
-        c.push(if self.measured {
-            precision.name().to_string()
-        } else {
-            String::new()
-        });
-        c
+    /// This epoch's row of `epochs.csv` of the run `run` of `config`; `precision` is
+    /// the spectral solves' (written at measured epochs only).
+    pub(super) fn row(
+        &self,
+        run: &TrainingRun,
+        dataset: &str,
+        config: &TrainingConfig,
+        precision: Precision,
+    ) -> EpochRow {
+        let (ntk, lemma2) = (self.ntk.as_ref(), self.lemma2.as_ref());
+        let (by_ntk, by_grad) = (self.prediction_ntk, self.prediction_grad);
+        training_run_row!(
+            EpochRow {
+                epoch: self.epoch,
+                train_loss: self.train_loss,
+                train_accuracy: self.train_accuracy,
+                test_loss: self.test_loss,
+                test_accuracy: self.test_accuracy,
+                grad_norm: self.grad_norm,
+                mu_grad: self.mu_grad,
+                l_secant: self.l_secant,
+                mu_ntk: self.mu_ntk,
+                l_ntk: self.l_ntk,
+                gram_frobenius_change: self.gram_change,
+                lambda_min_lower_eq13: self.eq13,
+                ntk_lambda_min: ntk.map(|(s, ..)| s.lambda_min()),
+                ntk_lambda_min_bound: ntk.map(|(s, ..)| s.smallest[0].bound),
+                ntk_lambda_max: ntk.map(|(s, ..)| s.lambda_max()),
+                ntk_lambda_max_bound: ntk.map(|(s, ..)| s.largest[0].bound),
+                ntk_kappa: ntk.map(|(s, ..)| s.kappa()),
+                ntk_log10_kappa: ntk.map(|(s, ..)| s.kappa().log10()),
+                ntk_converged: ntk.map(|(s, ..)| s.converged),
+                ntk_method: ntk.map(|(_, m, _)| m.clone()).unwrap_or_default(),
+                ntk_precision: ntk.map(|(.., p)| p.name().into()).unwrap_or_default(),
+                bound_lemma1_ntk: by_ntk.map(|p| p.bound_lemma1),
+                bound_eta_ntk: by_ntk.map(|p| p.bound_eta),
+                ratio_lemma1_ntk: by_ntk.map(|p| p.ratio_lemma1),
+                ratio_eta_ntk: by_ntk.map(|p| p.ratio_eta),
+                eta_exceeds_2_over_l_ntk: by_ntk.map(|p| p.eta_exceeds_2_over_l),
+                bound_lemma1_grad: by_grad.map(|p| p.bound_lemma1),
+                bound_eta_grad: by_grad.map(|p| p.bound_eta),
+                ratio_lemma1_grad: by_grad.map(|p| p.ratio_lemma1),
+                ratio_eta_grad: by_grad.map(|p| p.ratio_eta),
+                eta_exceeds_2_over_l_grad: by_grad.map(|p| p.eta_exceeds_2_over_l),
+                gram_lambda_min: self.gram.as_ref().map(|s| s.lambda_min()),
+                gram_lambda_max: self.gram.as_ref().map(|s| s.lambda_max()),
+                gram_log10_kappa: self.gram.as_ref().map(|s| s.kappa().log10()),
+                g_lipschitz: lemma2.map(|l| l.g_lipschitz),
+                lemma2_m: lemma2.map(|l| l.m),
+                lemma2_delta: lemma2.map(|l| l.delta),
+                lemma2_beta_grad: lemma2.map(|l| l.beta_grad),
+                gen_bound_grad: lemma2.map(|l| l.gen_bound_grad),
+                lemma2_beta_ntk: lemma2.and_then(|l| l.beta_ntk),
+                gen_bound_ntk: lemma2.and_then(|l| l.gen_bound_ntk),
+                gen_gap: lemma2.and_then(|l| l.gap),
+                vacuous: lemma2.map(|l| l.vacuous),
+                precision: if self.measured {
+                    precision.name().to_string()
+                } else {
+                    String::new()
+                },
+            },
+            run,
+            dataset,
+            config
+        )
     }
 }
 
@@ -248,20 +167,37 @@ pub struct RunSummary {
     pub passes_accuracy_filter: bool,
 }
 
-impl RunSummary {
-    pub fn cells(&self, seconds: f64) -> Vec<String> {
-        vec![
-            self.status.clone(),
-            self.epochs_run.to_string(),
-            self.diverged_epoch
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
-            self.final_train_loss.to_string(),
-            self.final_train_accuracy.to_string(),
-            opt(self.final_test_loss),
-            opt(self.final_test_accuracy),
-            self.passes_accuracy_filter.to_string(),
-            seconds.to_string(),
-        ]
+/// A run's row of `runs.csv`: its summary, or for a run that failed (no summary) its
+/// status and time only; `seconds` it took.
+pub fn run_row(
+    summary: Option<&RunSummary>,
+    run: &TrainingRun,
+    dataset: &str,
+    config: &TrainingConfig,
+    seconds: f64,
+) -> RunRow {
+    let failed = training_run_row!(
+        RunRow {
+            status: "failed".into(),
+            seconds,
+            ..Default::default()
+        },
+        run,
+        dataset,
+        config
+    );
+    match summary {
+        None => failed,
+        Some(s) => RunRow {
+            status: s.status.clone(),
+            epochs_run: Some(s.epochs_run),
+            diverged_epoch: s.diverged_epoch,
+            final_train_loss: Some(s.final_train_loss),
+            final_train_accuracy: Some(s.final_train_accuracy),
+            final_test_loss: s.final_test_loss,
+            final_test_accuracy: s.final_test_accuracy,
+            passes_accuracy_filter: s.passes_accuracy_filter,
+            ..failed
+        },
     }
 }

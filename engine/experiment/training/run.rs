@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 
 use super::epoch::{Epoch, Trajectory};
-use super::rows::{epochs_header, run_cells, EpochRecord, RunSummary};
+use super::rows::{EpochRecord, RunSummary};
 use super::tensors::save_inputs_and_weights;
 use super::{Network, NetworkKernels, TrainingOps, CLASSES};
 use crate::data::Dataset;
@@ -14,6 +14,7 @@ use crate::error::is_non_finite;
 use crate::experiment::config::{TrainingConfig, TrainingRun};
 use crate::gpu::{Gpu, Tensor};
 use crate::io::table::Table;
+use crate::io::tables::{EpochRow, Row as _};
 use crate::linalg::{LanczosOptions, Real};
 use crate::nn::step::check_labels;
 use crate::nn::{Fcn, FcnConfig};
@@ -88,82 +89,96 @@ pub fn train_run(
     tensors_dir: Option<&Path>,
     on_epoch: &dyn Fn(usize, usize),
 ) -> Result<(Table, RunSummary)> {
-    match &ops.network {
-        Network::F32(net) => {
-            train_run_in(gpu, ops, net, config, run, dataset, tensors_dir, on_epoch)
-        }
-        Network::F64(net) => {
-            train_run_in(gpu, ops, net, config, run, dataset, tensors_dir, on_epoch)
-        }
-    }
-}
-
-/// [`train_run`] with a network in `T`.
-#[allow(clippy::too_many_arguments)]
-fn train_run_in<T: Real>(
-    gpu: &Gpu,
-    ops: &TrainingOps,
-    net: &NetworkKernels<T>,
-    config: &TrainingConfig,
-    run: &TrainingRun,
-    dataset: &Dataset,
-    tensors_dir: Option<&Path>,
-    on_epoch: &dyn Fn(usize, usize),
-) -> Result<(Table, RunSummary)> {
-    let fcn = Fcn::<T>::init(gpu, fcn_config(config, run, dataset))?;
-    let data = RunData::upload(gpu, dataset, run.n)?;
-    if let Some(dir) = tensors_dir {
-        save_inputs_and_weights(dir, dataset, &fcn, gpu, "initial")?;
-    }
-    let epoch = Epoch {
+    let setting = RunSetting {
         gpu,
         ops,
-        net,
         config,
         run,
-        fcn: &fcn,
-        data: &data,
-        options: LanczosOptions {
-            seed: run.seed,
-            tol_min: ops.spectral.tol_min(),
-            ..Default::default()
-        },
+        dataset,
+        tensors_dir,
     };
-    let mut trajectory = Trajectory::default();
-    let mut diverged: Option<(usize, String)> = None;
-    for t in 0..=config.epochs {
-        let result = epoch.step(t, &mut trajectory);
-        on_epoch(t + 1, config.epochs + 1);
-        match result {
-            Ok(()) => {}
-            // A network that has blown up but not yet overflowed its loss (f32 NTK or
-            // Gram entries past 1e38) has diverged, like a non-finite loss.
-            Err(e) if is_non_finite(&e) => {
-                diverged = Some((t, format!("epoch {t}: {e:#}")));
-                break;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    if let Some(dir) = tensors_dir {
-        save_inputs_and_weights(dir, dataset, &fcn, gpu, "final")?;
-    }
+    let (records, diverged) = match &ops.network {
+        Network::F32(net) => setting.train(net, on_epoch)?,
+        Network::F64(net) => setting.train(net, on_epoch)?,
+    };
     // Rows that were not measured keep only the cheap columns; drop none of them.
-    let mut table = Table::new(&epochs_header());
-    for r in &trajectory.records {
-        let mut row = run_cells(run, &dataset.name, config);
-        row.extend(r.cells(ops.precision()));
-        table.push(row)?;
+    let rows: Vec<EpochRow> = records
+        .iter()
+        .map(|r| r.row(run, &dataset.name, config, ops.precision()))
+        .collect();
+    let summary = summarize(config, run, &records, diverged)?;
+    Ok((EpochRow::table(&rows)?, summary))
+}
+
+/// What one run trains and measures, whatever precision its network runs in.
+struct RunSetting<'a> {
+    gpu: &'a Gpu,
+    ops: &'a TrainingOps,
+    config: &'a TrainingConfig,
+    run: &'a TrainingRun,
+    dataset: &'a Dataset,
+    tensors_dir: Option<&'a Path>,
+}
+
+/// The epoch and reason a run diverged at.
+type Diverged = Option<(usize, String)>;
+
+impl RunSetting<'_> {
+    /// The epochs' records with a network in `T`, and where it diverged.
+    fn train<T: Real>(
+        &self,
+        net: &NetworkKernels<T>,
+        on_epoch: &dyn Fn(usize, usize),
+    ) -> Result<(Vec<EpochRecord>, Diverged)> {
+        let (gpu, ops, config, run, dataset) =
+            (self.gpu, self.ops, self.config, self.run, self.dataset);
+        let fcn = Fcn::<T>::init(gpu, fcn_config(config, run, dataset))?;
+        let data = RunData::upload(gpu, dataset, run.n)?;
+        if let Some(dir) = self.tensors_dir {
+            save_inputs_and_weights(dir, dataset, &fcn, gpu, "initial")?;
+        }
+        let epoch = Epoch {
+            gpu,
+            ops,
+            net,
+            config,
+            run,
+            fcn: &fcn,
+            data: &data,
+            options: LanczosOptions {
+                seed: run.seed,
+                tol_min: ops.spectral.tol_min(),
+                ..Default::default()
+            },
+        };
+        let mut trajectory = Trajectory::default();
+        let mut diverged = None;
+        for t in 0..=config.epochs {
+            let result = epoch.step(t, &mut trajectory);
+            on_epoch(t + 1, config.epochs + 1);
+            match result {
+                Ok(()) => {}
+                // A network that has blown up but not yet overflowed its loss (f32 NTK or
+                // Gram entries past 1e38) has diverged, like a non-finite loss.
+                Err(e) if is_non_finite(&e) => {
+                    diverged = Some((t, format!("epoch {t}: {e:#}")));
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(dir) = self.tensors_dir {
+            save_inputs_and_weights(dir, dataset, &fcn, gpu, "final")?;
+        }
+        Ok((trajectory.records, diverged))
     }
-    let summary = summarize(config, run, &trajectory.records, diverged)?;
-    Ok((table, summary))
 }
 
 fn summarize(
     config: &TrainingConfig,
     run: &TrainingRun,
     records: &[EpochRecord],
-    diverged: Option<(usize, String)>,
+    diverged: Diverged,
 ) -> Result<RunSummary> {
     let last = match records.last() {
         Some(r) => r,

@@ -5,15 +5,13 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use super::rows::{epochs_header, run_cells, runs_header, RunSummary};
+use super::rows::{epochs_header, run_row, RunSummary};
 use super::{train_run, TrainingOps};
 use crate::data::Dataset;
 use crate::experiment::config::{Common, TrainingConfig, TrainingRun};
 use crate::experiment::sweep::{Outcome, PlannedResult, RunContext, SweepKind};
-use crate::gpu::Gpu;
 use crate::io::table::Table;
-use crate::io::tables::read_for_join;
-use crate::linalg::Precision;
+use crate::io::tables::{read_for_join, Row as _, RunRow};
 
 /// What a training run adds to `result.json`.
 #[derive(Default, serde::Serialize, serde::Deserialize)]
@@ -45,14 +43,6 @@ impl SweepKind for TrainingConfig {
     fn data_request(&self, run: &TrainingRun) -> (usize, usize, u64) {
         (run.n, self.n_test, run.seed)
     }
-    fn new_ops(&self, gpu: &Gpu, precision: Precision) -> Result<TrainingOps> {
-        let mut ops = TrainingOps::new(gpu, precision, self.common.network_precision)?;
-        ops.spectral = ops
-            .spectral
-            .with_choice(self.common.spectrum_method, self.common.spectrum_tol_min);
-        Ok(ops)
-    }
-
     fn cost(&self, run: &TrainingRun) -> f64 {
         crate::experiment::cost::training_flops(self, run)
     }
@@ -91,26 +81,18 @@ impl SweepKind for TrainingConfig {
         figures: bool,
     ) -> Result<()> {
         let mut epochs = Table::new(&epochs_header());
-        let mut runs = Table::new(&runs_header());
+        let mut runs = Vec::new();
         for r in results {
-            let record = &r.record;
-            let mut row = run_cells(&r.planned.run, &record.dataset, self);
-            match record.extra.summary.as_ref().filter(|_| record.finished()) {
-                Some(s) => {
-                    let table = read_for_join(&r.planned.dir.join(Self::TABLE), &epochs.header)?;
-                    epochs.extend(table)?;
-                    row.extend(s.cells(record.seconds));
-                }
-                None => {
-                    row.push("failed".into());
-                    row.extend(std::iter::repeat_n(String::new(), 6));
-                    row.extend(["false".to_string(), record.seconds.to_string()]);
-                }
+            let (record, run) = (&r.record, &r.planned.run);
+            let summary = record.extra.summary.as_ref().filter(|_| record.finished());
+            if summary.is_some() {
+                let path = r.planned.dir.join(Self::TABLE);
+                epochs.extend(read_for_join(&path, &epochs.header)?)?;
             }
-            runs.push(row)?;
+            runs.push(run_row(summary, run, &record.dataset, self, record.seconds));
         }
         epochs.write(&out.join("epochs.csv"))?;
-        runs.write(&out.join("runs.csv"))?;
+        RunRow::table(&runs)?.write(&out.join("runs.csv"))?;
         if figures && !epochs.rows.is_empty() {
             crate::analysis::figures_training::draw_training(out).context("drawing the figures")?;
         }
