@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use rand::SeedableRng;
 
 use super::lanczos::{
-    convergence_floor, random_unit, rounding_floor, Counters, EigenEstimate, KrylovBasis,
+    convergence_floor, random_start, rounding_floor, Counters, EigenEstimate, KrylovBasis,
     LanczosOptions, SpectrumResult,
 };
 use super::tridiag::tridiag_eigen;
@@ -73,6 +72,79 @@ impl<T: Real> FactorOperator<T> for DenseFactor<T> {
     }
 }
 
+/// One side of the bidiagonalisation (U in Rⁿ or V in Rᵈ): the current direction, the
+/// next one being formed, and the fully reorthogonalised basis of the earlier ones.
+struct Side<T: Real> {
+    current: Tensor<T>,
+    next: Tensor<T>,
+    basis: KrylovBasis<T>,
+}
+
+impl<T: Real> Side<T> {
+    fn new(
+        gpu: &Gpu,
+        ops: &Arc<VectorOps<T>>,
+        len: usize,
+        cap: usize,
+    ) -> Result<(Self, Option<String>)> {
+        let (basis, note) = KrylovBasis::new(gpu, ops.clone(), len, len.min(cap))?;
+        let side = Side {
+            current: Tensor::zeros(gpu, &[len])?,
+            next: Tensor::zeros(gpu, &[len])?,
+            basis,
+        };
+        Ok((side, note))
+    }
+
+    /// Orthogonalises `next` against the first `count` basis vectors and reads its norm
+    /// back: the half-step's one submission and one readback.
+    fn norm_of_next(
+        &self,
+        gpu: &Gpu,
+        ops: &VectorOps<T>,
+        mut batch: Batch,
+        count: usize,
+        norm: &Tensor<T>,
+        counters: &mut Counters,
+    ) -> Result<f64> {
+        self.basis.orthogonalize(&mut batch, &self.next, count)?;
+        ops.nrm2(&mut batch, &self.next, norm)?;
+        batch.submit()?;
+        counters.submissions += 1;
+        counters.readbacks += 1;
+        Ok(norm.to_vec(gpu)?[0].to_f64())
+    }
+
+    /// Records next / `norm` as the new current direction, stored as basis vector `index`.
+    fn advance(
+        &mut self,
+        batch: &mut Batch,
+        ops: &VectorOps<T>,
+        norm: f64,
+        index: usize,
+    ) -> Result<()> {
+        ops.scale(batch, 1.0 / norm, &self.next)?;
+        std::mem::swap(&mut self.current, &mut self.next);
+        self.basis.store(batch, index, &self.current)
+    }
+}
+
+/// Both sides for at most `max_steps` steps, u starting from a random unit vector drawn
+/// from `seed`; notes say where memory capped a basis.
+#[allow(clippy::type_complexity)]
+fn sides<T: Real>(
+    gpu: &Gpu,
+    ops: &Arc<VectorOps<T>>,
+    (n, d): (usize, usize),
+    max_steps: usize,
+    seed: u64,
+) -> Result<(Side<T>, Side<T>, Vec<String>)> {
+    let (mut u, note_u) = Side::new(gpu, ops, n, max_steps + 1)?;
+    let (v, note_v) = Side::new(gpu, ops, d, max_steps)?;
+    u.current = random_start(gpu, n, seed)?;
+    Ok((u, v, note_u.into_iter().chain(note_v).collect()))
+}
+
 /// Extreme eigenvalues of F Fᵀ by Golub–Kahan–Lanczos bidiagonalisation of F.
 /// Tolerances in `opts` are relative to the eigenvalues of F Fᵀ.
 pub fn golub_kahan<T: Real>(
@@ -90,52 +162,26 @@ pub fn golub_kahan<T: Real>(
     // ends by itself after min(n, d) steps (one more α half-step when n > d finds the
     // null space of Fᵀ, i.e. the zero eigenvalues of F Fᵀ).
     let max_steps = opts.max_iter.unwrap_or(n).clamp(1, n.min(d) + 1);
-    let (u_basis, note_u) = KrylovBasis::new(gpu, ops.clone(), n, n.min(max_steps + 1))?;
-    let (v_basis, note_v) = KrylovBasis::new(gpu, ops.clone(), d, d.min(max_steps))?;
-    let mut notes: Vec<String> = note_u.into_iter().chain(note_v).collect();
-    let (u_cap, v_cap) = (u_basis.capacity, v_basis.capacity);
-
-    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
-    let start: Vec<T> = random_unit(&mut rng, n)
-        .into_iter()
-        .map(T::from_f64)
-        .collect();
-    let mut u = Tensor::<T>::from_slice(gpu, &[n], &start)?;
-    let mut u_next = Tensor::<T>::zeros(gpu, &[n])?;
-    let mut v = Tensor::<T>::zeros(gpu, &[d])?;
-    let mut v_next = Tensor::<T>::zeros(gpu, &[d])?;
-    let alpha_t = Tensor::<T>::zeros(gpu, &[1])?;
-    let beta_t = Tensor::<T>::zeros(gpu, &[1])?;
-
-    let estimates = Estimates {
-        order: n,
-        k: opts.k.max(1),
-        tol_min: opts.tol_min,
-        tol_max: opts.tol_max,
-        u_round: T::UNIT_ROUNDOFF,
-        dim: n.max(d),
-    };
+    let (mut u, mut v, mut notes) = sides(gpu, &ops, (n, d), max_steps, opts.seed)?;
+    let norm = Tensor::<T>::zeros(gpu, &[1])?;
+    let estimates = Estimates::new((n, d), opts, T::UNIT_ROUNDOFF);
     // Off-diagonals of the augmented tridiagonal: α₁, β₂, α₂, β₃, ...
     let mut off: Vec<f64> = Vec::new();
     let mut sigma_max = 0.0f64;
     let negligible = |x: f64, sigma_max: f64| {
-        x <= 16.0 * T::UNIT_ROUNDOFF * (n.max(d) as f64).sqrt() * sigma_max
+        x == 0.0 || x <= 16.0 * T::UNIT_ROUNDOFF * (n.max(d) as f64).sqrt() * sigma_max
     };
     let mut next_check = 10;
     let mut counters = Counters::default();
     let mut batch = Batch::new(gpu);
-    u_basis.store(&mut batch, 0, &u)?;
+    u.basis.store(&mut batch, 0, &u.current)?;
     for step in 0..max_steps {
         // α v = Fᵀ u - β v_prev; the β term is removed by full reorthogonalisation.
-        factor.apply_transpose(&mut batch, &u, &v_next)?;
-        v_basis.orthogonalize(&mut batch, &v_next, step.min(v_cap))?;
-        ops.nrm2(&mut batch, &v_next, &alpha_t)?;
-        batch.submit()?;
-        let a = alpha_t.to_vec(gpu)?[0].to_f64();
-        counters.submissions += 1;
-        counters.readbacks += 1;
+        factor.apply_transpose(&mut batch, &u.current, &v.next)?;
+        let count = step.min(v.basis.capacity);
+        let a = v.norm_of_next(gpu, &ops, batch, count, &norm, &mut counters)?;
         check_finite(a, "alpha", step, factor)?;
-        if a == 0.0 || negligible(a, sigma_max) {
+        if negligible(a, sigma_max) {
             // Fᵀ u is in span(V): the Krylov space is exhausted and the tridiagonal
             // (ending with a β, odd order) is exact for it, a zero eigenvalue included.
             notes.push(format!(
@@ -143,62 +189,51 @@ pub fn golub_kahan<T: Real>(
             ));
             return estimates.result::<T>(&off, 0.0, true, step, notes, (start_time, counters));
         }
-        if step == v_cap {
+        if step == v.basis.capacity {
             // Only when the basis was capped by memory: stop where we are.
-            let mut result =
+            let mut r =
                 estimates.result::<T>(&off, a, false, step, notes, (start_time, counters))?;
-            result
-                .notes
+            r.notes
                 .push("stopped at the memory cap of the Krylov basis".into());
-            return Ok(result);
+            return Ok(r);
         }
         off.push(a);
         sigma_max = sigma_max.max(a);
         batch = Batch::new(gpu);
-        ops.scale(&mut batch, 1.0 / a, &v_next)?;
-        std::mem::swap(&mut v, &mut v_next);
-        v_basis.store(&mut batch, step, &v)?;
+        v.advance(&mut batch, &ops, a, step)?;
 
         // β u' = F v - α u, likewise.
-        factor.apply(&mut batch, &v, &u_next)?;
-        u_basis.orthogonalize(&mut batch, &u_next, step + 1)?;
-        ops.nrm2(&mut batch, &u_next, &beta_t)?;
-        batch.submit()?;
-        let b = beta_t.to_vec(gpu)?[0].to_f64();
-        counters.submissions += 1;
-        counters.readbacks += 1;
+        factor.apply(&mut batch, &v.current, &u.next)?;
+        let b = u.norm_of_next(gpu, &ops, batch, step + 1, &norm, &mut counters)?;
         check_finite(b, "beta", step, factor)?;
         sigma_max = sigma_max.max(b);
         let steps = step + 1;
-        let exhausted = b == 0.0 || negligible(b, sigma_max) || steps == u_cap;
+        let exhausted = negligible(b, sigma_max) || steps == u.basis.capacity;
         let last = steps == max_steps;
         if exhausted || last || steps >= next_check {
-            let result = estimates.result::<T>(
-                &off,
-                if exhausted { 0.0 } else { b },
-                exhausted,
-                steps,
-                notes.clone(),
-                (start_time, counters),
-            )?;
+            let beta = if exhausted { 0.0 } else { b };
+            let stats = (start_time, counters);
+            let result =
+                estimates.result::<T>(&off, beta, exhausted, steps, notes.clone(), stats)?;
             if result.converged || last || exhausted {
-                let mut result = result;
-                if !result.converged {
-                    result.notes.push(format!(
-                        "not converged: step limit {max_steps} reached before the tolerances"
-                    ));
-                }
-                return Ok(result);
+                return Ok(note_unconverged(result, max_steps));
             }
             next_check = steps + (steps / 10).max(1);
         }
         off.push(b);
         batch = Batch::new(gpu);
-        ops.scale(&mut batch, 1.0 / b, &u_next)?;
-        std::mem::swap(&mut u, &mut u_next);
-        u_basis.store(&mut batch, steps, &u)?;
+        u.advance(&mut batch, &ops, b, steps)?;
     }
     unreachable!("the loop returns by max_steps")
+}
+
+fn note_unconverged(mut result: SpectrumResult, max_steps: usize) -> SpectrumResult {
+    if !result.converged {
+        result.notes.push(format!(
+            "not converged: step limit {max_steps} reached before the tolerances"
+        ));
+    }
+    result
 }
 
 fn check_finite<T: Real>(
@@ -227,6 +262,17 @@ struct Estimates {
 }
 
 impl Estimates {
+    fn new((n, d): (usize, usize), opts: &LanczosOptions, u_round: f64) -> Self {
+        Estimates {
+            order: n,
+            k: opts.k.max(1),
+            tol_min: opts.tol_min,
+            tol_max: opts.tol_max,
+            u_round,
+            dim: n.max(d),
+        }
+    }
+
     /// Ritz estimates for F Fᵀ from the augmented tridiagonal with off-diagonals `off`
     /// and next off-diagonal `beta_next`. Its eigenvalues are ±σ (plus one 0 when its
     /// order is odd, which is then a genuine zero eigenvalue of F Fᵀ); λ = σ².

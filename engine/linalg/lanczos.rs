@@ -192,6 +192,16 @@ pub(crate) fn random_unit(rng: &mut rand::rngs::StdRng, n: usize) -> Vec<f64> {
     v
 }
 
+/// A random unit start vector of length `n` drawn from `seed`, on the device.
+pub(crate) fn random_start<T: Real>(gpu: &Gpu, n: usize, seed: u64) -> Result<Tensor<T>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let start: Vec<T> = random_unit(&mut rng, n)
+        .into_iter()
+        .map(T::from_f64)
+        .collect();
+    Tensor::from_slice(gpu, &[n], &start)
+}
+
 /// Ritz values of the tridiagonal (alpha, off) with their residuals |β_next s_last|,
 /// turned into the k smallest and k largest estimates.
 pub(crate) fn ritz_estimates(

@@ -7,10 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use rand::SeedableRng;
 
 use super::lanczos::{
-    random_unit, rounding_floor, Counters, EigenEstimate, SpectrumResult, MAX_BLOCK, MIN_BLOCK,
+    random_start, rounding_floor, Counters, EigenEstimate, SpectrumResult, MAX_BLOCK, MIN_BLOCK,
 };
 use super::operator::SymmetricOperator;
 use super::Real;
@@ -75,12 +74,7 @@ fn dominant<T: Real>(
 ) -> Result<(EigenEstimate, usize)> {
     let n = op.order();
     let krylov = KrylovOps::<T>::new(gpu)?;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
-    let start: Vec<T> = random_unit(&mut rng, n)
-        .into_iter()
-        .map(T::from_f64)
-        .collect();
-    let v = Tensor::<T>::from_slice(gpu, &[n], &start)?;
+    let v = random_start::<T>(gpu, n, opts.seed)?;
     let w = Tensor::<T>::zeros(gpu, &[n])?;
     let r = Tensor::<T>::zeros(gpu, &[n])?;
     let scalars: Vec<Tensor<T>> = (0..3)

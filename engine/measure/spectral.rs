@@ -105,6 +105,26 @@ impl SpectralOps {
         self.options.tol_min
     }
 
+    /// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
+    /// the method chosen (dense, or Lanczos with `options`). Returns Ĝ for further use.
+    fn normalized_gram_spectrum<X: Real, T: Real>(
+        &self,
+        gpu: &Gpu,
+        ops: &PrecisionOps<T>,
+        features: &Tensor<X>,
+        options: &LanczosOptions,
+    ) -> Result<(Tensor<T>, SpectrumResult)> {
+        let (n, width) = features.dims2("layer features")?;
+        let g = Tensor::<T>::zeros(gpu, &[n, n])?;
+        let mut batch = Batch::new(gpu);
+        self.gram
+            .record(&mut batch, features, 1.0 / width as f64, &g)?;
+        batch.submit()?;
+        let op = DenseMatrix::with_ops(g, ops.vectors.clone())?;
+        let spectrum = matrix_spectrum(gpu, ops.vectors.clone(), &op, self.method, options)?;
+        Ok((op.into_matrix(), spectrum))
+    }
+
     /// The precision that runs (auto resolved).
     pub fn precision(&self) -> Precision {
         self.precision
@@ -119,36 +139,21 @@ impl SpectralOps {
         features: &Tensor<X>,
         seed: u64,
     ) -> Result<GramMeasurement> {
+        let options = LanczosOptions {
+            seed,
+            ..self.options.clone()
+        };
         Ok(match &self.f64_ops {
             Some(ops) => {
-                let (g, spectrum) = normalized_gram_spectrum(
-                    gpu,
-                    &self.gram,
-                    &ops.vectors,
-                    features,
-                    self.method,
-                    &LanczosOptions {
-                        seed,
-                        ..self.options.clone()
-                    },
-                )?;
+                let (g, spectrum) = self.normalized_gram_spectrum(gpu, ops, features, &options)?;
                 GramMeasurement {
                     gram: GramTensor::F64(g),
                     spectrum,
                 }
             }
             None => {
-                let (g, spectrum) = normalized_gram_spectrum(
-                    gpu,
-                    &self.gram,
-                    &self.f32_ops.vectors,
-                    features,
-                    self.method,
-                    &LanczosOptions {
-                        seed,
-                        ..self.options.clone()
-                    },
-                )?;
+                let ops = &self.f32_ops;
+                let (g, spectrum) = self.normalized_gram_spectrum(gpu, ops, features, &options)?;
                 GramMeasurement {
                     gram: GramTensor::F32(g),
                     spectrum,
@@ -209,24 +214,4 @@ impl SpectralOps {
             options,
         )
     }
-}
-
-/// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
-/// `method` (dense or Lanczos with `options`). Returns Ĝ for further use.
-fn normalized_gram_spectrum<X: Real, T: Real>(
-    gpu: &Gpu,
-    gram: &Gram,
-    vectors: &Arc<VectorOps<T>>,
-    features: &Tensor<X>,
-    method: SpectrumMethod,
-    options: &LanczosOptions,
-) -> Result<(Tensor<T>, SpectrumResult)> {
-    let (n, width) = features.dims2("layer features")?;
-    let g = Tensor::<T>::zeros(gpu, &[n, n])?;
-    let mut batch = Batch::new(gpu);
-    gram.record(&mut batch, features, 1.0 / width as f64, &g)?;
-    batch.submit()?;
-    let op = DenseMatrix::with_ops(g, vectors.clone())?;
-    let spectrum = matrix_spectrum(gpu, vectors.clone(), &op, method, options)?;
-    Ok((op.into_matrix(), spectrum))
 }
