@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use anyhow::{bail, Result};
 
-use super::launch::{per_element, KernelsBy, Words};
+use super::launch::{launch, Grid, KernelsBy, Words};
 use super::real::{distinct, same_shape, Real};
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 pub use crate::nn::activation::{
@@ -47,7 +47,7 @@ impl<T: Real> ActivationOp<T> {
         same_shape(&what, ("z", z), ("a", a))?;
         distinct(&what, ("z", z), ("a", a))?;
         let buffers = [z.buffer(), a.buffer()];
-        launch(batch, self.forward.get(act), &buffers, z.len(), &what)
+        elementwise(batch, self.forward.get(act), &buffers, z.len(), &what)
     }
 
     /// d_z = d_a * phi'(z), elementwise; `z`, `d_a` and `d_z` have the same shape, and
@@ -66,12 +66,12 @@ impl<T: Real> ActivationOp<T> {
         distinct(&what, ("z", z), ("d_z", d_z))?;
         distinct(&what, ("d_a", d_a), ("d_z", d_z))?;
         let buffers = [z.buffer(), d_a.buffer(), d_z.buffer()];
-        launch(batch, self.backward.get(act), &buffers, z.len(), &what)
+        elementwise(batch, self.backward.get(act), &buffers, z.len(), &what)
     }
 }
 
-/// One invocation per element, workgroups spread over x and y by grid_1d.
-fn launch(
+/// One invocation per element; the params are len.
+fn elementwise(
     batch: &mut Batch,
     kernel: &Kernel,
     buffers: &[&wgpu::Buffer],
@@ -83,5 +83,6 @@ fn launch(
     if len > (u32::MAX - wg) as usize {
         bail!("{what}: {len} elements exceed 32-bit indexing");
     }
-    per_element(batch, kernel, buffers, &Words::new([len]), len)
+    let params = Words::new([len]);
+    launch(batch, kernel, buffers, &params, Grid::Elements(len))
 }

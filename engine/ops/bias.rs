@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{kernels, per_element, Words};
+use super::launch::{kernels, launch, Grid, Words};
 use super::real::Real;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
@@ -46,13 +46,8 @@ impl<T: Real> BiasOp<T> {
     pub fn add(&self, batch: &mut Batch, b: &Tensor<T>, z: &Tensor<T>) -> Result<()> {
         let (rows, cols) = check("bias add", z, b)?;
         let buffers = [b.buffer(), z.buffer()];
-        per_element(
-            batch,
-            &self.add,
-            &buffers,
-            &Words::new([rows, cols]),
-            rows * cols,
-        )
+        let (params, len) = (Words::new([rows, cols]), rows * cols);
+        launch(batch, &self.add, &buffers, &params, Grid::Elements(len))
     }
 
     /// Records d_b = Σ_i d_z[i, :] (the gradient of a bias added to every row): one
@@ -60,6 +55,7 @@ impl<T: Real> BiasOp<T> {
     pub fn grad(&self, batch: &mut Batch, d_z: &Tensor<T>, d_b: &Tensor<T>) -> Result<()> {
         let (rows, cols) = check("bias grad", d_z, d_b)?;
         let buffers = [d_z.buffer(), d_b.buffer()];
-        per_element(batch, &self.grad, &buffers, &Words::new([rows, cols]), cols)
+        let params = Words::new([rows, cols]);
+        launch(batch, &self.grad, &buffers, &params, Grid::Elements(cols))
     }
 }

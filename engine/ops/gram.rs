@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{per_group, WordsAndReals};
+use super::launch::{launch, Grid, WordsAndReals};
 use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
@@ -80,9 +80,10 @@ impl Gram {
             return g.fill(batch.gpu(), T::zeroed());
         }
         // One workgroup per output tile on or above the diagonal.
-        let tiles = n.div_ceil(TILE) as u64;
+        let tiles = n.div_ceil(TILE);
+        let upper_tiles = tiles * (tiles + 1) / 2;
         let params = WordsAndReals::new([n, d], T::pair(scale, 0.0));
         let buffers = [x.buffer(), g.buffer()];
-        per_group(batch, kernel, &buffers, &params, tiles * (tiles + 1) / 2)
+        launch(batch, kernel, &buffers, &params, Grid::Groups(upper_tiles))
     }
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{kernels, per_element, Words};
+use super::launch::{kernels, launch, Grid, Words};
 use super::shaders;
 use crate::gpu::{Batch, Element, Gpu, GpuError, Kernel, Shader, Tensor};
 
@@ -86,7 +86,7 @@ impl<T: SpectralElement> KrylovOps<T> {
         // Params: n, index, row, negate.
         let params = Words::new([n, index, row, 0]);
         let buffers = [w.buffer(), s.buffer(), q.buffer(), basis.buffer()];
-        per_element(batch, &self.normalize, &buffers, &params, n)
+        launch(batch, &self.normalize, &buffers, &params, Grid::Elements(n))
     }
 
     /// `y = x / s[index]`.
@@ -130,7 +130,7 @@ impl<T: SpectralElement> KrylovOps<T> {
         check_scalar(what, s, index)?;
         let params = Words::new([n, index, 0, negate as usize]);
         let buffers = [x.buffer(), s.buffer(), y.buffer()];
-        per_element(batch, kernel, &buffers, &params, n)
+        launch(batch, kernel, &buffers, &params, Grid::Elements(n))
     }
 }
 

@@ -52,34 +52,29 @@ impl WordsAndReals {
     }
 }
 
-/// One invocation per element: `len` elements, in workgroups of the size the kernel's
-/// shader declares.
-pub fn per_element<P: bytemuck::Pod>(
-    batch: &mut Batch,
-    kernel: &Kernel,
-    buffers: &[&wgpu::Buffer],
-    params: &P,
-    len: usize,
-) -> Result<()> {
-    per_group(
-        batch,
-        kernel,
-        buffers,
-        params,
-        groups_for(len, kernel.workgroup_size[0]),
-    )
+/// How a launch's workgroups cover its work, laid out over x and y by `grid_1d`.
+#[derive(Clone, Copy, Debug)]
+pub enum Grid {
+    /// One invocation per element, in workgroups of the size the kernel's shader declares.
+    Elements(usize),
+    /// One workgroup per item (a row, a matrix, a tile).
+    Groups(usize),
 }
 
-/// One workgroup per item (a row, a matrix, a tile): `groups` workgroups.
-pub fn per_group<P: bytemuck::Pod>(
+/// Records one launch of `kernel` with the shader's `params` over `grid`.
+pub fn launch<P: bytemuck::Pod>(
     batch: &mut Batch,
     kernel: &Kernel,
     buffers: &[&wgpu::Buffer],
     params: &P,
-    groups: u64,
+    grid: Grid,
 ) -> Result<()> {
-    let grid = grid_1d(batch.gpu(), groups)?;
-    batch.dispatch(kernel, buffers, Some(params), grid)
+    let groups = match grid {
+        Grid::Elements(len) => groups_for(len, kernel.workgroup_size[0]),
+        Grid::Groups(count) => count as u64,
+    };
+    let workgroups = grid_1d(batch.gpu(), groups)?;
+    batch.dispatch(kernel, buffers, Some(params), workgroups)
 }
 
 /// The kernels of `entries`, in order, of one shader built without overrides.

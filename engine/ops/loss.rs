@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{per_element, KernelsBy, WordsAndReals};
+use super::launch::{launch, Grid, KernelsBy, WordsAndReals};
 use super::real::Real;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 pub use crate::nn::loss::Loss;
@@ -64,7 +64,8 @@ impl<T: Real> LossOp<T> {
             losses.buffer(),
             d_logits.buffer(),
         ];
-        per_element(batch, self.kernels.get(loss), &buffers, &params, n)
+        let kernel = self.kernels.get(loss);
+        launch(batch, kernel, &buffers, &params, Grid::Elements(n))
     }
 
     /// Records w -= lr · d_w (any shapes with the same number of elements; lr rounded to
@@ -85,7 +86,7 @@ impl<T: Real> LossOp<T> {
         }
         let params = WordsAndReals::new([0, 0, w.len()], T::pair(0.0, lr));
         let buffers = [d_w.buffer(), w.buffer()];
-        per_element(batch, &self.gd, &buffers, &params, w.len())
+        launch(batch, &self.gd, &buffers, &params, Grid::Elements(w.len()))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Result};
 
-use super::launch::{per_element, WordsAndReals};
+use super::launch::{launch, Grid, WordsAndReals};
 use super::real::{check_grid_index, KernelPair, Real, RealPair};
 use crate::gpu::{Batch, Gpu, GpuError, Tensor};
 
@@ -58,7 +58,8 @@ impl NtkOps {
         check_grid_index(batch.gpu(), "ntk repeat rows", len, wg)?;
         // Params: rows, cols, k, then offset (unused here).
         let params = WordsAndReals::new([rows, cols, k], RealPair::default());
-        per_element(batch, kernel, &[x.buffer(), out.buffer()], &params, len)
+        let buffers = [x.buffer(), out.buffer()];
+        launch(batch, kernel, &buffers, &params, Grid::Elements(len))
     }
 
     /// Records K[p, q] += (GA[p/k, q/k] + offset) · D[p, q] in `T` (offset rounded to `T`).
@@ -78,6 +79,6 @@ impl NtkOps {
         check_grid_index(batch.gpu(), "ntk accumulate", len, wg)?;
         let params = WordsAndReals::new([n, 0, k], T::pair(offset, 0.0));
         let buffers = [ga.buffer(), dd.buffer(), kernel_matrix.buffer()];
-        per_element(batch, kernel, &buffers, &params, len)
+        launch(batch, kernel, &buffers, &params, Grid::Elements(len))
     }
 }

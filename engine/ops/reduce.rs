@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::launch::{per_group, KernelsBy, Words};
+use super::launch::{launch, Grid, KernelsBy, Words};
 use super::real::{rows_and_output, Real};
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
@@ -76,26 +76,15 @@ impl<T: Real> Reduce<T> {
         let what = format!("reduce {}", kind.name());
         let (rows, cols) = rows_and_output(&what, x, ("out", out))?;
         let buffers = [x.buffer(), out.buffer()];
-        let kernel = self.kernels.get(kind);
-        per_group(
-            batch,
-            kernel,
-            &buffers,
-            &Words::new([rows, cols]),
-            rows as u64,
-        )
+        let (kernel, params) = (self.kernels.get(kind), Words::new([rows, cols]));
+        launch(batch, kernel, &buffers, &params, Grid::Groups(rows))
     }
 
     /// Records `out[i] = argmax_j X[i, j]` (the smallest such j) for X `[n, d]`, out `[n]`.
     pub fn argmax_rows(&self, batch: &mut Batch, x: &Tensor<T>, out: &Tensor<u32>) -> Result<()> {
         let (rows, cols) = rows_and_output("reduce argmax", x, ("out", out))?;
         let buffers = [x.buffer(), out.buffer()];
-        per_group(
-            batch,
-            &self.argmax,
-            &buffers,
-            &Words::new([rows, cols]),
-            rows as u64,
-        )
+        let params = Words::new([rows, cols]);
+        launch(batch, &self.argmax, &buffers, &params, Grid::Groups(rows))
     }
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::launch::{kernels, per_group, WordsAndReals};
-use super::real::{distinct, rows_and_output, same_shape, Real, RealPair};
+use super::launch::{kernels, launch, Grid, WordsAndReals};
+use super::real::{distinct, rows_and_output, same_shape, Real};
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
 /// The row-norm kernels of one precision, built once. X is `[n, d]`, row-major; norms
@@ -38,15 +38,9 @@ impl<T: Real> RowNorm<T> {
 
     /// norms[i] = ||x_i||.
     pub fn norms(&self, batch: &mut Batch, x: &Tensor<T>, norms: &Tensor<T>) -> Result<()> {
-        let (rows, cols) = rows_and_output("rownorm norms", x, ("norms", norms))?;
+        let dims = rows_and_output("rownorm norms", x, ("norms", norms))?;
         let buffers = [x.buffer(), norms.buffer()];
-        launch(
-            batch,
-            &self.norms,
-            &buffers,
-            (rows, cols),
-            T::pair(0.0, 0.0),
-        )
+        self.per_row(batch, &self.norms, &buffers, dims, 0.0)
     }
 
     /// y_i = x_i * target / norms[i] (norms from `norms`, target rounded to `T`); a zero
@@ -64,13 +58,7 @@ impl<T: Real> RowNorm<T> {
         same_shape(what, ("x", x), ("y", y))?;
         distinct(what, ("x", x), ("y", y))?;
         let buffers = [x.buffer(), norms.buffer(), y.buffer()];
-        launch(
-            batch,
-            &self.renormalize,
-            &buffers,
-            dims,
-            T::pair(target, 0.0),
-        )
+        self.per_row(batch, &self.renormalize, &buffers, dims, target)
     }
 
     /// Backward of renormalize: d_x_i = (target / r_i) * (d_y_i - ((x_i . d_y_i) / r_i^2) x_i),
@@ -93,7 +81,20 @@ impl<T: Real> RowNorm<T> {
             distinct(what, (name, t), ("d_x", d_x))?;
         }
         let buffers = [x.buffer(), norms.buffer(), d_y.buffer(), d_x.buffer()];
-        launch(batch, &self.backward, &buffers, dims, T::pair(target, 0.0))
+        self.per_row(batch, &self.backward, &buffers, dims, target)
+    }
+
+    /// One workgroup per row; the params are rows, cols and the target norm.
+    fn per_row(
+        &self,
+        batch: &mut Batch,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        (rows, cols): (usize, usize),
+        target: f64,
+    ) -> Result<()> {
+        let params = WordsAndReals::new([rows, cols], T::pair(target, 0.0));
+        launch(batch, kernel, buffers, &params, Grid::Groups(rows))
     }
 }
 
@@ -104,16 +105,4 @@ pub fn first_zero_row<T: Real>(norms: &[T]) -> Option<usize> {
         let r: f64 = r.into();
         !(r > 0.0 && r.is_finite())
     })
-}
-
-/// One workgroup per row; the params are rows, cols and the target norm.
-fn launch(
-    batch: &mut Batch,
-    kernel: &Kernel,
-    buffers: &[&wgpu::Buffer],
-    (rows, cols): (usize, usize),
-    target: RealPair,
-) -> Result<()> {
-    let params = WordsAndReals::new([rows, cols], target);
-    per_group(batch, kernel, buffers, &params, rows as u64)
 }

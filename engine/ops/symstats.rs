@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{kernels, per_group, Words};
+use super::launch::{kernels, launch, Grid, Words};
 use super::real::{check_u32_index, Real};
 use crate::gpu::{Batch, Element, Gpu, GpuError, Kernel, Tensor};
 
@@ -71,7 +71,8 @@ impl<T: Real> SymStats<T> {
         }
         // One workgroup per row; the params are n.
         let buffers = [a.buffer(), stats.buffer()];
-        per_group(batch, &self.row_stats, &buffers, &Words::new([n]), n as u64)
+        let params = Words::new([n]);
+        launch(batch, &self.row_stats, &buffers, &params, Grid::Groups(n))
     }
 
     /// out[i] = Σ_j (A_ij - B_ij)².
@@ -92,13 +93,8 @@ impl<T: Real> SymStats<T> {
             )));
         }
         let buffers = [a.buffer(), b.buffer(), out.buffer()];
-        per_group(
-            batch,
-            &self.row_diff_sq,
-            &buffers,
-            &Words::new([n]),
-            n as u64,
-        )
+        let params = Words::new([n]);
+        launch(batch, &self.row_diff_sq, &buffers, &params, Grid::Groups(n))
     }
 
     /// The Gershgorin proxies of A in one GPU pass.

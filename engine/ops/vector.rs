@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{kernels, per_element, per_group};
+use super::launch::{kernels, launch, Grid};
 use super::real::{self, distinct, matrix_dims, Named, Real, RealPair};
 use crate::gpu::{groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
@@ -254,9 +254,9 @@ impl<T: Real> VectorOps<T> {
         let params = params::<T>(sizes, alpha, beta);
         let buffers = [x.buffer(), a.buffer(), y.buffer()];
         if trans {
-            per_element(batch, &self.gemv_t, &buffers, &params, n)
+            launch(batch, &self.gemv_t, &buffers, &params, Grid::Elements(n))
         } else {
-            per_group(batch, &self.gemv_n, &buffers, &params, rows as u64)
+            launch(batch, &self.gemv_n, &buffers, &params, Grid::Groups(rows))
         }
     }
 
@@ -298,7 +298,8 @@ impl<T: Real> VectorOps<T> {
             row: row as u32,
             ..Default::default()
         };
-        per_element(batch, kernel, buffers, &params::<T>(sizes, 0.0, 0.0), n)
+        let params = params::<T>(sizes, 0.0, 0.0);
+        launch(batch, kernel, buffers, &params, Grid::Elements(n))
     }
 
     fn check_row(&self, what: &str, a: &Tensor<T>, row: usize, x: &Tensor<T>) -> Result<usize> {
@@ -333,7 +334,8 @@ impl<T: Real> VectorOps<T> {
             n: n as u32,
             ..Default::default()
         };
-        per_element(batch, kernel, buffers, &params::<T>(sizes, alpha, 0.0), n)
+        let params = params::<T>(sizes, alpha, 0.0);
+        launch(batch, kernel, buffers, &params, Grid::Elements(n))
     }
 
     /// Stage 1: `partials` workgroups write their sums into the scratch tensor (a
