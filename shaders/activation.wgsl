@@ -96,13 +96,9 @@ fn phi_derivative(v: Real) -> Real {
     }
 }
 
-fn element_index(id: Invocation) -> u32 {
-    return flat_group(id) * WG + id.lid;
-}
-
 @compute @workgroup_size(WG)
 fn activation_forward(id: Invocation) {
-    let i = element_index(id);
+    let i = flat_index(id, WG);
     if i >= params.len {
         return;
     }
@@ -111,7 +107,7 @@ fn activation_forward(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn activation_backward(id: Invocation) {
-    let i = element_index(id);
+    let i = flat_index(id, WG);
     if i >= params.len {
         return;
     }

@@ -35,7 +35,7 @@ const WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
 fn bias_add(id: Invocation) {
-    let index = flat_group(id) * WG + id.lid;
+    let index = flat_index(id, WG);
     if index >= params.rows * params.cols {
         return;
     }
@@ -44,7 +44,7 @@ fn bias_add(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn bias_grad(id: Invocation) {
-    let j = flat_group(id) * WG + id.lid;
+    let j = flat_index(id, WG);
     if j >= params.cols {
         return;
     }

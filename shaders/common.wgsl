@@ -1,6 +1,7 @@
 
 // Shared by every kernel family (joined after the precision prelude by
-// engine/ops/shaders.rs): the invocation ids of a launch, as one entry-point parameter.
+// engine/ops/shaders.rs): the invocation ids of a launch, as one entry-point parameter,
+// and the indexing and workgroup reduction the families have in common.
 struct Invocation {
     @builtin(workgroup_id) wg: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -12,3 +13,34 @@ fn flat_group(id: Invocation) -> u32 {
     return id.wg.x + id.wg.y * id.nwg.x;
 }
 
+// The element of a one-element-per-invocation launch of `group_size`-invocation
+// workgroups laid out by grid_1d.
+fn flat_index(id: Invocation, group_size: u32) -> u32 {
+    return flat_group(id) * group_size + id.lid;
+}
+
+// Invocations per workgroup of the kernels that call sum_over_workgroup: a power of two,
+// for the tree.
+const REDUCTION_WG: u32 = 256u;
+
+// The tree's scratch. An entry point's workgroup memory is what it statically uses, so
+// kernels that never reduce do not pay for it.
+var<workgroup> reduction_scratch: array<Real, REDUCTION_WG>;
+
+// Sum of `value` over a workgroup of REDUCTION_WG invocations, returned to every
+// invocation. Every invocation must call it (it has barriers), so invocations without
+// work take part with 0 rather than returning early. The first barrier keeps the
+// readers of a previous call's result ahead of this call's writers, so a kernel may
+// reduce more than once.
+fn sum_over_workgroup(lid: u32, value: Real) -> Real {
+    workgroupBarrier();
+    reduction_scratch[lid] = value;
+    workgroupBarrier();
+    for (var stride = REDUCTION_WG / 2u; stride > 0u; stride /= 2u) {
+        if lid < stride {
+            reduction_scratch[lid] += reduction_scratch[lid + stride];
+        }
+        workgroupBarrier();
+    }
+    return reduction_scratch[0];
+}

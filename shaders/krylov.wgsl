@@ -37,13 +37,9 @@ struct Params {
 
 const WG: u32 = 256u;
 
-fn element(id: Invocation) -> u32 {
-    return flat_group(id) * WG + id.lid;
-}
-
 @compute @workgroup_size(WG)
 fn krylov_normalize(id: Invocation) {
-    let i = element(id);
+    let i = flat_index(id, WG);
     if i < params.n {
         let v = x[i] / s[params.index];
         y[i] = v;
@@ -53,7 +49,7 @@ fn krylov_normalize(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn krylov_div_scalar(id: Invocation) {
-    let i = element(id);
+    let i = flat_index(id, WG);
     if i < params.n {
         y[i] = x[i] / s[params.index];
     }
@@ -61,7 +57,7 @@ fn krylov_div_scalar(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn krylov_axpy_scalar(id: Invocation) {
-    let i = element(id);
+    let i = flat_index(id, WG);
     if i < params.n {
         var c = s[params.index];
         if params.negate != 0u {

@@ -38,9 +38,9 @@ struct Params {
 override KIND: u32 = 0u;
 const WG: u32 = 64u;
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn loss_forward_backward(id: Invocation) {
-    let i = flat_group(id) * WG + id.lid;
+    let i = flat_index(id, WG);
     if i >= params.n {
         return;
     }
@@ -92,9 +92,9 @@ fn loss_forward_backward(id: Invocation) {
     }
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(WG)
 fn gd_step(id: Invocation) {
-    let i = flat_group(id) * WG + id.lid;
+    let i = flat_index(id, WG);
     if i < params.len {
         w[i] -= params.lr * d_w[i];
     }

@@ -43,7 +43,7 @@ const WG: u32 = 256u;
 
 @compute @workgroup_size(WG)
 fn ntk_repeat_rows(id: Invocation) {
-    let index = flat_group(id) * WG + id.lid;
+    let index = flat_index(id, WG);
     if index >= params.rows * params.k * params.cols {
         return;
     }
@@ -55,7 +55,7 @@ fn ntk_repeat_rows(id: Invocation) {
 @compute @workgroup_size(WG)
 fn ntk_accumulate(id: Invocation) {
     let order = params.rows * params.k;
-    let index = flat_group(id) * WG + id.lid;
+    let index = flat_index(id, WG);
     if index >= order * order {
         return;
     }

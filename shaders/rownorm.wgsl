@@ -20,7 +20,8 @@
 //
 // Work split: one workgroup of WG invocations per row; the host lays the workgroups out
 // with grid_1d, so the row is wg.x + wg.y * nwg.x. Invocation l handles columns
-// l, l + WG, l + 2 WG, ...; row sums are reduced by a tree in workgroup memory, in Real.
+// l, l + WG, l + 2 WG, ...; row sums are reduced by a tree in workgroup memory, in Real
+// (sum_over_workgroup).
 // Sums of squares are not rescaled (unlike BLAS nrm2): rows here are activations with
 // O(1) entries; a row whose squares overflow gets an infinite norm, which the host
 // rejects (first_zero_row) like a zero row.
@@ -42,25 +43,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> d_x: array<Real>;
 @group(0) @binding(6) var<uniform> params: Params;
 
-// A power of two, for the tree reduction.
-const WG: u32 = 256u;
-
-var<workgroup> partial: array<Real, WG>;
-
-// Sum of `value` over the workgroup, returned to every invocation. Every invocation must
-// call it (it has barriers), so rows past the end take part with value 0 rather than
-// returning early. Used once per launch: a second call would need a barrier first.
-fn workgroup_sum(lid: u32, value: Real) -> Real {
-    partial[lid] = value;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if lid < stride {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
+// One workgroup per row, reducing with sum_over_workgroup (shaders/common.wgsl).
+const WG: u32 = REDUCTION_WG;
 
 @compute @workgroup_size(WG)
 fn rownorm_norms(id: Invocation) {
@@ -74,7 +58,7 @@ fn rownorm_norms(id: Invocation) {
             sum_sq += v * v;
         }
     }
-    let total = workgroup_sum(id.lid, sum_sq);
+    let total = sum_over_workgroup(id.lid, sum_sq);
     if row_in_range && id.lid == 0u {
         norms_out[row] = real_sqrt(total);
     }
@@ -105,7 +89,7 @@ fn rownorm_backward(id: Invocation) {
             dot += x[start + j] * d_y[start + j];
         }
     }
-    let x_dot_d_y = workgroup_sum(id.lid, dot);
+    let x_dot_d_y = sum_over_workgroup(id.lid, dot);
     if !row_in_range {
         return;
     }

@@ -23,11 +23,13 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<Real>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-const WG: u32 = 256u;
-var<workgroup> partial_sum: array<Real, 256>;
-var<workgroup> partial_max: array<Real, 256>;
+// row_diff_sq reduces with sum_over_workgroup (shaders/common.wgsl); row_stats sums and
+// takes maxima in one tree of its own.
+const WG: u32 = REDUCTION_WG;
+var<workgroup> partial_sum: array<Real, WG>;
+var<workgroup> partial_max: array<Real, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn row_stats(id: Invocation) {
     let row = flat_group(id);
     let n = params.n;
@@ -61,7 +63,7 @@ fn row_stats(id: Invocation) {
     }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn row_diff_sq(id: Invocation) {
     let row = flat_group(id);
     let n = params.n;
@@ -72,15 +74,8 @@ fn row_diff_sq(id: Invocation) {
             s += d * d;
         }
     }
-    partial_sum[id.lid] = s;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if id.lid < stride {
-            partial_sum[id.lid] += partial_sum[id.lid + stride];
-        }
-        workgroupBarrier();
-    }
+    let total = sum_over_workgroup(id.lid, s);
     if id.lid == 0u && row < n {
-        out[row] = partial_sum[0];
+        out[row] = total;
     }
 }

@@ -66,25 +66,9 @@ struct Params {
 @group(0) @binding(6) var<storage, read_write> out: array<Real>;
 @group(0) @binding(7) var<uniform> params: Params;
 
-// A power of two, for the tree reduction.
-const WG: u32 = 256u;
-
-var<workgroup> partial: array<Real, WG>;
-
-// Sum of `value` over the workgroup, valid in invocation 0. Every invocation must call
-// it (it has barriers), so invocations without work take part with value 0 rather than
-// returning early. Used once per launch: a second call would need a barrier first.
-fn workgroup_sum(lid: u32, value: Real) -> Real {
-    partial[lid] = value;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if lid < stride {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
+// gemv_n and the dot products reduce with sum_over_workgroup (shaders/common.wgsl), so
+// every entry point uses its workgroup size.
+const WG: u32 = REDUCTION_WG;
 
 // alpha * sum + beta * y[i], without reading y when beta == 0.
 fn gemv_store(i: u32, sum: Real) {
@@ -97,7 +81,7 @@ fn gemv_store(i: u32, sum: Real) {
 
 @compute @workgroup_size(WG)
 fn vector_axpy(id: Invocation) {
-    let i = flat_group(id) * WG + id.lid;
+    let i = flat_index(id, WG);
     if i < params.n {
         y[i] += params.alpha * x[i];
     }
@@ -105,7 +89,7 @@ fn vector_axpy(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn vector_scale(id: Invocation) {
-    let i = flat_group(id) * WG + id.lid;
+    let i = flat_index(id, WG);
     if i < params.n {
         y[i] *= params.alpha;
     }
@@ -113,7 +97,7 @@ fn vector_scale(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn vector_copy(id: Invocation) {
-    let i = flat_group(id) * WG + id.lid;
+    let i = flat_index(id, WG);
     if i < params.n {
         y[i] = x[i];
     }
@@ -126,7 +110,7 @@ fn vector_dot_partials(id: Invocation) {
     for (var i = id.wg.x * WG + id.lid; i < params.n; i += stride) {
         sum += x[i] * x2[i];
     }
-    let total = workgroup_sum(id.lid, sum);
+    let total = sum_over_workgroup(id.lid, sum);
     if id.lid == 0u {
         out[id.wg.x] = total;
     }
@@ -140,7 +124,7 @@ fn vector_sum_sq_partials(id: Invocation) {
         let v = x[i];
         sum += v * v;
     }
-    let total = workgroup_sum(id.lid, sum);
+    let total = sum_over_workgroup(id.lid, sum);
     if id.lid == 0u {
         out[id.wg.x] = total;
     }
@@ -153,7 +137,7 @@ fn vector_finish(@builtin(local_invocation_index) lid: u32) {
     for (var g = lid; g < params.count; g += WG) {
         sum += partials[g];
     }
-    let total = workgroup_sum(lid, sum);
+    let total = sum_over_workgroup(lid, sum);
     if lid == 0u {
         if params.take_sqrt != 0u {
             out[0] = real_sqrt(total);
@@ -174,7 +158,7 @@ fn vector_gemv_n(id: Invocation) {
             sum += a[start + j] * x[j];
         }
     }
-    let total = workgroup_sum(id.lid, sum);
+    let total = sum_over_workgroup(id.lid, sum);
     if row_in_range && id.lid == 0u {
         gemv_store(r, total);
     }
@@ -182,7 +166,7 @@ fn vector_gemv_n(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn vector_gemv_t(id: Invocation) {
-    let j = flat_group(id) * WG + id.lid;
+    let j = flat_index(id, WG);
     if j >= params.n {
         return;
     }
@@ -195,7 +179,7 @@ fn vector_gemv_t(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn vector_set_row(id: Invocation) {
-    let j = flat_group(id) * WG + id.lid;
+    let j = flat_index(id, WG);
     if j < params.n {
         a_out[params.row * params.n + j] = x[j];
     }
@@ -203,7 +187,7 @@ fn vector_set_row(id: Invocation) {
 
 @compute @workgroup_size(WG)
 fn vector_get_row(id: Invocation) {
-    let j = flat_group(id) * WG + id.lid;
+    let j = flat_index(id, WG);
     if j < params.n {
         y[j] = a[params.row * params.n + j];
     }

@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use anyhow::Result;
 
+use crate::ops::parse_name;
+
 /// E[relu(g)] for g ~ N(0, 1): 1 / sqrt(2 pi).
 pub const RELU_NORMALIZED_MEAN: f64 = 0.3989422804014327;
 /// Std of relu(g) for g ~ N(0, 1): sqrt(E[relu(g)^2] - E[relu(g)]^2) = sqrt(1/2 - 1/(2 pi)).
@@ -103,12 +105,6 @@ impl std::fmt::Display for Activation {
 impl FromStr for Activation {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Self::ALL.iter().map(|a| a.name()).collect();
-                anyhow::anyhow!("unknown activation `{s}`: use one of {}", names.join(", "))
-            })
+        parse_name("activation", s, &Self::ALL, Self::name)
     }
 }

@@ -75,7 +75,7 @@ fn record_dense_forward<T: Real>(
 
 /// From d_z: d_W = d_zᵀ a, d_b = Σ_rows d_z, d_a = d_z W, each only where asked.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn record_dense_backward<T: Real>(
+fn record_dense_backward<T: Real>(
     batch: &mut Batch,
     ops: &ForwardOps<T>,
     input: &Tensor<T>,
@@ -93,9 +93,21 @@ pub(crate) fn record_dense_backward<T: Real>(
         ops.bias.grad(batch, d_z, d_b)?;
     }
     if let Some(d_a) = d_input {
-        ops.matmul
-            .record(batch, Layout::NN, 1.0, d_z, weight, 0.0, d_a)?;
+        record_input_gradient(batch, ops, weight, d_z, d_a)?;
     }
+    Ok(())
+}
+
+/// d_a = d_z W: of a dense layer's backward, only the gradient with respect to its input.
+pub(crate) fn record_input_gradient<T: Real>(
+    batch: &mut Batch,
+    ops: &ForwardOps<T>,
+    weight: &Tensor<T>,
+    d_z: &Tensor<T>,
+    d_input: &Tensor<T>,
+) -> Result<()> {
+    ops.matmul
+        .record(batch, Layout::NN, 1.0, d_z, weight, 0.0, d_input)?;
     Ok(())
 }
 

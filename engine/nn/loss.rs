@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use anyhow::Result;
 
+use crate::ops::parse_name;
+
 /// Training losses (MEASUREMENTS.md §5); h is the mean over the examples.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,11 +100,6 @@ impl From<Loss> for Objective {
 impl FromStr for Loss {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|l| l.name() == s)
-            .ok_or_else(|| {
-                anyhow::anyhow!("unknown loss `{s}`: use mse, mse_softmax or cross_entropy")
-            })
+        parse_name("loss", s, &Self::ALL, Self::name)
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use super::fcn::{
-    record_backward, record_dense_backward, record_hidden_backward, record_jvp, Fcn, ForwardCache,
+    record_backward, record_hidden_backward, record_input_gradient, record_jvp, Fcn, ForwardCache,
     ForwardOps, LayerCache,
 };
 use crate::gpu::{Batch, Gpu, Tensor};
@@ -131,15 +131,12 @@ pub fn ntk_explicit<N: Real, T: Real>(
     let mut d_out = Tensor::<N>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
     {
         let mut batch = Batch::new(gpu);
-        record_dense_backward(
+        record_input_gradient(
             &mut batch,
             ops,
-            &cache.inputs[depth],
             &fcn.params.weights[depth],
             &delta_out,
-            None,
-            None,
-            Some(&d_out),
+            &d_out,
         )?;
         batch.submit()?;
     }
@@ -150,16 +147,7 @@ pub fn ntk_explicit<N: Real, T: Real>(
         let d_input = if l > 0 {
             let t = Tensor::<N>::zeros(gpu, &[order, cache.inputs[l].shape()[1]])?;
             // Only d_a: the weight and bias gradients of the n k cotangents are not needed.
-            record_dense_backward(
-                &mut batch,
-                ops,
-                &cache.inputs[l],
-                &fcn.params.weights[l],
-                &d_z,
-                None,
-                None,
-                Some(&t),
-            )?;
+            record_input_gradient(&mut batch, ops, &fcn.params.weights[l], &d_z, &t)?;
             Some(t)
         } else {
             None

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 
 use crate::gpu::Gpu;
 use crate::linalg::Precision;
+use crate::ops::parse_name;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -18,6 +19,8 @@ pub enum NetworkPrecision {
 }
 
 impl NetworkPrecision {
+    pub const ALL: [NetworkPrecision; 2] = [NetworkPrecision::F32, NetworkPrecision::F64];
+
     pub fn name(self) -> &'static str {
         match self {
             NetworkPrecision::F32 => "f32",
@@ -68,11 +71,7 @@ pub fn check_precisions(precision: Precision, network: NetworkPrecision) -> Resu
 impl FromStr for NetworkPrecision {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "f32" => Ok(NetworkPrecision::F32),
-            "f64" => Ok(NetworkPrecision::F64),
-            _ => bail!("unknown network precision `{s}`: use f32 or f64"),
-        }
+        parse_name("network precision", s, &Self::ALL, Self::name)
     }
 }
 

@@ -3,38 +3,29 @@
 //! are `nn::activation`. MEASUREMENTS.md section 2 defines them.
 
 use std::marker::PhantomData;
-use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::real::Real;
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use super::launch::{launch, Grid, KernelsBy, Words};
+use super::real::{distinct, same_shape, Real};
+use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 pub use crate::nn::activation::{
     Activation, RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD, TANH_NORMALIZED_DIVISOR,
 };
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    len: u32,
-    _pad: [u32; 3],
-}
-
 /// The forward and backward kernels of every activation in one precision, built once.
 pub struct ActivationOp<T: Real> {
-    /// Indexed by [`Activation::code`].
-    forward: Vec<Arc<Kernel>>,
-    backward: Vec<Arc<Kernel>>,
+    forward: KernelsBy<Activation>,
+    backward: KernelsBy<Activation>,
     _real: PhantomData<T>,
 }
 
 impl<T: Real> ActivationOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let build = |entry: &str| -> Result<Vec<Arc<Kernel>>> {
-            Activation::ALL
-                .into_iter()
-                .map(|act| gpu.kernel(T::ACTIVATION, entry, &[("ACTIVATION", act.code() as f64)]))
-                .collect()
+        let build = |entry: &str| {
+            KernelsBy::new(Activation::ALL, |act| {
+                gpu.kernel(T::ACTIVATION, entry, &[("ACTIVATION", act.code() as f64)])
+            })
         };
         Ok(ActivationOp {
             forward: build("activation_forward")?,
@@ -53,18 +44,10 @@ impl<T: Real> ActivationOp<T> {
         a: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("activation forward ({act})");
-        if z.shape() != a.shape() {
-            bail!(GpuError::Shape(format!(
-                "{what}: z has shape {:?} but a has shape {:?}; they must match",
-                z.shape(),
-                a.shape()
-            )));
-        }
-        if std::ptr::eq(z, a) {
-            bail!("{what}: z and a are the same tensor; wgpu cannot bind one buffer as both input and output");
-        }
-        let kernel = &self.forward[act.code() as usize];
-        launch(batch, kernel, &[z.buffer(), a.buffer()], z.len(), &what)
+        same_shape(&what, ("z", z), ("a", a))?;
+        distinct(&what, ("z", z), ("a", a))?;
+        let buffers = [z.buffer(), a.buffer()];
+        elementwise(batch, self.forward.get(act), &buffers, z.len(), &what)
     }
 
     /// d_z = d_a * phi'(z), elementwise; `z`, `d_a` and `d_z` have the same shape, and
@@ -78,30 +61,17 @@ impl<T: Real> ActivationOp<T> {
         d_z: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("activation backward ({act})");
-        if z.shape() != d_a.shape() || z.shape() != d_z.shape() {
-            bail!(GpuError::Shape(format!(
-                "{what}: z has shape {:?}, d_a {:?} and d_z {:?}; they must match",
-                z.shape(),
-                d_a.shape(),
-                d_z.shape()
-            )));
-        }
-        if std::ptr::eq(z, d_z) || std::ptr::eq(d_a, d_z) {
-            bail!("{what}: d_z is also an input; wgpu cannot bind one buffer as both input and output");
-        }
-        let kernel = &self.backward[act.code() as usize];
-        launch(
-            batch,
-            kernel,
-            &[z.buffer(), d_a.buffer(), d_z.buffer()],
-            z.len(),
-            &what,
-        )
+        same_shape(&what, ("z", z), ("d_a", d_a))?;
+        same_shape(&what, ("z", z), ("d_z", d_z))?;
+        distinct(&what, ("z", z), ("d_z", d_z))?;
+        distinct(&what, ("d_a", d_a), ("d_z", d_z))?;
+        let buffers = [z.buffer(), d_a.buffer(), d_z.buffer()];
+        elementwise(batch, self.backward.get(act), &buffers, z.len(), &what)
     }
 }
 
-/// One invocation per element, workgroups spread over x and y by grid_1d.
-fn launch(
+/// One invocation per element; the params are len.
+fn elementwise(
     batch: &mut Batch,
     kernel: &Kernel,
     buffers: &[&wgpu::Buffer],
@@ -113,10 +83,6 @@ fn launch(
     if len > (u32::MAX - wg) as usize {
         bail!("{what}: {len} elements exceed 32-bit indexing");
     }
-    let params = Params {
-        len: len as u32,
-        _pad: [0; 3],
-    };
-    let groups = grid_1d(batch.gpu(), groups_for(len, wg))?;
-    batch.dispatch(kernel, buffers, Some(&params), groups)
+    let params = Words::new([len]);
+    launch(batch, kernel, buffers, &params, Grid::Elements(len))
 }

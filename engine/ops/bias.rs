@@ -5,16 +5,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use super::launch::{kernels, launch, Grid, Words};
 use super::real::Real;
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    _pad: [u32; 2],
-}
+use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
 pub struct BiasOp<T: Real> {
     add: Arc<Kernel>,
@@ -41,39 +34,28 @@ fn check<T: Real>(what: &str, z: &Tensor<T>, b: &Tensor<T>) -> Result<(usize, us
 
 impl<T: Real> BiasOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let [add, grad] = kernels(gpu, T::BIAS, ["bias_add", "bias_grad"])?;
         Ok(BiasOp {
-            add: gpu.kernel(T::BIAS, "bias_add", &[])?,
-            grad: gpu.kernel(T::BIAS, "bias_grad", &[])?,
+            add,
+            grad,
             _real: PhantomData,
         })
     }
 
-    /// Records z[i, :] += b for every row i.
+    /// Records z[i, :] += b for every row i: one invocation per element.
     pub fn add(&self, batch: &mut Batch, b: &Tensor<T>, z: &Tensor<T>) -> Result<()> {
         let (rows, cols) = check("bias add", z, b)?;
-        let params = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            _pad: [0; 2],
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(rows * cols, 256))?;
-        batch.dispatch(&self.add, &[b.buffer(), z.buffer()], Some(&params), groups)
+        let buffers = [b.buffer(), z.buffer()];
+        let (params, len) = (Words::new([rows, cols]), rows * cols);
+        launch(batch, &self.add, &buffers, &params, Grid::Elements(len))
     }
 
-    /// Records d_b = Σ_i d_z[i, :] (the gradient of a bias added to every row).
+    /// Records d_b = Σ_i d_z[i, :] (the gradient of a bias added to every row): one
+    /// invocation per column.
     pub fn grad(&self, batch: &mut Batch, d_z: &Tensor<T>, d_b: &Tensor<T>) -> Result<()> {
         let (rows, cols) = check("bias grad", d_z, d_b)?;
-        let params = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            _pad: [0; 2],
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(cols, 256))?;
-        batch.dispatch(
-            &self.grad,
-            &[d_z.buffer(), d_b.buffer()],
-            Some(&params),
-            groups,
-        )
+        let buffers = [d_z.buffer(), d_b.buffer()];
+        let params = Words::new([rows, cols]);
+        launch(batch, &self.grad, &buffers, &params, Grid::Elements(cols))
     }
 }

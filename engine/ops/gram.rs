@@ -5,23 +5,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::real::{check_u32_index, KernelPair, Real, RealPair};
+use super::launch::{launch, Grid, WordsAndReals};
+use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
-use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
 const TILE: usize = 64;
-
-/// Params of shaders/gram.wgsl: sizes, then the scale at offset 16 (first of the pair).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    d: u32,
-    _pad0: [u32; 2],
-    scale: RealPair,
-}
-
-const _: () = assert!(std::mem::offset_of!(Params, scale) == 16);
 
 /// The Gram kernels: f32, and f64-accumulating (of f32 or f64 input) where the adapter
 /// has SHADER_F64.
@@ -63,11 +52,6 @@ impl Gram {
         self.kernels.has_f64()
     }
 
-    fn groups(batch: &Batch, n: usize) -> Result<[u32; 3]> {
-        let tiles = n.div_ceil(TILE) as u64;
-        grid_1d(batch.gpu(), tiles * (tiles + 1) / 2)
-    }
-
     /// Records G = scale · X Xᵀ, accumulated and stored in `T` (scale rounded to `T`).
     /// An f64 X needs an f64 G.
     pub fn record<X: Real, T: Real>(
@@ -95,13 +79,11 @@ impl Gram {
         if d == 0 {
             return g.fill(batch.gpu(), T::zeroed());
         }
-        let params = Params {
-            n: n as u32,
-            d: d as u32,
-            _pad0: [0; 2],
-            scale: T::pair(scale, 0.0),
-        };
-        let groups = Self::groups(batch, n)?;
-        batch.dispatch(kernel, &[x.buffer(), g.buffer()], Some(&params), groups)
+        // One workgroup per output tile on or above the diagonal.
+        let tiles = n.div_ceil(TILE);
+        let upper_tiles = tiles * (tiles + 1) / 2;
+        let params = WordsAndReals::new([n, d], T::pair(scale, 0.0));
+        let buffers = [x.buffer(), g.buffer()];
+        launch(batch, kernel, &buffers, &params, Grid::Groups(upper_tiles))
     }
 }

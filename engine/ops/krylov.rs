@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use super::launch::{kernels, launch, Grid, Words};
 use super::shaders;
-use crate::gpu::{grid_1d, groups_for, Batch, Element, Gpu, GpuError, Kernel, Shader, Tensor};
+use crate::gpu::{Batch, Element, Gpu, GpuError, Kernel, Shader, Tensor};
 
 /// An element type the spectral shader families exist for: f32 and f64.
 pub trait SpectralElement: Element {
@@ -31,36 +32,30 @@ impl SpectralElement for f64 {
     const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F64;
 }
 
-/// Params of shaders/krylov.wgsl (16 bytes, the same in both precisions).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
-struct KrylovParams {
-    n: u32,
-    index: u32,
-    row: u32,
-    negate: u32,
-}
-
 /// The krylov kernels of one precision, built once.
 pub struct KrylovOps<T: SpectralElement> {
     normalize: Arc<Kernel>,
     div_scalar: Arc<Kernel>,
     axpy_scalar: Arc<Kernel>,
-    wg: u32,
     _element: std::marker::PhantomData<T>,
 }
 
 impl<T: SpectralElement> KrylovOps<T> {
     /// Builds the kernels; for f64 fails naming SHADER_F64 when the adapter lacks it.
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let k = |entry: &str| gpu.kernel(T::KRYLOV, entry, &[]);
-        let normalize = k("krylov_normalize")?;
-        let wg = normalize.workgroup_size[0];
+        let [normalize, div_scalar, axpy_scalar] = kernels(
+            gpu,
+            T::KRYLOV,
+            [
+                "krylov_normalize",
+                "krylov_div_scalar",
+                "krylov_axpy_scalar",
+            ],
+        )?;
         Ok(KrylovOps {
             normalize,
-            div_scalar: k("krylov_div_scalar")?,
-            axpy_scalar: k("krylov_axpy_scalar")?,
-            wg,
+            div_scalar,
+            axpy_scalar,
             _element: std::marker::PhantomData,
         })
     }
@@ -88,15 +83,10 @@ impl<T: SpectralElement> KrylovOps<T> {
                 basis.shape()
             )));
         }
-        let params = KrylovParams {
-            n: n as u32,
-            index: index as u32,
-            row: row as u32,
-            negate: 0,
-        };
+        // Params: n, index, row, negate.
+        let params = Words::new([n, index, row, 0]);
         let buffers = [w.buffer(), s.buffer(), q.buffer(), basis.buffer()];
-        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
-        batch.dispatch(&self.normalize, &buffers, Some(&params), groups)
+        launch(batch, &self.normalize, &buffers, &params, Grid::Elements(n))
     }
 
     /// `y = x / s[index]`.
@@ -138,19 +128,9 @@ impl<T: SpectralElement> KrylovOps<T> {
     ) -> Result<()> {
         let n = check_vectors(what, x, y)?;
         check_scalar(what, s, index)?;
-        let params = KrylovParams {
-            n: n as u32,
-            index: index as u32,
-            row: 0,
-            negate: negate as u32,
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
-        batch.dispatch(
-            kernel,
-            &[x.buffer(), s.buffer(), y.buffer()],
-            Some(&params),
-            groups,
-        )
+        let params = Words::new([n, index, 0, negate as usize]);
+        let buffers = [x.buffer(), s.buffer(), y.buffer()];
+        launch(batch, kernel, &buffers, &params, Grid::Elements(n))
     }
 }
 

@@ -6,43 +6,23 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::real::{Real, RealPair};
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use super::launch::{launch, Grid, KernelsBy, WordsAndReals};
+use super::real::Real;
+use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 pub use crate::nn::loss::Loss;
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    k: u32,
-    len: u32,
-    _pad: u32,
-    /// weight and lr, at byte 16.
-    weight_lr: RealPair,
-}
-
-const _: () = assert!(std::mem::offset_of!(Params, weight_lr) == 16);
-
-const WG: u32 = 64;
 
 /// The loss and update kernels of one precision, built once.
 pub struct LossOp<T: Real> {
-    kernels: Vec<(Loss, Arc<Kernel>)>,
+    kernels: KernelsBy<Loss>,
     gd: Arc<Kernel>,
     _real: PhantomData<T>,
 }
 
 impl<T: Real> LossOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let kernels = Loss::ALL
-            .into_iter()
-            .map(|l| {
-                Ok((
-                    l,
-                    gpu.kernel(T::LOSS, "loss_forward_backward", &[("KIND", l.kind())])?,
-                ))
-            })
-            .collect::<Result<_>>()?;
+        let kernels = KernelsBy::new(Loss::ALL, |loss| {
+            gpu.kernel(T::LOSS, "loss_forward_backward", &[("KIND", loss.kind())])
+        })?;
         Ok(LossOp {
             kernels,
             gd: gpu.kernel(T::LOSS, "gd_step", &[])?,
@@ -76,31 +56,16 @@ impl<T: Real> LossOp<T> {
                 d_logits.shape()
             )));
         }
-        let kernel = &self
-            .kernels
-            .iter()
-            .find(|(l, _)| *l == loss)
-            .expect("every loss built")
-            .1;
-        let params = Params {
-            n: n as u32,
-            k: k as u32,
-            len: 0,
-            _pad: 0,
-            weight_lr: T::pair(weight, 0.0),
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(n, WG))?;
-        batch.dispatch(
-            kernel,
-            &[
-                logits.buffer(),
-                labels.buffer(),
-                losses.buffer(),
-                d_logits.buffer(),
-            ],
-            Some(&params),
-            groups,
-        )
+        // Params: n, k, len, then weight and lr; one invocation per example.
+        let params = WordsAndReals::new([n, k, 0], T::pair(weight, 0.0));
+        let buffers = [
+            logits.buffer(),
+            labels.buffer(),
+            losses.buffer(),
+            d_logits.buffer(),
+        ];
+        let kernel = self.kernels.get(loss);
+        launch(batch, kernel, &buffers, &params, Grid::Elements(n))
     }
 
     /// Records w -= lr · d_w (any shapes with the same number of elements; lr rounded to
@@ -119,15 +84,9 @@ impl<T: Real> LossOp<T> {
                 w.shape()
             )));
         }
-        let params = Params {
-            n: 0,
-            k: 0,
-            len: w.len() as u32,
-            _pad: 0,
-            weight_lr: T::pair(0.0, lr),
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(w.len(), WG))?;
-        batch.dispatch(&self.gd, &[d_w.buffer(), w.buffer()], Some(&params), groups)
+        let params = WordsAndReals::new([0, 0, w.len()], T::pair(0.0, lr));
+        let buffers = [d_w.buffer(), w.buffer()];
+        launch(batch, &self.gd, &buffers, &params, Grid::Elements(w.len()))
     }
 }
 

@@ -2,10 +2,11 @@
 
 use std::marker::PhantomData;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use anyhow::Result;
 
+use super::launch::KernelsBy;
+use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
@@ -51,10 +52,7 @@ impl MatmulVariant {
 impl FromStr for MatmulVariant {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| anyhow::anyhow!("unknown matmul variant `{s}`: use naive or tiled"))
+        parse_name("matmul variant", s, &Self::ALL, Self::name)
     }
 }
 
@@ -95,10 +93,7 @@ impl Layout {
 impl FromStr for Layout {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.name() == s)
-            .ok_or_else(|| anyhow::anyhow!("unknown layout `{s}`: use nn, nt, tn or tt"))
+        parse_name("layout", s, &Self::ALL, Self::name)
     }
 }
 
@@ -189,23 +184,20 @@ fn check_indexing(dims: MatmulDims) -> Result<()> {
 /// The matmul kernels of one variant in one precision, for every layout.
 pub struct Matmul<T: Real> {
     variant: MatmulVariant,
-    kernels: Vec<(Layout, Arc<Kernel>)>,
+    kernels: KernelsBy<Layout>,
     _real: PhantomData<T>,
 }
 
 impl<T: Real> Matmul<T> {
     /// Builds the kernels; for f64, an error naming SHADER_F64 where the adapter lacks it.
     pub fn new(gpu: &Gpu, variant: MatmulVariant) -> Result<Self> {
-        let kernels = Layout::ALL
-            .into_iter()
-            .map(|layout| {
-                let overrides = [
-                    ("TRANS_A", layout.trans_a() as u32 as f64),
-                    ("TRANS_B", layout.trans_b() as u32 as f64),
-                ];
-                Ok((layout, gpu.kernel(T::MATMUL, variant.entry(), &overrides)?))
-            })
-            .collect::<Result<_>>()?;
+        let kernels = KernelsBy::new(Layout::ALL, |layout| {
+            let overrides = [
+                ("TRANS_A", layout.trans_a() as u32 as f64),
+                ("TRANS_B", layout.trans_b() as u32 as f64),
+            ];
+            gpu.kernel(T::MATMUL, variant.entry(), &overrides)
+        })?;
         Ok(Matmul {
             variant,
             kernels,
@@ -232,12 +224,7 @@ impl<T: Real> Matmul<T> {
     ) -> Result<MatmulDims> {
         let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
         check_indexing(dims)?;
-        let kernel = &self
-            .kernels
-            .iter()
-            .find(|(l, _)| *l == layout)
-            .expect("all layouts built")
-            .1;
+        let kernel = self.kernels.get(layout);
         let (tile_m, tile_n) = self.variant.tile(kernel)?;
         let groups = [
             (dims.n as u32).div_ceil(tile_n),

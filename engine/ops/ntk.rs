@@ -4,24 +4,9 @@
 
 use anyhow::{bail, Result};
 
+use super::launch::{launch, Grid, WordsAndReals};
 use super::real::{check_grid_index, KernelPair, Real, RealPair};
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Tensor};
-
-/// Params of shaders/ntk.wgsl: sizes, then the offset at byte 16 (first of the pair).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    k: u32,
-    _pad: u32,
-    offset: RealPair,
-}
-
-const _: () = assert!(std::mem::offset_of!(Params, offset) == 16);
-
-/// Invocations per workgroup of both entry points (WG in the shader).
-const WG: u32 = 256;
+use crate::gpu::{Batch, Gpu, GpuError, Tensor};
 
 pub struct NtkOps {
     repeat: KernelPair,
@@ -43,19 +28,10 @@ fn accumulate_dims(ga: &[usize], dd: &[usize], kernel: &[usize], k: usize) -> Re
 
 impl NtkOps {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let pair = |entry| KernelPair::new(gpu, <f32 as Real>::NTK, <f64 as Real>::NTK, entry);
         Ok(NtkOps {
-            repeat: KernelPair::new(
-                gpu,
-                <f32 as Real>::NTK,
-                <f64 as Real>::NTK,
-                "ntk_repeat_rows",
-            )?,
-            accumulate: KernelPair::new(
-                gpu,
-                <f32 as Real>::NTK,
-                <f64 as Real>::NTK,
-                "ntk_accumulate",
-            )?,
+            repeat: pair("ntk_repeat_rows")?,
+            accumulate: pair("ntk_accumulate")?,
         })
     }
 
@@ -78,16 +54,12 @@ impl NtkOps {
             )));
         }
         let len = rows * k * cols;
-        check_grid_index(batch.gpu(), "ntk repeat rows", len, WG)?;
-        let params = Params {
-            rows: rows as u32,
-            cols: cols as u32,
-            k: k as u32,
-            _pad: 0,
-            offset: RealPair::default(),
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(len, WG))?;
-        batch.dispatch(kernel, &[x.buffer(), out.buffer()], Some(&params), groups)
+        let wg = kernel.workgroup_size[0];
+        check_grid_index(batch.gpu(), "ntk repeat rows", len, wg)?;
+        // Params: rows, cols, k, then offset (unused here).
+        let params = WordsAndReals::new([rows, cols, k], RealPair::default());
+        let buffers = [x.buffer(), out.buffer()];
+        launch(batch, kernel, &buffers, &params, Grid::Elements(len))
     }
 
     /// Records K[p, q] += (GA[p/k, q/k] + offset) · D[p, q] in `T` (offset rounded to `T`).
@@ -103,20 +75,10 @@ impl NtkOps {
         let kernel = self.accumulate.get::<T>(batch.gpu(), T::NTK)?;
         let n = accumulate_dims(ga.shape(), dd.shape(), kernel_matrix.shape(), k)?;
         let len = n * k * n * k;
-        check_grid_index(batch.gpu(), "ntk accumulate", len, WG)?;
-        let params = Params {
-            rows: n as u32,
-            cols: 0,
-            k: k as u32,
-            _pad: 0,
-            offset: T::pair(offset, 0.0),
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(len, WG))?;
-        batch.dispatch(
-            kernel,
-            &[ga.buffer(), dd.buffer(), kernel_matrix.buffer()],
-            Some(&params),
-            groups,
-        )
+        let wg = kernel.workgroup_size[0];
+        check_grid_index(batch.gpu(), "ntk accumulate", len, wg)?;
+        let params = WordsAndReals::new([n, 0, k], T::pair(offset, 0.0));
+        let buffers = [ga.buffer(), dd.buffer(), kernel_matrix.buffer()];
+        launch(batch, kernel, &buffers, &params, Grid::Elements(len))
     }
 }

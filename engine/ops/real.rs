@@ -150,13 +150,11 @@ pub fn check_grid_index(gpu: &Gpu, what: &str, len: usize, wg: u32) -> Result<()
     check_u32_index(what, len as u128 + (max_dim + 1) * wg as u128)
 }
 
+/// A tensor with the name errors call it by.
+pub type Named<'a, T> = (&'a str, &'a Tensor<T>);
+
 /// The element count of a tensor used as a flat vector, checked against `max_len`.
-pub fn vector_len<T: Element>(
-    what: &str,
-    name: &str,
-    t: &Tensor<T>,
-    max_len: usize,
-) -> Result<usize> {
+pub fn vector_len<T: Element>(what: &str, (name, t): Named<T>, max_len: usize) -> Result<usize> {
     if t.len() > max_len {
         bail!(GpuError::Shape(format!(
             "{what}: {name} of shape {:?} exceeds 32-bit indexing ({max_len} elements at most)",
@@ -167,23 +165,35 @@ pub fn vector_len<T: Element>(
 }
 
 /// The common element count of two tensors, which must agree.
-pub fn same_len<T: Element>(
-    what: &str,
-    a_name: &str,
-    a: &Tensor<T>,
-    b_name: &str,
-    b: &Tensor<T>,
-    max_len: usize,
-) -> Result<usize> {
-    if a.len() != b.len() {
-        bail!(GpuError::Shape(format!(
-            "{what}: {a_name} has shape {:?} but {b_name} has shape {:?}; \
-             they must have the same number of elements",
-            a.shape(),
-            b.shape()
-        )));
+pub fn same_len<T: Element>(what: &str, a: Named<T>, b: Named<T>, max_len: usize) -> Result<usize> {
+    if a.1.len() != b.1.len() {
+        bail!(mismatch(
+            what,
+            a,
+            b,
+            "they must have the same number of elements"
+        ));
     }
-    vector_len(what, a_name, a, max_len)
+    vector_len(what, a, max_len)
+}
+
+/// Two tensors a kernel reads and writes element for element: the same shape.
+pub fn same_shape<T: Element>(what: &str, a: Named<T>, b: Named<T>) -> Result<()> {
+    if a.1.shape() != b.1.shape() {
+        bail!(mismatch(what, a, b, "they must match"));
+    }
+    Ok(())
+}
+
+/// Two tensors whose shapes disagree, and the `rule` they break.
+fn mismatch<T: Element>(what: &str, a: Named<T>, b: Named<T>, rule: &str) -> GpuError {
+    GpuError::Shape(format!(
+        "{what}: {} has shape {:?} but {} has shape {:?}; {rule}",
+        a.0,
+        a.1.shape(),
+        b.0,
+        b.1.shape()
+    ))
 }
 
 /// Rows and columns of a matrix whose elements the kernel indexes with u32.
@@ -193,18 +203,34 @@ pub fn matrix_dims<T: Element>(what: &str, a: &Tensor<T>) -> Result<(usize, usiz
     Ok((m, n))
 }
 
-/// wgpu cannot bind one buffer as an input and as a writable output of one launch.
-pub fn distinct<T: Element, U: Element>(
+/// A matrix X `[rows, cols]` whose elements the kernel indexes with u32, and an output
+/// of one element per row: (rows, cols).
+pub fn rows_and_output<T: Element, U: Element>(
     what: &str,
-    a_name: &str,
-    a: &Tensor<T>,
-    b_name: &str,
-    b: &Tensor<U>,
-) -> Result<()> {
-    if std::ptr::eq(a.buffer(), b.buffer()) {
+    x: &Tensor<T>,
+    (name, out): Named<U>,
+) -> Result<(usize, usize)> {
+    let (rows, cols) = x.dims2(&format!("{what}: x"))?;
+    if rows.saturating_mul(cols) > u32::MAX as usize {
+        bail!("{what}: x of shape {:?} exceeds 32-bit indexing", x.shape());
+    }
+    if out.shape() != [rows] {
         bail!(GpuError::Shape(format!(
-            "{what}: {a_name} and {b_name} are the same tensor; \
-             wgpu cannot bind one buffer as both input and output"
+            "{what}: x has shape {:?}, so {name} must have shape [{rows}], but it has shape {:?}",
+            x.shape(),
+            out.shape()
+        )));
+    }
+    Ok((rows, cols))
+}
+
+/// wgpu cannot bind one buffer as an input and as a writable output of one launch.
+pub fn distinct<T: Element, U: Element>(what: &str, a: Named<T>, b: Named<U>) -> Result<()> {
+    if std::ptr::eq(a.1.buffer(), b.1.buffer()) {
+        bail!(GpuError::Shape(format!(
+            "{what}: {} and {} are the same tensor; \
+             wgpu cannot bind one buffer as both input and output",
+            a.0, b.0
         )));
     }
     Ok(())

@@ -9,10 +9,11 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
-use super::real::Real;
-use crate::gpu::{grid_1d, Batch, Element, Gpu, GpuError, Kernel, Tensor};
+use super::launch::{launch, Grid, KernelsBy, Words};
+use super::real::{rows_and_output, Real};
+use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
 /// A reduction of each row to one number of the matrix's precision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -45,28 +46,18 @@ impl RowReduction {
     }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    rows: u32,
-    cols: u32,
-    _pad0: u32,
-    _pad1: u32,
-}
-
 /// The row-reduction kernels of one precision, built once.
 pub struct Reduce<T: Real> {
-    kernels: Vec<(RowReduction, Arc<Kernel>)>,
+    kernels: KernelsBy<RowReduction>,
     argmax: Arc<Kernel>,
     _real: PhantomData<T>,
 }
 
 impl<T: Real> Reduce<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let kernels = RowReduction::ALL
-            .into_iter()
-            .map(|kind| Ok((kind, gpu.kernel(T::REDUCE, kind.entry(), &[])?)))
-            .collect::<Result<_>>()?;
+        let kernels = KernelsBy::new(RowReduction::ALL, |kind| {
+            gpu.kernel(T::REDUCE, kind.entry(), &[])
+        })?;
         Ok(Reduce {
             kernels,
             argmax: gpu.kernel(T::REDUCE, "reduce_argmax", &[])?,
@@ -83,57 +74,17 @@ impl<T: Real> Reduce<T> {
         out: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("reduce {}", kind.name());
-        let (rows, cols) = check(&what, x, out)?;
-        let kernel = &self
-            .kernels
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .expect("all reductions built")
-            .1;
-        launch(batch, kernel, &[x.buffer(), out.buffer()], rows, cols)
+        let (rows, cols) = rows_and_output(&what, x, ("out", out))?;
+        let buffers = [x.buffer(), out.buffer()];
+        let (kernel, params) = (self.kernels.get(kind), Words::new([rows, cols]));
+        launch(batch, kernel, &buffers, &params, Grid::Groups(rows))
     }
 
     /// Records `out[i] = argmax_j X[i, j]` (the smallest such j) for X `[n, d]`, out `[n]`.
     pub fn argmax_rows(&self, batch: &mut Batch, x: &Tensor<T>, out: &Tensor<u32>) -> Result<()> {
-        let (rows, cols) = check("reduce argmax", x, out)?;
-        launch(batch, &self.argmax, &[x.buffer(), out.buffer()], rows, cols)
+        let (rows, cols) = rows_and_output("reduce argmax", x, ("out", out))?;
+        let buffers = [x.buffer(), out.buffer()];
+        let params = Words::new([rows, cols]);
+        launch(batch, &self.argmax, &buffers, &params, Grid::Groups(rows))
     }
-}
-
-fn check<T: Real, U: Element>(
-    what: &str,
-    x: &Tensor<T>,
-    out: &Tensor<U>,
-) -> Result<(usize, usize)> {
-    let (rows, cols) = x.dims2(&format!("{what}: x"))?;
-    // The shader indexes elements with u32.
-    if rows.saturating_mul(cols) > u32::MAX as usize {
-        bail!("{what}: x of shape {:?} exceeds 32-bit indexing", x.shape());
-    }
-    if out.shape() != [rows] {
-        bail!(GpuError::Shape(format!(
-            "{what}: x has shape {:?}, so out must have shape [{rows}], but it has shape {:?}",
-            x.shape(),
-            out.shape()
-        )));
-    }
-    Ok((rows, cols))
-}
-
-/// One workgroup per row, spread over x and y by grid_1d.
-fn launch(
-    batch: &mut Batch,
-    kernel: &Kernel,
-    buffers: &[&wgpu::Buffer],
-    rows: usize,
-    cols: usize,
-) -> Result<()> {
-    let params = Params {
-        rows: rows as u32,
-        cols: cols as u32,
-        _pad0: 0,
-        _pad1: 0,
-    };
-    let groups = grid_1d(batch.gpu(), rows as u64)?;
-    batch.dispatch(kernel, buffers, Some(&params), groups)
 }

@@ -23,35 +23,26 @@ macro_rules! shader {
 /// `prefix:` adds declarations between the prelude and the body (the Gram family's input
 /// type), and `name:` then gives the instantiation its own name.
 macro_rules! family {
-    ($ident:ident, $family:literal, f32, trusted: $trusted:expr) => {
-        family!($ident, $family, f32, prefix: "", name: concat!($family, "_f32"), trusted: $trusted);
+    (@features f32) => {
+        NONE
     };
-    ($ident:ident, $family:literal, f64, trusted: $trusted:expr) => {
-        family!($ident, $family, f64, prefix: "", name: concat!($family, "_f64"), trusted: $trusted);
+    (@features f64) => {
+        F64
     };
-    ($ident:ident, $family:literal, f32, prefix: $prefix:literal, name: $name:expr, trusted: $trusted:expr) => {
+    ($ident:ident, $family:literal, $precision:ident, trusted: $trusted:expr) => {
+        family!($ident, $family, $precision, prefix: "",
+            name: concat!($family, "_", stringify!($precision)), trusted: $trusted);
+    };
+    ($ident:ident, $family:literal, $precision:ident, prefix: $prefix:literal, name: $name:expr, trusted: $trusted:expr) => {
         pub static $ident: Shader = Shader {
             name: $name,
             source: concat!(
-                include_str!("../../shaders/prelude_f32.wgsl"),
+                include_str!(concat!("../../shaders/prelude_", stringify!($precision), ".wgsl")),
                 include_str!("../../shaders/common.wgsl"),
                 $prefix,
                 include_str!(concat!("../../shaders/", $family, ".wgsl"))
             ),
-            features: NONE,
-            trusted: $trusted,
-        };
-    };
-    ($ident:ident, $family:literal, f64, prefix: $prefix:literal, name: $name:expr, trusted: $trusted:expr) => {
-        pub static $ident: Shader = Shader {
-            name: $name,
-            source: concat!(
-                include_str!("../../shaders/prelude_f64.wgsl"),
-                include_str!("../../shaders/common.wgsl"),
-                $prefix,
-                include_str!(concat!("../../shaders/", $family, ".wgsl"))
-            ),
-            features: F64,
+            features: family!(@features $precision),
             trusted: $trusted,
         };
     };

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use super::launch::{kernels, launch, Grid, Words};
 use super::real::{check_u32_index, Real};
-use crate::gpu::{grid_1d, Batch, Element, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{Batch, Element, Gpu, GpuError, Kernel, Tensor};
 
 /// Gershgorin proxies of a (normalised) Gram matrix Ĝ, named as in the output files.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -23,13 +24,6 @@ pub struct GershgorinProxies {
     pub gershgorin_lower: f64,
     /// max_i (Ĝ_ii + R_i): every eigenvalue is at most this.
     pub gershgorin_upper: f64,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
-    n: u32,
-    _pad: [u32; 3],
 }
 
 pub struct SymStats<T: Real> {
@@ -53,9 +47,10 @@ fn square<T: Element>(what: &str, a: &Tensor<T>) -> Result<usize> {
 
 impl<T: Real> SymStats<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let [row_stats, row_diff_sq] = kernels(gpu, T::SYMSTATS, ["row_stats", "row_diff_sq"])?;
         Ok(SymStats {
-            row_stats: gpu.kernel(T::SYMSTATS, "row_stats", &[])?,
-            row_diff_sq: gpu.kernel(T::SYMSTATS, "row_diff_sq", &[])?,
+            row_stats,
+            row_diff_sq,
             _element: PhantomData,
         })
     }
@@ -74,17 +69,10 @@ impl<T: Real> SymStats<T> {
                 stats.shape()
             )));
         }
-        let groups = grid_1d(batch.gpu(), n as u64)?;
-        let params = Params {
-            n: n as u32,
-            _pad: [0; 3],
-        };
-        batch.dispatch(
-            &self.row_stats,
-            &[a.buffer(), stats.buffer()],
-            Some(&params),
-            groups,
-        )
+        // One workgroup per row; the params are n.
+        let buffers = [a.buffer(), stats.buffer()];
+        let params = Words::new([n]);
+        launch(batch, &self.row_stats, &buffers, &params, Grid::Groups(n))
     }
 
     /// out[i] = Σ_j (A_ij - B_ij)².
@@ -104,17 +92,9 @@ impl<T: Real> SymStats<T> {
                 out.shape()
             )));
         }
-        let groups = grid_1d(batch.gpu(), n as u64)?;
-        let params = Params {
-            n: n as u32,
-            _pad: [0; 3],
-        };
-        batch.dispatch(
-            &self.row_diff_sq,
-            &[a.buffer(), b.buffer(), out.buffer()],
-            Some(&params),
-            groups,
-        )
+        let buffers = [a.buffer(), b.buffer(), out.buffer()];
+        let params = Words::new([n]);
+        launch(batch, &self.row_diff_sq, &buffers, &params, Grid::Groups(n))
     }
 
     /// The Gershgorin proxies of A in one GPU pass.

@@ -19,8 +19,9 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::real::{self, distinct, matrix_dims, Real, RealPair};
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use super::launch::{kernels, launch, Grid};
+use super::real::{self, distinct, matrix_dims, Named, Real, RealPair};
+use crate::gpu::{groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// The most workgroups the first stage of a dot product uses (its partial sums are the
 /// scratch tensor). With 256 invocations each, a vector of 25 million elements gives each
@@ -80,8 +81,6 @@ pub struct VectorOps<T: Real> {
     gemv_t: Arc<Kernel>,
     set_row: Arc<Kernel>,
     get_row: Arc<Kernel>,
-    /// Invocations per workgroup, read from the shader.
-    wg: u32,
     /// `MAX_PARTIALS` partial sums. Shared by every dot product this object records:
     /// launches run in recording and submission order, so a second dot product's first
     /// stage cannot overwrite partials before the first one's second stage has read them.
@@ -92,21 +91,34 @@ impl<T: Real> VectorOps<T> {
     /// Builds the kernels. For f64, fails with an error naming `SHADER_F64` and the
     /// adapter when the adapter lacks it (callers then fall back to f32).
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let k = |entry: &str| gpu.kernel(T::VECTOR, entry, &[]);
-        let axpy = k("vector_axpy")?;
-        let wg = axpy.workgroup_size[0];
+        let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_n, gemv_t, set_row, get_row] =
+            kernels(
+                gpu,
+                T::VECTOR,
+                [
+                    "vector_axpy",
+                    "vector_scale",
+                    "vector_copy",
+                    "vector_dot_partials",
+                    "vector_sum_sq_partials",
+                    "vector_finish",
+                    "vector_gemv_n",
+                    "vector_gemv_t",
+                    "vector_set_row",
+                    "vector_get_row",
+                ],
+            )?;
         Ok(VectorOps {
             axpy,
-            scale: k("vector_scale")?,
-            copy: k("vector_copy")?,
-            dot_partials: k("vector_dot_partials")?,
-            sum_sq_partials: k("vector_sum_sq_partials")?,
-            finish: k("vector_finish")?,
-            gemv_n: k("vector_gemv_n")?,
-            gemv_t: k("vector_gemv_t")?,
-            set_row: k("vector_set_row")?,
-            get_row: k("vector_get_row")?,
-            wg,
+            scale,
+            copy,
+            dot_partials,
+            sum_sq_partials,
+            finish,
+            gemv_n,
+            gemv_t,
+            set_row,
+            get_row,
             scratch: Tensor::zeros(gpu, &[MAX_PARTIALS])?,
         })
     }
@@ -114,20 +126,20 @@ impl<T: Real> VectorOps<T> {
     /// `y += alpha * x`.
     pub fn axpy(&self, batch: &mut Batch, alpha: f64, x: &Tensor<T>, y: &Tensor<T>) -> Result<()> {
         let what = "vector axpy";
-        let n = same_len(what, "x", x, "y", y)?;
-        distinct(what, "x", x, "y", y)?;
+        let n = same_len(what, ("x", x), ("y", y))?;
+        distinct(what, ("x", x), ("y", y))?;
         self.elementwise(batch, &self.axpy, &[x.buffer(), y.buffer()], n, alpha)
     }
 
     /// `x *= alpha`, in place. (alpha = 0 turns NaN into NaN, as in IEEE arithmetic.)
     pub fn scale(&self, batch: &mut Batch, alpha: f64, x: &Tensor<T>) -> Result<()> {
-        let n = vector_len("vector scale", "x", x)?;
+        let n = vector_len("vector scale", ("x", x))?;
         self.elementwise(batch, &self.scale, &[x.buffer()], n, alpha)
     }
 
     /// `y = x`. Copying a tensor onto itself records nothing.
     pub fn copy(&self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>) -> Result<()> {
-        let n = same_len("vector copy", "x", x, "y", y)?;
+        let n = same_len("vector copy", ("x", x), ("y", y))?;
         if std::ptr::eq(x, y) {
             return Ok(());
         }
@@ -144,10 +156,10 @@ impl<T: Real> VectorOps<T> {
         out: &Tensor<T>,
     ) -> Result<()> {
         let what = "vector dot";
-        let n = same_len(what, "x", x, "y", y)?;
+        let n = same_len(what, ("x", x), ("y", y))?;
         scalar_out(what, out)?;
-        distinct(what, "x", x, "out", out)?;
-        distinct(what, "y", y, "out", out)?;
+        distinct(what, ("x", x), ("out", out))?;
+        distinct(what, ("y", y), ("out", out))?;
         self.two_stage(
             batch,
             &self.dot_partials,
@@ -162,9 +174,9 @@ impl<T: Real> VectorOps<T> {
     /// so entries beyond ~1e19 (f32) or ~1e154 (f64) overflow to an infinite norm.
     pub fn nrm2(&self, batch: &mut Batch, x: &Tensor<T>, out: &Tensor<T>) -> Result<()> {
         let what = "vector nrm2";
-        let n = vector_len(what, "x", x)?;
+        let n = vector_len(what, ("x", x))?;
         scalar_out(what, out)?;
-        distinct(what, "x", x, "out", out)?;
+        distinct(what, ("x", x), ("out", out))?;
         self.two_stage(batch, &self.sum_sq_partials, &[x.buffer()], n, true, out)
     }
 
@@ -232,8 +244,8 @@ impl<T: Real> VectorOps<T> {
                 y.shape()
             )));
         }
-        distinct(what, "A", a, "y", y)?;
-        distinct(what, "x", x, "y", y)?;
+        distinct(what, ("A", a), ("y", y))?;
+        distinct(what, ("x", x), ("y", y))?;
         let sizes = VectorSizes {
             n: n as u32,
             rows: rows as u32,
@@ -242,11 +254,9 @@ impl<T: Real> VectorOps<T> {
         let params = params::<T>(sizes, alpha, beta);
         let buffers = [x.buffer(), a.buffer(), y.buffer()];
         if trans {
-            let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
-            batch.dispatch(&self.gemv_t, &buffers, Some(&params), groups)
+            launch(batch, &self.gemv_t, &buffers, &params, Grid::Elements(n))
         } else {
-            let groups = grid_1d(batch.gpu(), rows as u64)?;
-            batch.dispatch(&self.gemv_n, &buffers, Some(&params), groups)
+            launch(batch, &self.gemv_n, &buffers, &params, Grid::Groups(rows))
         }
     }
 
@@ -258,21 +268,8 @@ impl<T: Real> VectorOps<T> {
         row: usize,
         x: &Tensor<T>,
     ) -> Result<()> {
-        let what = "vector set_row";
-        let n = self.check_row(what, a, row, x)?;
-        let sizes = VectorSizes {
-            n: n as u32,
-            row: row as u32,
-            ..Default::default()
-        };
-        let params = params::<T>(sizes, 0.0, 0.0);
-        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
-        batch.dispatch(
-            &self.set_row,
-            &[x.buffer(), a.buffer()],
-            Some(&params),
-            groups,
-        )
+        let n = self.check_row("vector set_row", a, row, x)?;
+        self.row_copy(batch, &self.set_row, &[x.buffer(), a.buffer()], n, row)
     }
 
     /// `x = A[row, :]` for A `[m, n]` and x of n elements.
@@ -283,21 +280,26 @@ impl<T: Real> VectorOps<T> {
         row: usize,
         x: &Tensor<T>,
     ) -> Result<()> {
-        let what = "vector get_row";
-        let n = self.check_row(what, a, row, x)?;
+        let n = self.check_row("vector get_row", a, row, x)?;
+        self.row_copy(batch, &self.get_row, &[a.buffer(), x.buffer()], n, row)
+    }
+
+    /// set_row or get_row: one invocation per element of row `row` (n elements).
+    fn row_copy(
+        &self,
+        batch: &mut Batch,
+        kernel: &Kernel,
+        buffers: &[&wgpu::Buffer],
+        n: usize,
+        row: usize,
+    ) -> Result<()> {
         let sizes = VectorSizes {
             n: n as u32,
             row: row as u32,
             ..Default::default()
         };
         let params = params::<T>(sizes, 0.0, 0.0);
-        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
-        batch.dispatch(
-            &self.get_row,
-            &[a.buffer(), x.buffer()],
-            Some(&params),
-            groups,
-        )
+        launch(batch, kernel, buffers, &params, Grid::Elements(n))
     }
 
     fn check_row(&self, what: &str, a: &Tensor<T>, row: usize, x: &Tensor<T>) -> Result<usize> {
@@ -315,7 +317,7 @@ impl<T: Real> VectorOps<T> {
                 x.shape()
             )));
         }
-        distinct(what, "A", a, "x", x)?;
+        distinct(what, ("A", a), ("x", x))?;
         Ok(n)
     }
 
@@ -333,8 +335,7 @@ impl<T: Real> VectorOps<T> {
             ..Default::default()
         };
         let params = params::<T>(sizes, alpha, 0.0);
-        let groups = grid_1d(batch.gpu(), groups_for(n, self.wg))?;
-        batch.dispatch(kernel, buffers, Some(&params), groups)
+        launch(batch, kernel, buffers, &params, Grid::Elements(n))
     }
 
     /// Stage 1: `partials` workgroups write their sums into the scratch tensor (a
@@ -349,7 +350,7 @@ impl<T: Real> VectorOps<T> {
         out: &Tensor<T>,
     ) -> Result<()> {
         // At least one workgroup, so that an empty vector still writes a 0 partial.
-        let partials = groups_for(n, self.wg).clamp(1, MAX_PARTIALS as u64);
+        let partials = groups_for(n, stage1.workgroup_size[0]).clamp(1, MAX_PARTIALS as u64);
         let sizes = VectorSizes {
             n: n as u32,
             count: partials as u32,
@@ -374,18 +375,12 @@ impl<T: Real> VectorOps<T> {
 /// sum must not wrap in u32.
 const MAX_LEN: usize = u32::MAX as usize - MAX_PARTIALS * 1024;
 
-fn vector_len<T: Real>(what: &str, name: &str, t: &Tensor<T>) -> Result<usize> {
-    real::vector_len(what, name, t, MAX_LEN)
+fn vector_len<T: Real>(what: &str, t: Named<T>) -> Result<usize> {
+    real::vector_len(what, t, MAX_LEN)
 }
 
-fn same_len<T: Real>(
-    what: &str,
-    a_name: &str,
-    a: &Tensor<T>,
-    b_name: &str,
-    b: &Tensor<T>,
-) -> Result<usize> {
-    real::same_len(what, a_name, a, b_name, b, MAX_LEN)
+fn same_len<T: Real>(what: &str, a: Named<T>, b: Named<T>) -> Result<usize> {
+    real::same_len(what, a, b, MAX_LEN)
 }
 
 fn scalar_out<T: Real>(what: &str, out: &Tensor<T>) -> Result<()> {

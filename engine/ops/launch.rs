@@ -1,0 +1,121 @@
+//! What every wrapper does to launch a kernel, written once: build the family's kernels,
+//! lay out the params the shader declares, and dispatch over a `grid_1d` grid. The
+//! buffers go in the order of the shader's bindings; `Batch::dispatch` checks them
+//! against naga's reflection.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use super::real::RealPair;
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, Kernel, Shader};
+
+/// The params of a family whose WGSL `Params` holds up to four u32 (sizes, indices,
+/// flags), in declaration order, padded to 16 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct Words {
+    words: [u32; 4],
+}
+
+impl Words {
+    /// `values` in the order the shader's `Params` declares them, the rest 0. The
+    /// wrappers check beforehand that every value fits the shader's u32 arithmetic.
+    pub fn new<const N: usize>(values: [usize; N]) -> Self {
+        const { assert!(N <= 4, "a Words params struct holds four u32") };
+        let mut words = [0; 4];
+        for (word, value) in words.iter_mut().zip(values) {
+            *word = value as u32;
+        }
+        Words { words }
+    }
+}
+
+/// The params of a family whose WGSL `Params` holds up to four u32 and then `Real`
+/// scalars at byte 16 (a multiple of 8, as f64 needs), filled through [`RealPair`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct WordsAndReals {
+    words: Words,
+    reals: RealPair,
+}
+
+const _: () = assert!(std::mem::offset_of!(WordsAndReals, reals) == 16);
+
+impl WordsAndReals {
+    /// `values` as in [`Words::new`], then the scalars in the precision's layout.
+    pub fn new<const N: usize>(values: [usize; N], reals: RealPair) -> Self {
+        WordsAndReals {
+            words: Words::new(values),
+            reals,
+        }
+    }
+}
+
+/// How a launch's workgroups cover its work, laid out over x and y by `grid_1d`.
+#[derive(Clone, Copy, Debug)]
+pub enum Grid {
+    /// One invocation per element, in workgroups of the size the kernel's shader declares.
+    Elements(usize),
+    /// One workgroup per item (a row, a matrix, a tile).
+    Groups(usize),
+}
+
+/// Records one launch of `kernel` with the shader's `params` over `grid`.
+pub fn launch<P: bytemuck::Pod>(
+    batch: &mut Batch,
+    kernel: &Kernel,
+    buffers: &[&wgpu::Buffer],
+    params: &P,
+    grid: Grid,
+) -> Result<()> {
+    let groups = match grid {
+        Grid::Elements(len) => groups_for(len, kernel.workgroup_size[0]),
+        Grid::Groups(count) => count as u64,
+    };
+    let workgroups = grid_1d(batch.gpu(), groups)?;
+    batch.dispatch(kernel, buffers, Some(params), workgroups)
+}
+
+/// The kernels of `entries`, in order, of one shader built without overrides.
+pub fn kernels<const N: usize>(
+    gpu: &Gpu,
+    shader: &'static Shader,
+    entries: [&str; N],
+) -> Result<[Arc<Kernel>; N]> {
+    let built = entries
+        .iter()
+        .map(|entry| gpu.kernel(shader, entry, &[]))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(built
+        .try_into()
+        .unwrap_or_else(|_| unreachable!("one kernel per entry point")))
+}
+
+/// One kernel per value of a vocabulary (a loss, a layout, a reduction), built once.
+pub struct KernelsBy<K> {
+    kernels: Vec<(K, Arc<Kernel>)>,
+}
+
+impl<K: Copy + PartialEq + std::fmt::Debug> KernelsBy<K> {
+    /// `build` makes the kernel of each key, usually the entry point with the key's
+    /// override value.
+    pub fn new(
+        keys: impl IntoIterator<Item = K>,
+        mut build: impl FnMut(K) -> Result<Arc<Kernel>>,
+    ) -> Result<Self> {
+        let kernels = keys
+            .into_iter()
+            .map(|key| Ok((key, build(key)?)))
+            .collect::<Result<_>>()?;
+        Ok(KernelsBy { kernels })
+    }
+
+    /// The kernel of `key`; every key of the vocabulary was built by `new`.
+    pub fn get(&self, key: K) -> &Kernel {
+        match self.kernels.iter().find(|(k, _)| *k == key) {
+            Some((_, kernel)) => kernel,
+            None => unreachable!("no kernel built for {key:?}"),
+        }
+    }
+}
