@@ -72,52 +72,8 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> taus: array<Real>;
 @group(0) @binding(8) var<storage, read_write> step: array<u32>;
 
-// A power of two, for the tree reduction.
-const WG: u32 = 256u;
-
-var<workgroup> partial: array<Real, WG>;
-
-// Sum of `value` over the workgroup, returned to every invocation. Every invocation
-// must call it (it has barriers). The first barrier keeps a previous call's readers of
-// partial[0] ahead of this call's writers.
-fn workgroup_sum(lid: u32, value: Real) -> Real {
-    workgroupBarrier();
-    partial[lid] = value;
-    workgroupBarrier();
-    for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-        if lid < stride {
-            partial[lid] += partial[lid + stride];
-        }
-        workgroupBarrier();
-    }
-    return partial[0];
-}
-
-// sqrt of a sum of squares (v >= 0, or NaN) from an f32 sqrt refined by two Newton
-// steps (HLSL has no f64 sqrt; in f32 the steps change at most the last bit). v is
-// first scaled by powers of 4 into f32's range: 0 gives 0, inf inf, NaN NaN.
-fn root(v_in: Real) -> Real {
-    if v_in == Real(0.0) {
-        return v_in;
-    }
-    var v = v_in;
-    var scale = Real(1.0);
-    for (var k = 0u; k < 20u && v > Real(1e30); k++) {
-        v *= Real(8.673617379884035e-19); // 2^-60
-        scale *= Real(1073741824.0); // 2^30
-    }
-    for (var k = 0u; k < 20u && v < Real(1e-30); k++) {
-        v *= Real(1152921504606846976.0); // 2^60
-        scale *= Real(9.313225746154785e-10); // 2^-30
-    }
-    if v > Real(1e30) {
-        return v_in; // inf
-    }
-    var g = Real(sqrt(f32(v)));
-    g = Real(0.5) * (g + v / g);
-    g = Real(0.5) * (g + v / g);
-    return g * scale;
-}
+// Invocations per workgroup: the reduction's (shaders/common.wgsl).
+const WG: u32 = REDUCTION_WG;
 
 @compute @workgroup_size(WG)
 fn tridiagonalize(id: Invocation) {
@@ -152,10 +108,10 @@ fn tridiagonalize(id: Invocation) {
             scratch[vb + i] = xi;
             ss += xi * xi;
         }
-        let sigma = workgroup_sum(id.lid, ss);
+        let sigma = sum_over_workgroup(id.lid, ss);
         // Every invocation forms the reflector from the same values.
         let x0 = work[col];
-        let xnorm = root(sigma);
+        let xnorm = real_sqrt(sigma);
         let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
         var tau = Real(0.0);
         if xnorm != Real(0.0) {
@@ -181,7 +137,7 @@ fn tridiagonalize(id: Invocation) {
             scratch[pb + i] = p;
             pv += p * scratch[vb + i];
         }
-        let half_k = Real(0.5) * tau * workgroup_sum(id.lid, pv);
+        let half_k = Real(0.5) * tau * sum_over_workgroup(id.lid, pv);
         // w = p - K v, by the invocation that wrote p[i].
         for (var i = id.lid; i < m; i += WG) {
             scratch[pb + i] -= half_k * scratch[vb + i];
@@ -269,7 +225,7 @@ fn reflect(id: Invocation) {
             vecs[wb + i] = p;
             pv += p * vecs[vb_prev + i];
         }
-        let half_k = Real(0.5) * tau_prev * workgroup_sum(id.lid, pv);
+        let half_k = Real(0.5) * tau_prev * sum_over_workgroup(id.lid, pv);
         for (var i = k + id.lid; i < n; i += WG) {
             vecs[wb + i] -= half_k * vecs[vb_prev + i];
         }
@@ -290,7 +246,7 @@ fn reflect(id: Invocation) {
         vecs[vb + i] = xi;
         ss += xi * xi;
     }
-    let sigma = workgroup_sum(id.lid, ss);
+    let sigma = sum_over_workgroup(id.lid, ss);
     let dk = work[base + k * n + k] - Real(2.0) * vk * wk;
     if k + 1u >= n {
         if id.lid == 0u {
@@ -304,7 +260,7 @@ fn reflect(id: Invocation) {
     if k >= 1u {
         x0 -= vecs[vb_prev + k + 1u] * wk + vecs[wb + k + 1u] * vk;
     }
-    let xnorm = root(sigma);
+    let xnorm = real_sqrt(sigma);
     let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
     var tau = Real(0.0);
     if xnorm != Real(0.0) {
@@ -358,12 +314,12 @@ fn update(id: Invocation) {
         }
     }
     workgroupBarrier();
-    partial[id.lid] = acc;
+    reduction_scratch[id.lid] = acc;
     workgroupBarrier();
     if id.lid < COLS && col < n {
         var sum = Real(0.0);
         for (var g = 0u; g < WG / COLS; g++) {
-            sum += partial[g * COLS + id.lid];
+            sum += reduction_scratch[g * COLS + id.lid];
         }
         psum[mat * CHUNKS * n + id.wg.y * n + col] = sum;
     }

@@ -4,12 +4,7 @@
 # .gpubin/wideprobe (a release build), .gpudata (CIFAR-10 data_batch_1.bin).
 #   source .gl/activate; bash benches/device/baseline.sh      (writes $OUT/*.log)
 set -u
-B=${B:-./.gpubin/wideprobe}
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-export WIDEPROBE_DATA=$PWD/.gpudata PYTHONUNBUFFERED=1
-step() { echo "== $*"; local t0=$(date +%s%N); timeout "${LIMIT:-90}" "$@"; echo "rc $? wall $(( ($(date +%s%N) - t0) / 1000000 )) ms"; }
-date -u; nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
+. "$(dirname "$0")/common.sh"
 $B info 2>&1 | head -20
 step $B bench matmul --m 4096 --n 4096 --k 4096 --variant tiled --repeat 20
 step python3 benches/torch_matmul.py 4096 4096 4096 20

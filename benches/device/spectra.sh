@@ -3,12 +3,7 @@
 # Carried: .gl (../shared/tools/gpu-prep), .gpubin/wideprobe (release build), .gpudata
 # (CIFAR-10 data_batch_1.bin).   source .gl/activate; bash benches/device/spectra.sh
 set -u
-B=${B:-./.gpubin/wideprobe}
-OUT=${OUT:-/tmp/out}
-mkdir -p "$OUT"
-export WIDEPROBE_DATA=$PWD/.gpudata PYTHONUNBUFFERED=1
-step() { echo "== $*"; local t0=$(date +%s%N); timeout "${LIMIT:-90}" "$@"; echo "rc $? wall $(( ($(date +%s%N) - t0) / 1000000 )) ms"; }
-date -u; nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv,noheader
+. "$(dirname "$0")/common.sh"
 LIMIT=150 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype float64 --repeat 3 --bin $B --method dense
 LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --repeat 3 --bin $B --method dense
 step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos

@@ -43,6 +43,8 @@ pub enum Precision {
 }
 
 impl Precision {
+    pub const ALL: [Precision; 3] = [Precision::Auto, Precision::F32, Precision::F64];
+
     /// The precision that will actually run on `gpu`; an explicit `F64` on an adapter
     /// without SHADER_F64 is an error rather than a silent downgrade.
     pub fn resolve(self, gpu: &Gpu) -> Result<Precision> {
@@ -69,12 +71,7 @@ impl Precision {
 impl FromStr for Precision {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(Precision::Auto),
-            "f32" => Ok(Precision::F32),
-            "f64" => Ok(Precision::F64),
-            _ => bail!("unknown precision `{s}`: use auto, f32 or f64"),
-        }
+        crate::ops::parse_name("precision", s, &Precision::ALL, Precision::name)
     }
 }
 
@@ -196,12 +193,12 @@ impl SpectrumMethod {
 impl FromStr for SpectrumMethod {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        match s {
-            "auto" => Ok(SpectrumMethod::Auto),
-            "lanczos" => Ok(SpectrumMethod::Lanczos),
-            "dense" => Ok(SpectrumMethod::Dense),
-            _ => bail!("unknown spectrum method `{s}`: use auto, lanczos or dense"),
-        }
+        crate::ops::parse_name(
+            "spectrum method",
+            s,
+            &SpectrumMethod::ALL,
+            SpectrumMethod::name,
+        )
     }
 }
 
