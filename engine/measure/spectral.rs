@@ -210,7 +210,7 @@ impl SpectralOps {
             fcn,
             cache,
             method,
-            self.precision,
+            (self.precision, self.method),
             options,
         )
     }

@@ -20,7 +20,8 @@ use super::fcn::{
 };
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
-    lanczos, DenseMatrix, LanczosOptions, Precision, Real, SpectrumResult, SymmetricOperator,
+    lanczos, matrix_spectrum, DenseMatrix, LanczosOptions, Precision, Real, SpectrumMethod,
+    SpectrumResult, SymmetricOperator,
 };
 use crate::ops::gram::Gram;
 use crate::ops::ntk::NtkOps;
@@ -220,8 +221,9 @@ pub struct NtkSpectrum {
     pub precision: Precision,
 }
 
-/// Extreme eigenvalues of the empirical NTK at `fcn` / `cache`. `precision` is the
-/// resolved precision of spectral solves: for an f32 network, f64 applies to the explicit
+/// Extreme eigenvalues of the empirical NTK at `fcn` / `cache`; the explicit matrix's
+/// by `stored` (dense or Lanczos, [`SpectrumMethod::resolve`]), the matrix-free
+/// operator's by Lanczos. `precision` is the resolved precision of spectral solves: for an f32 network, f64 applies to the explicit
 /// route and the matrix-free route runs the network passes, hence the products, in f32;
 /// an f64 network computes both routes in f64 (and needs `vectors_f64`).
 #[allow(clippy::too_many_arguments)]
@@ -234,7 +236,7 @@ pub fn ntk_spectrum<N: Real>(
     fcn: &Fcn<N>,
     cache: &ForwardCache<N>,
     method: NtkMethod,
-    precision: Precision,
+    (precision, stored): (Precision, SpectrumMethod),
     options: &LanczosOptions,
 ) -> Result<NtkSpectrum> {
     let f64_kernel = precision == Precision::F64 || N::NEEDS_F64;
@@ -253,15 +255,14 @@ pub fn ntk_spectrum<N: Real>(
         (true, Some(v64)) => {
             let k = ntk_explicit::<N, f64>(gpu, ops, kernels, fcn, cache)?;
             let op = DenseMatrix::with_ops(k, v64.clone())?;
-            (lanczos(gpu, v64.clone(), &op, options)?, Precision::F64)
+            let spectrum = matrix_spectrum(gpu, v64.clone(), &op, stored, options)?;
+            (spectrum, Precision::F64)
         }
         _ => {
             let k = ntk_explicit::<N, f32>(gpu, ops, kernels, fcn, cache)?;
             let op = DenseMatrix::with_ops(k, vectors_f32.clone())?;
-            (
-                lanczos(gpu, vectors_f32.clone(), &op, options)?,
-                Precision::F32,
-            )
+            let spectrum = matrix_spectrum(gpu, vectors_f32.clone(), &op, stored, options)?;
+            (spectrum, Precision::F32)
         }
     };
     Ok(NtkSpectrum {

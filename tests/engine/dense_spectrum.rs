@@ -314,8 +314,28 @@ fn spectrum_method_parses_resolves_and_runs() {
         SpectrumMethod::Auto.resolve(gpu, 33, 4, &opts).unwrap(),
         SpectrumMethod::Dense
     );
+    // Above AUTO_DENSE_MAX_ORDER auto takes Lanczos even where the matrix would fit
+    // (1-byte elements keep it under lavapipe's binding limit).
+    let above = wideprobe::linalg::AUTO_DENSE_MAX_ORDER + 1;
+    assert_eq!(
+        SpectrumMethod::Auto.resolve(gpu, above, 1, &opts).unwrap(),
+        SpectrumMethod::Lanczos
+    );
+    // Below it, dense where the matrix fits one binding, else Lanczos.
+    let fits = 5000u64 * 5000 * 4 <= gpu.max_binding_bytes();
     assert_eq!(
         SpectrumMethod::Auto.resolve(gpu, 5000, 4, &opts).unwrap(),
+        if fits {
+            SpectrumMethod::Dense
+        } else {
+            SpectrumMethod::Lanczos
+        }
+    );
+    let beyond_binding = ((gpu.max_binding_bytes() / 8) as f64).sqrt() as usize + 1;
+    assert_eq!(
+        SpectrumMethod::Auto
+            .resolve(gpu, beyond_binding, 8, &opts)
+            .unwrap(),
         SpectrumMethod::Lanczos
     );
     assert!(SpectrumMethod::Dense

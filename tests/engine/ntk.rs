@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use wideprobe::gpu::{Batch, Tensor};
-use wideprobe::linalg::{lanczos, DenseMatrix, LanczosOptions, Precision, SymmetricOperator};
+use wideprobe::linalg::{
+    lanczos, DenseMatrix, LanczosOptions, Precision, SpectrumMethod, SymmetricOperator,
+};
 use wideprobe::nn::activation::Activation;
 use wideprobe::nn::fcn::forward_cached;
 use wideprobe::nn::ntk::{ntk_explicit, ntk_spectrum, NtkKernels, NtkMethod, NtkOperator};
@@ -190,7 +192,7 @@ fn explicit_and_matrix_free_ntk_have_the_same_extreme_eigenvalues() {
             &s.fcn,
             &cache,
             method,
-            precision,
+            (precision, SpectrumMethod::Auto),
             &options,
         )
         .unwrap()
@@ -199,6 +201,9 @@ fn explicit_and_matrix_free_ntk_have_the_same_extreme_eigenvalues() {
     let free = run(NtkMethod::MatrixFree);
     assert_eq!(run(NtkMethod::Auto).method, NtkMethod::Explicit);
     assert_eq!(free.method, NtkMethod::MatrixFree);
+    // The explicit matrix is stored, so auto solves it densely; the operator by Lanczos.
+    assert_eq!(explicit.spectrum.method, "dense");
+    assert_eq!(free.spectrum.method, "lanczos");
     // The reference: a dense f64 solve of J Jᵀ (all 39 eigenvalues via full Lanczos).
     let want = reference_ntk(&s);
     let order = s.n * 3;
