@@ -7,23 +7,6 @@ set -u
 LIMIT=150 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype float64 --repeat 3 --bin $B --method dense
 LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --repeat 3 --bin $B --method dense
 step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
-slice() {  # width depth n-list activation renormalize seeds
-cat > /tmp/slice.yaml <<YAML
-kind: conditioning_at_init
-dataset: cifar10
-precision: auto
-input_norm: sqrt_fan_in
-infinite_width: false
-grid:
-  width: $1
-  depth: $2
-  n: [$3]
-  activation: $4
-  renormalize: $5
-  seed: [$6]
-YAML
-rm -rf /tmp/slice; LIMIT=150 step $B run /tmp/slice.yaml --out /tmp/slice --offline
-}
 slice 2000 30 1000 relu_normalized true 0
 LIMIT=60 step python3 benches/torch_conditioning.py --data .gpudata --width 2000 --n 1000 --depth 30 --activation relu_normalized --renormalize true --seeds 1
 slice 2000 30 "100, 200, 500, 1000" relu_normalized true "0, 1"

@@ -116,20 +116,7 @@ pub fn dense_spectrum(
     precision: Precision,
     opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
-    fn run<T: Real>(
-        gpu: &Gpu,
-        n: usize,
-        data: &[f64],
-        opts: &LanczosOptions,
-    ) -> Result<SpectrumResult> {
-        let ops = std::sync::Arc::new(crate::ops::vector::VectorOps::<T>::new(gpu)?);
-        let op = DenseMatrix::<T>::from_host(gpu, n, data)?;
-        lanczos(gpu, ops, &op, opts)
-    }
-    match precision.resolve(gpu)? {
-        Precision::F64 => run::<f64>(gpu, n, data, opts),
-        _ => run::<f32>(gpu, n, data, opts),
-    }
+    spectrum_with_method(gpu, n, data, precision, SpectrumMethod::Lanczos, opts)
 }
 
 /// How the spectrum of a stored matrix is computed.
@@ -256,7 +243,11 @@ pub fn spectrum_with_method(
                 r.seconds = start.elapsed().as_secs_f64();
                 Ok(r)
             }
-            _ => dense_spectrum(gpu, n, data, T::PRECISION, opts),
+            _ => {
+                let ops = std::sync::Arc::new(crate::ops::vector::VectorOps::<T>::new(gpu)?);
+                let op = DenseMatrix::<T>::from_host(gpu, n, data)?;
+                lanczos(gpu, ops, &op, opts)
+            }
         }
     }
     match precision.resolve(gpu)? {
