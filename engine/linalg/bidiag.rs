@@ -19,11 +19,12 @@ use anyhow::{bail, Result};
 
 use super::lanczos::{
     convergence_floor, random_start, rounding_floor, Counters, EigenEstimate, KrylovBasis,
-    LanczosOptions, SpectrumResult,
+    LanczosOptions, SpectrumResult, MAX_BLOCK, MIN_BLOCK,
 };
 use super::tridiag::tridiag_eigen;
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::krylov::KrylovOps;
 use crate::ops::vector::VectorOps;
 
 /// A linear map F: Rᵈ -> Rⁿ given by its products, G = F Fᵀ (n x n).
@@ -96,37 +97,86 @@ impl<T: Real> Side<T> {
         Ok((side, note))
     }
 
-    /// Orthogonalises `next` against the first `count` basis vectors and reads its norm
-    /// back: the half-step's one submission and one readback.
-    fn norm_of_next(
+    /// Records one half-step's end: `next` orthogonalised against the first `count`
+    /// basis vectors, its norm into `coef[slot]` and, unless the basis is full at `row`,
+    /// next / norm as the current direction, stored as basis row `row`. The norm stays
+    /// on the device: no readback.
+    fn record_half_step(
         &self,
-        gpu: &Gpu,
-        ops: &VectorOps<T>,
-        mut batch: Batch,
-        count: usize,
-        norm: &Tensor<T>,
-        counters: &mut Counters,
-    ) -> Result<f64> {
-        self.basis.orthogonalize(&mut batch, &self.next, count)?;
-        ops.nrm2(&mut batch, &self.next, norm)?;
-        batch.submit()?;
-        counters.submissions += 1;
-        counters.readbacks += 1;
-        Ok(norm.to_vec(gpu)?[0].to_f64())
-    }
-
-    /// Records next / `norm` as the new current direction, stored as basis vector `index`.
-    fn advance(
-        &mut self,
+        k: &Kernels<T>,
         batch: &mut Batch,
-        ops: &VectorOps<T>,
-        norm: f64,
-        index: usize,
+        count: usize,
+        slot: usize,
+        row: usize,
     ) -> Result<()> {
-        ops.scale(batch, 1.0 / norm, &self.next)?;
-        std::mem::swap(&mut self.current, &mut self.next);
-        self.basis.store(batch, index, &self.current)
+        let size = std::mem::size_of::<T>() as u64;
+        self.basis.orthogonalize(batch, &self.next, count)?;
+        k.vectors.nrm2(batch, &self.next, &k.norm)?;
+        batch.copy_region(
+            k.norm.buffer(),
+            0,
+            k.coef.buffer(),
+            slot as u64 * size,
+            size,
+        );
+        if row < self.basis.capacity {
+            k.krylov.normalize(
+                batch,
+                &self.next,
+                &k.norm,
+                0,
+                &self.current,
+                &self.basis.v,
+                row,
+            )?;
+        }
+        Ok(())
     }
+}
+
+/// The kernels and device scalars of one run: α of block step s lands in coef[s], β in
+/// coef[MAX_BLOCK + s].
+struct Kernels<T: Real> {
+    vectors: Arc<VectorOps<T>>,
+    krylov: KrylovOps<T>,
+    norm: Tensor<T>,
+    coef: Tensor<T>,
+}
+
+impl<T: Real> Kernels<T> {
+    fn new(gpu: &Gpu, vectors: Arc<VectorOps<T>>) -> Result<Self> {
+        Ok(Kernels {
+            vectors,
+            krylov: KrylovOps::new(gpu)?,
+            norm: Tensor::zeros(gpu, &[1])?,
+            coef: Tensor::zeros(gpu, &[2 * MAX_BLOCK])?,
+        })
+    }
+}
+
+/// Records steps `first .. first + steps` (both half-steps each), stopping where a
+/// basis is full (the host stops there too).
+fn record_block<T: Real>(
+    batch: &mut Batch,
+    k: &Kernels<T>,
+    factor: &dyn FactorOperator<T>,
+    (u, v): (&Side<T>, &Side<T>),
+    first: usize,
+    steps: usize,
+) -> Result<()> {
+    for s in 0..steps {
+        let step = first + s;
+        // α v = Fᵀ u - β v_prev; the β term is removed by full reorthogonalisation.
+        factor.apply_transpose(batch, &u.current, &v.next)?;
+        v.record_half_step(k, batch, step.min(v.basis.capacity), s, step)?;
+        if step == v.basis.capacity {
+            return Ok(());
+        }
+        // β u' = F v - α u, likewise.
+        factor.apply(batch, &v.current, &u.next)?;
+        u.record_half_step(k, batch, step + 1, MAX_BLOCK + s, step + 1)?;
+    }
+    Ok(())
 }
 
 /// Both sides for at most `max_steps` steps, u starting from a random unit vector drawn
@@ -145,8 +195,9 @@ fn sides<T: Real>(
     Ok((u, v, note_u.into_iter().chain(note_v).collect()))
 }
 
-/// Extreme eigenvalues of F Fᵀ by Golub–Kahan–Lanczos bidiagonalisation of F.
-/// Tolerances in `opts` are relative to the eigenvalues of F Fᵀ.
+/// Extreme eigenvalues of F Fᵀ by Golub–Kahan–Lanczos bidiagonalisation of F, blocks
+/// of 8 to 64 steps per submission with α and β kept on the device (one readback per
+/// block). Tolerances in `opts` are relative to the eigenvalues of F Fᵀ.
 pub fn golub_kahan<T: Real>(
     gpu: &Gpu,
     ops: Arc<VectorOps<T>>,
@@ -162,8 +213,8 @@ pub fn golub_kahan<T: Real>(
     // ends by itself after min(n, d) steps (one more α half-step when n > d finds the
     // null space of Fᵀ, i.e. the zero eigenvalues of F Fᵀ).
     let max_steps = opts.max_iter.unwrap_or(n).clamp(1, n.min(d) + 1);
-    let (mut u, mut v, mut notes) = sides(gpu, &ops, (n, d), max_steps, opts.seed)?;
-    let norm = Tensor::<T>::zeros(gpu, &[1])?;
+    let (u, v, mut notes) = sides(gpu, &ops, (n, d), max_steps, opts.seed)?;
+    let k = Kernels::new(gpu, ops)?;
     let estimates = Estimates::new((n, d), opts, T::UNIT_ROUNDOFF);
     // Off-diagonals of the augmented tridiagonal: α₁, β₂, α₂, β₃, ...
     let mut off: Vec<f64> = Vec::new();
@@ -171,60 +222,59 @@ pub fn golub_kahan<T: Real>(
     let negligible = |x: f64, sigma_max: f64| {
         x == 0.0 || x <= 16.0 * T::UNIT_ROUNDOFF * (n.max(d) as f64).sqrt() * sigma_max
     };
-    let mut next_check = 10;
     let mut counters = Counters::default();
     let mut batch = Batch::new(gpu);
     u.basis.store(&mut batch, 0, &u.current)?;
-    for step in 0..max_steps {
-        // α v = Fᵀ u - β v_prev; the β term is removed by full reorthogonalisation.
-        factor.apply_transpose(&mut batch, &u.current, &v.next)?;
-        let count = step.min(v.basis.capacity);
-        let a = v.norm_of_next(gpu, &ops, batch, count, &norm, &mut counters)?;
-        check_finite(a, "alpha", step, factor)?;
-        if negligible(a, sigma_max) {
-            // Fᵀ u is in span(V): the Krylov space is exhausted and the tridiagonal
-            // (ending with a β, odd order) is exact for it, a zero eigenvalue included.
-            notes.push(format!(
-                "Krylov space exhausted after {step} steps (alpha half-step)"
-            ));
-            return estimates.result::<T>(&off, 0.0, true, step, notes, (start_time, counters));
+    let (mut done, mut block) = (0, MIN_BLOCK);
+    loop {
+        let steps = block.min(max_steps - done);
+        record_block(&mut batch, &k, factor, (&u, &v), done, steps)?;
+        batch.submit()?;
+        let g: Vec<f64> = k.coef.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
+        counters.submissions += 1;
+        counters.readbacks += 1;
+        let stats = (start_time, counters);
+        for (s, step) in (done..done + steps).enumerate() {
+            let a = g[s];
+            check_finite(a, "alpha", step, factor)?;
+            if negligible(a, sigma_max) {
+                // Fᵀ u is in span(V): the Krylov space is exhausted and the tridiagonal
+                // (ending with a β, odd order) is exact for it, a zero eigenvalue included.
+                notes.push(format!(
+                    "Krylov space exhausted after {step} steps (alpha half-step)"
+                ));
+                return estimates.result::<T>(&off, 0.0, true, step, notes, stats);
+            }
+            if step == v.basis.capacity {
+                // Only when the basis was capped by memory: stop where we are.
+                let mut r = estimates.result::<T>(&off, a, false, step, notes, stats)?;
+                r.notes
+                    .push("stopped at the memory cap of the Krylov basis".into());
+                return Ok(r);
+            }
+            off.push(a);
+            sigma_max = sigma_max.max(a);
+            let b = g[MAX_BLOCK + s];
+            check_finite(b, "beta", step, factor)?;
+            sigma_max = sigma_max.max(b);
+            let exhausted = negligible(b, sigma_max) || step + 1 == u.basis.capacity;
+            if exhausted || step + 1 == max_steps {
+                let beta = if exhausted { 0.0 } else { b };
+                let r = estimates.result::<T>(&off, beta, exhausted, step + 1, notes, stats)?;
+                return Ok(note_unconverged(r, max_steps));
+            }
+            off.push(b);
         }
-        if step == v.basis.capacity {
-            // Only when the basis was capped by memory: stop where we are.
-            let mut r =
-                estimates.result::<T>(&off, a, false, step, notes, (start_time, counters))?;
-            r.notes
-                .push("stopped at the memory cap of the Krylov basis".into());
+        done += steps;
+        // Converged at the block's end? (The last β is the next off-diagonal.)
+        let (beta, prefix) = off.split_last().expect("a block adds α and β");
+        let r = estimates.result::<T>(prefix, *beta, false, done, notes.clone(), stats)?;
+        if r.converged {
             return Ok(r);
         }
-        off.push(a);
-        sigma_max = sigma_max.max(a);
+        block = (block * 2).min(MAX_BLOCK);
         batch = Batch::new(gpu);
-        v.advance(&mut batch, &ops, a, step)?;
-
-        // β u' = F v - α u, likewise.
-        factor.apply(&mut batch, &v.current, &u.next)?;
-        let b = u.norm_of_next(gpu, &ops, batch, step + 1, &norm, &mut counters)?;
-        check_finite(b, "beta", step, factor)?;
-        sigma_max = sigma_max.max(b);
-        let steps = step + 1;
-        let exhausted = negligible(b, sigma_max) || steps == u.basis.capacity;
-        let last = steps == max_steps;
-        if exhausted || last || steps >= next_check {
-            let beta = if exhausted { 0.0 } else { b };
-            let stats = (start_time, counters);
-            let result =
-                estimates.result::<T>(&off, beta, exhausted, steps, notes.clone(), stats)?;
-            if result.converged || last || exhausted {
-                return Ok(note_unconverged(result, max_steps));
-            }
-            next_check = steps + (steps / 10).max(1);
-        }
-        off.push(b);
-        batch = Batch::new(gpu);
-        u.advance(&mut batch, &ops, b, steps)?;
     }
-    unreachable!("the loop returns by max_steps")
 }
 
 fn note_unconverged(mut result: SpectrumResult, max_steps: usize) -> SpectrumResult {

@@ -407,6 +407,14 @@ fn golub_kahan_agrees_with_lanczos_on_the_formed_gram_matrix() {
             "golub-kahan {a} vs lanczos {b}"
         );
     }
+    // α and β stay on the device: one readback per block of 8 to 64 steps.
+    assert!(
+        gk.readbacks >= 1 && gk.readbacks <= 1 + gk.iterations / 8,
+        "golub-kahan: {} readbacks for {} steps",
+        gk.readbacks,
+        gk.iterations
+    );
+    assert_eq!(gk.submissions, gk.readbacks);
 }
 
 #[test]
