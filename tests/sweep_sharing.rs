@@ -309,7 +309,8 @@ fn missing_cifar10_offline_falls_back_once_or_fails_when_strict() {
 }
 
 /// `merge` where the sweep's data is not found refuses instead of calling every run stale
-/// and rewriting the tables empty (uses the real CIFAR-10 batch when it is beside us).
+/// and rewriting the tables empty, and `status` says the data was not checked (uses the
+/// real CIFAR-10 batch when it is beside us).
 #[test]
 fn merge_without_the_sweeps_data_refuses_and_keeps_the_tables() {
     let cifar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/cifar10");
@@ -347,4 +348,31 @@ fn merge_without_the_sweeps_data_refuses_and_keeps_the_tables() {
     assert_eq!(fs::read_to_string(out.join("layers.csv")).unwrap(), tables);
     ok(&with_data(&["merge", s(&out)], &cifar));
     assert_eq!(fs::read_to_string(out.join("layers.csv")).unwrap(), tables);
+    // `status` of a `dataset: cifar10` sweep without the data: finished runs stay done
+    // (checked against every other setting), with a note that the data was not checked.
+    // (With `dataset: auto` the data here would be synthetic: stale, rightly.)
+    let strict = write(
+        &dir,
+        "strict.yaml",
+        &CONFIG.replace("dataset: synthetic", "dataset: cifar10"),
+    );
+    let strict_out = dir.join("strict");
+    ok(&with_data(
+        &[
+            "run",
+            s(&strict),
+            "--out",
+            s(&strict_out),
+            "--quiet",
+            "--offline",
+        ],
+        &cifar,
+    ));
+    let status = with_data(&["status", s(&strict_out)], &dir.join("no-data"));
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{text}");
+    assert!(
+        text.contains("could not be loaded here") && !text.contains("stale"),
+        "{text}"
+    );
 }

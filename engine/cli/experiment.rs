@@ -115,8 +115,11 @@ impl fmt::Display for SweepLine<'_> {
 
 /// `wideprobe status DIR`: one line per run; fails while any run is not finished.
 pub fn status(dir: &Path) -> Result<()> {
-    let runs = wideprobe::experiment::status::sweep_status(dir)?;
+    let (runs, note) = wideprobe::experiment::status::sweep_status_noted(dir)?;
     let mut text = String::new();
+    if let Some(note) = note {
+        text.push_str(&format!("note: {note}\n"));
+    }
     let mut counts = std::collections::BTreeMap::<&str, usize>::new();
     for r in &runs {
         *counts.entry(r.state.label()).or_default() += 1;

@@ -54,6 +54,12 @@ pub struct RunStatus {
 
 /// The runs of the sweep in `dir` (its `config.yaml`), in plan order.
 pub fn sweep_status(dir: &Path) -> Result<Vec<RunStatus>> {
+    Ok(sweep_status_noted(dir)?.0)
+}
+
+/// [`sweep_status`] and, when the sweep's dataset cannot be loaded here, a note saying
+/// so: the runs are then checked against every setting but the data.
+pub fn sweep_status_noted(dir: &Path) -> Result<(Vec<RunStatus>, Option<String>)> {
     match read_config(dir)? {
         ExperimentConfig::Conditioning(c) => status_of(&c, dir),
         ExperimentConfig::Training(c) => status_of(&c, dir),
@@ -84,12 +90,6 @@ fn read_config(dir: &Path) -> Result<ExperimentConfig> {
     parse_config(&text, &path.display().to_string())
 }
 
-/// The dataset identity, loaded on the CPU as a run would (no GPU needed); `null` when
-/// it cannot be loaded here.
-fn data_id_of<K: SweepKind>(kind: &K, planned: &[PlannedRun<K::Run>]) -> serde_json::Value {
-    try_data_id(kind, planned).unwrap_or(serde_json::Value::Null)
-}
-
 fn try_data_id<K: SweepKind>(
     kind: &K,
     planned: &[PlannedRun<K::Run>],
@@ -103,24 +103,37 @@ fn try_data_id<K: SweepKind>(
     Ok(data_identity(dataset))
 }
 
-fn status_of<K: SweepKind>(kind: &K, dir: &Path) -> Result<Vec<RunStatus>> {
+fn status_of<K: SweepKind>(kind: &K, dir: &Path) -> Result<(Vec<RunStatus>, Option<String>)> {
     let planned = plan(kind, dir);
-    let data_id = data_id_of(kind, &planned);
-    Ok(planned
+    // The dataset identity, loaded on the CPU as a run would (no GPU needed).
+    let (data_id, note) = match try_data_id(kind, &planned) {
+        Ok(id) => (Some(id), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "the sweep's dataset could not be loaded here ({e:#}); runs are checked \
+                 against every setting but the data (set data_dir or WIDEPROBE_DATA to \
+                 check it too)"
+            )),
+        ),
+    };
+    let runs = planned
         .iter()
         .enumerate()
         .map(|(index, p)| RunStatus {
             index,
             id: p.id.clone(),
-            state: state_of(kind, p, &data_id),
+            state: state_of(kind, p, data_id.as_ref()),
         })
-        .collect())
+        .collect();
+    Ok((runs, note))
 }
 
+/// `data_id` `None` (not loadable here): the record's own data identity is taken.
 fn state_of<K: SweepKind>(
     kind: &K,
     p: &PlannedRun<K::Run>,
-    data_id: &serde_json::Value,
+    data_id: Option<&serde_json::Value>,
 ) -> RunState {
     if let Some((info, age, false)) = inspect(&p.dir.join("claim.lock")) {
         return RunState::Running(format!("pid {} on {}", info.pid, info.host), age.as_secs());
@@ -135,7 +148,8 @@ fn state_of<K: SweepKind>(
         .and_then(|v| v.as_str())
         .and_then(|s| s.parse().ok())
         .unwrap_or_default();
-    let settings = kind.settings(&p.run, precision, data_id);
+    let recorded_data = record.settings.get("data").cloned().unwrap_or_default();
+    let settings = kind.settings(&p.run, precision, data_id.unwrap_or(&recorded_data));
     if record.fingerprint != settings_fingerprint(&settings) {
         return RunState::Stale(changed_keys(&record.settings, &settings));
     }
