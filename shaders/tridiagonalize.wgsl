@@ -163,17 +163,20 @@ fn tridiagonalize(id: Invocation) {
 
 // ---- The wide reduction -------------------------------------------------------------
 
-// Columns of the trailing matrix one `update` workgroup covers (4 rows at a time).
-const COLS: u32 = 64u;
-// Most chunks of rows `update` splits the trailing matrix into: `reflect` sums CHUNKS
-// partial sums per element, so this bounds its single-workgroup work (CHUNKS m reads).
-const CHUNKS: u32 = 16u;
+// The wide reduction's shape, read by the host from the shader (ops/tridiagonalize.rs):
+// columns of the trailing matrix one `update` workgroup covers (a divisor of WG; WG / COLS
+// rows at a time), the least rows per chunk, and the most chunks of rows `update` splits
+// the trailing matrix into: `reflect` sums CHUNKS partial sums per element, so this
+// bounds its single-workgroup work (CHUNKS m reads).
+override COLS: u32 = 64u;
+override CHUNK_ROWS: u32 = 64u;
+override CHUNKS: u32 = 16u;
 
-// Chunks of rows for a trailing matrix of order m: rows of ~64 or more per chunk.
 var<workgroup> column: u32;
 
+// Chunks of rows for a trailing matrix of order m: CHUNK_ROWS or more rows per chunk.
 fn chunk_count(m: u32) -> u32 {
-    return clamp((m + 63u) / 64u, 1u, CHUNKS);
+    return clamp((m + CHUNK_ROWS - 1u) / CHUNK_ROWS, 1u, CHUNKS);
 }
 
 @compute @workgroup_size(WG)
@@ -276,8 +279,9 @@ fn reflect(id: Invocation) {
 }
 
 // Workgroup (x: 64 columns, y: a chunk of rows, z: the matrix) of the trailing matrix of
-// column k = step - 1. Invocation l covers column x COLS + l % 64 and every fourth row of
-// the chunk from l / 64: neighbouring invocations touch neighbouring addresses.
+// column k = step - 1. Invocation l covers column x COLS + l % COLS and every
+// (WG / COLS)-th row of the chunk from l / COLS: neighbouring invocations touch
+// neighbouring addresses.
 @compute @workgroup_size(WG)
 fn update(id: Invocation) {
     let mat = id.wg.z;

@@ -16,7 +16,7 @@ use crate::io::npy::{write_npy_f32, write_npy_f64};
 use crate::io::table::Table;
 use crate::io::tables::{read_for_join, InfiniteRow, LayerRow, Row as _};
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
-use crate::measure::{GershgorinProxies, GramMeasurement, SpectralOps};
+use crate::measure::{LayerSpectrum, SpectralOps};
 use crate::nn::fcn::{check_renormalizable, init_weights_in, record_forward_cached};
 use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
@@ -187,14 +187,17 @@ impl RunMeasure<'_> {
                 .layer_spectra(gpu, batch, &features, run.seed, || {
                     check_renormalizable(gpu, &cache)
                 })?;
-            for (l, (m, f)) in layers.into_iter().zip(&features).enumerate() {
-                rows.push(self.row::<T>(l, f.shape()[1], &m.measurement, &m.proxies)?);
+            for (l, (m, f)) in layers.iter().zip(&features).enumerate() {
+                rows.push(self.row::<T>(l, f.shape()[1], m)?);
             }
         } else {
+            // Layer by layer: the same measurement, one layer per submission.
             forward(gpu, forward_ops, &fcn, &x, |l, features| {
-                let m = self.spectral.gram_spectrum(gpu, features, run.seed)?;
-                let p = self.spectral.gershgorin(gpu, &m.gram)?;
-                rows.push(self.row::<T>(l, features.shape()[1], &m, &p)?);
+                let batch = Batch::new(gpu);
+                let m =
+                    self.spectral
+                        .layer_spectra(gpu, batch, &[features], run.seed, || Ok(()))?;
+                rows.push(self.row::<T>(l, features.shape()[1], &m[0])?);
                 Ok(())
             })?;
         }
@@ -203,14 +206,9 @@ impl RunMeasure<'_> {
 
     /// Layer `l`'s row from its Ĝ, spectrum and Gershgorin proxies (Ĝ written as .npy
     /// with `tensors_dir`).
-    fn row<T: Real>(
-        &self,
-        l: usize,
-        width: usize,
-        m: &GramMeasurement,
-        p: &GershgorinProxies,
-    ) -> Result<LayerRow> {
+    fn row<T: Real>(&self, l: usize, width: usize, layer: &LayerSpectrum) -> Result<LayerRow> {
         let (gpu, spectral, run) = (self.gpu, self.spectral, self.run);
+        let (m, p) = (&layer.measurement, &layer.proxies);
         if let Some(dir) = self.tensors_dir {
             let gram = m.gram.to_f64_vec(gpu)?;
             write_npy_f64(&dir.join(format!("gram_{l}.npy")), &[run.n, run.n], &gram)?;

@@ -74,7 +74,7 @@ impl<T: Real> DenseEigensolver<T> {
         if n == 0 || count == 0 {
             bail!("the dense eigensolver needs matrices of order at least 1, got shape {shape:?}");
         }
-        let work = TridiagonalWork::new(batch.gpu(), count, n, reduction)?;
+        let work = self.reduce.work(batch.gpu(), count, n, reduction)?;
         self.reduce.record(batch, matrices, &work)?;
         Ok(PendingSpectra {
             work,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
@@ -160,15 +160,6 @@ impl SpectralOps {
                 }
             }
         })
-    }
-
-    /// Gershgorin proxies of Ĝ (MEASUREMENTS.md §3).
-    pub fn gershgorin(&self, gpu: &Gpu, g: &GramTensor) -> Result<GershgorinProxies> {
-        match (g, &self.f64_ops) {
-            (GramTensor::F64(g), Some(ops)) => ops.stats.gershgorin(gpu, g),
-            (GramTensor::F32(g), _) => self.f32_ops.stats.gershgorin(gpu, g),
-            (GramTensor::F64(_), None) => bail!("an f64 Gram matrix needs f64 spectral kernels"),
-        }
     }
 
     /// ‖Ĝ − Ĝ_0‖_F of two Gram matrices of the same precision; `None` when they differ.

@@ -71,13 +71,44 @@ impl Reduction {
     }
 }
 
-/// Columns one `update` workgroup covers and the most row chunks (shaders/tridiagonalize.wgsl).
-const WIDE_COLS: usize = 64;
-const WIDE_CHUNKS: usize = 16;
+/// The wide reduction's shape: the `override` constants of shaders/tridiagonalize.wgsl,
+/// read from the shader so that host and device cannot disagree.
+#[derive(Clone, Copy, Debug)]
+struct WideShape {
+    /// Columns one `update` workgroup covers.
+    cols: usize,
+    /// Least rows per chunk of the trailing matrix.
+    chunk_rows: usize,
+    /// Most chunks (partial sums per element).
+    chunks: usize,
+}
 
-/// Row chunks of a trailing matrix of order m (as the shader's `chunk_count`).
-fn chunk_count(m: usize) -> usize {
-    m.div_ceil(64).clamp(1, WIDE_CHUNKS)
+impl WideShape {
+    fn of(update: &Kernel) -> Result<Self> {
+        let read = |name| Ok::<_, anyhow::Error>(update.override_value(name)? as usize);
+        let shape = WideShape {
+            cols: read("COLS")?,
+            chunk_rows: read("CHUNK_ROWS")?,
+            chunks: read("CHUNKS")?,
+        };
+        let group = update.workgroup_size[0] as usize;
+        if shape.cols == 0
+            || !group.is_multiple_of(shape.cols)
+            || shape.chunk_rows == 0
+            || shape.chunks == 0
+        {
+            bail!(
+                "shaders/tridiagonalize.wgsl: COLS must divide the workgroup size {group} and \
+                 CHUNK_ROWS, CHUNKS be positive, got {shape:?}"
+            );
+        }
+        Ok(shape)
+    }
+
+    /// Row chunks of a trailing matrix of order m (the shader's `chunk_count`).
+    fn chunk_count(&self, m: usize) -> usize {
+        m.div_ceil(self.chunk_rows).clamp(1, self.chunks)
+    }
 }
 
 /// The reduction kernels of one precision, built once.
@@ -86,6 +117,7 @@ pub struct Tridiagonalize<T: SpectralElement> {
     mirror: Arc<Kernel>,
     reflect: Arc<Kernel>,
     update: Arc<Kernel>,
+    shape: WideShape,
     _element: std::marker::PhantomData<T>,
 }
 
@@ -115,13 +147,33 @@ struct WideWork<T: SpectralElement> {
     step: Tensor<u32>,
 }
 
-impl<T: SpectralElement> TridiagonalWork<T> {
-    pub fn new(gpu: &Gpu, count: usize, n: usize, reduction: Reduction) -> Result<Self> {
+impl<T: SpectralElement> Tridiagonalize<T> {
+    /// Builds the kernel; for f64 fails naming SHADER_F64 when the adapter lacks it.
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        let update = gpu.kernel(T::TRIDIAGONALIZE, "update", &[])?;
+        Ok(Tridiagonalize {
+            kernel: gpu.kernel(T::TRIDIAGONALIZE, "tridiagonalize", &[])?,
+            mirror: gpu.kernel(T::TRIDIAGONALIZE, "mirror", &[])?,
+            reflect: gpu.kernel(T::TRIDIAGONALIZE, "reflect", &[])?,
+            shape: WideShape::of(&update)?,
+            update,
+            _element: std::marker::PhantomData,
+        })
+    }
+
+    /// Device buffers for reducing `count` matrices of order `n` by `reduction`.
+    pub fn work(
+        &self,
+        gpu: &Gpu,
+        count: usize,
+        n: usize,
+        reduction: Reduction,
+    ) -> Result<TridiagonalWork<T>> {
         let wide = match reduction {
             Reduction::Workgroup => None,
             Reduction::Wide => Some(WideWork {
                 vecs: Tensor::zeros(gpu, &[count, 3 * n])?,
-                psum: Tensor::zeros(gpu, &[count, WIDE_CHUNKS * n])?,
+                psum: Tensor::zeros(gpu, &[count, self.shape.chunks * n])?,
                 taus: Tensor::zeros(gpu, &[count, 2])?,
                 step: Tensor::zeros(gpu, &[count])?,
             }),
@@ -133,28 +185,6 @@ impl<T: SpectralElement> TridiagonalWork<T> {
             tri: Tensor::zeros(gpu, &[count, 2 * n])?,
             scratch: Tensor::zeros(gpu, &[count, 2 * n])?,
             wide,
-        })
-    }
-
-    /// The reduction these buffers were made for.
-    pub fn reduction(&self) -> Reduction {
-        if self.wide.is_some() {
-            Reduction::Wide
-        } else {
-            Reduction::Workgroup
-        }
-    }
-}
-
-impl<T: SpectralElement> Tridiagonalize<T> {
-    /// Builds the kernel; for f64 fails naming SHADER_F64 when the adapter lacks it.
-    pub fn new(gpu: &Gpu) -> Result<Self> {
-        Ok(Tridiagonalize {
-            kernel: gpu.kernel(T::TRIDIAGONALIZE, "tridiagonalize", &[])?,
-            mirror: gpu.kernel(T::TRIDIAGONALIZE, "mirror", &[])?,
-            reflect: gpu.kernel(T::TRIDIAGONALIZE, "reflect", &[])?,
-            update: gpu.kernel(T::TRIDIAGONALIZE, "update", &[])?,
-            _element: std::marker::PhantomData,
         })
     }
 
@@ -253,8 +283,9 @@ impl<T: SpectralElement> Tridiagonalize<T> {
             launches.push((&reflect, reflect_groups));
             if k + 1 < n {
                 let m = n - k - 1;
-                let cols = m.div_ceil(WIDE_COLS) as u32;
-                launches.push((&update, [cols, chunk_count(m) as u32, count as u32]));
+                let cols = m.div_ceil(self.shape.cols) as u32;
+                let chunks = self.shape.chunk_count(m) as u32;
+                launches.push((&update, [cols, chunks, count as u32]));
             }
         }
         batch.launches("tridiagonalize (wide)", &launches)

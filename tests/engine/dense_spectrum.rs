@@ -14,7 +14,7 @@ use wideprobe::linalg::{
     lanczos, power_iteration, spectrum_with_method, DenseEigensolver, DenseMatrix, LanczosOptions,
     Precision, Real, SpectrumMethod,
 };
-use wideprobe::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
+use wideprobe::ops::tridiagonalize::{Reduction, Tridiagonalize};
 use wideprobe::ops::vector::VectorOps;
 
 use crate::common;
@@ -141,7 +141,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
             &a.iter().map(|&x| x as f32).collect::<Vec<_>>(),
         )
         .unwrap();
-        let work = TridiagonalWork::<f32>::new(gpu, 1, n, reduction).unwrap();
+        let work = reduce.work(gpu, 1, n, reduction).unwrap();
         work.tri.poison(gpu).unwrap();
         common::launch(|b| reduce.record(b, &matrix, &work));
         let tri: Vec<f64> = work
