@@ -190,11 +190,7 @@ fn err_text(r: anyhow::Result<PathBuf>) -> String {
 /// Fetching `src` into `dest` (below `root`) must fail with a message holding each of
 /// `wanted`, and leave no file under `root` and no `dest`; `case` names the attempt.
 fn assert_fails_leaving_nothing(
-    case: &str,
-    src: &FetchSource,
-    root: &Path,
-    dest: &Path,
-    wanted: &[&str],
+    case: &str, src: &FetchSource, root: &Path, dest: &Path, wanted: &[&str],
 ) {
     let err = err_text(fetch_cifar10(src, dest, false));
     for w in wanted {

@@ -207,9 +207,7 @@ fn legend_entries(chart: &Chart) -> Vec<LegendEntry> {
 type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 
 fn build<'a, DB: DrawingBackend>(
-    area: &'a DrawingArea<DB, Shift>,
-    (x, y): &(Axis, Axis),
-    extra_right: i32,
+    area: &'a DrawingArea<DB, Shift>, (x, y): &(Axis, Axis), extra_right: i32,
 ) -> Result<Ctx<'a, DB>>
 where
     DB::ErrorType: 'static,
@@ -263,10 +261,7 @@ fn occupied<DB: DrawingBackend>(c: &Ctx<'_, DB>, placed: &[Placed]) -> Vec<(i32,
 /// Draws `text` centred at the top of `area` in the largest size from `size` down that
 /// fits its width, and returns the area below it.
 fn fitted_title<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    text: &str,
-    size: u32,
-    color: RGBColor,
+    area: &DrawingArea<DB, Shift>, text: &str, size: u32, color: RGBColor,
 ) -> Result<DrawingArea<DB, Shift>>
 where
     DB::ErrorType: 'static,
@@ -402,9 +397,7 @@ pub fn draw_panels(charts: &[Chart], cols: usize, stem: &Path) -> Result<()> {
 }
 
 fn draw_panels_on<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
-    charts: &[Chart],
-    grid: (usize, usize),
+    root: DrawingArea<DB, Shift>, charts: &[Chart], grid: (usize, usize),
 ) -> Result<()>
 where
     DB::ErrorType: 'static,

@@ -22,9 +22,7 @@ type LineWithBand = (Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
 /// Groups values by key, then by layer, and returns one line per key with the mean and
 /// its bootstrap band per layer. Keys iterate in order.
 fn series_by<K: Ord + Clone>(
-    rows: &[&LayerRow],
-    key: impl Fn(&LayerRow) -> K,
-    value: impl Fn(&LayerRow) -> f64,
+    rows: &[&LayerRow], key: impl Fn(&LayerRow) -> K, value: impl Fn(&LayerRow) -> f64,
 ) -> BTreeMap<K, LineWithBand> {
     let mut groups: BTreeMap<K, BTreeMap<usize, Vec<f64>>> = BTreeMap::new();
     for r in rows {
@@ -104,9 +102,7 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
 
 /// `draw_conditioning` from rows the caller holds.
 pub fn draw_conditioning_rows(
-    out: &Path,
-    layers: &[LayerRow],
-    infinite: Option<&[InfiniteRow]>,
+    out: &Path, layers: &[LayerRow], infinite: Option<&[InfiniteRow]>,
 ) -> Result<()> {
     let dir = out.join("figures");
     std::fs::create_dir_all(&dir)?;
@@ -129,9 +125,7 @@ fn distinct<T: Ord>(values: impl Iterator<Item = T>) -> Vec<T> {
 /// Every conditioning figure of `layers` (one set per activation when there are
 /// several), each with its caption; `folder` names the run folder in captions.
 pub fn conditioning_figures(
-    layers: &[LayerRow],
-    infinite: Option<&[InfiniteRow]>,
-    folder: &str,
+    layers: &[LayerRow], infinite: Option<&[InfiniteRow]>, folder: &str,
 ) -> Vec<Figure> {
     let activations = distinct(layers.iter().map(|r| r.activation.clone()));
     let mut figures = Vec::new();
@@ -195,10 +189,7 @@ fn figure(stem: String, id: &str, mut chart: Chart, src: &Source, what: &str) ->
 
 /// Figures 1a-1d and 3a-3b of one activation's rows; `suffix` ends every file name.
 fn figure_set(
-    rows: &[&LayerRow],
-    infinite: Option<&[&InfiniteRow]>,
-    suffix: &str,
-    folder: &str,
+    rows: &[&LayerRow], infinite: Option<&[&InfiniteRow]>, suffix: &str, folder: &str,
 ) -> Vec<Figure> {
     if rows.is_empty() {
         return Vec::new();

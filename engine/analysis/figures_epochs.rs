@@ -45,9 +45,7 @@ pub(super) type Quantity = fn(&EpochRow) -> Option<f64>;
 /// (empty) and non-finite cells are left out, and keys or epochs left without values
 /// do not appear.
 pub(super) fn group_by_epoch<K: Ord>(
-    rows: &[&EpochRow],
-    key: impl Fn(&EpochRow) -> K,
-    value: Quantity,
+    rows: &[&EpochRow], key: impl Fn(&EpochRow) -> K, value: Quantity,
 ) -> BTreeMap<K, PerEpoch> {
     let mut groups: BTreeMap<K, PerEpoch> = BTreeMap::new();
     for r in rows {

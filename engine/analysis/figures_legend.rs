@@ -24,8 +24,7 @@ pub const GAP: i32 = 8;
 
 /// The legend's (width, height) in pixels.
 pub fn legend_size<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[LegendEntry],
+    area: &DrawingArea<DB, Shift>, entries: &[LegendEntry],
 ) -> (i32, i32) {
     let font = ("sans-serif", FONT_SIZE).into_font();
     let text_w = entries
@@ -46,9 +45,7 @@ pub fn legend_size<DB: DrawingBackend>(
 /// ranges) that holds none of `occupied`, trying the upper right first; None when no
 /// candidate is free.
 pub fn free_spot(
-    plot: (std::ops::Range<i32>, std::ops::Range<i32>),
-    size: (i32, i32),
-    occupied: &[(i32, i32)],
+    plot: (std::ops::Range<i32>, std::ops::Range<i32>), size: (i32, i32), occupied: &[(i32, i32)],
 ) -> Option<(i32, i32)> {
     let (xr, yr) = plot;
     let (w, h) = size;
@@ -89,9 +86,7 @@ pub fn along(a: (i32, i32), b: (i32, i32), out: &mut Vec<(i32, i32)>) {
 
 /// Draws the legend with its top-left corner at `at` (absolute pixels) on `area`.
 pub fn draw_legend<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    entries: &[LegendEntry],
-    at: (i32, i32),
+    area: &DrawingArea<DB, Shift>, entries: &[LegendEntry], at: (i32, i32),
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     let (w, h) = legend_size(area, entries);
     let base = area.get_base_pixel();

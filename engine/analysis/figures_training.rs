@@ -37,9 +37,7 @@ pub fn draw_training(out: &Path) -> Result<Vec<PathBuf>> {
 /// caller holds; returns the stems written (each has a `.png`, a `.svg` and a `.json`
 /// caption).
 pub fn draw_training_rows(
-    out: &Path,
-    epochs: &[EpochRow],
-    runs: &[RunRow],
+    out: &Path, epochs: &[EpochRow], runs: &[RunRow],
 ) -> Result<Vec<PathBuf>> {
     let dir = out.join("figures");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -98,12 +96,7 @@ impl Figures<'_> {
     /// Adds a figure of `panels` (none: no figure) whose data are `rows`: the subtitle
     /// says when they are synthetic, the caption `what` and which runs.
     fn push(
-        &mut self,
-        stem: &str,
-        id: &str,
-        panels: Vec<Chart>,
-        rows: Vec<&EpochRow>,
-        what: String,
+        &mut self, stem: &str, id: &str, panels: Vec<Chart>, rows: Vec<&EpochRow>, what: String,
     ) {
         if panels.is_empty() {
             return;

@@ -199,9 +199,7 @@ pub(super) fn num(x: f64) -> String {
 /// Reads `<dir>/<file>` as rows of `R` when both exist; Err(evidence) saying what is
 /// missing otherwise.
 fn read_rows<R: Row>(
-    dir: Option<&Path>,
-    file: &str,
-    how: &str,
+    dir: Option<&Path>, file: &str, how: &str,
 ) -> Result<std::result::Result<Vec<R>, String>> {
     let Some(dir) = dir else {
         return Ok(Err(format!("no data: {how}")));
@@ -216,8 +214,7 @@ fn read_rows<R: Row>(
 /// The training tables of `dir` with their accuracy filter (runs.csv, when present);
 /// Err(evidence) when epochs.csv is missing.
 fn read_training_table(
-    dir: Option<&Path>,
-    how: &str,
+    dir: Option<&Path>, how: &str,
 ) -> Result<std::result::Result<(TrainingTable, bool), String>> {
     let epochs = match read_rows::<EpochRow>(dir, "epochs.csv", how)? {
         Ok(epochs) => epochs,
@@ -239,9 +236,7 @@ fn read_training_table(
 /// of synthetic data make theirs "not tested (synthetic data)", the rule's outcome kept;
 /// a table without a column a rule needs is an error.
 pub fn evaluate_findings(
-    conditioning: Option<&Path>,
-    training: Option<&Path>,
-    generalization: Option<&Path>,
+    conditioning: Option<&Path>, training: Option<&Path>, generalization: Option<&Path>,
 ) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
 

@@ -187,10 +187,7 @@ fn environment() -> Result<Environment<'static>> {
 /// Writes `out/report.md` (figures linked relative to `out`) and `out/report.html`
 /// (self-contained: inline CSS, figures inlined as base64 data URIs).
 pub fn write_report(
-    out: &Path,
-    findings: &[Finding],
-    figures: &[PathBuf],
-    meta: &serde_json::Value,
+    out: &Path, findings: &[Finding], figures: &[PathBuf], meta: &serde_json::Value,
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let figures = unique_figures(figures);

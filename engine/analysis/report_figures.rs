@@ -74,10 +74,7 @@ pub(super) fn unique_figures(figures: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 pub(super) fn figure_view(
-    fig: &Path,
-    out: &Path,
-    link: String,
-    data_uri: Option<String>,
+    fig: &Path, out: &Path, link: String, data_uri: Option<String>,
 ) -> FigureView {
     let stem = fig
         .file_stem()
@@ -122,8 +119,7 @@ pub(super) fn figure_view(
 /// The report's header lines: device, precision, dataset and scale first (from `meta`
 /// where it has them, else from the folders' manifests), then the rest of `meta`.
 pub(super) fn header_lines(
-    meta: Vec<(String, String)>,
-    folders: &[&Path],
+    meta: Vec<(String, String)>, folders: &[&Path],
 ) -> Result<Vec<(String, String)>> {
     let mut manifests = Vec::new();
     for dir in folders {

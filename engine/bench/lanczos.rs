@@ -84,11 +84,7 @@ fn check_footprint(gpu: &Gpu, n: usize, element_bytes: usize) -> Result<()> {
 
 /// Lanczos on a matrix with eigenvalues geometrically spaced from 1 down to 1/κ.
 pub fn bench_lanczos(
-    gpu: &Gpu,
-    n: usize,
-    kappa: f64,
-    precision: Precision,
-    seed: u64,
+    gpu: &Gpu, n: usize, kappa: f64, precision: Precision, seed: u64,
 ) -> Result<LanczosBench> {
     if n == 0 || !kappa.is_finite() || kappa < 1.0 {
         anyhow::bail!(

@@ -88,10 +88,7 @@ impl Footprint {
     /// The buffer `what` of `shape` elements of `element_bytes` each; an error when
     /// its size overflows.
     fn buffer(
-        &self,
-        what: &str,
-        shape: &[usize],
-        element_bytes: usize,
+        &self, what: &str, shape: &[usize], element_bytes: usize,
     ) -> Result<Buffer, SizeError> {
         let bytes = shape
             .iter()

@@ -35,12 +35,7 @@ pub struct SpectrumBench {
 }
 
 pub fn bench_spectrum(
-    gpu: &Gpu,
-    n: usize,
-    kappa: f64,
-    method: SpectrumMethod,
-    precision: Precision,
-    seed: u64,
+    gpu: &Gpu, n: usize, kappa: f64, method: SpectrumMethod, precision: Precision, seed: u64,
     repeat: usize,
 ) -> Result<SpectrumBench> {
     if n == 0 || kappa.is_nan() || kappa < 1.0 {

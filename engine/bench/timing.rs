@@ -35,10 +35,7 @@ impl Timing {
 
 /// Times `repeats` launches recorded by `record`, after `warmup` untimed ones.
 pub fn time_launches(
-    gpu: &Gpu,
-    warmup: usize,
-    repeats: usize,
-    mut record: impl FnMut(&mut Batch) -> Result<()>,
+    gpu: &Gpu, warmup: usize, repeats: usize, mut record: impl FnMut(&mut Batch) -> Result<()>,
 ) -> Result<Timing> {
     let repeats = repeats.max(1);
     for _ in 0..warmup {

@@ -34,10 +34,7 @@ pub struct EpochTiming {
 /// A relu_normalized network of `depth` x `width` in `T` and n standard-normal inputs
 /// (d = 3072) labelled i mod 10, on the GPU.
 fn synthetic_network<T: Real>(
-    gpu: &Gpu,
-    depth: usize,
-    width: usize,
-    n: usize,
+    gpu: &Gpu, depth: usize, width: usize, n: usize,
 ) -> Result<(Fcn<T>, Tensor<T>, Tensor<u32>)> {
     use rand::SeedableRng;
     use rand_distr::{Distribution, StandardNormal};
@@ -80,11 +77,7 @@ pub struct EpochShape {
 /// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
 /// in `network` precision on synthetic inputs (d = 3072, labels i mod 10).
 pub fn time_epoch(
-    gpu: &Gpu,
-    shape: EpochShape,
-    precision: Precision,
-    network: NetworkPrecision,
-    repeat: usize,
+    gpu: &Gpu, shape: EpochShape, precision: Precision, network: NetworkPrecision, repeat: usize,
     measure_repeat: usize,
 ) -> Result<EpochTiming> {
     check_precisions(precision, network)?;
@@ -96,11 +89,7 @@ pub fn time_epoch(
 }
 
 fn time_epoch_in<T: Real>(
-    gpu: &Gpu,
-    ops: &TrainingOps,
-    net: &NetworkKernels<T>,
-    shape: EpochShape,
-    repeat: usize,
+    gpu: &Gpu, ops: &TrainingOps, net: &NetworkKernels<T>, shape: EpochShape, repeat: usize,
     measure_repeat: usize,
 ) -> Result<EpochTiming> {
     let EpochShape {

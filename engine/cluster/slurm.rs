@@ -81,8 +81,7 @@ pub struct Submission {
 /// The `slurm` command. `unfinished_shards(out, n)` gives the 0-based shards of N
 /// that still have missing or failed runs in `out`; it is called with --resubmit only.
 pub fn slurm_command(
-    args: &SlurmArgs,
-    unfinished_shards: impl FnOnce(&Path, usize) -> Result<Vec<usize>>,
+    args: &SlurmArgs, unfinished_shards: impl FnOnce(&Path, usize) -> Result<Vec<usize>>,
 ) -> Result<Submission> {
     let job = job_settings(args)?;
     let shards = shard_count(args, &job.out)?;
@@ -360,12 +359,7 @@ fn write_script(path: &Path, text: &str) -> Result<()> {
 }
 
 fn record(
-    out: &Path,
-    kind: &str,
-    id: &str,
-    shards: usize,
-    what: &str,
-    script: &Path,
+    out: &Path, kind: &str, id: &str, shards: usize, what: &str, script: &Path,
 ) -> Result<()> {
     let path = jobs_file(out);
     let mut file = fs::OpenOptions::new()

@@ -47,19 +47,14 @@ impl DataPlan {
 /// Makes sure CIFAR-10 is where the loader looks (`data_dir`, else `$WIDEPROBE_DATA`,
 /// else the user cache), downloading the official archive when needed.
 pub fn ensure_cifar10(
-    choice: DatasetChoice,
-    data_dir: Option<&Path>,
-    offline: bool,
+    choice: DatasetChoice, data_dir: Option<&Path>, offline: bool,
 ) -> Result<DataPlan> {
     ensure_cifar10_from(choice, data_dir, offline, &FetchSource::official())
 }
 
 /// [`ensure_cifar10`] downloading from `source` (tests use an address of their own).
 pub fn ensure_cifar10_from(
-    choice: DatasetChoice,
-    data_dir: Option<&Path>,
-    offline: bool,
-    source: &FetchSource,
+    choice: DatasetChoice, data_dir: Option<&Path>, offline: bool, source: &FetchSource,
 ) -> Result<DataPlan> {
     if choice == DatasetChoice::Synthetic {
         return Ok(DataPlan::keep(choice));

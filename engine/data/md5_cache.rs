@@ -82,11 +82,7 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 /// `meta`: from `cache` when its entry still matches and not `verify`; computed and
 /// stored otherwise. A cache that cannot be read or written is not an error.
 pub fn file_md5(
-    cache: Option<&Path>,
-    path: &Path,
-    meta: &Metadata,
-    bytes: &[u8],
-    verify: bool,
+    cache: Option<&Path>, path: &Path, meta: &Metadata, bytes: &[u8], verify: bool,
 ) -> String {
     let key = absolute_key(path);
     let stamp = Stamp::of(meta);

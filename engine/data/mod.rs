@@ -175,10 +175,7 @@ fn read_regular(path: &Path) -> Result<(Vec<u8>, std::fs::Metadata)> {
 }
 
 fn read_batch(
-    path: &Path,
-    options: LoadOptions,
-    images: &mut Vec<u8>,
-    labels: &mut Vec<u8>,
+    path: &Path, options: LoadOptions, images: &mut Vec<u8>, labels: &mut Vec<u8>,
 ) -> Result<FileProvenance> {
     let (bytes, meta) = read_regular(path)?;
     if bytes.len() % RECORD != 0 {
@@ -324,12 +321,8 @@ fn synthetic(n_train: usize, n_test: usize, seed: u64) -> Raw {
 /// Loads `n_train` training and `n_test` test examples drawn with `seed`, preprocessed,
 /// trusting the MD5 cache ([`load_dataset_with`] can re-hash every file).
 pub fn load_dataset(
-    choice: DatasetChoice,
-    data_dir: Option<&Path>,
-    input_norm: InputNorm,
-    n_train: usize,
-    n_test: usize,
-    seed: u64,
+    choice: DatasetChoice, data_dir: Option<&Path>, input_norm: InputNorm, n_train: usize,
+    n_test: usize, seed: u64,
 ) -> Result<Dataset> {
     load_dataset_with(
         choice,
@@ -344,13 +337,8 @@ pub fn load_dataset(
 
 /// [`load_dataset`] with [`LoadOptions`] (e.g. `verify_data`).
 pub fn load_dataset_with(
-    choice: DatasetChoice,
-    data_dir: Option<&Path>,
-    input_norm: InputNorm,
-    n_train: usize,
-    n_test: usize,
-    seed: u64,
-    options: LoadOptions,
+    choice: DatasetChoice, data_dir: Option<&Path>, input_norm: InputNorm, n_train: usize,
+    n_test: usize, seed: u64, options: LoadOptions,
 ) -> Result<Dataset> {
     let mut warnings = Vec::new();
     let (raw, name) = match choice {

@@ -118,12 +118,8 @@ fn forward_cache_fits<T: Real>(gpu: &Gpu, run: &ConditioningRun) -> bool {
 /// Measures every layer of one run; returns its rows of `layers.csv`. With
 /// `tensors_dir`, also writes the inputs, the weights and every Ĝ^l as .npy there.
 pub fn measure_run(
-    gpu: &Gpu,
-    ops: &ConditioningOps,
-    config: &ConditioningConfig,
-    run: &ConditioningRun,
-    dataset: &Dataset,
-    tensors_dir: Option<&Path>,
+    gpu: &Gpu, ops: &ConditioningOps, config: &ConditioningConfig, run: &ConditioningRun,
+    dataset: &Dataset, tensors_dir: Option<&Path>,
 ) -> Result<Table> {
     let fcn_config = FcnConfig {
         input_dim: dataset.d,
@@ -160,9 +156,7 @@ struct RunMeasure<'a> {
 impl RunMeasure<'_> {
     /// [`measure_run`] with a network in `T`.
     fn every_layer<T: Real>(
-        &self,
-        forward_ops: &ForwardOps<T>,
-        fcn_config: FcnConfig,
+        &self, forward_ops: &ForwardOps<T>, fcn_config: FcnConfig,
     ) -> Result<Table> {
         let (gpu, run, dataset) = (self.gpu, self.run, self.dataset);
         fcn_config.check_fits::<T>(gpu)?;
@@ -241,10 +235,7 @@ impl RunMeasure<'_> {
 
 /// Writes the inputs, the initial weights (in the network's precision) and the indices.
 fn save_inputs_and_weights<T: Real>(
-    dir: &Path,
-    fcn_config: &FcnConfig,
-    run: &ConditioningRun,
-    dataset: &Dataset,
+    dir: &Path, fcn_config: &FcnConfig, run: &ConditioningRun, dataset: &Dataset,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     write_npy_f32(
@@ -271,10 +262,7 @@ fn save_inputs_and_weights<T: Real>(
 /// The infinite-width kernels Σ^0..Σ^D of one run's inputs and their spectra: rows of
 /// `infinite_width.csv`. They do not depend on the width.
 pub fn measure_infinite_width(
-    gpu: &Gpu,
-    ops: &ConditioningOps,
-    config: &ConditioningConfig,
-    run: &ConditioningRun,
+    gpu: &Gpu, ops: &ConditioningOps, config: &ConditioningConfig, run: &ConditioningRun,
     dataset: &Dataset,
 ) -> Result<Table> {
     let cfg = InfiniteWidthConfig {
@@ -354,10 +342,7 @@ impl SweepKind for ConditioningConfig {
     }
 
     fn execute(
-        &self,
-        ctx: &RunContext<ConditioningOps>,
-        run: &ConditioningRun,
-        dataset: &Dataset,
+        &self, ctx: &RunContext<ConditioningOps>, run: &ConditioningRun, dataset: &Dataset,
     ) -> Result<Outcome<ConditioningExtra>> {
         let tensors = self.common.save_tensors.then(|| ctx.dir.join("tensors"));
         let table = measure_run(ctx.gpu, ctx.ops, self, run, dataset, tensors.as_deref())?;
@@ -392,10 +377,7 @@ impl SweepKind for ConditioningConfig {
     }
 
     fn aggregate(
-        &self,
-        out: &Path,
-        results: &[PlannedResult<'_, Self>],
-        figures: bool,
+        &self, out: &Path, results: &[PlannedResult<'_, Self>], figures: bool,
     ) -> Result<()> {
         let done = || results.iter().filter(|r| r.record.status == "done");
         let mut layers = Table::new(&layers_header());

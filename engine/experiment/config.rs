@@ -495,9 +495,7 @@ pub fn parse_config(text: &str, origin: &str) -> Result<ExperimentConfig> {
 /// A kind's config from `text`, failing on a key that is neither one of `keys` nor a
 /// [`Common`] key (with its line and column, and the valid keys).
 fn parse_kind<T: serde::de::DeserializeOwned>(
-    text: &str,
-    keys: &[&str],
-    other: impl Fn(&T) -> &OtherKeys,
+    text: &str, keys: &[&str], other: impl Fn(&T) -> &OtherKeys,
 ) -> Result<T> {
     let config: T = serde_yaml::from_str(text)?;
     if let Some(key) = other(&config)

@@ -25,8 +25,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 f.write_str("a value or a list of values")
             }
             fn visit_seq<A: SeqAccess<'de>>(
-                self,
-                mut seq: A,
+                self, mut seq: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 let mut values = Vec::new();
                 while let Some(v) = seq.next_element()? {
@@ -35,8 +34,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 Ok(OneOrMany::Many(values))
             }
             fn visit_str<E: serde::de::Error>(
-                self,
-                v: &str,
+                self, v: &str,
             ) -> std::result::Result<Self::Value, E> {
                 T::deserialize(v.into_deserializer()).map(OneOrMany::One)
             }
@@ -50,8 +48,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
                 T::deserialize(v.into_deserializer()).map(OneOrMany::One)
             }
             fn visit_bool<E: serde::de::Error>(
-                self,
-                v: bool,
+                self, v: bool,
             ) -> std::result::Result<Self::Value, E> {
                 T::deserialize(v.into_deserializer()).map(OneOrMany::One)
             }

@@ -37,12 +37,8 @@ pub fn data_identity(dataset: &Dataset) -> serde_json::Value {
 
 /// The settings of one run (see the module doc).
 pub fn run_settings(
-    kind_name: &str,
-    kind: &(impl Serialize + ?Sized),
-    common: &Common,
-    run: &impl Serialize,
-    precision: Precision,
-    data: &serde_json::Value,
+    kind_name: &str, kind: &(impl Serialize + ?Sized), common: &Common, run: &impl Serialize,
+    precision: Precision, data: &serde_json::Value,
 ) -> serde_json::Value {
     let mut kind_keys = serde_json::to_value(kind).unwrap_or_default();
     if let Some(map) = kind_keys.as_object_mut() {

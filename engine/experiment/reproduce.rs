@@ -73,9 +73,7 @@ pub fn reproduce(gpu: &Gpu, options: &ReproduceOptions) -> Result<ReproduceSumma
 
 /// [`reproduce`] with any three configs (tests use tiny ones).
 pub fn reproduce_set(
-    gpu: &Gpu,
-    set: &ExperimentSet,
-    options: &ReproduceOptions,
+    gpu: &Gpu, set: &ExperimentSet, options: &ReproduceOptions,
 ) -> Result<ReproduceSummary> {
     let out = options.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(if options.quick {
@@ -107,10 +105,7 @@ type Sweeps = Vec<(String, Result<SweepSummary, String>)>;
 /// Runs the three experiments of `set` into folders of `out` (each failure is recorded,
 /// the others still run); returns how each ended and the folders.
 fn run_sweeps(
-    gpu: &Gpu,
-    set: &ExperimentSet,
-    options: &ReproduceOptions,
-    out: &Path,
+    gpu: &Gpu, set: &ExperimentSet, options: &ReproduceOptions, out: &Path,
 ) -> (Sweeps, Vec<PathBuf>) {
     let mut sweeps = Vec::new();
     let mut dirs = Vec::new();

@@ -79,11 +79,7 @@ pub fn run_experiment(gpu: &Gpu, config_path: &Path, options: &RunOptions) -> Re
 /// Runs a parsed config; `text` is copied to `config.yaml`, `stem` names the default
 /// output directory.
 pub fn run_config(
-    gpu: &Gpu,
-    config: ExperimentConfig,
-    text: &str,
-    stem: &str,
-    options: &RunOptions,
+    gpu: &Gpu, config: ExperimentConfig, text: &str, stem: &str, options: &RunOptions,
 ) -> Result<SweepSummary> {
     match config {
         ExperimentConfig::Conditioning(mut c) => {
@@ -116,11 +112,7 @@ pub fn ensure_data(common: &mut Common, offline: bool) -> Result<()> {
 }
 
 fn prepare_out(
-    config_out: Option<&PathBuf>,
-    text: &str,
-    stem: &str,
-    options: &RunOptions,
-    kind_name: &str,
+    config_out: Option<&PathBuf>, text: &str, stem: &str, options: &RunOptions, kind_name: &str,
 ) -> Result<PathBuf> {
     let out = options
         .out
@@ -159,10 +151,7 @@ fn refuse_other_experiment(out: &Path, kind_name: &str) -> Result<()> {
 /// The sweep of any kind: precision resolved once, runs (each followed by the
 /// aggregates, under a lock), then the figures.
 fn sweep<K: SweepKind>(
-    gpu: &Gpu,
-    kind: &K,
-    out: &Path,
-    options: &RunOptions,
+    gpu: &Gpu, kind: &K, out: &Path, options: &RunOptions,
 ) -> Result<SweepSummary> {
     let precision = kind.common().precision.resolve(gpu)?;
     let ops = kind.new_ops(gpu, precision)?;
@@ -250,10 +239,7 @@ fn warn_if_long_on_software(gpu: &Gpu, costs: &[f64]) {
 /// reads the same files); `null` when it cannot be loaded (the runs then fail with the
 /// reason).
 fn sweep_data_identity<K: SweepKind>(
-    kind: &K,
-    planned: &[PlannedRun<K::Run>],
-    data: &mut SweepData,
-    progress: &Progress,
+    kind: &K, planned: &[PlannedRun<K::Run>], data: &mut SweepData, progress: &Progress,
 ) -> serde_json::Value {
     planned
         .first()
@@ -269,13 +255,8 @@ fn sweep_data_identity<K: SweepKind>(
 /// computed under today's settings; returns the datasets they used.
 #[allow(clippy::too_many_arguments)]
 pub fn aggregate<K: SweepKind>(
-    kind: &K,
-    out: &Path,
-    planned: &[PlannedRun<K::Run>],
-    precision: Precision,
-    data_id: &serde_json::Value,
-    adapter: &serde_json::Value,
-    dataset: serde_json::Value,
+    kind: &K, out: &Path, planned: &[PlannedRun<K::Run>], precision: Precision,
+    data_id: &serde_json::Value, adapter: &serde_json::Value, dataset: serde_json::Value,
     figures: bool,
 ) -> Result<Vec<(String, bool)>> {
     let results = existing_results(kind, planned, precision, data_id);
@@ -304,12 +285,8 @@ fn previous_dataset_entry(out: &Path) -> serde_json::Value {
 
 /// Writes `manifest.json`: what ran, where, on what, and each run's record.
 fn write_manifest<K: SweepKind>(
-    out: &Path,
-    kind: &K,
-    adapter: &serde_json::Value,
-    precision: Precision,
-    dataset: serde_json::Value,
-    records: &impl serde::Serialize,
+    out: &Path, kind: &K, adapter: &serde_json::Value, precision: Precision,
+    dataset: serde_json::Value, records: &impl serde::Serialize,
 ) -> Result<()> {
     // The kind's keys and the common ones, side by side as in the config.
     let mut config = serde_json::to_value(kind)?;

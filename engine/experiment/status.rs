@@ -91,8 +91,7 @@ fn read_config(dir: &Path) -> Result<ExperimentConfig> {
 }
 
 fn try_data_id<K: SweepKind>(
-    kind: &K,
-    planned: &[PlannedRun<K::Run>],
+    kind: &K, planned: &[PlannedRun<K::Run>],
 ) -> Result<serde_json::Value> {
     let mut data = SweepData::default();
     let hidden = crate::experiment::progress::Progress::new(&[], true);
@@ -131,9 +130,7 @@ fn status_of<K: SweepKind>(kind: &K, dir: &Path) -> Result<(Vec<RunStatus>, Opti
 
 /// `data_id` `None` (not loadable here): the record's own data identity is taken.
 fn state_of<K: SweepKind>(
-    kind: &K,
-    p: &PlannedRun<K::Run>,
-    data_id: Option<&serde_json::Value>,
+    kind: &K, p: &PlannedRun<K::Run>, data_id: Option<&serde_json::Value>,
 ) -> RunState {
     if let Some((info, age, false)) = inspect(&p.dir.join("claim.lock")) {
         return RunState::Running(format!("pid {} on {}", info.pid, info.host), age.as_secs());

@@ -91,26 +91,17 @@ pub trait SweepKind: Serialize {
     }
     /// Computes one run and writes its table into `ctx.dir`.
     fn execute(
-        &self,
-        ctx: &RunContext<Self::Ops>,
-        run: &Self::Run,
-        dataset: &Dataset,
+        &self, ctx: &RunContext<Self::Ops>, run: &Self::Run, dataset: &Dataset,
     ) -> Result<Outcome<Self::Extra>>;
     /// Writes the aggregate tables from the finished runs, and the figures when
     /// `figures` (the tables are rebuilt after every run, the figures at the end).
     fn aggregate(
-        &self,
-        out: &Path,
-        results: &[PlannedResult<'_, Self>],
-        figures: bool,
+        &self, out: &Path, results: &[PlannedResult<'_, Self>], figures: bool,
     ) -> Result<()>;
 
     /// Everything that changes the numbers of `run` ([`super::identity`]).
     fn settings(
-        &self,
-        run: &Self::Run,
-        precision: Precision,
-        data: &serde_json::Value,
+        &self, run: &Self::Run, precision: Precision, data: &serde_json::Value,
     ) -> serde_json::Value {
         run_settings(self.kind_name(), self, self.common(), run, precision, data)
     }
@@ -177,10 +168,7 @@ pub fn read_record<E: DeserializeOwned>(dir: &Path) -> Option<RunRecord<E>> {
 /// results of other settings are left out, so no table shows numbers of a config it
 /// does not describe.
 pub fn existing_results<'a, K: SweepKind>(
-    kind: &K,
-    planned: &'a [PlannedRun<K::Run>],
-    precision: Precision,
-    data: &serde_json::Value,
+    kind: &K, planned: &'a [PlannedRun<K::Run>], precision: Precision, data: &serde_json::Value,
 ) -> Vec<PlannedResult<'a, K>> {
     planned
         .iter()
@@ -243,10 +231,7 @@ impl SweepData {
     /// The dataset of `(n, n_test, seed)`, loaded the first time; the first dataset's
     /// warnings are printed above the progress bar.
     pub fn get(
-        &mut self,
-        common: &Common,
-        key: (usize, usize, u64),
-        progress: &Progress,
+        &mut self, common: &Common, key: (usize, usize, u64), progress: &Progress,
     ) -> Result<&Dataset> {
         let dataset = match self.loaded.entry(key) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -301,12 +286,8 @@ pub struct Tally {
 /// claiming each first and writing its record; `after_run` is called after each run
 /// computed here (to rebuild the aggregates).
 pub fn run_all<K: SweepKind>(
-    kind: &K,
-    ctx_base: &RunContext<K::Ops>,
-    planned: &[PlannedRun<K::Run>],
-    data: &mut SweepData,
-    progress: &Progress,
-    after_run: &mut dyn FnMut() -> Result<()>,
+    kind: &K, ctx_base: &RunContext<K::Ops>, planned: &[PlannedRun<K::Run>], data: &mut SweepData,
+    progress: &Progress, after_run: &mut dyn FnMut() -> Result<()>,
 ) -> Result<Tally> {
     let mut tally = Tally::default();
     let owner = owner_tag();
@@ -362,12 +343,8 @@ pub fn run_all<K: SweepKind>(
 }
 
 fn run_one<K: SweepKind>(
-    kind: &K,
-    ctx_base: &RunContext<K::Ops>,
-    p: &PlannedRun<K::Run>,
-    data: &mut SweepData,
-    progress: &Progress,
-    tally: &mut Tally,
+    kind: &K, ctx_base: &RunContext<K::Ops>, p: &PlannedRun<K::Run>, data: &mut SweepData,
+    progress: &Progress, tally: &mut Tally,
 ) -> Result<RunRecord<K::Extra>> {
     let ctx = RunContext {
         dir: &p.dir,

@@ -44,10 +44,7 @@ impl<'g> Batch<'g> {
     /// Records one launch. `buffers` are the kernel's storage bindings in binding
     /// order; `params` fills its uniform binding, if it has one.
     pub fn dispatch<P: bytemuck::Pod>(
-        &mut self,
-        kernel: &Kernel,
-        buffers: &[&wgpu::Buffer],
-        params: Option<&P>,
+        &mut self, kernel: &Kernel, buffers: &[&wgpu::Buffer], params: Option<&P>,
         workgroups: [u32; 3],
     ) -> Result<()> {
         let bound = self.bind(kernel, buffers, params)?;
@@ -57,10 +54,7 @@ impl<'g> Batch<'g> {
     /// Binds `kernel` to its buffers and params once, for [`Batch::launches`] that
     /// launch it many times (a solver's column steps) without a bind group each.
     pub fn bind<'k, P: bytemuck::Pod>(
-        &self,
-        kernel: &'k Kernel,
-        buffers: &[&wgpu::Buffer],
-        params: Option<&P>,
+        &self, kernel: &'k Kernel, buffers: &[&wgpu::Buffer], params: Option<&P>,
     ) -> Result<Bound<'k>> {
         let storage_count = kernel
             .bindings
@@ -147,11 +141,7 @@ impl<'g> Batch<'g> {
 
     /// Records a copy of `bytes` bytes between offsets (all multiples of 4).
     pub fn copy_region(
-        &mut self,
-        src: &wgpu::Buffer,
-        src_offset: u64,
-        dst: &wgpu::Buffer,
-        dst_offset: u64,
+        &mut self, src: &wgpu::Buffer, src_offset: u64, dst: &wgpu::Buffer, dst_offset: u64,
         bytes: u64,
     ) {
         self.encoder

@@ -231,10 +231,7 @@ impl Gpu {
     /// The compiled pipeline for `entry` of `shader` with the given override constants,
     /// built on first use and cached for the life of the device.
     pub fn kernel(
-        &self,
-        shader: &'static Shader,
-        entry: &str,
-        overrides: &[(&str, f64)],
+        &self, shader: &'static Shader, entry: &str, overrides: &[(&str, f64)],
     ) -> Result<Arc<Kernel>> {
         let key = PipelineKey::new(shader.name, entry, overrides);
         if let Some(k) = self.pipelines.lock().unwrap().get(&key) {

@@ -50,8 +50,7 @@ pub struct ShaderModuleEntry {
 
 /// Parses and validates a shader with naga, giving naga's own message on failure.
 pub fn parse_and_validate(
-    shader: &Shader,
-    capabilities: naga::valid::Capabilities,
+    shader: &Shader, capabilities: naga::valid::Capabilities,
 ) -> Result<(naga::Module, naga::valid::ModuleInfo)> {
     let module = naga::front::wgsl::parse_str(shader.source).map_err(|e| {
         anyhow!(
@@ -241,10 +240,7 @@ impl Kernel {
     }
 
     pub(crate) fn build(
-        device: &wgpu::Device,
-        module: &ShaderModuleEntry,
-        entry: &str,
-        overrides: &[(&str, f64)],
+        device: &wgpu::Device, module: &ShaderModuleEntry, entry: &str, overrides: &[(&str, f64)],
     ) -> Result<Kernel> {
         let (bindings, workgroup_size) = module.bindings(entry)?;
         let label = format!("{}::{}", module.shader.name, entry);

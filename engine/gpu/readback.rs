@@ -6,9 +6,7 @@ use super::context::Gpu;
 
 /// Maps the first `bytes` of a MAP_READ buffer and copies them out.
 pub(crate) fn read_mapped<T: bytemuck::Pod>(
-    gpu: &Gpu,
-    buffer: &wgpu::Buffer,
-    bytes: u64,
+    gpu: &Gpu, buffer: &wgpu::Buffer, bytes: u64,
 ) -> Result<Vec<T>> {
     let slice = buffer.slice(0..bytes);
     let (tx, rx) = std::sync::mpsc::channel();

@@ -420,11 +420,7 @@ fn normalise_literal(text: &str) -> Result<String> {
 // does not reproduce (`(2, 3, )`); files are byte-identical to `np.save`'s.
 
 fn write_npy_file<T: Copy, const N: usize>(
-    path: &Path,
-    descr: &str,
-    shape: &[usize],
-    data: &[T],
-    to_le_bytes: fn(T) -> [u8; N],
+    path: &Path, descr: &str, shape: &[usize], data: &[T], to_le_bytes: fn(T) -> [u8; N],
 ) -> Result<()> {
     let write = || -> Result<()> {
         let mut file = BufWriter::new(File::create(path)?);
@@ -434,11 +430,7 @@ fn write_npy_file<T: Copy, const N: usize>(
 }
 
 fn write_npy_to<T: Copy, const N: usize>(
-    out: &mut impl Write,
-    descr: &str,
-    shape: &[usize],
-    data: &[T],
-    to_le_bytes: fn(T) -> [u8; N],
+    out: &mut impl Write, descr: &str, shape: &[usize], data: &[T], to_le_bytes: fn(T) -> [u8; N],
 ) -> Result<()> {
     let count = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     ensure!(

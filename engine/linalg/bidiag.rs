@@ -83,10 +83,7 @@ struct Side<T: Real> {
 
 impl<T: Real> Side<T> {
     fn new(
-        gpu: &Gpu,
-        ops: &Arc<VectorOps<T>>,
-        len: usize,
-        cap: usize,
+        gpu: &Gpu, ops: &Arc<VectorOps<T>>, len: usize, cap: usize,
     ) -> Result<(Self, Option<String>)> {
         let (basis, note) = KrylovBasis::new(gpu, ops.clone(), len, len.min(cap))?;
         let side = Side {
@@ -102,12 +99,7 @@ impl<T: Real> Side<T> {
     /// next / norm as the current direction, stored as basis row `row`. The norm stays
     /// on the device: no readback.
     fn record_half_step(
-        &self,
-        k: &Kernels<T>,
-        batch: &mut Batch,
-        count: usize,
-        slot: usize,
-        row: usize,
+        &self, k: &Kernels<T>, batch: &mut Batch, count: usize, slot: usize, row: usize,
     ) -> Result<()> {
         let size = std::mem::size_of::<T>() as u64;
         self.basis.orthogonalize(batch, &self.next, count)?;
@@ -157,12 +149,8 @@ impl<T: Real> Kernels<T> {
 /// Records steps `first .. first + steps` (both half-steps each), stopping where a
 /// basis is full (the host stops there too).
 fn record_block<T: Real>(
-    batch: &mut Batch,
-    k: &Kernels<T>,
-    factor: &dyn FactorOperator<T>,
-    (u, v): (&Side<T>, &Side<T>),
-    first: usize,
-    steps: usize,
+    batch: &mut Batch, k: &Kernels<T>, factor: &dyn FactorOperator<T>,
+    (u, v): (&Side<T>, &Side<T>), first: usize, steps: usize,
 ) -> Result<()> {
     for s in 0..steps {
         let step = first + s;
@@ -183,11 +171,7 @@ fn record_block<T: Real>(
 /// from `seed`; notes say where memory capped a basis.
 #[allow(clippy::type_complexity)]
 fn sides<T: Real>(
-    gpu: &Gpu,
-    ops: &Arc<VectorOps<T>>,
-    (n, d): (usize, usize),
-    max_steps: usize,
-    seed: u64,
+    gpu: &Gpu, ops: &Arc<VectorOps<T>>, (n, d): (usize, usize), max_steps: usize, seed: u64,
 ) -> Result<(Side<T>, Side<T>, Vec<String>)> {
     let (mut u, note_u) = Side::new(gpu, ops, n, max_steps + 1)?;
     let (v, note_v) = Side::new(gpu, ops, d, max_steps)?;
@@ -199,10 +183,7 @@ fn sides<T: Real>(
 /// of 8 to 64 steps per submission with α and β kept on the device (one readback per
 /// block). Tolerances in `opts` are relative to the eigenvalues of F Fᵀ.
 pub fn golub_kahan<T: Real>(
-    gpu: &Gpu,
-    ops: Arc<VectorOps<T>>,
-    factor: &dyn FactorOperator<T>,
-    opts: &LanczosOptions,
+    gpu: &Gpu, ops: Arc<VectorOps<T>>, factor: &dyn FactorOperator<T>, opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     let start_time = Instant::now();
     let (n, d) = (factor.rows(), factor.cols());
@@ -287,10 +268,7 @@ fn note_unconverged(mut result: SpectrumResult, max_steps: usize) -> SpectrumRes
 }
 
 fn check_finite<T: Real>(
-    x: f64,
-    what: &str,
-    step: usize,
-    factor: &dyn FactorOperator<T>,
+    x: f64, what: &str, step: usize, factor: &dyn FactorOperator<T>,
 ) -> Result<()> {
     if !x.is_finite() {
         return Err(crate::error::NonFinite::new(format!(
@@ -327,12 +305,7 @@ impl Estimates {
     /// and next off-diagonal `beta_next`. Its eigenvalues are ±σ (plus one 0 when its
     /// order is odd, which is then a genuine zero eigenvalue of F Fᵀ); λ = σ².
     fn result<T: Real>(
-        &self,
-        off: &[f64],
-        beta_next: f64,
-        exact: bool,
-        steps: usize,
-        notes: Vec<String>,
+        &self, off: &[f64], beta_next: f64, exact: bool, steps: usize, notes: Vec<String>,
         (start_time, counters): (Instant, Counters),
     ) -> Result<SpectrumResult> {
         let m = off.len() + 1;

@@ -57,10 +57,7 @@ impl<T: Real> DenseEigensolver<T> {
     /// [`DenseEigensolver::record`] with the reduction chosen by the caller (tests and
     /// benches compare the two).
     pub fn record_with(
-        &self,
-        batch: &mut Batch,
-        matrices: &Tensor<T>,
-        reduction: Reduction,
+        &self, batch: &mut Batch, matrices: &Tensor<T>, reduction: Reduction,
     ) -> Result<PendingSpectra<T>> {
         let shape = matrices.shape();
         let (count, n) = match *shape {
@@ -86,11 +83,7 @@ impl<T: Real> DenseEigensolver<T> {
     /// matrix, every eigenvalue in `full_spectrum`, the k extremes at each end.
     /// `submissions` is what the caller's batch counts for (1 when it held only this).
     pub fn finish(
-        &self,
-        gpu: &Gpu,
-        pending: PendingSpectra<T>,
-        k: usize,
-        submissions: usize,
+        &self, gpu: &Gpu, pending: PendingSpectra<T>, k: usize, submissions: usize,
     ) -> Result<Vec<SpectrumResult>> {
         let (count, n) = (pending.work.count, pending.work.n);
         let tri: Vec<f64> = pending

@@ -135,10 +135,7 @@ impl<T: Real> KrylovBasis<T> {
     /// A basis of up to `capacity` vectors of length `n`, capped by the adapter's
     /// binding limit (the cap is returned as a note).
     pub fn new(
-        gpu: &Gpu,
-        ops: Arc<VectorOps<T>>,
-        n: usize,
-        capacity: usize,
+        gpu: &Gpu, ops: Arc<VectorOps<T>>, n: usize, capacity: usize,
     ) -> Result<(Self, Option<String>)> {
         let bytes_per_vector = (n * std::mem::size_of::<T>()) as u64;
         let fit = (gpu.max_binding_bytes() / bytes_per_vector.max(1)) as usize;
@@ -205,13 +202,8 @@ pub(crate) fn random_start<T: Real>(gpu: &Gpu, n: usize, seed: u64) -> Result<Te
 /// Ritz values of the tridiagonal (alpha, off) with their residuals |β_next s_last|,
 /// turned into the k smallest and k largest estimates.
 pub(crate) fn ritz_estimates(
-    values: &[f64],
-    last_components: &[f64],
-    beta_next: f64,
-    k: usize,
-    opts: (f64, f64),
-    (floor, allowance): (f64, f64),
-    exact: bool,
+    values: &[f64], last_components: &[f64], beta_next: f64, k: usize, opts: (f64, f64),
+    (floor, allowance): (f64, f64), exact: bool,
 ) -> (Vec<EigenEstimate>, Vec<EigenEstimate>, bool) {
     let (tol_min, tol_max) = opts;
     let m = values.len();
@@ -288,10 +280,7 @@ impl<'a, T: Real> LanczosDevice<'a, T> {
     /// Buffers for a run of up to `max_dim` steps (capped by the binding limit, with a
     /// note), q set to `start`.
     fn new(
-        gpu: &'a Gpu,
-        ops: Arc<VectorOps<T>>,
-        op: &'a dyn SymmetricOperator<T>,
-        max_dim: usize,
+        gpu: &'a Gpu, ops: Arc<VectorOps<T>>, op: &'a dyn SymmetricOperator<T>, max_dim: usize,
         start: &[T],
     ) -> Result<(Self, Option<String>)> {
         let n = op.order();
@@ -449,10 +438,7 @@ struct Estimates {
 /// Extreme eigenvalues of `op` by Lanczos with full reorthogonalisation, s steps per
 /// submission (see the module documentation).
 pub fn lanczos<T: Real>(
-    gpu: &Gpu,
-    ops: Arc<VectorOps<T>>,
-    op: &dyn SymmetricOperator<T>,
-    opts: &LanczosOptions,
+    gpu: &Gpu, ops: Arc<VectorOps<T>>, op: &dyn SymmetricOperator<T>, opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     let start_time = Instant::now();
     let n = op.order();

@@ -110,11 +110,7 @@ impl Real for f64 {
 /// Extreme eigenvalues of a dense symmetric matrix given on the host (row-major, f64),
 /// by Lanczos in the requested precision.
 pub fn dense_spectrum(
-    gpu: &Gpu,
-    n: usize,
-    data: &[f64],
-    precision: Precision,
-    opts: &LanczosOptions,
+    gpu: &Gpu, n: usize, data: &[f64], precision: Precision, opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     spectrum_with_method(gpu, n, data, precision, SpectrumMethod::Lanczos, opts)
 }
@@ -156,11 +152,7 @@ impl SpectrumMethod {
     /// eigenvalue is wanted) and the reduction's copy fits the adapter's binding limit,
     /// else Lanczos. An explicit `dense` that does not fit is an error.
     pub fn resolve(
-        self,
-        gpu: &Gpu,
-        n: usize,
-        element_bytes: usize,
-        opts: &LanczosOptions,
+        self, gpu: &Gpu, n: usize, element_bytes: usize, opts: &LanczosOptions,
     ) -> Result<SpectrumMethod> {
         let bytes = (n as u64).saturating_mul(n as u64) * element_bytes as u64;
         let fits = bytes <= gpu.max_binding_bytes();
@@ -194,11 +186,8 @@ impl FromStr for SpectrumMethod {
 /// Extreme eigenvalues (and, by the dense method, all of them) of a symmetric matrix
 /// already on the device, by `method`: what an experiment calls with its Gram matrix.
 pub fn matrix_spectrum<T: Real>(
-    gpu: &Gpu,
-    ops: std::sync::Arc<crate::ops::vector::VectorOps<T>>,
-    matrix: &DenseMatrix<T>,
-    method: SpectrumMethod,
-    opts: &LanczosOptions,
+    gpu: &Gpu, ops: std::sync::Arc<crate::ops::vector::VectorOps<T>>, matrix: &DenseMatrix<T>,
+    method: SpectrumMethod, opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     let n = matrix.order();
     match method.resolve(gpu, n, std::mem::size_of::<T>(), opts)? {
@@ -212,19 +201,11 @@ pub fn matrix_spectrum<T: Real>(
 /// Extreme eigenvalues (and, by the dense method, all of them) of a dense symmetric
 /// matrix given on the host (row-major, f64), by `method` in `precision`.
 pub fn spectrum_with_method(
-    gpu: &Gpu,
-    n: usize,
-    data: &[f64],
-    precision: Precision,
-    method: SpectrumMethod,
+    gpu: &Gpu, n: usize, data: &[f64], precision: Precision, method: SpectrumMethod,
     opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     fn run<T: Real>(
-        gpu: &Gpu,
-        n: usize,
-        data: &[f64],
-        method: SpectrumMethod,
-        opts: &LanczosOptions,
+        gpu: &Gpu, n: usize, data: &[f64], method: SpectrumMethod, opts: &LanczosOptions,
     ) -> Result<SpectrumResult> {
         let size = std::mem::size_of::<T>();
         match method.resolve(gpu, n, size, opts)? {

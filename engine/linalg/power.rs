@@ -65,12 +65,8 @@ const SLOTS: usize = MAX_BLOCK;
 /// operators), s steps per submission: v_{i+1} = A v_i / ‖A v_i‖ with the norm read
 /// from a device buffer, and one readback per block.
 fn dominant<T: Real>(
-    gpu: &Gpu,
-    ops: &VectorOps<T>,
-    op: &dyn SymmetricOperator<T>,
-    opts: &PowerOptions,
-    floor_of: impl Fn(f64) -> f64,
-    counters: &mut Counters,
+    gpu: &Gpu, ops: &VectorOps<T>, op: &dyn SymmetricOperator<T>, opts: &PowerOptions,
+    floor_of: impl Fn(f64) -> f64, counters: &mut Counters,
 ) -> Result<(EigenEstimate, usize)> {
     let n = op.order();
     let krylov = KrylovOps::<T>::new(gpu)?;
@@ -144,10 +140,7 @@ fn dominant<T: Real>(
 
 /// λ_max and λ_min of a symmetric PSD operator by power iteration.
 pub fn power_iteration<T: Real>(
-    gpu: &Gpu,
-    ops: Arc<VectorOps<T>>,
-    op: &dyn SymmetricOperator<T>,
-    opts: &PowerOptions,
+    gpu: &Gpu, ops: Arc<VectorOps<T>>, op: &dyn SymmetricOperator<T>, opts: &PowerOptions,
 ) -> Result<SpectrumResult> {
     let start = Instant::now();
     let n = op.order();

@@ -107,11 +107,7 @@ fn check_finite(name: &str, entries: &[f64]) -> Result<()> {
 /// been multiplied by every rotation, so that z = Z₀ Q. Gives up after `max_sweeps`
 /// QL sweeps in total.
 fn implicit_ql(
-    diag: &mut [f64],
-    off: &mut [f64],
-    z: &mut [f64],
-    rows: usize,
-    max_sweeps: usize,
+    diag: &mut [f64], off: &mut [f64], z: &mut [f64], rows: usize, max_sweeps: usize,
 ) -> Result<()> {
     let m = diag.len();
     let mut sweeps = 0;

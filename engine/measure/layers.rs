@@ -33,11 +33,7 @@ impl SpectralOps {
     /// them), submitting once. `after_submit` runs between the submission and the first
     /// readback (checks of the forward pass). Krylov solves start from `seed`.
     pub fn layer_spectra<X: Real>(
-        &self,
-        gpu: &Gpu,
-        batch: Batch,
-        features: &[&Tensor<X>],
-        seed: u64,
+        &self, gpu: &Gpu, batch: Batch, features: &[&Tensor<X>], seed: u64,
         after_submit: impl FnOnce() -> Result<()>,
     ) -> Result<Vec<LayerSpectrum>> {
         let wrap = |gram, spectrum, proxies| LayerSpectrum {
@@ -59,13 +55,8 @@ impl SpectralOps {
     }
 
     fn layer_spectra_in<X: Real, T: Real>(
-        &self,
-        gpu: &Gpu,
-        ops: &PrecisionOps<T>,
-        mut batch: Batch,
-        features: &[&Tensor<X>],
-        seed: u64,
-        after_submit: impl FnOnce() -> Result<()>,
+        &self, gpu: &Gpu, ops: &PrecisionOps<T>, mut batch: Batch, features: &[&Tensor<X>],
+        seed: u64, after_submit: impl FnOnce() -> Result<()>,
     ) -> Result<Vec<Measured<T>>> {
         let Some(first) = features.first() else {
             return Ok(Vec::new());
@@ -135,10 +126,7 @@ impl SpectralOps {
 /// reductions; returns the stacks and the pending spectra.
 #[allow(clippy::type_complexity)]
 fn record_stacks<T: Real>(
-    gpu: &Gpu,
-    batch: &mut Batch,
-    dense: &DenseEigensolver<T>,
-    grams: &[Tensor<T>],
+    gpu: &Gpu, batch: &mut Batch, dense: &DenseEigensolver<T>, grams: &[Tensor<T>],
 ) -> Result<(Vec<Tensor<T>>, Vec<PendingSpectra<T>>)> {
     let n = grams[0].shape()[0];
     let bytes = grams[0].bytes();

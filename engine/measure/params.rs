@@ -37,11 +37,7 @@ impl<T: Real> ParamMeasure<T> {
     /// max_i ‖∇_θ l_i‖ with l_i = n × (example i's share of h), from the forward cache
     /// and every layer's δ.
     pub fn lipschitz(
-        &self,
-        gpu: &Gpu,
-        cache: &ForwardCache<T>,
-        deltas: &[Tensor<T>],
-        bias: bool,
+        &self, gpu: &Gpu, cache: &ForwardCache<T>, deltas: &[Tensor<T>], bias: bool,
     ) -> Result<f64> {
         lipschitz(gpu, &self.rownorm, cache, deltas, bias)
     }
@@ -49,9 +45,7 @@ impl<T: Real> ParamMeasure<T> {
 
 /// Sum of squares of every tensor, read back once.
 fn sum_of_squares<'a, T: Real>(
-    gpu: &Gpu,
-    vectors: &VectorOps<T>,
-    tensors: impl Iterator<Item = &'a Tensor<T>>,
+    gpu: &Gpu, vectors: &VectorOps<T>, tensors: impl Iterator<Item = &'a Tensor<T>>,
 ) -> Result<f64> {
     let tensors: Vec<&Tensor<T>> = tensors.collect();
     let gather = Tensor::<T>::zeros(gpu, &[tensors.len()])?;
@@ -74,10 +68,7 @@ fn sum_of_squares<'a, T: Real>(
 }
 
 fn distance<T: Real>(
-    gpu: &Gpu,
-    vectors: &VectorOps<T>,
-    a: &ParamTensors<T>,
-    b: &ParamTensors<T>,
+    gpu: &Gpu, vectors: &VectorOps<T>, a: &ParamTensors<T>, b: &ParamTensors<T>,
 ) -> Result<f64> {
     let diffs: Vec<Tensor<T>> = a
         .tensors()
@@ -94,11 +85,7 @@ fn distance<T: Real>(
 
 /// Per layer ‖δ_i‖² (‖a_i^{l−1}‖² + [bias]), summed over layers; the max over i, rooted.
 fn lipschitz<T: Real>(
-    gpu: &Gpu,
-    rownorm: &RowNorm<T>,
-    cache: &ForwardCache<T>,
-    deltas: &[Tensor<T>],
-    bias: bool,
+    gpu: &Gpu, rownorm: &RowNorm<T>, cache: &ForwardCache<T>, deltas: &[Tensor<T>], bias: bool,
 ) -> Result<f64> {
     let n = cache.logits.shape()[0];
     let mut batch = Batch::new(gpu);

@@ -108,11 +108,7 @@ impl SpectralOps {
     /// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
     /// the method chosen (dense, or Lanczos with `options`). Returns Ĝ for further use.
     fn normalized_gram_spectrum<X: Real, T: Real>(
-        &self,
-        gpu: &Gpu,
-        ops: &PrecisionOps<T>,
-        features: &Tensor<X>,
-        options: &LanczosOptions,
+        &self, gpu: &Gpu, ops: &PrecisionOps<T>, features: &Tensor<X>, options: &LanczosOptions,
     ) -> Result<(Tensor<T>, SpectrumResult)> {
         let (n, width) = features.dims2("layer features")?;
         let g = Tensor::<T>::zeros(gpu, &[n, n])?;
@@ -134,10 +130,7 @@ impl SpectralOps {
     /// needs the f64 precision) and its extreme eigenvalues (Lanczos, default tolerances,
     /// start vector from `seed`).
     pub fn gram_spectrum<X: Real>(
-        &self,
-        gpu: &Gpu,
-        features: &Tensor<X>,
-        seed: u64,
+        &self, gpu: &Gpu, features: &Tensor<X>, seed: u64,
     ) -> Result<GramMeasurement> {
         let options = LanczosOptions {
             seed,
@@ -164,10 +157,7 @@ impl SpectralOps {
 
     /// ‖Ĝ − Ĝ_0‖_F of two Gram matrices of the same precision; `None` when they differ.
     pub fn frobenius_change(
-        &self,
-        gpu: &Gpu,
-        g: &GramTensor,
-        g0: &GramTensor,
+        &self, gpu: &Gpu, g: &GramTensor, g0: &GramTensor,
     ) -> Result<Option<f64>> {
         Ok(match (g, g0, &self.f64_ops) {
             (GramTensor::F64(g), GramTensor::F64(g0), Some(ops)) => {
@@ -183,14 +173,8 @@ impl SpectralOps {
     /// The empirical NTK's extreme eigenvalues at `fcn` / `cache`.
     #[allow(clippy::too_many_arguments)]
     pub fn ntk_spectrum<N: Real>(
-        &self,
-        gpu: &Gpu,
-        forward: &ForwardOps<N>,
-        kernels: &NtkKernels,
-        fcn: &Fcn<N>,
-        cache: &ForwardCache<N>,
-        method: NtkMethod,
-        options: &LanczosOptions,
+        &self, gpu: &Gpu, forward: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>,
+        cache: &ForwardCache<N>, method: NtkMethod, options: &LanczosOptions,
     ) -> Result<NtkSpectrum> {
         ntk_spectrum(
             gpu,

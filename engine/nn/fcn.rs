@@ -58,12 +58,8 @@ pub struct ForwardCache<T: Real = f32> {
 // Dense map z = a Wᵀ (+ b): forward, backward, JVP.
 
 fn record_dense_forward<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    input: &Tensor<T>,
-    weight: &Tensor<T>,
-    bias: Option<&Tensor<T>>,
-    z: &Tensor<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, input: &Tensor<T>, weight: &Tensor<T>,
+    bias: Option<&Tensor<T>>, z: &Tensor<T>,
 ) -> Result<()> {
     ops.matmul
         .record(batch, Layout::NT, 1.0, input, weight, 0.0, z)?;
@@ -76,14 +72,8 @@ fn record_dense_forward<T: Real>(
 /// From d_z: d_W = d_zᵀ a, d_b = Σ_rows d_z, d_a = d_z W, each only where asked.
 #[allow(clippy::too_many_arguments)]
 fn record_dense_backward<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    input: &Tensor<T>,
-    weight: &Tensor<T>,
-    d_z: &Tensor<T>,
-    d_weight: Option<&Tensor<T>>,
-    d_bias: Option<&Tensor<T>>,
-    d_input: Option<&Tensor<T>>,
+    batch: &mut Batch, ops: &ForwardOps<T>, input: &Tensor<T>, weight: &Tensor<T>, d_z: &Tensor<T>,
+    d_weight: Option<&Tensor<T>>, d_bias: Option<&Tensor<T>>, d_input: Option<&Tensor<T>>,
 ) -> Result<()> {
     if let Some(d_w) = d_weight {
         ops.matmul
@@ -100,10 +90,7 @@ fn record_dense_backward<T: Real>(
 
 /// d_a = d_z W: of a dense layer's backward, only the gradient with respect to its input.
 pub(crate) fn record_input_gradient<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    weight: &Tensor<T>,
-    d_z: &Tensor<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, weight: &Tensor<T>, d_z: &Tensor<T>,
     d_input: &Tensor<T>,
 ) -> Result<()> {
     ops.matmul
@@ -114,14 +101,8 @@ pub(crate) fn record_input_gradient<T: Real>(
 /// Tangent of z = a Wᵀ + b: ż = a Ẇᵀ + ȧ Wᵀ + ḃ (ȧ = 0 for the network's inputs).
 #[allow(clippy::too_many_arguments)]
 fn record_dense_jvp<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    input: &Tensor<T>,
-    t_input: Option<&Tensor<T>>,
-    weight: &Tensor<T>,
-    t_weight: &Tensor<T>,
-    t_bias: Option<&Tensor<T>>,
-    t_z: &Tensor<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, input: &Tensor<T>, t_input: Option<&Tensor<T>>,
+    weight: &Tensor<T>, t_weight: &Tensor<T>, t_bias: Option<&Tensor<T>>, t_z: &Tensor<T>,
 ) -> Result<()> {
     ops.matmul
         .record(batch, Layout::NT, 1.0, input, t_weight, 0.0, t_z)?;
@@ -142,11 +123,7 @@ fn record_dense_jvp<T: Real>(
 /// renormalisation a view of phi). With renormalisation the norms are not checked
 /// here: see [`check_renormalizable`].
 fn record_hidden_forward<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    cfg: &FcnConfig,
-    input: &Tensor<T>,
-    weight: &Tensor<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, cfg: &FcnConfig, input: &Tensor<T>, weight: &Tensor<T>,
     bias: Option<&Tensor<T>>,
 ) -> Result<(LayerCache<T>, Tensor<T>)> {
     let gpu = batch.gpu();
@@ -186,10 +163,7 @@ fn record_hidden_forward<T: Real>(
 /// d_z = phi'(z) ⊙ (renorm Jacobian · d_out). The renormalisation's Jacobian is
 /// symmetric, so the same map serves the JVP ([`record_hidden_tangent`]).
 pub(crate) fn record_hidden_backward<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    cfg: &FcnConfig,
-    layer: &LayerCache<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, cfg: &FcnConfig, layer: &LayerCache<T>,
     d_out: &Tensor<T>,
 ) -> Result<Tensor<T>> {
     let gpu = batch.gpu();
@@ -219,11 +193,7 @@ pub(crate) fn record_hidden_backward<T: Real>(
 /// Tangent of the layer's output from the tangent ż of its pre-activation:
 /// renorm Jacobian · (phi'(z) ⊙ ż).
 fn record_hidden_tangent<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    cfg: &FcnConfig,
-    layer: &LayerCache<T>,
-    t_z: &Tensor<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, cfg: &FcnConfig, layer: &LayerCache<T>, t_z: &Tensor<T>,
 ) -> Result<Tensor<T>> {
     let gpu = batch.gpu();
     let (n, width) = t_z.dims2("a layer's tangent")?;
@@ -257,9 +227,7 @@ pub fn check_renormalizable<T: Real>(gpu: &Gpu, cache: &ForwardCache<T>) -> Resu
 }
 
 fn check_layer_renormalizable<T: Real>(
-    gpu: &Gpu,
-    layer: &LayerCache<T>,
-    number: usize,
+    gpu: &Gpu, layer: &LayerCache<T>, number: usize,
 ) -> Result<()> {
     if let Some(norms) = &layer.norms {
         if let Some(i) = first_zero_row(&norms.to_vec(gpu)?) {
@@ -291,10 +259,7 @@ fn check_inputs<T: Real>(cfg: &FcnConfig, x: &Tensor<T>) -> Result<usize> {
 /// l = 0 (the input) through D (the last hidden layer), each F^l of shape [n, w_l], in
 /// order, and returns the logits [n, k]. One layer at a time: O(n·width) memory.
 pub fn forward<T: Real>(
-    gpu: &Gpu,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    x: &Tensor<T>,
+    gpu: &Gpu, ops: &ForwardOps<T>, fcn: &Fcn<T>, x: &Tensor<T>,
     mut visit: impl FnMut(usize, &Tensor<T>) -> Result<()>,
 ) -> Result<Tensor<T>> {
     let cfg = &fcn.config;
@@ -337,10 +302,7 @@ pub fn forward<T: Real>(
 /// (O(depth · n · width) memory). `x` must stay unchanged while the cache is in use
 /// (the cache holds a view of it).
 pub fn record_forward_cached<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    x: &Tensor<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, fcn: &Fcn<T>, x: &Tensor<T>,
 ) -> Result<ForwardCache<T>> {
     let cfg = &fcn.config;
     let n = check_inputs(cfg, x)?;
@@ -377,10 +339,7 @@ pub fn record_forward_cached<T: Real>(
 
 /// [`record_forward_cached`], submitted, with the renormalisation check.
 pub fn forward_cached<T: Real>(
-    gpu: &Gpu,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    x: &Tensor<T>,
+    gpu: &Gpu, ops: &ForwardOps<T>, fcn: &Fcn<T>, x: &Tensor<T>,
 ) -> Result<ForwardCache<T>> {
     let mut batch = Batch::new(gpu);
     let cache = record_forward_cached(&mut batch, ops, fcn, x)?;
@@ -392,10 +351,7 @@ pub fn forward_cached<T: Real>(
 /// Records the gradients with respect to every parameter given d_logits = ∂h/∂logits
 /// (a VJP: with d_logits = v it gives Jᵀv). Shaped like `fcn.params`.
 pub fn record_backward<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    cache: &ForwardCache<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>,
     d_logits: &Tensor<T>,
 ) -> Result<ParamTensors<T>> {
     Ok(record_backward_deltas(batch, ops, fcn, cache, d_logits)?.0)
@@ -405,10 +361,7 @@ pub fn record_backward<T: Real>(
 /// hidden layers l = 1..D, then d_logits itself for the output layer): per-example
 /// gradient norms are ‖δ_i‖·‖a_i^{l-1}‖ per layer.
 pub fn record_backward_deltas<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    cache: &ForwardCache<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>,
     d_logits: &Tensor<T>,
 ) -> Result<(ParamTensors<T>, Vec<Tensor<T>>)> {
     let gpu = batch.gpu();
@@ -457,11 +410,7 @@ pub fn record_backward_deltas<T: Real>(
 
 /// [`record_backward`], submitted.
 pub fn backward<T: Real>(
-    gpu: &Gpu,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    cache: &ForwardCache<T>,
-    d_logits: &Tensor<T>,
+    gpu: &Gpu, ops: &ForwardOps<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>, d_logits: &Tensor<T>,
 ) -> Result<ParamTensors<T>> {
     let mut batch = Batch::new(gpu);
     let grads = record_backward(&mut batch, ops, fcn, cache, d_logits)?;
@@ -472,10 +421,7 @@ pub fn backward<T: Real>(
 /// Records the forward-mode JVP: the tangent of the logits [n, k] when the parameters
 /// move along `tangent` (J·u, with u shaped like `fcn.params`).
 pub fn record_jvp<T: Real>(
-    batch: &mut Batch,
-    ops: &ForwardOps<T>,
-    fcn: &Fcn<T>,
-    cache: &ForwardCache<T>,
+    batch: &mut Batch, ops: &ForwardOps<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>,
     tangent: &ParamTensors<T>,
 ) -> Result<Tensor<T>> {
     let gpu = batch.gpu();

@@ -46,12 +46,7 @@ impl NtkKernels {
 /// Δ [n k, fan_out] of a network in `N`; submitted, so that each layer's temporaries are
 /// freed.
 fn accumulate_layer<N: Real, T: Real>(
-    gpu: &Gpu,
-    kernels: &NtkKernels,
-    input: &Tensor<N>,
-    delta: &Tensor<N>,
-    k: usize,
-    bias: bool,
+    gpu: &Gpu, kernels: &NtkKernels, input: &Tensor<N>, delta: &Tensor<N>, k: usize, bias: bool,
     kernel: &Tensor<T>,
 ) -> Result<()> {
     let n = input.shape()[0];
@@ -71,10 +66,7 @@ fn accumulate_layer<N: Real, T: Real>(
 
 /// A hidden layer's cache with every row repeated k times (row i·k + c = example i).
 fn repeat_layer<N: Real>(
-    batch: &mut Batch,
-    kernels: &NtkKernels,
-    layer: &LayerCache<N>,
-    k: usize,
+    batch: &mut Batch, kernels: &NtkKernels, layer: &LayerCache<N>, k: usize,
 ) -> Result<LayerCache<N>> {
     let gpu = batch.gpu();
     let (n, width) = layer.z.dims2("a layer's pre-activation")?;
@@ -100,11 +92,7 @@ fn repeat_layer<N: Real>(
 /// `cache` (of the same inputs) of a network in `N`, assembled on the GPU in `T` (f64
 /// for an f64 network).
 pub fn ntk_explicit<N: Real, T: Real>(
-    gpu: &Gpu,
-    ops: &ForwardOps<N>,
-    kernels: &NtkKernels,
-    fcn: &Fcn<N>,
-    cache: &ForwardCache<N>,
+    gpu: &Gpu, ops: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>, cache: &ForwardCache<N>,
 ) -> Result<Tensor<T>> {
     let cfg = &fcn.config;
     let depth = cfg.depth();
@@ -228,16 +216,9 @@ pub struct NtkSpectrum {
 /// an f64 network computes both routes in f64 (and needs `vectors_f64`).
 #[allow(clippy::too_many_arguments)]
 pub fn ntk_spectrum<N: Real>(
-    gpu: &Gpu,
-    ops: &ForwardOps<N>,
-    kernels: &NtkKernels,
-    vectors_f32: &Arc<VectorOps<f32>>,
-    vectors_f64: Option<&Arc<VectorOps<f64>>>,
-    fcn: &Fcn<N>,
-    cache: &ForwardCache<N>,
-    method: NtkMethod,
-    (precision, stored): (Precision, SpectrumMethod),
-    options: &LanczosOptions,
+    gpu: &Gpu, ops: &ForwardOps<N>, kernels: &NtkKernels, vectors_f32: &Arc<VectorOps<f32>>,
+    vectors_f64: Option<&Arc<VectorOps<f64>>>, fcn: &Fcn<N>, cache: &ForwardCache<N>,
+    method: NtkMethod, (precision, stored): (Precision, SpectrumMethod), options: &LanczosOptions,
 ) -> Result<NtkSpectrum> {
     let f64_kernel = precision == Precision::F64 || N::NEEDS_F64;
     let method = resolve_method(gpu, cache.logits.len(), method, f64_kernel)?;
@@ -275,10 +256,7 @@ pub fn ntk_spectrum<N: Real>(
 /// Explicit or matrix-free: auto takes the explicit route where the (nk)² matrix (f64
 /// when `f64_kernel`) fits the adapter's binding limit.
 fn resolve_method(
-    gpu: &Gpu,
-    order: usize,
-    method: NtkMethod,
-    f64_kernel: bool,
+    gpu: &Gpu, order: usize, method: NtkMethod, f64_kernel: bool,
 ) -> Result<NtkMethod> {
     let element = if f64_kernel { 8 } else { 4 };
     let bytes = (order as u64) * (order as u64) * element;
@@ -301,8 +279,7 @@ fn resolve_method(
 
 /// The vector kernels in the network's precision `N` (f32 or f64, the only two).
 fn network_vectors<'a, N: Real>(
-    vectors_f32: &'a Arc<VectorOps<f32>>,
-    vectors_f64: Option<&'a Arc<VectorOps<f64>>>,
+    vectors_f32: &'a Arc<VectorOps<f32>>, vectors_f64: Option<&'a Arc<VectorOps<f64>>>,
 ) -> Result<&'a Arc<VectorOps<N>>> {
     let any: &dyn Any = if N::NEEDS_F64 {
         match vectors_f64 {

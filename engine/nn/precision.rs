@@ -43,9 +43,7 @@ impl NetworkPrecision {
 /// An f64 network needs `SHADER_F64` among `features` (those of the adapter called
 /// `adapter`): otherwise an error that names the adapter and the fix.
 pub fn check_network_precision(
-    precision: NetworkPrecision,
-    features: wgpu::Features,
-    adapter: &str,
+    precision: NetworkPrecision, features: wgpu::Features, adapter: &str,
 ) -> Result<()> {
     if precision == NetworkPrecision::F64 && !features.contains(wgpu::Features::SHADER_F64) {
         bail!(

@@ -37,14 +37,8 @@ impl<T: Real> TrainStep<T> {
     /// per-example losses into `losses` and ∂h/∂logits into `d_logits`.
     #[allow(clippy::too_many_arguments)]
     pub fn record_loss_and_gradients(
-        &self,
-        batch: &mut Batch,
-        fcn: &Fcn<T>,
-        x: &Tensor<T>,
-        labels: &Tensor<u32>,
-        objective: Objective,
-        losses: &Tensor<T>,
-        d_logits: &Tensor<T>,
+        &self, batch: &mut Batch, fcn: &Fcn<T>, x: &Tensor<T>, labels: &Tensor<u32>,
+        objective: Objective, losses: &Tensor<T>, d_logits: &Tensor<T>,
     ) -> Result<StepRecord<T>> {
         let cache = record_forward_cached(batch, &self.forward, fcn, x)?;
         let weight = objective.weight(cache.logits.dims2("logits")?.1);
@@ -67,11 +61,7 @@ impl<T: Real> TrainStep<T> {
 
     /// Records θ ← θ − η g.
     pub fn record_gd_step(
-        &self,
-        batch: &mut Batch,
-        fcn: &Fcn<T>,
-        grads: &ParamTensors<T>,
-        lr: f64,
+        &self, batch: &mut Batch, fcn: &Fcn<T>, grads: &ParamTensors<T>, lr: f64,
     ) -> Result<()> {
         for (g, w) in grads.tensors().zip(fcn.params.tensors()) {
             self.loss.gd_step(batch, lr, g, w)?;
@@ -82,11 +72,7 @@ impl<T: Real> TrainStep<T> {
     /// Loss h (mean of per-example losses) and accuracy of logits against labels; also
     /// the per-example losses.
     pub fn loss_and_accuracy(
-        &self,
-        gpu: &Gpu,
-        objective: Objective,
-        logits: &Tensor<T>,
-        labels: &Tensor<u32>,
+        &self, gpu: &Gpu, objective: Objective, logits: &Tensor<T>, labels: &Tensor<u32>,
         host_labels: &[u32],
     ) -> Result<(f64, f64, Vec<f64>)> {
         let (n, k) = logits.dims2("logits")?;

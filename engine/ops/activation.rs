@@ -37,11 +37,7 @@ impl<T: Real> ActivationOp<T> {
     /// a = phi(z), elementwise; `z` and `a` have the same shape (any rank) and must be
     /// different tensors.
     pub fn forward(
-        &self,
-        batch: &mut Batch,
-        act: Activation,
-        z: &Tensor<T>,
-        a: &Tensor<T>,
+        &self, batch: &mut Batch, act: Activation, z: &Tensor<T>, a: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("activation forward ({act})");
         same_shape(&what, ("z", z), ("a", a))?;
@@ -53,12 +49,7 @@ impl<T: Real> ActivationOp<T> {
     /// d_z = d_a * phi'(z), elementwise; `z`, `d_a` and `d_z` have the same shape, and
     /// `d_z` is a tensor of its own.
     pub fn backward(
-        &self,
-        batch: &mut Batch,
-        act: Activation,
-        z: &Tensor<T>,
-        d_a: &Tensor<T>,
-        d_z: &Tensor<T>,
+        &self, batch: &mut Batch, act: Activation, z: &Tensor<T>, d_a: &Tensor<T>, d_z: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("activation backward ({act})");
         same_shape(&what, ("z", z), ("d_a", d_a))?;
@@ -72,11 +63,7 @@ impl<T: Real> ActivationOp<T> {
 
 /// One invocation per element; the params are len.
 fn elementwise(
-    batch: &mut Batch,
-    kernel: &Kernel,
-    buffers: &[&wgpu::Buffer],
-    len: usize,
-    what: &str,
+    batch: &mut Batch, kernel: &Kernel, buffers: &[&wgpu::Buffer], len: usize, what: &str,
 ) -> Result<()> {
     let wg = kernel.workgroup_size[0];
     // The shader's element index (workgroup * wg + lane) must not wrap in u32.

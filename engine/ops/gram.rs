@@ -55,11 +55,7 @@ impl Gram {
     /// Records G = scale · X Xᵀ, accumulated and stored in `T` (scale rounded to `T`).
     /// An f64 X needs an f64 G.
     pub fn record<X: Real, T: Real>(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<X>,
-        scale: f64,
-        g: &Tensor<T>,
+        &self, batch: &mut Batch, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
     ) -> Result<()> {
         let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
             (false, _) => self.kernels.get::<T>(batch.gpu(), T::GRAM)?,

@@ -64,14 +64,8 @@ impl<T: SpectralElement> KrylovOps<T> {
     /// that a reduction left in `s`, with the new vector stored in the basis.
     #[allow(clippy::too_many_arguments)]
     pub fn normalize(
-        &self,
-        batch: &mut Batch,
-        w: &Tensor<T>,
-        s: &Tensor<T>,
-        index: usize,
-        q: &Tensor<T>,
-        basis: &Tensor<T>,
-        row: usize,
+        &self, batch: &mut Batch, w: &Tensor<T>, s: &Tensor<T>, index: usize, q: &Tensor<T>,
+        basis: &Tensor<T>, row: usize,
     ) -> Result<()> {
         let what = "krylov normalize";
         let n = check_vectors(what, w, q)?;
@@ -91,12 +85,7 @@ impl<T: SpectralElement> KrylovOps<T> {
 
     /// `y = x / s[index]`.
     pub fn div_scalar(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        s: &Tensor<T>,
-        index: usize,
-        y: &Tensor<T>,
+        &self, batch: &mut Batch, x: &Tensor<T>, s: &Tensor<T>, index: usize, y: &Tensor<T>,
     ) -> Result<()> {
         let what = "krylov div_scalar";
         self.elementwise(batch, &self.div_scalar, what, (x, s, index), false, y)
@@ -105,12 +94,7 @@ impl<T: SpectralElement> KrylovOps<T> {
     /// `y += s[index] * x`, or `y -= s[index] * x` when `negate`.
     #[allow(clippy::too_many_arguments)]
     pub fn axpy_scalar(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        s: &Tensor<T>,
-        index: usize,
-        negate: bool,
+        &self, batch: &mut Batch, x: &Tensor<T>, s: &Tensor<T>, index: usize, negate: bool,
         y: &Tensor<T>,
     ) -> Result<()> {
         let what = "krylov axpy_scalar";
@@ -118,13 +102,8 @@ impl<T: SpectralElement> KrylovOps<T> {
     }
 
     fn elementwise(
-        &self,
-        batch: &mut Batch,
-        kernel: &Kernel,
-        what: &str,
-        (x, s, index): (&Tensor<T>, &Tensor<T>, usize),
-        negate: bool,
-        y: &Tensor<T>,
+        &self, batch: &mut Batch, kernel: &Kernel, what: &str,
+        (x, s, index): (&Tensor<T>, &Tensor<T>, usize), negate: bool, y: &Tensor<T>,
     ) -> Result<()> {
         let n = check_vectors(what, x, y)?;
         check_scalar(what, s, index)?;

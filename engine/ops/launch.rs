@@ -63,11 +63,7 @@ pub enum Grid {
 
 /// Records one launch of `kernel` with the shader's `params` over `grid`.
 pub fn launch<P: bytemuck::Pod>(
-    batch: &mut Batch,
-    kernel: &Kernel,
-    buffers: &[&wgpu::Buffer],
-    params: &P,
-    grid: Grid,
+    batch: &mut Batch, kernel: &Kernel, buffers: &[&wgpu::Buffer], params: &P, grid: Grid,
 ) -> Result<()> {
     let groups = match grid {
         Grid::Elements(len) => groups_for(len, kernel.workgroup_size[0]),
@@ -79,9 +75,7 @@ pub fn launch<P: bytemuck::Pod>(
 
 /// The kernels of `entries`, in order, of one shader built without overrides.
 pub fn kernels<const N: usize>(
-    gpu: &Gpu,
-    shader: &'static Shader,
-    entries: [&str; N],
+    gpu: &Gpu, shader: &'static Shader, entries: [&str; N],
 ) -> Result<[Arc<Kernel>; N]> {
     let built = entries
         .iter()
@@ -101,8 +95,7 @@ impl<K: Copy + PartialEq + std::fmt::Debug> KernelsBy<K> {
     /// `build` makes the kernel of each key, usually the entry point with the key's
     /// override value.
     pub fn new(
-        keys: impl IntoIterator<Item = K>,
-        mut build: impl FnMut(K) -> Result<Arc<Kernel>>,
+        keys: impl IntoIterator<Item = K>, mut build: impl FnMut(K) -> Result<Arc<Kernel>>,
     ) -> Result<Self> {
         let kernels = keys
             .into_iter()

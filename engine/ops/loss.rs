@@ -36,14 +36,8 @@ impl<T: Real> LossOp<T> {
     /// they are uploaded).
     #[allow(clippy::too_many_arguments)]
     pub fn forward_backward(
-        &self,
-        batch: &mut Batch,
-        loss: Loss,
-        weight: f64,
-        logits: &Tensor<T>,
-        labels: &Tensor<u32>,
-        losses: &Tensor<T>,
-        d_logits: &Tensor<T>,
+        &self, batch: &mut Batch, loss: Loss, weight: f64, logits: &Tensor<T>,
+        labels: &Tensor<u32>, losses: &Tensor<T>, d_logits: &Tensor<T>,
     ) -> Result<()> {
         let (n, k) = logits.dims2("logits")?;
         if labels.shape() != [n] || losses.shape() != [n] || d_logits.shape() != logits.shape() {
@@ -71,11 +65,7 @@ impl<T: Real> LossOp<T> {
     /// Records w -= lr · d_w (any shapes with the same number of elements; lr rounded to
     /// `T`).
     pub fn gd_step(
-        &self,
-        batch: &mut Batch,
-        lr: f64,
-        d_w: &Tensor<T>,
-        w: &Tensor<T>,
+        &self, batch: &mut Batch, lr: f64, d_w: &Tensor<T>, w: &Tensor<T>,
     ) -> Result<()> {
         if d_w.len() != w.len() {
             bail!(GpuError::Shape(format!(

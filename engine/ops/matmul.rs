@@ -140,10 +140,7 @@ impl MatmulDims {
 
 /// Checks operand shapes and returns the product's dimensions.
 pub fn matmul_dims(
-    layout: Layout,
-    a: &[usize],
-    b: &[usize],
-    c: &[usize],
+    layout: Layout, a: &[usize], b: &[usize], c: &[usize],
 ) -> Result<MatmulDims, GpuError> {
     let two = |what: &str, s: &[usize]| match s {
         [r, cols] => Ok((*r, *cols)),
@@ -213,14 +210,8 @@ impl<T: Real> Matmul<T> {
     /// With `beta == 0` C is only written.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
-        &self,
-        batch: &mut Batch,
-        layout: Layout,
-        alpha: f64,
-        a: &Tensor<T>,
-        b: &Tensor<T>,
-        beta: f64,
-        c: &Tensor<T>,
+        &self, batch: &mut Batch, layout: Layout, alpha: f64, a: &Tensor<T>, b: &Tensor<T>,
+        beta: f64, c: &Tensor<T>,
     ) -> Result<MatmulDims> {
         let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
         check_indexing(dims)?;

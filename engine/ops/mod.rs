@@ -24,10 +24,7 @@ pub use real::Real;
 /// losses, matmul variants and layouts, network precisions) parses. The error lists
 /// every name.
 pub fn parse_name<T: Copy>(
-    what: &str,
-    s: &str,
-    all: &[T],
-    name: fn(T) -> &'static str,
+    what: &str, s: &str, all: &[T], name: fn(T) -> &'static str,
 ) -> anyhow::Result<T> {
     if let Some(&found) = all.iter().find(|&&v| name(v) == s) {
         return Ok(found);

@@ -37,11 +37,7 @@ impl NtkOps {
 
     /// Records out[i·k + c, :] = x[i, :] for every c < k (`out` is [n·k, cols]).
     pub fn repeat_rows<T: Real>(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        k: usize,
-        out: &Tensor<T>,
+        &self, batch: &mut Batch, x: &Tensor<T>, k: usize, out: &Tensor<T>,
     ) -> Result<()> {
         let kernel = self.repeat.get::<T>(batch.gpu(), T::NTK)?;
         let (rows, cols) = x.dims2("ntk repeat rows: x")?;
@@ -64,12 +60,7 @@ impl NtkOps {
 
     /// Records K[p, q] += (GA[p/k, q/k] + offset) · D[p, q] in `T` (offset rounded to `T`).
     pub fn accumulate<T: Real>(
-        &self,
-        batch: &mut Batch,
-        ga: &Tensor<T>,
-        dd: &Tensor<T>,
-        k: usize,
-        offset: f64,
+        &self, batch: &mut Batch, ga: &Tensor<T>, dd: &Tensor<T>, k: usize, offset: f64,
         kernel_matrix: &Tensor<T>,
     ) -> Result<()> {
         let kernel = self.accumulate.get::<T>(batch.gpu(), T::NTK)?;

@@ -206,9 +206,7 @@ pub fn matrix_dims<T: Element>(what: &str, a: &Tensor<T>) -> Result<(usize, usiz
 /// A matrix X `[rows, cols]` whose elements the kernel indexes with u32, and an output
 /// of one element per row: (rows, cols).
 pub fn rows_and_output<T: Element, U: Element>(
-    what: &str,
-    x: &Tensor<T>,
-    (name, out): Named<U>,
+    what: &str, x: &Tensor<T>, (name, out): Named<U>,
 ) -> Result<(usize, usize)> {
     let (rows, cols) = x.dims2(&format!("{what}: x"))?;
     if rows.saturating_mul(cols) > u32::MAX as usize {

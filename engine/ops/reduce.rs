@@ -67,11 +67,7 @@ impl<T: Real> Reduce<T> {
 
     /// Records `out[i] = kind(X[i, :])` for X `[n, d]` and out `[n]`.
     pub fn rows(
-        &self,
-        batch: &mut Batch,
-        kind: RowReduction,
-        x: &Tensor<T>,
-        out: &Tensor<T>,
+        &self, batch: &mut Batch, kind: RowReduction, x: &Tensor<T>, out: &Tensor<T>,
     ) -> Result<()> {
         let what = format!("reduce {}", kind.name());
         let (rows, cols) = rows_and_output(&what, x, ("out", out))?;

@@ -46,12 +46,7 @@ impl<T: Real> RowNorm<T> {
     /// y_i = x_i * target / norms[i] (norms from `norms`, target rounded to `T`); a zero
     /// row gives non-finite output (the caller checks norms first, see [`first_zero_row`]).
     pub fn renormalize(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        norms: &Tensor<T>,
-        target: f64,
-        y: &Tensor<T>,
+        &self, batch: &mut Batch, x: &Tensor<T>, norms: &Tensor<T>, target: f64, y: &Tensor<T>,
     ) -> Result<()> {
         let what = "rownorm renormalize";
         let dims = rows_and_output(what, x, ("norms", norms))?;
@@ -64,12 +59,7 @@ impl<T: Real> RowNorm<T> {
     /// Backward of renormalize: d_x_i = (target / r_i) * (d_y_i - ((x_i . d_y_i) / r_i^2) x_i),
     /// r_i = norms[i].
     pub fn renormalize_backward(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        norms: &Tensor<T>,
-        d_y: &Tensor<T>,
-        target: f64,
+        &self, batch: &mut Batch, x: &Tensor<T>, norms: &Tensor<T>, d_y: &Tensor<T>, target: f64,
         d_x: &Tensor<T>,
     ) -> Result<()> {
         let what = "rownorm renormalize_backward";
@@ -86,12 +76,8 @@ impl<T: Real> RowNorm<T> {
 
     /// One workgroup per row; the params are rows, cols and the target norm.
     fn per_row(
-        &self,
-        batch: &mut Batch,
-        kernel: &Kernel,
-        buffers: &[&wgpu::Buffer],
-        (rows, cols): (usize, usize),
-        target: f64,
+        &self, batch: &mut Batch, kernel: &Kernel, buffers: &[&wgpu::Buffer],
+        (rows, cols): (usize, usize), target: f64,
     ) -> Result<()> {
         let params = WordsAndReals::new([rows, cols], T::pair(target, 0.0));
         launch(batch, kernel, buffers, &params, Grid::Groups(rows))

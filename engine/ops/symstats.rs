@@ -57,10 +57,7 @@ impl<T: Real> SymStats<T> {
 
     /// stats[i] = (A_ii, Σ_{j≠i} |A_ij|, max_{j≠i} |A_ij|, 0), stats of shape [n, 4].
     pub fn record_row_stats(
-        &self,
-        batch: &mut Batch,
-        a: &Tensor<T>,
-        stats: &Tensor<T>,
+        &self, batch: &mut Batch, a: &Tensor<T>, stats: &Tensor<T>,
     ) -> Result<()> {
         let n = square("the matrix", a)?;
         if stats.shape() != [n, 4] {
@@ -77,11 +74,7 @@ impl<T: Real> SymStats<T> {
 
     /// out[i] = Σ_j (A_ij - B_ij)².
     pub fn record_row_diff_sq(
-        &self,
-        batch: &mut Batch,
-        a: &Tensor<T>,
-        b: &Tensor<T>,
-        out: &Tensor<T>,
+        &self, batch: &mut Batch, a: &Tensor<T>, b: &Tensor<T>, out: &Tensor<T>,
     ) -> Result<()> {
         let n = square("A", a)?;
         if b.shape() != a.shape() || out.shape() != [n] {

@@ -163,11 +163,7 @@ impl<T: SpectralElement> Tridiagonalize<T> {
 
     /// Device buffers for reducing `count` matrices of order `n` by `reduction`.
     pub fn work(
-        &self,
-        gpu: &Gpu,
-        count: usize,
-        n: usize,
-        reduction: Reduction,
+        &self, gpu: &Gpu, count: usize, n: usize, reduction: Reduction,
     ) -> Result<TridiagonalWork<T>> {
         let wide = match reduction {
             Reduction::Workgroup => None,
@@ -192,10 +188,7 @@ impl<T: SpectralElement> Tridiagonalize<T> {
     /// (`[count, n, n]` or, for one matrix, `[n, n]`; lower triangle read) into
     /// `work.tri`.
     pub fn record(
-        &self,
-        batch: &mut Batch,
-        a: &Tensor<T>,
-        work: &TridiagonalWork<T>,
+        &self, batch: &mut Batch, a: &Tensor<T>, work: &TridiagonalWork<T>,
     ) -> Result<()> {
         let (count, n) = (work.count, work.n);
         if a.len() != count * n * n || a.shape().last() != Some(&n) {
@@ -235,11 +228,7 @@ impl<T: SpectralElement> Tridiagonalize<T> {
     /// The wide reduction: mirror, then reflect and update per column, all in one
     /// pass with one bind group per kernel (the column index advances on the device).
     fn record_wide(
-        &self,
-        batch: &mut Batch,
-        a: &Tensor<T>,
-        work: &TridiagonalWork<T>,
-        wide: &WideWork<T>,
+        &self, batch: &mut Batch, a: &Tensor<T>, work: &TridiagonalWork<T>, wide: &WideWork<T>,
     ) -> Result<()> {
         let (count, n) = (work.count, work.n);
         let limit = batch.gpu().limits().max_compute_workgroups_per_dimension as usize;

@@ -149,11 +149,7 @@ impl<T: Real> VectorOps<T> {
     /// `out[0] = x . y`; out holds one element. Two launches: per-workgroup partial sums
     /// into the scratch tensor, then one workgroup adds them up.
     pub fn dot(
-        &self,
-        batch: &mut Batch,
-        x: &Tensor<T>,
-        y: &Tensor<T>,
-        out: &Tensor<T>,
+        &self, batch: &mut Batch, x: &Tensor<T>, y: &Tensor<T>, out: &Tensor<T>,
     ) -> Result<()> {
         let what = "vector dot";
         let n = same_len(what, ("x", x), ("y", y))?;
@@ -192,15 +188,8 @@ impl<T: Real> VectorOps<T> {
     /// `trans = true` one invocation per column, looping over the rows.
     #[allow(clippy::too_many_arguments)]
     pub fn gemv(
-        &self,
-        batch: &mut Batch,
-        trans: bool,
-        rows: usize,
-        alpha: f64,
-        a: &Tensor<T>,
-        x: &Tensor<T>,
-        beta: f64,
-        y: &Tensor<T>,
+        &self, batch: &mut Batch, trans: bool, rows: usize, alpha: f64, a: &Tensor<T>,
+        x: &Tensor<T>, beta: f64, y: &Tensor<T>,
     ) -> Result<()> {
         let what = if trans {
             "vector gemv (trans)"
@@ -262,11 +251,7 @@ impl<T: Real> VectorOps<T> {
 
     /// `A[row, :] = x` for A `[m, n]` and x of n elements; the other rows are untouched.
     pub fn set_row(
-        &self,
-        batch: &mut Batch,
-        a: &Tensor<T>,
-        row: usize,
-        x: &Tensor<T>,
+        &self, batch: &mut Batch, a: &Tensor<T>, row: usize, x: &Tensor<T>,
     ) -> Result<()> {
         let n = self.check_row("vector set_row", a, row, x)?;
         self.row_copy(batch, &self.set_row, &[x.buffer(), a.buffer()], n, row)
@@ -274,11 +259,7 @@ impl<T: Real> VectorOps<T> {
 
     /// `x = A[row, :]` for A `[m, n]` and x of n elements.
     pub fn get_row(
-        &self,
-        batch: &mut Batch,
-        a: &Tensor<T>,
-        row: usize,
-        x: &Tensor<T>,
+        &self, batch: &mut Batch, a: &Tensor<T>, row: usize, x: &Tensor<T>,
     ) -> Result<()> {
         let n = self.check_row("vector get_row", a, row, x)?;
         self.row_copy(batch, &self.get_row, &[a.buffer(), x.buffer()], n, row)
@@ -286,12 +267,7 @@ impl<T: Real> VectorOps<T> {
 
     /// set_row or get_row: one invocation per element of row `row` (n elements).
     fn row_copy(
-        &self,
-        batch: &mut Batch,
-        kernel: &Kernel,
-        buffers: &[&wgpu::Buffer],
-        n: usize,
-        row: usize,
+        &self, batch: &mut Batch, kernel: &Kernel, buffers: &[&wgpu::Buffer], n: usize, row: usize,
     ) -> Result<()> {
         let sizes = VectorSizes {
             n: n as u32,
@@ -323,12 +299,7 @@ impl<T: Real> VectorOps<T> {
 
     /// One invocation per element, spread over x and y by grid_1d.
     fn elementwise(
-        &self,
-        batch: &mut Batch,
-        kernel: &Kernel,
-        buffers: &[&wgpu::Buffer],
-        n: usize,
-        alpha: f64,
+        &self, batch: &mut Batch, kernel: &Kernel, buffers: &[&wgpu::Buffer], n: usize, alpha: f64,
     ) -> Result<()> {
         let sizes = VectorSizes {
             n: n as u32,
@@ -341,13 +312,8 @@ impl<T: Real> VectorOps<T> {
     /// Stage 1: `partials` workgroups write their sums into the scratch tensor (a
     /// grid-stride loop covers any n). Stage 2: one workgroup adds them into out[0].
     fn two_stage(
-        &self,
-        batch: &mut Batch,
-        stage1: &Kernel,
-        inputs: &[&wgpu::Buffer],
-        n: usize,
-        take_sqrt: bool,
-        out: &Tensor<T>,
+        &self, batch: &mut Batch, stage1: &Kernel, inputs: &[&wgpu::Buffer], n: usize,
+        take_sqrt: bool, out: &Tensor<T>,
     ) -> Result<()> {
         // At least one workgroup, so that an empty vector still writes a 0 partial.
         let partials = groups_for(n, stage1.workgroup_size[0]).clamp(1, MAX_PARTIALS as u64);

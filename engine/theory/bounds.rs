@@ -21,12 +21,7 @@ pub struct LossPrediction {
 }
 
 pub fn predict_loss(
-    h_prev: f64,
-    h_now: f64,
-    h_star: f64,
-    mu: f64,
-    smoothness: f64,
-    eta: f64,
+    h_prev: f64, h_now: f64, h_star: f64, mu: f64, smoothness: f64, eta: f64,
 ) -> LossPrediction {
     let gap = h_prev - h_star;
     let bound_lemma1 = h_star + (1.0 - mu / smoothness) * gap;
@@ -54,12 +49,7 @@ pub struct StabilityBound {
 /// constant (max per-example gradient norm), M the loss bound, δ the failure
 /// probability.
 pub fn stability_bound(
-    eps_a: f64,
-    g_lipschitz: f64,
-    mu: f64,
-    n: usize,
-    m: f64,
-    delta: f64,
+    eps_a: f64, g_lipschitz: f64, mu: f64, n: usize, m: f64, delta: f64,
 ) -> StabilityBound {
     let n_f = n as f64;
     let ratio = 2.0 * g_lipschitz * g_lipschitz / mu;

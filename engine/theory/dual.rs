@@ -127,11 +127,7 @@ mod tests {
     }
 
     fn monte_carlo_n(
-        phi: impl Fn(f64) -> f64,
-        a: f64,
-        b: f64,
-        c: f64,
-        samples: usize,
+        phi: impl Fn(f64) -> f64, a: f64, b: f64, c: f64, samples: usize,
     ) -> (f64, f64) {
         use rand::SeedableRng;
         use rand_distr::{Distribution, StandardNormal};

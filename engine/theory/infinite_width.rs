@@ -85,10 +85,7 @@ fn next_layer(s: &[f64], n: usize, act: Activation, g: f64) -> Vec<f64> {
 
 /// Calls `f(l, Σ^l)` for l = 0..=depth (n x n, row-major), keeping one matrix alive.
 pub fn for_each_infinite_width_kernel(
-    x: &[f32],
-    n: usize,
-    d: usize,
-    cfg: &InfiniteWidthConfig,
+    x: &[f32], n: usize, d: usize, cfg: &InfiniteWidthConfig,
     mut f: impl FnMut(usize, &[f64]) -> Result<()>,
 ) -> Result<()> {
     if x.len() != n * d || d == 0 {
@@ -130,10 +127,7 @@ pub fn for_each_infinite_width_kernel(
 
 /// Σ^0 .. Σ^depth, all kept (small n only).
 pub fn infinite_width_kernels(
-    x: &[f32],
-    n: usize,
-    d: usize,
-    cfg: &InfiniteWidthConfig,
+    x: &[f32], n: usize, d: usize, cfg: &InfiniteWidthConfig,
 ) -> Result<Vec<Vec<f64>>> {
     let mut all = Vec::new();
     for_each_infinite_width_kernel(x, n, d, cfg, |_, s| {

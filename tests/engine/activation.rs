@@ -45,10 +45,7 @@ fn backward_tolerance(act: Activation, max_abs_z: f64) -> (f64, f64) {
 }
 
 fn gpu_forward<T: Real>(
-    op: &ActivationOp<T>,
-    act: Activation,
-    shape: &[usize],
-    z_data: &[T],
+    op: &ActivationOp<T>, act: Activation, shape: &[usize], z_data: &[T],
 ) -> Vec<T> {
     let z = common::upload(shape, z_data);
     let a = common::poisoned::<T>(shape);
@@ -57,11 +54,7 @@ fn gpu_forward<T: Real>(
 }
 
 fn gpu_backward<T: Real>(
-    op: &ActivationOp<T>,
-    act: Activation,
-    shape: &[usize],
-    z_data: &[T],
-    d_a_data: &[T],
+    op: &ActivationOp<T>, act: Activation, shape: &[usize], z_data: &[T], d_a_data: &[T],
 ) -> Vec<T> {
     let (z, d_a) = (
         common::upload(shape, z_data),
@@ -115,8 +108,7 @@ fn random_z(rng: &mut impl Rng, len: usize) -> Vec<f32> {
 /// Runs `check(what, act, shape, rng)` for every activation and shape, each case with a
 /// generator of its own, named by `what` (which a failure reports).
 fn for_every_activation_and_shape(
-    test: &str,
-    mut check: impl FnMut(&str, Activation, &[usize], &mut rand::rngs::StdRng),
+    test: &str, mut check: impl FnMut(&str, Activation, &[usize], &mut rand::rngs::StdRng),
 ) {
     for act in Activation::ALL {
         for &shape in SHAPES {

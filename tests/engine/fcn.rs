@@ -7,12 +7,7 @@ use crate::common::{self, reference};
 
 /// `tol`: relative tolerance of every layer's output and of the logits.
 fn check(
-    activation: Activation,
-    renormalize: bool,
-    n: usize,
-    d: usize,
-    widths: Vec<usize>,
-    tol: f64,
+    activation: Activation, renormalize: bool, n: usize, d: usize, widths: Vec<usize>, tol: f64,
 ) {
     let gpu = common::gpu();
     let mut rng = common::rng(&format!("fcn {} renorm {renormalize}", activation.name()));

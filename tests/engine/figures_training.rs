@@ -61,11 +61,7 @@ fn value(run_index: usize, column: usize, epoch: usize) -> f64 {
 impl Run {
     /// A finished run that passes the accuracy filter.
     const fn done(
-        id: &'static str,
-        n: usize,
-        activation: &'static str,
-        loss: &'static str,
-        lr: f64,
+        id: &'static str, n: usize, activation: &'static str, loss: &'static str, lr: f64,
     ) -> Self {
         let (status, passes) = ("done", true);
         Run {

@@ -19,10 +19,7 @@ const SHAPES: &[(usize, usize, usize)] = &[
 /// C = alpha op(A) op(B) + beta C in `T`, on fresh inputs (all of T's bits), against the
 /// f64 reference.
 fn check<T: Real>(
-    variant: MatmulVariant,
-    layout: Layout,
-    dims: (usize, usize, usize),
-    ab: (f64, f64),
+    variant: MatmulVariant, layout: Layout, dims: (usize, usize, usize), ab: (f64, f64),
 ) {
     let ((m, n, k), (alpha, beta)) = (dims, ab);
     let what = format!(

@@ -188,12 +188,7 @@ fn norm(v: &[Vec<f64>]) -> f64 {
 
 /// One epochs.csv row of a run against the f64 reference network `net` on inputs `x`.
 fn check_epoch(
-    t: &Table,
-    r: usize,
-    net: &reference::Network,
-    x: &[f64],
-    labels: &[usize],
-    mean: bool,
+    t: &Table, r: usize, net: &reference::Network, x: &[f64], labels: &[usize], mean: bool,
 ) {
     let col = |name: &str| t.column(name).unwrap();
     let row = &t.rows[r];

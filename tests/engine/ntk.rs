@@ -25,12 +25,7 @@ struct Setup {
 }
 
 fn setup(
-    what: &str,
-    act: Activation,
-    renormalize: bool,
-    bias: bool,
-    n: usize,
-    widths: Vec<usize>,
+    what: &str, act: Activation, renormalize: bool, bias: bool, n: usize, widths: Vec<usize>,
 ) -> Setup {
     let gpu = common::gpu();
     let mut rng = common::rng(what);

@@ -30,12 +30,7 @@ fn repeat_rows_copies_each_row_k_times() {
 }
 
 fn reference_accumulate(
-    k0: &[f64],
-    ga: &[f64],
-    dd: &[f64],
-    n: usize,
-    k: usize,
-    offset: f64,
+    k0: &[f64], ga: &[f64], dd: &[f64], n: usize, k: usize, offset: f64,
 ) -> Vec<f64> {
     let order = n * k;
     (0..order * order)
@@ -48,11 +43,7 @@ fn reference_accumulate(
 
 /// K += (G_A ⊗ 1 1ᵀ + offset) ∘ D on the GPU in `T`, from the f32 inputs.
 fn gpu_accumulate<T: Real>(
-    op: &NtkOps,
-    (ga, dd, k0): (&[f32], &[f32], &[f32]),
-    n: usize,
-    k: usize,
-    offset: f64,
+    op: &NtkOps, (ga, dd, k0): (&[f32], &[f32], &[f32]), n: usize, k: usize, offset: f64,
 ) -> Vec<f64> {
     let order = n * k;
     let rounded = |v: &[f32]| -> Vec<T> { v.iter().map(|&x| T::from_f64(x as f64)).collect() };

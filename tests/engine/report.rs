@@ -113,9 +113,7 @@ fn write_conditioning(dir: &Path) {
 /// The training tables of `runs` in `dir` (created if needed), then `column` set to
 /// `value` in epochs.csv where `select` holds.
 fn write_training_edited(
-    dir: &Path,
-    runs: &[SyntheticRun],
-    (column, value): (&str, &str),
+    dir: &Path, runs: &[SyntheticRun], (column, value): (&str, &str),
     select: impl Fn(&Table, usize) -> bool,
 ) {
     std::fs::create_dir_all(dir).unwrap();

@@ -109,12 +109,7 @@ fn norms_then_renormalize_give_rows_of_the_target_norm() {
 /// The largest per-row bound on |d_x error| (see renormalize_backward_matches_reference),
 /// with the f32 unit roundoff times `scale` (1 for f32, F64_OVER_F32 for f64).
 fn backward_atol(
-    x64: &[f64],
-    d_y64: &[f64],
-    norms64: &[f64],
-    cols: usize,
-    target: f64,
-    scale: f64,
+    x64: &[f64], d_y64: &[f64], norms64: &[f64], cols: usize, target: f64, scale: f64,
 ) -> f64 {
     (0..norms64.len())
         .map(|i| {

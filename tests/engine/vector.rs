@@ -238,13 +238,7 @@ const GEMV_SHAPES: &[(usize, usize, usize)] = &[
 
 #[allow(clippy::too_many_arguments)]
 fn check_gemv<T: Real>(
-    ops: &VectorOps<T>,
-    trans: bool,
-    m: usize,
-    rows: usize,
-    n: usize,
-    alpha: f64,
-    beta: f64,
+    ops: &VectorOps<T>, trans: bool, m: usize, rows: usize, n: usize, alpha: f64, beta: f64,
 ) {
     let gpu = common::gpu();
     let what = format!("gemv trans {trans} A {m}x{n} rows {rows} alpha {alpha} beta {beta}");

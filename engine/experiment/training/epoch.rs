@@ -117,10 +117,7 @@ impl<T: Real> Epoch<'_, T> {
 
     /// The measured columns: test loss, NTK, Ĝ, Lemma 2.
     fn measure(
-        &self,
-        step: &StepRecord<T>,
-        per_example: &[f64],
-        record: &mut EpochRecord,
+        &self, step: &StepRecord<T>, per_example: &[f64], record: &mut EpochRecord,
         trajectory: &mut Trajectory<T>,
     ) -> Result<()> {
         let test_losses = self.measure_test(record)?;
@@ -171,9 +168,7 @@ impl<T: Real> Epoch<'_, T> {
 
     /// The last hidden layer's Ĝ, its spectrum, its change from t = 0 and Eq. 13.
     fn measure_gram(
-        &self,
-        step: &StepRecord<T>,
-        record: &mut EpochRecord,
+        &self, step: &StepRecord<T>, record: &mut EpochRecord,
         initial: &mut Option<(GramTensor, f64)>,
     ) -> Result<()> {
         let features = &step.cache.inputs[self.run.depth];
@@ -200,10 +195,7 @@ impl<T: Real> Epoch<'_, T> {
 
     /// Lemma 2's stability bound from G (per-example Lipschitz), M, μ_grad and μ_ntk.
     fn measure_lemma2(
-        &self,
-        step: &StepRecord<T>,
-        per_example: &[f64],
-        test_losses: &[f64],
+        &self, step: &StepRecord<T>, per_example: &[f64], test_losses: &[f64],
         record: &mut EpochRecord,
     ) -> Result<()> {
         let (config, run, h) = (self.config, self.run, record.train_loss);

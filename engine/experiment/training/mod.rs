@@ -92,13 +92,8 @@ impl TrainingOps {
 
     /// The NTK's extreme eigenvalues at `fcn` / `cache`.
     pub(crate) fn ntk_spectrum<T: Real>(
-        &self,
-        gpu: &Gpu,
-        net: &NetworkKernels<T>,
-        fcn: &Fcn<T>,
-        cache: &ForwardCache<T>,
-        method: NtkMethod,
-        options: &LanczosOptions,
+        &self, gpu: &Gpu, net: &NetworkKernels<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>,
+        method: NtkMethod, options: &LanczosOptions,
     ) -> Result<NtkSpectrum> {
         let forward = &net.step.forward;
         self.spectral

@@ -84,11 +84,7 @@ impl EpochRecord {
     /// This epoch's row of `epochs.csv` of the run `run` of `config`; `precision` is
     /// the spectral solves' (written at measured epochs only).
     pub(super) fn row(
-        &self,
-        run: &TrainingRun,
-        dataset: &str,
-        config: &TrainingConfig,
-        precision: Precision,
+        &self, run: &TrainingRun, dataset: &str, config: &TrainingConfig, precision: Precision,
     ) -> EpochRow {
         let (ntk, lemma2) = (self.ntk.as_ref(), self.lemma2.as_ref());
         let (by_ntk, by_grad) = (self.prediction_ntk, self.prediction_grad);
@@ -170,10 +166,7 @@ pub struct RunSummary {
 /// A run's row of `runs.csv`: its summary, or for a run that failed (no summary) its
 /// status and time only; `seconds` it took.
 pub fn run_row(
-    summary: Option<&RunSummary>,
-    run: &TrainingRun,
-    dataset: &str,
-    config: &TrainingConfig,
+    summary: Option<&RunSummary>, run: &TrainingRun, dataset: &str, config: &TrainingConfig,
     seconds: f64,
 ) -> RunRow {
     let failed = training_run_row!(

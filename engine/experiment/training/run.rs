@@ -81,13 +81,8 @@ fn fcn_config(config: &TrainingConfig, run: &TrainingRun, dataset: &Dataset) -> 
 /// A non-finite loss, gradient or spectrum stops the run as `diverged` (not an error);
 /// any other error (bad data included) fails it.
 pub fn train_run(
-    gpu: &Gpu,
-    ops: &TrainingOps,
-    config: &TrainingConfig,
-    run: &TrainingRun,
-    dataset: &Dataset,
-    tensors_dir: Option<&Path>,
-    on_epoch: &dyn Fn(usize, usize),
+    gpu: &Gpu, ops: &TrainingOps, config: &TrainingConfig, run: &TrainingRun, dataset: &Dataset,
+    tensors_dir: Option<&Path>, on_epoch: &dyn Fn(usize, usize),
 ) -> Result<(Table, RunSummary)> {
     let setting = RunSetting {
         gpu,
@@ -126,9 +121,7 @@ type Diverged = Option<(usize, String)>;
 impl RunSetting<'_> {
     /// The epochs' records with a network in `T`, and where it diverged.
     fn train<T: Real>(
-        &self,
-        net: &NetworkKernels<T>,
-        on_epoch: &dyn Fn(usize, usize),
+        &self, net: &NetworkKernels<T>, on_epoch: &dyn Fn(usize, usize),
     ) -> Result<(Vec<EpochRecord>, Diverged)> {
         let (gpu, ops, config, run, dataset) =
             (self.gpu, self.ops, self.config, self.run, self.dataset);
@@ -175,10 +168,7 @@ impl RunSetting<'_> {
 }
 
 fn summarize(
-    config: &TrainingConfig,
-    run: &TrainingRun,
-    records: &[EpochRecord],
-    diverged: Diverged,
+    config: &TrainingConfig, run: &TrainingRun, records: &[EpochRecord], diverged: Diverged,
 ) -> Result<RunSummary> {
     let last = match records.last() {
         Some(r) => r,

@@ -48,10 +48,7 @@ impl SweepKind for TrainingConfig {
     }
 
     fn execute(
-        &self,
-        ctx: &RunContext<TrainingOps>,
-        run: &TrainingRun,
-        dataset: &Dataset,
+        &self, ctx: &RunContext<TrainingOps>, run: &TrainingRun, dataset: &Dataset,
     ) -> Result<Outcome<TrainingExtra>> {
         let tensors = self.common.save_tensors.then(|| ctx.dir.join("tensors"));
         let on_epoch = |done, total| ctx.progress.step(done, total);
@@ -75,10 +72,7 @@ impl SweepKind for TrainingConfig {
     }
 
     fn aggregate(
-        &self,
-        out: &Path,
-        results: &[PlannedResult<'_, Self>],
-        figures: bool,
+        &self, out: &Path, results: &[PlannedResult<'_, Self>], figures: bool,
     ) -> Result<()> {
         let mut epochs = Table::new(&epochs_header());
         let mut runs = Vec::new();

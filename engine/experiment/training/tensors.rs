@@ -25,11 +25,7 @@ pub(crate) fn write_npy_real<T: Real>(path: &Path, shape: &[usize], data: &[T]) 
 /// Writes the weights (and biases) of `stage` (initial or final); at the initial stage
 /// also the inputs, labels and indices.
 pub(super) fn save_inputs_and_weights<T: Real>(
-    dir: &Path,
-    dataset: &Dataset,
-    fcn: &Fcn<T>,
-    gpu: &Gpu,
-    stage: &str,
+    dir: &Path, dataset: &Dataset, fcn: &Fcn<T>, gpu: &Gpu, stage: &str,
 ) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let n = dataset.train_indices.len();

@@ -76,12 +76,7 @@ pub fn real_to_f64<T: Real>(v: &[T]) -> Vec<f64> {
 
 /// [`assert_close`] for a result in either precision.
 pub fn assert_close_real<T: Real>(
-    what: &str,
-    got: &[T],
-    want: &[f64],
-    rel_frobenius: f64,
-    atol: f64,
-    rtol: f64,
+    what: &str, got: &[T], want: &[f64], rel_frobenius: f64, atol: f64, rtol: f64,
 ) {
     assert_close(what, &real_to_f64(got), want, rel_frobenius, atol, rtol)
 }
@@ -103,12 +98,7 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
 /// elementwise to `|got - want| <= atol + rtol * |want|`. Prints the largest
 /// differences and the first mismatches on failure. NaN anywhere fails.
 pub fn assert_close(
-    what: &str,
-    got: &[f64],
-    want: &[f64],
-    rel_frobenius: f64,
-    atol: f64,
-    rtol: f64,
+    what: &str, got: &[f64], want: &[f64], rel_frobenius: f64, atol: f64, rtol: f64,
 ) {
     assert_eq!(got.len(), want.len(), "{what}: length differs");
     let mut diff2 = 0.0;
@@ -149,12 +139,7 @@ pub fn assert_close(
 }
 
 pub fn assert_close_f32(
-    what: &str,
-    got: &[f32],
-    want: &[f64],
-    rel_frobenius: f64,
-    atol: f64,
-    rtol: f64,
+    what: &str, got: &[f32], want: &[f64], rel_frobenius: f64, atol: f64, rtol: f64,
 ) {
     assert_close(what, &to_f64(got), want, rel_frobenius, atol, rtol)
 }
@@ -214,11 +199,7 @@ pub fn assert_error_names<T>(result: anyhow::Result<T>, parts: &[&str]) {
 /// initialised from `seed`: no renormalisation, no bias, the activation's own gain.
 /// Tests set the rest with `FcnConfig { bias: true, ..fcn_config(..) }`.
 pub fn fcn_config(
-    input_dim: usize,
-    widths: Vec<usize>,
-    outputs: usize,
-    activation: Activation,
-    seed: u64,
+    input_dim: usize, widths: Vec<usize>, outputs: usize, activation: Activation, seed: u64,
 ) -> FcnConfig {
     FcnConfig {
         input_dim,

@@ -3,16 +3,8 @@
 /// C = alpha * op(A) * op(B) + beta * C, row-major, op given by the transposes.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
-    trans_a: bool,
-    trans_b: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f64,
-    a: &[f64],
-    b: &[f64],
-    beta: f64,
-    c: &[f64],
+    trans_a: bool, trans_b: bool, m: usize, n: usize, k: usize, alpha: f64, a: &[f64], b: &[f64],
+    beta: f64, c: &[f64],
 ) -> Vec<f64> {
     let mut out = vec![0.0; m * n];
     for i in 0..m {
@@ -101,12 +93,7 @@ pub fn renormalize(x: &[f64], norms: &[f64], rows: usize, cols: usize, target: f
 /// Backward of renormalize with r_i = norms[i]:
 /// d_x_i = (target / r_i) * (d_y_i - ((x_i . d_y_i) / r_i^2) x_i).
 pub fn renormalize_backward(
-    x: &[f64],
-    norms: &[f64],
-    d_y: &[f64],
-    rows: usize,
-    cols: usize,
-    target: f64,
+    x: &[f64], norms: &[f64], d_y: &[f64], rows: usize, cols: usize, target: f64,
 ) -> Vec<f64> {
     let mut d_x = vec![0.0; rows * cols];
     for (i, &r) in norms.iter().enumerate().take(rows) {
@@ -127,10 +114,7 @@ pub fn renormalize_backward(
 /// Forward pass of an FCN in f64: returns F^0 (the input) .. F^D and the logits.
 /// `weights[l]` is fan_out x fan_in row-major; `phi` is the activation.
 pub fn fcn_forward(
-    x: &[f64],
-    n: usize,
-    weights: &[(usize, usize, Vec<f64>)],
-    phi: impl Fn(f64) -> f64,
+    x: &[f64], n: usize, weights: &[(usize, usize, Vec<f64>)], phi: impl Fn(f64) -> f64,
     renormalize: bool,
 ) -> (Vec<Vec<f64>>, Vec<f64>) {
     fcn_forward_biased(x, n, weights, None, phi, renormalize)
@@ -138,12 +122,8 @@ pub fn fcn_forward(
 
 /// [`fcn_forward`] with a bias per layer (z = a Wᵀ + b) when `biases` is given.
 pub fn fcn_forward_biased(
-    x: &[f64],
-    n: usize,
-    weights: &[(usize, usize, Vec<f64>)],
-    biases: Option<&[Vec<f64>]>,
-    phi: impl Fn(f64) -> f64,
-    renormalize: bool,
+    x: &[f64], n: usize, weights: &[(usize, usize, Vec<f64>)], biases: Option<&[Vec<f64>]>,
+    phi: impl Fn(f64) -> f64, renormalize: bool,
 ) -> (Vec<Vec<f64>>, Vec<f64>) {
     let mut layers = vec![x.to_vec()];
     let last = weights.len() - 1;
@@ -252,14 +232,7 @@ pub fn nrm2(x: &[f64]) -> f64 {
 /// With beta = 0, y is not read.
 #[allow(clippy::too_many_arguments)]
 pub fn gemv(
-    trans: bool,
-    rows: usize,
-    n: usize,
-    alpha: f64,
-    a: &[f64],
-    x: &[f64],
-    beta: f64,
-    y: &[f64],
+    trans: bool, rows: usize, n: usize, alpha: f64, a: &[f64], x: &[f64], beta: f64, y: &[f64],
 ) -> Vec<f64> {
     let mut out = y.to_vec();
     let outputs = if trans { n } else { rows };
