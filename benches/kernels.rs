@@ -6,6 +6,7 @@
 
 use wideprobe::bench::{bench_matmul, measure_baseline, MatmulBenchArgs};
 use wideprobe::gpu::Gpu;
+use wideprobe::linalg::Precision;
 use wideprobe::ops::{Layout, MatmulVariant};
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +49,7 @@ fn main() -> anyhow::Result<()> {
                         repeats: 5,
                         warmup: 1,
                         seed: 1,
+                        precision: Precision::F32,
                     },
                 )?;
                 println!(

@@ -10,8 +10,9 @@ use super::baseline::{measure_baseline, Bandwidth, Baseline};
 use super::limits::Footprint;
 use super::timing::{time_launches, Timing};
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::linalg::Precision;
 use crate::ops::matmul::MatmulDims;
-use crate::ops::{Layout, Matmul, MatmulVariant};
+use crate::ops::{Layout, Matmul, MatmulVariant, Real};
 
 /// Largest m n k checked against the f64 CPU product (a second or two).
 const F64_CHECK_MAX_MNK: u128 = 1 << 31;
@@ -22,6 +23,8 @@ pub struct MatmulBench {
     pub backend: String,
     pub variant: &'static str,
     pub layout: &'static str,
+    /// The element type of A, B, C and the sums: f32 or f64.
+    pub precision: &'static str,
     pub m: usize,
     pub n: usize,
     pub k: usize,
@@ -39,21 +42,21 @@ pub struct MatmulBench {
 
 /// `x` as `rows` x `cols` f64 rows: `x` itself (stored `rows` x `cols`) or, when
 /// `transposed`, the transpose of `x` stored `cols` x `rows`.
-fn rows_f64(x: &[f32], rows: usize, cols: usize, transposed: bool) -> Vec<f64> {
+fn rows_f64(x: &[f64], rows: usize, cols: usize, transposed: bool) -> Vec<f64> {
     (0..rows * cols)
         .map(|idx| {
             let (i, p) = (idx / cols, idx % cols);
-            (if transposed {
+            if transposed {
                 x[p * rows + i]
             } else {
                 x[i * cols + p]
-            }) as f64
+            }
         })
         .collect()
 }
 
-/// f64 CPU product of f32 inputs, for the bench's independent check.
-fn matmul_f64(layout: Layout, m: usize, n: usize, k: usize, a: &[f32], b: &[f32]) -> Vec<f64> {
+/// f64 CPU product of the inputs, for the bench's independent check.
+fn matmul_f64(layout: Layout, m: usize, n: usize, k: usize, a: &[f64], b: &[f64]) -> Vec<f64> {
     // op(B) laid out as n x k rows (op(B)ᵀ) so the inner loop is contiguous in both
     // operands: that is B as stored when B is transposed, else B read transposed.
     let op_a = rows_f64(a, m, k, layout.trans_a());
@@ -70,12 +73,12 @@ fn matmul_f64(layout: Layout, m: usize, n: usize, k: usize, a: &[f32], b: &[f32]
 }
 
 /// Relative Frobenius distance between two equally long vectors.
-pub fn rel_frobenius(got: &[f32], want: &[f32]) -> f64 {
+pub fn rel_frobenius<T: Copy + Into<f64>>(got: &[T], want: &[T]) -> f64 {
     let (mut d2, mut w2) = (0.0f64, 0.0f64);
     for (&g, &w) in got.iter().zip(want) {
-        let d = g as f64 - w as f64;
-        d2 += d * d;
-        w2 += (w as f64) * (w as f64);
+        let (g, w): (f64, f64) = (g.into(), w.into());
+        d2 += (g - w) * (g - w);
+        w2 += w * w;
     }
     if w2 > 0.0 {
         (d2 / w2).sqrt()
@@ -93,20 +96,22 @@ pub struct MatmulBenchArgs {
     pub repeats: usize,
     pub warmup: usize,
     pub seed: u64,
+    /// f32 or f64 (`Auto`: f64 where the adapter has SHADER_F64).
+    pub precision: Precision,
 }
 
 /// What the bench will allocate, checked before any of it is.
-fn footprint(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<()> {
+fn footprint(gpu: &Gpu, args: &MatmulBenchArgs, element: usize) -> Result<()> {
     let (m, n, k) = (args.m, args.n, args.k);
     anyhow::ensure!(
         m >= 1 && n >= 1 && k >= 1,
         "bench matmul needs m, n, k >= 1 (got m = {m}, n = {n}, k = {k})"
     );
     let mut footprint = Footprint::new("use smaller --m, --n and --k")
-        .both("A", &[m, k], 4)?
-        .both("B", &[k, n], 4)?
-        .both("C", &[m, n], 4)?
-        .host("the naive product C_naive", &[m, n], 4)?;
+        .both("A", &[m, k], element)?
+        .both("B", &[k, n], element)?
+        .both("C", &[m, n], element)?
+        .host("the naive product C_naive", &[m, n], element)?;
     if (m as u128) * (n as u128) * (k as u128) <= F64_CHECK_MAX_MNK {
         footprint = footprint
             .host("op(A) in f64", &[m, k], 8)?
@@ -116,22 +121,35 @@ fn footprint(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<()> {
     Ok(footprint.check(gpu)?)
 }
 
-/// Runs `variant` on random inputs, checks it against the naive variant, then times it.
+/// Runs `variant` in the precision asked for on random inputs, checks it against the
+/// naive variant, then times it.
 pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
-    footprint(gpu, args)?;
+    match args.precision.resolve(gpu)? {
+        Precision::F64 => bench_matmul_in::<f64>(gpu, args),
+        _ => bench_matmul_in::<f32>(gpu, args),
+    }
+}
+
+fn bench_matmul_in<T: Real + From<f32>>(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
+    let element = std::mem::size_of::<T>();
+    footprint(gpu, args, element)?;
     let (m, n, k, layout) = (args.m, args.n, args.k, args.layout);
     let mut rng = rand::rngs::StdRng::seed_from_u64(args.seed);
-    let mut random =
-        |len: usize| -> Vec<f32> { (0..len).map(|_| rng.random_range(-1.0..1.0)).collect() };
+    // f32 values in both precisions, so that a seed gives the same inputs in each.
+    let mut random = |len: usize| -> Vec<T> {
+        (0..len)
+            .map(|_| T::from(rng.random_range(-1.0f32..1.0)))
+            .collect()
+    };
     let a_shape = if layout.trans_a() { [k, m] } else { [m, k] };
     let b_shape = if layout.trans_b() { [n, k] } else { [k, n] };
     let a_data = random(m * k);
     let b_data = random(k * n);
     let a = Tensor::from_slice(gpu, &a_shape, &a_data)?;
     let b = Tensor::from_slice(gpu, &b_shape, &b_data)?;
-    let c = Tensor::<f32>::zeros(gpu, &[m, n])?;
+    let c = Tensor::<T>::zeros(gpu, &[m, n])?;
 
-    let run_once = |mm: &Matmul<f32>| -> Result<Vec<f32>> {
+    let run_once = |mm: &Matmul<T>| -> Result<Vec<T>> {
         c.poison(gpu)?;
         let mut batch = Batch::new(gpu);
         mm.record(&mut batch, layout, 1.0, &a, &b, 0.0, &c)?;
@@ -147,8 +165,12 @@ pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
     };
     let rel_error = rel_frobenius(&got, &want);
     drop(want);
-    let rel_error_vs_f64 = ((m as u128) * (n as u128) * (k as u128) <= F64_CHECK_MAX_MNK)
-        .then(|| rel_frobenius_f64(&got, &matmul_f64(layout, m, n, k, &a_data, &b_data)));
+    let rel_error_vs_f64 =
+        ((m as u128) * (n as u128) * (k as u128) <= F64_CHECK_MAX_MNK).then(|| {
+            let wide = |x: &[T]| x.iter().map(|&v| v.into()).collect::<Vec<f64>>();
+            let want = matmul_f64(layout, m, n, k, &wide(&a_data), &wide(&b_data));
+            rel_frobenius_f64(&got, &want)
+        });
 
     let mut dims = MatmulDims { m, n, k };
     let timing = time_launches(gpu, args.warmup, args.repeats, |batch| {
@@ -156,12 +178,13 @@ pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
         Ok(())
     })?;
     let baseline = measure_baseline(gpu, args.warmup, args.repeats)?;
-    let bytes = 4.0 * (m as f64 * k as f64 + k as f64 * n as f64 + m as f64 * n as f64);
+    let bytes = element as f64 * (m as f64 * k as f64 + k as f64 * n as f64 + m as f64 * n as f64);
     Ok(MatmulBench {
         adapter: gpu.summary.name.clone(),
         backend: gpu.summary.backend.clone(),
         variant: args.variant.name(),
         layout: layout.name(),
+        precision: T::NAME,
         m,
         n,
         k,
@@ -175,11 +198,12 @@ pub fn bench_matmul(gpu: &Gpu, args: &MatmulBenchArgs) -> Result<MatmulBench> {
     })
 }
 
-/// Relative Frobenius distance of an f32 result from an f64 reference.
-fn rel_frobenius_f64(got: &[f32], want: &[f64]) -> f64 {
+/// Relative Frobenius distance of a result from an f64 reference.
+fn rel_frobenius_f64<T: Copy + Into<f64>>(got: &[T], want: &[f64]) -> f64 {
     let (mut d2, mut w2) = (0.0, 0.0);
     for (&g, &w) in got.iter().zip(want) {
-        d2 += (g as f64 - w) * (g as f64 - w);
+        let g: f64 = g.into();
+        d2 += (g - w) * (g - w);
         w2 += w * w;
     }
     if w2 > 0.0 {
@@ -193,8 +217,15 @@ impl fmt::Display for MatmulBench {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "matmul {} {} m={} n={} k={} on {} ({})",
-            self.variant, self.layout, self.m, self.n, self.k, self.adapter, self.backend
+            "matmul {} {} {} m={} n={} k={} on {} ({})",
+            self.variant,
+            self.layout,
+            self.precision,
+            self.m,
+            self.n,
+            self.k,
+            self.adapter,
+            self.backend
         )?;
         writeln!(
             f,

@@ -78,6 +78,9 @@ pub struct MatmulArgs {
     /// naive or tiled.
     #[arg(long, default_value = "tiled")]
     variant: MatmulVariant,
+    /// f32, f64, or auto (f64 where the adapter has SHADER_F64).
+    #[arg(long, default_value = "f32")]
+    precision: Precision,
     /// Timed launches, >= 1 (the median and minimum are reported).
     #[arg(long, default_value_t = 10, value_parser = positive)]
     repeat: usize,
@@ -203,6 +206,7 @@ fn matmul(gpu: &Gpu, a: MatmulArgs) -> Result<()> {
         repeats: a.repeat,
         warmup: a.warmup,
         seed: a.seed,
+        precision: a.precision,
     };
     let r = bench_matmul(gpu, &args)?;
     if a.json {
