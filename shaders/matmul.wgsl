@@ -9,7 +9,8 @@
 // row stride); the host splits a deep product into such slices, each accumulated into C
 // with beta = 1 (see MATMUL_K_SLICE in engine/ops/matmul.rs for why).
 //
-// Bindings: a (read), b (read), c (read_write), params (uniform).
+// Bindings: a (read), b (read), c (read_write), params (uniform), partial (read_write;
+// the split entry points only).
 //
 // Entry points:
 // - matmul_naive: one output per invocation, 16x16 workgroups; the reference variant.
@@ -23,6 +24,12 @@
 //   The slice depth BK is 16 in f32 and 8 in f64, so the staged slices take 16 KiB of
 //   workgroup memory in both (WebGPU's default limit); each output sums the
 //   products of a slice on their own and adds that to its total (blocked summation).
+// - matmul_split, then matmul_split_sum: the tiled kernel with the depth split over the
+//   workgroups' z index (split-k), for products with too few output tiles to fill the
+//   device (a 96 x 384 output is 3 tiles: 3 workgroups on a device with dozens of cores,
+//   each summing all of a deep k). Split z sums depths [k_begin + z split_len, ...) into
+//   partial[z]; matmul_split_sum then writes C = alpha * sum_z partial[z] + beta * C, one
+//   output per invocation, adding the splits in order (deterministic).
 
 struct Params {
     m: u32,
@@ -30,9 +37,10 @@ struct Params {
     k: u32,
     k_begin: u32,
     k_end: u32,
+    // Split entry points: the depth of one split (a multiple of BK) and the splits.
+    split_len: u32,
+    splits: u32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
     // Offset 32, a multiple of 8 as f64 needs; the host fills both through RealPair.
     alpha: Real,
     beta: Real,
@@ -42,6 +50,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> b: array<Real>;
 @group(0) @binding(2) var<storage, read_write> c: array<Real>;
 @group(0) @binding(3) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read_write> partial: array<Real>;
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -100,9 +109,9 @@ var<workgroup> tile_a: array<vec4<Real>, BK * 32u>;
 // tile_b[kk * 32 + c4] holds op(B) columns 4*c4 .. 4*c4+3 of the tile at depth kk.
 var<workgroup> tile_b: array<vec4<Real>, BK * 32u>;
 
-fn load_a4(row: u32, kk: u32) -> vec4<Real> {
+fn load_a4(row: u32, kk: u32, k_end: u32) -> vec4<Real> {
     var v = vec4<Real>(Real(0.0));
-    if kk < params.k_end {
+    if kk < k_end {
         for (var q = 0u; q < 4u; q++) {
             if row + q < params.m {
                 v[q] = op_a(row + q, kk);
@@ -112,9 +121,9 @@ fn load_a4(row: u32, kk: u32) -> vec4<Real> {
     return v;
 }
 
-fn load_b4(kk: u32, col: u32) -> vec4<Real> {
+fn load_b4(kk: u32, col: u32, k_end: u32) -> vec4<Real> {
     var v = vec4<Real>(Real(0.0));
-    if kk < params.k_end {
+    if kk < k_end {
         for (var q = 0u; q < 4u; q++) {
             if col + q < params.n {
                 v[q] = op_b(kk, col + q);
@@ -124,23 +133,19 @@ fn load_b4(kk: u32, col: u32) -> vec4<Real> {
     return v;
 }
 
-@compute @workgroup_size(16, 16)
-fn matmul_tiled(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
+// The 128 x 128 tile at (row0, col0) of op(A) op(B) summed over depths [k_begin, k_end):
+// the invocation's 8x8 block, acc[i * 2 + j] for row block i (0..8) and column half j.
+fn tile_sums(
+    row0: u32, col0: u32, lid: vec3<u32>, li: u32, k_begin: u32, k_end: u32,
+) -> array<vec4<Real>, 16> {
     let tx = lid.x;
     let ty = lid.y;
-    let row0 = wg.y * TILED_M;
-    let col0 = wg.x * TILED_N;
-
-    var acc: array<vec4<Real>, 16>; // acc[i * 2 + j]: row block i (0..8), column half j
+    var acc: array<vec4<Real>, 16>;
     for (var i = 0u; i < 16u; i++) {
         acc[i] = vec4<Real>(Real(0.0));
     }
 
-    for (var k0 = params.k_begin; k0 < params.k_end; k0 += BK) {
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Stage op(A): BK x 32 vec4s, STAGE_STEPS per invocation. The invocation-to-element
         // map follows the storage order, so that neighbours read neighbouring addresses.
         for (var s = 0u; s < STAGE_STEPS; s++) {
@@ -153,7 +158,7 @@ fn matmul_tiled(
                 kk = li % BK;
                 r4 = li / BK + (256u / BK) * s;
             }
-            tile_a[kk * 32u + r4] = load_a4(row0 + 4u * r4, k0 + kk);
+            tile_a[kk * 32u + r4] = load_a4(row0 + 4u * r4, k0 + kk, k_end);
         }
         for (var s = 0u; s < STAGE_STEPS; s++) {
             var kk: u32;
@@ -165,7 +170,7 @@ fn matmul_tiled(
                 c4 = li % 32u;
                 kk = li / 32u + 8u * s;
             }
-            tile_b[kk * 32u + c4] = load_b4(k0 + kk, col0 + 4u * c4);
+            tile_b[kk * 32u + c4] = load_b4(k0 + kk, col0 + 4u * c4, k_end);
         }
         workgroupBarrier();
 
@@ -191,17 +196,33 @@ fn matmul_tiled(
         }
         workgroupBarrier();
     }
+    return acc;
+}
 
+// Row of output block i (0..8) of invocation row ty in the tile starting at row0.
+fn block_row(row0: u32, ty: u32, i: u32) -> u32 {
+    if i >= 4u {
+        return row0 + 64u + ty * 4u + (i - 4u);
+    }
+    return row0 + ty * 4u + i;
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul_tiled(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row0 = wg.y * TILED_M;
+    let col0 = wg.x * TILED_N;
+    let acc = tile_sums(row0, col0, lid, li, params.k_begin, params.k_end);
     for (var i = 0u; i < 8u; i++) {
-        var row = row0 + ty * 4u + i;
-        if i >= 4u {
-            row = row0 + 64u + ty * 4u + (i - 4u);
-        }
+        let row = block_row(row0, lid.y, i);
         if row >= params.m {
             continue;
         }
         for (var j = 0u; j < 2u; j++) {
-            let col = col0 + j * 64u + tx * 4u;
+            let col = col0 + j * 64u + lid.x * 4u;
             let v = acc[i * 2u + j];
             for (var q = 0u; q < 4u; q++) {
                 if col + q < params.n {
@@ -210,4 +231,52 @@ fn matmul_tiled(
             }
         }
     }
+}
+
+@compute @workgroup_size(16, 16)
+fn matmul_split(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    let row0 = wg.y * TILED_M;
+    let col0 = wg.x * TILED_N;
+    // Splits past the end sum nothing and write zeros, so every partial is written.
+    let k_begin = min(params.k_begin + wg.z * params.split_len, params.k_end);
+    let k_end = min(k_begin + params.split_len, params.k_end);
+    let acc = tile_sums(row0, col0, lid, li, k_begin, k_end);
+    let base = wg.z * params.m * params.n;
+    for (var i = 0u; i < 8u; i++) {
+        let row = block_row(row0, lid.y, i);
+        if row >= params.m {
+            continue;
+        }
+        for (var j = 0u; j < 2u; j++) {
+            let col = col0 + j * 64u + lid.x * 4u;
+            let v = acc[i * 2u + j];
+            for (var q = 0u; q < 4u; q++) {
+                if col + q < params.n {
+                    partial[base + row * params.n + col + q] = v[q];
+                }
+            }
+        }
+    }
+}
+
+// C = alpha * (partial[0] + ... + partial[splits - 1]) + beta * C, one output per
+// invocation over a grid_1d layout.
+const SUM_WG: u32 = 256u;
+
+@compute @workgroup_size(SUM_WG)
+fn matmul_split_sum(id: Invocation) {
+    let i = flat_index(id, SUM_WG);
+    let len = params.m * params.n;
+    if i >= len {
+        return;
+    }
+    var sum = Real(0.0);
+    for (var z = 0u; z < params.splits; z++) {
+        sum += partial[z * len + i];
+    }
+    store(i / params.n, i % params.n, sum);
 }

@@ -33,24 +33,32 @@ impl Timing {
     }
 }
 
-/// Times `repeats` launches recorded by `record`, after `warmup` untimed ones.
+/// Times `repeats` launches recorded by `record`, after `warmup` untimed ones (at least one,
+/// which also counts the passes a launch records). A launch
+/// that `record` records as several compute passes (a deep or split product) is timed
+/// as the sum of its passes.
 pub fn time_launches(
     gpu: &Gpu, warmup: usize, repeats: usize, mut record: impl FnMut(&mut Batch) -> Result<()>,
 ) -> Result<Timing> {
     let repeats = repeats.max(1);
-    for _ in 0..warmup {
+    let mut passes = 0;
+    for _ in 0..warmup.max(1) {
         let mut b = Batch::new(gpu);
         record(&mut b)?;
+        passes = b.passes();
         b.submit()?;
     }
-    if gpu.has_timestamps() {
-        let mut b = Batch::timed(gpu, repeats as u32);
+    if gpu.has_timestamps() && passes > 0 {
+        let mut b = Batch::timed(gpu, (repeats * passes) as u32);
         for _ in 0..repeats {
             record(&mut b)?;
         }
         if let Some(times) = b.submit()? {
-            if times.len() == repeats && times.iter().all(|(_, t)| *t > 0.0) {
-                let samples = times.into_iter().map(|(_, t)| t).collect();
+            if times.len() == repeats * passes && times.iter().all(|(_, t)| *t > 0.0) {
+                let samples = times
+                    .chunks(passes)
+                    .map(|launch| launch.iter().map(|(_, t)| t).sum())
+                    .collect();
                 return Ok(Timing::from_samples(samples, "gpu-timestamps"));
             }
         }

@@ -14,6 +14,8 @@ pub struct Batch<'g> {
     gpu: &'g Gpu,
     encoder: wgpu::CommandEncoder,
     timer: Option<GpuTimer>,
+    /// Compute passes recorded so far (one per `launches` call that launched anything).
+    passes: usize,
 }
 
 impl<'g> Batch<'g> {
@@ -26,6 +28,7 @@ impl<'g> Batch<'g> {
                     label: Some("wideprobe batch"),
                 }),
             timer: None,
+            passes: 0,
         }
     }
 
@@ -39,6 +42,11 @@ impl<'g> Batch<'g> {
 
     pub fn gpu(&self) -> &'g Gpu {
         self.gpu
+    }
+
+    /// Compute passes recorded so far: what a timed batch gives one time each.
+    pub fn passes(&self) -> usize {
+        self.passes
     }
 
     /// Records one launch. `buffers` are the kernel's storage bindings in binding
@@ -119,6 +127,7 @@ impl<'g> Batch<'g> {
         if launches.iter().all(|(_, g)| g.contains(&0)) {
             return Ok(()); // nothing to do: empty tensors
         }
+        self.passes += 1;
         let timestamp_writes = self.timer.as_mut().and_then(|t| t.next_pass(label));
         let mut pass = self
             .encoder

@@ -2,13 +2,14 @@
 
 use std::marker::PhantomData;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use anyhow::Result;
 
 use super::launch::KernelsBy;
 use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
-use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// Which kernel computes the product. Both compute the same function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -106,7 +107,9 @@ struct Params {
     k: u32,
     k_begin: u32,
     k_end: u32,
-    _pad: [u32; 3],
+    split_len: u32,
+    splits: u32,
+    _pad: u32,
     alpha_beta: RealPair,
 }
 
@@ -123,6 +126,31 @@ const _: () = assert!(std::mem::offset_of!(Params, alpha_beta) == 32);
 /// steps of 16, under 100 loop iterations each even if no inner loop is unrolled) far
 /// below that on every driver, and costs one extra read and write of C per 4096 of depth.
 pub const MATMUL_K_SLICE: usize = 4096;
+
+/// Output tiles below which the tiled variant splits a product's depth over more
+/// workgroups (split-k): a device runs dozens to hundreds of workgroups at once, and a
+/// skinny output (96 x 384: 3 tiles) would leave all but a few of them idle while each
+/// sums the whole depth.
+pub const SPLIT_TARGET_GROUPS: usize = 128;
+
+/// Least depth one split sums: shallower splits cost more in partial sums written and
+/// read back than they gain.
+pub const SPLIT_MIN_DEPTH: usize = 256;
+
+/// Depth per split and number of splits for `tiles` output tiles summing `depth` inner
+/// indices: (depth, 1) when the product fills the device or is too shallow to split.
+/// The depth per split is a multiple of 16 (whole staged slices in either precision) and
+/// every split sums at least one index.
+pub fn split_depth(tiles: usize, depth: usize) -> (usize, usize) {
+    let wanted = SPLIT_TARGET_GROUPS
+        .div_ceil(tiles.max(1))
+        .min(depth / SPLIT_MIN_DEPTH);
+    if wanted <= 1 {
+        return (depth, 1);
+    }
+    let len = depth.div_ceil(wanted).next_multiple_of(16);
+    (len, depth.div_ceil(len))
+}
 
 /// Dimensions of a product: op(A) is m x k, op(B) is k x n.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +210,9 @@ fn check_indexing(dims: MatmulDims) -> Result<()> {
 pub struct Matmul<T: Real> {
     variant: MatmulVariant,
     kernels: KernelsBy<Layout>,
+    /// The split products' partial sums, `[splits, m, n]`, grown to the largest split
+    /// product recorded; launches in a batch run in order, so one buffer serves them all.
+    partial: Mutex<Option<Tensor<T>>>,
     _real: PhantomData<T>,
 }
 
@@ -198,6 +229,7 @@ impl<T: Real> Matmul<T> {
         Ok(Matmul {
             variant,
             kernels,
+            partial: Mutex::new(None),
             _real: PhantomData,
         })
     }
@@ -222,30 +254,82 @@ impl<T: Real> Matmul<T> {
             (dims.m as u32).div_ceil(tile_m),
             1,
         ];
+        let tiles = groups[0] as usize * groups[1] as usize;
         // At least one launch, so that k = 0 still gives C = beta C.
         let mut k_begin = 0;
         loop {
             let k_end = (k_begin + MATMUL_K_SLICE).min(dims.k);
+            let (split_len, splits) = match self.variant {
+                MatmulVariant::Tiled => split_depth(tiles, k_end - k_begin),
+                MatmulVariant::Naive => (k_end - k_begin, 1),
+            };
             let params = Params {
                 m: dims.m as u32,
                 n: dims.n as u32,
                 k: dims.k as u32,
                 k_begin: k_begin as u32,
                 k_end: k_end as u32,
-                _pad: [0; 3],
+                split_len: split_len as u32,
+                splits: splits as u32,
+                _pad: 0,
                 alpha_beta: T::pair(alpha, if k_begin == 0 { beta } else { 1.0 }),
             };
-            batch.dispatch(
-                kernel,
-                &[a.buffer(), b.buffer(), c.buffer()],
-                Some(&params),
-                groups,
-            )?;
+            if splits > 1 {
+                self.record_split(batch, layout, (a, b, c), &params, [groups[0], groups[1]])?;
+            } else {
+                batch.dispatch(
+                    kernel,
+                    &[a.buffer(), b.buffer(), c.buffer()],
+                    Some(&params),
+                    groups,
+                )?;
+            }
             if k_end == dims.k {
                 break;
             }
             k_begin = k_end;
         }
         Ok(dims)
+    }
+
+    /// One depth slice as `params.splits` partial products (matmul_split over a z grid of
+    /// splits), then their sum into C (matmul_split_sum).
+    fn record_split(
+        &self, batch: &mut Batch, layout: Layout, (a, b, c): (&Tensor<T>, &Tensor<T>, &Tensor<T>),
+        params: &Params, tiles: [u32; 2],
+    ) -> Result<()> {
+        let (m, n, splits) = (params.m as usize, params.n as usize, params.splits as usize);
+        let len = splits * m * n;
+        check_u32_index(
+            &format!("matmul split into {splits} partial {m}x{n} products"),
+            len as u128,
+        )?;
+        let gpu = batch.gpu();
+        let overrides = [
+            ("TRANS_A", layout.trans_a() as u32 as f64),
+            ("TRANS_B", layout.trans_b() as u32 as f64),
+        ];
+        let split = gpu.kernel(T::MATMUL, "matmul_split", &overrides)?;
+        let sum = gpu.kernel(T::MATMUL, "matmul_split_sum", &[])?;
+        let mut partial = self.partial.lock().unwrap();
+        if partial.as_ref().is_none_or(|p| p.len() < len) {
+            *partial = Some(Tensor::zeros(gpu, &[len])?);
+        }
+        let partial = partial.as_ref().expect("allocated above");
+        let split_bound = batch.bind(
+            &split,
+            &[a.buffer(), b.buffer(), partial.buffer()],
+            Some(params),
+        )?;
+        let sum_bound = batch.bind(&sum, &[c.buffer(), partial.buffer()], Some(params))?;
+        let sum_groups = grid_1d(gpu, groups_for(m * n, sum.workgroup_size[0]))?;
+        // One pass, so that a timed batch times the product as one launch.
+        batch.launches(
+            &split.label,
+            &[
+                (&split_bound, [tiles[0], tiles[1], splits as u32]),
+                (&sum_bound, sum_groups),
+            ],
+        )
     }
 }

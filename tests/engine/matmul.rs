@@ -1,5 +1,6 @@
 use wideprobe::gpu::Batch;
 use wideprobe::linalg::Real;
+use wideprobe::ops::matmul::{split_depth, MATMUL_K_SLICE, SPLIT_MIN_DEPTH, SPLIT_TARGET_GROUPS};
 use wideprobe::ops::{Layout, Matmul, MatmulVariant};
 
 use crate::common::{self, reference};
@@ -173,5 +174,122 @@ fn f64_alpha_beta_and_deep_products() {
         check::<f64>(variant, Layout::TN, (7, 33, 0), (1.0, 0.5));
         // Deeper than one launch's slice: alpha on every slice, beta once.
         check::<f64>(variant, Layout::NN, (5, 7, 9_001), (-0.5, 0.75));
+    }
+}
+
+/// Products with few output tiles and a deep inner dimension are split over the depth
+/// (split-k): every layout, ragged shapes, alpha on the sum and beta applied once.
+#[test]
+fn split_depth_products_all_layouts() {
+    for layout in Layout::ALL {
+        for (dims, ab) in [
+            ((7, 33, 1_000), (1.0, 0.0)),
+            ((130, 129, 2_049), (-0.5, 0.75)),
+            ((1, 1, 4_100), (2.0, 1.0)),
+        ] {
+            assert!(split_depth(tiles(dims), dims.2.min(MATMUL_K_SLICE)).1 > 1);
+            check::<f32>(MatmulVariant::Tiled, layout, dims, ab);
+        }
+    }
+    if !common::skip_without_f64() {
+        check::<f64>(
+            MatmulVariant::Tiled,
+            Layout::TN,
+            (33, 7, 1_031),
+            (-0.3, 0.7),
+        );
+        check::<f64>(
+            MatmulVariant::Tiled,
+            Layout::NT,
+            (130, 3, 9_001),
+            (1.0, 0.0),
+        );
+    }
+}
+
+/// 128 x 128 output tiles of an m x n x k product.
+fn tiles((m, n, _): (usize, usize, usize)) -> usize {
+    m.div_ceil(128) * n.div_ceil(128)
+}
+
+/// The split covers the depth with non-empty splits of whole staged slices, and leaves
+/// products that fill the device or are shallow alone.
+#[test]
+fn split_depth_covers_the_depth() {
+    for tiles in [1, 2, 3, 16, 127, 128, 1000] {
+        for depth in [0, 1, 255, 256, 511, 512, 1_000, 3_072, 4_096] {
+            let (len, splits) = split_depth(tiles, depth);
+            assert!(
+                splits >= 1 && len * splits >= depth,
+                "{tiles} {depth}: {len} x {splits}"
+            );
+            if splits > 1 {
+                assert!(
+                    len % 16 == 0 && len * (splits - 1) < depth,
+                    "{tiles} {depth}: {len}"
+                );
+                assert!(tiles * splits <= 2 * SPLIT_TARGET_GROUPS && len >= SPLIT_MIN_DEPTH / 2);
+            } else {
+                assert_eq!(len, depth);
+            }
+            if tiles >= SPLIT_TARGET_GROUPS || depth < 2 * SPLIT_MIN_DEPTH {
+                assert_eq!(splits, 1, "{tiles} {depth}");
+            }
+        }
+    }
+}
+
+/// Two split products of different sizes in one batch share the partial-sum buffer
+/// (the second grows it): each must still get its own sums.
+#[test]
+fn split_products_in_one_batch_keep_their_own_sums() {
+    let mm = Matmul::<f32>::new(common::gpu(), MatmulVariant::Tiled).unwrap();
+    let mut rng = common::rng("split products in one batch");
+    let shapes = [(3, 5, 700), (40, 9, 1_300), (3, 5, 700)];
+    let inputs: Vec<_> = shapes
+        .iter()
+        .map(|&(m, n, k)| {
+            let a: Vec<f32> = common::random_real(&mut rng, m * k);
+            let b: Vec<f32> = common::random_real(&mut rng, k * n);
+            let c = common::zeros::<f32>(&[m, n]);
+            c.poison(common::gpu()).unwrap();
+            (
+                common::upload(&[m, k], &a),
+                common::upload(&[k, n], &b),
+                c,
+                a,
+                b,
+            )
+        })
+        .collect();
+    common::launch(|batch| {
+        for (a, b, c, _, _) in &inputs {
+            mm.record(batch, Layout::NN, 1.0, a, b, 0.0, c)?;
+        }
+        Ok(())
+    });
+    for (&(m, n, k), (_, _, c, a, b)) in shapes.iter().zip(&inputs) {
+        let zero = vec![0.0; m * n];
+        let want = reference::matmul(
+            false,
+            false,
+            m,
+            n,
+            k,
+            1.0,
+            &common::real_to_f64(a),
+            &common::real_to_f64(b),
+            0.0,
+            &zero,
+        );
+        let atol = 1e-6 * (k as f64).sqrt() + 1e-6;
+        common::assert_close_real(
+            "split product",
+            &common::download(c),
+            &want,
+            1e-5,
+            atol,
+            1e-5,
+        );
     }
 }
