@@ -44,7 +44,7 @@ pub struct SpectrumBenchArgs {
     /// Condition number λ_max / λ_min of the matrix (finite, >= 1).
     #[arg(long, default_value_t = 1e4, value_parser = condition_number, allow_negative_numbers = true)]
     kappa: f64,
-    /// auto (dense up to order 1024, else Lanczos), lanczos or dense.
+    /// auto (dense up to order 8192 when it fits the device, else Lanczos), lanczos or dense.
     #[arg(long, default_value = "auto")]
     method: SpectrumMethod,
     /// auto, f32 or f64.

@@ -19,7 +19,7 @@ use super::output::{aside, emit, emit_json};
 pub struct SpectrumArgs {
     /// The .npy file.
     file: PathBuf,
-    /// auto (the dense solver up to order 1024, else Lanczos), lanczos or dense.
+    /// auto (the dense solver up to order 8192 when it fits the device, else Lanczos), lanczos or dense.
     #[arg(long, default_value = "auto")]
     method: SpectrumMethod,
     /// How many eigenvalues to report at each end (>= 1).

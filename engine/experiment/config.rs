@@ -105,7 +105,7 @@ pub struct Common {
     #[serde(default, skip_serializing_if = "NetworkPrecision::is_f32")]
     pub network_precision: NetworkPrecision,
     /// How stored matrices' spectra are computed: auto (the dense solver up to order
-    /// 1024, else Lanczos), lanczos or dense. Matrix-free operators always use Lanczos.
+    /// 8192 when the matrix fits the device, else Lanczos), lanczos or dense. Matrix-free operators always use Lanczos.
     #[serde(default)]
     pub spectrum_method: SpectrumMethod,
     /// Relative residual tolerance of λ_min for Lanczos (MEASUREMENTS.md §7): default
