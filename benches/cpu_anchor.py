@@ -11,6 +11,11 @@ tridiagonal) and as the whole process (start, adapter, pipelines included).
     python3 benches/cpu_anchor.py --bin target/release/wideprobe --n 300 1000 \
         --method dense --precision f64
 
+Then, for the dense solver, its arithmetic rate beside the f64 matmul rate our own
+kernels reach on the same machine (`bench matmul --precision f64`, same run), and the
+floors a one-stage Householder reduction cannot go below here: its memory traffic at the
+measured copy peak, and its launches at the measured no-op launch cost.
+
 With --quick, instead: `wideprobe run` of experiments/quick.yaml's grid on synthetic
 data without infinite-width kernels (24 runs, 9 Gram spectra each), whole process,
 beside a numpy script doing the same work (f32 forward of each run's network, every
@@ -58,6 +63,8 @@ def main():
     p.add_argument("--precision", default="f64")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-rates", action="store_true",
+                   help="skip the rate and floor lines (our f64 matmul, copy peak, launches)")
     p.add_argument("--quick", action="store_true",
                    help="time experiments/quick.yaml (synthetic, no infinite width) instead")
     args = p.parse_args()
@@ -66,6 +73,7 @@ def main():
 
     print(f"{'n':>6} {'numpy s':>10} {'wideprobe s':>12} {'process s':>10} "
           f"{'ratio':>8} {'ratio(proc)':>11} {'method':>8} {'sub/read':>9} {'|dlmin|/lmax':>13}")
+    rates = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.n:
             a, lam = matrix(n, args.kappa, args.seed)
@@ -87,6 +95,50 @@ def main():
             print(f"{n:>6} {t_np:>10.4f} {solver:>12.4f} {t_proc:>10.3f} "
                   f"{solver / t_np:>8.1f} {t_proc / t_np:>11.1f} {res['method']:>8} "
                   f"{res['submissions']:>4}/{res['readbacks']:<4} {err:>13.1e}")
+            rates.append((n, t_np, solver, res["method"]))
+    if not args.no_rates:
+        print_rates(args, rates)
+
+
+def print_rates(args, rates):
+    """Where the dense solver stands against the machine: its arithmetic rate beside the
+    best f64 matmul rate our own kernels reach here (same run), and the floors that the
+    memory traffic and the launches of a one-stage Householder reduction put under its
+    time. The reduction does 4n^3/3 useful flops; the wide one reads and writes each
+    trailing-matrix element once per column (n^3/3 elements), and launches twice per
+    column. Even a blocked (LAPACK dsytrd) one reads the trailing matrix once per column
+    for its matrix-vector product (n^3/3 elements read)."""
+    dense = [r for r in rates if r[3] == "dense"]
+    if not dense:
+        return
+    n_mm = max(r[0] for r in dense)
+    cmd = [args.bin, "bench", "matmul", "--precision", args.precision, "--m", str(n_mm),
+           "--n", str(n_mm), "--k", str(n_mm), "--repeat", "3", "--json"]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{r.stderr}")
+    mm = json.loads(r.stdout)
+    element = 8 if args.precision != "f32" else 4
+    peak = mm["baseline"]["copy_gbs"] * 1e9
+    launch = mm["baseline"]["noop_launch"]["median_s"]
+    print(f"\nour {args.precision} matmul {n_mm}^3: {mm['gflops_median']:.2f} GFLOP/s; "
+          f"copy peak {peak / 1e9:.2f} GB/s; no-op launch {launch * 1e6:.0f} us")
+    print(f"{'n':>6} {'numpy GF/s':>11} {'solver GF/s':>12} {'of matmul':>10} "
+          f"{'at matmul rate':>15} {'wide traffic':>13} {'blocked traffic':>16} "
+          f"{'launches':>9}   (times in s; ratios to numpy in brackets)")
+    for n, t_np, solver, _ in dense:
+        flops = 4 * n**3 / 3
+        at_mm = flops / (mm["gflops_median"] * 1e9)
+        wide = n**3 / 3 * 2 * element / peak
+        blocked = n**3 / 3 * element / peak
+        launches = 2 * n * launch
+
+        def cell(t, width):
+            return f"{t:.3f} ({t / t_np:.1f}x)".rjust(width)
+
+        print(f"{n:>6} {flops / t_np / 1e9:>11.2f} {flops / solver / 1e9:>12.2f} "
+              f"{flops / solver / 1e9 / mm['gflops_median']:>9.0%} {cell(at_mm, 15)} "
+              f"{cell(wide, 13)} {cell(blocked, 16)} {cell(launches, 9)}")
 
 
 QUICK = """kind: conditioning_at_init
