@@ -7,6 +7,8 @@ set -u
 LIMIT=150 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype float64 --repeat 3 --bin $B --method dense
 LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --repeat 3 --bin $B --method dense
 step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
+step $B bench matmul --m 2048 --n 2048 --k 2048 --precision f64 --repeat 10
+step $B bench matmul --m 96 --n 384 --k 3072 --layout nt --repeat 20
 slice 2000 30 1000 relu_normalized true 0
 LIMIT=60 step python3 benches/torch_conditioning.py --data .gpudata --width 2000 --n 1000 --depth 30 --activation relu_normalized --renormalize true --seeds 1
 slice 2000 30 "100, 200, 500, 1000" relu_normalized true "0, 1"
