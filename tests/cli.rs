@@ -270,3 +270,39 @@ fn networks_too_wide_or_too_deep_are_refused_before_allocating() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `WIDEPROBE_PROFILE=1` prints, after any command, the GPU time per kernel of every
+/// pass it ran; without it nothing is printed.
+#[test]
+fn profile_variable_prints_gpu_time_per_kernel() {
+    let args = [
+        "bench", "matmul", "--m", "7", "--n", "33", "--k", "300", "--repeat", "3",
+    ];
+    let output = wideprobe(&args)
+        .env("WIDEPROBE_PROFILE", "1")
+        .output()
+        .expect("the wideprobe binary runs");
+    if no_adapter(&output) {
+        return;
+    }
+    assert_no_panic(&args, &output);
+    let stderr = text(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    if stderr.contains("no TIMESTAMP_QUERY") {
+        return;
+    }
+    // The kernel under test, the naive reference it is checked against, the baseline.
+    for part in [
+        "GPU profile (WIDEPROBE_PROFILE)",
+        "matmul_tiled",
+        "matmul_naive",
+        "baseline::noop",
+    ] {
+        assert!(stderr.contains(part), "profile lacks {part}:\n{stderr}");
+    }
+    let quiet = wideprobe(&args)
+        .env_remove("WIDEPROBE_PROFILE")
+        .output()
+        .expect("the wideprobe binary runs");
+    assert!(!text(&quiet.stderr).contains("GPU profile"));
+}

@@ -6,6 +6,7 @@ use wgpu::util::DeviceExt;
 
 use super::context::Gpu;
 use super::kernel::{BindingKind, Kernel};
+use super::profile::PROFILE_PASSES_PER_BATCH;
 use super::timing::GpuTimer;
 
 /// Records kernel launches into one command buffer; [`Batch::submit`] sends them all
@@ -14,6 +15,8 @@ pub struct Batch<'g> {
     gpu: &'g Gpu,
     encoder: wgpu::CommandEncoder,
     timer: Option<GpuTimer>,
+    /// Whether the caller asked for the times ([`Batch::timed`]), rather than the profile.
+    timed: bool,
     /// Compute passes recorded so far (one per `launches` call that launched anything).
     passes: usize,
 }
@@ -27,7 +30,11 @@ impl<'g> Batch<'g> {
                 .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                     label: Some("wideprobe batch"),
                 }),
-            timer: None,
+            timer: gpu
+                .profile
+                .as_ref()
+                .and_then(|_| GpuTimer::new(gpu, PROFILE_PASSES_PER_BATCH)),
+            timed: false,
             passes: 0,
         }
     }
@@ -37,6 +44,7 @@ impl<'g> Batch<'g> {
     pub fn timed(gpu: &'g Gpu, max_launches: u32) -> Self {
         let mut batch = Self::new(gpu);
         batch.timer = GpuTimer::new(gpu, max_launches);
+        batch.timed = true;
         batch
     }
 
@@ -165,10 +173,14 @@ impl<'g> Batch<'g> {
         }
         self.gpu.queue.submit([self.encoder.finish()]);
         self.gpu.wait()?;
-        match self.timer {
-            Some(t) => t.read(self.gpu).map(Some),
-            None => Ok(None),
+        let Some(timer) = self.timer else {
+            return Ok(None);
+        };
+        let times = timer.read(self.gpu)?;
+        if let Some(profile) = &self.gpu.profile {
+            profile.add(&times, self.passes.saturating_sub(times.len()));
         }
+        Ok(self.timed.then_some(times))
     }
 }
 

@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _, Result};
 use super::adapter::{backends_from_env, choose_adapter};
 use super::error::GpuError;
 use super::kernel::{Kernel, PipelineKey, Shader, ShaderModuleEntry};
+use super::profile::{profile_requested, Profile};
 
 /// Optional features we ask for when the adapter has them. None is required:
 /// every path has a fallback (host timing, f32 spectra, no subgroup ops).
@@ -122,6 +123,9 @@ pub struct Gpu {
     limits: wgpu::Limits,
     modules: Mutex<HashMap<&'static str, Arc<ShaderModuleEntry>>>,
     pipelines: Mutex<HashMap<PipelineKey, Arc<Kernel>>>,
+    /// Per-kernel GPU time of every pass, when `WIDEPROBE_PROFILE` asks for it and the
+    /// adapter has timestamps; printed to stderr on drop.
+    pub(super) profile: Option<Profile>,
 }
 
 impl Gpu {
@@ -170,6 +174,14 @@ impl Gpu {
             trace: wgpu::Trace::Off,
         }))
         .with_context(|| format!("could not open a device on adapter {}", summary.name))?;
+        let profile = profile_requested().then(Profile::default);
+        if profile.is_some() && !features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            eprintln!(
+                "WIDEPROBE_PROFILE: {} has no TIMESTAMP_QUERY, so no GPU profile is kept",
+                summary.name
+            );
+        }
+        let profile = profile.filter(|_| features.contains(wgpu::Features::TIMESTAMP_QUERY));
         Ok(Gpu {
             device,
             queue,
@@ -179,6 +191,7 @@ impl Gpu {
             limits,
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
+            profile,
         })
     }
 
@@ -301,4 +314,12 @@ fn default_adapter_index(instance: &wgpu::Instance, adapters: &[wgpu::Adapter]) 
     (0..adapters.len())
         .min_by_key(|&i| rank(&adapters[i]))
         .unwrap_or(0)
+}
+
+impl Drop for Gpu {
+    fn drop(&mut self) {
+        if let Some(profile) = &self.profile {
+            eprint!("{profile}");
+        }
+    }
 }

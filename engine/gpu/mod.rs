@@ -2,13 +2,15 @@
 //!
 //! Dependencies run one way: `kernel` (shaders, compiled entry points) needs only wgpu;
 //! `context` (the device and its pipeline cache) builds kernels; `readback`, `timing`,
-//! `tensor` and `batch` use the context; `batch` records kernels and times them.
+//! `tensor` and `batch` use the context; `batch` records kernels and times them, adding
+//! the times to the context's `profile` when one was asked for.
 
 pub mod adapter;
 pub mod batch;
 pub mod context;
 pub mod error;
 pub mod kernel;
+pub mod profile;
 pub mod readback;
 pub mod tensor;
 pub mod timing;

@@ -5,6 +5,9 @@ use anyhow::Result;
 use super::context::Gpu;
 use super::readback::read_mapped;
 
+/// Passes one timer can time: wgpu's 4096 queries per query set, two per pass.
+pub const MAX_TIMED_PASSES: u32 = 2048;
+
 pub struct GpuTimer {
     queries: wgpu::QuerySet,
     resolve: wgpu::Buffer,
@@ -19,6 +22,9 @@ impl GpuTimer {
         if !gpu.has_timestamps() || max_passes == 0 {
             return None;
         }
+        // wgpu allows at most 4096 queries in one set: later passes go untimed, and
+        // callers that need every pass timed see fewer times and fall back to the host.
+        let max_passes = max_passes.min(MAX_TIMED_PASSES);
         let count = 2 * max_passes;
         let bytes = count as u64 * 8;
         Some(GpuTimer {
