@@ -24,7 +24,7 @@ use anyhow::{bail, Result};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::operator::SymmetricOperator;
+use super::operator::{solver_order, SymmetricOperator};
 use super::tridiag::tridiag_eigen;
 use super::{Precision, Real};
 use crate::gpu::{Batch, Gpu, Tensor};
@@ -438,10 +438,7 @@ pub fn lanczos<T: Real>(
     gpu: &Gpu, ops: Arc<VectorOps<T>>, op: &dyn SymmetricOperator<T>, opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     let start_time = Instant::now();
-    let n = op.order();
-    if n == 0 {
-        bail!("Lanczos needs an operator of order at least 1");
-    }
+    let n = solver_order("Lanczos", op)?;
     let k = opts.k.max(1).min(n);
     let max_dim = opts.max_iter.unwrap_or(n).clamp(1, n);
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::lanczos::{
     random_start, rounding_floor, Counters, EigenEstimate, SpectrumResult, MAX_BLOCK, MIN_BLOCK,
 };
-use super::operator::SymmetricOperator;
+use super::operator::{solver_order, SymmetricOperator};
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::vector::VectorOps;
@@ -141,10 +141,7 @@ pub fn power_iteration<T: Real>(
     gpu: &Gpu, ops: Arc<VectorOps<T>>, op: &dyn SymmetricOperator<T>, opts: &PowerOptions,
 ) -> Result<SpectrumResult> {
     let start = Instant::now();
-    let n = op.order();
-    if n == 0 {
-        bail!("power iteration needs an operator of order at least 1");
-    }
+    let n = solver_order("power iteration", op)?;
     let u = T::UNIT_ROUNDOFF;
     let mut counters = Counters::default();
     let floor_top = |norm| rounding_floor(u, n, 1, norm);
