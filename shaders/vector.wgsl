@@ -1,6 +1,12 @@
-// vector: level-1 and level-2 BLAS-like operations in Real (Real or f64, from the
-// precision prelude), for the Lanczos eigensolver. Data, accumulators and alpha/beta are
-// all Real; the prelude's real_sqrt gives nrm2 its square root in either precision.
+// vector: level-1 and level-2 BLAS-like operations in Real (f32 or f64, from the
+// precision prelude), for the Krylov solvers (Lanczos, power, Golub-Kahan). Data,
+// accumulators and alpha/beta are all Real; the prelude's real_sqrt gives nrm2 its square
+// root in either precision.
+//
+// The *_scalar entry points and vector_normalize take their scalar from a device buffer
+// `s` instead of params: a step's norm or Rayleigh quotient is written there by a dot
+// product or nrm2 (vector_finish) and read back from there, so a block of solver steps is
+// recorded into one submission with no readback in between.
 //
 // Vectors are flat arrays; A is a matrix with n columns stored row-major, of which the
 // first `rows` rows are used (Lanczos keeps its basis as the rows of A).
@@ -16,20 +22,28 @@
 //   vector_gemv_t:          y[j] = alpha * sum_{r < rows} A[r, j] x[r] + beta * y[j],  j < n
 //   vector_set_row:         a_out[row, j] = x[j],  j < n
 //   vector_get_row:         y[j] = a[row, j],      j < n
+//   vector_normalize:       y[i] = x[i] / s[index];  a_out[row, i] = y[i],  i < n
+//   vector_div_scalar:      y[i] = x[i] / s[index],  i < n
+//   vector_axpy_scalar:     y[i] += c * s[index] * x[i], c = -1 if negate else 1, i < n
 // With beta == 0 the gemvs do not read y (BLAS semantics: NaN in y does not leak).
+// A zero or non-finite device divisor gives Inf/NaN, as IEEE arithmetic does: the host
+// reads the divisor back with the block and discards what followed it (breakdown) or
+// stops with an error (non-finite).
 //
 // Bindings (each entry point binds only what it uses, in this order):
 //   x         (read)        n (gemv_n) / rows (gemv_t) / n (the rest)
 //   x2        (read)        n, the second operand of a dot product
 //   a         (read)        at least (rows or row + 1) x n
 //   partials  (read)        count, the first stage of a dot product
+//   s         (read)        at least index + 1 device scalars (*_scalar, normalize)
 //   y         (read_write)  output vector; scale updates it in place
-//   a_out     (read_write)  the matrix set_row writes one row of
+//   a_out     (read_write)  the matrix set_row (and normalize) writes one row of
 //   out       (read_write)  partial sums (stage 1) or the result (stage 2)
-//   params    (uniform)     sizes, then alpha and beta
+//   params    (uniform)     sizes, index and negate, then alpha and beta
 //
 // Work split:
-// - Elementwise ops, gemv_t, set_row, get_row: one invocation per element (column), WG
+// - Elementwise ops (the device-scalar ones included: every invocation reads the same
+//   scalar), gemv_t, set_row, get_row: one invocation per element (column), WG
 //   per workgroup; the host lays the workgroups out with grid_1d, so element
 //   (wg.x + wg.y * nwg.x) * WG + lid. gemv_t loops over the rows: neighbouring
 //   invocations read neighbouring columns of a row, so the reads are coalesced.
@@ -49,9 +63,9 @@ struct Params {
     row: u32,
     count: u32,
     take_sqrt: u32,
-    _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
+    index: u32,
+    negate: u32,
+    _pad: u32,
     // Offset 32, a multiple of 8 as f64 needs; the host fills both through RealPair.
     alpha: Real,
     beta: Real,
@@ -61,10 +75,11 @@ struct Params {
 @group(0) @binding(1) var<storage, read> x2: array<Real>;
 @group(0) @binding(2) var<storage, read> a: array<Real>;
 @group(0) @binding(3) var<storage, read> partials: array<Real>;
-@group(0) @binding(4) var<storage, read_write> y: array<Real>;
-@group(0) @binding(5) var<storage, read_write> a_out: array<Real>;
-@group(0) @binding(6) var<storage, read_write> out: array<Real>;
-@group(0) @binding(7) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> s: array<Real>;
+@group(0) @binding(5) var<storage, read_write> y: array<Real>;
+@group(0) @binding(6) var<storage, read_write> a_out: array<Real>;
+@group(0) @binding(7) var<storage, read_write> out: array<Real>;
+@group(0) @binding(8) var<uniform> params: Params;
 
 // gemv_n and the dot products reduce with sum_over_workgroup (shaders/common.wgsl), so
 // every entry point uses its workgroup size.
@@ -190,5 +205,35 @@ fn vector_get_row(id: Invocation) {
     let j = flat_index(id, WG);
     if j < params.n {
         y[j] = a[params.row * params.n + j];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn vector_normalize(id: Invocation) {
+    let i = flat_index(id, WG);
+    if i < params.n {
+        let v = x[i] / s[params.index];
+        y[i] = v;
+        a_out[params.row * params.n + i] = v;
+    }
+}
+
+@compute @workgroup_size(WG)
+fn vector_div_scalar(id: Invocation) {
+    let i = flat_index(id, WG);
+    if i < params.n {
+        y[i] = x[i] / s[params.index];
+    }
+}
+
+@compute @workgroup_size(WG)
+fn vector_axpy_scalar(id: Invocation) {
+    let i = flat_index(id, WG);
+    if i < params.n {
+        var c = s[params.index];
+        if params.negate != 0u {
+            c = -c;
+        }
+        y[i] += c * x[i];
     }
 }

@@ -288,6 +288,14 @@ mod tests {
         }
     }
 
+    /// Runs `test` on a claim file's path in a fresh scratch folder `name`, then removes
+    /// the folder.
+    fn in_scratch(name: &str, test: impl FnOnce(&Path)) {
+        let d = scratch_dir(name);
+        test(&d.join("claim"));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     /// Writes `info` as the claim file `path`.
     fn write_claim(path: &Path, info: &ClaimInfo) {
         std::fs::write(path, serde_json::to_string(info).unwrap()).unwrap();
@@ -295,37 +303,34 @@ mod tests {
 
     #[test]
     fn second_claim_is_refused_until_the_first_is_dropped() {
-        let d = scratch_dir("claim-excl");
-        let p = d.join("claim");
-        let ClaimOutcome::Claimed(first) = try_claim(&p, None).unwrap() else {
-            panic!("first claim refused")
-        };
-        // Same process, same host, alive: held.
-        assert!(held(&p, None));
-        drop(first);
-        assert!(!p.exists());
-        assert!(claimed(&p, None));
-        std::fs::remove_dir_all(&d).unwrap();
+        in_scratch("claim-excl", |p| {
+            let ClaimOutcome::Claimed(first) = try_claim(p, None).unwrap() else {
+                panic!("first claim refused")
+            };
+            // Same process, same host, alive: held.
+            assert!(held(p, None));
+            drop(first);
+            assert!(!p.exists());
+            assert!(claimed(p, None));
+        });
     }
 
     #[test]
     fn claim_of_a_dead_process_on_this_host_is_taken_over() {
-        let d = scratch_dir("claim-dead");
-        let p = d.join("claim");
-        let no_such_process = u32::MAX - 7;
-        write_claim(&p, &claim_by(host_name(), no_such_process, None));
-        assert!(claimed(&p, None));
-        std::fs::remove_dir_all(&d).unwrap();
+        in_scratch("claim-dead", |p| {
+            let no_such_process = u32::MAX - 7;
+            write_claim(p, &claim_by(host_name(), no_such_process, None));
+            assert!(claimed(p, None));
+        });
     }
 
     #[test]
     fn live_claim_from_another_host_is_respected_and_same_owner_takes_over() {
-        let d = scratch_dir("claim-host");
-        let p = d.join("claim");
-        write_claim(&p, &claim_by("elsewhere".into(), 1, Some("slurm:9_3")));
-        assert!(held(&p, Some("slurm:9_1")));
-        assert!(claimed(&p, Some("slurm:9_3")));
-        std::fs::remove_dir_all(&d).unwrap();
+        in_scratch("claim-host", |p| {
+            write_claim(p, &claim_by("elsewhere".into(), 1, Some("slurm:9_3")));
+            assert!(held(p, Some("slurm:9_1")));
+            assert!(claimed(p, Some("slurm:9_3")));
+        });
     }
 
     #[test]

@@ -24,7 +24,6 @@ use super::lanczos::{
 use super::tridiag::tridiag_eigen;
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::ops::krylov::KrylovOps;
 use crate::ops::vector::VectorOps;
 
 /// A linear map F: Rᵈ -> Rⁿ given by its products, G = F Fᵀ (n x n).
@@ -112,7 +111,7 @@ impl<T: Real> Side<T> {
             size,
         );
         if row < self.basis.capacity {
-            k.krylov.normalize(
+            k.vectors.normalize(
                 batch,
                 &self.next,
                 &k.norm,
@@ -130,7 +129,6 @@ impl<T: Real> Side<T> {
 /// coef[MAX_BLOCK + s].
 struct Kernels<T: Real> {
     vectors: Arc<VectorOps<T>>,
-    krylov: KrylovOps<T>,
     norm: Tensor<T>,
     coef: Tensor<T>,
 }
@@ -139,7 +137,6 @@ impl<T: Real> Kernels<T> {
     fn new(gpu: &Gpu, vectors: Arc<VectorOps<T>>) -> Result<Self> {
         Ok(Kernels {
             vectors,
-            krylov: KrylovOps::new(gpu)?,
             norm: Tensor::zeros(gpu, &[1])?,
             coef: Tensor::zeros(gpu, &[2 * MAX_BLOCK])?,
         })

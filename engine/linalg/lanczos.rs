@@ -8,7 +8,7 @@
 //!
 //! The scalars stay on the GPU: α_j is h[j] of the first reorthogonalisation pass, β_j
 //! the norm a reduction leaves in a device buffer, and the next vector is w / β_j by a
-//! kernel that reads β_j from there ([`crate::ops::krylov`]). So a block of s steps
+//! kernel that reads β_j from there ([`VectorOps::normalize`]). So a block of s steps
 //! (8, 16, 32, then 64) is one submission, and its α and β come back in one readback;
 //! the host then solves the small tridiagonal in f64 ([`super::tridiag`]) and applies
 //! the stopping rules. A breakdown (β_j at rounding level) found in a block discards
@@ -24,11 +24,10 @@ use anyhow::{bail, Result};
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
 
-use super::operator::SymmetricOperator;
+use super::operator::{solver_order, SymmetricOperator};
 use super::tridiag::tridiag_eigen;
 use super::{Precision, Real};
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::ops::krylov::KrylovOps;
 use crate::ops::vector::VectorOps;
 
 /// Stopping rules and what to return.
@@ -265,7 +264,6 @@ pub(crate) struct Counters {
 struct LanczosDevice<'a, T: Real> {
     gpu: &'a Gpu,
     ops: Arc<VectorOps<T>>,
-    krylov: KrylovOps<T>,
     op: &'a dyn SymmetricOperator<T>,
     basis: KrylovBasis<T>,
     /// The current basis vector (also row j of the basis) and the next one being formed.
@@ -287,7 +285,6 @@ impl<'a, T: Real> LanczosDevice<'a, T> {
         let (basis, note) = KrylovBasis::new(gpu, ops.clone(), n, max_dim)?;
         let dev = LanczosDevice {
             gpu,
-            krylov: KrylovOps::new(gpu)?,
             op,
             q: Tensor::<T>::from_slice(gpu, &[n], start)?,
             w: Tensor::<T>::zeros(gpu, &[n])?,
@@ -320,7 +317,7 @@ impl<'a, T: Real> LanczosDevice<'a, T> {
         let dst = (BETA_AT + slot) as u64 * size;
         batch.copy_region(self.beta_t.buffer(), 0, self.coef.buffer(), dst, size);
         if j + 1 < self.basis.capacity {
-            self.krylov
+            self.ops
                 .normalize(batch, &self.w, &self.beta_t, 0, &self.q, v, j + 1)?;
         }
         Ok(())
@@ -336,7 +333,7 @@ impl<'a, T: Real> LanczosDevice<'a, T> {
         let dst = RESTART_AT as u64 * size;
         batch.copy_region(self.beta_t.buffer(), 0, self.coef.buffer(), dst, size);
         let v = &self.basis.v;
-        self.krylov
+        self.ops
             .normalize(batch, &self.w, &self.beta_t, 0, &self.q, v, dim)
     }
 
@@ -441,10 +438,7 @@ pub fn lanczos<T: Real>(
     gpu: &Gpu, ops: Arc<VectorOps<T>>, op: &dyn SymmetricOperator<T>, opts: &LanczosOptions,
 ) -> Result<SpectrumResult> {
     let start_time = Instant::now();
-    let n = op.order();
-    if n == 0 {
-        bail!("Lanczos needs an operator of order at least 1");
-    }
+    let n = solver_order("Lanczos", op)?;
     let k = opts.k.max(1).min(n);
     let max_dim = opts.max_iter.unwrap_or(n).clamp(1, n);
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);

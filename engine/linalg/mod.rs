@@ -24,7 +24,6 @@ use std::str::FromStr;
 use anyhow::{bail, Result};
 
 use crate::gpu::Gpu;
-use crate::ops::krylov::SpectralElement;
 
 pub use bidiag::{golub_kahan, FactorOperator};
 pub use dense::{DenseEigensolver, PendingSpectra};
@@ -77,7 +76,7 @@ impl FromStr for Precision {
 
 /// Device scalars the solvers run in: [`crate::ops::Real`] (which picks the shaders)
 /// plus what the solvers need to know about the precision.
-pub trait Real: crate::ops::Real + SpectralElement {
+pub trait Real: crate::ops::Real {
     const PRECISION: Precision;
     /// Unit roundoff.
     const UNIT_ROUNDOFF: f64;

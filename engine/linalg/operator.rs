@@ -18,6 +18,14 @@ pub trait SymmetricOperator<T: Real> {
     fn describe(&self) -> String;
 }
 
+/// The order of `op`, which `solver` needs to be at least 1.
+pub(crate) fn solver_order<T: Real>(solver: &str, op: &dyn SymmetricOperator<T>) -> Result<usize> {
+    match op.order() {
+        0 => bail!("{solver} needs an operator of order at least 1"),
+        n => Ok(n),
+    }
+}
+
 /// A dense symmetric matrix stored on the GPU, row-major `[n, n]`.
 pub struct DenseMatrix<T: Real> {
     matrix: Tensor<T>,

@@ -6,15 +6,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use super::lanczos::{
     random_start, rounding_floor, Counters, EigenEstimate, SpectrumResult, MAX_BLOCK, MIN_BLOCK,
 };
-use super::operator::SymmetricOperator;
+use super::operator::{solver_order, SymmetricOperator};
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::ops::krylov::KrylovOps;
 use crate::ops::vector::VectorOps;
 
 #[derive(Clone, Debug)]
@@ -69,7 +68,6 @@ fn dominant<T: Real>(
     floor_of: impl Fn(f64) -> f64, counters: &mut Counters,
 ) -> Result<(EigenEstimate, usize)> {
     let n = op.order();
-    let krylov = KrylovOps::<T>::new(gpu)?;
     let v = random_start::<T>(gpu, n, opts.seed)?;
     let w = Tensor::<T>::zeros(gpu, &[n])?;
     let r = Tensor::<T>::zeros(gpu, &[n])?;
@@ -88,13 +86,13 @@ fn dominant<T: Real>(
             ops.dot(&mut batch, &v, &w, &scalars[0])?;
             ops.nrm2(&mut batch, &w, &scalars[1])?;
             ops.copy(&mut batch, &w, &r)?;
-            krylov.axpy_scalar(&mut batch, &v, &scalars[0], 0, true, &r)?;
+            ops.axpy_scalar(&mut batch, &v, &scalars[0], 0, true, &r)?;
             ops.nrm2(&mut batch, &r, &scalars[2])?;
             for (slot, scalar) in scalars.iter().enumerate() {
                 let dst = (slot * SLOTS + s) as u64 * size;
                 batch.copy_region(scalar.buffer(), 0, coef.buffer(), dst, size);
             }
-            krylov.div_scalar(&mut batch, &w, &scalars[1], 0, &v)?;
+            ops.div_scalar(&mut batch, &w, &scalars[1], 0, &v)?;
         }
         batch.submit()?;
         counters.submissions += 1;
@@ -143,10 +141,7 @@ pub fn power_iteration<T: Real>(
     gpu: &Gpu, ops: Arc<VectorOps<T>>, op: &dyn SymmetricOperator<T>, opts: &PowerOptions,
 ) -> Result<SpectrumResult> {
     let start = Instant::now();
-    let n = op.order();
-    if n == 0 {
-        bail!("power iteration needs an operator of order at least 1");
-    }
+    let n = solver_order("power iteration", op)?;
     let u = T::UNIT_ROUNDOFF;
     let mut counters = Counters::default();
     let floor_top = |norm| rounding_floor(u, n, 1, norm);

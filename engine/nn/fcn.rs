@@ -424,23 +424,26 @@ pub fn record_jvp<T: Real>(
     batch: &mut Batch, ops: &ForwardOps<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>,
     tangent: &ParamTensors<T>,
 ) -> Result<Tensor<T>> {
-    let gpu = batch.gpu();
     let cfg = &fcn.config;
     let n = cache.logits.shape()[0];
-    let mut t_input: Option<Tensor<T>> = None;
-    for l in 0..cfg.depth() {
-        let width = cfg.widths[l];
-        let t_z = Tensor::<T>::zeros(gpu, &[n, width])?;
+    // The tangent of layer l's pre-activations (of the logits at l = depth), `width` wide.
+    let dense = |batch: &mut Batch, l: usize, width: usize, t_input: Option<&Tensor<T>>| {
+        let t_z = Tensor::<T>::zeros(batch.gpu(), &[n, width])?;
         record_dense_jvp(
             batch,
             ops,
             &cache.inputs[l],
-            t_input.as_ref(),
+            t_input,
             &fcn.params.weights[l],
             &tangent.weights[l],
             tangent.bias(l),
             &t_z,
         )?;
+        anyhow::Ok(t_z)
+    };
+    let mut t_input: Option<Tensor<T>> = None;
+    for l in 0..cfg.depth() {
+        let t_z = dense(batch, l, cfg.widths[l], t_input.as_ref())?;
         t_input = Some(record_hidden_tangent(
             batch,
             ops,
@@ -449,17 +452,5 @@ pub fn record_jvp<T: Real>(
             &t_z,
         )?);
     }
-    let depth = cfg.depth();
-    let t_logits = Tensor::<T>::zeros(gpu, &[n, cfg.outputs])?;
-    record_dense_jvp(
-        batch,
-        ops,
-        &cache.inputs[depth],
-        t_input.as_ref(),
-        &fcn.params.weights[depth],
-        &tangent.weights[depth],
-        tangent.bias(depth),
-        &t_logits,
-    )?;
-    Ok(t_logits)
+    dense(batch, cfg.depth(), cfg.outputs, t_input.as_ref())
 }

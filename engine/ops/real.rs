@@ -47,6 +47,8 @@ pub trait Real: Element + Copy + Into<f64> {
     const SYMSTATS: &'static Shader;
     /// The `ntk` family.
     const NTK: &'static Shader;
+    /// The `tridiagonalize` family (the dense eigensolver's Householder reduction).
+    const TRIDIAGONALIZE: &'static Shader;
     /// `a` and `b` rounded to this precision, in its params layout.
     fn pair(a: f64, b: f64) -> RealPair;
 }
@@ -63,6 +65,7 @@ impl Real for f32 {
     const LOSS: &'static Shader = &shaders::LOSS_F32;
     const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F32;
     const NTK: &'static Shader = &shaders::NTK_F32;
+    const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F32;
     fn pair(a: f64, b: f64) -> RealPair {
         RealPair {
             words: [(a as f32).to_bits(), (b as f32).to_bits(), 0, 0],
@@ -82,6 +85,7 @@ impl Real for f64 {
     const LOSS: &'static Shader = &shaders::LOSS_F64;
     const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F64;
     const NTK: &'static Shader = &shaders::NTK_F64;
+    const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F64;
     fn pair(a: f64, b: f64) -> RealPair {
         RealPair {
             words: bytemuck::cast([a, b]),

@@ -71,8 +71,6 @@ family!(BIAS_F64, "bias", f64, trusted: false);
 family!(NTK_F32, "ntk", f32, trusted: false);
 family!(NTK_F64, "ntk", f64, trusted: false);
 shader!(BASELINE, "baseline", NONE, trusted: true);
-family!(KRYLOV_F32, "krylov", f32, trusted: false);
-family!(KRYLOV_F64, "krylov", f64, trusted: false);
 family!(TRIDIAGONALIZE_F32, "tridiagonalize", f32, trusted: false);
 family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
 
@@ -100,8 +98,6 @@ pub static ALL: &[&Shader] = &[
     &NTK_F32,
     &NTK_F64,
     &BASELINE,
-    &KRYLOV_F32,
-    &KRYLOV_F64,
     &TRIDIAGONALIZE_F32,
     &TRIDIAGONALIZE_F64,
 ];

@@ -1,5 +1,5 @@
 //! BLAS-like vector and matrix-vector operations in f32 or f64, the building blocks of
-//! the GPU Lanczos eigensolver (shaders/vector.wgsl).
+//! the GPU Krylov solvers (shaders/vector.wgsl).
 //!
 //! One host API serves both precisions: [`VectorOps<f32>`] runs the f32 instantiation of
 //! shaders/vector.wgsl on any adapter, [`VectorOps<f64>`] the f64 one, which needs
@@ -10,6 +10,10 @@
 //! are 2-D `[m, n]` row-major; Lanczos keeps its basis as the rows of one `[m_max, n]`
 //! matrix and uses [`VectorOps::gemv`] on its first `rows` rows for reorthogonalisation
 //! (`h = V[0..j] w`, then `w -= V[0..j]^T h`).
+//!
+//! [`VectorOps::normalize`], [`VectorOps::div_scalar`] and [`VectorOps::axpy_scalar`]
+//! take their scalar from a device buffer that a dot product or nrm2 wrote, without the
+//! host seeing it: what lets a solver record a block of steps into one submission.
 //!
 //! Every method records into a [`Batch`]; results are there after `batch.submit()`.
 //! Inputs and outputs must be distinct tensors (wgpu cannot bind one buffer as both),
@@ -42,7 +46,11 @@ pub struct VectorSizes {
     pub count: u32,
     /// 1: the second stage writes the square root of the sum (nrm2).
     pub take_sqrt: u32,
-    pub _pad: [u32; 3],
+    /// The device scalar the `*_scalar` kernels and normalize read.
+    pub index: u32,
+    /// 1: axpy_scalar subtracts.
+    pub negate: u32,
+    pub _pad: u32,
 }
 
 /// Params of shaders/vector.wgsl: the sizes (32 bytes, so the scalars land on offset 32,
@@ -81,6 +89,9 @@ pub struct VectorOps<T: Real> {
     gemv_t: Arc<Kernel>,
     set_row: Arc<Kernel>,
     get_row: Arc<Kernel>,
+    normalize: Arc<Kernel>,
+    div_scalar: Arc<Kernel>,
+    axpy_scalar: Arc<Kernel>,
     /// `MAX_PARTIALS` partial sums. Shared by every dot product this object records:
     /// launches run in recording and submission order, so a second dot product's first
     /// stage cannot overwrite partials before the first one's second stage has read them.
@@ -91,7 +102,7 @@ impl<T: Real> VectorOps<T> {
     /// Builds the kernels. For f64, fails with an error naming `SHADER_F64` and the
     /// adapter when the adapter lacks it (callers then fall back to f32).
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_n, gemv_t, set_row, get_row] =
+        let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_n, gemv_t, set_row, get_row, normalize, div_scalar, axpy_scalar] =
             kernels(
                 gpu,
                 T::VECTOR,
@@ -106,6 +117,9 @@ impl<T: Real> VectorOps<T> {
                     "vector_gemv_t",
                     "vector_set_row",
                     "vector_get_row",
+                    "vector_normalize",
+                    "vector_div_scalar",
+                    "vector_axpy_scalar",
                 ],
             )?;
         Ok(VectorOps {
@@ -119,6 +133,9 @@ impl<T: Real> VectorOps<T> {
             gemv_t,
             set_row,
             get_row,
+            normalize,
+            div_scalar,
+            axpy_scalar,
             scratch: Tensor::zeros(gpu, &[MAX_PARTIALS])?,
         })
     }
@@ -265,6 +282,64 @@ impl<T: Real> VectorOps<T> {
         self.row_copy(batch, &self.get_row, &[a.buffer(), x.buffer()], n, row)
     }
 
+    /// `y = x / s[index]` and `A[row, :] = y` for A `[m, n]`: the normalisation of a
+    /// Krylov step by the norm a reduction left in the device scalars `s`, with the new
+    /// vector stored as row `row` of the basis A.
+    #[allow(clippy::too_many_arguments)]
+    pub fn normalize(
+        &self, batch: &mut Batch, x: &Tensor<T>, s: &Tensor<T>, index: usize, y: &Tensor<T>,
+        a: &Tensor<T>, row: usize,
+    ) -> Result<()> {
+        let what = "vector normalize";
+        self.check_row(what, a, row, x)?;
+        distinct(what, ("A", a), ("y", y))?;
+        let sizes = VectorSizes {
+            row: row as u32,
+            ..scalar_sizes(what, (x, s, index), y)?
+        };
+        let buffers = [x.buffer(), s.buffer(), y.buffer(), a.buffer()];
+        let params = params::<T>(sizes, 0.0, 0.0);
+        launch(
+            batch,
+            &self.normalize,
+            &buffers,
+            &params,
+            Grid::Elements(x.len()),
+        )
+    }
+
+    /// `y = x / s[index]`, by a device scalar.
+    pub fn div_scalar(
+        &self, batch: &mut Batch, x: &Tensor<T>, s: &Tensor<T>, index: usize, y: &Tensor<T>,
+    ) -> Result<()> {
+        let what = "vector div_scalar";
+        self.by_device_scalar(batch, &self.div_scalar, what, (x, s, index), false, y)
+    }
+
+    /// `y += s[index] * x`, or `y -= s[index] * x` when `negate`, by a device scalar.
+    #[allow(clippy::too_many_arguments)]
+    pub fn axpy_scalar(
+        &self, batch: &mut Batch, x: &Tensor<T>, s: &Tensor<T>, index: usize, negate: bool,
+        y: &Tensor<T>,
+    ) -> Result<()> {
+        let what = "vector axpy_scalar";
+        self.by_device_scalar(batch, &self.axpy_scalar, what, (x, s, index), negate, y)
+    }
+
+    /// div_scalar or axpy_scalar: one invocation per element, all reading `s[index]`.
+    fn by_device_scalar(
+        &self, batch: &mut Batch, kernel: &Kernel, what: &str,
+        (x, s, index): (&Tensor<T>, &Tensor<T>, usize), negate: bool, y: &Tensor<T>,
+    ) -> Result<()> {
+        let sizes = VectorSizes {
+            negate: negate as u32,
+            ..scalar_sizes(what, (x, s, index), y)?
+        };
+        let buffers = [x.buffer(), s.buffer(), y.buffer()];
+        let params = params::<T>(sizes, 0.0, 0.0);
+        launch(batch, kernel, &buffers, &params, Grid::Elements(x.len()))
+    }
+
     /// set_row or get_row: one invocation per element of row `row` (n elements).
     fn row_copy(
         &self, batch: &mut Batch, kernel: &Kernel, buffers: &[&wgpu::Buffer], n: usize, row: usize,
@@ -357,4 +432,25 @@ fn scalar_out<T: Real>(what: &str, out: &Tensor<T>) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The sizes of a kernel that writes y from x and the device scalar `s[index]`, after
+/// checking them.
+fn scalar_sizes<T: Real>(
+    what: &str, (x, s, index): (&Tensor<T>, &Tensor<T>, usize), y: &Tensor<T>,
+) -> Result<VectorSizes> {
+    let n = same_len(what, ("x", x), ("y", y))?;
+    distinct(what, ("x", x), ("y", y))?;
+    if index >= s.len() {
+        bail!(GpuError::Shape(format!(
+            "{what}: scalar index {index} is out of range for a scalar buffer of shape {:?}",
+            s.shape()
+        )));
+    }
+    distinct(what, ("s", s), ("y", y))?;
+    Ok(VectorSizes {
+        n: n as u32,
+        index: index as u32,
+        ..Default::default()
+    })
 }

@@ -5,6 +5,24 @@ use wideprobe::nn::{forward, Fcn, FcnConfig, ForwardOps};
 
 use crate::common::{self, reference};
 
+/// The initial weights of `config`, each with its shape: (fan_out, fan_in, row-major).
+fn shaped_init_weights(config: &FcnConfig) -> Vec<(usize, usize, Vec<f32>)> {
+    config
+        .layer_shapes()
+        .into_iter()
+        .zip(init_weights(config))
+        .map(|((o, i), w)| (o, i, w))
+        .collect()
+}
+
+/// Shaped weights in f64, as the reference forward takes them.
+fn to_f64_weights(weights: &[(usize, usize, Vec<f32>)]) -> Vec<(usize, usize, Vec<f64>)> {
+    weights
+        .iter()
+        .map(|(o, i, w)| (*o, *i, common::to_f64(w)))
+        .collect()
+}
+
 /// `tol`: relative tolerance of every layer's output and of the logits.
 fn check(
     activation: Activation, renormalize: bool, n: usize, d: usize, widths: Vec<usize>, tol: f64,
@@ -22,12 +40,7 @@ fn check(
             rand::Rng::random(&mut rng),
         )
     };
-    let host_weights: Vec<(usize, usize, Vec<f64>)> = config
-        .layer_shapes()
-        .into_iter()
-        .zip(init_weights(&config))
-        .map(|((o, i), w)| (o, i, common::to_f64(&w)))
-        .collect();
+    let host_weights = to_f64_weights(&shaped_init_weights(&config));
     let (want_layers, want_logits) = reference::fcn_forward(
         &common::to_f64(&x),
         n,
@@ -232,16 +245,8 @@ fn f32_forward_at_depth_30_is_within_its_bound_and_beats_sequential_sums() {
             activation,
             rand::Rng::random(&mut rng),
         );
-        let weights: Vec<(usize, usize, Vec<f32>)> = config
-            .layer_shapes()
-            .into_iter()
-            .zip(init_weights(&config))
-            .map(|((o, i), w)| (o, i, w))
-            .collect();
-        let wide: Vec<(usize, usize, Vec<f64>)> = weights
-            .iter()
-            .map(|(o, i, w)| (*o, *i, common::to_f64(w)))
-            .collect();
+        let weights = shaped_init_weights(&config);
+        let wide = to_f64_weights(&weights);
         let phi = |z: f64| activation.eval(z);
         let (want, _) = reference::fcn_forward(&common::to_f64(&x), n, &wide, phi, false);
         // Sequential f32 sums, the activation in f64 rounded to f32.

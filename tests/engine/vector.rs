@@ -328,6 +328,72 @@ fn set_and_get_row_are_exact<T: Real>() {
 
 precision_tests!(set_and_get_row_are_exact);
 
+/// div_scalar, axpy_scalar (both signs) and normalize read their scalar from a device
+/// buffer at `index`: one rounding per element against the f64 reference, and normalize
+/// stores its result as row `row` of A with the other rows untouched.
+fn device_scalar_ops_match_reference<T: Real>() {
+    let Some(ops) = ops::<T>() else { return };
+    let gpu = common::gpu();
+    let (scalars, index) = ([0.5, -1.75, 3.0].map(T::from_f64), 1);
+    let c = scalars[index].to_f64();
+    let s = upload(&scalars);
+    for &n in LENGTHS {
+        let mut rng = common::rng(&format!("device scalar {} {n}", T::NAME));
+        let (x, x64) = random::<T>(&mut rng, n);
+        let (y, y64) = random::<T>(&mut rng, n);
+        let (a, a64) = random::<T>(&mut rng, 3 * n);
+        let x = upload(&x);
+        let (div, plus, minus) = (common::poisoned::<T>(&[n]), upload(&y), upload(&y));
+        let (q, a_t) = (
+            common::poisoned::<T>(&[n]),
+            Tensor::from_slice(gpu, &[3, n], &a).unwrap(),
+        );
+        common::launch(|b| {
+            ops.div_scalar(b, &x, &s, index, &div)?;
+            ops.axpy_scalar(b, &x, &s, index, false, &plus)?;
+            ops.axpy_scalar(b, &x, &s, index, true, &minus)?;
+            ops.normalize(b, &x, &s, index, &q, &a_t, 2)
+        });
+        let quotient: Vec<f64> = x64.iter().map(|v| v / c).collect();
+        check::<T>(
+            &format!("div_scalar n {n}"),
+            &download(&div),
+            &quotient,
+            1,
+            1.0,
+        );
+        let want = reference::axpy(c, &x64, &y64);
+        check::<T>(
+            &format!("axpy_scalar n {n}"),
+            &download(&plus),
+            &want,
+            1,
+            4.0,
+        );
+        let want = reference::axpy(-c, &x64, &y64);
+        check::<T>(
+            &format!("axpy_scalar negated n {n}"),
+            &download(&minus),
+            &want,
+            1,
+            4.0,
+        );
+        check::<T>(
+            &format!("normalize n {n}"),
+            &download(&q),
+            &quotient,
+            1,
+            1.0,
+        );
+        let mut want = a64.clone();
+        want[2 * n..].copy_from_slice(&download(&q));
+        let what = format!("normalize row 2 of 3x{n} ({})", T::NAME);
+        common::assert_close(&what, &download(&a_t), &want, 0.0, 0.0, 0.0);
+    }
+}
+
+precision_tests!(device_scalar_ops_match_reference);
+
 /// The Lanczos use: orthonormalise random vectors against the rows of V with two passes
 /// of classical Gram-Schmidt (h = V[0..j] w, w -= V[0..j]^T h), normalise, store as
 /// row j. The rows must come out orthonormal to f64 rounding.
@@ -412,6 +478,23 @@ fn mismatched_shapes_are_errors_naming_them() {
             &["same tensor"],
         ),
         (ops.axpy(&mut b, 1.0, &x7, &x7), &["same tensor"]),
+        (ops.div_scalar(&mut b, &x7, &out2, 2, &y8), &["[7]", "[8]"]),
+        (
+            ops.div_scalar(&mut b, &x5, &out2, 2, &y5),
+            &["index 2", "[2]"],
+        ),
+        (
+            ops.axpy_scalar(&mut b, &x5, &y5, 0, true, &y5),
+            &["same tensor"],
+        ),
+        (
+            ops.normalize(&mut b, &x7, &one, 0, &x7, &a, 5),
+            &["row 5", "[5, 7]"],
+        ),
+        (
+            ops.normalize(&mut b, &x7, &one, 0, &y8, &a, 4),
+            &["[7]", "[8]"],
+        ),
     ];
     for (i, (result, needles)) in errors.into_iter().enumerate() {
         let err = result
