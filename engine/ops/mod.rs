@@ -19,12 +19,6 @@ pub mod vector;
 pub use matmul::{Layout, Matmul, MatmulVariant};
 pub use real::Real;
 
-/// [`Real`] under the name and path the tridiagonalize wrapper imports it by (it was the
-/// spectral families' element trait while the krylov kernels were a family of their own).
-pub mod krylov {
-    pub use super::real::Real as SpectralElement;
-}
-
 /// The member of `all` called `s`: how the configuration's vocabulary (activations,
 /// losses, matmul variants and layouts, network precisions) parses. The error lists
 /// every name.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::krylov::SpectralElement;
+use super::real::Real;
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// Params of shaders/tridiagonalize.wgsl (16 bytes, the same in both precisions).
@@ -112,7 +112,7 @@ impl WideShape {
 }
 
 /// The reduction kernels of one precision, built once.
-pub struct Tridiagonalize<T: SpectralElement> {
+pub struct Tridiagonalize<T: Real> {
     kernel: Arc<Kernel>,
     mirror: Arc<Kernel>,
     reflect: Arc<Kernel>,
@@ -122,7 +122,7 @@ pub struct Tridiagonalize<T: SpectralElement> {
 }
 
 /// Device buffers one reduction of `count` matrices of order `n` needs.
-pub struct TridiagonalWork<T: SpectralElement> {
+pub struct TridiagonalWork<T: Real> {
     pub count: usize,
     pub n: usize,
     /// `[count, n, n]`: the copy that is reduced in place.
@@ -136,7 +136,7 @@ pub struct TridiagonalWork<T: SpectralElement> {
 }
 
 /// Device buffers of the wide reduction (shaders/tridiagonalize.wgsl, bindings 5-8).
-struct WideWork<T: SpectralElement> {
+struct WideWork<T: Real> {
     /// `[count, 3n]`: v of even columns, v of odd columns, w.
     vecs: Tensor<T>,
     /// `[count, CHUNKS n]`: partial sums of A22 v per chunk of rows.
@@ -147,7 +147,7 @@ struct WideWork<T: SpectralElement> {
     step: Tensor<u32>,
 }
 
-impl<T: SpectralElement> Tridiagonalize<T> {
+impl<T: Real> Tridiagonalize<T> {
     /// Builds the kernel; for f64 fails naming SHADER_F64 when the adapter lacks it.
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let update = gpu.kernel(T::TRIDIAGONALIZE, "update", &[])?;
