@@ -155,6 +155,7 @@ impl<'g> Batch<'g> {
             t.resolve(&mut self.encoder);
         }
         self.gpu.queue.submit([self.encoder.finish()]);
+        self.gpu.count_submission();
         self.gpu.wait()?;
         match self.timer {
             Some(t) => t.read(self.gpu).map(Some),
