@@ -122,10 +122,9 @@ impl<T: Real> Epoch<'_, T> {
             },
         };
         let measured = t.is_multiple_of(config.measure_every) || t == config.epochs;
-        let pending = match measured {
-            true => Some(self.record_measures(&mut batch, &step, trajectory, &mut gather)?),
-            false => None,
-        };
+        let pending = measured
+            .then(|| self.record_measures(&mut batch, &step, trajectory, &mut gather))
+            .transpose()?;
         let read = gather.record(&mut batch)?;
         batch.submit()?;
         let values = read.read(gpu)?;
