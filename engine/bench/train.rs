@@ -6,8 +6,9 @@ use anyhow::Result;
 use crate::experiment::training::{Network, NetworkKernels, TrainingOps, CLASSES};
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{LanczosOptions, Precision, Real};
+use crate::measure::Gather;
 use crate::nn::fcn::{ForwardCache, ParamTensors};
-use crate::nn::ntk::NtkMethod;
+use crate::nn::ntk::{finish_ntk_spectrum, record_ntk_spectrum, NtkMethod};
 use crate::nn::precision::{check_precisions, NetworkPrecision};
 use crate::nn::{Activation, Fcn, FcnConfig, Loss};
 
@@ -23,7 +24,8 @@ pub struct EpochTiming {
     /// in one submission, waited for.
     pub step_seconds: f64,
     /// Median seconds of the measurements of one epoch (NTK spectrum, last hidden Ĝ and
-    /// its spectrum, per-example gradient norms, gradient norm).
+    /// its spectrum, per-example gradient norms, gradient norm), recorded into one
+    /// submission as a training epoch records them.
     pub measure_seconds: f64,
     pub ntk_method: String,
     pub precision: String,
@@ -72,6 +74,53 @@ pub struct EpochShape {
     pub width: usize,
     pub n: usize,
     pub loss: Loss,
+}
+
+/// A measured epoch's spectra and norms as training records them: one submission (the
+/// gradient norm, the NTK's and Ĝ's assembly and dense reductions, the Lipschitz
+/// terms), one readback of the scalars and one per dense spectrum. Returns the NTK's
+/// method.
+fn measure<T: Real>(
+    gpu: &Gpu, ops: &TrainingOps, net: &NetworkKernels<T>, fcn: &Fcn<T>,
+    (cache, deltas, grads): (&ForwardCache<T>, &[Tensor<T>], &ParamTensors<T>),
+    options: &LanczosOptions,
+) -> Result<String> {
+    let depth = fcn.config.depth();
+    let (forward, solvers) = (&net.step.forward, ops.spectral.ntk_solvers(options));
+    let mut batch = Batch::new(gpu);
+    let mut gather = Gather::default();
+    let norm = net.params.record_norm(&mut batch, grads, &mut gather)?;
+    let ntk = record_ntk_spectrum(
+        &mut batch,
+        forward,
+        &ops.ntk,
+        fcn,
+        cache,
+        NtkMethod::Auto,
+        solvers,
+    )?;
+    let gram = match depth {
+        0 => None,
+        _ => Some(ops.spectral.record_gram_spectrum(
+            &mut batch,
+            &cache.inputs[depth],
+            0,
+            None,
+            &mut gather,
+        )?),
+    };
+    let lipschitz = net
+        .params
+        .record_lipschitz(&mut batch, cache, deltas, false, &mut gather)?;
+    let read = gather.record(&mut batch)?;
+    batch.submit()?;
+    let values = read.read(gpu)?;
+    let _ = (norm.finish(&values), lipschitz.finish(&values));
+    let ntk = finish_ntk_spectrum(gpu, ntk, forward, fcn, cache, solvers)?;
+    if let Some(gram) = gram {
+        ops.spectral.finish_gram_spectrum(gpu, gram, &values)?;
+    }
+    Ok(ntk.method.name().to_string())
 }
 
 /// Times `repeat` training steps and `measure_repeat` epoch measurements of a network
@@ -130,13 +179,7 @@ fn time_epoch_in<T: Real>(
     let mut method = String::new();
     for _ in 0..measure_repeat.max(1) {
         let start = std::time::Instant::now();
-        let _ = net.params.norm(gpu, &grads)?;
-        let ntk = ops.ntk_spectrum(gpu, net, &fcn, &cache, NtkMethod::Auto, &options)?;
-        method = ntk.method.name().to_string();
-        if depth > 0 {
-            ops.spectral.gram_spectrum(gpu, &cache.inputs[depth], 0)?;
-        }
-        net.params.lipschitz(gpu, &cache, &deltas, false)?;
+        method = measure(gpu, ops, net, &fcn, (&cache, &deltas, &grads), &options)?;
         measure_times.push(start.elapsed().as_secs_f64());
     }
     let median = |mut v: Vec<f64>| {

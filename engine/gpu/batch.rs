@@ -172,6 +172,7 @@ impl<'g> Batch<'g> {
             t.resolve(&mut self.encoder);
         }
         self.gpu.queue.submit([self.encoder.finish()]);
+        self.gpu.count_submission();
         self.gpu.wait()?;
         let Some(timer) = self.timer else {
             return Ok(None);

@@ -2,6 +2,7 @@
 //! the per-device caches of compiled shaders and pipelines.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _, Result};
@@ -126,6 +127,28 @@ pub struct Gpu {
     /// Per-kernel GPU time of every pass, when `WIDEPROBE_PROFILE` asks for it and the
     /// adapter has timestamps; printed to stderr on drop.
     pub(super) profile: Option<Profile>,
+    submissions: AtomicUsize,
+    readbacks: AtomicUsize,
+}
+
+/// How often the host has waited on a device ([`Gpu::traffic`]): batches of compute
+/// work submitted ([`crate::gpu::Batch::submit`]) and buffers mapped back to the host
+/// (each tensor download, each read of GPU timestamps). Tests compare two snapshots to
+/// check that a piece of work costs a bounded number of round trips.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    pub submissions: usize,
+    pub readbacks: usize,
+}
+
+impl std::ops::Sub for Traffic {
+    type Output = Traffic;
+    fn sub(self, earlier: Traffic) -> Traffic {
+        Traffic {
+            submissions: self.submissions - earlier.submissions,
+            readbacks: self.readbacks - earlier.readbacks,
+        }
+    }
 }
 
 impl Gpu {
@@ -192,6 +215,8 @@ impl Gpu {
             modules: Mutex::new(HashMap::new()),
             pipelines: Mutex::new(HashMap::new()),
             profile,
+            submissions: AtomicUsize::new(0),
+            readbacks: AtomicUsize::new(0),
         })
     }
 
@@ -231,6 +256,22 @@ impl Gpu {
             .into());
         }
         Ok(())
+    }
+
+    /// Submissions and readbacks on this device so far (every thread's).
+    pub fn traffic(&self) -> Traffic {
+        Traffic {
+            submissions: self.submissions.load(Ordering::Relaxed),
+            readbacks: self.readbacks.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn count_submission(&self) {
+        self.submissions.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn count_readback(&self) {
+        self.readbacks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Blocks until all submitted work is done.

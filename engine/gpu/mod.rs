@@ -16,7 +16,7 @@ pub mod tensor;
 pub mod timing;
 
 pub use batch::{grid_1d, groups_for, Batch, Bound};
-pub use context::{list_adapters, AdapterSummary, Gpu, GpuOptions};
+pub use context::{list_adapters, AdapterSummary, Gpu, GpuOptions, Traffic};
 pub use error::GpuError;
 pub use kernel::{Kernel, Shader};
 pub use tensor::{Element, Tensor};

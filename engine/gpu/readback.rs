@@ -8,6 +8,7 @@ use super::context::Gpu;
 pub(crate) fn read_mapped<T: bytemuck::Pod>(
     gpu: &Gpu, buffer: &wgpu::Buffer, bytes: u64,
 ) -> Result<Vec<T>> {
+    gpu.count_readback();
     let slice = buffer.slice(0..bytes);
     let (tx, rx) = std::sync::mpsc::channel();
     slice.map_async(wgpu::MapMode::Read, move |r| {

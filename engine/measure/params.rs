@@ -3,6 +3,7 @@
 
 use anyhow::Result;
 
+use super::gather::{Gather, Gathered, Part};
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::Real;
 use crate::nn::fcn::{ForwardCache, ParamTensors};
@@ -16,6 +17,51 @@ pub struct ParamMeasure<T: Real = f32> {
     rownorm: RowNorm<T>,
 }
 
+/// A norm recorded into a caller's batch: one ‖·‖₂ per tensor, gathered for one
+/// readback, and the scalars kept until the batch has run.
+pub struct PendingNorm<T: Real> {
+    part: Part<T>,
+    _scalars: Vec<Tensor<T>>,
+}
+
+impl<T: Real> PendingNorm<T> {
+    /// √(Σ ‖t‖²) from the gathered per-tensor norms, summed in f64.
+    pub fn finish(&self, gathered: &Gathered) -> f64 {
+        gathered
+            .get_f64(self.part)
+            .iter()
+            .map(|v| v * v)
+            .sum::<f64>()
+            .sqrt()
+    }
+}
+
+/// The per-example Lipschitz terms recorded into a caller's batch: every layer's row
+/// norms of its input and of its δ, gathered.
+pub struct PendingLipschitz<T: Real> {
+    norms: Vec<(Part<T>, Part<T>)>,
+    bias: bool,
+}
+
+impl<T: Real> PendingLipschitz<T> {
+    /// Per layer ‖δ_i‖² (‖a_i^{l−1}‖² + [bias]), summed over layers; the max over i,
+    /// rooted.
+    pub fn finish(&self, gathered: &Gathered) -> f64 {
+        let mut per_example: Vec<f64> = Vec::new();
+        for &(a, d) in &self.norms {
+            let (a, d) = (gathered.get_f64(a), gathered.get_f64(d));
+            let n = a.len();
+            per_example.resize(n, 0.0);
+            for i in 0..n {
+                let delta = d[i] * n as f64; // δ of l_i = n δ of h (row i)
+                let a2 = a[i].powi(2) + if self.bias { 1.0 } else { 0.0 };
+                per_example[i] += delta * delta * a2;
+            }
+        }
+        per_example.into_iter().fold(0.0f64, f64::max).sqrt()
+    }
+}
+
 impl<T: Real> ParamMeasure<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(ParamMeasure {
@@ -26,12 +72,14 @@ impl<T: Real> ParamMeasure<T> {
 
     /// ‖θ‖ over every tensor of a parameter list (or of its gradient).
     pub fn norm(&self, gpu: &Gpu, params: &ParamTensors<T>) -> Result<f64> {
-        Ok(sum_of_squares(gpu, &self.vectors, params.tensors())?.sqrt())
+        self.submitted(gpu, |batch, gather| self.record_norm(batch, params, gather))
     }
 
     /// ‖a − b‖ over parameter lists of the same shapes.
     pub fn distance(&self, gpu: &Gpu, a: &ParamTensors<T>, b: &ParamTensors<T>) -> Result<f64> {
-        distance(gpu, &self.vectors, a, b)
+        self.submitted(gpu, |batch, gather| {
+            self.record_distance(batch, a, b, gather)
+        })
     }
 
     /// max_i ‖∇_θ l_i‖ with l_i = n × (example i's share of h), from the forward cache
@@ -39,73 +87,91 @@ impl<T: Real> ParamMeasure<T> {
     pub fn lipschitz(
         &self, gpu: &Gpu, cache: &ForwardCache<T>, deltas: &[Tensor<T>], bias: bool,
     ) -> Result<f64> {
-        lipschitz(gpu, &self.rownorm, cache, deltas, bias)
+        let mut batch = Batch::new(gpu);
+        let mut gather = Gather::default();
+        let pending = self.record_lipschitz(&mut batch, cache, deltas, bias, &mut gather)?;
+        let read = gather.record(&mut batch)?;
+        batch.submit()?;
+        Ok(pending.finish(&read.read(gpu)?))
+    }
+
+    /// Records ‖θ‖ (see [`ParamMeasure::norm`]) into `batch`, its scalars into `gather`.
+    pub fn record_norm(
+        &self, batch: &mut Batch, params: &ParamTensors<T>, gather: &mut Gather,
+    ) -> Result<PendingNorm<T>> {
+        record_norms(batch, &self.vectors, params.tensors(), gather)
+    }
+
+    /// Records ‖a − b‖ (see [`ParamMeasure::distance`]) into `batch`.
+    pub fn record_distance(
+        &self, batch: &mut Batch, a: &ParamTensors<T>, b: &ParamTensors<T>, gather: &mut Gather,
+    ) -> Result<PendingNorm<T>> {
+        let gpu = batch.gpu();
+        let diffs: Vec<Tensor<T>> = a
+            .tensors()
+            .map(|t| Tensor::<T>::zeros(gpu, &[t.len()]))
+            .collect::<Result<_>>()?;
+        for ((x, y), d) in a.tensors().zip(b.tensors()).zip(&diffs) {
+            self.vectors.copy(batch, &x.view(&[x.len()])?, d)?;
+            self.vectors.axpy(batch, -1.0, &y.view(&[y.len()])?, d)?;
+        }
+        let mut pending = record_norms(batch, &self.vectors, diffs.iter(), gather)?;
+        pending._scalars.extend(diffs);
+        Ok(pending)
+    }
+
+    /// Records the Lipschitz terms (see [`ParamMeasure::lipschitz`]) into `batch`.
+    pub fn record_lipschitz(
+        &self, batch: &mut Batch, cache: &ForwardCache<T>, deltas: &[Tensor<T>], bias: bool,
+        gather: &mut Gather,
+    ) -> Result<PendingLipschitz<T>> {
+        let gpu = batch.gpu();
+        let n = cache.logits.shape()[0];
+        let mut norms = Vec::new();
+        for (input, delta) in cache.inputs.iter().zip(deltas) {
+            let a = Tensor::<T>::zeros(gpu, &[n])?;
+            let d = Tensor::<T>::zeros(gpu, &[n])?;
+            self.rownorm.norms(batch, input, &a)?;
+            self.rownorm.norms(batch, delta, &d)?;
+            norms.push((gather.add(&a), gather.add(&d)));
+        }
+        Ok(PendingLipschitz { norms, bias })
+    }
+
+    /// Records one measurement with its own gather, submits once and reads back once.
+    fn submitted(
+        &self, gpu: &Gpu, record: impl FnOnce(&mut Batch, &mut Gather) -> Result<PendingNorm<T>>,
+    ) -> Result<f64> {
+        let mut batch = Batch::new(gpu);
+        let mut gather = Gather::default();
+        let pending = record(&mut batch, &mut gather)?;
+        let read = gather.record(&mut batch)?;
+        batch.submit()?;
+        Ok(pending.finish(&read.read(gpu)?))
     }
 }
 
-/// Sum of squares of every tensor, read back once.
-fn sum_of_squares<'a, T: Real>(
-    gpu: &Gpu, vectors: &VectorOps<T>, tensors: impl Iterator<Item = &'a Tensor<T>>,
-) -> Result<f64> {
+/// Records ‖t‖₂ of every tensor into one vector gathered for readback.
+fn record_norms<'a, T: Real>(
+    batch: &mut Batch, vectors: &VectorOps<T>, tensors: impl Iterator<Item = &'a Tensor<T>>,
+    gather: &mut Gather,
+) -> Result<PendingNorm<T>> {
+    let gpu = batch.gpu();
     let tensors: Vec<&Tensor<T>> = tensors.collect();
-    let gather = Tensor::<T>::zeros(gpu, &[tensors.len()])?;
+    let norms = Tensor::<T>::zeros(gpu, &[tensors.len()])?;
     let size = std::mem::size_of::<T>() as u64;
-    let mut batch = Batch::new(gpu);
-    let mut outs = Vec::with_capacity(tensors.len());
+    let mut scalars = Vec::with_capacity(tensors.len() + 1);
     for (i, t) in tensors.iter().enumerate() {
         let out = Tensor::<T>::zeros(gpu, &[1])?;
         let flat = t.view(&[t.len()])?;
-        vectors.nrm2(&mut batch, &flat, &out)?;
-        batch.copy_region(out.buffer(), 0, gather.buffer(), size * i as u64, size);
-        outs.push(out);
+        vectors.nrm2(batch, &flat, &out)?;
+        batch.copy_region(out.buffer(), 0, norms.buffer(), size * i as u64, size);
+        scalars.push(out);
     }
-    batch.submit()?;
-    Ok(gather
-        .to_vec(gpu)?
-        .iter()
-        .map(|&v| v.to_f64() * v.to_f64())
-        .sum())
-}
-
-fn distance<T: Real>(
-    gpu: &Gpu, vectors: &VectorOps<T>, a: &ParamTensors<T>, b: &ParamTensors<T>,
-) -> Result<f64> {
-    let diffs: Vec<Tensor<T>> = a
-        .tensors()
-        .map(|t| Tensor::<T>::zeros(gpu, &[t.len()]))
-        .collect::<Result<_>>()?;
-    let mut batch = Batch::new(gpu);
-    for ((x, y), d) in a.tensors().zip(b.tensors()).zip(&diffs) {
-        vectors.copy(&mut batch, &x.view(&[x.len()])?, d)?;
-        vectors.axpy(&mut batch, -1.0, &y.view(&[y.len()])?, d)?;
-    }
-    batch.submit()?;
-    Ok(sum_of_squares(gpu, vectors, diffs.iter())?.sqrt())
-}
-
-/// Per layer ‖δ_i‖² (‖a_i^{l−1}‖² + [bias]), summed over layers; the max over i, rooted.
-fn lipschitz<T: Real>(
-    gpu: &Gpu, rownorm: &RowNorm<T>, cache: &ForwardCache<T>, deltas: &[Tensor<T>], bias: bool,
-) -> Result<f64> {
-    let n = cache.logits.shape()[0];
-    let mut batch = Batch::new(gpu);
-    let mut norms = Vec::new();
-    for (input, delta) in cache.inputs.iter().zip(deltas) {
-        let a = Tensor::<T>::zeros(gpu, &[n])?;
-        let d = Tensor::<T>::zeros(gpu, &[n])?;
-        rownorm.norms(&mut batch, input, &a)?;
-        rownorm.norms(&mut batch, delta, &d)?;
-        norms.push((a, d));
-    }
-    batch.submit()?;
-    let mut per_example = vec![0.0f64; n];
-    for (a, d) in &norms {
-        let (a, d) = (a.to_vec(gpu)?, d.to_vec(gpu)?);
-        for i in 0..n {
-            let delta = d[i].to_f64() * n as f64; // δ of l_i = n δ of h (row i)
-            let a2 = a[i].to_f64().powi(2) + if bias { 1.0 } else { 0.0 };
-            per_example[i] += delta * delta * a2;
-        }
-    }
-    Ok(per_example.into_iter().fold(0.0f64, f64::max).sqrt())
+    let part = gather.add(&norms);
+    scalars.push(norms);
+    Ok(PendingNorm {
+        part,
+        _scalars: scalars,
+    })
 }

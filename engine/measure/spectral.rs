@@ -6,13 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use super::gather::Gather;
 use crate::gpu::{Batch, Gpu, Tensor};
-use crate::linalg::{
-    matrix_spectrum, DenseMatrix, LanczosOptions, Precision, Real, SpectrumMethod, SpectrumResult,
-};
-use crate::nn::fcn::ForwardCache;
-use crate::nn::ntk::{ntk_spectrum, NtkKernels, NtkMethod, NtkSpectrum};
-use crate::nn::{Fcn, ForwardOps};
+use crate::linalg::{LanczosOptions, Precision, Real, SpectrumMethod, SpectrumResult};
+use crate::nn::ntk::NtkSolvers;
 use crate::ops::gram::Gram;
 pub use crate::ops::symstats::GershgorinProxies;
 use crate::ops::symstats::SymStats;
@@ -105,22 +102,6 @@ impl SpectralOps {
         self.options.tol_min
     }
 
-    /// Ĝ = F Fᵀ / w of layer features F [n, w] in `T`, and its extreme eigenvalues by
-    /// the method chosen (dense, or Lanczos with `options`). Returns Ĝ for further use.
-    fn normalized_gram_spectrum<X: Real, T: Real>(
-        &self, gpu: &Gpu, ops: &PrecisionOps<T>, features: &Tensor<X>, options: &LanczosOptions,
-    ) -> Result<(Tensor<T>, SpectrumResult)> {
-        let (n, width) = features.dims2("layer features")?;
-        let g = Tensor::<T>::zeros(gpu, &[n, n])?;
-        let mut batch = Batch::new(gpu);
-        self.gram
-            .record(&mut batch, features, 1.0 / width as f64, &g)?;
-        batch.submit()?;
-        let op = DenseMatrix::with_ops(g, ops.vectors.clone())?;
-        let spectrum = matrix_spectrum(gpu, ops.vectors.clone(), &op, self.method, options)?;
-        Ok((op.into_matrix(), spectrum))
-    }
-
     /// The precision that runs (auto resolved).
     pub fn precision(&self) -> Precision {
         self.precision
@@ -132,27 +113,12 @@ impl SpectralOps {
     pub fn gram_spectrum<X: Real>(
         &self, gpu: &Gpu, features: &Tensor<X>, seed: u64,
     ) -> Result<GramMeasurement> {
-        let options = LanczosOptions {
-            seed,
-            ..self.options.clone()
-        };
-        Ok(match &self.f64_ops {
-            Some(ops) => {
-                let (g, spectrum) = self.normalized_gram_spectrum(gpu, ops, features, &options)?;
-                GramMeasurement {
-                    gram: GramTensor::F64(g),
-                    spectrum,
-                }
-            }
-            None => {
-                let ops = &self.f32_ops;
-                let (g, spectrum) = self.normalized_gram_spectrum(gpu, ops, features, &options)?;
-                GramMeasurement {
-                    gram: GramTensor::F32(g),
-                    spectrum,
-                }
-            }
-        })
+        let mut batch = Batch::new(gpu);
+        let mut gather = Gather::default();
+        let pending = self.record_gram_spectrum(&mut batch, features, seed, None, &mut gather)?;
+        let read = gather.record(&mut batch)?;
+        batch.submit()?;
+        Ok(self.finish_gram_spectrum(gpu, pending, &read.read(gpu)?)?.0)
     }
 
     /// ‖Ĝ − Ĝ_0‖_F of two Gram matrices of the same precision; `None` when they differ.
@@ -170,23 +136,15 @@ impl SpectralOps {
         })
     }
 
-    /// The empirical NTK's extreme eigenvalues at `fcn` / `cache`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn ntk_spectrum<N: Real>(
-        &self, gpu: &Gpu, forward: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>,
-        cache: &ForwardCache<N>, method: NtkMethod, options: &LanczosOptions,
-    ) -> Result<NtkSpectrum> {
-        ntk_spectrum(
-            gpu,
-            forward,
-            kernels,
-            &self.f32_ops.vectors,
-            self.f64_ops.as_ref().map(|ops| &ops.vectors),
-            fcn,
-            cache,
-            method,
-            (self.precision, self.method),
+    /// What an NTK spectrum is solved with: these kernels, the resolved precision and
+    /// the stored-matrix method, with `options`.
+    pub fn ntk_solvers<'a>(&'a self, options: &'a LanczosOptions) -> NtkSolvers<'a> {
+        NtkSolvers {
+            vectors_f32: &self.f32_ops.vectors,
+            vectors_f64: self.f64_ops.as_ref().map(|ops| &ops.vectors),
+            precision: self.precision,
+            stored: self.method,
             options,
-        )
+        }
     }
 }

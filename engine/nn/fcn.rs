@@ -229,14 +229,21 @@ pub fn check_renormalizable<T: Real>(gpu: &Gpu, cache: &ForwardCache<T>) -> Resu
 fn check_layer_renormalizable<T: Real>(
     gpu: &Gpu, layer: &LayerCache<T>, number: usize,
 ) -> Result<()> {
-    if let Some(norms) = &layer.norms {
-        if let Some(i) = first_zero_row(&norms.to_vec(gpu)?) {
-            bail!(
-                "example {i} has an all-zero (or non-finite) activation vector at layer {number}: \
-                 it cannot be renormalised (try another seed, a wider layer, or \
-                 renormalize: false)"
-            );
-        }
+    match &layer.norms {
+        Some(norms) => check_norms_renormalizable(&norms.to_vec(gpu)?, number),
+        None => Ok(()),
+    }
+}
+
+/// [`check_renormalizable`] for one layer's row norms of phi read back by the caller
+/// (layer `number`, from 1).
+pub fn check_norms_renormalizable<T: Real>(norms: &[T], number: usize) -> Result<()> {
+    if let Some(i) = first_zero_row(norms) {
+        bail!(
+            "example {i} has an all-zero (or non-finite) activation vector at layer {number}: \
+             it cannot be renormalised (try another seed, a wider layer, or \
+             renormalize: false)"
+        );
     }
     Ok(())
 }

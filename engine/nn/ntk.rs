@@ -20,8 +20,8 @@ use super::fcn::{
 };
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
-    lanczos, matrix_spectrum, DenseMatrix, LanczosOptions, Precision, Real, SpectrumMethod,
-    SpectrumResult, SymmetricOperator,
+    lanczos, matrix_spectrum, DenseEigensolver, DenseMatrix, LanczosOptions, PendingSpectra,
+    Precision, Real, SpectrumMethod, SpectrumResult, SymmetricOperator,
 };
 use crate::ops::gram::Gram;
 use crate::ops::ntk::NtkOps;
@@ -42,26 +42,27 @@ impl NtkKernels {
     }
 }
 
-/// K += (A Aᵀ (+1) ⊗ 1) ⊙ (Δ Δᵀ) for one layer with input A [n, fan_in] and
-/// Δ [n k, fan_out] of a network in `N`; submitted, so that each layer's temporaries are
-/// freed.
+/// The kernel being assembled, the scratch every layer shares (each layer's Gram
+/// matrices overwrite the last's) and the temporaries that must live until the batch
+/// has run.
+struct Assembly<T: Real> {
+    kernel: Tensor<T>,
+    ga: Tensor<T>,
+    dd: Tensor<T>,
+    keep: Vec<wgpu::Buffer>,
+}
+
+/// Records K += (A Aᵀ (+1) ⊗ 1) ⊙ (Δ Δᵀ) for one layer with input A [n, fan_in] and
+/// Δ [n k, fan_out] of a network in `N`.
 fn accumulate_layer<N: Real, T: Real>(
-    gpu: &Gpu, kernels: &NtkKernels, input: &Tensor<N>, delta: &Tensor<N>, k: usize, bias: bool,
-    kernel: &Tensor<T>,
+    batch: &mut Batch, kernels: &NtkKernels, input: &Tensor<N>, delta: &Tensor<N>, k: usize,
+    bias: bool, scratch: &Assembly<T>,
 ) -> Result<()> {
-    let n = input.shape()[0];
-    let order = delta.shape()[0];
-    let ga = Tensor::<T>::zeros(gpu, &[n, n])?;
-    let dd = Tensor::<T>::zeros(gpu, &[order, order])?;
-    let mut batch = Batch::new(gpu);
-    kernels.gram.record(&mut batch, input, 1.0, &ga)?;
-    kernels.gram.record(&mut batch, delta, 1.0, &dd)?;
+    let Assembly { kernel, ga, dd, .. } = scratch;
+    kernels.gram.record(batch, input, 1.0, ga)?;
+    kernels.gram.record(batch, delta, 1.0, dd)?;
     let offset = if bias { 1.0 } else { 0.0 };
-    kernels
-        .ntk
-        .accumulate(&mut batch, &ga, &dd, k, offset, kernel)?;
-    batch.submit()?;
-    Ok(())
+    kernels.ntk.accumulate(batch, ga, dd, k, offset, kernel)
 }
 
 /// A hidden layer's cache with every row repeated k times (row i·k + c = example i).
@@ -90,64 +91,77 @@ fn repeat_layer<N: Real>(
 
 /// The explicit empirical NTK [n k, n k] at the parameters `fcn` and the forward pass
 /// `cache` (of the same inputs) of a network in `N`, assembled on the GPU in `T` (f64
-/// for an f64 network).
+/// for an f64 network): one submission.
 pub fn ntk_explicit<N: Real, T: Real>(
     gpu: &Gpu, ops: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>, cache: &ForwardCache<N>,
 ) -> Result<Tensor<T>> {
+    let mut batch = Batch::new(gpu);
+    let (kernel, _temporaries) = record_ntk_explicit(&mut batch, ops, kernels, fcn, cache)?;
+    batch.submit()?;
+    Ok(kernel)
+}
+
+/// Records the assembly of [`ntk_explicit`] into `batch`. Returns the kernel and the
+/// temporaries, which must live until the batch has been submitted: the layers' Δ in
+/// `N` (O(depth · n k · width)); the Gram scratch of order n and n k is shared.
+fn record_ntk_explicit<N: Real, T: Real>(
+    batch: &mut Batch, ops: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>,
+    cache: &ForwardCache<N>,
+) -> Result<(Tensor<T>, Vec<wgpu::Buffer>)> {
+    let gpu = batch.gpu();
     let cfg = &fcn.config;
     let depth = cfg.depth();
     let (n, k) = cache.logits.dims2("logits")?;
     let order = n * k;
-    let kernel = Tensor::<T>::zeros(gpu, &[order, order])?;
+    let mut scratch = Assembly {
+        kernel: Tensor::<T>::zeros(gpu, &[order, order])?,
+        ga: Tensor::<T>::zeros(gpu, &[n, n])?,
+        dd: Tensor::<T>::zeros(gpu, &[order, order])?,
+        keep: Vec::new(),
+    };
     // Output layer: Δ row (i, c) is the one-hot e_c.
     let one_hot: Vec<N> = (0..order)
         .flat_map(|p| (0..k).map(move |c| N::from_f64(if p % k == c { 1.0 } else { 0.0 })))
         .collect();
     let delta_out = Tensor::from_slice(gpu, &[order, k], &one_hot)?;
-    accumulate_layer::<N, T>(
-        gpu,
-        kernels,
-        &cache.inputs[depth],
-        &delta_out,
-        k,
-        cfg.bias,
-        &kernel,
-    )?;
-    if depth == 0 {
-        return Ok(kernel);
-    }
-    // Gradient at a^D of every logit: row (i, c) is W_out[c, :].
-    let mut d_out = Tensor::<N>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
-    {
-        let mut batch = Batch::new(gpu);
-        record_input_gradient(
-            &mut batch,
-            ops,
-            &fcn.params.weights[depth],
-            &delta_out,
-            &d_out,
-        )?;
-        batch.submit()?;
-    }
-    for l in (0..depth).rev() {
-        let mut batch = Batch::new(gpu);
-        let repeated = repeat_layer(&mut batch, kernels, &cache.layers[l], k)?;
-        let d_z = record_hidden_backward(&mut batch, ops, cfg, &repeated, &d_out)?;
-        let d_input = if l > 0 {
-            let t = Tensor::<N>::zeros(gpu, &[order, cache.inputs[l].shape()[1]])?;
-            // Only d_a: the weight and bias gradients of the n k cotangents are not needed.
-            record_input_gradient(&mut batch, ops, &fcn.params.weights[l], &d_z, &t)?;
-            Some(t)
-        } else {
-            None
-        };
-        batch.submit()?;
-        accumulate_layer::<N, T>(gpu, kernels, &cache.inputs[l], &d_z, k, cfg.bias, &kernel)?;
-        if let Some(next) = d_input {
-            d_out = next;
+    let last = &cache.inputs[depth];
+    accumulate_layer(batch, kernels, last, &delta_out, k, cfg.bias, &scratch)?;
+    if depth > 0 {
+        // Gradient at a^D of every logit: row (i, c) is W_out[c, :].
+        let mut d_out = Tensor::<N>::zeros(gpu, &[order, cfg.widths[depth - 1]])?;
+        record_input_gradient(batch, ops, &fcn.params.weights[depth], &delta_out, &d_out)?;
+        for l in (0..depth).rev() {
+            let repeated = repeat_layer(batch, kernels, &cache.layers[l], k)?;
+            let d_z = record_hidden_backward(batch, ops, cfg, &repeated, &d_out)?;
+            let input = &cache.inputs[l];
+            accumulate_layer(batch, kernels, input, &d_z, k, cfg.bias, &scratch)?;
+            scratch.keep.extend(
+                [
+                    Some(&repeated.z),
+                    Some(&repeated.phi),
+                    repeated.norms.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .chain([&d_z, &d_out])
+                .map(|t| t.buffer().clone()),
+            );
+            if l > 0 {
+                // Only d_a: the weight and bias gradients of the n k cotangents are not needed.
+                let next = Tensor::<N>::zeros(gpu, &[order, input.shape()[1]])?;
+                record_input_gradient(batch, ops, &fcn.params.weights[l], &d_z, &next)?;
+                d_out = next;
+            }
         }
     }
-    Ok(kernel)
+    let Assembly {
+        kernel,
+        ga,
+        dd,
+        mut keep,
+    } = scratch;
+    keep.extend([ga.buffer(), dd.buffer(), delta_out.buffer()].map(Clone::clone));
+    Ok((kernel, keep))
 }
 
 /// K v = J (Jᵀ v) through the backward pass and the JVP, on vectors of length n k in
@@ -209,6 +223,38 @@ pub struct NtkSpectrum {
     pub precision: Precision,
 }
 
+/// The solvers of an NTK spectrum: the vector kernels of each precision, the resolved
+/// precision of spectral solves, how a stored (explicit) matrix is solved and the
+/// solvers' options.
+#[derive(Clone, Copy)]
+pub struct NtkSolvers<'a> {
+    pub vectors_f32: &'a Arc<VectorOps<f32>>,
+    pub vectors_f64: Option<&'a Arc<VectorOps<f64>>>,
+    pub precision: Precision,
+    pub stored: SpectrumMethod,
+    pub options: &'a LanczosOptions,
+}
+
+/// An NTK spectrum recorded into a caller's batch ([`record_ntk_spectrum`]): the
+/// explicit matrix and, by the dense method, its reduction; nothing for the
+/// matrix-free route, whose Lanczos solve submits its own blocks.
+pub struct PendingNtk {
+    method: NtkMethod,
+    work: NtkWork,
+}
+
+enum NtkWork {
+    MatrixFree,
+    F32(PendingKernel<f32>),
+    F64(PendingKernel<f64>),
+}
+
+struct PendingKernel<T: Real> {
+    kernel: Tensor<T>,
+    dense: Option<(DenseEigensolver<T>, PendingSpectra<T>)>,
+    _temporaries: Vec<wgpu::Buffer>,
+}
+
 /// Extreme eigenvalues of the empirical NTK at `fcn` / `cache`; the explicit matrix's
 /// by `stored` (dense or Lanczos, [`SpectrumMethod::resolve`]), the matrix-free
 /// operator's by Lanczos. `precision` is the resolved precision of spectral solves: for an f32 network, f64 applies to the explicit
@@ -220,30 +266,91 @@ pub fn ntk_spectrum<N: Real>(
     vectors_f64: Option<&Arc<VectorOps<f64>>>, fcn: &Fcn<N>, cache: &ForwardCache<N>,
     method: NtkMethod, (precision, stored): (Precision, SpectrumMethod), options: &LanczosOptions,
 ) -> Result<NtkSpectrum> {
-    let f64_kernel = precision == Precision::F64 || N::NEEDS_F64;
+    let solvers = NtkSolvers {
+        vectors_f32,
+        vectors_f64,
+        precision,
+        stored,
+        options,
+    };
+    let mut batch = Batch::new(gpu);
+    let pending = record_ntk_spectrum(&mut batch, ops, kernels, fcn, cache, method, solvers)?;
+    batch.submit()?;
+    finish_ntk_spectrum(gpu, pending, ops, fcn, cache, solvers)
+}
+
+/// Records the work of [`ntk_spectrum`] that needs no readback into `batch`: the
+/// explicit matrix's assembly and, where it is solved densely, its reduction.
+/// [`finish_ntk_spectrum`] reads it back after the batch is submitted.
+pub fn record_ntk_spectrum<N: Real>(
+    batch: &mut Batch, ops: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>,
+    cache: &ForwardCache<N>, method: NtkMethod, solvers: NtkSolvers,
+) -> Result<PendingNtk> {
+    let gpu = batch.gpu();
+    let f64_kernel = solvers.precision == Precision::F64 || N::NEEDS_F64;
     let method = resolve_method(gpu, cache.logits.len(), method, f64_kernel)?;
-    if method == NtkMethod::MatrixFree {
-        let op = NtkOperator { ops, fcn, cache };
-        let vectors = network_vectors::<N>(vectors_f32, vectors_f64)?;
-        let spectrum = lanczos(gpu, vectors.clone(), &op, options)?;
-        return Ok(NtkSpectrum {
-            spectrum,
-            method,
-            precision: N::PRECISION,
-        });
-    }
-    let (spectrum, precision) = match (f64_kernel, vectors_f64) {
-        (true, Some(v64)) => {
-            let k = ntk_explicit::<N, f64>(gpu, ops, kernels, fcn, cache)?;
-            let op = DenseMatrix::with_ops(k, v64.clone())?;
-            let spectrum = matrix_spectrum(gpu, v64.clone(), &op, stored, options)?;
-            (spectrum, Precision::F64)
+    let work = if method == NtkMethod::MatrixFree {
+        NtkWork::MatrixFree
+    } else if f64_kernel && solvers.vectors_f64.is_some() {
+        NtkWork::F64(record_kernel(batch, ops, kernels, fcn, cache, solvers)?)
+    } else {
+        NtkWork::F32(record_kernel(batch, ops, kernels, fcn, cache, solvers)?)
+    };
+    Ok(PendingNtk { method, work })
+}
+
+/// The explicit kernel in `T` and, when `stored` resolves to dense, its reduction.
+fn record_kernel<N: Real, T: Real>(
+    batch: &mut Batch, ops: &ForwardOps<N>, kernels: &NtkKernels, fcn: &Fcn<N>,
+    cache: &ForwardCache<N>, solvers: NtkSolvers,
+) -> Result<PendingKernel<T>> {
+    let (kernel, temporaries) = record_ntk_explicit::<N, T>(batch, ops, kernels, fcn, cache)?;
+    let (order, element) = (kernel.shape()[0], std::mem::size_of::<T>());
+    let method = solvers
+        .stored
+        .resolve(batch.gpu(), order, element, solvers.options)?;
+    let dense = if method == SpectrumMethod::Dense {
+        let solver = DenseEigensolver::<T>::new(batch.gpu())?;
+        let pending = solver.record(batch, &kernel)?;
+        Some((solver, pending))
+    } else {
+        None
+    };
+    Ok(PendingKernel {
+        kernel,
+        dense,
+        _temporaries: temporaries,
+    })
+}
+
+/// The spectrum of a [`record_ntk_spectrum`] whose batch has been submitted: the dense
+/// reduction's tridiagonal read back, or a Lanczos solve (own submissions).
+pub fn finish_ntk_spectrum<N: Real>(
+    gpu: &Gpu, pending: PendingNtk, ops: &ForwardOps<N>, fcn: &Fcn<N>, cache: &ForwardCache<N>,
+    solvers: NtkSolvers,
+) -> Result<NtkSpectrum> {
+    let (method, options) = (pending.method, solvers.options);
+    let (spectrum, precision) = match pending.work {
+        NtkWork::MatrixFree => {
+            let op = NtkOperator { ops, fcn, cache };
+            let vectors = network_vectors::<N>(solvers.vectors_f32, solvers.vectors_f64)?;
+            (lanczos(gpu, vectors.clone(), &op, options)?, N::PRECISION)
         }
-        _ => {
-            let k = ntk_explicit::<N, f32>(gpu, ops, kernels, fcn, cache)?;
-            let op = DenseMatrix::with_ops(k, vectors_f32.clone())?;
-            let spectrum = matrix_spectrum(gpu, vectors_f32.clone(), &op, stored, options)?;
-            (spectrum, Precision::F32)
+        NtkWork::F64(p) => {
+            let v64 = solvers
+                .vectors_f64
+                .expect("recorded in f64 only with the f64 kernels");
+            (
+                finish_kernel(gpu, p, v64, solvers.stored, options)?,
+                Precision::F64,
+            )
+        }
+        NtkWork::F32(p) => {
+            let v32 = solvers.vectors_f32;
+            (
+                finish_kernel(gpu, p, v32, solvers.stored, options)?,
+                Precision::F32,
+            )
         }
     };
     Ok(NtkSpectrum {
@@ -251,6 +358,19 @@ pub fn ntk_spectrum<N: Real>(
         method,
         precision,
     })
+}
+
+fn finish_kernel<T: Real>(
+    gpu: &Gpu, pending: PendingKernel<T>, vectors: &Arc<VectorOps<T>>, stored: SpectrumMethod,
+    options: &LanczosOptions,
+) -> Result<SpectrumResult> {
+    match pending.dense {
+        Some((solver, reduction)) => Ok(solver.finish(gpu, reduction, options.k, 1)?.remove(0)),
+        None => {
+            let op = DenseMatrix::with_ops(pending.kernel, vectors.clone())?;
+            matrix_spectrum(gpu, vectors.clone(), &op, stored, options)
+        }
+    }
 }
 
 /// Explicit or matrix-free: auto takes the explicit route where the (nk)² matrix (f64

@@ -75,12 +75,25 @@ impl<T: Real> TrainStep<T> {
         &self, gpu: &Gpu, objective: Objective, logits: &Tensor<T>, labels: &Tensor<u32>,
         host_labels: &[u32],
     ) -> Result<(f64, f64, Vec<f64>)> {
+        let mut batch = Batch::new(gpu);
+        let (losses, _) = self.record_losses(&mut batch, objective, logits, labels)?;
+        batch.submit()?;
+        let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
+        let h = mean(&per_example);
+        Ok((h, accuracy(&logits.to_vec(gpu)?, host_labels), per_example))
+    }
+
+    /// Records the per-example losses of logits [n, k] against labels; returns them
+    /// ([n]) and ∂h/∂logits (unused by the caller, but written by the same kernel).
+    pub fn record_losses(
+        &self, batch: &mut Batch, objective: Objective, logits: &Tensor<T>, labels: &Tensor<u32>,
+    ) -> Result<(Tensor<T>, Tensor<T>)> {
+        let gpu = batch.gpu();
         let (n, k) = logits.dims2("logits")?;
         let losses = Tensor::<T>::zeros(gpu, &[n])?;
         let d_logits = Tensor::<T>::zeros(gpu, logits.shape())?;
-        let mut batch = Batch::new(gpu);
         self.loss.forward_backward(
-            &mut batch,
+            batch,
             objective.loss,
             objective.weight(k),
             logits,
@@ -88,11 +101,13 @@ impl<T: Real> TrainStep<T> {
             &losses,
             &d_logits,
         )?;
-        batch.submit()?;
-        let per_example: Vec<f64> = losses.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
-        let h = per_example.iter().sum::<f64>() / n as f64;
-        Ok((h, accuracy(&logits.to_vec(gpu)?, host_labels), per_example))
+        Ok((losses, d_logits))
     }
+}
+
+/// h: the mean of the per-example losses, summed in f64.
+pub fn mean(per_example: &[f64]) -> f64 {
+    per_example.iter().sum::<f64>() / per_example.len() as f64
 }
 
 /// Fraction of rows whose argmax (first on ties) is the label.

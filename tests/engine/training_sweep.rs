@@ -413,3 +413,60 @@ fn mean_reduction_scales_every_loss_constant_by_2_over_k() {
         }
     }
 }
+
+/// Issue 11: an epoch is one submission and one readback of its scalars, and a measured
+/// epoch adds one readback per dense spectrum (NTK, Ĝ): the same at depth 1 and depth
+/// 4, where one submission per layer (or per measurement) would grow with the depth.
+/// Counted on a device of its own, since the shared one's counters see other tests.
+#[test]
+fn an_epoch_costs_the_same_few_round_trips_at_every_depth() {
+    use std::sync::Mutex;
+    use wideprobe::data::{load_dataset, DatasetChoice, InputNorm};
+    use wideprobe::experiment::training::{train_run, TrainingOps};
+    use wideprobe::gpu::{Gpu, Traffic};
+    let gpu = Gpu::from_env().unwrap();
+    let per_epoch = |depth: usize| -> Vec<Traffic> {
+        let config = format!(
+            "kind: training\ndataset: synthetic\nepochs: 3\nmeasure_every: 2\nn_test: 4\n\
+             grid: {{depth: {depth}, width: 16, activation: relu_normalized, loss: mse, \
+             lr: 0.01, n: 6, renormalize: true}}\n"
+        );
+        let ExperimentConfig::Training(config) = parse_config(&config, "c.yaml").unwrap() else {
+            panic!("a training config");
+        };
+        let run = &config.runs()[0];
+        let dataset = load_dataset(
+            DatasetChoice::Synthetic,
+            None,
+            InputNorm::SqrtFanIn,
+            6,
+            4,
+            0,
+        )
+        .unwrap();
+        let ops = TrainingOps::new(
+            &gpu,
+            config.common.precision,
+            config.common.network_precision,
+        )
+        .unwrap();
+        let marks = Mutex::new(vec![gpu.traffic()]);
+        let on_epoch = |_: usize, _: usize| marks.lock().unwrap().push(gpu.traffic());
+        train_run(&gpu, &ops, &config, run, &dataset, None, &on_epoch).unwrap();
+        let marks = marks.into_inner().unwrap();
+        // Epoch 0 also pays for the network's initialisation: compare from epoch 1.
+        marks.windows(2).skip(1).map(|w| w[1] - w[0]).collect()
+    };
+    let (shallow, deep) = (per_epoch(1), per_epoch(4));
+    let unmeasured = Traffic {
+        submissions: 1,
+        readbacks: 1,
+    };
+    // Epoch 1 is not measured (measure_every 2); epochs 2 and 3 (the last) are.
+    let measured = Traffic {
+        submissions: 1,
+        readbacks: 3,
+    };
+    assert_eq!(shallow, [unmeasured, measured, measured], "depth 1");
+    assert_eq!(deep, [unmeasured, measured, measured], "depth 4");
+}

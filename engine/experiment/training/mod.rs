@@ -4,11 +4,18 @@
 //! ratios, the last hidden layer's Ĝ with the Eq. 13 bound, and Lemma 2's stability
 //! bound. One run gives the rows of `epochs.csv` and one row of `runs.csv`.
 //!
-//! Row t describes θ_t (t = 0 is the init). The step θ_{t+1} = θ_t − η∇h(θ_t) is one
-//! submission (forward, loss, backward, update); measurements read back only what they
-//! report. `run` holds the loop, `epoch` one epoch's measurements, `rows` the tables.
+//! Row t describes θ_t (t = 0 is the init). An epoch is one submission: the step
+//! θ_t = θ_{t−1} − η∇h(θ_{t−1}) held back from the epoch before (applied only once its
+//! gradient was read and found finite), forward, loss, backward, the gradient's norm and
+//! change, and at measured epochs the test pass, the NTK and Ĝ (explicit matrices and
+//! their dense reductions) and the Lipschitz terms; then one readback of every loss,
+//! logit and scalar, and one per dense spectrum. However deep the network, a measured
+//! epoch costs the same few round trips (Lanczos solves, for orders too large for the
+//! dense solver or asked for, add their own blocks). `run` holds the loop, `epoch` one
+//! epoch, `measured` a measured epoch's columns, `rows` the tables.
 
 mod epoch;
+mod measured;
 mod rows;
 mod run;
 mod sweep;
@@ -18,12 +25,11 @@ use anyhow::Result;
 
 use crate::experiment::sweep::SweepOps;
 use crate::gpu::Gpu;
-use crate::linalg::{LanczosOptions, Precision, Real};
+use crate::linalg::{Precision, Real};
 use crate::measure::{ParamMeasure, SpectralOps};
-use crate::nn::fcn::ForwardCache;
-use crate::nn::ntk::{NtkKernels, NtkMethod, NtkSpectrum};
+use crate::nn::ntk::NtkKernels;
 use crate::nn::step::TrainStep;
-use crate::nn::{Fcn, NetworkPrecision};
+use crate::nn::NetworkPrecision;
 
 pub use crate::nn::step::accuracy;
 pub use rows::{
@@ -88,16 +94,6 @@ impl TrainingOps {
             Network::F32(_) => NetworkPrecision::F32,
             Network::F64(_) => NetworkPrecision::F64,
         }
-    }
-
-    /// The NTK's extreme eigenvalues at `fcn` / `cache`.
-    pub(crate) fn ntk_spectrum<T: Real>(
-        &self, gpu: &Gpu, net: &NetworkKernels<T>, fcn: &Fcn<T>, cache: &ForwardCache<T>,
-        method: NtkMethod, options: &LanczosOptions,
-    ) -> Result<NtkSpectrum> {
-        let forward = &net.step.forward;
-        self.spectral
-            .ntk_spectrum(gpu, forward, &self.ntk, fcn, cache, method, options)
     }
 }
 
