@@ -133,11 +133,13 @@ fn load_b4(kk: u32, col: u32, k_end: u32) -> vec4<Real> {
     return v;
 }
 
-// The 128 x 128 tile at (row0, col0) of op(A) op(B) summed over depths [k_begin, k_end):
-// the invocation's 8x8 block, acc[i * 2 + j] for row block i (0..8) and column half j.
+// Workgroup wg's 128 x 128 tile of op(A) op(B) summed over depths [k_begin, k_end): the
+// invocation's 8x8 block, acc[i * 2 + j] for row block i (0..8) and column half j.
 fn tile_sums(
-    row0: u32, col0: u32, lid: vec3<u32>, li: u32, k_begin: u32, k_end: u32,
+    wg: vec3<u32>, lid: vec3<u32>, li: u32, k_begin: u32, k_end: u32,
 ) -> array<vec4<Real>, 16> {
+    let row0 = wg.y * TILED_M;
+    let col0 = wg.x * TILED_N;
     let tx = lid.x;
     let ty = lid.y;
     var acc: array<vec4<Real>, 16>;
@@ -199,12 +201,14 @@ fn tile_sums(
     return acc;
 }
 
-// Row of output block i (0..8) of invocation row ty in the tile starting at row0.
-fn block_row(row0: u32, ty: u32, i: u32) -> u32 {
-    if i >= 4u {
-        return row0 + 64u + ty * 4u + (i - 4u);
-    }
-    return row0 + ty * 4u + i;
+// (row, column) of the invocation's output e (0..64) in workgroup wg's tile: its value is
+// acc[e / 4][e % 4] of tile_sums (block row e / 8: rows ty*4 + 0..4, then 64 + ty*4 +
+// 0..4; column half (e / 4) % 2: columns j*64 + tx*4 + e % 4).
+fn output_at(wg: vec3<u32>, lid: vec3<u32>, e: u32) -> vec2<u32> {
+    let i = e / 8u;
+    let row = wg.y * TILED_M + select(0u, 64u, i >= 4u) + lid.y * 4u + i % 4u;
+    let col = wg.x * TILED_N + ((e / 4u) % 2u) * 64u + lid.x * 4u + e % 4u;
+    return vec2<u32>(row, col);
 }
 
 @compute @workgroup_size(16, 16)
@@ -213,22 +217,11 @@ fn matmul_tiled(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let row0 = wg.y * TILED_M;
-    let col0 = wg.x * TILED_N;
-    let acc = tile_sums(row0, col0, lid, li, params.k_begin, params.k_end);
-    for (var i = 0u; i < 8u; i++) {
-        let row = block_row(row0, lid.y, i);
-        if row >= params.m {
-            continue;
-        }
-        for (var j = 0u; j < 2u; j++) {
-            let col = col0 + j * 64u + lid.x * 4u;
-            let v = acc[i * 2u + j];
-            for (var q = 0u; q < 4u; q++) {
-                if col + q < params.n {
-                    store(row, col + q, v[q]);
-                }
-            }
+    var acc = tile_sums(wg, lid, li, params.k_begin, params.k_end);
+    for (var e = 0u; e < 64u; e++) {
+        let at = output_at(wg, lid, e);
+        if at.x < params.m && at.y < params.n {
+            store(at.x, at.y, acc[e / 4u][e % 4u]);
         }
     }
 }
@@ -239,26 +232,15 @@ fn matmul_split(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let row0 = wg.y * TILED_M;
-    let col0 = wg.x * TILED_N;
     // Splits past the end sum nothing and write zeros, so every partial is written.
     let k_begin = min(params.k_begin + wg.z * params.split_len, params.k_end);
     let k_end = min(k_begin + params.split_len, params.k_end);
-    let acc = tile_sums(row0, col0, lid, li, k_begin, k_end);
+    var acc = tile_sums(wg, lid, li, k_begin, k_end);
     let base = wg.z * params.m * params.n;
-    for (var i = 0u; i < 8u; i++) {
-        let row = block_row(row0, lid.y, i);
-        if row >= params.m {
-            continue;
-        }
-        for (var j = 0u; j < 2u; j++) {
-            let col = col0 + j * 64u + lid.x * 4u;
-            let v = acc[i * 2u + j];
-            for (var q = 0u; q < 4u; q++) {
-                if col + q < params.n {
-                    partial[base + row * params.n + col + q] = v[q];
-                }
-            }
+    for (var e = 0u; e < 64u; e++) {
+        let at = output_at(wg, lid, e);
+        if at.x < params.m && at.y < params.n {
+            partial[base + at.x * params.n + at.y] = acc[e / 4u][e % 4u];
         }
     }
 }

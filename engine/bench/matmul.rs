@@ -72,8 +72,9 @@ fn matmul_f64(layout: Layout, m: usize, n: usize, k: usize, a: &[f64], b: &[f64]
     c
 }
 
-/// Relative Frobenius distance between two equally long vectors.
-pub fn rel_frobenius<T: Copy + Into<f64>>(got: &[T], want: &[T]) -> f64 {
+/// Relative Frobenius distance between two equally long vectors (in f64 whatever their
+/// precisions).
+pub fn rel_frobenius<T: Copy + Into<f64>, U: Copy + Into<f64>>(got: &[T], want: &[U]) -> f64 {
     let (mut d2, mut w2) = (0.0f64, 0.0f64);
     for (&g, &w) in got.iter().zip(want) {
         let (g, w): (f64, f64) = (g.into(), w.into());
@@ -169,7 +170,7 @@ fn bench_matmul_in<T: Real + From<f32>>(gpu: &Gpu, args: &MatmulBenchArgs) -> Re
         ((m as u128) * (n as u128) * (k as u128) <= F64_CHECK_MAX_MNK).then(|| {
             let wide = |x: &[T]| x.iter().map(|&v| v.into()).collect::<Vec<f64>>();
             let want = matmul_f64(layout, m, n, k, &wide(&a_data), &wide(&b_data));
-            rel_frobenius_f64(&got, &want)
+            rel_frobenius(&got, &want)
         });
 
     let mut dims = MatmulDims { m, n, k };
@@ -196,21 +197,6 @@ fn bench_matmul_in<T: Real + From<f32>>(gpu: &Gpu, args: &MatmulBenchArgs) -> Re
         rel_error_vs_naive: rel_error,
         rel_error_vs_f64,
     })
-}
-
-/// Relative Frobenius distance of a result from an f64 reference.
-fn rel_frobenius_f64<T: Copy + Into<f64>>(got: &[T], want: &[f64]) -> f64 {
-    let (mut d2, mut w2) = (0.0, 0.0);
-    for (&g, &w) in got.iter().zip(want) {
-        let g: f64 = g.into();
-        d2 += (g - w) * (g - w);
-        w2 += w * w;
-    }
-    if w2 > 0.0 {
-        (d2 / w2).sqrt()
-    } else {
-        d2.sqrt()
-    }
 }
 
 impl fmt::Display for MatmulBench {

@@ -16,9 +16,10 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
-use super::lanczos::{EigenEstimate, SpectrumResult};
+use super::lanczos::{EigenEstimate, LanczosOptions, SpectrumResult};
 use super::tridiag::tridiag_eigen;
 use super::Real;
+use super::SpectrumMethod;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
 
@@ -44,6 +45,22 @@ impl<T: Real> DenseEigensolver<T> {
         Ok(DenseEigensolver {
             reduce: Tridiagonalize::new(gpu)?,
         })
+    }
+
+    /// Records the dense solve of the `[n, n]` `matrix` into `batch` when `method`
+    /// resolves to the dense solver for it on this device ([`SpectrumMethod::resolve`]),
+    /// with the solver that finishes it; `None` when a Krylov solver runs instead, after
+    /// the batch.
+    pub fn record_if_dense(
+        batch: &mut Batch, matrix: &Tensor<T>, method: SpectrumMethod, options: &LanczosOptions,
+    ) -> Result<Option<(Self, PendingSpectra<T>)>> {
+        let (gpu, n) = (batch.gpu(), matrix.shape()[0]);
+        if method.resolve(gpu, n, std::mem::size_of::<T>(), options)? != SpectrumMethod::Dense {
+            return Ok(None);
+        }
+        let solver = Self::new(gpu)?;
+        let pending = solver.record(batch, matrix)?;
+        Ok(Some((solver, pending)))
     }
 
     /// Records the reduction of `matrices`: one `[n, n]` matrix or a stack

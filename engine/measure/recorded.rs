@@ -12,7 +12,7 @@ use super::spectral::{GramMeasurement, GramTensor, PrecisionOps, SpectralOps};
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::{
     matrix_spectrum, DenseEigensolver, DenseMatrix, LanczosOptions, PendingSpectra, Real,
-    SpectrumMethod, SpectrumResult,
+    SpectrumResult,
 };
 
 /// Ĝ, its change and its spectrum recorded by [`SpectralOps::record_gram_spectrum`].
@@ -84,14 +84,7 @@ impl SpectralOps {
             }
             None => None,
         };
-        let element = std::mem::size_of::<T>();
-        let dense = if self.method.resolve(gpu, n, element, &options)? == SpectrumMethod::Dense {
-            let solver = DenseEigensolver::<T>::new(gpu)?;
-            let pending = solver.record(batch, &gram)?;
-            Some((solver, pending))
-        } else {
-            None
-        };
+        let dense = DenseEigensolver::record_if_dense(batch, &gram, self.method, &options)?;
         Ok(GramIn {
             gram,
             change,

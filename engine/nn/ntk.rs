@@ -305,17 +305,7 @@ fn record_kernel<N: Real, T: Real>(
     cache: &ForwardCache<N>, solvers: NtkSolvers,
 ) -> Result<PendingKernel<T>> {
     let (kernel, temporaries) = record_ntk_explicit::<N, T>(batch, ops, kernels, fcn, cache)?;
-    let (order, element) = (kernel.shape()[0], std::mem::size_of::<T>());
-    let method = solvers
-        .stored
-        .resolve(batch.gpu(), order, element, solvers.options)?;
-    let dense = if method == SpectrumMethod::Dense {
-        let solver = DenseEigensolver::<T>::new(batch.gpu())?;
-        let pending = solver.record(batch, &kernel)?;
-        Some((solver, pending))
-    } else {
-        None
-    };
+    let dense = DenseEigensolver::record_if_dense(batch, &kernel, solvers.stored, solvers.options)?;
     Ok(PendingKernel {
         kernel,
         dense,
