@@ -116,8 +116,8 @@ fn dense_contains_faer_eigenvalues_within_its_bound<T: Real>() {
 
 precision_tests!(dense_contains_faer_eigenvalues_within_its_bound);
 
+/// Issue 11 asks for n = 1000 too: every spectrum kind, f64, about 30 s on lavapipe.
 #[test]
-#[ignore = "n = 1000 takes long on lavapipe; run with --ignored on a GPU"]
 fn dense_f64_at_order_1000() {
     dense_cases::<f64>(&[1000], Reduction::Wide);
 }
