@@ -5,7 +5,14 @@
 // matrix cannot resolve condition numbers much past 1e4), or f64 features of an f64
 // network with Real f64.
 //
-// Bindings: x (read), g (read_write), params (uniform).
+// Bindings: x (read), g (read_write), params (uniform), partial (read; gram_sum only).
+//
+// Split over the depth (few output tiles, deep X: n = 100 is 3 tiles, i.e. 3 workgroups
+// on a device with dozens of cores, each summing all d products): the host launches
+// `gram` with a z grid of splits, binding a [splits, n, n] partial buffer as g and scale
+// 1, so that split z sums depths [z split_len, (z + 1) split_len) into g[z n n ..]; then
+// `gram_sum` writes G = scale * (partial[0] + ... + partial[splits - 1]), adding the
+// splits in order. Unsplit, split_len = d and z = 0.
 // Symmetry: only the 64x64 output tiles (bi, bj) with bi <= bj are computed (a triangle
 // of T(T+1)/2 tiles, T = ceil(n / 64), decoded from the linear workgroup index; grids over
 // x and y); an off-diagonal tile is written to both (bi, bj) and (bj, bi), so G is exactly
@@ -16,8 +23,8 @@
 struct Params {
     n: u32,
     d: u32,
-    _pad0: u32,
-    _pad1: u32,
+    split_len: u32,
+    splits: u32,
     // Offset 16, a multiple of 8 as f64 needs; the host fills it through RealPair.
     scale: Real,
 }
@@ -25,6 +32,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> x: array<GramInput>;
 @group(0) @binding(1) var<storage, read_write> g: array<Real>;
 @group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> partial: array<Real>;
 
 const TILE: u32 = 64u;
 const BK: u32 = 16u;
@@ -33,9 +41,9 @@ const BK: u32 = 16u;
 var<workgroup> tile_r: array<vec4<GramInput>, 256>;
 var<workgroup> tile_c: array<vec4<GramInput>, 256>;
 
-fn load4(row0: u32, kk: u32) -> vec4<GramInput> {
+fn load4(row0: u32, kk: u32, k_end: u32) -> vec4<GramInput> {
     var v = vec4<GramInput>(GramInput(0.0));
-    if kk < params.d {
+    if kk < k_end {
         for (var q = 0u; q < 4u; q++) {
             if row0 + q < params.n {
                 v[q] = x[(row0 + q) * params.d + kk];
@@ -80,13 +88,15 @@ fn gram(
     for (var i = 0u; i < 4u; i++) {
         acc[i] = vec4<Real>(Real(0.0));
     }
-    for (var k0 = 0u; k0 < params.d; k0 += BK) {
+    let k_begin = min(wg.z * params.split_len, params.d);
+    let k_end = min(k_begin + params.split_len, params.d);
+    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // 16 x 16 vec4s per tile, one per invocation; consecutive invocations take
         // consecutive depths, i.e. consecutive addresses of a row of X.
         let kk = li % 16u;
         let r4 = li / 16u;
-        tile_r[kk * 16u + r4] = load4(row0 + 4u * r4, k0 + kk);
-        tile_c[kk * 16u + r4] = load4(col0 + 4u * r4, k0 + kk);
+        tile_r[kk * 16u + r4] = load4(row0 + 4u * r4, k0 + kk, k_end);
+        tile_c[kk * 16u + r4] = load4(col0 + 4u * r4, k0 + kk, k_end);
         workgroupBarrier();
         for (var k = 0u; k < BK; k++) {
             // Widened before multiplying: in f64 the product of two f32 values is exact.
@@ -99,6 +109,7 @@ fn gram(
         workgroupBarrier();
     }
     let diagonal = b.x == b.y;
+    let base = wg.z * params.n * params.n;
     for (var i = 0u; i < 4u; i++) {
         let row = row0 + ty * 4u + i;
         if row >= params.n {
@@ -108,11 +119,29 @@ fn gram(
             let col = col0 + tx * 4u + q;
             if col < params.n {
                 let v = params.scale * acc[i][q];
-                g[row * params.n + col] = v;
+                g[base + row * params.n + col] = v;
                 if !diagonal {
-                    g[col * params.n + row] = v;
+                    g[base + col * params.n + row] = v;
                 }
             }
         }
     }
+}
+
+// G = scale * (partial[0] + ... + partial[splits - 1]), one element per invocation over a
+// grid_1d layout (the split launches' every element is written, mirrored tiles included).
+const SUM_WG: u32 = 256u;
+
+@compute @workgroup_size(SUM_WG)
+fn gram_sum(id: Invocation) {
+    let i = flat_index(id, SUM_WG);
+    let len = params.n * params.n;
+    if i >= len {
+        return;
+    }
+    var sum = Real(0.0);
+    for (var z = 0u; z < params.splits; z++) {
+        sum += partial[z * len + i];
+    }
+    g[i] = params.scale * sum;
 }

@@ -1,14 +1,15 @@
 //! G = scale · X Xᵀ (shaders/gram.wgsl): X f32 with the sums and G f32 or f64, or X f64
 //! (an f64 network's features) with the sums and G f64.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Result};
 
 use super::launch::{launch, Grid, WordsAndReals};
+use super::matmul::split_depth;
 use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
-use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 const TILE: usize = 64;
 
@@ -18,6 +19,9 @@ pub struct Gram {
     kernels: KernelPair,
     /// X f64, G f64; `None` without SHADER_F64.
     input_f64: Option<Arc<Kernel>>,
+    /// Partial sums of depth-split products, as raw 32-bit words (f32 or f64 sums),
+    /// grown to the largest; launches in a batch run in order, so one buffer serves all.
+    partial: Mutex<Option<Tensor<u32>>>,
 }
 
 fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)> {
@@ -45,7 +49,11 @@ impl Gram {
         } else {
             None
         };
-        Ok(Gram { kernels, input_f64 })
+        Ok(Gram {
+            kernels,
+            input_f64,
+            partial: Mutex::new(None),
+        })
     }
 
     pub fn has_f64(&self) -> bool {
@@ -78,8 +86,52 @@ impl Gram {
         // One workgroup per output tile on or above the diagonal.
         let tiles = n.div_ceil(TILE);
         let upper_tiles = tiles * (tiles + 1) / 2;
-        let params = WordsAndReals::new([n, d], T::pair(scale, 0.0));
+        let (split_len, splits) = split_depth(upper_tiles, d);
+        if splits > 1 {
+            return self.record_split(batch, kernel, x, scale, g, (upper_tiles, split_len, splits));
+        }
+        let params = WordsAndReals::new([n, d, d, 1], T::pair(scale, 0.0));
         let buffers = [x.buffer(), g.buffer()];
         launch(batch, kernel, &buffers, &params, Grid::Groups(upper_tiles))
+    }
+
+    /// G split over the depth: `gram` over a z grid of `splits` into a [splits, n, n]
+    /// partial buffer (scale 1), then `gram_sum` into G, both in one pass.
+    fn record_split<X: Real, T: Real>(
+        &self, batch: &mut Batch, kernel: &Kernel, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
+        (upper_tiles, split_len, splits): (usize, usize, usize),
+    ) -> Result<()> {
+        let gpu = batch.gpu();
+        let (n, d) = (g.shape()[0], x.shape()[1]);
+        let len = splits * n * n;
+        check_u32_index(
+            &format!("gram split into {splits} partial {n}x{n} sums"),
+            len as u128,
+        )?;
+        // The shader `kernel` came from (an f64 X with an f32 G was refused before).
+        let shader = if X::NEEDS_F64 {
+            &shaders::GRAM_F64_INPUT_F64
+        } else {
+            T::GRAM
+        };
+        let sum = gpu.kernel(shader, "gram_sum", &[])?;
+        // Raw storage for either precision: the partial sums are T, written and read by
+        // the kernels only.
+        let words = len * std::mem::size_of::<T>() / 4;
+        let mut partial = self.partial.lock().unwrap();
+        if partial.as_ref().is_none_or(|p| p.len() < words) {
+            *partial = Some(Tensor::zeros(gpu, &[words])?);
+        }
+        let partial = partial.as_ref().expect("allocated above").buffer();
+        let split_params = WordsAndReals::new([n, d, split_len, splits], T::pair(1.0, 0.0));
+        let sum_params = WordsAndReals::new([n, d, split_len, splits], T::pair(scale, 0.0));
+        let split = batch.bind(kernel, &[x.buffer(), partial], Some(&split_params))?;
+        let total = batch.bind(&sum, &[g.buffer(), partial], Some(&sum_params))?;
+        let [gx, gy, _] = grid_1d(gpu, upper_tiles as u64)?;
+        let sum_groups = grid_1d(gpu, groups_for(n * n, sum.workgroup_size[0]))?;
+        batch.launches(
+            &kernel.label,
+            &[(&split, [gx, gy, splits as u32]), (&total, sum_groups)],
+        )
     }
 }

@@ -1,11 +1,12 @@
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::ops::gram::Gram;
+use wideprobe::ops::matmul::split_depth;
 
 use crate::common::{self, reference};
 
 /// (n, d): n straddles the 64-row tile (1 tile, partial tiles, several tiles), d the
-/// 16-deep slices.
+/// 16-deep slices; the last four are deep enough for few tiles to be split over d.
 const SHAPES: &[(usize, usize)] = &[
     (1, 1),
     (1, 33),
@@ -15,7 +16,47 @@ const SHAPES: &[(usize, usize)] = &[
     (65, 17),
     (130, 33),
     (257, 300),
+    (1, 600),
+    (33, 1_031),
+    (65, 513),
+    (130, 5_000),
 ];
+
+/// Output tiles on or above the diagonal of an n x n Gram matrix (64 x 64 tiles).
+fn upper_tiles(n: usize) -> usize {
+    let t = n.div_ceil(64);
+    t * (t + 1) / 2
+}
+
+#[test]
+fn deep_shapes_are_split() {
+    for &(n, d) in &SHAPES[8..] {
+        assert!(split_depth(upper_tiles(n), d).1 > 1, "{n}x{d}");
+    }
+}
+
+/// An f64 network's features (f64 X, f64 sums), split over a deep d and not.
+#[test]
+fn f64_input_gram_matches_reference_split_or_not() {
+    if common::skip_without_f64() {
+        return;
+    }
+    let gram = Gram::new(common::gpu()).unwrap();
+    for (n, d) in [(33, 130), (65, 2_000)] {
+        let what = format!("gram f64 input {n}x{d}");
+        let mut rng = common::rng(&what);
+        let x: Vec<f64> = common::random_real(&mut rng, n * d);
+        let (xt, g) = (
+            common::upload(&[n, d], &x),
+            common::poisoned::<f64>(&[n, n]),
+        );
+        common::launch(|b| gram.record(b, &xt, 0.25, &g));
+        let got: Vec<f64> = common::download(&g);
+        let want = reference::gram(&x, n, d, 0.25);
+        common::assert_close(&what, &got, &want, 1e-13, 1e-14, 1e-13);
+        assert_exactly_symmetric(&what, &got, n);
+    }
+}
 
 /// G = scale X Xᵀ of `x` [n, d] (f32) on the GPU, summed and stored in `T`, poisoned first.
 fn gpu_gram<T: Real>(gram: &Gram, x: &[f32], (n, d): (usize, usize), scale: f64) -> Vec<T> {
