@@ -5,14 +5,15 @@
 // matrix cannot resolve condition numbers much past 1e4), or f64 features of an f64
 // network with Real f64.
 //
-// Bindings: x (read), g (read_write), params (uniform), partial (read; gram_sum only).
+// Bindings: x (read), g (read_write), params (uniform).
 //
 // Split over the depth (few output tiles, deep X: n = 100 is 3 tiles, i.e. 3 workgroups
 // on a device with dozens of cores, each summing all d products): the host launches
 // `gram` with a z grid of splits, binding a [splits, n, n] partial buffer as g and scale
 // 1, so that split z sums depths [z split_len, (z + 1) split_len) into g[z n n ..]; then
-// `gram_sum` writes G = scale * (partial[0] + ... + partial[splits - 1]), adding the
-// splits in order. Unsplit, split_len = d and z = 0.
+// matmul's split sum (shaders/matmul.wgsl, matmul_split_sum) writes
+// scale * (partial[0] + ... + partial[splits - 1]) into G, adding the splits in order.
+// Unsplit, split_len = d and z = 0.
 // Symmetry: only the 64x64 output tiles (bi, bj) with bi <= bj are computed (a triangle
 // of T(T+1)/2 tiles, T = ceil(n / 64), decoded from the linear workgroup index; grids over
 // x and y); an off-diagonal tile is written to both (bi, bj) and (bj, bi), so G is exactly
@@ -24,7 +25,7 @@ struct Params {
     n: u32,
     d: u32,
     split_len: u32,
-    splits: u32,
+    _pad0: u32,
     // Offset 16, a multiple of 8 as f64 needs; the host fills it through RealPair.
     scale: Real,
 }
@@ -32,7 +33,6 @@ struct Params {
 @group(0) @binding(0) var<storage, read> x: array<GramInput>;
 @group(0) @binding(1) var<storage, read_write> g: array<Real>;
 @group(0) @binding(2) var<uniform> params: Params;
-@group(0) @binding(3) var<storage, read> partial: array<Real>;
 
 const TILE: u32 = 64u;
 const BK: u32 = 16u;
@@ -128,20 +128,3 @@ fn gram(
     }
 }
 
-// G = scale * (partial[0] + ... + partial[splits - 1]), one element per invocation over a
-// grid_1d layout (the split launches' every element is written, mirrored tiles included).
-const SUM_WG: u32 = 256u;
-
-@compute @workgroup_size(SUM_WG)
-fn gram_sum(id: Invocation) {
-    let i = flat_index(id, SUM_WG);
-    let len = params.n * params.n;
-    if i >= len {
-        return;
-    }
-    var sum = Real(0.0);
-    for (var z = 0u; z < params.splits; z++) {
-        sum += partial[z * len + i];
-    }
-    g[i] = params.scale * sum;
-}

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use anyhow::{bail, Result};
 
 use super::launch::{launch, Grid, WordsAndReals};
-use super::matmul::split_depth;
+use super::matmul::{split_depth, SplitSum};
 use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 
 const TILE: usize = 64;
 
@@ -90,13 +90,14 @@ impl Gram {
         if splits > 1 {
             return self.record_split(batch, kernel, x, scale, g, (upper_tiles, split_len, splits));
         }
-        let params = WordsAndReals::new([n, d, d, 1], T::pair(scale, 0.0));
+        let params = WordsAndReals::new([n, d, d], T::pair(scale, 0.0));
         let buffers = [x.buffer(), g.buffer()];
         launch(batch, kernel, &buffers, &params, Grid::Groups(upper_tiles))
     }
 
     /// G split over the depth: `gram` over a z grid of `splits` into a [splits, n, n]
-    /// partial buffer (scale 1), then `gram_sum` into G, both in one pass.
+    /// partial buffer (scale 1), then matmul's split sum scales and adds them into G,
+    /// both in one pass.
     fn record_split<X: Real, T: Real>(
         &self, batch: &mut Batch, kernel: &Kernel, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
         (upper_tiles, split_len, splits): (usize, usize, usize),
@@ -108,13 +109,6 @@ impl Gram {
             &format!("gram split into {splits} partial {n}x{n} sums"),
             len as u128,
         )?;
-        // The shader `kernel` came from (an f64 X with an f32 G was refused before).
-        let shader = if X::NEEDS_F64 {
-            &shaders::GRAM_F64_INPUT_F64
-        } else {
-            T::GRAM
-        };
-        let sum = gpu.kernel(shader, "gram_sum", &[])?;
         // Raw storage for either precision: the partial sums are T, written and read by
         // the kernels only.
         let words = len * std::mem::size_of::<T>() / 4;
@@ -123,12 +117,11 @@ impl Gram {
             *partial = Some(Tensor::zeros(gpu, &[words])?);
         }
         let partial = partial.as_ref().expect("allocated above").buffer();
-        let split_params = WordsAndReals::new([n, d, split_len, splits], T::pair(1.0, 0.0));
-        let sum_params = WordsAndReals::new([n, d, split_len, splits], T::pair(scale, 0.0));
+        let split_params = WordsAndReals::new([n, d, split_len], T::pair(1.0, 0.0));
         let split = batch.bind(kernel, &[x.buffer(), partial], Some(&split_params))?;
-        let total = batch.bind(&sum, &[g.buffer(), partial], Some(&sum_params))?;
+        let sum = SplitSum::new::<T>(gpu, (n, n), splits, scale, 0.0)?;
+        let (total, sum_groups) = sum.bind(batch, partial, g.buffer())?;
         let [gx, gy, _] = grid_1d(gpu, upper_tiles as u64)?;
-        let sum_groups = grid_1d(gpu, groups_for(n * n, sum.workgroup_size[0]))?;
         batch.launches(
             &kernel.label,
             &[(&split, [gx, gy, splits as u32]), (&total, sum_groups)],

@@ -2,14 +2,14 @@
 
 use std::marker::PhantomData;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
 use super::launch::KernelsBy;
 use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{grid_1d, groups_for, Batch, Bound, Gpu, GpuError, Kernel, Tensor};
 
 /// Which kernel computes the product. Both compute the same function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -101,7 +101,7 @@ impl FromStr for Layout {
 /// Params of shaders/matmul.wgsl: sizes, then alpha and beta at byte 32.
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct Params {
+pub(super) struct Params {
     m: u32,
     n: u32,
     k: u32,
@@ -310,7 +310,6 @@ impl<T: Real> Matmul<T> {
             ("TRANS_B", layout.trans_b() as u32 as f64),
         ];
         let split = gpu.kernel(T::MATMUL, "matmul_split", &overrides)?;
-        let sum = gpu.kernel(T::MATMUL, "matmul_split_sum", &[])?;
         let mut partial = self.partial.lock().unwrap();
         if partial.as_ref().is_none_or(|p| p.len() < len) {
             *partial = Some(Tensor::zeros(gpu, &[len])?);
@@ -321,8 +320,8 @@ impl<T: Real> Matmul<T> {
             &[a.buffer(), b.buffer(), partial.buffer()],
             Some(params),
         )?;
-        let sum_bound = batch.bind(&sum, &[c.buffer(), partial.buffer()], Some(params))?;
-        let sum_groups = grid_1d(gpu, groups_for(m * n, sum.workgroup_size[0]))?;
+        let sum = SplitSum::with_params::<T>(gpu, *params)?;
+        let (sum_bound, sum_groups) = sum.bind(batch, partial.buffer(), c.buffer())?;
         // One pass, so that a timed batch times the product as one launch.
         batch.launches(
             &split.label,
@@ -331,5 +330,52 @@ impl<T: Real> Matmul<T> {
                 (&sum_bound, sum_groups),
             ],
         )
+    }
+}
+
+/// The second half of a product split over its depth, for matmul and gram alike:
+/// C = alpha · (partial[0] + … + partial[splits − 1]) + beta · C, the splits added in
+/// order (matmul_split_sum in shaders/matmul.wgsl), C unread when beta = 0.
+pub(super) struct SplitSum {
+    kernel: Arc<Kernel>,
+    params: Params,
+}
+
+impl SplitSum {
+    /// The sum of `splits` partial m x n results into C.
+    pub(super) fn new<T: Real>(
+        gpu: &Gpu, (m, n): (usize, usize), splits: usize, alpha: f64, beta: f64,
+    ) -> Result<Self> {
+        let params = Params {
+            m: m as u32,
+            n: n as u32,
+            k: 0,
+            k_begin: 0,
+            k_end: 0,
+            split_len: 0,
+            splits: splits as u32,
+            _pad: 0,
+            alpha_beta: T::pair(alpha, beta),
+        };
+        Self::with_params::<T>(gpu, params)
+    }
+
+    fn with_params<T: Real>(gpu: &Gpu, params: Params) -> Result<Self> {
+        Ok(SplitSum {
+            kernel: gpu.kernel(T::MATMUL, "matmul_split_sum", &[])?,
+            params,
+        })
+    }
+
+    /// The sum bound to its buffers, and its grid, for a caller's pass.
+    pub(super) fn bind(
+        &self, batch: &mut Batch, partial: &wgpu::Buffer, c: &wgpu::Buffer,
+    ) -> Result<(Bound<'_>, [u32; 3])> {
+        let len = self.params.m as usize * self.params.n as usize;
+        let groups = grid_1d(batch.gpu(), groups_for(len, self.kernel.workgroup_size[0]))?;
+        Ok((
+            batch.bind(&self.kernel, &[c, partial], Some(&self.params))?,
+            groups,
+        ))
     }
 }
