@@ -119,6 +119,9 @@ precision_tests!(dense_contains_faer_eigenvalues_within_its_bound);
 /// Issue 11 asks for n = 1000 too: every spectrum kind, f64, about 30 s on lavapipe.
 #[test]
 fn dense_f64_at_order_1000() {
+    if common::skip_without_f64() {
+        return;
+    }
     dense_cases::<f64>(&[1000], Reduction::Wide);
 }
 
