@@ -1,11 +1,11 @@
 //! G = scale · X Xᵀ (shaders/gram.wgsl): X f32 with the sums and G f32 or f64, or X f64
 //! (an f64 network's features) with the sums and G f64.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{launch, Grid, WordsAndReals};
+use super::launch::{launch, Grid, Scratch, WordsAndReals};
 use super::matmul::{split_depth, SplitSum};
 use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
@@ -19,9 +19,8 @@ pub struct Gram {
     kernels: KernelPair,
     /// X f64, G f64; `None` without SHADER_F64.
     input_f64: Option<Arc<Kernel>>,
-    /// Partial sums of depth-split products, as raw 32-bit words (f32 or f64 sums),
-    /// grown to the largest; launches in a batch run in order, so one buffer serves all.
-    partial: Mutex<Option<Tensor<u32>>>,
+    /// Partial sums of depth-split products, as raw 32-bit words (f32 or f64 sums).
+    partial: Scratch<u32>,
 }
 
 fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)> {
@@ -52,7 +51,7 @@ impl Gram {
         Ok(Gram {
             kernels,
             input_f64,
-            partial: Mutex::new(None),
+            partial: Scratch::default(),
         })
     }
 
@@ -109,18 +108,14 @@ impl Gram {
             &format!("gram split into {splits} partial {n}x{n} sums"),
             len as u128,
         )?;
-        // Raw storage for either precision: the partial sums are T, written and read by
-        // the kernels only.
-        let words = len * std::mem::size_of::<T>() / 4;
-        let mut partial = self.partial.lock().unwrap();
-        if partial.as_ref().is_none_or(|p| p.len() < words) {
-            *partial = Some(Tensor::zeros(gpu, &[words])?);
-        }
-        let partial = partial.as_ref().expect("allocated above").buffer();
+        // Raw 32-bit words for either precision: the sums are T, seen by the kernels only.
+        let partial = self
+            .partial
+            .at_least(gpu, len * std::mem::size_of::<T>() / 4)?;
         let split_params = WordsAndReals::new([n, d, split_len], T::pair(1.0, 0.0));
-        let split = batch.bind(kernel, &[x.buffer(), partial], Some(&split_params))?;
+        let split = batch.bind(kernel, &[x.buffer(), &partial], Some(&split_params))?;
         let sum = SplitSum::new::<T>(gpu, (n, n), splits, scale, 0.0)?;
-        let (total, sum_groups) = sum.bind(batch, partial, g.buffer())?;
+        let (total, sum_groups) = sum.bind(batch, &partial, g.buffer())?;
         let [gx, gy, _] = grid_1d(gpu, upper_tiles as u64)?;
         batch.launches(
             &kernel.label,

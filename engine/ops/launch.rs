@@ -3,12 +3,12 @@
 //! buffers go in the order of the shader's bindings; `Batch::dispatch` checks them
 //! against naga's reflection.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 
 use super::real::RealPair;
-use crate::gpu::{grid_1d, groups_for, Batch, Gpu, Kernel, Shader};
+use crate::gpu::{grid_1d, groups_for, Batch, Element, Gpu, Kernel, Shader, Tensor};
 
 /// The params of a family whose WGSL `Params` holds up to four u32 (sizes, indices,
 /// flags), in declaration order, padded to 16 bytes.
@@ -110,5 +110,27 @@ impl<K: Copy + PartialEq + std::fmt::Debug> KernelsBy<K> {
             Some((_, kernel)) => kernel,
             None => unreachable!("no kernel built for {key:?}"),
         }
+    }
+}
+
+/// A scratch buffer a wrapper keeps across launches (the partial sums of split products),
+/// grown to the largest length asked for. Launches in a batch run in order, so one buffer
+/// serves them all; a replaced buffer lives on until the launches bound to it have run.
+pub struct Scratch<T: Element>(Mutex<Option<Tensor<T>>>);
+
+impl<T: Element> Default for Scratch<T> {
+    fn default() -> Self {
+        Scratch(Mutex::new(None))
+    }
+}
+
+impl<T: Element> Scratch<T> {
+    /// The buffer, with room for at least `len` elements (contents unspecified).
+    pub fn at_least(&self, gpu: &Gpu, len: usize) -> Result<wgpu::Buffer> {
+        let mut slot = self.0.lock().unwrap();
+        if slot.as_ref().is_none_or(|t| t.len() < len) {
+            *slot = Some(Tensor::zeros(gpu, &[len])?);
+        }
+        Ok(slot.as_ref().expect("allocated above").buffer().clone())
     }
 }

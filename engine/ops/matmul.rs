@@ -2,11 +2,11 @@
 
 use std::marker::PhantomData;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::launch::KernelsBy;
+use super::launch::{KernelsBy, Scratch};
 use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
 use crate::gpu::{grid_1d, groups_for, Batch, Bound, Gpu, GpuError, Kernel, Tensor};
@@ -210,9 +210,8 @@ fn check_indexing(dims: MatmulDims) -> Result<()> {
 pub struct Matmul<T: Real> {
     variant: MatmulVariant,
     kernels: KernelsBy<Layout>,
-    /// The split products' partial sums, `[splits, m, n]`, grown to the largest split
-    /// product recorded; launches in a batch run in order, so one buffer serves them all.
-    partial: Mutex<Option<Tensor<T>>>,
+    /// The split products' partial sums, `[splits, m, n]`.
+    partial: Scratch<T>,
     _real: PhantomData<T>,
 }
 
@@ -229,7 +228,7 @@ impl<T: Real> Matmul<T> {
         Ok(Matmul {
             variant,
             kernels,
-            partial: Mutex::new(None),
+            partial: Scratch::default(),
             _real: PhantomData,
         })
     }
@@ -310,18 +309,10 @@ impl<T: Real> Matmul<T> {
             ("TRANS_B", layout.trans_b() as u32 as f64),
         ];
         let split = gpu.kernel(T::MATMUL, "matmul_split", &overrides)?;
-        let mut partial = self.partial.lock().unwrap();
-        if partial.as_ref().is_none_or(|p| p.len() < len) {
-            *partial = Some(Tensor::zeros(gpu, &[len])?);
-        }
-        let partial = partial.as_ref().expect("allocated above");
-        let split_bound = batch.bind(
-            &split,
-            &[a.buffer(), b.buffer(), partial.buffer()],
-            Some(params),
-        )?;
+        let partial = self.partial.at_least(gpu, len)?;
+        let split_bound = batch.bind(&split, &[a.buffer(), b.buffer(), &partial], Some(params))?;
         let sum = SplitSum::with_params::<T>(gpu, *params)?;
-        let (sum_bound, sum_groups) = sum.bind(batch, partial.buffer(), c.buffer())?;
+        let (sum_bound, sum_groups) = sum.bind(batch, &partial, c.buffer())?;
         // One pass, so that a timed batch times the product as one launch.
         batch.launches(
             &split.label,
