@@ -89,6 +89,14 @@ impl Layout {
     pub fn trans_b(self) -> bool {
         matches!(self, Layout::NT | Layout::TT)
     }
+
+    /// The shader's override constants for this layout (TRANS_A, TRANS_B).
+    fn overrides(self) -> [(&'static str, f64); 2] {
+        [
+            ("TRANS_A", self.trans_a() as u32 as f64),
+            ("TRANS_B", self.trans_b() as u32 as f64),
+        ]
+    }
 }
 
 impl FromStr for Layout {
@@ -219,11 +227,7 @@ impl<T: Real> Matmul<T> {
     /// Builds the kernels; for f64, an error naming SHADER_F64 where the adapter lacks it.
     pub fn new(gpu: &Gpu, variant: MatmulVariant) -> Result<Self> {
         let kernels = KernelsBy::new(Layout::ALL, |layout| {
-            let overrides = [
-                ("TRANS_A", layout.trans_a() as u32 as f64),
-                ("TRANS_B", layout.trans_b() as u32 as f64),
-            ];
-            gpu.kernel(T::MATMUL, variant.entry(), &overrides)
+            gpu.kernel(T::MATMUL, variant.entry(), &layout.overrides())
         })?;
         Ok(Matmul {
             variant,
@@ -304,11 +308,7 @@ impl<T: Real> Matmul<T> {
             len as u128,
         )?;
         let gpu = batch.gpu();
-        let overrides = [
-            ("TRANS_A", layout.trans_a() as u32 as f64),
-            ("TRANS_B", layout.trans_b() as u32 as f64),
-        ];
-        let split = gpu.kernel(T::MATMUL, "matmul_split", &overrides)?;
+        let split = gpu.kernel(T::MATMUL, "matmul_split", &layout.overrides())?;
         let partial = self.partial.at_least(gpu, len)?;
         let split_bound = batch.bind(&split, &[a.buffer(), b.buffer(), &partial], Some(params))?;
         let sum = SplitSum::with_params::<T>(gpu, *params)?;
