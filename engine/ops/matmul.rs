@@ -18,15 +18,23 @@ pub enum MatmulVariant {
     Naive,
     /// 128x128 workgroup tiles staged in shared memory, 8x8 outputs per invocation.
     Tiled,
+    /// 128x32 tiles, 4x4 outputs per invocation: for products with few columns, where
+    /// most of a 128x128 tile would be padding.
+    Skinny,
 }
 
 impl MatmulVariant {
-    pub const ALL: [MatmulVariant; 2] = [MatmulVariant::Naive, MatmulVariant::Tiled];
+    pub const ALL: [MatmulVariant; 3] = [
+        MatmulVariant::Naive,
+        MatmulVariant::Tiled,
+        MatmulVariant::Skinny,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             MatmulVariant::Naive => "naive",
             MatmulVariant::Tiled => "tiled",
+            MatmulVariant::Skinny => "skinny",
         }
     }
 
@@ -34,6 +42,17 @@ impl MatmulVariant {
         match self {
             MatmulVariant::Naive => "matmul_naive",
             MatmulVariant::Tiled => "matmul_tiled",
+            MatmulVariant::Skinny => "matmul_skinny",
+        }
+    }
+
+    /// The entry that writes one split of the depth into partial sums (split-k), for the
+    /// variants that split.
+    fn split_entry(self) -> Option<&'static str> {
+        match self {
+            MatmulVariant::Naive => None,
+            MatmulVariant::Tiled => Some("matmul_split"),
+            MatmulVariant::Skinny => Some("matmul_skinny_split"),
         }
     }
 
@@ -45,6 +64,10 @@ impl MatmulVariant {
             MatmulVariant::Tiled => (
                 kernel.override_value("TILED_M")? as u32,
                 kernel.override_value("TILED_N")? as u32,
+            ),
+            MatmulVariant::Skinny => (
+                kernel.override_value("SKINNY_M")? as u32,
+                kernel.override_value("SKINNY_N")? as u32,
             ),
         })
     }
@@ -99,6 +122,31 @@ impl Layout {
     }
 }
 
+/// What a product may assume of A and leave out of C, for symmetric updates (the dense
+/// eigensolver's trailing matrix, kept as its lower triangle).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Symmetry {
+    /// A is square and symmetric: only its lower triangle is read.
+    pub symmetric_a: bool,
+    /// Only C's lower triangle must be written: the tiled kernel skips tiles strictly
+    /// above the diagonal (others may still write there).
+    pub lower_only: bool,
+}
+
+impl Symmetry {
+    pub const NONE: Symmetry = Symmetry {
+        symmetric_a: false,
+        lower_only: false,
+    };
+
+    fn overrides(self) -> [(&'static str, f64); 2] {
+        [
+            ("SYMMETRIC_A", self.symmetric_a as u32 as f64),
+            ("LOWER_ONLY", self.lower_only as u32 as f64),
+        ]
+    }
+}
+
 impl FromStr for Layout {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -106,9 +154,10 @@ impl FromStr for Layout {
     }
 }
 
-/// Params of shaders/matmul.wgsl: sizes, then alpha and beta at byte 32.
+/// Params of shaders/matmul.wgsl: sizes, the operands' views, then alpha and beta at
+/// byte 64.
 #[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub(super) struct Params {
     m: u32,
     n: u32,
@@ -117,11 +166,92 @@ pub(super) struct Params {
     k_end: u32,
     split_len: u32,
     splits: u32,
-    _pad: u32,
+    /// (offset, stride) of A, B and C.
+    views: [[u32; 2]; 3],
+    _pad: [u32; 3],
     alpha_beta: RealPair,
 }
 
-const _: () = assert!(std::mem::offset_of!(Params, alpha_beta) == 32);
+const _: () = assert!(std::mem::offset_of!(Params, alpha_beta) == 64);
+
+/// A matrix stored inside a buffer: `rows x cols` (as stored, before any transpose),
+/// element (r, c) at `offset + r * stride + c`. A whole 2-D tensor is the view
+/// [`MatView::whole`]; a block of one, such as the trailing matrix of a reduction, is
+/// [`MatView::block`].
+#[derive(Clone, Copy)]
+pub struct MatView<'a, T: Real> {
+    pub tensor: &'a Tensor<T>,
+    pub offset: usize,
+    pub rows: usize,
+    pub cols: usize,
+    pub stride: usize,
+}
+
+impl<'a, T: Real> MatView<'a, T> {
+    /// All of a matrix `[rows, cols]`; the shape error matmul has always given otherwise.
+    pub fn whole(tensor: &'a Tensor<T>, what: &str) -> Result<Self, GpuError> {
+        match *tensor.shape() {
+            [rows, cols] => Ok(MatView {
+                tensor,
+                offset: 0,
+                rows,
+                cols,
+                stride: cols,
+            }),
+            ref s => Err(GpuError::Shape(format!(
+                "matmul: {what} must be a matrix, but has shape {s:?}"
+            ))),
+        }
+    }
+
+    /// Rows `row..row + rows` and columns `col..col + cols` of a matrix stored row-major
+    /// with `stride` elements per row, starting at element `base` of `tensor`.
+    pub fn block(
+        tensor: &'a Tensor<T>, base: usize, stride: usize, (row, col): (usize, usize),
+        (rows, cols): (usize, usize),
+    ) -> Result<Self, GpuError> {
+        let view = MatView {
+            tensor,
+            offset: base + row * stride + col,
+            rows,
+            cols,
+            stride,
+        };
+        view.check()?;
+        Ok(view)
+    }
+
+    /// One past the last element the view reaches (0 when it is empty).
+    fn end(&self) -> usize {
+        if self.rows == 0 || self.cols == 0 {
+            return self.offset;
+        }
+        self.offset + (self.rows - 1) * self.stride + self.cols
+    }
+
+    fn check(&self) -> Result<(), GpuError> {
+        if self.cols > self.stride || self.end() > self.tensor.len() {
+            return Err(GpuError::Shape(format!(
+                "matmul: a {}x{} view at offset {} with row stride {} does not fit in a \
+                 buffer of {} elements (need stride >= columns and the last row inside)",
+                self.rows,
+                self.cols,
+                self.offset,
+                self.stride,
+                self.tensor.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn shape(&self) -> [usize; 2] {
+        [self.rows, self.cols]
+    }
+
+    fn offset_stride(&self) -> [u32; 2] {
+        [self.offset as u32, self.stride as u32]
+    }
+}
 
 /// The inner indices one launch sums at most; a deeper product is several launches, the
 /// later ones accumulating into C with beta = 1.
@@ -199,18 +329,15 @@ pub fn matmul_dims(
     Ok(MatmulDims { m, n, k })
 }
 
-/// The kernels index A, B and C with u32 products (row k + kk, kk n + col, row n + col):
-/// every operand must fit, with the tiled kernel's loads rounded up to whole tiles.
-fn check_indexing(dims: MatmulDims) -> Result<()> {
+/// The kernels index A, B and C with u32 sums (offset + row stride + column) and the
+/// split partial sums with u32 products: every view and the partial sums (tiles rounded
+/// up) must fit.
+fn check_indexing(dims: MatmulDims, views: &[[usize; 2]; 3]) -> Result<()> {
     let round = |x: usize| x.next_multiple_of(128) as u128;
-    let (m, n, k) = (
-        round(dims.m),
-        round(dims.n),
-        dims.k.next_multiple_of(16) as u128,
-    );
+    let reach = views.iter().map(|&[_, end]| end as u128).max().unwrap_or(0);
     check_u32_index(
         &format!("matmul {}x{}x{}", dims.m, dims.n, dims.k),
-        (m * k).max(k * n).max(m * n),
+        (round(dims.m) * round(dims.n)).max(reach),
     )
 }
 
@@ -241,6 +368,27 @@ impl<T: Real> Matmul<T> {
         self.variant
     }
 
+    /// Builds now (into the device's pipeline cache) the kernels a product with `layout`
+    /// and `symmetry` will need, split or not, so that recording it later compiles
+    /// nothing: for solvers that time their solves apart from their setup.
+    pub fn prepare(&self, gpu: &Gpu, layout: Layout, symmetry: Symmetry) -> Result<()> {
+        let overrides = Self::overrides(layout, symmetry);
+        gpu.kernel(T::MATMUL, self.variant.entry(), &overrides)?;
+        if let Some(split) = self.variant.split_entry() {
+            gpu.kernel(T::MATMUL, split, &overrides)?;
+        }
+        Ok(())
+    }
+
+    /// The override constants of a product; without symmetry, the ones (and pipeline
+    /// keys) every other product uses.
+    fn overrides(layout: Layout, symmetry: Symmetry) -> Vec<(&'static str, f64)> {
+        match symmetry {
+            Symmetry::NONE => layout.overrides().to_vec(),
+            _ => [layout.overrides(), symmetry.overrides()].concat(),
+        }
+    }
+
     /// Records `C = alpha * op(A) * op(B) + beta * C`, alpha and beta rounded to `T`.
     /// With `beta == 0` C is only written.
     #[allow(clippy::too_many_arguments)]
@@ -248,9 +396,52 @@ impl<T: Real> Matmul<T> {
         &self, batch: &mut Batch, layout: Layout, alpha: f64, a: &Tensor<T>, b: &Tensor<T>,
         beta: f64, c: &Tensor<T>,
     ) -> Result<MatmulDims> {
-        let dims = matmul_dims(layout, a.shape(), b.shape(), c.shape())?;
-        check_indexing(dims)?;
-        let kernel = self.kernels.get(layout);
+        let (a, b, c) = (
+            MatView::whole(a, "A")?,
+            MatView::whole(b, "B")?,
+            MatView::whole(c, "C")?,
+        );
+        self.record_views(batch, (layout, Symmetry::NONE), alpha, a, b, beta, c)
+    }
+
+    /// [`Matmul::record`] on views: blocks of larger matrices, read and written in
+    /// place, with what `symmetry` lets the kernels assume. C must not share a buffer
+    /// with A or B.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_views(
+        &self, batch: &mut Batch, (layout, symmetry): (Layout, Symmetry), alpha: f64,
+        a: MatView<T>, b: MatView<T>, beta: f64, c: MatView<T>,
+    ) -> Result<MatmulDims> {
+        if symmetry.symmetric_a && a.rows != a.cols {
+            return Err(GpuError::Shape(format!(
+                "matmul: a symmetric A must be square, got {}x{}",
+                a.rows, a.cols
+            ))
+            .into());
+        }
+        let dims = matmul_dims(layout, &a.shape(), &b.shape(), &c.shape())?;
+        for view in [&a, &b, &c] {
+            view.check()?;
+        }
+        if c.tensor.buffer() == a.tensor.buffer() || c.tensor.buffer() == b.tensor.buffer() {
+            return Err(GpuError::Shape(
+                "matmul: C shares a buffer with A or B; write the product to another buffer".into(),
+            )
+            .into());
+        }
+        check_indexing(dims, &[a, b, c].map(|v| [v.offset, v.end()]))?;
+        let views = [a.offset_stride(), b.offset_stride(), c.offset_stride()];
+        let (a, b, c) = (a.tensor, b.tensor, c.tensor);
+        let overrides = Self::overrides(layout, symmetry);
+        let built;
+        let kernel = if symmetry == Symmetry::NONE {
+            self.kernels.get(layout)
+        } else {
+            built = batch
+                .gpu()
+                .kernel(T::MATMUL, self.variant.entry(), &overrides)?;
+            &built
+        };
         let (tile_m, tile_n) = self.variant.tile(kernel)?;
         let groups = [
             (dims.n as u32).div_ceil(tile_n),
@@ -262,9 +453,9 @@ impl<T: Real> Matmul<T> {
         let mut k_begin = 0;
         loop {
             let k_end = (k_begin + MATMUL_K_SLICE).min(dims.k);
-            let (split_len, splits) = match self.variant {
-                MatmulVariant::Tiled => split_depth(tiles, k_end - k_begin),
-                MatmulVariant::Naive => (k_end - k_begin, 1),
+            let (split_len, splits) = match self.variant.split_entry() {
+                Some(_) => split_depth(tiles, k_end - k_begin),
+                None => (k_end - k_begin, 1),
             };
             let params = Params {
                 m: dims.m as u32,
@@ -274,11 +465,18 @@ impl<T: Real> Matmul<T> {
                 k_end: k_end as u32,
                 split_len: split_len as u32,
                 splits: splits as u32,
-                _pad: 0,
+                views,
                 alpha_beta: T::pair(alpha, if k_begin == 0 { beta } else { 1.0 }),
+                ..Default::default()
             };
             if splits > 1 {
-                self.record_split(batch, layout, (a, b, c), &params, [groups[0], groups[1]])?;
+                self.record_split(
+                    batch,
+                    &overrides,
+                    (a, b, c),
+                    &params,
+                    [groups[0], groups[1]],
+                )?;
             } else {
                 batch.dispatch(
                     kernel,
@@ -298,8 +496,8 @@ impl<T: Real> Matmul<T> {
     /// One depth slice as `params.splits` partial products (matmul_split over a z grid of
     /// splits), then their sum into C (matmul_split_sum).
     fn record_split(
-        &self, batch: &mut Batch, layout: Layout, (a, b, c): (&Tensor<T>, &Tensor<T>, &Tensor<T>),
-        params: &Params, tiles: [u32; 2],
+        &self, batch: &mut Batch, overrides: &[(&str, f64)],
+        (a, b, c): (&Tensor<T>, &Tensor<T>, &Tensor<T>), params: &Params, tiles: [u32; 2],
     ) -> Result<()> {
         let (m, n, splits) = (params.m as usize, params.n as usize, params.splits as usize);
         let len = splits * m * n;
@@ -308,7 +506,10 @@ impl<T: Real> Matmul<T> {
             len as u128,
         )?;
         let gpu = batch.gpu();
-        let split = gpu.kernel(T::MATMUL, "matmul_split", &layout.overrides())?;
+        let Some(entry) = self.variant.split_entry() else {
+            anyhow::bail!("matmul: the {} variant does not split", self.variant.name());
+        };
+        let split = gpu.kernel(T::MATMUL, entry, overrides)?;
         let partial = self.partial.at_least(gpu, len)?;
         let split_bound = batch.bind(&split, &[a.buffer(), b.buffer(), &partial], Some(params))?;
         let sum = SplitSum::with_params::<T>(gpu, *params)?;
@@ -340,13 +541,11 @@ impl SplitSum {
         let params = Params {
             m: m as u32,
             n: n as u32,
-            k: 0,
-            k_begin: 0,
-            k_end: 0,
-            split_len: 0,
             splits: splits as u32,
-            _pad: 0,
+            // C is a whole m x n matrix.
+            views: [[0, 0], [0, 0], [0, n as u32]],
             alpha_beta: T::pair(alpha, beta),
+            ..Default::default()
         };
         Self::with_params::<T>(gpu, params)
     }
