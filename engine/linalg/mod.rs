@@ -8,10 +8,13 @@
 //! - [`dense`]: every eigenvalue of a stored matrix, Householder tridiagonalisation
 //!   on the GPU then [`tridiag`] on the host.
 //! - [`tridiag`]: the host f64 tridiagonal eigenproblem they share.
+//! - [`band`]: host f64 band → tridiagonal reduction (Householder bulge chasing), the
+//!   second stage of a two-stage symmetric eigensolver.
 //!
 //! [`SpectrumMethod`] chooses between Lanczos and the dense solver for stored matrices;
 //! matrix-free operators always run Lanczos.
 
+pub mod band;
 pub mod bidiag;
 pub mod dense;
 pub mod lanczos;

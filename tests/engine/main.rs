@@ -8,6 +8,7 @@ mod common;
 mod support;
 
 mod activation;
+mod band;
 mod bias;
 mod data;
 mod dense_spectrum;
