@@ -6,6 +6,9 @@ set -u
 . "$(dirname "$0")/common.sh"
 LIMIT=150 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype float64 --repeat 3 --bin $B --method dense
 LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --repeat 3 --bin $B --method dense
+# The two-stage reduction (full -> band on the GPU, band -> tridiagonal on the host),
+# which auto takes on CPU adapters only until this comparison says otherwise.
+WIDEPROBE_DENSE_REDUCTION=two-stage LIMIT=90 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype float64 --repeat 3 --bin $B --method dense
 step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
 step $B bench matmul --m 2048 --n 2048 --k 2048 --precision f64 --repeat 10
 step $B bench matmul --m 96 --n 384 --k 3072 --layout nt --repeat 20

@@ -218,7 +218,7 @@ const SOFTWARE_FLOPS_PER_SECOND: f64 = 3e9;
 /// Before a sweep that a software adapter would take over ten minutes on: one line with
 /// the estimate and the hint.
 fn warn_if_long_on_software(gpu: &Gpu, costs: &[f64]) {
-    if !gpu.summary.device_type.eq_ignore_ascii_case("cpu") {
+    if !gpu.summary.is_cpu() {
         return;
     }
     let flops: f64 = costs.iter().sum();

@@ -54,6 +54,12 @@ pub struct AdapterSummary {
 }
 
 impl AdapterSummary {
+    /// Whether the adapter runs on the CPU (lavapipe, llvmpipe, WARP): one memory and a
+    /// few cores shared with the host.
+    pub fn is_cpu(&self) -> bool {
+        self.device_type.eq_ignore_ascii_case("cpu")
+    }
+
     fn new(index: usize, adapter: &wgpu::Adapter) -> Self {
         let info = adapter.get_info();
         let limits = adapter.limits();

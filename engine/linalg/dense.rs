@@ -1,9 +1,13 @@
-//! Dense symmetric eigensolver: Householder reduction to tridiagonal form on the GPU
-//! (shaders/tridiagonalize.wgsl: one workgroup per matrix below order
-//! [`crate::ops::tridiagonalize::WIDE_FROM_ORDER`], each column spread over many
-//! workgroups from it; no readback per column),
-//! then every eigenvalue of the tridiagonal on the host in f64 ([`super::tridiag`]).
-//! One submission and one readback (2n numbers) per batch of matrices.
+//! Dense symmetric eigensolver: Householder reduction to tridiagonal form, then every
+//! eigenvalue of the tridiagonal on the host in f64 ([`super::tridiag`]). The reduction
+//! ([`DenseReduction`]) is either
+//! - one stage on the GPU (shaders/tridiagonalize.wgsl: one workgroup per matrix below
+//!   order [`crate::ops::tridiagonalize::WIDE_FROM_ORDER`], each column spread over many
+//!   workgroups from it; no readback per column), or
+//! - two stages ([`super::two_stage`]): full → band on the GPU, mostly matmuls, then
+//!   band → tridiagonal on the host in f64.
+//!
+//! One submission and one readback (the tridiagonals, or the bands) per batch of matrices.
 //!
 //! Bound (MEASUREMENTS.md §7, same meaning as Lanczos': a true eigenvalue lies within
 //! it): the reduction is backward stable, T = Qᵀ(A + E)Q with ‖E‖₂ <= c·n·u·‖A‖₂ for the
@@ -12,31 +16,91 @@
 //! roundoffs of ‖T‖, covered by the same term. c = [`BACKWARD_ERROR_CONSTANT`];
 //! ‖A‖₂ is taken as max |λ(T)| (the difference is itself within the bound).
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use anyhow::{bail, Result};
 
 use super::lanczos::{EigenEstimate, LanczosOptions, SpectrumResult};
 use super::tridiag::tridiag_eigen;
+use super::two_stage::{self, TwoStage};
 use super::Real;
 use super::SpectrumMethod;
 use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::bandreduce::BandWork;
 use crate::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
 
 /// c in the reported bound c·n·u·‖A‖₂. Measured errors stay well below it (tests at
 /// n up to 257, f32 and f64; errors there are ~0.1·sqrt(n)·u·‖A‖).
 pub const BACKWARD_ERROR_CONSTANT: f64 = 4.0;
 
-/// The dense eigensolver of one precision, its kernel built once.
+/// How the dense solver reduces a matrix to tridiagonal form. Every way is backward
+/// stable with the same bound; they differ in speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenseReduction {
+    /// Householder reflections one column at a time on the GPU (shaders/tridiagonalize.wgsl).
+    OneStage(Reduction),
+    /// Full → band on the GPU by blocked reflections and matmuls, band → tridiagonal on
+    /// the host ([`two_stage`]).
+    TwoStage,
+}
+
+/// Orders from which [`DenseReduction::for_device`] takes the two-stage reduction.
+pub const TWO_STAGE_FROM_ORDER: usize = 128;
+
+impl DenseReduction {
+    pub const ALL: [DenseReduction; 3] = [
+        DenseReduction::OneStage(Reduction::Workgroup),
+        DenseReduction::OneStage(Reduction::Wide),
+        DenseReduction::TwoStage,
+    ];
+
+    /// The reduction for matrices of order `n` on `gpu`. Two stages on CPU adapters,
+    /// where it was measured faster (docs/PERFORMANCE.md); one stage on GPUs until the
+    /// two are measured there (the host's band stage, O(n² b), may dominate beside a
+    /// GPU's matmuls). [`REDUCTION_VARIABLE`] overrides the choice, for benchmarks.
+    pub fn for_device(gpu: &Gpu, n: usize) -> Result<DenseReduction> {
+        let two_stage = match std::env::var(REDUCTION_VARIABLE).ok().as_deref() {
+            None | Some("" | "auto") => gpu.summary.is_cpu(),
+            Some("two-stage") => true,
+            Some("one-stage") => false,
+            Some(other) => bail!(
+                "{REDUCTION_VARIABLE}={other} is not a reduction: use auto, one-stage or \
+                 two-stage (or leave it unset)"
+            ),
+        };
+        Ok(
+            if two_stage && n >= TWO_STAGE_FROM_ORDER && two_stage::fits(n) {
+                DenseReduction::TwoStage
+            } else {
+                DenseReduction::OneStage(Reduction::for_order(n))
+            },
+        )
+    }
+}
+
+/// The environment variable that chooses the dense reduction for every matrix of order
+/// [`TWO_STAGE_FROM_ORDER`] or more: `one-stage`, `two-stage` or `auto` (the default).
+pub const REDUCTION_VARIABLE: &str = "WIDEPROBE_DENSE_REDUCTION";
+
+/// The dense eigensolver of one precision, its kernels built once.
 pub struct DenseEigensolver<T: Real> {
     reduce: Tridiagonalize<T>,
+    /// Built on first use: a dozen pipelines that GPUs do not take by default.
+    two_stage: OnceLock<TwoStage<T>>,
+}
+
+/// Where a recorded reduction leaves its result on the device.
+enum ReducedWork<T: Real> {
+    Tridiagonal(TridiagonalWork<T>),
+    Band(BandWork<T>),
 }
 
 /// Reductions recorded into a caller's batch whose tridiagonals have not been read
 /// yet: record several (one per matrix or per stack of matrices) into one batch,
 /// submit it once, then [`DenseEigensolver::finish`] each.
 pub struct PendingSpectra<T: Real> {
-    work: TridiagonalWork<T>,
+    work: ReducedWork<T>,
     start: Instant,
 }
 
@@ -44,7 +108,26 @@ impl<T: Real> DenseEigensolver<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(DenseEigensolver {
             reduce: Tridiagonalize::new(gpu)?,
+            two_stage: OnceLock::new(),
         })
+    }
+
+    /// Builds now every kernel a matrix of order `n` will need on `gpu` (the
+    /// two-stage reduction's, where it will run), so that a timed solve compiles none.
+    pub fn prepare(&self, gpu: &Gpu, n: usize) -> Result<()> {
+        if DenseReduction::for_device(gpu, n)? == DenseReduction::TwoStage {
+            self.two_stage(gpu)?;
+        }
+        Ok(())
+    }
+
+    /// The two-stage reduction's kernels, built on first use.
+    fn two_stage(&self, gpu: &Gpu) -> Result<&TwoStage<T>> {
+        if let Some(built) = self.two_stage.get() {
+            return Ok(built);
+        }
+        let built = TwoStage::new(gpu)?;
+        Ok(self.two_stage.get_or_init(|| built))
     }
 
     /// Records the dense solve of the `[n, n]` `matrix` into `batch` when `method`
@@ -68,13 +151,14 @@ impl<T: Real> DenseEigensolver<T> {
     /// the batch has been submitted.
     pub fn record(&self, batch: &mut Batch, matrices: &Tensor<T>) -> Result<PendingSpectra<T>> {
         let n = matrices.shape().last().copied().unwrap_or(0);
-        self.record_with(batch, matrices, Reduction::for_order(n))
+        let reduction = DenseReduction::for_device(batch.gpu(), n)?;
+        self.record_with(batch, matrices, reduction)
     }
 
     /// [`DenseEigensolver::record`] with the reduction chosen by the caller (tests and
     /// benches compare the two).
     pub fn record_with(
-        &self, batch: &mut Batch, matrices: &Tensor<T>, reduction: Reduction,
+        &self, batch: &mut Batch, matrices: &Tensor<T>, reduction: DenseReduction,
     ) -> Result<PendingSpectra<T>> {
         let shape = matrices.shape();
         let (count, n) = match *shape {
@@ -88,8 +172,19 @@ impl<T: Real> DenseEigensolver<T> {
         if n == 0 || count == 0 {
             bail!("the dense eigensolver needs matrices of order at least 1, got shape {shape:?}");
         }
-        let work = self.reduce.work(batch.gpu(), count, n, reduction)?;
-        self.reduce.record(batch, matrices, &work)?;
+        let work = match reduction {
+            DenseReduction::OneStage(reduction) => {
+                let work = self.reduce.work(batch.gpu(), count, n, reduction)?;
+                self.reduce.record(batch, matrices, &work)?;
+                ReducedWork::Tridiagonal(work)
+            }
+            DenseReduction::TwoStage => {
+                let two_stage = self.two_stage(batch.gpu())?;
+                let work = two_stage.work(batch.gpu(), count, n)?;
+                two_stage.record(batch, matrices, &work)?;
+                ReducedWork::Band(work)
+            }
+        };
         Ok(PendingSpectra {
             work,
             start: Instant::now(),
@@ -102,18 +197,20 @@ impl<T: Real> DenseEigensolver<T> {
     pub fn finish(
         &self, gpu: &Gpu, pending: PendingSpectra<T>, k: usize, submissions: usize,
     ) -> Result<Vec<SpectrumResult>> {
-        let (count, n) = (pending.work.count, pending.work.n);
-        let tri: Vec<f64> = pending
-            .work
-            .tri
-            .to_vec(gpu)?
+        let tridiagonals = match &pending.work {
+            ReducedWork::Tridiagonal(work) => {
+                let n = work.n;
+                let tri: Vec<f64> = work.tri.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
+                tri.chunks(2 * n)
+                    .map(|t| (t[..n].to_vec(), t[n..2 * n - 1].to_vec()))
+                    .collect()
+            }
+            ReducedWork::Band(work) => self.two_stage(gpu)?.tridiagonals(gpu, work)?,
+        };
+        tridiagonals
             .into_iter()
-            .map(T::to_f64)
-            .collect();
-        (0..count)
-            .map(|b| {
-                let (d, e) = tri[b * 2 * n..(b + 1) * 2 * n].split_at(n);
-                let mut r = spectrum_of_tridiagonal::<T>(d, &e[..n - 1], k)?;
+            .map(|(d, e)| {
+                let mut r = spectrum_of_tridiagonal::<T>(&d, &e, k)?;
                 r.submissions = submissions;
                 r.readbacks = 1;
                 r.seconds = pending.start.elapsed().as_secs_f64();

@@ -2,6 +2,7 @@
 //! afterwards only records launches into a [`crate::gpu::Batch`].
 
 pub mod activation;
+pub mod bandreduce;
 pub mod bias;
 pub mod gram;
 pub mod launch;

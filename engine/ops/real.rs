@@ -49,6 +49,8 @@ pub trait Real: Element + Copy + Into<f64> {
     const NTK: &'static Shader;
     /// The `tridiagonalize` family (the dense eigensolver's Householder reduction).
     const TRIDIAGONALIZE: &'static Shader;
+    /// The `bandreduce` family (shaders/bandreduce.wgsl).
+    const BANDREDUCE: &'static Shader;
     /// `a` and `b` rounded to this precision, in its params layout.
     fn pair(a: f64, b: f64) -> RealPair;
 }
@@ -66,6 +68,7 @@ impl Real for f32 {
     const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F32;
     const NTK: &'static Shader = &shaders::NTK_F32;
     const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F32;
+    const BANDREDUCE: &'static Shader = &shaders::BANDREDUCE_F32;
     fn pair(a: f64, b: f64) -> RealPair {
         RealPair {
             words: [(a as f32).to_bits(), (b as f32).to_bits(), 0, 0],
@@ -86,6 +89,7 @@ impl Real for f64 {
     const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F64;
     const NTK: &'static Shader = &shaders::NTK_F64;
     const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F64;
+    const BANDREDUCE: &'static Shader = &shaders::BANDREDUCE_F64;
     fn pair(a: f64, b: f64) -> RealPair {
         RealPair {
             words: bytemuck::cast([a, b]),

@@ -73,6 +73,8 @@ family!(NTK_F64, "ntk", f64, trusted: false);
 shader!(BASELINE, "baseline", NONE, trusted: true);
 family!(TRIDIAGONALIZE_F32, "tridiagonalize", f32, trusted: false);
 family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
+family!(BANDREDUCE_F32, "bandreduce", f32, trusted: false);
+family!(BANDREDUCE_F64, "bandreduce", f64, trusted: false);
 
 /// All shaders, every family in every precision, for validation and translation tests.
 pub static ALL: &[&Shader] = &[
@@ -100,4 +102,6 @@ pub static ALL: &[&Shader] = &[
     &BASELINE,
     &TRIDIAGONALIZE_F32,
     &TRIDIAGONALIZE_F64,
+    &BANDREDUCE_F32,
+    &BANDREDUCE_F64,
 ];

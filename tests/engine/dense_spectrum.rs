@@ -11,8 +11,8 @@ use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::dense::dense_bound;
 use wideprobe::linalg::power::PowerOptions;
 use wideprobe::linalg::{
-    lanczos, power_iteration, spectrum_with_method, DenseEigensolver, DenseMatrix, LanczosOptions,
-    Precision, Real, SpectrumMethod,
+    lanczos, power_iteration, spectrum_with_method, DenseEigensolver, DenseMatrix, DenseReduction,
+    LanczosOptions, Precision, Real, SpectrumMethod,
 };
 use wideprobe::ops::tridiagonalize::{Reduction, Tridiagonalize};
 use wideprobe::ops::vector::VectorOps;
@@ -72,10 +72,14 @@ fn check_full(what: &str, values: &[f64], bound: f64, reference: &[f64]) -> f64 
     worst / bound.max(f64::MIN_POSITIVE)
 }
 
-/// Both reductions: one workgroup per matrix, and each column spread over workgroups.
-const REDUCTIONS: [Reduction; 2] = [Reduction::Workgroup, Reduction::Wide];
+/// Every reduction: one stage (one workgroup per matrix, or each column spread over
+/// workgroups) and two stages (full -> band on the GPU, band -> tridiagonal on the host).
+const REDUCTIONS: [DenseReduction; 3] = DenseReduction::ALL;
 
-fn dense_cases<T: Real>(orders: &[usize], reduction: Reduction) {
+/// The one-stage kernel's two ways to run.
+const ONE_STAGE: [Reduction; 2] = [Reduction::Workgroup, Reduction::Wide];
+
+fn dense_cases<T: Real>(orders: &[usize], reduction: DenseReduction) {
     let gpu = common::gpu();
     let solver = DenseEigensolver::<T>::new(gpu).unwrap();
     let mut rng = common::rng(&format!("dense {}", T::NAME));
@@ -122,7 +126,12 @@ fn dense_f64_at_order_1000() {
     if common::skip_without_f64() {
         return;
     }
-    dense_cases::<f64>(&[1000], Reduction::Wide);
+    for reduction in [
+        DenseReduction::OneStage(Reduction::Wide),
+        DenseReduction::TwoStage,
+    ] {
+        dense_cases::<f64>(&[1000], reduction);
+    }
 }
 
 /// The kernel itself, its output poisoned first: the tridiagonal it leaves has faer's
@@ -134,7 +143,7 @@ fn tridiagonalize_writes_every_slot_of_a_poisoned_output() {
     let reduce = Tridiagonalize::<f32>::new(gpu).unwrap();
     for (n, reduction) in [1usize, 7, 33, 130]
         .into_iter()
-        .flat_map(|n| REDUCTIONS.map(|r| (n, r)))
+        .flat_map(|n| ONE_STAGE.map(|r| (n, r)))
     {
         let lambdas: Vec<f64> = (0..n).map(|_| rng.random_range(-1.0..1.0)).collect();
         let a = stored::<f32>(&with_spectrum(&mut rng, &lambdas));
@@ -179,10 +188,11 @@ fn batched_dense_spectra_are_bit_identical_to_unbatched() {
     for reduction in REDUCTIONS {
         batched_equals_unbatched(reduction, 33);
     }
-    batched_equals_unbatched(Reduction::Wide, 130);
+    batched_equals_unbatched(DenseReduction::OneStage(Reduction::Wide), 130);
+    batched_equals_unbatched(DenseReduction::TwoStage, 130);
 }
 
-fn batched_equals_unbatched(reduction: Reduction, n: usize) {
+fn batched_equals_unbatched(reduction: DenseReduction, n: usize) {
     let gpu = common::gpu();
     let mut rng = common::rng("dense batched");
     let solver = DenseEigensolver::<f32>::new(gpu).unwrap();

@@ -9,6 +9,7 @@ mod support;
 
 mod activation;
 mod band;
+mod bandreduce;
 mod bias;
 mod data;
 mod dense_spectrum;

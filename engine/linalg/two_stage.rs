@@ -1,0 +1,143 @@
+//! Two-stage reduction to tridiagonal form for the dense eigensolver (LAPACK sytrd_2stage,
+//! MAGMA, ELPA): full → band of semi-bandwidth b on the GPU, then band → tridiagonal on
+//! the host ([`super::band`]).
+//!
+//! Why two stages: a one-stage Householder reduction reads the whole trailing matrix
+//! once per column (n³/3 elements, even blocked), which bounds it by memory bandwidth.
+//! Here each panel of b columns is one QR (ops::bandreduce) and the trailing matrix is
+//! read twice and written once per panel, by matmuls: n³/b elements in all, and the
+//! arithmetic runs at the matmul kernel's rate. The band stage costs O(n² b) on the host.
+//!
+//! Per panel of columns [c, c + b), with A22 the trailing matrix (order m = n − c − b)
+//! and Q = I − V T Vᵀ the panel's reflectors:
+//! Y = A22 V, W = Y T − ½ V (Tᵀ Vᵀ Y T), A22 ← A22 − W Vᵀ − V Wᵀ = Qᵀ A22 Q: five
+//! matmuls on views of the work buffers and two small kernels per panel.
+//! One readback per batch of matrices (the bands).
+
+use anyhow::Result;
+
+use super::band::band_to_tridiagonal;
+use super::Real;
+use crate::gpu::{Batch, Gpu, Tensor};
+use crate::ops::bandreduce::{max_panel_rows, BandReduce, BandWork, MAX_BAND};
+use crate::ops::matmul::{MatView, Symmetry};
+use crate::ops::tridiagonalize::Tridiagonalize;
+use crate::ops::{Layout, Matmul, MatmulVariant};
+
+/// The band's semi-bandwidth: wider bands make the GPU stage's matmuls deeper (closer
+/// to the kernel's peak) and the host stage proportionally longer.
+pub const BAND: usize = MAX_BAND;
+
+/// A22 is kept as its lower triangle: read as symmetric (A22 V), updated below the
+/// diagonal only (the rank-2b update).
+const SYMMETRIC: Symmetry = Symmetry {
+    symmetric_a: true,
+    lower_only: false,
+};
+const LOWER: Symmetry = Symmetry {
+    symmetric_a: false,
+    lower_only: true,
+};
+
+/// Whether the two-stage reduction can take matrices of order `n` (its panel kernel
+/// loops over a panel's rows in one workgroup).
+pub fn fits(n: usize) -> bool {
+    n <= max_panel_rows(BAND)
+}
+
+/// The kernels of the GPU stage in one precision, built once.
+pub struct TwoStage<T: Real> {
+    band: BandReduce<T>,
+    /// The products over the trailing matrix (A22 V and the rank-2b update).
+    matmul: Matmul<T>,
+    /// The products with b columns (A22 V and the panel's small products): a 128 x 128
+    /// tile would compute mostly padding there.
+    skinny: Matmul<T>,
+    mirror: Tridiagonalize<T>,
+}
+
+impl<T: Real> TwoStage<T> {
+    /// Builds every kernel the reduction records (the symmetric and split products
+    /// included), so that a timed solve compiles nothing.
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        let stage = TwoStage {
+            band: BandReduce::new(gpu)?,
+            matmul: Matmul::new(gpu, MatmulVariant::Tiled)?,
+            skinny: Matmul::new(gpu, MatmulVariant::Skinny)?,
+            mirror: Tridiagonalize::new(gpu)?,
+        };
+        stage.matmul.prepare(gpu, Layout::NT, LOWER)?;
+        for (layout, symmetry) in [
+            (Layout::NN, SYMMETRIC),
+            (Layout::NN, Symmetry::NONE),
+            (Layout::TN, Symmetry::NONE),
+        ] {
+            stage.skinny.prepare(gpu, layout, symmetry)?;
+        }
+        Ok(stage)
+    }
+
+    /// Device buffers for `count` matrices of order `n`.
+    pub fn work(&self, gpu: &Gpu, count: usize, n: usize) -> Result<BandWork<T>> {
+        self.band.work(gpu, count, n, BAND)
+    }
+
+    /// Records the reduction to band form of `a` (`[count, n, n]` or `[n, n]`, lower
+    /// triangles read) into `work.band`.
+    pub fn record(&self, batch: &mut Batch, a: &Tensor<T>, work: &BandWork<T>) -> Result<()> {
+        let (count, n, b) = (work.count, work.n, work.b);
+        self.mirror.record_mirror(batch, a, &work.work, count, n)?;
+        for mat in 0..count {
+            for col in (0..n).step_by(b).take_while(|&c| n >= c + b + 2) {
+                self.band.record_panel(batch, work, mat, col)?;
+                self.record_update(batch, work, mat, col)?;
+            }
+            self.band.record_extract(batch, work, mat)?;
+        }
+        Ok(())
+    }
+
+    /// A22 ← Qᵀ A22 Q for the panel at `col` of matrix `mat`, by matmuls on views.
+    fn record_update(
+        &self, batch: &mut Batch, work: &BandWork<T>, mat: usize, col: usize,
+    ) -> Result<()> {
+        let (n, b) = (work.n, work.b);
+        let m = n - col - b;
+        let pair = |t, col0| MatView::block(t, 0, 2 * b, (0, col0), (m, b));
+        let (v_right, w_left) = (pair(&work.right, 0)?, pair(&work.left, 0)?);
+        let a22 = MatView::block(&work.work, mat * n * n, n, (col + b, col + b), (m, m))?;
+        let y = MatView::block(&work.y, 0, b, (0, 0), (m, b))?;
+        let small = |t| MatView::whole(t, "T");
+        let (t, z, tz) = (small(&work.tfac)?, small(&work.z)?, small(&work.tz)?);
+        let (mm, small) = (&self.matmul, &self.skinny);
+        let (nn, tn) = ((Layout::NN, Symmetry::NONE), (Layout::TN, Symmetry::NONE));
+        small.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, v_right, 0.0, y)?;
+        small.record_views(batch, nn, 1.0, y, t, 0.0, w_left)?;
+        small.record_views(batch, tn, 1.0, v_right, w_left, 0.0, z)?;
+        small.record_views(batch, tn, 1.0, t, z, 0.0, tz)?;
+        // W −= ½ V Tz, written to both [W | V] and [V | W].
+        self.band.record_finish_w(batch, work, col)?;
+        let whole = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, 2 * b));
+        mm.record_views(
+            batch,
+            (Layout::NT, LOWER),
+            -1.0,
+            whole(&work.left)?,
+            whole(&work.right)?,
+            1.0,
+            a22,
+        )?;
+        Ok(())
+    }
+
+    /// Reads the bands back (one readback) and reduces each to its tridiagonal (d, e)
+    /// on the host.
+    pub fn tridiagonals(&self, gpu: &Gpu, work: &BandWork<T>) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+        let (n, b) = (work.n, work.b);
+        let bands: Vec<f64> = work.band.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
+        bands
+            .chunks(n * (b + 1))
+            .map(|band| band_to_tridiagonal(band, n, b))
+            .collect()
+    }
+}

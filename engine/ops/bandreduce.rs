@@ -1,0 +1,149 @@
+//! Reduction of symmetric matrices to band form, the first stage of the two-stage dense
+//! eigensolver (shaders/bandreduce.wgsl): the panel QR and the band extraction. The
+//! trailing-matrix updates between panels are matmuls on views of the same buffers,
+//! recorded by `linalg::two_stage`.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+use super::launch::{kernels, launch, Grid, Words};
+use super::real::{check_u32_index, Real};
+use crate::gpu::{Batch, Gpu, Kernel, Tensor};
+
+/// The widest band (columns per panel) the panel kernel handles: its PANEL_COLS.
+pub const MAX_BAND: usize = 32;
+
+/// Loop iterations lavapipe lets one invocation make in all (see
+/// `ops::matmul::MATMUL_K_SLICE`), less a margin.
+const LOOP_ITERATIONS: usize = 60_000;
+
+/// Rows the panel kernel handles for a band of width `b`: it makes about 3 b m / 8 loop
+/// iterations per invocation (ROW_GROUPS = 8).
+pub fn max_panel_rows(b: usize) -> usize {
+    LOOP_ITERATIONS * 8 / (3 * b.max(1))
+}
+
+/// The two kernels of one precision, built once.
+pub struct BandReduce<T: Real> {
+    panel: Arc<Kernel>,
+    finish_w: Arc<Kernel>,
+    extract: Arc<Kernel>,
+    _element: std::marker::PhantomData<T>,
+}
+
+/// Device buffers for reducing `count` matrices of order `n` to semi-bandwidth `b`: the
+/// shader's bindings, and the products between panels.
+pub struct BandWork<T: Real> {
+    pub count: usize,
+    pub n: usize,
+    pub b: usize,
+    /// `[count, n, n]`: the matrices, reduced in place.
+    pub work: Tensor<T>,
+    /// `[n, 2b]`: [W | V] of the current panel.
+    pub left: Tensor<T>,
+    /// `[n, 2b]`: [V | W].
+    pub right: Tensor<T>,
+    /// `[b, b]`: T of the compact WY form Q = I - V T Vᵀ.
+    pub tfac: Tensor<T>,
+    /// `[count, n, b + 1]`: the lower bands, band[j][k] = B[j + k][j].
+    pub band: Tensor<T>,
+    /// `[n, b]`: A22 V.
+    pub y: Tensor<T>,
+    /// `[b, b]`: Vᵀ W, then Tᵀ Vᵀ W.
+    pub z: Tensor<T>,
+    pub tz: Tensor<T>,
+}
+
+impl<T: Real> BandReduce<T> {
+    pub fn new(gpu: &Gpu) -> Result<Self> {
+        let [panel, finish_w, extract] =
+            kernels(gpu, T::BANDREDUCE, ["panel", "finish_w", "extract_band"])?;
+        Ok(BandReduce {
+            panel,
+            finish_w,
+            extract,
+            _element: std::marker::PhantomData,
+        })
+    }
+
+    /// Buffers for `count` matrices of order `n` and band `b` (1 ..= [`MAX_BAND`]).
+    pub fn work(&self, gpu: &Gpu, count: usize, n: usize, b: usize) -> Result<BandWork<T>> {
+        if b == 0 || b > MAX_BAND {
+            bail!("band reduction: the band must be 1 to {MAX_BAND} wide, got {b}");
+        }
+        check_u32_index(
+            &format!("band reduction of {count} matrices of order {n}"),
+            (count * n * n) as u128,
+        )?;
+        Ok(BandWork {
+            count,
+            n,
+            b,
+            work: Tensor::zeros(gpu, &[count, n, n])?,
+            left: Tensor::zeros(gpu, &[n, 2 * b])?,
+            right: Tensor::zeros(gpu, &[n, 2 * b])?,
+            tfac: Tensor::zeros(gpu, &[b, b])?,
+            band: Tensor::zeros(gpu, &[count, n, b + 1])?,
+            y: Tensor::zeros(gpu, &[n, b])?,
+            z: Tensor::zeros(gpu, &[b, b])?,
+            tz: Tensor::zeros(gpu, &[b, b])?,
+        })
+    }
+
+    /// Records the QR of matrix `mat`'s panel of columns `[col, col + b)` below the
+    /// band: R in place, V into `left`/`right`, T into `tfac`.
+    pub fn record_panel(
+        &self, batch: &mut Batch, work: &BandWork<T>, mat: usize, col: usize,
+    ) -> Result<()> {
+        let rows = work.n.saturating_sub(col + work.b);
+        if mat >= work.count || rows < 2 {
+            bail!(
+                "band reduction: no panel at column {col} of matrix {mat} ({} matrices of \
+                 order {}, band {})",
+                work.count,
+                work.n,
+                work.b
+            );
+        }
+        if rows > max_panel_rows(work.b) {
+            bail!(
+                "band reduction: a panel of {rows} rows is beyond what one workgroup may loop \
+                 over ({} for band {}); use the wide reduction",
+                max_panel_rows(work.b),
+                work.b
+            );
+        }
+        let buffers = [
+            work.work.buffer(),
+            work.left.buffer(),
+            work.right.buffer(),
+            work.tfac.buffer(),
+        ];
+        let params = Words::new([work.n, work.b, col, mat]);
+        launch(batch, &self.panel, &buffers, &params, Grid::Groups(1))
+    }
+
+    /// Records W −= ½ V (Tᵀ Vᵀ W) for the panel at `col`, with Tᵀ Vᵀ W in `work.tz`,
+    /// into both copies of W (`left` columns [0, b), `right` columns [b, 2b)).
+    pub fn record_finish_w(&self, batch: &mut Batch, work: &BandWork<T>, col: usize) -> Result<()> {
+        let rows = work.n.saturating_sub(col + work.b);
+        let params = Words::new([work.n, work.b, col, 0]);
+        let buffers = [work.left.buffer(), work.right.buffer(), work.tz.buffer()];
+        launch(
+            batch,
+            &self.finish_w,
+            &buffers,
+            &params,
+            Grid::Elements(rows * work.b),
+        )
+    }
+
+    /// Records the copy of matrix `mat`'s lower band into `work.band`.
+    pub fn record_extract(&self, batch: &mut Batch, work: &BandWork<T>, mat: usize) -> Result<()> {
+        let params = Words::new([work.n, work.b, 0, mat]);
+        let len = work.n * (work.b + 1);
+        let buffers = [work.work.buffer(), work.band.buffer()];
+        launch(batch, &self.extract, &buffers, &params, Grid::Elements(len))
+    }
+}

@@ -1,0 +1,315 @@
+//! The first stage of the two-stage dense eigensolver: the panel QR kernel
+//! (ops::bandreduce, shaders/bandreduce.wgsl) on its own, checked in f64 on the host
+//! (Q = I - V T Vᵀ orthogonal, Qᵀ P = [R; 0] with R upper triangular, nothing outside
+//! the panel touched), and the whole reduction to band form (linalg::two_stage), whose
+//! band must have faer's eigenvalues and be written everywhere.
+
+use rand::Rng;
+use wideprobe::linalg::band::band_to_tridiagonal;
+use wideprobe::linalg::tridiag::tridiag_eigen;
+use wideprobe::linalg::two_stage::TwoStage;
+use wideprobe::linalg::Real;
+use wideprobe::ops::bandreduce::{BandReduce, MAX_BAND};
+
+use crate::common;
+use crate::spectral::reference_eigenvalues;
+
+/// A random symmetric matrix of order n, entries in [-1, 1), as `T` stores it (in f64).
+fn random_symmetric<T: Real>(rng: &mut impl Rng, n: usize) -> Vec<f64> {
+    let mut a = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            let x = T::from_f64(rng.random_range(-1.0..1.0)).to_f64();
+            a[i * n + j] = x;
+            a[j * n + i] = x;
+        }
+    }
+    a
+}
+
+fn frobenius(a: &[f64]) -> f64 {
+    a.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
+fn to_real<T: Real>(a: &[f64]) -> Vec<T> {
+    a.iter().map(|&x| T::from_f64(x)).collect()
+}
+
+/// Orders and bands of the panel tests.
+const ORDERS: [usize; 4] = [3, 7, 40, 130];
+const BANDS: [usize; 3] = [1, 5, 32];
+
+/// The panel of columns [col, col + b) of matrix `mat` of a stack of `count` random
+/// symmetric matrices, by `record_panel` alone, its outputs (V's two copies, T) poisoned
+/// first. Checked in f64: V zero above its diagonal and copied exactly, T upper
+/// triangular, Q = I - V T Vᵀ orthogonal, Qᵀ P = R (the panel left in place, upper
+/// triangular with exact zeros below), and every other element of the stack unchanged.
+fn check_panel<T: Real>(n: usize, b: usize, col: usize, mat: usize, count: usize) {
+    let what = format!("panel {} n={n} b={b} col={col} mat={mat}/{count}", T::NAME);
+    let gpu = common::gpu();
+    let mut rng = common::rng(&what);
+    let reduce = BandReduce::<T>::new(gpu).unwrap();
+    let work = reduce.work(gpu, count, n, b).unwrap();
+    let before: Vec<f64> = (0..count)
+        .flat_map(|_| random_symmetric::<T>(&mut rng, n))
+        .collect();
+    work.work.write(gpu, &to_real::<T>(&before)).unwrap();
+    for t in [&work.left, &work.right, &work.tfac] {
+        t.poison(gpu).unwrap();
+    }
+    common::launch(|batch| reduce.record_panel(batch, &work, mat, col));
+    let after = common::real_to_f64(&common::download(&work.work));
+    let left = common::real_to_f64(&common::download(&work.left));
+    let right = common::real_to_f64(&common::download(&work.right));
+    let t = common::real_to_f64(&common::download(&work.tfac));
+
+    let m = n - col - b;
+    let stride = 2 * b;
+    let at = |i: usize, j: usize| mat * n * n + (col + b + i) * n + col + j;
+    let in_panel = |idx: usize| {
+        let (k, r, c) = (idx / (n * n), (idx / n) % n, idx % n);
+        k == mat && r >= col + b && (col..col + b).contains(&c)
+    };
+    let changed: Vec<usize> = (0..count * n * n)
+        .filter(|&idx| !in_panel(idx) && after[idx].to_bits() != before[idx].to_bits())
+        .collect();
+    assert!(
+        changed.is_empty(),
+        "{what}: {} elements outside the panel changed, first at {:?}",
+        changed.len(),
+        &changed[..changed.len().min(8)]
+    );
+
+    // The panel before (P) and after (R), m x b.
+    let p: Vec<f64> = (0..m * b).map(|x| before[at(x / b, x % b)]).collect();
+    let r: Vec<f64> = (0..m * b).map(|x| after[at(x / b, x % b)]).collect();
+    assert!(r.iter().all(|x| x.is_finite()), "{what}: R not finite");
+    for i in 0..m {
+        for j in 0..i.min(b) {
+            assert_eq!(r[i * b + j], 0.0, "{what}: R[{i}][{j}] below the diagonal");
+        }
+    }
+    // V (m x b) from `right` columns [0, b), and its copy in `left` columns [b, 2b).
+    let v: Vec<f64> = (0..m * b)
+        .map(|x| right[(x / b) * stride + x % b])
+        .collect();
+    for i in 0..m {
+        for j in 0..b {
+            let (x, copy) = (v[i * b + j], left[i * stride + b + j]);
+            assert!(x.is_finite(), "{what}: V[{i}][{j}] = {x}");
+            assert_eq!(
+                x.to_bits(),
+                copy.to_bits(),
+                "{what}: V's copies differ at [{i}][{j}]"
+            );
+            if i < j {
+                assert_eq!(x, 0.0, "{what}: V[{i}][{j}] above the diagonal");
+            }
+        }
+    }
+    assert!(
+        t.iter().all(|x| x.is_finite()),
+        "{what}: T not finite: {t:?}"
+    );
+    for i in 0..b {
+        for j in 0..i {
+            assert_eq!(t[i * b + j], 0.0, "{what}: T[{i}][{j}] below the diagonal");
+        }
+    }
+
+    // Q = I - V T Vᵀ (m x m), in f64.
+    let mut vt = vec![0.0; m * b];
+    for i in 0..m {
+        for j in 0..b {
+            vt[i * b + j] = (0..b).map(|q| v[i * b + q] * t[q * b + j]).sum();
+        }
+    }
+    let mut q = vec![0.0; m * m];
+    for i in 0..m {
+        for j in 0..m {
+            let vtv: f64 = (0..b).map(|l| vt[i * b + l] * v[j * b + l]).sum();
+            q[i * m + j] = if i == j { 1.0 } else { 0.0 } - vtv;
+        }
+    }
+    let u = T::UNIT_ROUNDOFF;
+    let scale = (m + b) as f64 * u;
+    let mut orth = 0.0f64;
+    for i in 0..m {
+        for j in 0..m {
+            let s: f64 = (0..m).map(|l| q[l * m + i] * q[l * m + j]).sum();
+            orth = orth.max((s - if i == j { 1.0 } else { 0.0 }).abs());
+        }
+    }
+    // Qᵀ P against R.
+    let mut resid = 0.0f64;
+    for i in 0..m {
+        for j in 0..b {
+            let s: f64 = (0..m).map(|l| q[l * m + i] * p[l * b + j]).sum();
+            resid = resid.max((s - r[i * b + j]).abs());
+        }
+    }
+    let resid = resid / frobenius(&p).max(f64::MIN_POSITIVE);
+    eprintln!(
+        "{what}: |QᵀQ - I| = {:.2} (m + b) u, |QᵀP - R| = {:.2} (m + b) u ‖P‖",
+        orth / scale,
+        resid / scale
+    );
+    assert!(
+        orth <= 4.0 * scale,
+        "{what}: Q = I - V T Vᵀ is not orthogonal: max |QᵀQ - I| = {orth:e} ({:.1} (m + b) u)",
+        orth / scale
+    );
+    assert!(
+        resid <= 4.0 * scale,
+        "{what}: Qᵀ P differs from R by {resid:e} ‖P‖_F ({:.1} (m + b) u)",
+        resid / scale
+    );
+}
+
+/// Every order and band with a panel of at least two rows: the first panel (col 0) of
+/// a single matrix, and the second (col b) of the second matrix of a stack of two.
+fn panel_is_a_householder_qr<T: Real>() {
+    for n in ORDERS {
+        for b in BANDS {
+            if n >= b + 2 {
+                check_panel::<T>(n, b, 0, 0, 1);
+            }
+            if n >= 2 * b + 2 {
+                check_panel::<T>(n, b, b, 1, 2);
+            }
+        }
+    }
+}
+
+precision_tests!(panel_is_a_householder_qr);
+
+/// Panels of fewer than two rows, matrices past the stack and bands out of range are
+/// errors naming what was asked, not launches.
+#[test]
+fn panel_and_band_out_of_range_are_errors() {
+    let gpu = common::gpu();
+    let reduce = BandReduce::<f32>::new(gpu).unwrap();
+    for b in [0, MAX_BAND + 1] {
+        common::assert_error_names(
+            reduce.work(gpu, 1, 10, b),
+            &["1 to 32", &format!("got {b}")],
+        );
+    }
+    let mut batch = wideprobe::gpu::Batch::new(gpu);
+    for (n, b, col, mat, count) in [
+        (3, 5, 0, 0, 1),
+        (7, 32, 0, 0, 1),
+        (10, 4, 5, 0, 1),
+        (10, 4, 0, 2, 2),
+    ] {
+        let work = reduce.work(gpu, count, n, b).unwrap();
+        common::assert_error_names(
+            reduce.record_panel(&mut batch, &work, mat, col),
+            &[
+                &format!("column {col}"),
+                &format!("matrix {mat}"),
+                &format!("order {n}"),
+            ],
+        );
+    }
+    batch.submit().unwrap();
+}
+
+/// The whole first stage by `TwoStage::record`: the band read back from `work.band`
+/// (poisoned first, with every intermediate buffer) must be written everywhere (zeros
+/// past the last row), and reduced on the host to a tridiagonal with faer's eigenvalues
+/// of the input within 4 max(n, 8) u ‖A‖_F, u the unit roundoff of `T` (the floor of 8:
+/// at n = 3 a few f64 ulps of the host eigensolvers alone reach 3 n u ‖A‖_F). The input's
+/// upper triangles are NaN: only the lower ones may be read.
+fn two_stage_band_has_the_input_eigenvalues<T: Real>() {
+    let gpu = common::gpu();
+    let stage = TwoStage::<T>::new(gpu).unwrap();
+    let mut worst = 0.0f64;
+    for (n, count) in [(3, 1), (7, 1), (40, 1), (130, 1), (40, 2), (257, 1)] {
+        let what = format!("two-stage {} n={n} count={count}", T::NAME);
+        let mut rng = common::rng(&what);
+        let mats: Vec<Vec<f64>> = (0..count)
+            .map(|_| random_symmetric::<T>(&mut rng, n))
+            .collect();
+        let lower: Vec<T> = mats
+            .iter()
+            .flat_map(|a| {
+                (0..n * n).map(|i| {
+                    if i % n > i / n {
+                        T::poison()
+                    } else {
+                        T::from_f64(a[i])
+                    }
+                })
+            })
+            .collect();
+        let a = common::upload(&[count, n, n], &lower);
+        let work = stage.work(gpu, count, n).unwrap();
+        let b = work.b;
+        for t in [
+            &work.work,
+            &work.left,
+            &work.right,
+            &work.tfac,
+            &work.band,
+            &work.y,
+            &work.z,
+            &work.tz,
+        ] {
+            t.poison(gpu).unwrap();
+        }
+        common::launch(|batch| stage.record(batch, &a, &work));
+        let band = common::real_to_f64(&common::download(&work.band));
+        assert_eq!(band.len(), count * n * (b + 1));
+        for (i, &x) in band.iter().enumerate() {
+            let (j, k) = ((i / (b + 1)) % n, i % (b + 1));
+            assert!(
+                x.is_finite(),
+                "{what}: band[{i}] (column {j}, offset {k}) = {x}"
+            );
+            if j + k >= n {
+                assert_eq!(x, 0.0, "{what}: band[{i}] past the last row");
+            }
+        }
+        let from_stage = stage.tridiagonals(gpu, &work).unwrap();
+        for (mat, a) in mats.iter().enumerate() {
+            let chunk = &band[mat * n * (b + 1)..(mat + 1) * n * (b + 1)];
+            if n <= b + 1 {
+                // No panel: the band is the lower triangle, copied exactly.
+                for (i, &x) in chunk.iter().enumerate() {
+                    let (j, k) = (i / (b + 1), i % (b + 1));
+                    if j + k < n {
+                        assert_eq!(x, a[(j + k) * n + j], "{what}: band[{i}] not copied");
+                    }
+                }
+            }
+            let (d, e) = band_to_tridiagonal(chunk, n, b).unwrap();
+            assert_eq!(
+                from_stage[mat],
+                (d.clone(), e.clone()),
+                "{what}: tridiagonals()"
+            );
+            let got = tridiag_eigen(&d, &e, false).unwrap().values;
+            let want = reference_eigenvalues(a, n);
+            let unit = n.max(8) as f64 * T::UNIT_ROUNDOFF * frobenius(a);
+            let err = got
+                .iter()
+                .zip(&want)
+                .map(|(g, w)| (g - w).abs())
+                .fold(0.0f64, f64::max);
+            let ratio = err / unit;
+            worst = worst.max(ratio);
+            assert!(
+                ratio <= 4.0,
+                "{what} matrix {mat}: eigenvalue error {err:e} is {ratio:.2} max(n, 8) u ‖A‖_F \
+                 (limit 4); got {:?}, faer {:?}",
+                &got[..n.min(6)],
+                &want[..n.min(6)]
+            );
+            eprintln!("{what} matrix {mat}: eigenvalue error {ratio:.3} max(n, 8) u ‖A‖_F");
+        }
+    }
+    eprintln!("two-stage {}: worst {worst:.3} max(n, 8) u ‖A‖_F", T::NAME);
+}
+
+precision_tests!(two_stage_band_has_the_input_eigenvalues);
