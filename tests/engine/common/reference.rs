@@ -9,12 +9,23 @@ pub fn matmul(
     let mut out = vec![0.0; m * n];
     for i in 0..m {
         for j in 0..n {
-            let mut s = 0.0;
+            // Compensated (Neumaier) sums: an f64 kernel is checked against this, and a
+            // plain sum's rounding (growing like u k, the kernel's own order) would
+            // count against the kernel (a 9001-deep f64 product failed on it).
+            let (mut s, mut carry) = (0.0f64, 0.0f64);
             for p in 0..k {
                 let av = if trans_a { a[p * m + i] } else { a[i * k + p] };
                 let bv = if trans_b { b[j * k + p] } else { b[p * n + j] };
-                s += av * bv;
+                let term = av * bv;
+                let t = s + term;
+                carry += if s.abs() >= term.abs() {
+                    (s - t) + term
+                } else {
+                    (term - t) + s
+                };
+                s = t;
             }
+            let s = s + carry;
             let prior = if beta != 0.0 {
                 beta * c[i * n + j]
             } else {
