@@ -60,15 +60,8 @@ impl DenseReduction {
     /// two are measured there (the host's band stage, O(n² b), may dominate beside a
     /// GPU's matmuls). [`REDUCTION_VARIABLE`] overrides the choice, for benchmarks.
     pub fn for_device(gpu: &Gpu, n: usize) -> Result<DenseReduction> {
-        let two_stage = match std::env::var(REDUCTION_VARIABLE).ok().as_deref() {
-            None | Some("" | "auto") => gpu.summary.is_cpu(),
-            Some("two-stage") => true,
-            Some("one-stage") => false,
-            Some(other) => bail!(
-                "{REDUCTION_VARIABLE}={other} is not a reduction: use auto, one-stage or \
-                 two-stage (or leave it unset)"
-            ),
-        };
+        let choice = std::env::var(REDUCTION_VARIABLE).ok();
+        let two_stage = two_stage_wanted(choice.as_deref(), gpu.summary.is_cpu())?;
         Ok(
             if two_stage && n >= TWO_STAGE_FROM_ORDER && two_stage::fits(n) {
                 DenseReduction::TwoStage
@@ -77,6 +70,20 @@ impl DenseReduction {
             },
         )
     }
+}
+
+/// Whether [`REDUCTION_VARIABLE`]'s value `choice` (unset: `None`) asks for two stages
+/// on an adapter that is or is not a CPU.
+fn two_stage_wanted(choice: Option<&str>, is_cpu: bool) -> Result<bool> {
+    Ok(match choice {
+        None | Some("" | "auto") => is_cpu,
+        Some("two-stage") => true,
+        Some("one-stage") => false,
+        Some(other) => bail!(
+            "{REDUCTION_VARIABLE}={other} is not a reduction: use auto, one-stage or \
+             two-stage (or leave it unset)"
+        ),
+    })
 }
 
 /// The environment variable that chooses the dense reduction for every matrix of order
@@ -272,4 +279,24 @@ fn spectrum_of_tridiagonal<T: Real>(d: &[f64], e: &[f64], k: usize) -> Result<Sp
         seconds: 0.0,
         notes: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduction_choice_defaults_by_adapter_and_names_bad_values() {
+        for is_cpu in [false, true] {
+            assert_eq!(two_stage_wanted(None, is_cpu).unwrap(), is_cpu);
+            assert_eq!(two_stage_wanted(Some("auto"), is_cpu).unwrap(), is_cpu);
+            assert!(two_stage_wanted(Some("two-stage"), is_cpu).unwrap());
+            assert!(!two_stage_wanted(Some("one-stage"), is_cpu).unwrap());
+        }
+        let err = two_stage_wanted(Some("two"), true).unwrap_err().to_string();
+        assert!(
+            err.contains("WIDEPROBE_DENSE_REDUCTION=two") && err.contains("one-stage"),
+            "{err}"
+        );
+    }
 }
