@@ -29,9 +29,10 @@
 // column l of the panel and rows g, g + ROW_GROUPS, ..., so neighbouring invocations
 // touch neighbouring addresses of a row. Per reflector: the products of v with every
 // other column (for the update, and for T), then the update, which also takes the next
-// column's reflector input. Loop iterations per invocation: about 3 b m / ROW_GROUPS
+// column's reflector input. Loop iterations: an invocation makes about 2 b m / ROW_GROUPS,
+// but a SIMD group of them runs the union of their loops, about 3 b m / ROW_GROUPS
 // (lavapipe ends loops past 65,535 in all; the host keeps m within that,
-// ops/bandreduce.rs).
+// ops/bandreduce.rs max_panel_rows).
 //
 // Bindings:
 //   work   (read_write)  [count, n, n] the symmetric matrices, reduced in place
@@ -102,6 +103,32 @@ fn take_column(p0: u32, n: u32, m: u32, stride: u32, b: u32, j: u32, g: u32) -> 
     return ss;
 }
 
+// The reflector of column j from its sums of squares in `partial`, by one invocation:
+// v_j = x0 - alpha, R[j, j] = alpha, T[j, j] = tau.
+fn form_reflector(p0: u32, n: u32, m: u32, stride: u32, b: u32, j: u32) {
+    var sigma = Real(0.0);
+    for (var q = 0u; q < ROW_GROUPS; q++) {
+        sigma += partial[slot(j, q)];
+    }
+    var x0 = Real(0.0);
+    if j < m {
+        x0 = work[p0 + j * n + j];
+    }
+    let total = sigma + x0 * x0;
+    let xnorm = real_sqrt(total);
+    let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
+    var tau = Real(0.0);
+    if xnorm != Real(0.0) {
+        tau = Real(1.0) / (total + abs(x0) * xnorm);
+    }
+    if j < m {
+        right[j * stride + j] = x0 - alpha;
+        left[j * stride + b + j] = x0 - alpha;
+        work[p0 + j * n + j] = alpha;
+    }
+    t_local[j * PANEL_COLS + j] = tau;
+}
+
 @compute @workgroup_size(PANEL_WG)
 fn panel(@builtin(local_invocation_index) lid: u32) {
     let n = params.n;
@@ -124,30 +151,8 @@ fn panel(@builtin(local_invocation_index) lid: u32) {
     for (var j = 0u; j < b; j++) {
         workgroupBarrier();
         storageBarrier();
-        // The reflector of column j from its sums of squares, by one invocation:
-        // v_j = x0 - alpha, R[j, j] = alpha, tau.
         if lid == 0u {
-            var sigma = Real(0.0);
-            for (var q = 0u; q < ROW_GROUPS; q++) {
-                sigma += partial[slot(j, q)];
-            }
-            var x0 = Real(0.0);
-            if j < m {
-                x0 = work[p0 + j * n + j];
-            }
-            let total = sigma + x0 * x0;
-            let xnorm = real_sqrt(total);
-            let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
-            var tau = Real(0.0);
-            if xnorm != Real(0.0) {
-                tau = Real(1.0) / (total + abs(x0) * xnorm);
-            }
-            if j < m {
-                right[j * stride + j] = x0 - alpha;
-                left[j * stride + b + j] = x0 - alpha;
-                work[p0 + j * n + j] = alpha;
-            }
-            t_local[j * PANEL_COLS + j] = tau;
+            form_reflector(p0, n, m, stride, b, j);
         }
         workgroupBarrier();
         storageBarrier();

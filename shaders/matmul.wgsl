@@ -5,8 +5,9 @@
 // op(B) is k x n: B is stored k x n, or n x k when TRANS_B.
 // C is m x n. When beta == 0, C is not read (BLAS semantics: NaN in C does not leak).
 //
-// One launch sums the inner indices k_begin <= kk < k_end only; the host splits a deep product into such slices, each accumulated into C
-// with beta = 1 (see MATMUL_K_SLICE in engine/ops/matmul.rs for why).
+// One launch sums the inner indices k_begin <= kk < k_end only; the host splits a deep
+// product into such slices, each accumulated into C with beta = 1 (see MATMUL_K_SLICE in
+// engine/ops/matmul.rs for why).
 //
 // Bindings: a (read), b (read), c (read_write), params (uniform), partial (read_write;
 // the split entry points only).

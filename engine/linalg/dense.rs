@@ -62,6 +62,13 @@ impl DenseReduction {
     pub fn for_device(gpu: &Gpu, n: usize) -> Result<DenseReduction> {
         let choice = std::env::var(REDUCTION_VARIABLE).ok();
         let two_stage = two_stage_wanted(choice.as_deref(), gpu.summary.is_cpu())?;
+        if choice.as_deref() == Some("two-stage") && !two_stage::fits(n) {
+            bail!(
+                "{REDUCTION_VARIABLE}=two-stage: the two-stage reduction takes orders up to \
+                 {}, this matrix has order {n}; unset it to reduce this one in one stage",
+                two_stage::MAX_ORDER
+            );
+        }
         Ok(
             if two_stage && n >= TWO_STAGE_FROM_ORDER && two_stage::fits(n) {
                 DenseReduction::TwoStage
@@ -212,7 +219,7 @@ impl<T: Real> DenseEigensolver<T> {
                     .map(|t| (t[..n].to_vec(), t[n..2 * n - 1].to_vec()))
                     .collect()
             }
-            ReducedWork::Band(work) => self.two_stage(gpu)?.tridiagonals(gpu, work)?,
+            ReducedWork::Band(work) => two_stage::tridiagonals(gpu, work)?,
         };
         tridiagonals
             .into_iter()

@@ -14,7 +14,7 @@
 //! matmuls on views of the work buffers and two small kernels per panel.
 //! One readback per batch of matrices (the bands).
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use super::band::band_to_tridiagonal;
 use super::Real;
@@ -39,10 +39,14 @@ const LOWER: Symmetry = Symmetry {
     lower_only: true,
 };
 
-/// Whether the two-stage reduction can take matrices of order `n` (its panel kernel
-/// loops over a panel's rows in one workgroup).
+/// The largest order the two-stage reduction takes: its panel kernel loops over a
+/// panel's rows in one workgroup, and lavapipe caps an invocation's loop iterations
+/// ([`max_panel_rows`]).
+pub const MAX_ORDER: usize = 5000;
+
+/// Whether the two-stage reduction can take matrices of order `n`.
 pub fn fits(n: usize) -> bool {
-    n <= max_panel_rows(BAND)
+    n <= MAX_ORDER && n <= max_panel_rows(BAND)
 }
 
 /// The kernels of the GPU stage in one precision, built once.
@@ -77,8 +81,15 @@ impl<T: Real> TwoStage<T> {
         Ok(stage)
     }
 
-    /// Device buffers for `count` matrices of order `n`.
+    /// Device buffers for `count` matrices of order `n` (at most [`MAX_ORDER`]).
     pub fn work(&self, gpu: &Gpu, count: usize, n: usize) -> Result<BandWork<T>> {
+        if !fits(n) {
+            bail!(
+                "the two-stage reduction takes orders up to {MAX_ORDER} (its panel kernel \
+                 loops over a panel's rows in one workgroup, which lavapipe caps), got {n}: \
+                 use the one-stage reduction"
+            );
+        }
         self.band.work(gpu, count, n, BAND)
     }
 
@@ -103,41 +114,46 @@ impl<T: Real> TwoStage<T> {
     ) -> Result<()> {
         let (n, b) = (work.n, work.b);
         let m = n - col - b;
-        let pair = |t, col0| MatView::block(t, 0, 2 * b, (0, col0), (m, b));
-        let (v_right, w_left) = (pair(&work.right, 0)?, pair(&work.left, 0)?);
+        // [W | V] and [V | W] are m x 2b, row stride 2b: their first halves are W and V.
+        let first_half = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, b));
+        let (v, w) = (first_half(&work.right)?, first_half(&work.left)?);
         let a22 = MatView::block(&work.work, mat * n * n, n, (col + b, col + b), (m, m))?;
         let y = MatView::block(&work.y, 0, b, (0, 0), (m, b))?;
-        let small = |t| MatView::whole(t, "T");
-        let (t, z, tz) = (small(&work.tfac)?, small(&work.z)?, small(&work.tz)?);
-        let (mm, small) = (&self.matmul, &self.skinny);
+        let square = |t, what| MatView::whole(t, what);
+        let (t, z, tz) = (
+            square(&work.tfac, "T")?,
+            square(&work.z, "Z")?,
+            square(&work.tz, "Tz")?,
+        );
+        let (tiled, skinny) = (&self.matmul, &self.skinny);
         let (nn, tn) = ((Layout::NN, Symmetry::NONE), (Layout::TN, Symmetry::NONE));
-        small.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, v_right, 0.0, y)?;
-        small.record_views(batch, nn, 1.0, y, t, 0.0, w_left)?;
-        small.record_views(batch, tn, 1.0, v_right, w_left, 0.0, z)?;
-        small.record_views(batch, tn, 1.0, t, z, 0.0, tz)?;
+        skinny.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, v, 0.0, y)?;
+        skinny.record_views(batch, nn, 1.0, y, t, 0.0, w)?;
+        skinny.record_views(batch, tn, 1.0, v, w, 0.0, z)?;
+        skinny.record_views(batch, tn, 1.0, t, z, 0.0, tz)?;
         // W −= ½ V Tz, written to both [W | V] and [V | W].
         self.band.record_finish_w(batch, work, col)?;
-        let whole = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, 2 * b));
-        mm.record_views(
+        let both = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, 2 * b));
+        tiled.record_views(
             batch,
             (Layout::NT, LOWER),
             -1.0,
-            whole(&work.left)?,
-            whole(&work.right)?,
+            both(&work.left)?,
+            both(&work.right)?,
             1.0,
             a22,
         )?;
         Ok(())
     }
+}
 
-    /// Reads the bands back (one readback) and reduces each to its tridiagonal (d, e)
-    /// on the host.
-    pub fn tridiagonals(&self, gpu: &Gpu, work: &BandWork<T>) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
-        let (n, b) = (work.n, work.b);
-        let bands: Vec<f64> = work.band.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
-        bands
-            .chunks(n * (b + 1))
-            .map(|band| band_to_tridiagonal(band, n, b))
-            .collect()
-    }
+/// Reads the bands of a recorded reduction back (one readback) and reduces each to its
+/// tridiagonal (d, e) on the host.
+pub fn tridiagonals<T: Real>(gpu: &Gpu, work: &BandWork<T>) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    let (n, b) = (work.n, work.b);
+    let bands: Vec<f64> = work.band.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
+    bands
+        .chunks(n * (b + 1))
+        .map(|band| band_to_tridiagonal(band, n, b))
+        .collect()
 }

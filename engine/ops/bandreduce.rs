@@ -1,7 +1,7 @@
 //! Reduction of symmetric matrices to band form, the first stage of the two-stage dense
-//! eigensolver (shaders/bandreduce.wgsl): the panel QR and the band extraction. The
-//! trailing-matrix updates between panels are matmuls on views of the same buffers,
-//! recorded by `linalg::two_stage`.
+//! eigensolver (shaders/bandreduce.wgsl): the panel QR, the last step of the update
+//! vectors W (`finish_w`) and the band extraction. The trailing-matrix products between
+//! panels are matmuls on views of the same buffers, recorded by `linalg::two_stage`.
 
 use std::sync::Arc;
 
@@ -18,13 +18,14 @@ pub const MAX_BAND: usize = 32;
 /// `ops::matmul::MATMUL_K_SLICE`), less a margin.
 const LOOP_ITERATIONS: usize = 60_000;
 
-/// Rows the panel kernel handles for a band of width `b`: it makes about 3 b m / 8 loop
-/// iterations per invocation (ROW_GROUPS = 8).
+/// Rows the panel kernel handles for a band of width `b`: a SIMD group of its invocations
+/// runs the union of their loops, about 3 b m / 8 iterations (ROW_GROUPS = 8), and
+/// lavapipe caps them (61,100 of 65,535 at b = 32, m = 5000).
 pub fn max_panel_rows(b: usize) -> usize {
     LOOP_ITERATIONS * 8 / (3 * b.max(1))
 }
 
-/// The two kernels of one precision, built once.
+/// The three kernels of one precision, built once.
 pub struct BandReduce<T: Real> {
     panel: Arc<Kernel>,
     finish_w: Arc<Kernel>,
@@ -50,8 +51,9 @@ pub struct BandWork<T: Real> {
     pub band: Tensor<T>,
     /// `[n, b]`: A22 V.
     pub y: Tensor<T>,
-    /// `[b, b]`: Vᵀ W, then Tᵀ Vᵀ W.
+    /// `[b, b]`: Z = Vᵀ W.
     pub z: Tensor<T>,
+    /// `[b, b]`: Tᵀ Z, what `finish_w` reads.
     pub tz: Tensor<T>,
 }
 
@@ -72,9 +74,11 @@ impl<T: Real> BandReduce<T> {
         if b == 0 || b > MAX_BAND {
             bail!("band reduction: the band must be 1 to {MAX_BAND} wide, got {b}");
         }
+        // The shaders index `work` and `band` in u32.
+        let (count_w, n_w, b_w) = (count as u128, n as u128, b as u128);
         check_u32_index(
             &format!("band reduction of {count} matrices of order {n}"),
-            (count * n * n) as u128,
+            (count_w * n_w * n_w).max(count_w * n_w * (b_w + 1)),
         )?;
         Ok(BandWork {
             count,
@@ -97,7 +101,8 @@ impl<T: Real> BandReduce<T> {
         &self, batch: &mut Batch, work: &BandWork<T>, mat: usize, col: usize,
     ) -> Result<()> {
         let rows = work.n.saturating_sub(col + work.b);
-        if mat >= work.count || rows < 2 {
+        check_matrix(work, mat)?;
+        if rows < 2 {
             bail!(
                 "band reduction: no panel at column {col} of matrix {mat} ({} matrices of \
                  order {}, band {})",
@@ -109,7 +114,8 @@ impl<T: Real> BandReduce<T> {
         if rows > max_panel_rows(work.b) {
             bail!(
                 "band reduction: a panel of {rows} rows is beyond what one workgroup may loop \
-                 over ({} for band {}); use the wide reduction",
+                 over ({} for band {}); orders beyond it need the one-stage reduction \
+                 (DenseReduction::OneStage)",
                 max_panel_rows(work.b),
                 work.b
             );
@@ -141,9 +147,23 @@ impl<T: Real> BandReduce<T> {
 
     /// Records the copy of matrix `mat`'s lower band into `work.band`.
     pub fn record_extract(&self, batch: &mut Batch, work: &BandWork<T>, mat: usize) -> Result<()> {
+        check_matrix(work, mat)?;
         let params = Words::new([work.n, work.b, 0, mat]);
         let len = work.n * (work.b + 1);
         let buffers = [work.work.buffer(), work.band.buffer()];
         launch(batch, &self.extract, &buffers, &params, Grid::Elements(len))
     }
+}
+
+/// `mat` indexes one of `work`'s matrices.
+fn check_matrix<T: Real>(work: &BandWork<T>, mat: usize) -> Result<()> {
+    if mat >= work.count {
+        bail!(
+            "band reduction: matrix {mat} of a stack of {} (order {}, band {})",
+            work.count,
+            work.n,
+            work.b
+        );
+    }
+    Ok(())
 }

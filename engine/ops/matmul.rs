@@ -57,7 +57,8 @@ impl MatmulVariant {
     }
 
     /// Output tile of one workgroup, (rows, columns), as the shader declares it: the
-    /// naive kernel's workgroup size, the tiled kernel's TILED_M / TILED_N overrides.
+    /// naive kernel's workgroup size, the tiled and skinny kernels' TILED_M / TILED_N
+    /// and SKINNY_M / SKINNY_N overrides.
     fn tile(self, kernel: &Kernel) -> Result<(u32, u32)> {
         Ok(match self {
             MatmulVariant::Naive => (kernel.workgroup_size[1], kernel.workgroup_size[0]),
@@ -341,6 +342,32 @@ fn check_indexing(dims: MatmulDims, views: &[[usize; 2]; 3]) -> Result<()> {
     )
 }
 
+/// Checks a product's views (shapes, fit, aliasing, u32 indexing) and returns its
+/// dimensions.
+fn check_views<T: Real>(
+    layout: Layout, symmetry: Symmetry, [a, b, c]: [&MatView<T>; 3],
+) -> Result<MatmulDims> {
+    if symmetry.symmetric_a && a.rows != a.cols {
+        return Err(GpuError::Shape(format!(
+            "matmul: a symmetric A must be square, got {}x{}",
+            a.rows, a.cols
+        ))
+        .into());
+    }
+    let dims = matmul_dims(layout, &a.shape(), &b.shape(), &c.shape())?;
+    for view in [a, b, c] {
+        view.check()?;
+    }
+    if c.tensor.buffer() == a.tensor.buffer() || c.tensor.buffer() == b.tensor.buffer() {
+        return Err(GpuError::Shape(
+            "matmul: C shares a buffer with A or B; write the product to another buffer".into(),
+        )
+        .into());
+    }
+    check_indexing(dims, &[a, b, c].map(|v| [v.offset, v.end()]))?;
+    Ok(dims)
+}
+
 /// The matmul kernels of one variant in one precision, for every layout.
 pub struct Matmul<T: Real> {
     variant: MatmulVariant,
@@ -412,24 +439,7 @@ impl<T: Real> Matmul<T> {
         &self, batch: &mut Batch, (layout, symmetry): (Layout, Symmetry), alpha: f64,
         a: MatView<T>, b: MatView<T>, beta: f64, c: MatView<T>,
     ) -> Result<MatmulDims> {
-        if symmetry.symmetric_a && a.rows != a.cols {
-            return Err(GpuError::Shape(format!(
-                "matmul: a symmetric A must be square, got {}x{}",
-                a.rows, a.cols
-            ))
-            .into());
-        }
-        let dims = matmul_dims(layout, &a.shape(), &b.shape(), &c.shape())?;
-        for view in [&a, &b, &c] {
-            view.check()?;
-        }
-        if c.tensor.buffer() == a.tensor.buffer() || c.tensor.buffer() == b.tensor.buffer() {
-            return Err(GpuError::Shape(
-                "matmul: C shares a buffer with A or B; write the product to another buffer".into(),
-            )
-            .into());
-        }
-        check_indexing(dims, &[a, b, c].map(|v| [v.offset, v.end()]))?;
+        let dims = check_views(layout, symmetry, [&a, &b, &c])?;
         let views = [a.offset_stride(), b.offset_stride(), c.offset_stride()];
         let (a, b, c) = (a.tensor, b.tensor, c.tensor);
         let overrides = Self::overrides(layout, symmetry);

@@ -231,11 +231,12 @@ impl<T: Real> Tridiagonalize<T> {
         &self, batch: &mut Batch, a: &Tensor<T>, work: &Tensor<T>, count: usize, n: usize,
     ) -> Result<()> {
         let len = count * n * n;
-        if a.len() != len || work.len() != len {
+        let stack_shape = a.shape() == [count, n, n] || (count == 1 && a.shape() == [n, n]);
+        if !stack_shape || work.len() != len {
             bail!(GpuError::Shape(format!(
-                "tridiagonalize: mirror of {count} matrices of order {n} got buffers of {} \
-                 and {} elements",
-                a.len(),
+                "dense reduction: {count} matrices of order {n} need a [{count}, {n}, {n}] \
+                 stack (or [{n}, {n}] for one), got shape {:?} and a work buffer of {} elements",
+                a.shape(),
                 work.len()
             )));
         }

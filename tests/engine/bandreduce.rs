@@ -203,15 +203,20 @@ fn panel_and_band_out_of_range_are_errors() {
         (10, 4, 0, 2, 2),
     ] {
         let work = reduce.work(gpu, count, n, b).unwrap();
-        common::assert_error_names(
-            reduce.record_panel(&mut batch, &work, mat, col),
-            &[
-                &format!("column {col}"),
-                &format!("matrix {mat}"),
-                &format!("order {n}"),
-            ],
-        );
+        let (matrix, order) = (format!("matrix {mat}"), format!("order {n}"));
+        let column = format!("column {col}");
+        let names: Vec<&str> = if mat < count {
+            vec![&column, &matrix, &order]
+        } else {
+            vec![&matrix, &order]
+        };
+        common::assert_error_names(reduce.record_panel(&mut batch, &work, mat, col), &names);
     }
+    let work = reduce.work(gpu, 2, 10, 4).unwrap();
+    common::assert_error_names(
+        reduce.record_extract(&mut batch, &work, 2),
+        &["matrix 2", "stack of 2"],
+    );
     batch.submit().unwrap();
 }
 
@@ -271,7 +276,7 @@ fn two_stage_band_has_the_input_eigenvalues<T: Real>() {
                 assert_eq!(x, 0.0, "{what}: band[{i}] past the last row");
             }
         }
-        let from_stage = stage.tridiagonals(gpu, &work).unwrap();
+        let from_stage = wideprobe::linalg::two_stage::tridiagonals(gpu, &work).unwrap();
         for (mat, a) in mats.iter().enumerate() {
             let chunk = &band[mat * n * (b + 1)..(mat + 1) * n * (b + 1)];
             if n <= b + 1 {
