@@ -21,7 +21,6 @@ use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::bandreduce::{max_panel_rows, BandReduce, BandWork, MAX_BAND};
 use crate::ops::matmul::{MatView, Symmetry};
-use crate::ops::tridiagonalize::Tridiagonalize;
 use crate::ops::{Layout, Matmul, MatmulVariant};
 
 /// The band's semi-bandwidth: wider bands make the GPU stage's matmuls deeper (closer
@@ -57,7 +56,6 @@ pub struct TwoStage<T: Real> {
     /// The products with b columns (A22 V and the panel's small products): a 128 x 128
     /// tile would compute mostly padding there.
     skinny: Matmul<T>,
-    mirror: Tridiagonalize<T>,
 }
 
 impl<T: Real> TwoStage<T> {
@@ -68,7 +66,6 @@ impl<T: Real> TwoStage<T> {
             band: BandReduce::new(gpu)?,
             matmul: Matmul::new(gpu, MatmulVariant::Tiled)?,
             skinny: Matmul::new(gpu, MatmulVariant::Skinny)?,
-            mirror: Tridiagonalize::new(gpu)?,
         };
         stage.matmul.prepare(gpu, Layout::NT, LOWER)?;
         for (layout, symmetry) in [
@@ -97,7 +94,15 @@ impl<T: Real> TwoStage<T> {
     /// triangles read) into `work.band`.
     pub fn record(&self, batch: &mut Batch, a: &Tensor<T>, work: &BandWork<T>) -> Result<()> {
         let (count, n, b) = (work.count, work.n, work.b);
-        self.mirror.record_mirror(batch, a, &work.work, count, n)?;
+        if !(a.shape() == [count, n, n] || (count == 1 && a.shape() == [n, n])) {
+            bail!(
+                "two-stage reduction: {count} matrices of order {n} need a [{count}, {n}, {n}] \
+                 stack (or [{n}, {n}] for one), got shape {:?}",
+                a.shape()
+            );
+        }
+        // Every kernel below reads the lower triangle only: a plain copy will do.
+        batch.copy(a.buffer(), work.work.buffer(), a.bytes());
         for mat in 0..count {
             for col in (0..n).step_by(b).take_while(|&c| n >= c + b + 2) {
                 self.band.record_panel(batch, work, mat, col)?;

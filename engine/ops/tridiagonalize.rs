@@ -225,36 +225,6 @@ impl<T: Real> Tridiagonalize<T> {
         Ok(())
     }
 
-    /// Records `work = a` for `count` matrices of order `n`, the upper triangle of each
-    /// taken from its lower one (the two-stage reduction starts from this too).
-    pub fn record_mirror(
-        &self, batch: &mut Batch, a: &Tensor<T>, work: &Tensor<T>, count: usize, n: usize,
-    ) -> Result<()> {
-        let len = count * n * n;
-        let stack_shape = a.shape() == [count, n, n] || (count == 1 && a.shape() == [n, n]);
-        if !stack_shape || work.len() != len {
-            bail!(GpuError::Shape(format!(
-                "dense reduction: {count} matrices of order {n} need a [{count}, {n}, {n}] \
-                 stack (or [{n}, {n}] for one), got shape {:?} and a work buffer of {} elements",
-                a.shape(),
-                work.len()
-            )));
-        }
-        let params = TridiagonalizeParams {
-            n: n as u32,
-            count: count as u32,
-            k_begin: 0,
-            k_end: 0,
-        };
-        let groups = grid_1d(batch.gpu(), groups_for(len, 256))?;
-        batch.dispatch(
-            &self.mirror,
-            &[a.buffer(), work.buffer()],
-            Some(&params),
-            groups,
-        )
-    }
-
     /// The wide reduction: mirror, then reflect and update per column, all in one
     /// pass with one bind group per kernel (the column index advances on the device).
     fn record_wide(
