@@ -4,9 +4,9 @@
 //!
 //! Why two stages: a one-stage Householder reduction reads the whole trailing matrix
 //! once per column (n³/3 elements, even blocked), which bounds it by memory bandwidth.
-//! Here each panel of b columns is one QR (ops::bandreduce) and the trailing matrix is
-//! read twice and written once per panel, by matmuls: n³/b elements in all, and the
-//! arithmetic runs at the matmul kernel's rate. The band stage costs O(n² b) on the host.
+//! Here each panel of b columns is one QR (ops::bandreduce) and the trailing matrix's
+//! lower triangle is read twice and written once per panel, by matmuls: about n³/(2b)
+//! elements in all, and the arithmetic runs at the matmul kernels' rate. The band stage costs O(n² b) on the host.
 //!
 //! Per panel of columns [c, c + b), with A22 the trailing matrix (order m = n − c − b)
 //! and Q = I − V T Vᵀ the panel's reflectors:
@@ -51,7 +51,7 @@ pub fn fits(n: usize) -> bool {
 /// The kernels of the GPU stage in one precision, built once.
 pub struct TwoStage<T: Real> {
     band: BandReduce<T>,
-    /// The products over the trailing matrix (A22 V and the rank-2b update).
+    /// The rank-2b update of the trailing matrix (its lower tiles).
     matmul: Matmul<T>,
     /// The products with b columns (A22 V and the panel's small products): a 128 x 128
     /// tile would compute mostly padding there.
