@@ -6,7 +6,8 @@
 //! once per column (n³/3 elements, even blocked), which bounds it by memory bandwidth.
 //! Here each panel of b columns is one QR (ops::bandreduce) and the trailing matrix's
 //! lower triangle is read twice and written once per panel, by matmuls: about n³/(2b)
-//! elements in all, and the arithmetic runs at the matmul kernels' rate. The band stage costs O(n² b) on the host.
+//! elements in all, and the arithmetic runs at the matmul kernels' rate. The band stage
+//! costs O(n² b) on the host.
 //!
 //! Per panel of columns [c, c + b), with A22 the trailing matrix (order m = n − c − b)
 //! and Q = I − V T Vᵀ the panel's reflectors:
@@ -124,11 +125,10 @@ impl<T: Real> TwoStage<T> {
         let (v, w) = (first_half(&work.right)?, first_half(&work.left)?);
         let a22 = MatView::block(&work.work, mat * n * n, n, (col + b, col + b), (m, m))?;
         let y = MatView::block(&work.y, 0, b, (0, 0), (m, b))?;
-        let square = |t, what| MatView::whole(t, what);
-        let (t, z, tz) = (
-            square(&work.tfac, "T")?,
-            square(&work.z, "Z")?,
-            square(&work.tz, "Tz")?,
+        let t = MatView::whole(&work.tfac, "T")?;
+        let (z, tz) = (
+            MatView::whole(&work.z, "Z")?,
+            MatView::whole(&work.tz, "Tz")?,
         );
         let (tiled, skinny) = (&self.matmul, &self.skinny);
         let (nn, tn) = ((Layout::NN, Symmetry::NONE), (Layout::TN, Symmetry::NONE));

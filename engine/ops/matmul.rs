@@ -333,9 +333,9 @@ pub fn matmul_dims(
 /// The kernels index A, B and C with u32 sums (offset + row stride + column) and the
 /// split partial sums with u32 products: every view and the partial sums (tiles rounded
 /// up) must fit.
-fn check_indexing(dims: MatmulDims, views: &[[usize; 2]; 3]) -> Result<()> {
+fn check_indexing(dims: MatmulDims, ends: [usize; 3]) -> Result<()> {
     let round = |x: usize| x.next_multiple_of(128) as u128;
-    let reach = views.iter().map(|&[_, end]| end as u128).max().unwrap_or(0);
+    let reach = ends.into_iter().max().unwrap_or(0) as u128;
     check_u32_index(
         &format!("matmul {}x{}x{}", dims.m, dims.n, dims.k),
         (round(dims.m) * round(dims.n)).max(reach),
@@ -364,7 +364,7 @@ fn check_views<T: Real>(
         )
         .into());
     }
-    check_indexing(dims, &[a, b, c].map(|v| [v.offset, v.end()]))?;
+    check_indexing(dims, [a.end(), b.end(), c.end()])?;
     Ok(dims)
 }
 
