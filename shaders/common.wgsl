@@ -33,10 +33,17 @@ var<workgroup> reduction_scratch: array<Real, REDUCTION_WG>;
 // readers of a previous call's result ahead of this call's writers, so a kernel may
 // reduce more than once.
 fn sum_over_workgroup(lid: u32, value: Real) -> Real {
+    return sum_over_invocations(lid, value, REDUCTION_WG);
+}
+
+// sum_over_workgroup for a workgroup of `size` invocations: a power of two, at most
+// REDUCTION_WG, uniform across the workgroup. Smaller workgroups pay fewer barrier
+// levels, and on CPU drivers (lavapipe) each barrier also switches fewer invocations.
+fn sum_over_invocations(lid: u32, value: Real, size: u32) -> Real {
     workgroupBarrier();
     reduction_scratch[lid] = value;
     workgroupBarrier();
-    for (var stride = REDUCTION_WG / 2u; stride > 0u; stride /= 2u) {
+    for (var stride = size / 2u; stride > 0u; stride /= 2u) {
         if lid < stride {
             reduction_scratch[lid] += reduction_scratch[lid + stride];
         }

@@ -2,7 +2,7 @@
 // precision prelude; row-major), for the
 // Gershgorin proxies of MEASUREMENTS.md §3 and Frobenius distances (Eq. 13).
 //
-// Entry points (one 256-invocation workgroup per row, rows spread over x and y):
+// Entry points (one 64-invocation workgroup per row, rows spread over x and y):
 // - row_stats: stats[4 i + 0] = A_ii, stats[4 i + 1] = sum_{j != i} |A_ij|,
 //   stats[4 i + 2] = max_{j != i} |A_ij| (0 when n = 1), stats[4 i + 3] = 0.
 //   Bindings: a (read), stats [n, 4] (read_write), params.
@@ -23,9 +23,11 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> out: array<Real>;
 @group(0) @binding(4) var<uniform> params: Params;
 
-// row_diff_sq reduces with sum_over_workgroup (shaders/common.wgsl); row_stats sums and
-// takes maxima in one tree of its own.
-const WG: u32 = REDUCTION_WG;
+// row_diff_sq reduces with sum_over_invocations (shaders/common.wgsl); row_stats sums
+// and takes maxima in one tree of its own. 64 invocations, not REDUCTION_WG: rows are
+// short (Gram and NTK orders), and on CPU drivers a wider tree's barriers cost more than
+// the row's arithmetic (docs/PERFORMANCE.md).
+const WG: u32 = 64u;
 var<workgroup> partial_sum: array<Real, WG>;
 var<workgroup> partial_max: array<Real, WG>;
 
@@ -74,7 +76,7 @@ fn row_diff_sq(id: Invocation) {
             s += d * d;
         }
     }
-    let total = sum_over_workgroup(id.lid, s);
+    let total = sum_over_invocations(id.lid, s, WG);
     if id.lid == 0u && row < n {
         out[row] = total;
     }

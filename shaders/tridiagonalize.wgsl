@@ -50,8 +50,8 @@
 // Work split: one workgroup per matrix (workgroup id wg.x + wg.y * nwg.x), so a batch
 // of matrices is one dispatch and each matrix gets exactly the same arithmetic whether
 // reduced alone or in a batch. Within a column, invocation l owns elements
-// i = l, l + WG, ... of v, p and w, and columns j = l, l + WG, ... of the rank-2
-// update (neighbouring invocations touch neighbouring addresses). Barriers separate
+// i = l, l + MATRIX_WG, ... of v, p and w, and columns j = l, l + MATRIX_WG, ... of the
+// rank-2 update (neighbouring invocations touch neighbouring addresses). Barriers separate
 // the phases; reductions are trees in workgroup memory. Sums of squares are not
 // rescaled: entries beyond ~1e19 (f32) or ~1e154 (f64) overflow.
 
@@ -75,7 +75,14 @@ struct Params {
 // Invocations per workgroup: the reduction's (shaders/common.wgsl).
 const WG: u32 = REDUCTION_WG;
 
-@compute @workgroup_size(WG)
+// Invocations of the one-workgroup-per-matrix reduction. It serves orders below
+// WIDE_FROM_ORDER (128, ops/tridiagonalize.rs), where 64 invocations cover a column in
+// two elements each; a wider workgroup mostly idles through the ~24 barriers per column,
+// and lavapipe's barrier cost grows with the invocations it switches between (a 256-wide
+// workgroup made quick.yaml's reductions about 4x slower there; docs/PERFORMANCE.md).
+const MATRIX_WG: u32 = 64u;
+
+@compute @workgroup_size(MATRIX_WG)
 fn tridiagonalize(id: Invocation) {
     let mat = flat_group(id);
     if mat >= params.count {
@@ -89,7 +96,7 @@ fn tridiagonalize(id: Invocation) {
 
     // work = a, mirrored from the lower triangle.
     if params.k_begin == 0u {
-        for (var idx = id.lid; idx < n * n; idx += WG) {
+        for (var idx = id.lid; idx < n * n; idx += MATRIX_WG) {
             let i = idx / n;
             let j = idx % n;
             work[base + idx] = a[base + select(idx, j * n + i, j > i)];
@@ -103,12 +110,12 @@ fn tridiagonalize(id: Invocation) {
         let corner = base + (k + 1u) * n + k + 1u; // A22[r, c] = work[corner + r n + c]
 
         var ss = Real(0.0);
-        for (var i = id.lid; i < m; i += WG) {
+        for (var i = id.lid; i < m; i += MATRIX_WG) {
             let xi = work[col + i * n];
             scratch[vb + i] = xi;
             ss += xi * xi;
         }
-        let sigma = sum_over_workgroup(id.lid, ss);
+        let sigma = sum_over_invocations(id.lid, ss, MATRIX_WG);
         // Every invocation forms the reflector from the same values.
         let x0 = work[col];
         let xnorm = real_sqrt(sigma);
@@ -128,7 +135,7 @@ fn tridiagonalize(id: Invocation) {
 
         // p = tau A22 v (column i of A22 is row i), and the local share of p.v.
         var pv = Real(0.0);
-        for (var i = id.lid; i < m; i += WG) {
+        for (var i = id.lid; i < m; i += MATRIX_WG) {
             var sum = Real(0.0);
             for (var r = 0u; r < m; r++) {
                 sum += work[corner + r * n + i] * scratch[vb + r];
@@ -137,15 +144,15 @@ fn tridiagonalize(id: Invocation) {
             scratch[pb + i] = p;
             pv += p * scratch[vb + i];
         }
-        let half_k = Real(0.5) * tau * sum_over_workgroup(id.lid, pv);
+        let half_k = Real(0.5) * tau * sum_over_invocations(id.lid, pv, MATRIX_WG);
         // w = p - K v, by the invocation that wrote p[i].
-        for (var i = id.lid; i < m; i += WG) {
+        for (var i = id.lid; i < m; i += MATRIX_WG) {
             scratch[pb + i] -= half_k * scratch[vb + i];
         }
         storageBarrier();
 
         // A22 -= v w^T + w v^T.
-        for (var j = id.lid; j < m; j += WG) {
+        for (var j = id.lid; j < m; j += MATRIX_WG) {
             let vj = scratch[vb + j];
             let wj = scratch[pb + j];
             for (var r = 0u; r < m; r++) {
