@@ -84,10 +84,8 @@ fn gram(
     let col0 = b.y * TILE;
     let tx = lid.x;
     let ty = lid.y;
+    // Zero: WGSL initialises a var declared without a value to zero.
     var acc: array<vec4<Real>, 4>;
-    for (var i = 0u; i < 4u; i++) {
-        acc[i] = vec4<Real>(Real(0.0));
-    }
     let k_begin = min(wg.z * params.split_len, params.d);
     let k_end = min(k_begin + params.split_len, params.d);
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {

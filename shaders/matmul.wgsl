@@ -183,10 +183,8 @@ fn tile_sums(
     let col0 = wg.x * TILED_N;
     let tx = lid.x;
     let ty = lid.y;
+    // Zero: WGSL initialises a var declared without a value to zero.
     var acc: array<vec4<Real>, 16>;
-    for (var i = 0u; i < 16u; i++) {
-        acc[i] = vec4<Real>(Real(0.0));
-    }
 
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         stage_a(li, row0, k0, k_end);
@@ -314,10 +312,8 @@ fn skinny_sums(wg: vec3<u32>, li: u32, k_begin: u32, k_end: u32) -> array<vec4<R
     let col0 = wg.x * SKINNY_N;
     let tx = li % 8u;
     let ty = li / 8u;
+    // Zero: WGSL initialises a var declared without a value to zero.
     var acc: array<vec4<Real>, 4>;
-    for (var q = 0u; q < 4u; q++) {
-        acc[q] = vec4<Real>(Real(0.0));
-    }
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         stage_a(li, row0, k0, k_end);
         if li < BK * 8u {

@@ -73,6 +73,19 @@ impl Gather {
     }
 }
 
+/// Records a measurement into a batch of its own with its own gather, submits once and
+/// reads back once: a measurement taken alone rather than batched with others.
+pub fn record_alone<P>(
+    gpu: &Gpu, record: impl FnOnce(&mut Batch, &mut Gather) -> Result<P>,
+) -> Result<(P, Gathered)> {
+    let mut batch = Batch::new(gpu);
+    let mut gather = Gather::default();
+    let pending = record(&mut batch, &mut gather)?;
+    let read = gather.record(&mut batch)?;
+    batch.submit()?;
+    Ok((pending, read.read(gpu)?))
+}
+
 impl PendingGather {
     /// One readback of everything gathered (call after the batch was submitted).
     pub fn read(self, gpu: &Gpu) -> Result<Gathered> {

@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use super::gather::{Gather, Gathered, Part};
+use super::gather::{record_alone, Gather, Gathered, Part};
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::linalg::Real;
 use crate::nn::fcn::{ForwardCache, ParamTensors};
@@ -87,12 +87,10 @@ impl<T: Real> ParamMeasure<T> {
     pub fn lipschitz(
         &self, gpu: &Gpu, cache: &ForwardCache<T>, deltas: &[Tensor<T>], bias: bool,
     ) -> Result<f64> {
-        let mut batch = Batch::new(gpu);
-        let mut gather = Gather::default();
-        let pending = self.record_lipschitz(&mut batch, cache, deltas, bias, &mut gather)?;
-        let read = gather.record(&mut batch)?;
-        batch.submit()?;
-        Ok(pending.finish(&read.read(gpu)?))
+        let (pending, read) = record_alone(gpu, |batch, gather| {
+            self.record_lipschitz(batch, cache, deltas, bias, gather)
+        })?;
+        Ok(pending.finish(&read))
     }
 
     /// Records ‖θ‖ (see [`ParamMeasure::norm`]) into `batch`, its scalars into `gather`.
@@ -142,12 +140,8 @@ impl<T: Real> ParamMeasure<T> {
     fn submitted(
         &self, gpu: &Gpu, record: impl FnOnce(&mut Batch, &mut Gather) -> Result<PendingNorm<T>>,
     ) -> Result<f64> {
-        let mut batch = Batch::new(gpu);
-        let mut gather = Gather::default();
-        let pending = record(&mut batch, &mut gather)?;
-        let read = gather.record(&mut batch)?;
-        batch.submit()?;
-        Ok(pending.finish(&read.read(gpu)?))
+        let (pending, read) = record_alone(gpu, record)?;
+        Ok(pending.finish(&read))
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::gather::Gather;
-use crate::gpu::{Batch, Gpu, Tensor};
+use super::gather::record_alone;
+use crate::gpu::{Gpu, Tensor};
 use crate::linalg::{LanczosOptions, Precision, Real, SpectrumMethod, SpectrumResult};
 use crate::nn::ntk::NtkSolvers;
 use crate::ops::gram::Gram;
@@ -113,12 +113,10 @@ impl SpectralOps {
     pub fn gram_spectrum<X: Real>(
         &self, gpu: &Gpu, features: &Tensor<X>, seed: u64,
     ) -> Result<GramMeasurement> {
-        let mut batch = Batch::new(gpu);
-        let mut gather = Gather::default();
-        let pending = self.record_gram_spectrum(&mut batch, features, seed, None, &mut gather)?;
-        let read = gather.record(&mut batch)?;
-        batch.submit()?;
-        Ok(self.finish_gram_spectrum(gpu, pending, &read.read(gpu)?)?.0)
+        let (pending, read) = record_alone(gpu, |batch, gather| {
+            self.record_gram_spectrum(batch, features, seed, None, gather)
+        })?;
+        Ok(self.finish_gram_spectrum(gpu, pending, &read)?.0)
     }
 
     /// ‖Ĝ − Ĝ_0‖_F of two Gram matrices of the same precision; `None` when they differ.

@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{launch, Grid, KernelsBy, Words};
 use super::real::{distinct, same_shape, Real};
+use super::shaders::ACTIVATION;
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 pub use crate::nn::activation::{
     Activation, RELU_NORMALIZED_MEAN, RELU_NORMALIZED_STD, TANH_NORMALIZED_DIVISOR,
@@ -24,7 +25,11 @@ impl<T: Real> ActivationOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let build = |entry: &str| {
             KernelsBy::new(Activation::ALL, |act| {
-                gpu.kernel(T::ACTIVATION, entry, &[("ACTIVATION", act.code() as f64)])
+                gpu.kernel(
+                    T::of(&ACTIVATION),
+                    entry,
+                    &[("ACTIVATION", act.code() as f64)],
+                )
             })
         };
         Ok(ActivationOp {

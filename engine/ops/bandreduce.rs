@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{kernels, launch, Grid, Words};
 use super::real::{check_u32_index, Real};
+use super::shaders::BANDREDUCE;
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
 /// The widest band (columns per panel) the panel kernel handles: its PANEL_COLS.
@@ -59,8 +60,9 @@ pub struct BandWork<T: Real> {
 
 impl<T: Real> BandReduce<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let shader = T::of(&BANDREDUCE);
         let [panel, finish_w, extract] =
-            kernels(gpu, T::BANDREDUCE, ["panel", "finish_w", "extract_band"])?;
+            kernels(gpu, shader, ["panel", "finish_w", "extract_band"])?;
         Ok(BandReduce {
             panel,
             finish_w,

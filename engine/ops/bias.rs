@@ -7,6 +7,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{kernels, launch, Grid, Words};
 use super::real::Real;
+use super::shaders::BIAS;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
 pub struct BiasOp<T: Real> {
@@ -34,7 +35,8 @@ fn check<T: Real>(what: &str, z: &Tensor<T>, b: &Tensor<T>) -> Result<(usize, us
 
 impl<T: Real> BiasOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let [add, grad] = kernels(gpu, T::BIAS, ["bias_add", "bias_grad"])?;
+        let shader = T::of(&BIAS);
+        let [add, grad] = kernels(gpu, shader, ["bias_add", "bias_grad"])?;
         Ok(BiasOp {
             add,
             grad,

@@ -9,6 +9,7 @@ use super::launch::{launch, Grid, Scratch, WordsAndReals};
 use super::matmul::{split_depth, SplitSum};
 use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
+use super::shaders::GRAM;
 use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 
 const TILE: usize = 64;
@@ -42,7 +43,7 @@ fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)
 
 impl Gram {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let kernels = KernelPair::new(gpu, <f32 as Real>::GRAM, <f64 as Real>::GRAM, "gram")?;
+        let kernels = KernelPair::new(gpu, &GRAM, "gram")?;
         let input_f64 = if gpu.has_f64() {
             Some(gpu.kernel(&shaders::GRAM_F64_INPUT_F64, "gram", &[])?)
         } else {
@@ -65,7 +66,7 @@ impl Gram {
         &self, batch: &mut Batch, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
     ) -> Result<()> {
         let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
-            (false, _) => self.kernels.get::<T>(batch.gpu(), T::GRAM)?,
+            (false, _) => self.kernels.get::<T>(batch.gpu())?,
             (true, false) => bail!(GpuError::Shape(
                 "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
             )),

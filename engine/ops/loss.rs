@@ -8,6 +8,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{launch, Grid, KernelsBy, WordsAndReals};
 use super::real::Real;
+use super::shaders::LOSS;
 use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 pub use crate::nn::loss::Loss;
 
@@ -21,11 +22,15 @@ pub struct LossOp<T: Real> {
 impl<T: Real> LossOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let kernels = KernelsBy::new(Loss::ALL, |loss| {
-            gpu.kernel(T::LOSS, "loss_forward_backward", &[("KIND", loss.kind())])
+            gpu.kernel(
+                T::of(&LOSS),
+                "loss_forward_backward",
+                &[("KIND", loss.kind())],
+            )
         })?;
         Ok(LossOp {
             kernels,
-            gd: gpu.kernel(T::LOSS, "gd_step", &[])?,
+            gd: gpu.kernel(T::of(&LOSS), "gd_step", &[])?,
             _real: PhantomData,
         })
     }

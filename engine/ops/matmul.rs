@@ -9,6 +9,7 @@ use anyhow::Result;
 use super::launch::{KernelsBy, Scratch};
 use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
+use super::shaders::MATMUL;
 use crate::gpu::{grid_1d, groups_for, Batch, Bound, Gpu, GpuError, Kernel, Tensor};
 
 /// Which kernel computes the product. Both compute the same function.
@@ -381,7 +382,7 @@ impl<T: Real> Matmul<T> {
     /// Builds the kernels; for f64, an error naming SHADER_F64 where the adapter lacks it.
     pub fn new(gpu: &Gpu, variant: MatmulVariant) -> Result<Self> {
         let kernels = KernelsBy::new(Layout::ALL, |layout| {
-            gpu.kernel(T::MATMUL, variant.entry(), &layout.overrides())
+            gpu.kernel(T::of(&MATMUL), variant.entry(), &layout.overrides())
         })?;
         Ok(Matmul {
             variant,
@@ -400,9 +401,9 @@ impl<T: Real> Matmul<T> {
     /// nothing: for solvers that time their solves apart from their setup.
     pub fn prepare(&self, gpu: &Gpu, layout: Layout, symmetry: Symmetry) -> Result<()> {
         let overrides = Self::overrides(layout, symmetry);
-        gpu.kernel(T::MATMUL, self.variant.entry(), &overrides)?;
+        gpu.kernel(T::of(&MATMUL), self.variant.entry(), &overrides)?;
         if let Some(split) = self.variant.split_entry() {
-            gpu.kernel(T::MATMUL, split, &overrides)?;
+            gpu.kernel(T::of(&MATMUL), split, &overrides)?;
         }
         Ok(())
     }
@@ -449,7 +450,7 @@ impl<T: Real> Matmul<T> {
         } else {
             built = batch
                 .gpu()
-                .kernel(T::MATMUL, self.variant.entry(), &overrides)?;
+                .kernel(T::of(&MATMUL), self.variant.entry(), &overrides)?;
             &built
         };
         let (tile_m, tile_n) = self.variant.tile(kernel)?;
@@ -519,7 +520,7 @@ impl<T: Real> Matmul<T> {
         let Some(entry) = self.variant.split_entry() else {
             anyhow::bail!("matmul: the {} variant does not split", self.variant.name());
         };
-        let split = gpu.kernel(T::MATMUL, entry, overrides)?;
+        let split = gpu.kernel(T::of(&MATMUL), entry, overrides)?;
         let partial = self.partial.at_least(gpu, len)?;
         let split_bound = batch.bind(&split, &[a.buffer(), b.buffer(), &partial], Some(params))?;
         let sum = SplitSum::with_params::<T>(gpu, *params)?;
@@ -562,7 +563,7 @@ impl SplitSum {
 
     fn with_params<T: Real>(gpu: &Gpu, params: Params) -> Result<Self> {
         Ok(SplitSum {
-            kernel: gpu.kernel(T::MATMUL, "matmul_split_sum", &[])?,
+            kernel: gpu.kernel(T::of(&MATMUL), "matmul_split_sum", &[])?,
             params,
         })
     }

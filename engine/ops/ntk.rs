@@ -6,6 +6,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{launch, Grid, WordsAndReals};
 use super::real::{check_grid_index, KernelPair, Real, RealPair};
+use super::shaders::NTK;
 use crate::gpu::{Batch, Gpu, GpuError, Tensor};
 
 pub struct NtkOps {
@@ -28,7 +29,7 @@ fn accumulate_dims(ga: &[usize], dd: &[usize], kernel: &[usize], k: usize) -> Re
 
 impl NtkOps {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let pair = |entry| KernelPair::new(gpu, <f32 as Real>::NTK, <f64 as Real>::NTK, entry);
+        let pair = |entry| KernelPair::new(gpu, &NTK, entry);
         Ok(NtkOps {
             repeat: pair("ntk_repeat_rows")?,
             accumulate: pair("ntk_accumulate")?,
@@ -39,7 +40,7 @@ impl NtkOps {
     pub fn repeat_rows<T: Real>(
         &self, batch: &mut Batch, x: &Tensor<T>, k: usize, out: &Tensor<T>,
     ) -> Result<()> {
-        let kernel = self.repeat.get::<T>(batch.gpu(), T::NTK)?;
+        let kernel = self.repeat.get::<T>(batch.gpu())?;
         let (rows, cols) = x.dims2("ntk repeat rows: x")?;
         if out.shape() != [rows * k, cols] {
             bail!(GpuError::Shape(format!(
@@ -63,7 +64,7 @@ impl NtkOps {
         &self, batch: &mut Batch, ga: &Tensor<T>, dd: &Tensor<T>, k: usize, offset: f64,
         kernel_matrix: &Tensor<T>,
     ) -> Result<()> {
-        let kernel = self.accumulate.get::<T>(batch.gpu(), T::NTK)?;
+        let kernel = self.accumulate.get::<T>(batch.gpu())?;
         let n = accumulate_dims(ga.shape(), dd.shape(), kernel_matrix.shape(), k)?;
         let len = n * k * n * k;
         let wg = kernel.workgroup_size[0];

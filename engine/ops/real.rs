@@ -6,7 +6,7 @@
 
 use anyhow::{bail, Result};
 
-use super::shaders;
+use super::shaders::Family;
 use std::sync::Arc;
 
 use crate::gpu::{Element, Gpu, GpuError, Kernel, Shader, Tensor};
@@ -27,48 +27,20 @@ pub struct RealPair {
 pub trait Real: Element + Copy + Into<f64> {
     /// Whether this precision's shaders need the adapter's `SHADER_F64`.
     const NEEDS_F64: bool;
-    /// The `vector` family in this precision (shaders/vector.wgsl).
-    const VECTOR: &'static Shader;
-    /// The `gram` family: X is f32, the sums and G are this precision.
-    const GRAM: &'static Shader;
-    /// The `matmul` family.
-    const MATMUL: &'static Shader;
-    /// The `activation` family.
-    const ACTIVATION: &'static Shader;
-    /// The `rownorm` family.
-    const ROWNORM: &'static Shader;
-    /// The `reduce` family.
-    const REDUCE: &'static Shader;
-    /// The `bias` family.
-    const BIAS: &'static Shader;
-    /// The `loss` family.
-    const LOSS: &'static Shader;
-    /// The `symstats` family.
-    const SYMSTATS: &'static Shader;
-    /// The `ntk` family.
-    const NTK: &'static Shader;
-    /// The `tridiagonalize` family (the dense eigensolver's Householder reduction).
-    const TRIDIAGONALIZE: &'static Shader;
-    /// The `bandreduce` family (shaders/bandreduce.wgsl).
-    const BANDREDUCE: &'static Shader;
+    /// This precision's instance of a kernel family.
+    fn of(family: &'static Family) -> &'static Shader {
+        if Self::NEEDS_F64 {
+            &family.f64
+        } else {
+            &family.f32
+        }
+    }
     /// `a` and `b` rounded to this precision, in its params layout.
     fn pair(a: f64, b: f64) -> RealPair;
 }
 
 impl Real for f32 {
     const NEEDS_F64: bool = false;
-    const VECTOR: &'static Shader = &shaders::VECTOR_F32;
-    const GRAM: &'static Shader = &shaders::GRAM_F32;
-    const MATMUL: &'static Shader = &shaders::MATMUL_F32;
-    const ACTIVATION: &'static Shader = &shaders::ACTIVATION_F32;
-    const ROWNORM: &'static Shader = &shaders::ROWNORM_F32;
-    const REDUCE: &'static Shader = &shaders::REDUCE_F32;
-    const BIAS: &'static Shader = &shaders::BIAS_F32;
-    const LOSS: &'static Shader = &shaders::LOSS_F32;
-    const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F32;
-    const NTK: &'static Shader = &shaders::NTK_F32;
-    const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F32;
-    const BANDREDUCE: &'static Shader = &shaders::BANDREDUCE_F32;
     fn pair(a: f64, b: f64) -> RealPair {
         RealPair {
             words: [(a as f32).to_bits(), (b as f32).to_bits(), 0, 0],
@@ -78,18 +50,6 @@ impl Real for f32 {
 
 impl Real for f64 {
     const NEEDS_F64: bool = true;
-    const VECTOR: &'static Shader = &shaders::VECTOR_F64;
-    const GRAM: &'static Shader = &shaders::GRAM_F64;
-    const MATMUL: &'static Shader = &shaders::MATMUL_F64;
-    const ACTIVATION: &'static Shader = &shaders::ACTIVATION_F64;
-    const ROWNORM: &'static Shader = &shaders::ROWNORM_F64;
-    const REDUCE: &'static Shader = &shaders::REDUCE_F64;
-    const BIAS: &'static Shader = &shaders::BIAS_F64;
-    const LOSS: &'static Shader = &shaders::LOSS_F64;
-    const SYMSTATS: &'static Shader = &shaders::SYMSTATS_F64;
-    const NTK: &'static Shader = &shaders::NTK_F64;
-    const TRIDIAGONALIZE: &'static Shader = &shaders::TRIDIAGONALIZE_F64;
-    const BANDREDUCE: &'static Shader = &shaders::BANDREDUCE_F64;
     fn pair(a: f64, b: f64) -> RealPair {
         RealPair {
             words: bytemuck::cast([a, b]),
@@ -100,17 +60,18 @@ impl Real for f64 {
 /// One entry point of a family built in both precisions, for wrappers that serve both
 /// from one object: f32 always, f64 where the adapter has `SHADER_F64`.
 pub struct KernelPair {
+    family: &'static Family,
     f32: Arc<Kernel>,
     f64: Option<Arc<Kernel>>,
 }
 
 impl KernelPair {
-    /// `f32` and `f64` are one family's two instantiations, e.g. `<f32 as Real>::GRAM`.
-    pub fn new(gpu: &Gpu, f32: &'static Shader, f64: &'static Shader, entry: &str) -> Result<Self> {
+    pub fn new(gpu: &Gpu, family: &'static Family, entry: &str) -> Result<Self> {
         Ok(KernelPair {
-            f32: gpu.kernel(f32, entry, &[])?,
+            family,
+            f32: gpu.kernel(&family.f32, entry, &[])?,
             f64: if gpu.has_f64() {
-                Some(gpu.kernel(f64, entry, &[])?)
+                Some(gpu.kernel(&family.f64, entry, &[])?)
             } else {
                 None
             },
@@ -123,14 +84,14 @@ impl KernelPair {
 
     /// The kernel of `T`'s precision; for f64 on an adapter without it, an error naming
     /// SHADER_F64, the shader and the adapter.
-    pub fn get<T: Real>(&self, gpu: &Gpu, shader: &'static Shader) -> Result<&Kernel> {
+    pub fn get<T: Real>(&self, gpu: &Gpu) -> Result<&Kernel> {
         if !T::NEEDS_F64 {
             return Ok(&self.f32);
         }
         match &self.f64 {
             Some(k) => Ok(k),
             None => bail!(GpuError::MissingFeature {
-                shader: shader.name,
+                shader: self.family.f64.name,
                 feature: "SHADER_F64".into(),
                 adapter: gpu.summary.name.clone(),
             }),

@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use super::launch::{launch, Grid, KernelsBy, Words};
 use super::real::{rows_and_output, Real};
+use super::shaders::REDUCE;
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
 /// A reduction of each row to one number of the matrix's precision.
@@ -56,11 +57,11 @@ pub struct Reduce<T: Real> {
 impl<T: Real> Reduce<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let kernels = KernelsBy::new(RowReduction::ALL, |kind| {
-            gpu.kernel(T::REDUCE, kind.entry(), &[])
+            gpu.kernel(T::of(&REDUCE), kind.entry(), &[])
         })?;
         Ok(Reduce {
             kernels,
-            argmax: gpu.kernel(T::REDUCE, "reduce_argmax", &[])?,
+            argmax: gpu.kernel(T::of(&REDUCE), "reduce_argmax", &[])?,
             _real: PhantomData,
         })
     }

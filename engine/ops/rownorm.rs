@@ -10,6 +10,7 @@ use anyhow::Result;
 
 use super::launch::{kernels, launch, Grid, WordsAndReals};
 use super::real::{distinct, rows_and_output, same_shape, Real};
+use super::shaders::ROWNORM;
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
 /// The row-norm kernels of one precision, built once. X is `[n, d]`, row-major; norms
@@ -23,9 +24,10 @@ pub struct RowNorm<T: Real> {
 
 impl<T: Real> RowNorm<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let shader = T::of(&ROWNORM);
         let [norms, renormalize, backward] = kernels(
             gpu,
-            T::ROWNORM,
+            shader,
             ["rownorm_norms", "rownorm_renormalize", "rownorm_backward"],
         )?;
         Ok(RowNorm {

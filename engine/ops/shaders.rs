@@ -21,20 +21,16 @@ macro_rules! shader {
 /// (shaders/common.wgsl) joined in front of the body at build time.
 /// Its name is `<family>_<precision>`, so labels and pipeline keys tell the two apart.
 /// `prefix:` adds declarations between the prelude and the body (the Gram family's input
-/// type), and `name:` then gives the instantiation its own name.
-macro_rules! family {
+/// type).
+macro_rules! instance {
     (@features f32) => {
         NONE
     };
     (@features f64) => {
         F64
     };
-    ($ident:ident, $family:literal, $precision:ident, trusted: $trusted:expr) => {
-        family!($ident, $family, $precision, prefix: "",
-            name: concat!($family, "_", stringify!($precision)), trusted: $trusted);
-    };
-    ($ident:ident, $family:literal, $precision:ident, prefix: $prefix:literal, name: $name:expr, trusted: $trusted:expr) => {
-        pub static $ident: Shader = Shader {
+    ($family:literal, $precision:ident, $name:expr, $prefix:expr, $trusted:expr) => {
+        Shader {
             name: $name,
             source: concat!(
                 include_str!(concat!("../../shaders/prelude_", stringify!($precision), ".wgsl")),
@@ -42,66 +38,59 @@ macro_rules! family {
                 $prefix,
                 include_str!(concat!("../../shaders/", $family, ".wgsl"))
             ),
-            features: family!(@features $precision),
+            features: instance!(@features $precision),
             trusted: $trusted,
-        };
+        }
     };
 }
 
-family!(MATMUL_F32, "matmul", f32, trusted: true);
-family!(MATMUL_F64, "matmul", f64, trusted: true);
-// Gram: f32 features with f32 or f64 sums, or f64 features (of an f64 network) with f64 sums.
-family!(GRAM_F32, "gram", f32, prefix: "alias GramInput = f32;\n", name: "gram_f32", trusted: true);
-family!(GRAM_F64, "gram", f64, prefix: "alias GramInput = f32;\n", name: "gram_f64", trusted: true);
-family!(GRAM_F64_INPUT_F64, "gram", f64, prefix: "alias GramInput = f64;\n", name: "gram_f64_input_f64", trusted: true);
-family!(ACTIVATION_F32, "activation", f32, trusted: false);
-family!(ACTIVATION_F64, "activation", f64, trusted: false);
-family!(ROWNORM_F32, "rownorm", f32, trusted: false);
-family!(ROWNORM_F64, "rownorm", f64, trusted: false);
-family!(REDUCE_F32, "reduce", f32, trusted: false);
-family!(REDUCE_F64, "reduce", f64, trusted: false);
-family!(VECTOR_F32, "vector", f32, trusted: false);
-family!(VECTOR_F64, "vector", f64, trusted: false);
-family!(LOSS_F32, "loss", f32, trusted: false);
-family!(LOSS_F64, "loss", f64, trusted: false);
-family!(SYMSTATS_F32, "symstats", f32, trusted: false);
-family!(SYMSTATS_F64, "symstats", f64, trusted: false);
-family!(BIAS_F32, "bias", f32, trusted: false);
-family!(BIAS_F64, "bias", f64, trusted: false);
-family!(NTK_F32, "ntk", f32, trusted: false);
-family!(NTK_F64, "ntk", f64, trusted: false);
-shader!(BASELINE, "baseline", NONE, trusted: true);
-family!(TRIDIAGONALIZE_F32, "tridiagonalize", f32, trusted: false);
-family!(TRIDIAGONALIZE_F64, "tridiagonalize", f64, trusted: false);
-family!(BANDREDUCE_F32, "bandreduce", f32, trusted: false);
-family!(BANDREDUCE_F64, "bandreduce", f64, trusted: false);
+/// A kernel family: one WGSL body in both precisions. [`super::Real::of`] picks the
+/// instance of a tensor's element type.
+pub struct Family {
+    pub f32: Shader,
+    pub f64: Shader,
+}
 
-/// All shaders, every family in every precision, for validation and translation tests.
-pub static ALL: &[&Shader] = &[
-    &MATMUL_F32,
-    &MATMUL_F64,
-    &GRAM_F32,
-    &GRAM_F64,
-    &GRAM_F64_INPUT_F64,
-    &ACTIVATION_F32,
-    &ACTIVATION_F64,
-    &ROWNORM_F32,
-    &ROWNORM_F64,
-    &REDUCE_F32,
-    &REDUCE_F64,
-    &VECTOR_F32,
-    &VECTOR_F64,
-    &LOSS_F32,
-    &LOSS_F64,
-    &SYMSTATS_F32,
-    &SYMSTATS_F64,
-    &BIAS_F32,
-    &BIAS_F64,
-    &NTK_F32,
-    &NTK_F64,
-    &BASELINE,
-    &TRIDIAGONALIZE_F32,
-    &TRIDIAGONALIZE_F64,
-    &BANDREDUCE_F32,
-    &BANDREDUCE_F64,
-];
+/// The families, each from `shaders/<name>.wgsl` (`prefix:` as in [`instance`]), and
+/// [`ALL`]: every family in both precisions, then the shaders listed in `also`.
+macro_rules! families {
+    (also: [$($extra:ident),*]; $($ident:ident = $family:literal, trusted: $trusted:expr $(, prefix: $prefix:literal)?;)*) => {
+        $(
+            pub static $ident: Family = Family {
+                f32: instance!($family, f32, concat!($family, "_f32"), concat!("" $(, $prefix)?), $trusted),
+                f64: instance!($family, f64, concat!($family, "_f64"), concat!("" $(, $prefix)?), $trusted),
+            };
+        )*
+
+        /// All shaders, every family in every precision, for validation and translation
+        /// tests.
+        pub static ALL: &[&Shader] = &[$(&$ident.f32, &$ident.f64,)* $(&$extra),*];
+    };
+}
+
+families! {
+    also: [GRAM_F64_INPUT_F64, BASELINE];
+    MATMUL = "matmul", trusted: true;
+    // Gram of f32 features (G in f32 or f64); GRAM_F64_INPUT_F64 below takes f64 features.
+    GRAM = "gram", trusted: true, prefix: "alias GramInput = f32;\n";
+    ACTIVATION = "activation", trusted: false;
+    ROWNORM = "rownorm", trusted: false;
+    REDUCE = "reduce", trusted: false;
+    VECTOR = "vector", trusted: false;
+    LOSS = "loss", trusted: false;
+    SYMSTATS = "symstats", trusted: false;
+    BIAS = "bias", trusted: false;
+    NTK = "ntk", trusted: false;
+    TRIDIAGONALIZE = "tridiagonalize", trusted: false;
+    BANDREDUCE = "bandreduce", trusted: false;
+}
+
+/// Gram of f64 features (an f64 network), G in f64.
+pub static GRAM_F64_INPUT_F64: Shader = instance!(
+    "gram",
+    f64,
+    "gram_f64_input_f64",
+    "alias GramInput = f64;\n",
+    true
+);
+shader!(BASELINE, "baseline", NONE, trusted: true);

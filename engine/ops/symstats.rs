@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{kernels, launch, Grid, Words};
 use super::real::{check_u32_index, Real};
+use super::shaders::SYMSTATS;
 use crate::gpu::{Batch, Element, Gpu, GpuError, Kernel, Tensor};
 
 /// Gershgorin proxies of a (normalised) Gram matrix Ĝ, named as in the output files.
@@ -47,7 +48,8 @@ fn square<T: Element>(what: &str, a: &Tensor<T>) -> Result<usize> {
 
 impl<T: Real> SymStats<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let [row_stats, row_diff_sq] = kernels(gpu, T::SYMSTATS, ["row_stats", "row_diff_sq"])?;
+        let shader = T::of(&SYMSTATS);
+        let [row_stats, row_diff_sq] = kernels(gpu, shader, ["row_stats", "row_diff_sq"])?;
         Ok(SymStats {
             row_stats,
             row_diff_sq,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use super::real::Real;
+use super::shaders::TRIDIAGONALIZE;
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// Params of shaders/tridiagonalize.wgsl (16 bytes, the same in both precisions).
@@ -150,11 +151,11 @@ struct WideWork<T: Real> {
 impl<T: Real> Tridiagonalize<T> {
     /// Builds the kernel; for f64 fails naming SHADER_F64 when the adapter lacks it.
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let update = gpu.kernel(T::TRIDIAGONALIZE, "update", &[])?;
+        let update = gpu.kernel(T::of(&TRIDIAGONALIZE), "update", &[])?;
         Ok(Tridiagonalize {
-            kernel: gpu.kernel(T::TRIDIAGONALIZE, "tridiagonalize", &[])?,
-            mirror: gpu.kernel(T::TRIDIAGONALIZE, "mirror", &[])?,
-            reflect: gpu.kernel(T::TRIDIAGONALIZE, "reflect", &[])?,
+            kernel: gpu.kernel(T::of(&TRIDIAGONALIZE), "tridiagonalize", &[])?,
+            mirror: gpu.kernel(T::of(&TRIDIAGONALIZE), "mirror", &[])?,
+            reflect: gpu.kernel(T::of(&TRIDIAGONALIZE), "reflect", &[])?,
             shape: WideShape::of(&update)?,
             update,
             _element: std::marker::PhantomData,

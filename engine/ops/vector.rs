@@ -25,6 +25,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{kernels, launch, Grid};
 use super::real::{self, distinct, matrix_dims, Named, Real, RealPair};
+use super::shaders::VECTOR;
 use crate::gpu::{groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// The most workgroups the first stage of a dot product uses (its partial sums are the
@@ -102,10 +103,11 @@ impl<T: Real> VectorOps<T> {
     /// Builds the kernels. For f64, fails with an error naming `SHADER_F64` and the
     /// adapter when the adapter lacks it (callers then fall back to f32).
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let shader = T::of(&VECTOR);
         let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_n, gemv_t, set_row, get_row, normalize, div_scalar, axpy_scalar] =
             kernels(
                 gpu,
-                T::VECTOR,
+                shader,
                 [
                     "vector_axpy",
                     "vector_scale",

@@ -521,8 +521,8 @@ fn f32_and_f64_shaders_have_the_same_interface() {
         (entries, globals)
     };
     assert_eq!(
-        interface(&shaders::VECTOR_F32),
-        interface(&shaders::VECTOR_F64)
+        interface(&shaders::VECTOR.f32),
+        interface(&shaders::VECTOR.f64)
     );
 }
 
