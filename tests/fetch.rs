@@ -13,8 +13,10 @@ use wideprobe::data::{ensure_cifar10_from, DatasetChoice};
 
 mod support;
 
-fn scratch(test: &str) -> PathBuf {
-    support::scratch("fetch", test)
+use support::{made, Scratch};
+
+fn scratch(test: &str) -> Scratch {
+    Scratch::new("fetch", test)
 }
 
 fn contents(member: &str) -> Vec<u8> {
@@ -147,6 +149,20 @@ fn source(url: String, body: &[u8]) -> FetchSource {
     }
 }
 
+/// The source of `body` (its MD5 and size) at a server that sends `responses`.
+fn served(body: &[u8], responses: Vec<Vec<u8>>) -> FetchSource {
+    source(serve(responses), body)
+}
+
+/// A fresh folder for `test`, and the full archive with the source that serves it
+/// once, whole.
+fn folder_and_full_archive(test: &str) -> (Scratch, Vec<u8>, FetchSource) {
+    let root = scratch(test);
+    let body = full_archive();
+    let src = served(&body, vec![ok(&body)]);
+    (root, body, src)
+}
+
 /// Every file under `root`, relative, sorted.
 fn tree(root: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
@@ -202,12 +218,10 @@ fn assert_fails_leaving_nothing(
 
 #[test]
 fn fetch_extracts_exactly_the_six_members() {
-    let root = scratch("ok");
-    let body = full_archive();
-    let url = serve(vec![ok(&body)]);
+    let (root, _, src) = folder_and_full_archive("ok");
     // Two levels that do not exist yet: the parent is created.
     let dest = root.join("cache").join("wideprobe").join(ARCHIVE_DIR);
-    let got = fetch_cifar10(&source(url, &body), &dest, false).unwrap();
+    let got = fetch_cifar10(&src, &dest, false).unwrap();
     assert_eq!(got, dest);
     let mut want: Vec<String> = MEMBERS
         .iter()
@@ -220,16 +234,12 @@ fn fetch_extracts_exactly_the_six_members() {
         assert_eq!(fs::read(dest.join(m)).unwrap(), contents(m), "{m}");
     }
     assert_no_evil(&dest);
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn wrong_md5_leaves_nothing() {
-    let root = scratch("md5");
-    let body = full_archive();
-    let url = serve(vec![ok(&body)]);
+    let (root, body, mut src) = folder_and_full_archive("md5");
     let dest = root.join(ARCHIVE_DIR);
-    let mut src = source(url, &body);
     src.md5 = "00112233445566778899aabbccddeeff".to_string();
     let want = format!(
         "the download is corrupt (MD5 {}, expected 00112233445566778899aabbccddeeff): run the command again",
@@ -237,7 +247,6 @@ fn wrong_md5_leaves_nothing() {
     );
     assert_fails_leaving_nothing("wrong MD5", &src, &root, &dest, &[&want]);
     assert_no_evil(&root);
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -245,45 +254,41 @@ fn truncated_body_leaves_nothing() {
     let root = scratch("truncated");
     let body = full_archive();
     // Once with the size known in advance, once relying on Content-Length alone.
-    let url = serve(vec![truncated(&body), truncated(&body)]);
+    let truncating = served(&body, vec![truncated(&body), truncated(&body)]);
     let dest = root.join(ARCHIVE_DIR);
     for bytes in [Some(body.len() as u64), None] {
         let src = FetchSource {
             bytes,
-            ..source(url.clone(), &body)
+            ..truncating.clone()
         };
         let wanted = ["cut off", "run the command again"];
         let case = format!("size known: {bytes:?}");
         assert_fails_leaving_nothing(&case, &src, &root, &dest, &wanted);
     }
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn http_error_and_wrong_size_leave_nothing() {
     let root = scratch("http");
     let body = full_archive();
-    let url = serve(vec![not_found(), ok(&body)]);
+    let src = served(&body, vec![not_found(), ok(&body)]);
     let dest = root.join(ARCHIVE_DIR);
-    let src = source(url.clone(), &body);
     assert_fails_leaving_nothing("HTTP 404", &src, &root, &dest, &["HTTP 404"]);
 
     let src = FetchSource {
         bytes: Some(170_052_171),
-        ..source(url, &body)
+        ..src
     };
     let wanted = ["expected 170052171"];
     assert_fails_leaving_nothing("wrong size", &src, &root, &dest, &wanted);
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn archive_missing_a_member_leaves_nothing() {
     let root = scratch("missing");
     let body = archive(&MEMBERS[..5]);
-    let url = serve(vec![ok(&body)]);
+    let src = served(&body, vec![ok(&body)]);
     let dest = root.join(ARCHIVE_DIR);
-    let src = source(url, &body);
     assert_fails_leaving_nothing(
         "no test batch",
         &src,
@@ -292,20 +297,15 @@ fn archive_missing_a_member_leaves_nothing() {
         &["lacks test_batch.bin"],
     );
     assert_no_evil(&root);
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn existing_data_is_kept_unless_force() {
-    let root = scratch("existing");
-    let dest = root.join(ARCHIVE_DIR);
-    fs::create_dir_all(&dest).unwrap();
+    let (root, _, src) = folder_and_full_archive("existing");
+    let dest = made(root.join(ARCHIVE_DIR));
     for m in MEMBERS {
         fs::write(dest.join(m), b"old").unwrap();
     }
-    let body = full_archive();
-    let url = serve(vec![ok(&body)]);
-    let src = source(url, &body);
 
     let err = err_text(fetch_cifar10(&src, &dest, false));
     assert!(err.contains("already holds CIFAR-10"), "{err}");
@@ -320,37 +320,29 @@ fn existing_data_is_kept_unless_force() {
         assert_eq!(fs::read(dest.join(m)).unwrap(), contents(m), "{m}");
     }
     assert_eq!(tree(&root).len(), MEMBERS.len());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn folder_with_other_files_is_never_replaced() {
     let root = scratch("foreign");
-    let dest = root.join("mine");
-    fs::create_dir_all(&dest).unwrap();
+    let dest = made(root.join("mine"));
     fs::write(dest.join("thesis.tex"), b"precious").unwrap();
     let body = full_archive();
-    let url = serve(vec![ok(&body), ok(&body)]);
-    let src = source(url, &body);
+    let src = served(&body, vec![ok(&body), ok(&body)]);
     for force in [false, true] {
         let err = err_text(fetch_cifar10(&src, &dest, force));
         assert!(err.contains("choose another --dir"), "{err}");
         assert_eq!(tree(&root), vec!["mine/thesis.tex".to_string()]);
     }
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
 fn empty_existing_folder_is_filled() {
-    let root = scratch("empty");
-    let dest = root.join(ARCHIVE_DIR);
-    fs::create_dir_all(&dest).unwrap();
-    let body = full_archive();
-    let url = serve(vec![ok(&body)]);
-    fetch_cifar10(&source(url, &body), &dest, false).unwrap();
+    let (root, _, src) = folder_and_full_archive("empty");
+    let dest = made(root.join(ARCHIVE_DIR));
+    fetch_cifar10(&src, &dest, false).unwrap();
     assert_eq!(tree(&dest).len(), MEMBERS.len());
     assert_eq!(tree(&root).len(), MEMBERS.len());
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -401,19 +393,15 @@ fn unreachable_source() -> FetchSource {
 
 #[test]
 fn missing_cifar_is_fetched_into_the_data_dir() {
-    let root = scratch("ensure-ok");
-    let body = full_archive();
-    let url = serve(vec![ok(&body)]);
+    let (root, _, src) = folder_and_full_archive("ensure-ok");
     let dest = root.join("data");
-    let plan =
-        ensure_cifar10_from(DatasetChoice::Auto, Some(&dest), false, &source(url, &body)).unwrap();
+    let plan = ensure_cifar10_from(DatasetChoice::Auto, Some(&dest), false, &src).unwrap();
     assert_eq!(plan.choice, DatasetChoice::Auto);
     assert_eq!(plan.banner, None);
     assert_eq!(plan.fetched.as_deref(), Some(dest.as_path()));
     for m in MEMBERS {
         assert_eq!(fs::read(dest.join(m)).unwrap(), contents(m), "{m}");
     }
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -451,7 +439,6 @@ fn a_failed_fetch_falls_back_to_synthetic_with_one_banner_naming_the_fix() {
         text.contains("dataset: cifar10") && text.contains("wideprobe data fetch"),
         "{text}"
     );
-    fs::remove_dir_all(&root).unwrap();
 }
 
 #[test]
@@ -485,8 +472,7 @@ fn offline_synthetic_or_present_data_never_connects() {
         (synthetic.choice, synthetic.banner),
         (DatasetChoice::Synthetic, None)
     );
-    let present = root.join("present");
-    fs::create_dir_all(&present).unwrap();
+    let present = made(root.join("present"));
     fs::write(present.join("data_batch_1.bin"), b"x").unwrap();
     let kept = ensure_cifar10_from(
         DatasetChoice::Cifar10,
@@ -501,5 +487,4 @@ fn offline_synthetic_or_present_data_never_connects() {
     );
     assert!(!server.connected(), "nothing may be downloaded here");
     assert!(!absent.exists());
-    fs::remove_dir_all(&root).unwrap();
 }

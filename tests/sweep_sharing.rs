@@ -9,6 +9,8 @@ use std::process::{Command, Output};
 
 mod support;
 
+use support::Scratch;
+
 /// Four runs of a few milliseconds each.
 const CONFIG: &str = "\
 kind: conditioning_at_init
@@ -24,8 +26,17 @@ grid:
   seed: [0]
 ";
 
-fn scratch(test: &str) -> PathBuf {
-    support::scratch("share", test)
+fn scratch(test: &str) -> Scratch {
+    Scratch::new("share", test)
+}
+
+/// A fresh folder for `test` holding CONFIG as c.yaml: the folder, the config, and the
+/// output folder `out` in it (not made).
+fn with_config(test: &str) -> (Scratch, PathBuf, PathBuf) {
+    let dir = scratch(test);
+    let config = write(&dir, "c.yaml", CONFIG);
+    let out = dir.join("out");
+    (dir, config, out)
 }
 
 /// `wideprobe ARGS` (in folder `cwd` where given) with a runtime dir of its own.
@@ -89,9 +100,7 @@ fn leftovers(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn a_changed_setting_recomputes_finished_runs_and_says_why() {
-    let dir = scratch("stale");
-    let config = write(&dir, "c.yaml", CONFIG);
-    let out = dir.join("out");
+    let (dir, config, out) = with_config("stale");
     run_quiet(&config, &out, &[]);
     let first = fs::read_to_string(out.join("layers.csv")).unwrap();
     let again = run_quiet(&config, &out, &[]);
@@ -112,14 +121,12 @@ fn a_changed_setting_recomputes_finished_runs_and_says_why() {
         manifest.contains("1.7"),
         "the manifest does not describe the new gain"
     );
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn the_config_in_its_own_output_folder_is_not_emptied() {
     let dir = scratch("self");
-    let out = dir.join("out");
-    fs::create_dir_all(&out).unwrap();
+    let out = support::made(dir.join("out"));
     write(&out, "config.yaml", CONFIG);
     ok(&wideprobe(
         &["run", "config.yaml", "--out", ".", "--quiet"],
@@ -142,13 +149,11 @@ fn the_config_in_its_own_output_folder_is_not_emptied() {
         ));
         assert_eq!(fs::read_to_string(out.join("config.yaml")).unwrap(), CONFIG);
     }
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn concurrent_processes_on_one_folder_give_the_tables_of_one_process() {
-    let dir = scratch("concurrent");
-    let config = write(&dir, "c.yaml", CONFIG);
+    let (dir, config, _) = with_config("concurrent");
     let single = dir.join("single");
     run_quiet(&config, &single, &[]);
     let parallel: Vec<_> = (0..3)
@@ -183,14 +188,11 @@ fn concurrent_processes_on_one_folder_give_the_tables_of_one_process() {
             String::from_utf8_lossy(&status.stdout)
         );
     }
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn shards_partition_the_runs_and_status_and_merge_follow() {
-    let dir = scratch("shards");
-    let config = write(&dir, "c.yaml", CONFIG);
-    let out = dir.join("out");
+    let (dir, config, out) = with_config("shards");
     let first = run_quiet(&config, &out, &["--shard", "0/2"]);
     assert!(
         first.contains("2 runs done") && first.contains("2 runs belong to other shards"),
@@ -221,16 +223,13 @@ fn shards_partition_the_runs_and_status_and_merge_follow() {
         None,
     );
     assert!(!bad.status.success());
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_folder_of_another_experiment_kind_is_refused() {
-    let dir = scratch("kind");
-    let out = dir.join("out");
+    let (_dir, config, out) = with_config("kind");
     fs::create_dir_all(&out).unwrap();
     write(&out, "manifest.json", r#"{"kind": "training"}"#);
-    let config = write(&dir, "c.yaml", CONFIG);
     let o = wideprobe(&["run", s(&config), "--out", s(&out), "--quiet"], None);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(!o.status.success());
@@ -238,7 +237,6 @@ fn a_folder_of_another_experiment_kind_is_refused() {
         err.contains("holds results of a training experiment"),
         "{err}"
     );
-    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Batch logs (Slurm, nohup: stderr not a terminal) get one plain line per finished run,
@@ -246,9 +244,7 @@ fn a_folder_of_another_experiment_kind_is_refused() {
 /// none.
 #[test]
 fn a_run_without_a_terminal_prints_one_line_per_run() {
-    let dir = scratch("plain-progress");
-    let config = write(&dir, "c.yaml", CONFIG);
-    let out = dir.join("out");
+    let (_dir, config, out) = with_config("plain-progress");
     let o = wideprobe(&["run", s(&config), "--out", s(&out)], None);
     let text = ok(&o);
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();

@@ -1,6 +1,7 @@
 //! The bias kernels (shaders/bias.wgsl) against f64 references, at awkward sizes, with
 //! outputs poisoned first, and their shape errors.
 
+use rand::rngs::StdRng;
 use wideprobe::gpu::Batch;
 use wideprobe::ops::bias::BiasOp;
 
@@ -8,19 +9,25 @@ use crate::common;
 
 const SIZES: &[usize] = &[1, 7, 33, 130, 300];
 
-/// Every (rows, cols) with both from `sizes`.
-fn shapes(sizes: &'static [usize]) -> impl Iterator<Item = (usize, usize)> {
+/// Every (rows, cols) with both from `sizes`, with its name `bias KIND RxC` and the
+/// generator for it.
+fn cases(
+    kind: &'static str, sizes: &'static [usize],
+) -> impl Iterator<Item = ((usize, usize), String, StdRng)> {
     sizes
         .iter()
         .flat_map(move |&rows| sizes.iter().map(move |&cols| (rows, cols)))
+        .map(move |(rows, cols)| {
+            let what = format!("bias {kind} {rows}x{cols}");
+            let rng = common::rng(&what);
+            ((rows, cols), what, rng)
+        })
 }
 
 #[test]
 fn bias_add_matches_reference() {
     let op = BiasOp::<f32>::new(common::gpu()).unwrap();
-    for (rows, cols) in shapes(SIZES) {
-        let what = format!("bias add {rows}x{cols}");
-        let mut rng = common::rng(&what);
+    for ((rows, cols), what, mut rng) in cases("add", SIZES) {
         let z0 = common::random_vec(&mut rng, rows * cols);
         let b = common::random_vec(&mut rng, cols);
         let (z, bt) = (
@@ -38,9 +45,7 @@ fn bias_add_matches_reference() {
 #[test]
 fn bias_grad_sums_the_columns() {
     let op = BiasOp::<f32>::new(common::gpu()).unwrap();
-    for (rows, cols) in shapes(SIZES) {
-        let what = format!("bias grad {rows}x{cols}");
-        let mut rng = common::rng(&what);
+    for ((rows, cols), what, mut rng) in cases("grad", SIZES) {
         let d_z = common::random_vec(&mut rng, rows * cols);
         let d_zt = common::upload(&[rows, cols], &d_z);
         let d_b = common::poisoned::<f32>(&[cols]);
@@ -73,9 +78,7 @@ fn f64_bias_add_and_grad_match_reference() {
         return;
     }
     let op = BiasOp::<f64>::new(common::gpu()).unwrap();
-    for (rows, cols) in shapes(&SIZES[..4]) {
-        let what = format!("bias f64 {rows}x{cols}");
-        let mut rng = common::rng(&what);
+    for ((rows, cols), what, mut rng) in cases("f64", &SIZES[..4]) {
         let z0: Vec<f64> = common::random_real(&mut rng, rows * cols);
         let b: Vec<f64> = common::random_real(&mut rng, cols);
         let (z, bt) = (

@@ -260,9 +260,7 @@ fn dense_reports_non_finite_input_clearly() {
 /// 1 + steps / 8 readbacks, plus one per restart.
 #[test]
 fn krylov_readbacks_stay_within_one_per_eight_steps() {
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<f32>::new(gpu).unwrap());
-    let mut rng = common::rng("krylov counters");
+    let (gpu, ops, mut rng) = common::krylov_setup::<f32>("krylov counters");
     for n in [7usize, 33, 130] {
         let a = stored::<f32>(&with_spectrum(&mut rng, &geometric(n, 1e3)));
         let op = DenseMatrix::<f32>::from_host(gpu, n, &a).unwrap();

@@ -18,6 +18,7 @@ mod fcn;
 mod figures_training;
 mod gram;
 mod matmul;
+mod matmul_views;
 mod network_f64;
 mod npy;
 mod ntk;

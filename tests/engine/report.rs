@@ -110,15 +110,35 @@ fn write_conditioning(dir: &Path) {
     infinite.write(&dir.join("infinite_width.csv")).unwrap();
 }
 
-/// The training tables of `runs` in `dir` (created if needed), then `column` set to
-/// `value` in epochs.csv where `select` holds.
-fn write_training_edited(
-    dir: &Path, runs: &[SyntheticRun], (column, value): (&str, &str),
-    select: impl Fn(&Table, usize) -> bool,
-) {
-    std::fs::create_dir_all(dir).unwrap();
-    write_training(dir, runs);
+/// A training output on its own: the training runs in `root/train`, read as the
+/// training folder, or the generalisation runs in `root/gen`, read as the
+/// generalisation folder.
+#[derive(Clone, Copy)]
+enum Output {
+    Train,
+    Gen,
+}
+
+/// The verdict of finding `index` (0-based) over one training `output` alone, written
+/// (the folder created if needed) with `column` set to `value` in the rows of
+/// epochs.csv where `select` holds.
+fn verdict_after_edit(
+    root: &Path, output: Output, (column, value): (&str, &str),
+    select: impl Fn(&Table, usize) -> bool, index: usize,
+) -> Verdict {
+    let (dir, runs) = match output {
+        Output::Train => (root.join("train"), training_runs()),
+        Output::Gen => (root.join("gen"), generalization_runs()),
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    write_training(&dir, &runs);
     edit(&dir.join("epochs.csv"), column, value, select);
+    let read = Some(dir.as_path());
+    let findings = match output {
+        Output::Train => evaluate_findings(None, read, None),
+        Output::Gen => evaluate_findings(None, None, read),
+    };
+    findings.unwrap()[index].verdict
 }
 
 /// Sets `column` to `value` in the rows of `path` that `select` picks.
@@ -337,29 +357,18 @@ fn a_changed_cell_changes_the_verdict() {
     assert_eq!(findings[1].verdict, Verdict::Inconclusive);
 
     // Training: one of two generalisation runs with a bound that is not vacuous.
-    let gen = root.join("gen");
-    write_training_edited(
-        &gen,
-        &generalization_runs(),
-        ("vacuous", "false"),
-        |t, i| cell(t, i, "run_id") == "gen_a",
-    );
-    let findings = evaluate_findings(None, None, Some(&gen)).unwrap();
-    assert_eq!(findings[6].verdict, Verdict::NotReproduced);
+    let gen_a = |t: &Table, i| cell(t, i, "run_id") == "gen_a";
+    let verdict = verdict_after_edit(&root, Output::Gen, ("vacuous", "false"), gen_a, 6);
+    assert_eq!(verdict, Verdict::NotReproduced);
 
     // Late ratios far above 1: conservative early, but not tight late.
-    let train = root.join("train");
-    write_training_edited(
-        &train,
-        &training_runs(),
-        ("ratio_eta_ntk", "3.0"),
-        |t, i| cell(t, i, "ratio_eta_ntk") == "0.95",
-    );
-    let findings = evaluate_findings(None, Some(&train), None).unwrap();
-    assert_eq!(findings[2].verdict, Verdict::Inconclusive);
+    let late = |t: &Table, i| cell(t, i, "ratio_eta_ntk") == "0.95";
+    let verdict = verdict_after_edit(&root, Output::Train, ("ratio_eta_ntk", "3.0"), late, 2);
+    assert_eq!(verdict, Verdict::Inconclusive);
 
     // The accuracy filter: the training runs hold one failing mse run whose bound is not
     // vacuous; it counts only once runs.csv (the filter) is gone.
+    let train = root.join("train");
     write_training(&train, &training_runs());
     let findings = evaluate_findings(None, None, Some(&train)).unwrap();
     assert_eq!(findings[6].verdict, Verdict::Reproduced);
@@ -374,18 +383,16 @@ fn a_changed_cell_changes_the_verdict() {
     assert!(findings[6].evidence.contains("accuracy filter not applied"));
 
     // The highest lr ends above its start: no settling below it.
-    write_training_edited(
-        &train,
-        &training_runs(),
+    let last_of_ce_high =
+        |t: &Table, i| cell(t, i, "run_id") == "ce_high" && cell(t, i, "epoch") == "9";
+    let verdict = verdict_after_edit(
+        &root,
+        Output::Train,
         ("ntk_log10_kappa", "3.6"),
-        |t, i| cell(t, i, "run_id") == "ce_high" && cell(t, i, "epoch") == "9",
+        last_of_ce_high,
+        4,
     );
-    let findings = evaluate_findings(None, Some(&train), None).unwrap();
-    assert_eq!(
-        findings[4].verdict,
-        Verdict::Inconclusive,
-        "spike but no settling"
-    );
+    assert_eq!(verdict, Verdict::Inconclusive, "spike but no settling");
     std::fs::remove_dir_all(root).unwrap();
 }
 

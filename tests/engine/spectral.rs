@@ -3,8 +3,6 @@
 //! (MEASUREMENTS.md §7): f32 λ_max relative error <= 1e-5 and |λ_min error| <= 1e-5 λ_max;
 //! f64 the same with 1e-12. Every converged estimate must lie within its own bound.
 
-use std::sync::Arc;
-
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use wideprobe::gpu::Tensor;
@@ -13,7 +11,6 @@ use wideprobe::linalg::power::PowerOptions;
 use wideprobe::linalg::{
     golub_kahan, lanczos, power_iteration, DenseMatrix, LanczosOptions, Real, SpectrumResult,
 };
-use wideprobe::ops::vector::VectorOps;
 
 use crate::common;
 
@@ -108,10 +105,6 @@ fn cases(rng: &mut impl Rng) -> Vec<Case> {
         .iter_mut()
         .enumerate()
         .for_each(|(i, x)| *x = 1e-3 * (1.0 + 1e-3 * i as f64));
-    out.push(Case {
-        name: "n=100 clustered bottom".into(),
-        lambdas: clustered,
-    });
     // Repeated eigenvalues (multiplicities 30, 40, 30).
     let repeated: Vec<f64> = (0..100)
         .map(|i| {
@@ -124,10 +117,6 @@ fn cases(rng: &mut impl Rng) -> Vec<Case> {
             }
         })
         .collect();
-    out.push(Case {
-        name: "n=100 repeated".into(),
-        lambdas: repeated,
-    });
     // Rank-deficient PSD: 10 exact zeros.
     let deficient: Vec<f64> = (0..70)
         .map(|i| {
@@ -138,10 +127,17 @@ fn cases(rng: &mut impl Rng) -> Vec<Case> {
             }
         })
         .collect();
-    out.push(Case {
-        name: "n=70 rank-deficient".into(),
-        lambdas: deficient,
-    });
+    out.extend(
+        [
+            ("n=100 clustered bottom", clustered),
+            ("n=100 repeated", repeated),
+            ("n=70 rank-deficient", deficient),
+        ]
+        .map(|(name, lambdas)| Case {
+            name: name.into(),
+            lambdas,
+        }),
+    );
     out
 }
 
@@ -188,9 +184,7 @@ fn check_against_reference(what: &str, r: &SpectrumResult, reference: &[f64], re
 /// `rel` is the accuracy target; the tolerances are the spec's defaults in f32, and
 /// 1e-12 in f64 (the defaults, 1e-6 and 1e-4 relative, cannot promise 1e-12).
 fn lanczos_meets_targets_on_prescribed_spectra<T: Real>(rel: f64) {
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<T>::new(gpu).unwrap());
-    let mut rng = common::rng(&format!("lanczos {}", T::NAME));
+    let (gpu, ops, mut rng) = common::krylov_setup::<T>(&format!("lanczos {}", T::NAME));
     for case in cases(&mut rng) {
         let n = case.lambdas.len();
         let a = stored::<T>(&with_spectrum(&mut rng, &case.lambdas));
@@ -216,9 +210,7 @@ fn lanczos_meets_targets_on_prescribed_spectra<T: Real>(rel: f64) {
 precision_tests!(lanczos_meets_targets_on_prescribed_spectra, (1e-5), (1e-12));
 
 fn full_krylov_dimension_gives_the_whole_spectrum<T: Real>(rel: f64) {
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<T>::new(gpu).unwrap());
-    let mut rng = common::rng(&format!("full spectrum {}", T::NAME));
+    let (gpu, ops, mut rng) = common::krylov_setup::<T>(&format!("full spectrum {}", T::NAME));
     for n in [1usize, 2, 17, 100, 200] {
         let lambdas: Vec<f64> = (0..n).map(|_| rng.random_range(0.0..1.0)).collect();
         let a = stored::<T>(&with_spectrum(&mut rng, &lambdas));
@@ -261,9 +253,7 @@ precision_tests!(
 
 #[test]
 fn power_iteration_agrees_with_lanczos_on_lambda_max() {
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<f32>::new(gpu).unwrap());
-    let mut rng = common::rng("power vs lanczos");
+    let (gpu, ops, mut rng) = common::krylov_setup::<f32>("power vs lanczos");
     for n in [1usize, 17, 100] {
         // A gap at the top so that power iteration converges in a few hundred steps.
         let mut lambdas = geometric(n, 1e3);
@@ -321,9 +311,7 @@ fn factor_with_singular_values(rng: &mut impl Rng, sigmas: &[f64], d: usize) -> 
 
 #[test]
 fn golub_kahan_f32_resolves_lambda_min_at_kappa_1e8() {
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<f32>::new(gpu).unwrap());
-    let mut rng = common::rng("golub-kahan f32");
+    let (gpu, ops, mut rng) = common::krylov_setup::<f32>("golub-kahan f32");
     for (n, d, kappa) in [
         (1usize, 7usize, 1.0f64),
         (17, 33, 1e4),
@@ -380,9 +368,7 @@ fn golub_kahan_agrees_with_lanczos_on_the_formed_gram_matrix() {
     if common::skip_without_f64() {
         return;
     }
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<f64>::new(gpu).unwrap());
-    let mut rng = common::rng("golub-kahan vs lanczos f64");
+    let (gpu, ops, mut rng) = common::krylov_setup::<f64>("golub-kahan vs lanczos f64");
     let (n, d) = (50, 80);
     let f: Vec<f64> = (0..n * d)
         .map(|_| StandardNormal.sample(&mut rng))
@@ -420,9 +406,7 @@ fn golub_kahan_agrees_with_lanczos_on_the_formed_gram_matrix() {
 #[test]
 fn more_examples_than_width_gives_zero_lambda_min_by_golub_kahan() {
     // n > d: F Fᵀ is singular; the process finds the zero eigenvalue itself.
-    let gpu = common::gpu();
-    let ops = Arc::new(VectorOps::<f32>::new(gpu).unwrap());
-    let mut rng = common::rng("golub-kahan rank deficient");
+    let (gpu, ops, mut rng) = common::krylov_setup::<f32>("golub-kahan rank deficient");
     let (n, d) = (40, 7);
     let f: Vec<f32> = common::random_vec(&mut rng, n * d);
     let factor =

@@ -2,6 +2,7 @@
 //! reference network, for every activation, loss and renormalisation setting; the
 //! losses themselves; and gradient descent lowering the loss.
 
+use rand::rngs::StdRng;
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::nn::activation::Activation;
@@ -205,13 +206,26 @@ fn f64_gradients_match_finite_differences_to_1e_7() {
     }
 }
 
+/// Inputs for the descent tests, from the generator for `test`: n examples of d
+/// features uniform in [-1, 1) and their labels `label(i)`, on the GPU ([n, d] and [n]);
+/// also the labels, and the generator for later draws.
+fn labelled_inputs(
+    test: &str, (n, d): (usize, usize), label: impl Fn(u32) -> u32,
+) -> (Tensor<f32>, Tensor<u32>, Vec<u32>, StdRng) {
+    let gpu = common::gpu();
+    let mut rng = common::rng(test);
+    let x = common::random_vec(&mut rng, n * d);
+    let labels: Vec<u32> = (0..n as u32).map(label).collect();
+    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
+    let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
+    (xt, yt, labels, rng)
+}
+
 #[test]
 fn gradient_descent_lowers_the_loss() {
     let gpu = common::gpu();
-    let mut rng = common::rng("gradient descent");
     let (n, d, k) = (20, 33, 10);
-    let x = common::random_vec(&mut rng, n * d);
-    let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
+    let (xt, yt, _, _) = labelled_inputs("gradient descent", (n, d), |i| i % k as u32);
     let config = FcnConfig {
         bias: true,
         ..common::fcn_config(d, vec![64, 64], k, Activation::ReluNormalized, 3)
@@ -219,8 +233,6 @@ fn gradient_descent_lowers_the_loss() {
     let fcn = Fcn::init(gpu, config).unwrap();
     let ops = ForwardOps::new(gpu).unwrap();
     let loss_op = LossOp::new(gpu).unwrap();
-    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
-    let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
     let losses = Tensor::<f32>::zeros(gpu, &[n]).unwrap();
     let d_logits = Tensor::<f32>::zeros(gpu, &[n, k]).unwrap();
     let mut history = Vec::new();
@@ -261,14 +273,11 @@ fn labels_outside_the_outputs_are_an_error_naming_the_example() {
 #[test]
 fn mean_reduction_is_half_sum_scaled_by_2_over_k_step_for_step() {
     let gpu = common::gpu();
-    let mut rng = common::rng("mean reduction");
     let (n, d, k) = (13, 7, 10);
-    let x = common::random_vec(&mut rng, n * d);
-    let labels: Vec<u32> = (0..n as u32).map(|i| (i * 7) % k as u32).collect();
+    let label = |i: u32| (i * 7) % k as u32;
+    let (xt, yt, labels, mut rng) = labelled_inputs("mean reduction", (n, d), label);
     let seed = rand::Rng::random(&mut rng);
     let step = TrainStep::new(gpu).unwrap();
-    let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
-    let yt = Tensor::from_slice(gpu, &[n], &labels).unwrap();
     let factor = 2.0 / k as f64;
     let lr_mean = 0.5;
     for loss in [Loss::Mse, Loss::MseSoftmax] {

@@ -34,6 +34,22 @@ fn run(config: &str, dir: &Path, force: bool) -> wideprobe::experiment::runner::
     .unwrap()
 }
 
+/// A training sweep on the synthetic data set: `epochs` epochs, `n_test` test examples,
+/// then `rest` (further settings and the grid), as YAML.
+fn synthetic_training(epochs: usize, n_test: usize, rest: &str) -> String {
+    format!("kind: training\ndataset: synthetic\nepochs: {epochs}\nn_test: {n_test}\n{rest}")
+}
+
+/// `run` of `config` in a fresh folder for `test`, where no run may fail: the folder,
+/// and the sweep's epochs.csv.
+fn epochs_of(test: &str, config: &str) -> (PathBuf, Table) {
+    let dir = temp_dir(test);
+    let summary = run(config, &dir, false);
+    assert!(summary.failed.is_empty(), "{summary:?}");
+    let epochs = Table::read(&dir.join("out/epochs.csv")).unwrap();
+    (dir, epochs)
+}
+
 fn cell(t: &Table, row: usize, name: &str) -> String {
     t.rows[row][t.column(name).unwrap()].clone()
 }
@@ -104,12 +120,7 @@ fn an_absurd_learning_rate_diverges_and_the_sweep_goes_on() {
 
 #[test]
 fn epoch_columns_obey_their_definitions() {
-    let dir = temp_dir("train-columns");
-    let config = "\
-kind: training
-dataset: synthetic
-epochs: 3
-n_test: 4
+    let rest = "\
 bias: true
 grid:
   depth: 2
@@ -119,9 +130,7 @@ grid:
   lr: 0.01
   n: 5
 ";
-    let summary = run(config, &dir, false);
-    assert!(summary.failed.is_empty(), "{summary:?}");
-    let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
+    let (_, t) = epochs_of("train-columns", &synthetic_training(3, 4, rest));
     assert_eq!(t.rows.len(), 2 * 4);
     for r in 0..t.rows.len() {
         let epoch: usize = cell(&t, r, "epoch").parse().unwrap();
@@ -215,12 +224,7 @@ grid:
 fn lipschitz_constant_matches_per_example_backprop_of_the_reference() {
     // One hidden layer, mse: ∇_{W2} l_i = r_i a_iᵀ and ∇_{W1} l_i = (W2ᵀ r_i ⊙ φ'(z_i)) x_iᵀ
     // with r_i = f(x_i) − y_i, so ‖∇ l_i‖² = ‖r_i‖²‖a_i‖² + ‖W2ᵀ r_i ⊙ φ'(z_i)‖²‖x_i‖².
-    let dir = temp_dir("train-lipschitz");
-    let config = "\
-kind: training
-dataset: synthetic
-epochs: 1
-n_test: 0
+    let rest = "\
 save_tensors: true
 grid:
   depth: 1
@@ -230,9 +234,7 @@ grid:
   lr: 0.01
   n: 7
 ";
-    let summary = run(config, &dir, false);
-    assert!(summary.failed.is_empty(), "{summary:?}");
-    let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
+    let (dir, t) = epochs_of("train-lipschitz", &synthetic_training(1, 0, rest));
     let tensors = dir
         .join("out/runs")
         .join(cell(&t, 0, "run_id"))
@@ -361,18 +363,17 @@ fn a_data_error_fails_the_run_instead_of_diverging() {
 #[test]
 fn mean_reduction_scales_every_loss_constant_by_2_over_k() {
     let config = |reduction: &str, lr: f64| {
-        format!(
-            "kind: training\ndataset: synthetic\nepochs: 3\nn_test: 4\nloss_reduction: {reduction}\n\
+        let rest = format!(
+            "loss_reduction: {reduction}\n\
              grid:\n  depth: 2\n  width: 20\n  activation: tanh_normalized\n  loss: mse\n  lr: {lr}\n  n: 6\n"
-        )
+        );
+        synthetic_training(3, 4, &rest)
     };
     let (k, n, lr_mean) = (10.0, 6.0, 0.05);
     let factor = 2.0 / k;
     let tables = [("mean", lr_mean), ("half_sum", factor * lr_mean)].map(|(reduction, lr)| {
-        let dir = temp_dir(&format!("train-reduction-{reduction}"));
-        let summary = run(&config(reduction, lr), &dir, false);
-        assert!(summary.failed.is_empty(), "{summary:?}");
-        let t = Table::read(&dir.join("out/epochs.csv")).unwrap();
+        let test = format!("train-reduction-{reduction}");
+        let (_, t) = epochs_of(&test, &config(reduction, lr));
         assert!((0..t.rows.len()).all(|r| cell(&t, r, "loss_reduction") == reduction));
         t
     });

@@ -5,7 +5,8 @@
 #![allow(dead_code)]
 
 use std::fmt::Debug;
-use std::path::PathBuf;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 /// The binary under test, as Cargo built it for these tests.
@@ -30,6 +31,38 @@ pub fn scratch(suite: &str, test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     root
+}
+
+/// A fresh folder like [`scratch`]'s that is removed when it goes out of scope, unless
+/// the test is failing (then it stays, to be looked at).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(suite: &str, test: &str) -> Self {
+        Scratch(scratch(suite, test))
+    }
+}
+
+impl Deref for Scratch {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            std::fs::remove_dir_all(&self.0).unwrap();
+        }
+    }
+}
+
+/// Creates the folder `path` (and its parents); the path.
+pub fn made(path: PathBuf) -> PathBuf {
+    std::fs::create_dir_all(&path).unwrap();
+    path
 }
 
 /// Fails if a run of `wideprobe ARGS` panicked: a message on stderr, or Rust's exit

@@ -5,13 +5,15 @@
 
 pub mod reference;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use wideprobe::gpu::{Batch, Element, Gpu, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::nn::activation::Activation;
 use wideprobe::nn::{Fcn, FcnConfig};
+use wideprobe::ops::vector::VectorOps;
 
 /// The GPU for this test process (lavapipe on CPU-only machines).
 pub fn gpu() -> &'static Gpu {
@@ -56,6 +58,13 @@ pub fn rng(test: &str) -> rand::rngs::StdRng {
         .unwrap_or_else(|| rand::rng().random::<u64>());
     eprintln!("{test}: WIDEPROBE_TEST_SEED={seed}");
     rand::rngs::StdRng::seed_from_u64(seed)
+}
+
+/// Where a Krylov solver test starts: the GPU, vector kernels in `T` for the solvers to
+/// share, and the generator for `test` (see [`rng`]).
+pub fn krylov_setup<T: Real>(test: &str) -> (&'static Gpu, Arc<VectorOps<T>>, StdRng) {
+    let gpu = gpu();
+    (gpu, Arc::new(VectorOps::new(gpu).unwrap()), rng(test))
 }
 
 /// Uniform in [-1, 1).
