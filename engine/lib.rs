@@ -17,4 +17,6 @@ pub mod measure;
 pub mod nn;
 pub mod ops;
 pub mod provenance;
+#[cfg(test)]
+mod testing;
 pub mod theory;

@@ -18,7 +18,7 @@ use crate::io::tables::{read_for_join, InfiniteRow, LayerRow, Row as _};
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, Real, SpectrumResult};
 use crate::measure::{LayerSpectrum, SpectralOps};
 use crate::nn::fcn::{check_renormalizable, init_weights_in, record_forward_cached};
-use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, NetworkPrecision};
+use crate::nn::{forward, Fcn, FcnConfig, ForwardOps, InNetworkPrecision, NetworkPrecision};
 use crate::theory::infinite_width::{for_each_infinite_width_kernel, InfiniteWidthConfig};
 
 pub fn layers_header() -> Vec<&'static str> {
@@ -56,10 +56,7 @@ macro_rules! spectrum_row {
 }
 
 /// The network kernels in the precision the sweep's networks run in.
-enum NetworkForward {
-    F32(ForwardOps<f32>),
-    F64(ForwardOps<f64>),
-}
+type NetworkForward = InNetworkPrecision<ForwardOps<f32>, ForwardOps<f64>>;
 
 /// The kernels a conditioning run uses, built once per device.
 pub struct ConditioningOps {
@@ -68,25 +65,9 @@ pub struct ConditioningOps {
 }
 
 impl ConditioningOps {
-    /// `precision` (spectral) is resolved here once; `network` f64 is refused on an
-    /// adapter without SHADER_F64.
-    pub fn new(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
-        network.check(gpu)?;
-        Ok(ConditioningOps {
-            forward: match network {
-                NetworkPrecision::F32 => NetworkForward::F32(ForwardOps::new(gpu)?),
-                NetworkPrecision::F64 => NetworkForward::F64(ForwardOps::new(gpu)?),
-            },
-            spectral: SpectralOps::new(gpu, precision)?,
-        })
-    }
-
     /// The precision the networks run in.
     pub fn network_precision(&self) -> NetworkPrecision {
-        match self.forward {
-            NetworkForward::F32(_) => NetworkPrecision::F32,
-            NetworkForward::F64(_) => NetworkPrecision::F64,
-        }
+        self.forward.precision()
     }
 
     /// The precision that runs (auto resolved).
@@ -96,8 +77,13 @@ impl ConditioningOps {
 }
 
 impl SweepOps for ConditioningOps {
+    /// `precision` (spectral) is resolved here once; `network` f64 is refused on an
+    /// adapter without SHADER_F64.
     fn build(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
-        ConditioningOps::new(gpu, precision, network)
+        Ok(ConditioningOps {
+            forward: NetworkForward::build(gpu, network, ForwardOps::new, ForwardOps::new)?,
+            spectral: SpectralOps::new(gpu, precision)?,
+        })
     }
     fn with_spectral(self, choose: impl FnOnce(SpectralOps) -> SpectralOps) -> Self {
         let spectral = choose(self.spectral);

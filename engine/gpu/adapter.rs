@@ -144,6 +144,7 @@ fn name_matches(adapter: &AdapterSummary, wanted: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_error_names;
 
     fn adapter(index: usize, name: &str, backend: &str, driver: &str) -> AdapterSummary {
         AdapterSummary {
@@ -212,10 +213,9 @@ mod tests {
             ),
             "{typed}"
         );
-        let text = err.to_string();
-        assert!(
-            text.contains("[1] NVIDIA H100 (Vulkan)") && text.contains("[2] llvmpipe"),
-            "{text}"
+        assert_error_names(
+            Err::<(), _>(err),
+            &["[1] NVIDIA H100 (Vulkan)", "[2] llvmpipe"],
         );
     }
 

@@ -352,6 +352,7 @@ pub fn value(v: Option<f64>) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::assert_error_names;
 
     #[test]
     fn rows_round_trip_through_tables() {
@@ -390,10 +391,9 @@ mod tests {
         assert_eq!(joined.rows, vec![vec!["r", "3", "", "2.5"]]);
         let foreign = dir.join("foreign.csv");
         std::fs::write(&foreign, "run_id,layer,kappa,extra\nr,3,2.5,1\n").unwrap();
-        let err = read_for_join(&foreign, &header).unwrap_err().to_string();
-        assert!(
-            err.contains("foreign.csv") && err.contains("--force"),
-            "{err}"
+        assert_error_names(
+            read_for_join(&foreign, &header),
+            &["foreign.csv", "--force"],
         );
         let lacking = dir.join("lacking.csv");
         std::fs::write(&lacking, "run_id,network_precision,kappa\nr,f32,2.5\n").unwrap();

@@ -12,4 +12,4 @@ pub mod step;
 pub use activation::Activation;
 pub use fcn::{forward, Fcn, FcnConfig, ForwardOps};
 pub use loss::{Loss, LossReduction, Objective};
-pub use precision::NetworkPrecision;
+pub use precision::{InNetworkPrecision, NetworkPrecision};

@@ -40,6 +40,35 @@ impl NetworkPrecision {
     }
 }
 
+/// Something built in the precision a sweep's networks run in: the f32 or the f64
+/// instance of a generic set of kernels (`A` and `B` are one type at f32 and f64).
+pub enum InNetworkPrecision<A, B> {
+    F32(A),
+    F64(B),
+}
+
+impl<A, B> InNetworkPrecision<A, B> {
+    /// Builds the instance of `network`'s precision; f64 is refused on an adapter
+    /// without SHADER_F64.
+    pub fn build(
+        gpu: &Gpu, network: NetworkPrecision, f32: impl FnOnce(&Gpu) -> Result<A>,
+        f64: impl FnOnce(&Gpu) -> Result<B>,
+    ) -> Result<Self> {
+        network.check(gpu)?;
+        Ok(match network {
+            NetworkPrecision::F32 => InNetworkPrecision::F32(f32(gpu)?),
+            NetworkPrecision::F64 => InNetworkPrecision::F64(f64(gpu)?),
+        })
+    }
+
+    pub fn precision(&self) -> NetworkPrecision {
+        match self {
+            InNetworkPrecision::F32(_) => NetworkPrecision::F32,
+            InNetworkPrecision::F64(_) => NetworkPrecision::F64,
+        }
+    }
+}
+
 /// An f64 network needs `SHADER_F64` among `features` (those of the adapter called
 /// `adapter`): otherwise an error that names the adapter and the fix.
 pub fn check_network_precision(

@@ -35,8 +35,7 @@ fn check<T: Real>(what: &str, z: &Tensor<T>, b: &Tensor<T>) -> Result<(usize, us
 
 impl<T: Real> BiasOp<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let shader = T::of(&BIAS);
-        let [add, grad] = kernels(gpu, shader, ["bias_add", "bias_grad"])?;
+        let [add, grad] = kernels(gpu, T::of(&BIAS), ["bias_add", "bias_grad"])?;
         Ok(BiasOp {
             add,
             grad,

@@ -29,7 +29,7 @@ use crate::linalg::{Precision, Real};
 use crate::measure::{ParamMeasure, SpectralOps};
 use crate::nn::ntk::NtkKernels;
 use crate::nn::step::TrainStep;
-use crate::nn::NetworkPrecision;
+use crate::nn::{InNetworkPrecision, NetworkPrecision};
 
 pub use crate::nn::step::accuracy;
 pub use rows::{
@@ -56,10 +56,7 @@ impl<T: Real> NetworkKernels<T> {
 }
 
 /// The network kernels in the precision the sweep's networks run in.
-pub enum Network {
-    F32(NetworkKernels<f32>),
-    F64(NetworkKernels<f64>),
-}
+pub type Network = InNetworkPrecision<NetworkKernels<f32>, NetworkKernels<f64>>;
 
 /// The kernels a training run uses, built once per device.
 pub struct TrainingOps {
@@ -72,12 +69,8 @@ impl TrainingOps {
     /// `precision` (spectral) is resolved here once (auto: f64 where the device has
     /// it); `network` f64 is refused on an adapter without SHADER_F64.
     pub fn new(gpu: &Gpu, precision: Precision, network: NetworkPrecision) -> Result<Self> {
-        network.check(gpu)?;
         Ok(TrainingOps {
-            network: match network {
-                NetworkPrecision::F32 => Network::F32(NetworkKernels::new(gpu)?),
-                NetworkPrecision::F64 => Network::F64(NetworkKernels::new(gpu)?),
-            },
+            network: Network::build(gpu, network, NetworkKernels::new, NetworkKernels::new)?,
             ntk: NtkKernels::new(gpu)?,
             spectral: SpectralOps::new(gpu, precision)?,
         })
@@ -90,10 +83,7 @@ impl TrainingOps {
 
     /// The precision the networks run in.
     pub fn network_precision(&self) -> NetworkPrecision {
-        match self.network {
-            Network::F32(_) => NetworkPrecision::F32,
-            Network::F64(_) => NetworkPrecision::F64,
-        }
+        self.network.precision()
     }
 }
 
