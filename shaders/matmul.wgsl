@@ -26,8 +26,6 @@
 //   products of a slice on their own and adds that to its total (blocked summation).
 // - matmul_skinny (and matmul_skinny_split): a 128 x 32 tile, 4 x 4 outputs per
 //   invocation, for products with few columns (see SKINNY_M below).
-// - matmul_short (and matmul_short_split): its transpose, a 32 x 128 tile, for products
-//   with few rows (see SHORT_M below).
 // - matmul_split, then matmul_split_sum: the tiled kernel with the depth split over the
 //   workgroups' z index (split-k), for products with too few output tiles to fill the
 //   device (a 96 x 384 output is 3 tiles: 3 workgroups on a device with dozens of cores,
@@ -176,23 +174,6 @@ fn stage_a(li: u32, row0: u32, k0: u32, k_end: u32) {
     }
 }
 
-// Stages op(B) columns col0 .. col0 + 128 at depths k0 .. k0 + BK into tile_b, as
-// stage_a does for A.
-fn stage_b(li: u32, col0: u32, k0: u32, k_end: u32) {
-    for (var s = 0u; s < STAGE_STEPS; s++) {
-        var kk: u32;
-        var c4: u32;
-        if TRANS_B {
-            kk = li % BK;
-            c4 = li / BK + (256u / BK) * s;
-        } else {
-            c4 = li % 32u;
-            kk = li / 32u + 8u * s;
-        }
-        tile_b[kk * 32u + c4] = load_b4(k0 + kk, col0 + 4u * c4, k_end);
-    }
-}
-
 // Workgroup wg's 128 x 128 tile of op(A) op(B) summed over depths [k_begin, k_end): the
 // invocation's 8x8 block, acc[i * 2 + j] for row block i (0..8) and column half j.
 fn tile_sums(
@@ -207,7 +188,18 @@ fn tile_sums(
 
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         stage_a(li, row0, k0, k_end);
-        stage_b(li, col0, k0, k_end);
+        for (var s = 0u; s < STAGE_STEPS; s++) {
+            var kk: u32;
+            var c4: u32;
+            if TRANS_B {
+                kk = li % BK;
+                c4 = li / BK + (256u / BK) * s;
+            } else {
+                c4 = li % 32u;
+                kk = li / 32u + 8u * s;
+            }
+            tile_b[kk * 32u + c4] = load_b4(k0 + kk, col0 + 4u * c4, k_end);
+        }
         workgroupBarrier();
 
         // Blocked summation: the BK products of a slice are summed on their own, then
@@ -386,97 +378,6 @@ fn matmul_skinny_split(
     let base = wg.z * params.m * params.n;
     for (var e = 0u; e < 16u; e++) {
         let at = skinny_at(wg, li, e);
-        if at.x < params.m && at.y < params.n {
-            partial[base + at.x * params.n + at.y] = acc[e / 4u][e % 4u];
-        }
-    }
-}
-
-// ---- The short variant ----------------------------------------------------------------
-
-// Its output tile, 32 rows x 128 columns: the skinny variant's transpose, for products
-// with few rows (a network's layers over a few dozen examples), where a 128 x 128 tile
-// would compute mostly padding. Invocation li owns rows (li / 32) * 4 + 0..4 and
-// columns (li % 32) * 4 + 0..4.
-override SHORT_M: u32 = 32u;
-override SHORT_N: u32 = 128u;
-
-// short_a[kk * 8 + r4] holds op(A) rows 4*r4 .. 4*r4+3 of the tile at depth kk.
-var<workgroup> short_a: array<vec4<Real>, BK * 8u>;
-
-// Workgroup wg's 32 x 128 tile summed over depths [k_begin, k_end): the invocation's
-// 4 x 4 block, acc[q] for row q of it. Blocked summation as in tile_sums.
-fn short_sums(wg: vec3<u32>, li: u32, k_begin: u32, k_end: u32) -> array<vec4<Real>, 4> {
-    let row0 = wg.y * SHORT_M;
-    let col0 = wg.x * SHORT_N;
-    let tx = li % 32u;
-    let ty = li / 32u;
-    // Zero: WGSL initialises a var declared without a value to zero.
-    var acc: array<vec4<Real>, 4>;
-    for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        stage_b(li, col0, k0, k_end);
-        if li < BK * 8u {
-            var kk: u32;
-            var r4: u32;
-            if TRANS_A {
-                r4 = li % 8u;
-                kk = li / 8u;
-            } else {
-                kk = li % BK;
-                r4 = li / BK;
-            }
-            short_a[kk * 8u + r4] = load_a4(row0 + 4u * r4, k0 + kk, k_end);
-        }
-        workgroupBarrier();
-        var part: array<vec4<Real>, 4>;
-        for (var kk = 0u; kk < BK; kk++) {
-            let a4 = short_a[kk * 8u + ty];
-            let b4 = tile_b[kk * 32u + tx];
-            for (var q = 0u; q < 4u; q++) {
-                part[q] += a4[q] * b4;
-            }
-        }
-        for (var q = 0u; q < 4u; q++) {
-            acc[q] += part[q];
-        }
-        workgroupBarrier();
-    }
-    return acc;
-}
-
-// (row, column) of the invocation's output e (0..16) in workgroup wg's short tile: its
-// value is acc[e / 4][e % 4] of short_sums.
-fn short_at(wg: vec3<u32>, li: u32, e: u32) -> vec2<u32> {
-    let row = wg.y * SHORT_M + (li / 32u) * 4u + e / 4u;
-    let col = wg.x * SHORT_N + (li % 32u) * 4u + e % 4u;
-    return vec2<u32>(row, col);
-}
-
-@compute @workgroup_size(256)
-fn matmul_short(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let acc = short_sums(wg, li, params.k_begin, params.k_end);
-    for (var e = 0u; e < 16u; e++) {
-        let at = short_at(wg, li, e);
-        if at.x < params.m && at.y < params.n {
-            store(at.x, at.y, acc[e / 4u][e % 4u]);
-        }
-    }
-}
-
-@compute @workgroup_size(256)
-fn matmul_short_split(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    let k_begin = min(params.k_begin + wg.z * params.split_len, params.k_end);
-    let k_end = min(k_begin + params.split_len, params.k_end);
-    let acc = short_sums(wg, li, k_begin, k_end);
-    let base = wg.z * params.m * params.n;
-    for (var e = 0u; e < 16u; e++) {
-        let at = short_at(wg, li, e);
         if at.x < params.m && at.y < params.n {
             partial[base + at.x * params.n + at.y] = acc[e / 4u][e % 4u];
         }

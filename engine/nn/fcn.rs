@@ -21,9 +21,7 @@ pub use super::params::{init_weights, init_weights_in, Fcn, FcnConfig, ParamTens
 
 /// The kernels of the network passes, built once.
 pub struct ForwardOps<T: Real = f32> {
-    matmul: Matmul<T>,
-    /// 32 x 128 tiles, for products with few rows (see [`ForwardOps::matmul_for`]).
-    short: Matmul<T>,
+    pub(crate) matmul: Matmul<T>,
     pub(crate) activation: ActivationOp<T>,
     pub(crate) rownorm: RowNorm<T>,
     pub(crate) bias: BiasOp<T>,
@@ -33,29 +31,12 @@ impl<T: Real> ForwardOps<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(ForwardOps {
             matmul: Matmul::new(gpu, MatmulVariant::Tiled)?,
-            short: Matmul::new(gpu, MatmulVariant::Short)?,
             activation: ActivationOp::new(gpu)?,
             rownorm: RowNorm::new(gpu)?,
             bias: BiasOp::new(gpu)?,
         })
     }
-
-    /// The matmul for a product into `c`: the short variant up to SHORT_ROWS rows, where
-    /// the tiled one's 128-row tile would be mostly padding. On lavapipe, at 384 columns
-    /// and depth 3072, short took half the tiled time at 32 rows, the same at 64, 1.5
-    /// times at 96 (docs/PERFORMANCE.md).
-    fn matmul_for(&self, c: &Tensor<T>) -> &Matmul<T> {
-        // A C that is not a matrix goes to the tiled one, whose checks name the problem.
-        if c.shape().len() == 2 && c.shape()[0] <= SHORT_ROWS {
-            &self.short
-        } else {
-            &self.matmul
-        }
-    }
 }
-
-/// Products of at most this many rows take the short variant.
-const SHORT_ROWS: usize = 32;
 
 /// What a hidden layer's backward and JVP need from its forward: the pre-activation
 /// z, phi(z) and, with renormalisation, the row norms of phi(z).
@@ -80,7 +61,7 @@ fn record_dense_forward<T: Real>(
     batch: &mut Batch, ops: &ForwardOps<T>, input: &Tensor<T>, weight: &Tensor<T>,
     bias: Option<&Tensor<T>>, z: &Tensor<T>,
 ) -> Result<()> {
-    ops.matmul_for(z)
+    ops.matmul
         .record(batch, Layout::NT, 1.0, input, weight, 0.0, z)?;
     if let Some(b) = bias {
         ops.bias.add(batch, b, z)?;
@@ -95,7 +76,7 @@ fn record_dense_backward<T: Real>(
     d_weight: Option<&Tensor<T>>, d_bias: Option<&Tensor<T>>, d_input: Option<&Tensor<T>>,
 ) -> Result<()> {
     if let Some(d_w) = d_weight {
-        ops.matmul_for(d_w)
+        ops.matmul
             .record(batch, Layout::TN, 1.0, d_z, input, 0.0, d_w)?;
     }
     if let Some(d_b) = d_bias {
@@ -112,7 +93,7 @@ pub(crate) fn record_input_gradient<T: Real>(
     batch: &mut Batch, ops: &ForwardOps<T>, weight: &Tensor<T>, d_z: &Tensor<T>,
     d_input: &Tensor<T>,
 ) -> Result<()> {
-    ops.matmul_for(d_input)
+    ops.matmul
         .record(batch, Layout::NN, 1.0, d_z, weight, 0.0, d_input)?;
     Ok(())
 }
@@ -123,10 +104,11 @@ fn record_dense_jvp<T: Real>(
     batch: &mut Batch, ops: &ForwardOps<T>, input: &Tensor<T>, t_input: Option<&Tensor<T>>,
     weight: &Tensor<T>, t_weight: &Tensor<T>, t_bias: Option<&Tensor<T>>, t_z: &Tensor<T>,
 ) -> Result<()> {
-    let matmul = ops.matmul_for(t_z);
-    matmul.record(batch, Layout::NT, 1.0, input, t_weight, 0.0, t_z)?;
+    ops.matmul
+        .record(batch, Layout::NT, 1.0, input, t_weight, 0.0, t_z)?;
     if let Some(t_a) = t_input {
-        matmul.record(batch, Layout::NT, 1.0, t_a, weight, 1.0, t_z)?;
+        ops.matmul
+            .record(batch, Layout::NT, 1.0, t_a, weight, 1.0, t_z)?;
     }
     if let Some(t_b) = t_bias {
         ops.bias.add(batch, t_b, t_z)?;

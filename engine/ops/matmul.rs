@@ -22,17 +22,13 @@ pub enum MatmulVariant {
     /// 128x32 tiles, 4x4 outputs per invocation: for products with few columns, where
     /// most of a 128x128 tile would be padding.
     Skinny,
-    /// 32x128 tiles, 4x4 outputs per invocation: for products with few rows (a layer
-    /// over a few dozen examples).
-    Short,
 }
 
 impl MatmulVariant {
-    pub const ALL: [MatmulVariant; 4] = [
+    pub const ALL: [MatmulVariant; 3] = [
         MatmulVariant::Naive,
         MatmulVariant::Tiled,
         MatmulVariant::Skinny,
-        MatmulVariant::Short,
     ];
 
     pub fn name(self) -> &'static str {
@@ -40,7 +36,6 @@ impl MatmulVariant {
             MatmulVariant::Naive => "naive",
             MatmulVariant::Tiled => "tiled",
             MatmulVariant::Skinny => "skinny",
-            MatmulVariant::Short => "short",
         }
     }
 
@@ -49,7 +44,6 @@ impl MatmulVariant {
             MatmulVariant::Naive => "matmul_naive",
             MatmulVariant::Tiled => "matmul_tiled",
             MatmulVariant::Skinny => "matmul_skinny",
-            MatmulVariant::Short => "matmul_short",
         }
     }
 
@@ -60,13 +54,12 @@ impl MatmulVariant {
             MatmulVariant::Naive => None,
             MatmulVariant::Tiled => Some("matmul_split"),
             MatmulVariant::Skinny => Some("matmul_skinny_split"),
-            MatmulVariant::Short => Some("matmul_short_split"),
         }
     }
 
     /// Output tile of one workgroup, (rows, columns), as the shader declares it: the
-    /// naive kernel's workgroup size, the others' TILED_M / TILED_N, SKINNY_M / SKINNY_N
-    /// and SHORT_M / SHORT_N overrides.
+    /// naive kernel's workgroup size, the tiled and skinny kernels' TILED_M / TILED_N
+    /// and SKINNY_M / SKINNY_N overrides.
     fn tile(self, kernel: &Kernel) -> Result<(u32, u32)> {
         Ok(match self {
             MatmulVariant::Naive => (kernel.workgroup_size[1], kernel.workgroup_size[0]),
@@ -77,10 +70,6 @@ impl MatmulVariant {
             MatmulVariant::Skinny => (
                 kernel.override_value("SKINNY_M")? as u32,
                 kernel.override_value("SKINNY_N")? as u32,
-            ),
-            MatmulVariant::Short => (
-                kernel.override_value("SHORT_M")? as u32,
-                kernel.override_value("SHORT_N")? as u32,
             ),
         })
     }

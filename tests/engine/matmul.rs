@@ -112,13 +112,12 @@ pub(crate) fn bits<T: Element>(x: T) -> Vec<u8> {
 }
 
 /// Splits of the first depth slice the wrapper makes for `variant` (1: not split); the
-/// tiles are the shader's (128 x 128 tiled, 128 x 32 skinny, 32 x 128 short).
+/// tiles are the shader's (128 x 128 tiled, 128 x 32 skinny).
 pub(crate) fn splits(variant: MatmulVariant, (m, n, k): Dims) -> usize {
     let (tm, tn) = match variant {
         MatmulVariant::Naive => return 1,
         MatmulVariant::Tiled => (128, 128),
         MatmulVariant::Skinny => (128, 32),
-        MatmulVariant::Short => (32, 128),
     };
     split_depth(m.div_ceil(tm) * n.div_ceil(tn), k.min(MATMUL_K_SLICE)).1
 }
