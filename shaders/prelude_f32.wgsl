@@ -1,5 +1,5 @@
 // Precision prelude (f32): joined in front of a kernel family's body by engine/ops/shaders.rs
-// (`family!`), so one body serves both precisions. The body spells its element type `Real`
+// (`families!`), so one body serves both precisions. The body spells its element type `Real`
 // and its transcendental functions `real_*`; here they are the builtins.
 alias Real = f32;
 

@@ -1,5 +1,5 @@
 // Precision prelude (f64): joined in front of a kernel family's body by engine/ops/shaders.rs
-// (`family!`); needs the adapter's SHADER_F64 feature. The body spells its element type `Real`
+// (`families!`); needs the adapter's SHADER_F64 feature. The body spells its element type `Real`
 // and its transcendental functions `real_*`.
 //
 // Vulkan's GLSL.std.450 has Exp, Log and Tanh for 16- and 32-bit floats only, and HLSL

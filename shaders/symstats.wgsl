@@ -27,6 +27,7 @@ struct Params {
 // and takes maxima in one tree of its own. 64 invocations, not REDUCTION_WG: rows are
 // short (Gram and NTK orders), and on CPU drivers a wider tree's barriers cost more than
 // the row's arithmetic (docs/PERFORMANCE.md).
+// At most REDUCTION_WG: sum_over_invocations uses REDUCTION_WG slots of scratch.
 const WG: u32 = 64u;
 var<workgroup> partial_sum: array<Real, WG>;
 var<workgroup> partial_max: array<Real, WG>;

@@ -72,14 +72,16 @@ struct Params {
 @group(0) @binding(7) var<storage, read_write> taus: array<Real>;
 @group(0) @binding(8) var<storage, read_write> step: array<u32>;
 
-// Invocations per workgroup: the reduction's (shaders/common.wgsl).
+// Invocations per workgroup of the wide reduction (mirror, reflect, update): the
+// reduction's (shaders/common.wgsl).
 const WG: u32 = REDUCTION_WG;
 
 // Invocations of the one-workgroup-per-matrix reduction. It serves orders below
 // WIDE_FROM_ORDER (128, ops/tridiagonalize.rs), where 64 invocations cover a column in
-// two elements each; a wider workgroup mostly idles through the ~24 barriers per column,
+// two elements each; a wider workgroup mostly idles through the 20 barriers per column,
 // and lavapipe's barrier cost grows with the invocations it switches between (a 256-wide
 // workgroup made quick.yaml's reductions about 4x slower there; docs/PERFORMANCE.md).
+// At most REDUCTION_WG: sum_over_invocations uses REDUCTION_WG slots of scratch.
 const MATRIX_WG: u32 = 64u;
 
 @compute @workgroup_size(MATRIX_WG)

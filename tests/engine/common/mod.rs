@@ -106,10 +106,11 @@ pub fn to_f64(v: &[f32]) -> Vec<f64> {
 /// Asserts `got` matches `want` to a relative Frobenius error of `rel_frobenius`, and
 /// elementwise to `|got - want| <= atol + rtol * |want|`. Prints the largest
 /// differences and the first mismatches on failure. NaN anywhere fails.
-/// The Frobenius check has the elementwise one's absolute floor,
-/// ‖got − want‖ <= rel_frobenius ‖want‖ + atol √len: an output that cancels to near zero
-/// (one element of a 1 x 1 product, say) is otherwise held to a relative error its
-/// rounding cannot meet (a 4e-16 error on a value of 0.02 failed 1.9e-14).
+/// The Frobenius check has one atol of absolute floor, ‖got − want‖ <= rel_frobenius
+/// ‖want‖ + atol: an output that cancels to near zero (one element of a 1 x 1 product,
+/// say) is otherwise held to a relative error its rounding cannot meet (a 4e-16 error on
+/// a value of 0.02 failed 1.9e-14). Not atol √len: the elementwise check already implies
+/// that bound, and the Frobenius check would then never bind on its own.
 pub fn assert_close(
     what: &str, got: &[f64], want: &[f64], rel_frobenius: f64, atol: f64, rtol: f64,
 ) {
@@ -134,9 +135,7 @@ pub fn assert_close(
     } else {
         diff2.sqrt()
     };
-    let frobenius_ok = diff2.sqrt()
-        <= rel_frobenius * norm2.sqrt() + atol * (got.len() as f64).sqrt()
-        || rel <= rel_frobenius;
+    let frobenius_ok = rel <= rel_frobenius || diff2.sqrt() <= rel_frobenius * norm2.sqrt() + atol;
     let ok = bad.is_empty() && frobenius_ok;
     if !ok {
         let first: Vec<String> = bad
