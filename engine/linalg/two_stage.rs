@@ -42,11 +42,11 @@ const LOWER: Symmetry = Symmetry {
 /// The largest order the two-stage reduction takes: its panel kernel loops over a
 /// panel's rows in one workgroup, and lavapipe caps an invocation's loop iterations
 /// ([`max_panel_rows`]).
-pub const MAX_ORDER: usize = 5000;
+pub const MAX_ORDER: usize = max_panel_rows(BAND);
 
 /// Whether the two-stage reduction can take matrices of order `n`.
 pub fn fits(n: usize) -> bool {
-    n <= MAX_ORDER && n <= max_panel_rows(BAND)
+    n <= MAX_ORDER
 }
 
 /// The kernels of the GPU stage in one precision, built once.

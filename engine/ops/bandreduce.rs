@@ -22,8 +22,8 @@ const LOOP_ITERATIONS: usize = 60_000;
 /// Rows the panel kernel handles for a band of width `b`: a SIMD group of its invocations
 /// runs the union of their loops, about 3 b m / 8 iterations (ROW_GROUPS = 8), and
 /// lavapipe caps them (61,100 of 65,535 at b = 32, m = 5000).
-pub fn max_panel_rows(b: usize) -> usize {
-    LOOP_ITERATIONS * 8 / (3 * b.max(1))
+pub const fn max_panel_rows(b: usize) -> usize {
+    LOOP_ITERATIONS * 8 / (3 * if b == 0 { 1 } else { b })
 }
 
 /// The three kernels of one precision, built once.

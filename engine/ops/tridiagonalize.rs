@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
+use super::launch::kernels;
 use super::real::Real;
 use super::shaders::TRIDIAGONALIZE;
 use crate::gpu::{grid_1d, groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
@@ -151,11 +152,12 @@ struct WideWork<T: Real> {
 impl<T: Real> Tridiagonalize<T> {
     /// Builds the kernel; for f64 fails naming SHADER_F64 when the adapter lacks it.
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let update = gpu.kernel(T::of(&TRIDIAGONALIZE), "update", &[])?;
+        let entries = ["tridiagonalize", "mirror", "reflect", "update"];
+        let [kernel, mirror, reflect, update] = kernels(gpu, T::of(&TRIDIAGONALIZE), entries)?;
         Ok(Tridiagonalize {
-            kernel: gpu.kernel(T::of(&TRIDIAGONALIZE), "tridiagonalize", &[])?,
-            mirror: gpu.kernel(T::of(&TRIDIAGONALIZE), "mirror", &[])?,
-            reflect: gpu.kernel(T::of(&TRIDIAGONALIZE), "reflect", &[])?,
+            kernel,
+            mirror,
+            reflect,
             shape: WideShape::of(&update)?,
             update,
             _element: std::marker::PhantomData,
