@@ -18,7 +18,8 @@
 //   which is A22 <- Q^T A22 Q, A22 = work[c + b .., c + b ..] kept as its lower triangle
 //   (read as symmetric, updated below the diagonal: SYMMETRIC_A, LOWER_ONLY in matmul.wgsl).
 //   H_j = I - tau_j v_j v_j^T with v_j = x - alpha e_1 unscaled and
-//   tau_j = 1 / (x.x + |x_0| ||x||), as in tridiagonalize.wgsl (no cancellation).
+//   tau_j = 1 / (x.x + |x_0| ||x||), as in tridiagonalize.wgsl (no cancellation);
+//   tau_j = 0 and alpha = x_0 when x is zero below x_0.
 // `extract_band`: band[j (b + 1) + k] = work[(j + k) n + j] (0 past the end), the lower
 //   band the host reads back.
 //
@@ -116,9 +117,12 @@ fn form_reflector(p0: u32, n: u32, m: u32, stride: u32, b: u32, j: u32) {
     }
     let total = sigma + x0 * x0;
     let xnorm = real_sqrt(total);
-    let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
+    // Nothing below x0 to annihilate: H = I (LAPACK's larfg), exact; a reflection
+    // would only add rounding.
+    var alpha = x0;
     var tau = Real(0.0);
-    if xnorm != Real(0.0) {
+    if sigma != Real(0.0) {
+        alpha = select(-xnorm, xnorm, x0 < Real(0.0));
         tau = Real(1.0) / (total + abs(x0) * xnorm);
     }
     if j < m {

@@ -4,10 +4,12 @@
 // instantiated per precision by a prelude (ops/shaders.rs).
 //
 // Column k (k = 0 .. n-2) with x = A[k+1.., k] of length m = n-k-1:
-//   alpha = -sign(x0) ||x||, v = x - alpha e1, tau = 2 / v.v   (tau = 0 when x = 0)
+//   alpha = -sign(x0) ||x||, v = x - alpha e1, tau = 2 / v.v
+// except that when x is zero below x0, H = I: tau = 0, alpha = x0 (LAPACK's larfg). The
+// last column (m = 1) is such a case; reflecting it anyway cost a 2 x 2 matrix 8 u ||A||.
 //   p = tau A22 v,  w = p - (tau/2)(p.v) v,  A22 -= v w^T + w v^T
 // which applies H = I - tau v v^T on both sides; d[k] = A[k, k], e[k] = alpha.
-// Backward stable: T is the exact reduction of A + E with ||E|| <= c n u ||A||.
+// Backward stable: T is the exact reduction of A + E, ||E|| bounded in linalg/dense.rs.
 //
 // Two ways to run it, the same reduction (sums taken in another order):
 // - one workgroup per matrix (`tridiagonalize`): many small matrices in one launch;
@@ -115,15 +117,17 @@ fn tridiagonalize(id: Invocation) {
         for (var i = id.lid; i < m; i += MATRIX_WG) {
             let xi = work[col + i * n];
             scratch[vb + i] = xi;
-            ss += xi * xi;
+            ss += select(xi * xi, Real(0.0), i == 0u);
         }
-        let sigma = sum_over_invocations(id.lid, ss, MATRIX_WG);
+        let tail = sum_over_invocations(id.lid, ss, MATRIX_WG);
         // Every invocation forms the reflector from the same values.
         let x0 = work[col];
+        let sigma = tail + x0 * x0;
         let xnorm = real_sqrt(sigma);
-        let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
+        var alpha = x0;
         var tau = Real(0.0);
-        if xnorm != Real(0.0) {
+        if tail != Real(0.0) {
+            alpha = select(-xnorm, xnorm, x0 < Real(0.0));
             // v.v = 2 (sigma + |x0| ||x||): no cancellation.
             tau = Real(1.0) / (sigma + abs(x0) * xnorm);
         }
@@ -256,9 +260,9 @@ fn reflect(id: Invocation) {
             xi -= vecs[vb_prev + i] * wk + vecs[wb + i] * vk;
         }
         vecs[vb + i] = xi;
-        ss += xi * xi;
+        ss += select(xi * xi, Real(0.0), i == k + 1u);
     }
-    let sigma = sum_over_workgroup(id.lid, ss);
+    let tail = sum_over_workgroup(id.lid, ss);
     let dk = work[base + k * n + k] - Real(2.0) * vk * wk;
     if k + 1u >= n {
         if id.lid == 0u {
@@ -272,10 +276,12 @@ fn reflect(id: Invocation) {
     if k >= 1u {
         x0 -= vecs[vb_prev + k + 1u] * wk + vecs[wb + k + 1u] * vk;
     }
+    let sigma = tail + x0 * x0;
     let xnorm = real_sqrt(sigma);
-    let alpha = select(-xnorm, xnorm, x0 < Real(0.0));
+    var alpha = x0;
     var tau = Real(0.0);
-    if xnorm != Real(0.0) {
+    if tail != Real(0.0) {
+        alpha = select(-xnorm, xnorm, x0 < Real(0.0));
         tau = Real(1.0) / (sigma + abs(x0) * xnorm);
     }
     if id.lid == 0u {

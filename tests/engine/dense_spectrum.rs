@@ -120,6 +120,50 @@ fn dense_contains_faer_eigenvalues_within_its_bound<T: Real>() {
 
 precision_tests!(dense_contains_faer_eigenvalues_within_its_bound);
 
+/// A matrix that is already tridiagonal has nothing to annihilate: every reduction must
+/// leave it exactly as it is (H = I, as LAPACK's larfg), so the eigenvalues are bit for
+/// bit those of the host's QL on the input's own diagonals. n = 2 is always such a
+/// matrix: reflecting its last column anyway once cost 8 u ||A||, past the bound.
+fn tridiagonal_input_passes_through_exactly<T: Real>() {
+    let gpu = common::gpu();
+    let solver = DenseEigensolver::<T>::new(gpu).unwrap();
+    let mut rng = common::rng(&format!("dense tridiagonal {}", T::NAME));
+    for n in [2usize, 3, 7, 33, 130] {
+        for reduction in REDUCTIONS {
+            let d: Vec<f64> = (0..n)
+                .map(|_| T::from_f64(rng.random_range(-2.0..2.0)).to_f64())
+                .collect();
+            let e: Vec<f64> = (0..n - 1)
+                .map(|_| T::from_f64(rng.random_range(-2.0..2.0)).to_f64())
+                .collect();
+            let mut a = vec![T::from_f64(0.0); n * n];
+            for i in 0..n {
+                a[i * n + i] = T::from_f64(d[i]);
+                if i + 1 < n {
+                    a[(i + 1) * n + i] = T::from_f64(e[i]);
+                    a[i * n + i + 1] = T::from_f64(e[i]);
+                }
+            }
+            let matrix = Tensor::from_slice(gpu, &[n, n], &a).unwrap();
+            let mut batch = Batch::new(gpu);
+            let pending = solver.record_with(&mut batch, &matrix, reduction).unwrap();
+            batch.submit().unwrap();
+            let r = solver.finish(gpu, pending, 1, 1).unwrap().remove(0);
+            let want = wideprobe::linalg::tridiag::tridiag_eigen(&d, &e, false)
+                .unwrap()
+                .values;
+            assert_eq!(
+                r.full_spectrum.as_ref().unwrap(),
+                &want,
+                "{} n={n} {reduction:?}: a tridiagonal input was changed by its reduction",
+                T::NAME
+            );
+        }
+    }
+}
+
+precision_tests!(tridiagonal_input_passes_through_exactly);
+
 /// Issue 11 asks for n = 1000 too: every spectrum kind, f64, about 30 s on lavapipe.
 #[test]
 fn dense_f64_at_order_1000() {
