@@ -209,6 +209,67 @@ fn lanczos_meets_targets_on_prescribed_spectra<T: Real>(rel: f64) {
 
 precision_tests!(lanczos_meets_targets_on_prescribed_spectra, (1e-5), (1e-12));
 
+/// Repeated eigenvalues make Lanczos break down (β = 0) once per distinct value. For the
+/// extremes alone the first invariant subspace settles them: at most one restart (to
+/// reach dimension 2), a couple of submissions. For several at each end the restarts
+/// must find the multiplicity: the three smallest of a value repeated 20 times are that
+/// value three times.
+fn repeated_eigenvalues_stop_early_for_extremes_and_restart_for_several<T: Real>(rel: f64) {
+    let (gpu, ops, mut rng) = common::krylov_setup::<T>(&format!("lanczos repeated {}", T::NAME));
+    let n = 60;
+    let scaled_identity = vec![2.0; n];
+    let three_values: Vec<f64> = (0..n).map(|i| [0.5, 1.0, 3.0][3 * i / n]).collect();
+    for (name, lambdas) in [("2 I", &scaled_identity), ("three values", &three_values)] {
+        let a = stored::<T>(&with_spectrum(&mut rng, lambdas));
+        let reference = reference_eigenvalues(&a, n);
+        let op = DenseMatrix::<T>::from_host(gpu, n, &a).unwrap();
+        let one = LanczosOptions {
+            seed: rng.random(),
+            ..Default::default()
+        };
+        let r = lanczos(gpu, ops.clone(), &op, &one).unwrap();
+        let what = format!("lanczos {} {name}, k = 1", T::NAME);
+        check_against_reference(&what, &r, &reference, rel);
+        assert!(
+            r.restarts <= 1 && r.submissions <= 2 && r.iterations <= 3,
+            "{what}: {} restarts, {} submissions, {} steps",
+            r.restarts,
+            r.submissions,
+            r.iterations
+        );
+
+        let several = LanczosOptions {
+            k: 3,
+            seed: rng.random(),
+            ..Default::default()
+        };
+        let r = lanczos(gpu, ops.clone(), &op, &several).unwrap();
+        let what = format!("lanczos {} {name}, k = 3", T::NAME);
+        assert!(r.converged, "{what}: {:?}", r.notes);
+        assert!(r.restarts >= 2, "{what}: {} restarts", r.restarts);
+        let ends = [
+            (&r.smallest, &reference[..3]),
+            (&r.largest, &reference[n - 3..]),
+        ];
+        for (estimates, want) in ends {
+            let mut got: Vec<f64> = estimates.iter().map(|e| e.value).collect();
+            got.sort_by(f64::total_cmp);
+            for (e, (g, w)) in estimates.iter().zip(got.iter().zip(want)) {
+                assert!(
+                    (g - w).abs() <= e.bound.max(rel * reference[n - 1]),
+                    "{what}: {got:?} against {want:?}"
+                );
+            }
+        }
+    }
+}
+
+precision_tests!(
+    repeated_eigenvalues_stop_early_for_extremes_and_restart_for_several,
+    (1e-5),
+    (1e-12)
+);
+
 fn full_krylov_dimension_gives_the_whole_spectrum<T: Real>(rel: f64) {
     let (gpu, ops, mut rng) = common::krylov_setup::<T>(&format!("full spectrum {}", T::NAME));
     for n in [1usize, 2, 17, 100, 200] {
