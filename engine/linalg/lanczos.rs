@@ -12,9 +12,10 @@
 //! (8, 16, 32, then 64) is one submission, and its α and β come back in one readback;
 //! the host then solves the small tridiagonal in f64 ([`super::tridiag`]) and applies
 //! the stopping rules. A breakdown (β_j at rounding level) found in a block discards
-//! the steps recorded after it; the extremes are judged there, and if they have not
-//! converged (or several at each end are wanted: repeated eigenvalues) the restart is
-//! recorded at the head of the next block.
+//! the steps recorded after it. The extremes are judged there when the dropped β are
+//! too small to hide anything beyond the tolerance; otherwise, or if they have not
+//! converged, the basis is shorter than 2k, or several at each end are wanted
+//! (repeated eigenvalues), the restart is recorded at the head of the next block.
 //!
 //! Without reorthogonalisation f32 Lanczos is useless past κ ~ 1e4 (GPU-NOTES.md), so
 //! there is no option to drop it.
@@ -71,7 +72,8 @@ pub struct EigenEstimate {
     /// rounding.
     pub residual: f64,
     /// `residual` plus a rounding allowance (a multiple of u·sqrt(n)·‖A‖ for the
-    /// device precision u): what the reported value is claimed to be good to.
+    /// device precision u, plus the norm of the β a breakdown set to 0): what the
+    /// reported value is claimed to be good to.
     pub bound: f64,
     pub converged: bool,
 }
@@ -356,10 +358,9 @@ struct LanczosHost {
     alpha: Vec<f64>,
     /// β_j of every step; 0 where a breakdown split the tridiagonal.
     beta: Vec<f64>,
-    /// The largest β set to 0 by a breakdown: how far the split tridiagonal is from the
-    /// one computed (disjoint off-diagonal pairs, so the largest, not the sum), added to
-    /// every bound.
-    dropped_beta: f64,
+    /// The sum of squares of the β set to 0 by breakdowns: the residuals dropped with
+    /// them are at most its square root in norm (see `dropped_uncertainty`).
+    dropped_squares: f64,
     norm_estimate: f64,
 }
 
@@ -370,7 +371,7 @@ impl LanczosHost {
             u,
             alpha: Vec::with_capacity(max_dim),
             beta: Vec::with_capacity(max_dim),
-            dropped_beta: 0.0,
+            dropped_squares: 0.0,
             norm_estimate: 0.0,
         }
     }
@@ -391,18 +392,38 @@ impl LanczosHost {
             self.alpha.push(a_j);
             self.norm_estimate = self.norm_estimate.max(a_j.abs() + b_j);
             // Breakdown: w lies in the span of V (an invariant subspace). Below this
-            // threshold the new direction is rounding noise, not information.
+            // threshold the new direction is rounding noise, not information. (Not
+            // quite: A = I + δ e eᵀ gives w ~ δ/√n from a random start; see
+            // `breakdown_settles`.)
             let floor = 16.0 * self.u * (self.n as f64).sqrt();
             let breakdown = b_j <= floor * self.norm_estimate.max(f64::MIN_POSITIVE);
             self.beta.push(if breakdown { 0.0 } else { b_j });
             if breakdown {
-                self.dropped_beta = self.dropped_beta.max(b_j);
+                self.dropped_squares += b_j * b_j;
             }
             if breakdown && self.alpha.len() < self.n {
                 return Ok(true);
             }
         }
         Ok(false)
+    }
+
+    /// What the β dropped by breakdowns may hide: their norm, times n because a
+    /// direction the random start holds with weight c (typically 1/√n) shows in w only
+    /// as c·δ (A = I + δ e eᵀ); the factor n covers c down to 1/n, not every start.
+    /// Part of every bound.
+    fn dropped_uncertainty(&self) -> f64 {
+        self.n as f64 * self.dropped_squares.sqrt()
+    }
+
+    /// Whether the extremes may be judged at a breakdown rather than after restarts:
+    /// only when what the dropped β may hide is within the tighter tolerance or the
+    /// rounding allowance. Otherwise restarts explore the rest of the space, as they
+    /// always did.
+    fn breakdown_settles(&self, opts: &LanczosOptions) -> bool {
+        let norm = self.norm_estimate;
+        let rounding = rounding_floor(self.u, self.n, self.alpha.len(), norm);
+        self.dropped_uncertainty() <= (opts.tol_max.min(opts.tol_min) * norm).max(rounding)
     }
 
     /// Ritz estimates of the tridiagonal so far, with the stopping rules' verdict.
@@ -414,7 +435,7 @@ impl LanczosHost {
         let u = self.u;
         let floors = (
             convergence_floor(u, self.n, norm),
-            rounding_floor(u, self.n, dim, norm) + self.dropped_beta,
+            rounding_floor(u, self.n, dim, norm) + self.dropped_uncertainty(),
         );
         let (smallest, largest, converged) = ritz_estimates(
             &eig.values,
@@ -495,10 +516,11 @@ pub fn lanczos<T: Real>(
         let last = dim == max_dim;
         // After a breakdown the basis spans an invariant subspace, whose Ritz values are
         // eigenvalues; from a random start they include every distinct eigenvalue, so the
-        // extremes are judged as after any block. Several at an end (k > 1) may be one
-        // repeated eigenvalue, which only restarts find: restart before judging those.
-        // (Restarting always cost a 260 x 260 identity 260 submissions.)
-        if restart_pending && !last && k > 1 {
+        // extremes are judged as after any block (a restart follows if they have not
+        // converged or dim < 2k), when the dropped β settle it. Several at an end (k > 1)
+        // may be one repeated eigenvalue, which only restarts find: restart before
+        // judging those. (Restarting always cost a 260 x 260 identity 260 submissions.)
+        if restart_pending && !last && (k > 1 || !host.breakdown_settles(opts)) {
             continue;
         }
         let est = host.estimates(k, opts)?;

