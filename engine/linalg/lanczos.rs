@@ -505,8 +505,7 @@ pub fn lanczos<T: Real>(
             restarts += 1;
         }
         restart_pending = host.absorb(&coef, steps, &|| op.describe())?;
-        // A breakdown wasted the rest of its block; breakdowns come in runs (repeated
-        // eigenvalues: one per restart), so the next blocks start small again.
+        // Breakdowns come in runs (one per restart): start small again after one.
         block = if restart_pending {
             MIN_BLOCK
         } else {
@@ -514,12 +513,10 @@ pub fn lanczos<T: Real>(
         };
         let dim = host.alpha.len();
         let last = dim == max_dim;
-        // After a breakdown the basis spans an invariant subspace, whose Ritz values are
-        // eigenvalues; from a random start they include every distinct eigenvalue, so the
-        // extremes are judged as after any block (a restart follows if they have not
-        // converged or dim < 2k), when the dropped β settle it. Several at an end (k > 1)
-        // may be one repeated eigenvalue, which only restarts find: restart before
-        // judging those. (Restarting always cost a 260 x 260 identity 260 submissions.)
+        // After a breakdown the basis spans an invariant subspace holding every distinct
+        // eigenvalue (random start), so the extremes are judged there if the dropped β
+        // settle it; k > 1 may be one repeated eigenvalue, which only restarts find.
+        // (Restarting always cost a 260 x 260 identity 260 submissions.)
         if restart_pending && !last && (k > 1 || !host.breakdown_settles(opts)) {
             continue;
         }
