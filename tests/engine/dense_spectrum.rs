@@ -12,7 +12,7 @@ use wideprobe::linalg::dense::dense_bound;
 use wideprobe::linalg::power::PowerOptions;
 use wideprobe::linalg::{
     lanczos, power_iteration, spectrum_with_method, DenseEigensolver, DenseMatrix, DenseReduction,
-    LanczosOptions, Precision, Real, SpectrumMethod,
+    LanczosOptions, Precision, Real, SpectrumMethod, SpectrumResult,
 };
 use wideprobe::ops::tridiagonalize::{Reduction, Tridiagonalize};
 use wideprobe::ops::vector::VectorOps;
@@ -79,6 +79,17 @@ const REDUCTIONS: [DenseReduction; 3] = DenseReduction::ALL;
 /// The one-stage kernel's two ways to run.
 const ONE_STAGE: [Reduction; 2] = [Reduction::Workgroup, Reduction::Wide];
 
+/// One matrix reduced in a batch of its own, submitted, and its spectrum read.
+fn solve_alone<T: Real>(
+    solver: &DenseEigensolver<T>, matrix: &Tensor<T>, reduction: DenseReduction,
+) -> SpectrumResult {
+    let gpu = common::gpu();
+    let mut batch = Batch::new(gpu);
+    let pending = solver.record_with(&mut batch, matrix, reduction).unwrap();
+    batch.submit().unwrap();
+    solver.finish(gpu, pending, 1, 1).unwrap().remove(0)
+}
+
 fn dense_cases<T: Real>(orders: &[usize], reduction: DenseReduction) {
     let gpu = common::gpu();
     let solver = DenseEigensolver::<T>::new(gpu).unwrap();
@@ -90,10 +101,7 @@ fn dense_cases<T: Real>(orders: &[usize], reduction: DenseReduction) {
             let reference = reference_eigenvalues(&a, n);
             let converted: Vec<T> = a.iter().map(|&x| T::from_f64(x)).collect();
             let matrix = Tensor::from_slice(gpu, &[n, n], &converted).unwrap();
-            let mut batch = Batch::new(gpu);
-            let pending = solver.record_with(&mut batch, &matrix, reduction).unwrap();
-            batch.submit().unwrap();
-            let r = solver.finish(gpu, pending, 1, 1).unwrap().remove(0);
+            let r = solve_alone(&solver, &matrix, reduction);
             let what = format!("dense {} n={n} {name} {reduction:?}", T::NAME);
             let values = r.full_spectrum.as_ref().expect("every eigenvalue");
             let bound = r.smallest[0].bound;
@@ -145,10 +153,7 @@ fn tridiagonal_input_passes_through_exactly<T: Real>() {
                 }
             }
             let matrix = Tensor::from_slice(gpu, &[n, n], &a).unwrap();
-            let mut batch = Batch::new(gpu);
-            let pending = solver.record_with(&mut batch, &matrix, reduction).unwrap();
-            batch.submit().unwrap();
-            let r = solver.finish(gpu, pending, 1, 1).unwrap().remove(0);
+            let r = solve_alone(&solver, &matrix, reduction);
             let want = wideprobe::linalg::tridiag::tridiag_eigen(&d, &e, false)
                 .unwrap()
                 .values;
@@ -253,11 +258,7 @@ fn batched_equals_unbatched(reduction: DenseReduction, n: usize) {
         .iter()
         .map(|m| {
             let t = Tensor::from_slice(gpu, &[n, n], m).unwrap();
-            let mut batch = Batch::new(gpu);
-            let pending = solver.record_with(&mut batch, &t, reduction).unwrap();
-            batch.submit().unwrap();
-            let r = solver.finish(gpu, pending, 1, 1).unwrap().remove(0);
-            r.full_spectrum.unwrap()
+            solve_alone(&solver, &t, reduction).full_spectrum.unwrap()
         })
         .collect();
     let stack = Tensor::from_slice(gpu, &[3, n, n], &mats.concat()).unwrap();
