@@ -26,14 +26,18 @@
 // Backward stable like any Householder reduction: B is the exact reduction of A + E with
 // ||E|| <= c n u ||A||.
 //
-// Work split of `panel`: invocation (l, g) = (lid % PANEL_COLS, lid / PANEL_COLS) owns
-// column l of the panel and rows g, g + ROW_GROUPS, ..., so neighbouring invocations
-// touch neighbouring addresses of a row. Per reflector: the products of v with every
-// other column (for the update, and for T), then the update, which also takes the next
-// column's reflector input. Loop iterations: an invocation makes about 2 b m / ROW_GROUPS,
-// but a SIMD group of them runs the union of their loops, about 3 b m / ROW_GROUPS
-// (lavapipe ends loops past 65,535 in all; the host keeps m within that,
-// ops/bandreduce.rs max_panel_rows).
+// Work split of `panel`: invocation l owns column l of the panel (neighbouring
+// invocations touch neighbouring addresses of a row) and walks all of its rows, so that
+// only the reflector needs sharing: one barrier per column. Invocation j forms reflector
+// j from its own column; then every other invocation takes its product with v_j, and
+// those to the right apply H_j to their column (the one at j + 1 then takes its column
+// for the next reflector), those to the left keep v_l . v_j for T, which is formed once
+// at the end, row l by invocation l. (On a CPU driver a barrier switches between every
+// SIMD group of the workgroup: a row split, 256 invocations, four barriers per column,
+// took 30-50% longer on lavapipe, docs/PERFORMANCE.md.)
+// The row loops take ROWS_PER_STEP rows per iteration, unrolled by hand, because
+// lavapipe ends an invocation's loops after 65,535 iterations in all
+// (ops/bandreduce.rs max_panel_rows).
 //
 // Bindings:
 //   work   (read_write)  [count, n, n] the symmetric matrices, reduced in place
@@ -60,60 +64,135 @@ struct Params {
 @group(0) @binding(5) var<uniform> params: Params;
 @group(0) @binding(6) var<storage, read_write> tz: array<Real>;
 
-// The most columns a panel has (b <= PANEL_COLS; MAX_BAND in ops/bandreduce.rs);
-// PANEL_COLS times ROW_GROUPS is the workgroup size.
+// The most columns a panel has (b <= PANEL_COLS; MAX_BAND in ops/bandreduce.rs), and
+// the panel kernel's workgroup size.
 const PANEL_COLS: u32 = 32u;
-const ROW_GROUPS: u32 = 8u;
-const PANEL_WG: u32 = PANEL_COLS * ROW_GROUPS;
 
-// The slot of (column l, row group g) in `partial`: the invocation index that owns it.
-// Consecutive invocations own consecutive columns, so a GPU warp reads a row's
-// contiguous entries.
-fn slot(l: u32, g: u32) -> u32 {
-    return g * PANEL_COLS + l;
+// tau_j of each reflector, from the invocation that formed it.
+var<workgroup> taus: array<Real, PANEL_COLS>;
+// vdots[l * PANEL_COLS + j] = v_l . v_j for l < j, by invocation l.
+var<workgroup> vdots: array<Real, PANEL_COLS * PANEL_COLS>;
+
+// The panel's geometry, the same for every invocation, set once by `panel`:
+// P[i, j] = work[p0 + i n + j] for rows i in [0, m); V[i, j] = right[i stride + j].
+struct PanelShape {
+    p0: u32,
+    n: u32,
+    m: u32,
+    b: u32,
+    stride: u32,
 }
 
-var<workgroup> partial: array<Real, PANEL_WG>;
-var<workgroup> dots: array<Real, PANEL_COLS>;
-// T, row-major with row stride PANEL_COLS.
-var<workgroup> t_local: array<Real, PANEL_COLS * PANEL_COLS>;
+var<private> shape: PanelShape;
 
-// The first of the rows i >= start with i % ROW_GROUPS == g: every loop over a column's
-// rows takes the same rows for the same g, so an invocation reads back what it wrote
-// itself and needs no barrier for it.
-fn first_row(start: u32, g: u32) -> u32 {
-    return start + (g + ROW_GROUPS - start % ROW_GROUPS) % ROW_GROUPS;
+fn at_p(i: u32, j: u32) -> u32 {
+    return shape.p0 + i * shape.n + j;
 }
 
-// Column j of the panel below its diagonal, rows of group g: moved into V (both
-// copies), zeroed in the panel (R has zeros there); returns their sum of squares. Rows
-// above the diagonal of V's column are zeroed too.
-fn take_column(p0: u32, n: u32, m: u32, stride: u32, b: u32, j: u32, g: u32) -> Real {
-    var ss = Real(0.0);
-    for (var i = first_row(j + 1u, g); i < m; i += ROW_GROUPS) {
-        let x = work[p0 + i * n + j];
-        right[i * stride + j] = x;
-        left[i * stride + b + j] = x;
-        work[p0 + i * n + j] = Real(0.0);
-        ss += x * x;
+fn at_v(i: u32, j: u32) -> u32 {
+    return i * shape.stride + j;
+}
+
+// v_j[i] P[i, l] summed over rows i .. i + 3.
+fn four_with_panel(i: u32, j: u32, l: u32) -> Real {
+    return right[at_v(i, j)] * work[at_p(i, l)]
+        + right[at_v(i + 1u, j)] * work[at_p(i + 1u, l)]
+        + right[at_v(i + 2u, j)] * work[at_p(i + 2u, l)]
+        + right[at_v(i + 3u, j)] * work[at_p(i + 3u, l)];
+}
+
+// v_j[i] v_l[i] summed over rows i .. i + 3.
+fn four_with_v(i: u32, j: u32, l: u32) -> Real {
+    return right[at_v(i, j)] * right[at_v(i, l)]
+        + right[at_v(i + 1u, j)] * right[at_v(i + 1u, l)]
+        + right[at_v(i + 2u, j)] * right[at_v(i + 2u, l)]
+        + right[at_v(i + 3u, j)] * right[at_v(i + 3u, l)];
+}
+
+// Rows per iteration of the row loops (see `max_panel_rows` in ops/bandreduce.rs).
+const ROWS_PER_STEP: u32 = 8u;
+
+// v_j . x over rows [j, m) (v_j is zero above j), x column l of the panel (l > j) or
+// of V (l < j). Two loops, not one with a branch inside: a SIMD group whose invocations
+// take both would run both loads in every iteration.
+fn dot_with_v(j: u32, l: u32) -> Real {
+    var d = Real(0.0);
+    var i = j;
+    if l > j {
+        for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
+            d += four_with_panel(i, j, l) + four_with_panel(i + 4u, j, l);
+        }
+        for (; i < shape.m; i++) {
+            d += right[at_v(i, j)] * work[at_p(i, l)];
+        }
+    } else {
+        for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
+            d += four_with_v(i, j, l) + four_with_v(i + 4u, j, l);
+        }
+        for (; i < shape.m; i++) {
+            d += right[at_v(i, j)] * right[at_v(i, l)];
+        }
     }
-    for (var i = g; i < min(j, m); i += ROW_GROUPS) {
-        right[i * stride + j] = Real(0.0);
-        left[i * stride + b + j] = Real(0.0);
+    return d;
+}
+
+// Column l of the panel -= f v_j, rows i .. i + 3.
+fn four_updates(i: u32, j: u32, l: u32, f: Real) {
+    work[at_p(i, l)] -= f * right[at_v(i, j)];
+    work[at_p(i + 1u, l)] -= f * right[at_v(i + 1u, j)];
+    work[at_p(i + 2u, l)] -= f * right[at_v(i + 2u, j)];
+    work[at_p(i + 3u, l)] -= f * right[at_v(i + 3u, j)];
+}
+
+// Column l of the panel -= f v_j over rows [j, m).
+fn apply_reflector(j: u32, l: u32, f: Real) {
+    var i = j;
+    for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
+        four_updates(i, j, l, f);
+        four_updates(i + 4u, j, l, f);
+    }
+    for (; i < shape.m; i++) {
+        work[at_p(i, l)] -= f * right[at_v(i, j)];
+    }
+}
+
+// Row i of column j of the panel moved into V (both copies) and zeroed in the panel;
+// returns its square.
+fn take_row(i: u32, j: u32) -> Real {
+    let x = work[at_p(i, j)];
+    right[at_v(i, j)] = x;
+    left[at_v(i, shape.b + j)] = x;
+    work[at_p(i, j)] = Real(0.0);
+    return x * x;
+}
+
+// Column j of the panel below its diagonal moved into V (both copies), zeroed in the
+// panel (R has zeros there); returns their sum of squares. Rows above the diagonal of
+// V's column are zeroed too.
+fn take_column(j: u32) -> Real {
+    var ss = Real(0.0);
+    var i = j + 1u;
+    for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
+        ss += take_row(i, j) + take_row(i + 1u, j) + take_row(i + 2u, j) + take_row(i + 3u, j)
+            + take_row(i + 4u, j) + take_row(i + 5u, j) + take_row(i + 6u, j)
+            + take_row(i + 7u, j);
+    }
+    for (; i < shape.m; i++) {
+        ss += take_row(i, j);
+    }
+    for (var r = 0u; r < min(j, shape.m); r++) {
+        right[at_v(r, j)] = Real(0.0);
+        left[at_v(r, shape.b + j)] = Real(0.0);
     }
     return ss;
 }
 
-// The reflector of column j from its sums of squares in `partial`, by one invocation:
-// v_j = x0 - alpha, R[j, j] = alpha, T[j, j] = tau.
-fn form_reflector(p0: u32, n: u32, m: u32, stride: u32, b: u32, j: u32) {
-    var sigma = Real(0.0);
-    for (var q = 0u; q < ROW_GROUPS; q++) {
-        sigma += partial[slot(j, q)];
-    }
+// Reflector j from the sum of squares `sigma` of its column below x0, by the invocation
+// that owns the column: v_j = x0 - alpha, R[j, j] = alpha, tau_j into `taus`.
+fn form_reflector(j: u32, sigma: Real) {
     var x0 = Real(0.0);
-    if j < m {
-        x0 = work[p0 + j * n + j];
+    if j < shape.m {
+        x0 = work[at_p(j, j)];
     }
     let total = sigma + x0 * x0;
     let xnorm = real_sqrt(total);
@@ -125,93 +204,62 @@ fn form_reflector(p0: u32, n: u32, m: u32, stride: u32, b: u32, j: u32) {
         alpha = select(-xnorm, xnorm, x0 < Real(0.0));
         tau = Real(1.0) / (total + abs(x0) * xnorm);
     }
-    if j < m {
-        right[j * stride + j] = x0 - alpha;
-        left[j * stride + b + j] = x0 - alpha;
-        work[p0 + j * n + j] = alpha;
+    if j < shape.m {
+        right[at_v(j, j)] = x0 - alpha;
+        left[at_v(j, shape.b + j)] = x0 - alpha;
+        work[at_p(j, j)] = alpha;
     }
-    t_local[j * PANEL_COLS + j] = tau;
+    taus[j] = tau;
 }
 
-@compute @workgroup_size(PANEL_WG)
-fn panel(@builtin(local_invocation_index) lid: u32) {
+@compute @workgroup_size(PANEL_COLS)
+fn panel(@builtin(local_invocation_index) l: u32) {
     let n = params.n;
     let b = params.b;
-    let m = n - params.col - b;
-    // P[i, j] = work[p0 + i n + j]
     let p0 = params.mat * n * n + (params.col + b) * n + params.col;
-    let stride = 2u * b; // of left and right
-    let l = lid % PANEL_COLS;
-    let g = lid / PANEL_COLS;
-    for (var i = lid; i < PANEL_COLS * PANEL_COLS; i += PANEL_WG) {
-        t_local[i] = Real(0.0);
-    }
-    var ss = Real(0.0);
+    // 2b: the row stride of `left` and `right`.
+    shape = PanelShape(p0, n, n - params.col - b, b, 2u * b);
+    var sigma = Real(0.0);
     if l == 0u {
-        ss = take_column(p0, n, m, stride, b, 0u, g);
+        sigma = take_column(0u);
     }
-    partial[lid] = ss;
-
     for (var j = 0u; j < b; j++) {
-        workgroupBarrier();
-        storageBarrier();
-        if lid == 0u {
-            form_reflector(p0, n, m, stride, b, j);
+        if l == j {
+            form_reflector(j, sigma);
         }
         workgroupBarrier();
         storageBarrier();
-        let tau = t_local[j * PANEL_COLS + j];
-
-        // Products of v with the columns to its right (to update them) and with the
-        // reflectors to its left (for T's column j), over rows j .. m.
-        var d = Real(0.0);
         if l < b && l != j {
-            for (var i = first_row(j, g); i < m; i += ROW_GROUPS) {
-                var other: Real;
-                if l > j {
-                    other = work[p0 + i * n + l];
-                } else {
-                    other = right[i * stride + l];
+            let d = dot_with_v(j, l);
+            if l > j {
+                apply_reflector(j, l, taus[j] * d);
+                if l == j + 1u {
+                    sigma = take_column(l);
                 }
-                d += right[i * stride + j] * other;
+            } else {
+                vdots[l * PANEL_COLS + j] = d;
             }
         }
-        partial[lid] = d;
-        workgroupBarrier();
-        if g == 0u {
-            var s = Real(0.0);
-            for (var q = 0u; q < ROW_GROUPS; q++) {
-                s += partial[slot(l, q)];
-            }
-            dots[l] = s;
-        }
-        workgroupBarrier();
-
-        // H_j applied to the columns to the right; column j + 1, once updated, taken
-        // for the next reflector by the same invocations (same rows).
-        // T[0..j, j] = -tau T[0..j, 0..j] V^T v.
-        ss = Real(0.0);
-        if l > j && l < b {
-            let f = tau * dots[l];
-            for (var i = first_row(j, g); i < m; i += ROW_GROUPS) {
-                work[p0 + i * n + l] -= f * right[i * stride + j];
-            }
-            if l == j + 1u {
-                ss = take_column(p0, n, m, stride, b, l, g);
-            }
-        }
-        if g == 0u && l < j {
-            var s = Real(0.0);
-            for (var q = l; q < j; q++) {
-                s += t_local[l * PANEL_COLS + q] * dots[q];
-            }
-            t_local[l * PANEL_COLS + j] = -tau * s;
-        }
-        partial[lid] = ss;
     }
     workgroupBarrier();
-    for (var i = lid; i < b * b; i += PANEL_WG) {
-        tfac[i] = t_local[(i / b) * PANEL_COLS + i % b];
+    // Row l of T (Q = H_0 ... H_{b-1} = I - V T V^T, LAPACK larft): T[l, l] = tau_l,
+    // T[l, j] = -tau_j sum_{q in [l, j)} T[l, q] v_q . v_j; row l needs only itself.
+    if l < b {
+        var row: array<Real, PANEL_COLS>;
+        for (var j = 0u; j < b; j++) {
+            var t = Real(0.0);
+            if j == l {
+                t = taus[l];
+            } else if j > l {
+                var s = Real(0.0);
+                for (var q = l; q < j; q++) {
+                    s += row[q] * vdots[q * PANEL_COLS + j];
+                }
+                t = -taus[j] * s;
+            }
+            row[j] = t;
+            tfac[l * b + j] = t;
+        }
     }
 }
 

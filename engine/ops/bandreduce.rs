@@ -19,11 +19,15 @@ pub const MAX_BAND: usize = 32;
 /// `ops::matmul::MATMUL_K_SLICE`), less a margin.
 const LOOP_ITERATIONS: usize = 60_000;
 
-/// Rows the panel kernel handles for a band of width `b`: a SIMD group of its invocations
-/// runs the union of their loops, about 3 b m / 8 iterations (ROW_GROUPS = 8), and
-/// lavapipe caps them (61,100 of 65,535 at b = 32, m = 5000).
+/// Rows the panel kernel handles for a band of width `b`. Its invocations walk every row
+/// of their column, 8 rows per loop iteration (ROWS_PER_STEP); a SIMD group of them runs
+/// the union of their loops: per reflector, a product and an update (m / 8 each, plus a
+/// remainder of up to 7), a column taken for each of its invocations (m / 8 + 7 + b, at
+/// most 8 invocations on lavapipe, 16 counted), and T at the end (b² / 2): at most
+/// m (⌈b / 4⌉ + 2) + 31 b + 112 + b² / 2 in all, which lavapipe caps (59,996 of 65,535 at
+/// b = 32, m = 5,838).
 pub const fn max_panel_rows(b: usize) -> usize {
-    LOOP_ITERATIONS * 8 / (3 * if b == 0 { 1 } else { b })
+    (LOOP_ITERATIONS - 31 * b - 112 - b * b / 2) / (b.div_ceil(4) + 2)
 }
 
 /// The three kernels of one precision, built once.

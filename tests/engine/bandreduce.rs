@@ -9,7 +9,7 @@ use wideprobe::linalg::band::band_to_tridiagonal;
 use wideprobe::linalg::tridiag::tridiag_eigen;
 use wideprobe::linalg::two_stage::TwoStage;
 use wideprobe::linalg::Real;
-use wideprobe::ops::bandreduce::{BandReduce, MAX_BAND};
+use wideprobe::ops::bandreduce::{max_panel_rows, BandReduce, MAX_BAND};
 
 use crate::common;
 use crate::spectral::reference_eigenvalues;
@@ -318,3 +318,114 @@ fn two_stage_band_has_the_input_eigenvalues<T: Real>() {
 }
 
 precision_tests!(two_stage_band_has_the_input_eigenvalues);
+
+/// A matrix already of semi-bandwidth b: every panel is upper triangular, so every
+/// reflector must be the identity (τ = 0, LAPACK's larfg) and the band come back bit for
+/// bit, its signs included. A reflection built for a zero tail would flip the sign of a
+/// band entry. Orders with one panel and with several; the extracted band poisoned first.
+fn band_input_passes_through_exactly<T: Real>() {
+    let gpu = common::gpu();
+    let stage = TwoStage::<T>::new(gpu).unwrap();
+    for n in [40usize, 71, 130] {
+        let what = format!("band input {} n={n}", T::NAME);
+        let mut rng = common::rng(&what);
+        let work = stage.work(gpu, 1, n).unwrap();
+        let b = work.b;
+        let mut a = vec![T::from_f64(0.0); n * n];
+        for i in 0..n {
+            for j in i.saturating_sub(b)..=i {
+                let x =
+                    T::from_f64(rng.random_range(0.5..2.0) * [-1.0, 1.0][rng.random_range(0..2)]);
+                a[i * n + j] = x;
+                a[j * n + i] = x;
+            }
+        }
+        let input = common::upload(&[n, n], &a);
+        work.band.poison(gpu).unwrap();
+        common::launch(|batch| stage.record(batch, &input, &work));
+        let band = common::download(&work.band);
+        for (idx, x) in band.iter().enumerate() {
+            let (j, k) = (idx / (b + 1), idx % (b + 1));
+            let want = if j + k < n {
+                a[(j + k) * n + j]
+            } else {
+                T::from_f64(0.0)
+            };
+            assert!(
+                x.to_f64().to_bits() == want.to_f64().to_bits(),
+                "{what}: band[{j}][{k}] = {} where the input has {} (the reduction of a \
+                 matrix already of band {b} must leave it unchanged)",
+                x.to_f64(),
+                want.to_f64()
+            );
+        }
+    }
+}
+
+precision_tests!(band_input_passes_through_exactly);
+
+/// The longest panel the kernel takes (`max_panel_rows`, or as long as the adapter's
+/// storage binding limit lets the f32 matrix be: on lavapipe, 5760 rows of 5838):
+/// lavapipe ends an invocation's loops after 65,535 iterations in all, silently, so a
+/// wrong count there would leave the last reflectors unapplied. Checked cheaply, in f64 on the host: R has zeros below
+/// its diagonal, V's first column holds P's below its diagonal, and applying the
+/// reflectors H_j = I − τ_j v_j v_jᵀ (τ_j = T[j][j]) one by one to P gives R.
+#[test]
+fn longest_panel_is_reduced_completely() {
+    let gpu = common::gpu();
+    let b = MAX_BAND;
+    let limit = gpu.limits().max_storage_buffer_binding_size as f64;
+    let m = max_panel_rows(b).min((limit / 4.0).sqrt() as usize - b);
+    let n = m + b;
+    let mut rng = common::rng("longest panel");
+    let reduce = BandReduce::<f32>::new(gpu).unwrap();
+    let work = reduce.work(gpu, 1, n, b).unwrap();
+    // Only the panel (rows b.., columns 0..b) matters to the kernel; the rest stays 0.
+    let mut a = vec![0.0f32; n * n];
+    for i in 0..m {
+        for j in 0..b {
+            a[(b + i) * n + j] = rng.random_range(-1.0..1.0);
+        }
+    }
+    work.work.write(gpu, &a).unwrap();
+    for t in [&work.left, &work.right, &work.tfac] {
+        t.poison(gpu).unwrap();
+    }
+    common::launch(|batch| reduce.record_panel(batch, &work, 0, 0));
+    let after = common::download(&work.work);
+    let right = common::download(&work.right);
+    let t = common::download(&work.tfac);
+    let p = |i: usize, j: usize| a[(b + i) * n + j] as f64;
+    let r = |i: usize, j: usize| after[(b + i) * n + j] as f64;
+    let v = |i: usize, j: usize| right[i * 2 * b + j] as f64;
+    for i in 1..m {
+        assert_eq!(v(i, 0), p(i, 0), "V[{i}][0] is not P's column 0 (m = {m})");
+        for j in 0..i.min(b) {
+            assert_eq!(r(i, j), 0.0, "R[{i}][{j}] below the diagonal (m = {m})");
+        }
+    }
+    let mut worst = 0.0f64;
+    for col in 0..b {
+        let mut x: Vec<f64> = (0..m).map(|i| p(i, col)).collect();
+        for j in 0..b {
+            let tau = t[j * b + j] as f64;
+            let d: f64 = (j..m).map(|i| v(i, j) * x[i]).sum();
+            for (i, xi) in x.iter_mut().enumerate().skip(j) {
+                *xi -= tau * d * v(i, j);
+            }
+        }
+        for (i, xi) in x.iter().enumerate() {
+            worst = worst.max((xi - r(i, col)).abs());
+        }
+    }
+    let norm = (0..m * b)
+        .map(|k| p(k / b, k % b).powi(2))
+        .sum::<f64>()
+        .sqrt();
+    let limit = 4.0 * (m + b) as f64 * f32::EPSILON as f64 / 2.0 * norm;
+    assert!(
+        worst <= limit,
+        "a panel of {m} rows (the most the kernel takes): Qᵀ P differs from R by {worst:e} \
+         (limit {limit:e})"
+    );
+}
