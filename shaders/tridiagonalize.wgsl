@@ -131,7 +131,6 @@ fn tridiagonalize(id: Invocation) {
             // v.v = 2 (sigma + |x0| ||x||): no cancellation.
             tau = Real(1.0) / (sigma + abs(x0) * xnorm);
         }
-        storageBarrier(); // everyone has read x0 before v0 replaces it
         if id.lid == 0u {
             scratch[vb] = x0 - alpha;
             tri[tb + k] = work[base + k * n + k];
