@@ -34,7 +34,7 @@
 // for the next reflector), those to the left keep v_l . v_j for T, which is formed once
 // at the end, row l by invocation l. (On a CPU driver a barrier switches between every
 // SIMD group of the workgroup: a row split, 256 invocations, four barriers per column,
-// took 30-50% longer on lavapipe, docs/PERFORMANCE.md.)
+// took 15-45% longer per panel on lavapipe at n = 300, docs/PERFORMANCE.md.)
 // The row loops take ROWS_PER_STEP rows per iteration, unrolled by hand, because
 // lavapipe ends an invocation's loops after 65,535 iterations in all
 // (ops/bandreduce.rs max_panel_rows).

@@ -19,15 +19,20 @@ pub const MAX_BAND: usize = 32;
 /// `ops::matmul::MATMUL_K_SLICE`), less a margin.
 const LOOP_ITERATIONS: usize = 60_000;
 
-/// Rows the panel kernel handles for a band of width `b`. Its invocations walk every row
-/// of their column, 8 rows per loop iteration (ROWS_PER_STEP); a SIMD group of them runs
-/// the union of their loops: per reflector, a product and an update (m / 8 each, plus a
-/// remainder of up to 7), a column taken for each of its invocations (m / 8 + 7 + b, at
-/// most 8 invocations on lavapipe, 16 counted), and T at the end (b² / 2): at most
-/// m (⌈b / 4⌉ + 2) + 31 b + 112 + b² / 2 in all, which lavapipe caps (59,996 of 65,535 at
-/// b = 32, m = 5,838).
+/// Rows the panel kernel handles for a band of width `b`, from the loop iterations a
+/// SIMD group of its invocations runs, counted as lavapipe counts them (every loop's exit
+/// pass included) for groups of up to 16 invocations (8 with lavapipe's default 256-bit
+/// vectors, 16 with 512-bit ones). Per reflector, a group may hold invocations on both
+/// sides of it and so run both of `dot_with_v`'s loops, then `apply_reflector`'s: three
+/// loops of m / 8 + 9 (8 rows per iteration, a remainder of up to 7). Each of its
+/// invocations takes its column once (m / 8 + 10 + b), and T's rows take b² / 2 + 2b:
+/// at most m (3b + 16) / 8 + 30b + 16 (10 + b) + b² / 2 + 3 in all, which lavapipe caps
+/// (59,995 of 65,535 at b = 32, m = 4132, 16 invocations; a review found, on lavapipe
+/// with 16 lanes, T wrong from m = 5555 under an earlier count that left out the second
+/// product loop).
 pub const fn max_panel_rows(b: usize) -> usize {
-    (LOOP_ITERATIONS - 31 * b - 112 - b * b / 2) / (b.div_ceil(4) + 2)
+    let fixed = 30 * b + 16 * (10 + b) + b * b / 2 + 3;
+    8 * (LOOP_ITERATIONS - fixed) / (3 * b + 16)
 }
 
 /// The three kernels of one precision, built once.

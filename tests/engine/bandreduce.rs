@@ -365,11 +365,11 @@ fn band_input_passes_through_exactly<T: Real>() {
 precision_tests!(band_input_passes_through_exactly);
 
 /// The longest panel the kernel takes (`max_panel_rows`, or as long as the adapter's
-/// storage binding limit lets the f32 matrix be: on lavapipe, 5760 rows of 5838):
-/// lavapipe ends an invocation's loops after 65,535 iterations in all, silently, so a
-/// wrong count there would leave the last reflectors unapplied. Checked cheaply, in f64 on the host: R has zeros below
-/// its diagonal, V's first column holds P's below its diagonal, and applying the
-/// reflectors H_j = I − τ_j v_j v_jᵀ (τ_j = T[j][j]) one by one to P gives R.
+/// storage binding limit lets the f32 matrix be): lavapipe ends an invocation's loops
+/// after 65,535 iterations in all, silently, so a wrong count there would leave the last
+/// work undone, T's rows first. Checked in f64 on the host at O(m b²): R has zeros below
+/// its diagonal, V's first column holds P's below its diagonal, and Qᵀ P = P − V Tᵀ Vᵀ P
+/// is R, which needs every entry of T.
 #[test]
 fn longest_panel_is_reduced_completely() {
     let gpu = common::gpu();
@@ -394,7 +394,10 @@ fn longest_panel_is_reduced_completely() {
     common::launch(|batch| reduce.record_panel(batch, &work, 0, 0));
     let after = common::download(&work.work);
     let right = common::download(&work.right);
-    let t = common::download(&work.tfac);
+    let t: Vec<f64> = common::download(&work.tfac)
+        .iter()
+        .map(|&x| x as f64)
+        .collect();
     let p = |i: usize, j: usize| a[(b + i) * n + j] as f64;
     let r = |i: usize, j: usize| after[(b + i) * n + j] as f64;
     let v = |i: usize, j: usize| right[i * 2 * b + j] as f64;
@@ -404,18 +407,22 @@ fn longest_panel_is_reduced_completely() {
             assert_eq!(r(i, j), 0.0, "R[{i}][{j}] below the diagonal (m = {m})");
         }
     }
-    let mut worst = 0.0f64;
-    for col in 0..b {
-        let mut x: Vec<f64> = (0..m).map(|i| p(i, col)).collect();
+    assert!(t.iter().all(|x| x.is_finite()), "T not finite (m = {m})");
+    // Vᵀ P, then Tᵀ Vᵀ P (b x b).
+    let mut vtp = vec![0.0; b * b];
+    for q in 0..b {
         for j in 0..b {
-            let tau = t[j * b + j] as f64;
-            let d: f64 = (j..m).map(|i| v(i, j) * x[i]).sum();
-            for (i, xi) in x.iter_mut().enumerate().skip(j) {
-                *xi -= tau * d * v(i, j);
-            }
+            vtp[q * b + j] = (0..m).map(|i| v(i, q) * p(i, j)).sum();
         }
-        for (i, xi) in x.iter().enumerate() {
-            worst = worst.max((xi - r(i, col)).abs());
+    }
+    let ttvtp: Vec<f64> = (0..b * b)
+        .map(|x| (0..b).map(|q| t[q * b + x / b] * vtp[q * b + x % b]).sum())
+        .collect();
+    let mut worst = 0.0f64;
+    for i in 0..m {
+        for j in 0..b {
+            let qtp = p(i, j) - (0..b).map(|q| v(i, q) * ttvtp[q * b + j]).sum::<f64>();
+            worst = worst.max((qtp - r(i, j)).abs());
         }
     }
     let norm = (0..m * b)
