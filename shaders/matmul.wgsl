@@ -74,6 +74,9 @@ override SYMMETRIC_A: bool = false;
 // The tiled kernel skips output tiles strictly above the diagonal: only C's lower
 // triangle (and the diagonal tiles whole) is written, for symmetric updates.
 override LOWER_ONLY: bool = false;
+// C is stored transposed: output (row, col) goes to C[col, row]. The host computes a
+// product with few rows as its transpose on the skinny tile (ops/matmul.rs SHORT_ROWS).
+override TRANS_C: bool = false;
 
 // op(A)[row, kk], caller guarantees row < m and kk < k_end <= k.
 fn op_a(row: u32, kk: u32) -> Real {
@@ -95,7 +98,10 @@ fn op_b(kk: u32, col: u32) -> Real {
 }
 
 fn store(row: u32, col: u32, value: Real) {
-    let i = params.c_offset + row * params.c_stride + col;
+    var i = params.c_offset + row * params.c_stride + col;
+    if TRANS_C {
+        i = params.c_offset + col * params.c_stride + row;
+    }
     var out = params.alpha * value;
     if params.beta != Real(0.0) {
         out += params.beta * c[i];

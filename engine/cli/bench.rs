@@ -75,7 +75,8 @@ pub struct MatmulArgs {
     /// nn: A B, nt: A B^T, tn: A^T B, tt: A^T B^T.
     #[arg(long, default_value = "nn")]
     layout: Layout,
-    /// naive, tiled (128 x 128 tiles) or skinny (128 x 32, for few columns).
+    /// naive, tiled (128 x 128 tiles; at most 32 rows: the transpose on skinny tiles) or
+    /// skinny (128 x 32, for few columns).
     #[arg(long, default_value = "tiled")]
     variant: MatmulVariant,
     /// f32, f64, or auto (f64 where the adapter has SHADER_F64).

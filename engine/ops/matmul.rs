@@ -115,6 +115,21 @@ impl Layout {
         matches!(self, Layout::NT | Layout::TT)
     }
 
+    /// The layout of op(A) and op(B) as their transposes or not.
+    fn of(trans_a: bool, trans_b: bool) -> Layout {
+        match (trans_a, trans_b) {
+            (false, false) => Layout::NN,
+            (false, true) => Layout::NT,
+            (true, false) => Layout::TN,
+            (true, true) => Layout::TT,
+        }
+    }
+
+    /// The layout of the transposed product: Cᵀ = op(B)ᵀ op(A)ᵀ, B taking A's place.
+    fn transposed(self) -> Layout {
+        Layout::of(!self.trans_b(), !self.trans_a())
+    }
+
     /// The shader's override constants for this layout (TRANS_A, TRANS_B).
     fn overrides(self) -> [(&'static str, f64); 2] {
         [
@@ -273,6 +288,13 @@ pub const MATMUL_K_SLICE: usize = 4096;
 /// sums the whole depth.
 pub const SPLIT_TARGET_GROUPS: usize = 128;
 
+/// Products with at most this many rows, and more columns than rows, run on the tiled
+/// variant as their transpose on the skinny tile, C stored transposed: Cᵀ = op(B)ᵀ op(A)ᵀ
+/// puts the many columns on the skinny tile's 128 rows and the few rows on its 32
+/// columns, where a 128 x 128 tile would be mostly padding (a network's layers with 32
+/// examples; docs/PERFORMANCE.md).
+pub const SHORT_ROWS: usize = 32;
+
 /// Least depth one split sums: shallower splits cost more in partial sums written and
 /// read back than they gain.
 pub const SPLIT_MIN_DEPTH: usize = 256;
@@ -369,6 +391,16 @@ fn check_views<T: Real>(
     Ok(dims)
 }
 
+/// One product as the kernels will run it: the variant and kernel, their override
+/// constants (for the split kernels), the views of A, B and C, and the dimensions.
+struct Plan<'k> {
+    variant: MatmulVariant,
+    kernel: &'k Kernel,
+    overrides: &'k [(&'static str, f64)],
+    views: [[u32; 2]; 3],
+    dims: MatmulDims,
+}
+
 /// The matmul kernels of one variant in one precision, for every layout.
 pub struct Matmul<T: Real> {
     variant: MatmulVariant,
@@ -441,6 +473,13 @@ impl<T: Real> Matmul<T> {
         a: MatView<T>, b: MatView<T>, beta: f64, c: MatView<T>,
     ) -> Result<MatmulDims> {
         let dims = check_views(layout, symmetry, [&a, &b, &c])?;
+        let short = self.variant == MatmulVariant::Tiled
+            && symmetry == Symmetry::NONE
+            && dims.m <= SHORT_ROWS
+            && dims.n > dims.m;
+        if short {
+            return self.record_transposed(batch, layout, alpha, [a, b, c], beta, dims);
+        }
         let views = [a.offset_stride(), b.offset_stride(), c.offset_stride()];
         let (a, b, c) = (a.tensor, b.tensor, c.tensor);
         let overrides = Self::overrides(layout, symmetry);
@@ -453,7 +492,52 @@ impl<T: Real> Matmul<T> {
                 .kernel(T::of(&MATMUL), self.variant.entry(), &overrides)?;
             &built
         };
-        let (tile_m, tile_n) = self.variant.tile(kernel)?;
+        let plan = Plan {
+            variant: self.variant,
+            kernel,
+            overrides: &overrides,
+            views,
+            dims,
+        };
+        self.record_plan(batch, &plan, (a, b, c), alpha, beta)?;
+        Ok(dims)
+    }
+
+    /// A short product (see [`SHORT_ROWS`]) as its transpose on the skinny tile: op(B)ᵀ
+    /// in A's place, op(A)ᵀ in B's, C written transposed, so C is what it would be.
+    fn record_transposed(
+        &self, batch: &mut Batch, layout: Layout, alpha: f64, [a, b, c]: [MatView<T>; 3],
+        beta: f64, dims: MatmulDims,
+    ) -> Result<MatmulDims> {
+        let flipped = layout.transposed();
+        let overrides = [flipped.overrides().to_vec(), vec![("TRANS_C", 1.0)]].concat();
+        let variant = MatmulVariant::Skinny;
+        let kernel = batch
+            .gpu()
+            .kernel(T::of(&MATMUL), variant.entry(), &overrides)?;
+        let plan = Plan {
+            variant,
+            kernel: &kernel,
+            overrides: &overrides,
+            views: [b.offset_stride(), a.offset_stride(), c.offset_stride()],
+            dims: MatmulDims {
+                m: dims.n,
+                n: dims.m,
+                k: dims.k,
+            },
+        };
+        self.record_plan(batch, &plan, (b.tensor, a.tensor, c.tensor), alpha, beta)?;
+        Ok(dims)
+    }
+
+    /// Records a planned product in depth slices of [`MATMUL_K_SLICE`], each split over
+    /// its depth where the output has few tiles.
+    fn record_plan(
+        &self, batch: &mut Batch, plan: &Plan, (a, b, c): (&Tensor<T>, &Tensor<T>, &Tensor<T>),
+        alpha: f64, beta: f64,
+    ) -> Result<()> {
+        let (dims, kernel, views) = (plan.dims, plan.kernel, plan.views);
+        let (tile_m, tile_n) = plan.variant.tile(kernel)?;
         let groups = [
             (dims.n as u32).div_ceil(tile_n),
             (dims.m as u32).div_ceil(tile_m),
@@ -464,7 +548,7 @@ impl<T: Real> Matmul<T> {
         let mut k_begin = 0;
         loop {
             let k_end = (k_begin + MATMUL_K_SLICE).min(dims.k);
-            let (split_len, splits) = match self.variant.split_entry() {
+            let (split_len, splits) = match plan.variant.split_entry() {
                 Some(_) => split_depth(tiles, k_end - k_begin),
                 None => (k_end - k_begin, 1),
             };
@@ -481,13 +565,7 @@ impl<T: Real> Matmul<T> {
                 ..Default::default()
             };
             if splits > 1 {
-                self.record_split(
-                    batch,
-                    &overrides,
-                    (a, b, c),
-                    &params,
-                    [groups[0], groups[1]],
-                )?;
+                self.record_split(batch, plan, (a, b, c), &params, [groups[0], groups[1]])?;
             } else {
                 batch.dispatch(
                     kernel,
@@ -501,14 +579,14 @@ impl<T: Real> Matmul<T> {
             }
             k_begin = k_end;
         }
-        Ok(dims)
+        Ok(())
     }
 
     /// One depth slice as `params.splits` partial products (matmul_split over a z grid of
     /// splits), then their sum into C (matmul_split_sum).
     fn record_split(
-        &self, batch: &mut Batch, overrides: &[(&str, f64)],
-        (a, b, c): (&Tensor<T>, &Tensor<T>, &Tensor<T>), params: &Params, tiles: [u32; 2],
+        &self, batch: &mut Batch, plan: &Plan, (a, b, c): (&Tensor<T>, &Tensor<T>, &Tensor<T>),
+        params: &Params, tiles: [u32; 2],
     ) -> Result<()> {
         let (m, n, splits) = (params.m as usize, params.n as usize, params.splits as usize);
         let len = splits * m * n;
@@ -517,13 +595,14 @@ impl<T: Real> Matmul<T> {
             len as u128,
         )?;
         let gpu = batch.gpu();
-        let Some(entry) = self.variant.split_entry() else {
-            anyhow::bail!("matmul: the {} variant does not split", self.variant.name());
+        let Some(entry) = plan.variant.split_entry() else {
+            anyhow::bail!("matmul: the {} variant does not split", plan.variant.name());
         };
-        let split = gpu.kernel(T::of(&MATMUL), entry, overrides)?;
+        let split = gpu.kernel(T::of(&MATMUL), entry, plan.overrides)?;
         let partial = self.partial.at_least(gpu, len)?;
         let split_bound = batch.bind(&split, &[a.buffer(), b.buffer(), &partial], Some(params))?;
-        let sum = SplitSum::with_params::<T>(gpu, *params)?;
+        let transposed = plan.overrides.contains(&("TRANS_C", 1.0));
+        let sum = SplitSum::with_params::<T>(gpu, *params, transposed)?;
         let (sum_bound, sum_groups) = sum.bind(batch, &partial, c.buffer())?;
         // One pass, so that a timed batch times the product as one launch.
         batch.launches(
@@ -558,12 +637,14 @@ impl SplitSum {
             alpha_beta: T::pair(alpha, beta),
             ..Default::default()
         };
-        Self::with_params::<T>(gpu, params)
+        Self::with_params::<T>(gpu, params, false)
     }
 
-    fn with_params<T: Real>(gpu: &Gpu, params: Params) -> Result<Self> {
+    /// `transposed`: C is written transposed (TRANS_C), as a short product's is.
+    fn with_params<T: Real>(gpu: &Gpu, params: Params, transposed: bool) -> Result<Self> {
+        let overrides: &[(&str, f64)] = if transposed { &[("TRANS_C", 1.0)] } else { &[] };
         Ok(SplitSum {
-            kernel: gpu.kernel(T::of(&MATMUL), "matmul_split_sum", &[])?,
+            kernel: gpu.kernel(T::of(&MATMUL), "matmul_split_sum", overrides)?,
             params,
         })
     }

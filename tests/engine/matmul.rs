@@ -16,10 +16,15 @@ use crate::common::{self, reference};
 pub(crate) type Dims = (usize, usize, usize);
 
 /// Shapes chosen to straddle the 16 and 128 tiles: 1, 7, 33, 130 and one of a few hundred.
+/// Those with at most 32 rows and more columns (1 x 130, 5 x 33, 32 x 257) run the tiled
+/// variant as a transposed skinny product (ops::matmul::SHORT_ROWS), 32 x 257 x 700 split
+/// over its depth.
 const SHAPES: &[Dims] = &[
     (1, 1, 1),
     (7, 1, 33),
     (1, 130, 7),
+    (5, 33, 3),
+    (32, 257, 700),
     (33, 7, 130),
     (130, 33, 1),
     (129, 131, 17),
