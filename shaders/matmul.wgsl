@@ -98,9 +98,11 @@ fn op_b(kk: u32, col: u32) -> Real {
 }
 
 fn store(row: u32, col: u32, value: Real) {
-    var i = params.c_offset + row * params.c_stride + col;
+    var i: u32;
     if TRANS_C {
         i = params.c_offset + col * params.c_stride + row;
+    } else {
+        i = params.c_offset + row * params.c_stride + col;
     }
     var out = params.alpha * value;
     if params.beta != Real(0.0) {

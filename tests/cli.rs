@@ -278,7 +278,7 @@ fn networks_too_wide_or_too_deep_are_refused_before_allocating() {
 #[test]
 fn profile_variable_prints_gpu_time_per_kernel() {
     let args = [
-        "bench", "matmul", "--m", "7", "--n", "33", "--k", "300", "--repeat", "3",
+        "bench", "matmul", "--m", "33", "--n", "7", "--k", "300", "--repeat", "3",
     ];
     let output = wideprobe(&args)
         .env("WIDEPROBE_PROFILE", "1")
@@ -293,7 +293,9 @@ fn profile_variable_prints_gpu_time_per_kernel() {
     if stderr.contains("no TIMESTAMP_QUERY") {
         return;
     }
-    // The kernel under test, the naive reference it is checked against, the baseline.
+    // The kernel under test (33 rows: the tiled kernel itself, not the transposed skinny
+    // one it takes for 32 rows or fewer), the naive reference it is checked against, the
+    // baseline.
     for part in [
         "GPU profile (WIDEPROBE_PROFILE)",
         "matmul_tiled",

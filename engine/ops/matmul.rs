@@ -437,7 +437,26 @@ impl<T: Real> Matmul<T> {
         if let Some(split) = self.variant.split_entry() {
             gpu.kernel(T::of(&MATMUL), split, &overrides)?;
         }
+        if self.variant == MatmulVariant::Tiled && symmetry == Symmetry::NONE {
+            // Short products run transposed on the skinny kernels (SHORT_ROWS).
+            let short = Self::transposed_overrides(layout);
+            let skinny = MatmulVariant::Skinny;
+            gpu.kernel(T::of(&MATMUL), skinny.entry(), &short)?;
+            if let Some(split) = skinny.split_entry() {
+                gpu.kernel(T::of(&MATMUL), split, &short)?;
+            }
+            gpu.kernel(T::of(&MATMUL), "matmul_split_sum", &[("TRANS_C", 1.0)])?;
+        }
         Ok(())
+    }
+
+    /// The override constants of a short product's transpose (see [`SHORT_ROWS`]).
+    fn transposed_overrides(layout: Layout) -> Vec<(&'static str, f64)> {
+        [
+            layout.transposed().overrides().to_vec(),
+            vec![("TRANS_C", 1.0)],
+        ]
+        .concat()
     }
 
     /// The override constants of a product; without symmetry, the ones (and pipeline
@@ -509,8 +528,7 @@ impl<T: Real> Matmul<T> {
         &self, batch: &mut Batch, layout: Layout, alpha: f64, [a, b, c]: [MatView<T>; 3],
         beta: f64, dims: MatmulDims,
     ) -> Result<MatmulDims> {
-        let flipped = layout.transposed();
-        let overrides = [flipped.overrides().to_vec(), vec![("TRANS_C", 1.0)]].concat();
+        let overrides = Self::transposed_overrides(layout);
         let variant = MatmulVariant::Skinny;
         let kernel = batch
             .gpu()
