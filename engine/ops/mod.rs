@@ -8,6 +8,7 @@ pub mod gram;
 pub mod launch;
 pub mod loss;
 pub mod matmul;
+pub mod matview;
 pub mod ntk;
 pub mod real;
 pub mod reduce;
