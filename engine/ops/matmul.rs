@@ -243,6 +243,8 @@ struct Plan<'k> {
     variant: MatmulVariant,
     kernel: &'k Kernel,
     overrides: &'k [(&'static str, f64)],
+    /// C is written transposed (TRANS_C in `overrides`): the split sum must write it so.
+    transposed: bool,
     views: [[u32; 2]; 3],
     dims: MatmulDims,
 }
@@ -291,7 +293,7 @@ impl<T: Real> Matmul<T> {
             if let Some(split) = skinny.split_entry() {
                 gpu.kernel(T::of(&MATMUL), split, &short)?;
             }
-            gpu.kernel(T::of(&MATMUL), "matmul_split_sum", &[("TRANS_C", 1.0)])?;
+            SplitSum::kernel::<T>(gpu, true)?;
         }
         Ok(())
     }
@@ -361,6 +363,7 @@ impl<T: Real> Matmul<T> {
             variant: self.variant,
             kernel,
             overrides: &overrides,
+            transposed: false,
             views,
             dims,
         };
@@ -383,6 +386,7 @@ impl<T: Real> Matmul<T> {
             variant,
             kernel: &kernel,
             overrides: &overrides,
+            transposed: true,
             views: [b.offset_stride(), a.offset_stride(), c.offset_stride()],
             dims: MatmulDims {
                 m: dims.n,
@@ -465,8 +469,7 @@ impl<T: Real> Matmul<T> {
         let split = gpu.kernel(T::of(&MATMUL), entry, plan.overrides)?;
         let partial = self.partial.at_least(gpu, len)?;
         let split_bound = batch.bind(&split, &[a.buffer(), b.buffer(), &partial], Some(params))?;
-        let transposed = plan.overrides.contains(&("TRANS_C", 1.0));
-        let sum = SplitSum::with_params::<T>(gpu, *params, transposed)?;
+        let sum = SplitSum::with_params::<T>(gpu, *params, plan.transposed)?;
         let (sum_bound, sum_groups) = sum.bind(batch, &partial, c.buffer())?;
         // One pass, so that a timed batch times the product as one launch.
         batch.launches(
@@ -506,11 +509,16 @@ impl SplitSum {
 
     /// `transposed`: C is written transposed (TRANS_C), as a short product's is.
     fn with_params<T: Real>(gpu: &Gpu, params: Params, transposed: bool) -> Result<Self> {
-        let overrides: &[(&str, f64)] = if transposed { &[("TRANS_C", 1.0)] } else { &[] };
         Ok(SplitSum {
-            kernel: gpu.kernel(T::of(&MATMUL), "matmul_split_sum", overrides)?,
+            kernel: Self::kernel::<T>(gpu, transposed)?,
             params,
         })
+    }
+
+    /// The sum's kernel, writing C transposed or not (built once, then cached).
+    fn kernel<T: Real>(gpu: &Gpu, transposed: bool) -> Result<Arc<Kernel>> {
+        let overrides: &[(&str, f64)] = if transposed { &[("TRANS_C", 1.0)] } else { &[] };
+        gpu.kernel(T::of(&MATMUL), "matmul_split_sum", overrides)
     }
 
     /// The sum bound to its buffers, and its grid, for a caller's pass.

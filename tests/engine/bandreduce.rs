@@ -374,8 +374,8 @@ precision_tests!(band_input_passes_through_exactly);
 fn longest_panel_is_reduced_completely() {
     let gpu = common::gpu();
     let b = MAX_BAND;
-    let limit = gpu.limits().max_storage_buffer_binding_size as f64;
-    let m = max_panel_rows(b).min((limit / 4.0).sqrt() as usize - b);
+    let binding = gpu.limits().max_storage_buffer_binding_size as f64;
+    let m = max_panel_rows(b).min((binding / 4.0).sqrt() as usize - b);
     let n = m + b;
     let mut rng = common::rng("longest panel");
     let reduce = BandReduce::<f32>::new(gpu).unwrap();
