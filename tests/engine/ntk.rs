@@ -30,7 +30,6 @@ fn setup(
     let gpu = common::gpu();
     let mut rng = common::rng(what);
     let (d, k) = (5, 3);
-    let x = common::random_vec(&mut rng, n * d);
     let config = FcnConfig {
         renormalize,
         bias,
@@ -42,6 +41,7 @@ fn setup(
             .unwrap();
     }
     let net = common::reference_network(&fcn);
+    let x = common::inputs_clear_of_kinks(&mut rng, &net, n, d);
     Setup { fcn, x, n, net }
 }
 

@@ -60,7 +60,6 @@ fn check_gradients<T: Real>(act: Activation, objective: Objective, renormalize: 
         reduction.name()
     ));
     let (n, d, k) = (5, 7, 3);
-    let x: Vec<T> = common::random_real(&mut rng, n * d);
     let labels: Vec<u32> = (0..n as u32).map(|i| i % k as u32).collect();
     // Wide enough that renormalising raw relu meets an all-zero example with
     // probability ~ 2 layers x 5 examples x 2^-24, about 1e-6 per check.
@@ -76,6 +75,7 @@ fn check_gradients<T: Real>(act: Activation, objective: Objective, renormalize: 
             .unwrap();
     }
     let mut net = common::reference_network(&fcn);
+    let x: Vec<T> = common::inputs_clear_of_kinks(&mut rng, &net, n, d);
     let x64 = common::real_to_f64(&x);
 
     let ops = ForwardOps::<T>::new(gpu).unwrap();

@@ -416,6 +416,16 @@ impl Network {
         grads
     }
 
+    /// The smallest |z| over every hidden pre-activation of inputs x [n, d]: how near x
+    /// brings the network to the relu kink, where a one-sided derivative and central
+    /// differences (or f32 and f64 signs) stop agreeing.
+    pub fn nearest_kink(&self, x: &[f64], n: usize) -> f64 {
+        let (c, _) = self.forward_cached(x, n);
+        c.zs.iter()
+            .flatten()
+            .fold(f64::INFINITY, |m, z| m.min(z.abs()))
+    }
+
     /// The features a^D of the last hidden layer ([n, w_D]; the inputs without one).
     pub fn last_hidden(&self, x: &[f64], n: usize) -> Vec<f64> {
         self.forward_cached(x, n).0.inputs.pop().unwrap()
