@@ -38,7 +38,7 @@
 //   a        (read)        [count, n, n] symmetric matrices, row-major
 //   work     (read_write)  [count, n, n] a copy of a, reduced in place
 //   tri      (read_write)  [count, 2n]: d[0..n], then e[0..n-1], then a 0
-//   scratch  (read_write)  [count, 2n]: v, then p (overwritten by w)
+//   scratch  (read_write)  [count, 4n]: two slots of v, then p (overwritten by w)
 //   params   (uniform)     n, count, and the columns [k_begin, k_end) this launch reduces
 //   vecs     (read_write)  [count, 3n] wide path: v of even columns, v of odd columns, w
 //   psum     (read_write)  [count, CHUNKS n] wide path: update's partial sums of A22 v
@@ -89,14 +89,12 @@ const MATRIX_WG: u32 = 64u;
 @compute @workgroup_size(MATRIX_WG)
 fn tridiagonalize(id: Invocation) {
     let mat = flat_group(id);
-    if mat >= params.count {
+    if mat >= params.count || params.n == 0u {
         return;
     }
     let n = params.n;
     let base = mat * n * n;
     let tb = mat * 2u * n;
-    let vb = tb; // v in scratch
-    let pb = tb + n; // p, then w, in scratch
 
     // work = a, mirrored from the lower triangle.
     if params.k_begin == 0u {
@@ -108,20 +106,35 @@ fn tridiagonalize(id: Invocation) {
     }
     storageBarrier();
 
-    for (var k = params.k_begin; k < params.k_end && k + 1u < n; k++) {
+    // Column k's rank-2 update is applied in the same pass over the trailing matrix as
+    // column k + 1's product A22 v (as the wide reduction does), so each element is read
+    // once per column, not twice; column k + 1's own column and diagonal get it on the fly.
+    // The update of the launch's last column is applied alone at the end.
+    let last = min(params.k_end, n - 1u);
+    for (var k = params.k_begin; k < last; k++) {
         let m = n - k - 1u;
         let col = base + (k + 1u) * n + k; // x[i] = work[col + i n]
         let corner = base + (k + 1u) * n + k + 1u; // A22[r, c] = work[corner + r n + c]
+        let vb = reflector_slot(mat, n, k); // v, then p (overwritten by w) at vb + n
+        let pb = vb + n;
+        // Column k - 1's v and w over rows k .. n-1, when its update is still pending.
+        let pending = k > params.k_begin;
+        let qv = reflector_slot(mat, n, k + 1u);
+        let qw = qv + n;
 
         var ss = Real(0.0);
         for (var i = id.lid; i < m; i += MATRIX_WG) {
-            let xi = work[col + i * n];
+            var xi = work[col + i * n];
+            if pending {
+                xi -= scratch[qv + 1u + i] * scratch[qw] + scratch[qw + 1u + i] * scratch[qv];
+            }
             scratch[vb + i] = xi;
             ss += select(xi * xi, Real(0.0), i == 0u);
         }
+        storageBarrier();
         let tail = sum_over_invocations(id.lid, ss, MATRIX_WG);
         // Every invocation forms the reflector from the same values.
-        let x0 = work[col];
+        let x0 = scratch[vb];
         let sigma = tail + x0 * x0;
         let xnorm = real_sqrt(sigma);
         var alpha = x0;
@@ -131,19 +144,36 @@ fn tridiagonalize(id: Invocation) {
             // v.v = 2 (sigma + |x0| ||x||): no cancellation.
             tau = Real(1.0) / (sigma + abs(x0) * xnorm);
         }
+        storageBarrier();
         if id.lid == 0u {
+            var dk = work[base + k * n + k];
+            if pending {
+                dk -= scratch[qv] * scratch[qw] + scratch[qw] * scratch[qv];
+            }
             scratch[vb] = x0 - alpha;
-            tri[tb + k] = work[base + k * n + k];
+            tri[tb + k] = dk;
             tri[tb + n + k] = alpha;
         }
         storageBarrier();
 
-        // p = tau A22 v (column i of A22 is row i), and the local share of p.v.
+        // Column i of A22 (row i, by symmetry) is invocation i's: column k - 1's update
+        // applied to it, then p = tau A22 v, and the local share of p.v.
         var pv = Real(0.0);
         for (var i = id.lid; i < m; i += MATRIX_WG) {
             var sum = Real(0.0);
-            for (var r = 0u; r < m; r++) {
-                sum += work[corner + r * n + i] * scratch[vb + r];
+            if pending {
+                let vi = scratch[qv + 1u + i];
+                let wi = scratch[qw + 1u + i];
+                for (var r = 0u; r < m; r++) {
+                    let at = corner + r * n + i;
+                    let x = work[at] - (scratch[qv + 1u + r] * wi + scratch[qw + 1u + r] * vi);
+                    work[at] = x;
+                    sum += x * scratch[vb + r];
+                }
+            } else {
+                for (var r = 0u; r < m; r++) {
+                    sum += work[corner + r * n + i] * scratch[vb + r];
+                }
             }
             let p = tau * sum;
             scratch[pb + i] = p;
@@ -155,8 +185,14 @@ fn tridiagonalize(id: Invocation) {
             scratch[pb + i] -= half_k * scratch[vb + i];
         }
         storageBarrier();
-
-        // A22 -= v w^T + w v^T.
+    }
+    // The last column's update, A22 -= v w^T + w v^T, for the next launch and d[n-1].
+    if last > params.k_begin {
+        let k = last - 1u;
+        let m = n - k - 1u;
+        let corner = base + (k + 1u) * n + k + 1u;
+        let vb = reflector_slot(mat, n, k);
+        let pb = vb + n;
         for (var j = id.lid; j < m; j += MATRIX_WG) {
             let vj = scratch[vb + j];
             let wj = scratch[pb + j];
@@ -167,10 +203,16 @@ fn tridiagonalize(id: Invocation) {
         }
         storageBarrier();
     }
-    if id.lid == 0u && n > 0u && params.k_end + 1u >= n {
+    if id.lid == 0u && params.k_end + 1u >= n {
         tri[tb + n - 1u] = work[base + (n - 1u) * n + n - 1u];
         tri[tb + 2u * n - 1u] = Real(0.0);
     }
+}
+
+// Where column k's v (n slots, then its p and w, n more) lives in scratch: two such
+// slots per matrix, alternating, so column k - 1's stay while column k's are formed.
+fn reflector_slot(mat: u32, n: u32, k: u32) -> u32 {
+    return (2u * mat + k % 2u) * 2u * n;
 }
 
 // ---- The wide reduction -------------------------------------------------------------

@@ -131,7 +131,7 @@ pub struct TridiagonalWork<T: Real> {
     work: Tensor<T>,
     /// `[count, 2n]`: d (n), e (n - 1), then a 0, per matrix; what the host reads back.
     pub tri: Tensor<T>,
-    /// `[count, 2n]`: the reflector and the symmetric update vector.
+    /// `[count, 4n]`: two columns' reflectors and symmetric update vectors.
     scratch: Tensor<T>,
     /// The wide reduction's state, when it is the one used.
     wide: Option<WideWork<T>>,
@@ -182,7 +182,7 @@ impl<T: Real> Tridiagonalize<T> {
             n,
             work: Tensor::zeros(gpu, &[count, n, n])?,
             tri: Tensor::zeros(gpu, &[count, 2 * n])?,
-            scratch: Tensor::zeros(gpu, &[count, 2 * n])?,
+            scratch: Tensor::zeros(gpu, &[count, 4 * n])?,
             wide,
         })
     }
