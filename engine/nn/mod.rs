@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod fcn;
+pub mod init;
 pub mod loss;
 pub mod ntk;
 pub mod params;

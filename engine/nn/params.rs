@@ -2,10 +2,9 @@
 //! over them are in [`super::fcn`].
 
 use anyhow::{bail, Result};
-use rand::SeedableRng;
-use rand_distr::{Distribution, Normal};
 
 use super::activation::Activation;
+pub use super::init::{init_weights, init_weights_in};
 use crate::gpu::{Gpu, Tensor};
 use crate::linalg::Real;
 
@@ -153,32 +152,6 @@ pub fn available_host_bytes() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     kib.checked_mul(1024)
-}
-
-/// The initial weights of an f32 network: [`init_weights_in`] rounded to f32.
-pub fn init_weights(config: &FcnConfig) -> Vec<Vec<f32>> {
-    init_weights_in(config)
-}
-
-/// The initial weights on the host: W_l entries ~ N(0, g / fan_in), the hidden layers'
-/// gain g, 1 for the linear output layer, drawn in f64 and rounded to `T`, so that an
-/// f32 and an f64 network of one seed start from the same weights up to f32 rounding.
-/// Deterministic in the config's seed.
-pub fn init_weights_in<T: Real>(config: &FcnConfig) -> Vec<Vec<T>> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(config.seed);
-    let shapes = config.layer_shapes();
-    let last = shapes.len() - 1;
-    shapes
-        .iter()
-        .enumerate()
-        .map(|(l, &(fan_out, fan_in))| {
-            let g = if l == last { 1.0 } else { config.hidden_gain() };
-            let normal = Normal::new(0.0, (g / fan_in as f64).sqrt()).expect("finite std");
-            (0..fan_out * fan_in)
-                .map(|_| T::from_f64(normal.sample(&mut rng)))
-                .collect()
-        })
-        .collect()
 }
 
 impl<T: Real> Fcn<T> {
