@@ -79,13 +79,16 @@ fn draw<T>(key: &InitKey, round: impl Fn(f64) -> T) -> Vec<Vec<T>> {
 /// costs ~7 ns a weight on the host, before the device has work.
 const CACHE_BYTES: usize = 128 << 20;
 
+/// Most draws kept, whatever their size: a lookup scans them all.
+const CACHE_ENTRIES: usize = 16;
+
 type Draws = Arc<Vec<Vec<f64>>>;
 
 /// The draws kept, least recently used first.
 static CACHE: Mutex<Vec<(InitKey, Draws)>> = Mutex::new(Vec::new());
 
 /// The draws for `key`, from the cache or drawn and kept (evicting the least recently
-/// used beyond [`CACHE_BYTES`]).
+/// used beyond [`CACHE_BYTES`] or [`CACHE_ENTRIES`]).
 fn cached_draws(key: InitKey) -> Draws {
     let bytes = |d: &Draws| d.iter().map(Vec::len).sum::<usize>() * 8;
     {
@@ -100,7 +103,9 @@ fn cached_draws(key: InitKey) -> Draws {
     let draws: Draws = Arc::new(draw(&key, |v| v));
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
     cache.push((key, draws.clone()));
-    while cache.iter().map(|(_, d)| bytes(d)).sum::<usize>() > CACHE_BYTES {
+    while cache.len() > CACHE_ENTRIES
+        || cache.iter().map(|(_, d)| bytes(d)).sum::<usize>() > CACHE_BYTES
+    {
         cache.remove(0);
     }
     draws
