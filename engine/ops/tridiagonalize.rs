@@ -131,7 +131,8 @@ pub struct TridiagonalWork<T: Real> {
     work: Tensor<T>,
     /// `[count, 2n]`: d (n), e (n - 1), then a 0, per matrix; what the host reads back.
     pub tri: Tensor<T>,
-    /// `[count, 4n]`: two columns' reflectors and symmetric update vectors.
+    /// `[count, 4n]`: two columns' reflectors and symmetric update vectors (one workgroup
+    /// per matrix; `[count, 1]` for the wide reduction, which keeps them in `vecs`).
     scratch: Tensor<T>,
     /// The wide reduction's state, when it is the one used.
     wide: Option<WideWork<T>>,
@@ -168,6 +169,10 @@ impl<T: Real> Tridiagonalize<T> {
     pub fn work(
         &self, gpu: &Gpu, count: usize, n: usize, reduction: Reduction,
     ) -> Result<TridiagonalWork<T>> {
+        let scratch_len = match reduction {
+            Reduction::Workgroup => 4 * n,
+            Reduction::Wide => 1,
+        };
         let wide = match reduction {
             Reduction::Workgroup => None,
             Reduction::Wide => Some(WideWork {
@@ -182,7 +187,7 @@ impl<T: Real> Tridiagonalize<T> {
             n,
             work: Tensor::zeros(gpu, &[count, n, n])?,
             tri: Tensor::zeros(gpu, &[count, 2 * n])?,
-            scratch: Tensor::zeros(gpu, &[count, 4 * n])?,
+            scratch: Tensor::zeros(gpu, &[count, scratch_len])?,
             wide,
         })
     }
