@@ -84,16 +84,24 @@ pub fn random_real<T: Real>(rng: &mut impl Rng, len: usize) -> Vec<T> {
 /// much, so 1e-4 keeps every such test on one side of the relu kink.
 pub const KINK_MARGIN: f64 = 1e-4;
 
+/// Renormalised hidden rows whose root mean square is below this are redrawn by
+/// [`inputs_clear_of_kinks`]: renormalising multiplies f32 rounding by its inverse.
+pub const ROW_MARGIN: f64 = 1e-2;
+
 /// Inputs [n, d] uniform in [-1, 1) (as [`random_real`]), drawn again until every hidden
-/// pre-activation of `net` is at least [`KINK_MARGIN`] from 0. A gradient checked against
-/// differences across a kink fails for the kink, not for the code (about 1% of draws at
-/// the test sizes).
+/// pre-activation of `net` is at least [`KINK_MARGIN`] from 0 and, under renormalisation,
+/// every hidden row's root mean square at least [`ROW_MARGIN`]. A gradient checked against
+/// differences across a kink, or a row renormalised from almost nothing, fails for the
+/// draw, not for the code (about 1% of draws at the test sizes).
 pub fn inputs_clear_of_kinks<T: Real>(
     rng: &mut impl Rng, net: &reference::Network, n: usize, d: usize,
 ) -> Vec<T> {
     loop {
         let x = random_real::<T>(rng, n * d);
-        if net.nearest_kink(&real_to_f64(&x), n) >= KINK_MARGIN {
+        let x64 = real_to_f64(&x);
+        if net.nearest_kink(&x64, n) >= KINK_MARGIN
+            && net.smallest_renormalized_row(&x64, n) >= ROW_MARGIN
+        {
             return x;
         }
     }
