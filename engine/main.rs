@@ -56,7 +56,7 @@ enum Command {
     /// write report.md and report.html with every figure and a verdict per finding.
     Reproduce(ReproduceArgs),
     /// Extreme eigenvalues of a symmetric matrix stored as a NumPy .npy file (f32 or
-    /// f64, C order), by Lanczos with full reorthogonalisation on the GPU.
+    /// f64, C order), on the GPU: by the dense eigensolver or by Lanczos (--method).
     Spectrum(SpectrumArgs),
     /// Datasets: download CIFAR-10.
     #[command(subcommand)]
