@@ -14,12 +14,16 @@
 // matmul's split sum (shaders/matmul.wgsl, matmul_split_sum) writes
 // scale * (partial[0] + ... + partial[splits - 1]) into G, adding the splits in order.
 // Unsplit, split_len = d and z = 0.
-// Symmetry: only the 64x64 output tiles (bi, bj) with bi <= bj are computed (a triangle
-// of T(T+1)/2 tiles, T = ceil(n / 64), decoded from the linear workgroup index; grids over
+// Symmetry: only the output tiles (bi, bj) with bi <= bj are computed (a triangle of
+// T(T+1)/2 tiles, T = ceil(n / tile), decoded from the linear workgroup index; grids over
 // x and y); an off-diagonal tile is written to both (bi, bj) and (bj, bi), so G is exactly
-// symmetric. Each step stages a 64x16 slice of rows bi and of rows bj of X as vec4s in
-// workgroup memory; each of the 256 invocations accumulates a 4x4 block (rows ty*4..+4,
-// columns tx*4..+4). Loads outside X read 0; stores outside G are skipped.
+// symmetric. Each step stages a tile x 16 slice of rows bi and of rows bj of X as vec4s
+// in workgroup memory; each invocation accumulates a 4x4 block (rows ty*4..+4, columns
+// tx*4..+4). Loads outside X read 0; stores outside G are skipped.
+// Two tile sizes, the same sums in the same order: `gram`, 64 x 64 tiles of 16 x 16
+// invocations; `gram_small`, 32 x 32 tiles of 8 x 8, for small n (ops/gram.rs), where a
+// 64 x 64 tile is mostly padding and costs as much as a full one (n = 32 took as long as
+// n = 64 on lavapipe).
 
 struct Params {
     n: u32,
@@ -34,10 +38,10 @@ struct Params {
 @group(0) @binding(1) var<storage, read_write> g: array<Real>;
 @group(0) @binding(2) var<uniform> params: Params;
 
-const TILE: u32 = 64u;
 const BK: u32 = 16u;
 
-// tile_r[kk * 16 + r4] holds X rows 4*r4 .. 4*r4+3 of tile bi at depth kk; tile_c likewise for bj.
+// tile_r[kk * quads + r4] holds X rows 4*r4 .. 4*r4+3 of tile bi at depth kk (quads = 16
+// or 8 invocations per side); tile_c likewise for bj.
 var<workgroup> tile_r: array<vec4<GramInput>, 256>;
 var<workgroup> tile_c: array<vec4<GramInput>, 256>;
 
@@ -73,15 +77,31 @@ fn gram(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
 ) {
-    let tiles = (params.n + TILE - 1u) / TILE;
+    gram_tile(wg, nwg, lid, li, 16u);
+}
+
+@compute @workgroup_size(8, 8)
+fn gram_small(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_id) lid: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+) {
+    gram_tile(wg, nwg, lid, li, 8u);
+}
+
+// One output tile of side 4 quads, by quads x quads invocations.
+fn gram_tile(wg: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, li: u32, quads: u32) {
+    let tile = 4u * quads;
+    let tiles = (params.n + tile - 1u) / tile;
     let t = wg.x + wg.y * nwg.x;
     // Uniform across the workgroup, so returning before the barriers is safe.
     if t >= tiles * (tiles + 1u) / 2u {
         return;
     }
     let b = tile_of(t);
-    let row0 = b.x * TILE;
-    let col0 = b.y * TILE;
+    let row0 = b.x * tile;
+    let col0 = b.y * tile;
     let tx = lid.x;
     let ty = lid.y;
     // Zero: WGSL initialises a var declared without a value to zero.
@@ -89,17 +109,19 @@ fn gram(
     let k_begin = min(wg.z * params.split_len, params.d);
     let k_end = min(k_begin + params.split_len, params.d);
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-        // 16 x 16 vec4s per tile, one per invocation; consecutive invocations take
-        // consecutive depths, i.e. consecutive addresses of a row of X.
-        let kk = li % 16u;
-        let r4 = li / 16u;
-        tile_r[kk * 16u + r4] = load4(row0 + 4u * r4, k0 + kk, k_end);
-        tile_c[kk * 16u + r4] = load4(col0 + 4u * r4, k0 + kk, k_end);
+        // quads x 16 vec4s per tile; consecutive invocations take consecutive depths,
+        // i.e. consecutive addresses of a row of X.
+        for (var e = li; e < quads * BK; e += quads * quads) {
+            let kk = e % BK;
+            let r4 = e / BK;
+            tile_r[kk * quads + r4] = load4(row0 + 4u * r4, k0 + kk, k_end);
+            tile_c[kk * quads + r4] = load4(col0 + 4u * r4, k0 + kk, k_end);
+        }
         workgroupBarrier();
         for (var k = 0u; k < BK; k++) {
             // Widened before multiplying: in f64 the product of two f32 values is exact.
-            let a = vec4<Real>(tile_r[k * 16u + ty]);
-            let c = vec4<Real>(tile_c[k * 16u + tx]);
+            let a = vec4<Real>(tile_r[k * quads + ty]);
+            let c = vec4<Real>(tile_c[k * quads + tx]);
             for (var q = 0u; q < 4u; q++) {
                 acc[q] += a[q] * c;
             }

@@ -12,14 +12,22 @@ use super::shaders;
 use super::shaders::GRAM;
 use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 
+/// The output tile's side: `gram`'s; `gram_small`'s is half of it.
 const TILE: usize = 64;
 
+/// Orders up to which the 32 x 32 tile is used: a 64 x 64 tile costs the same however
+/// much of it lies past n (on lavapipe n = 32 took as long as n = 64), and the smaller
+/// tile gives small matrices more workgroups. Both sum in the same order, so the choice
+/// never changes a bit of G.
+pub const SMALL_TILE_UP_TO: usize = 128;
+
 /// The Gram kernels: f32, and f64-accumulating (of f32 or f64 input) where the adapter
-/// has SHADER_F64.
+/// has SHADER_F64; each with 64 x 64 and 32 x 32 output tiles.
 pub struct Gram {
     kernels: KernelPair,
-    /// X f64, G f64; `None` without SHADER_F64.
-    input_f64: Option<Arc<Kernel>>,
+    small: KernelPair,
+    /// X f64, G f64 (large and small tiles); `None` without SHADER_F64.
+    input_f64: Option<[Arc<Kernel>; 2]>,
     /// Partial sums of depth-split products, as raw 32-bit words (f32 or f64 sums).
     partial: Scratch<u32>,
 }
@@ -44,13 +52,19 @@ fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)
 impl Gram {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let kernels = KernelPair::new(gpu, &GRAM, "gram")?;
+        let small = KernelPair::new(gpu, &GRAM, "gram_small")?;
         let input_f64 = if gpu.has_f64() {
-            Some(gpu.kernel(&shaders::GRAM_F64_INPUT_F64, "gram", &[])?)
+            let shader = &shaders::GRAM_F64_INPUT_F64;
+            Some([
+                gpu.kernel(shader, "gram", &[])?,
+                gpu.kernel(shader, "gram_small", &[])?,
+            ])
         } else {
             None
         };
         Ok(Gram {
             kernels,
+            small,
             input_f64,
             partial: Scratch::default(),
         })
@@ -65,13 +79,16 @@ impl Gram {
     pub fn record<X: Real, T: Real>(
         &self, batch: &mut Batch, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
     ) -> Result<()> {
+        let (n, d) = dims(x, g)?;
+        let small = n <= SMALL_TILE_UP_TO;
         let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
+            (false, _) if small => self.small.get::<T>(batch.gpu())?,
             (false, _) => self.kernels.get::<T>(batch.gpu())?,
             (true, false) => bail!(GpuError::Shape(
                 "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
             )),
             (true, true) => match &self.input_f64 {
-                Some(k) => k,
+                Some(k) => &k[small as usize],
                 None => bail!(GpuError::MissingFeature {
                     shader: shaders::GRAM_F64_INPUT_F64.name,
                     feature: "SHADER_F64".into(),
@@ -79,12 +96,11 @@ impl Gram {
                 }),
             },
         };
-        let (n, d) = dims(x, g)?;
         if d == 0 {
             return g.fill(batch.gpu(), T::zeroed());
         }
         // One workgroup per output tile on or above the diagonal.
-        let tiles = n.div_ceil(TILE);
+        let tiles = n.div_ceil(if small { TILE / 2 } else { TILE });
         let upper_tiles = tiles * (tiles + 1) / 2;
         let (split_len, splits) = split_depth(upper_tiles, d);
         if splits > 1 {

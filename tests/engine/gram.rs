@@ -1,12 +1,13 @@
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::Real;
-use wideprobe::ops::gram::Gram;
+use wideprobe::ops::gram::{Gram, SMALL_TILE_UP_TO};
 use wideprobe::ops::matmul::split_depth;
 
 use crate::common::{self, reference};
 
-/// (n, d): n straddles the 64-row tile (1 tile, partial tiles, several tiles), d the
-/// 16-deep slices; the last four are deep enough for few tiles to be split over d.
+/// (n, d): n straddles the 32- and 64-row tiles (1 tile, partial tiles, several tiles;
+/// 32 x 32 tiles up to SMALL_TILE_UP_TO, 64 x 64 beyond), d the 16-deep slices; the last
+/// four are deep enough for few tiles to be split over d.
 const SHAPES: &[(usize, usize)] = &[
     (1, 1),
     (1, 33),
@@ -22,9 +23,9 @@ const SHAPES: &[(usize, usize)] = &[
     (130, 5_000),
 ];
 
-/// Output tiles on or above the diagonal of an n x n Gram matrix (64 x 64 tiles).
+/// Output tiles on or above the diagonal of an n x n Gram matrix.
 fn upper_tiles(n: usize) -> usize {
-    let t = n.div_ceil(64);
+    let t = n.div_ceil(if n <= SMALL_TILE_UP_TO { 32 } else { 64 });
     t * (t + 1) / 2
 }
 
