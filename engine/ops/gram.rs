@@ -17,8 +17,9 @@ const TILE: usize = 64;
 
 /// Orders up to which the 32 x 32 tile is used: a 64 x 64 tile costs the same however
 /// much of it lies past n (on lavapipe n = 32 took as long as n = 64), and the smaller
-/// tile gives small matrices more workgroups. Both sum in the same order, so the choice
-/// never changes a bit of G.
+/// tile gives small matrices more workgroups. Both sum each entry in the same order, and
+/// a deep product is split over its depth by the 64 x 64 tile count either way, so the
+/// choice changes no bit of G (tested).
 pub const SMALL_TILE_UP_TO: usize = 128;
 
 /// The Gram kernels: f32, and f64-accumulating (of f32 or f64 input) where the adapter
@@ -100,9 +101,11 @@ impl Gram {
             return g.fill(batch.gpu(), T::zeroed());
         }
         // One workgroup per output tile on or above the diagonal.
-        let tiles = n.div_ceil(if small { TILE / 2 } else { TILE });
-        let upper_tiles = tiles * (tiles + 1) / 2;
-        let (split_len, splits) = split_depth(upper_tiles, d);
+        let upper = |tile: usize| n.div_ceil(tile) * (n.div_ceil(tile) + 1) / 2;
+        let upper_tiles = upper(if small { TILE / 2 } else { TILE });
+        // The split follows the 64 x 64 tiles whichever tile runs, so that the partial
+        // sums, and G to the last bit, do not depend on the tile.
+        let (split_len, splits) = split_depth(upper(TILE), d);
         if splits > 1 {
             return self.record_split(batch, kernel, x, scale, g, (upper_tiles, split_len, splits));
         }
@@ -111,9 +114,9 @@ impl Gram {
         launch(batch, kernel, &buffers, &params, Grid::Groups(upper_tiles))
     }
 
-    /// G split over the depth: `gram` over a z grid of `splits` into a [splits, n, n]
-    /// partial buffer (scale 1), then matmul's split sum scales and adds them into G,
-    /// both in one pass.
+    /// G split over the depth: the Gram kernel (either tile) over a z grid of `splits`
+    /// into a [splits, n, n] partial buffer (scale 1), then matmul's split sum scales and
+    /// adds them into G, both in one pass.
     fn record_split<X: Real, T: Real>(
         &self, batch: &mut Batch, kernel: &Kernel, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
         (upper_tiles, split_len, splits): (usize, usize, usize),

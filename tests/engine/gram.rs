@@ -23,9 +23,10 @@ const SHAPES: &[(usize, usize)] = &[
     (130, 5_000),
 ];
 
-/// Output tiles on or above the diagonal of an n x n Gram matrix.
+/// Output tiles of 64 x 64 on or above the diagonal of an n x n Gram matrix: what the
+/// split over the depth follows, whichever tile runs.
 fn upper_tiles(n: usize) -> usize {
-    let t = n.div_ceil(if n <= SMALL_TILE_UP_TO { 32 } else { 64 });
+    let t = n.div_ceil(64);
     t * (t + 1) / 2
 }
 
@@ -43,7 +44,7 @@ fn f64_input_gram_matches_reference_split_or_not() {
         return;
     }
     let gram = Gram::new(common::gpu()).unwrap();
-    for (n, d) in [(33, 130), (65, 2_000)] {
+    for (n, d) in [(33, 130), (65, 2_000), (130, 33)] {
         let what = format!("gram f64 input {n}x{d}");
         let mut rng = common::rng(&what);
         let x: Vec<f64> = common::random_real(&mut rng, n * d);
@@ -82,6 +83,41 @@ fn assert_exactly_symmetric<T: Real>(what: &str, g: &[T], n: usize) {
         }
     }
 }
+
+/// The 32 x 32 tile (order SMALL_TILE_UP_TO) and the 64 x 64 one (one row more) give the
+/// same bits where they overlap, unsplit and split over the depth (both orders split the
+/// same way at d = 5000), in each precision of the sums.
+fn both_tiles_give_the_same_bits<T: Real>() {
+    let gram = Gram::new(common::gpu()).unwrap();
+    let mut rng = common::rng(&format!("gram tiles {}", T::NAME));
+    let n = SMALL_TILE_UP_TO;
+    for d in [40, 5_000] {
+        let (small_split, large_split) = (
+            split_depth(upper_tiles(n), d).1,
+            split_depth(upper_tiles(n + 1), d).1,
+        );
+        assert_eq!(small_split, large_split, "d = {d}: the premise");
+        let x = common::random_vec(&mut rng, (n + 1) * d);
+        let scale = 1.0 / d as f64;
+        let small = gpu_gram::<T>(&gram, &x[..n * d], (n, d), scale);
+        let large = gpu_gram::<T>(&gram, &x, (n + 1, d), scale);
+        for i in 0..n {
+            for j in 0..n {
+                let (a, b) = (small[i * n + j].to_f64(), large[i * (n + 1) + j].to_f64());
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{} d = {d} ({small_split} splits): G[{i},{j}] {a:e} (order {n}) != {b:e} \
+                     (order {})",
+                    T::NAME,
+                    n + 1
+                );
+            }
+        }
+    }
+}
+
+precision_tests!(both_tiles_give_the_same_bits);
 
 #[test]
 fn f32_gram_matches_reference_and_is_exactly_symmetric() {
