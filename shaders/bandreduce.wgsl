@@ -194,16 +194,9 @@ fn form_reflector(j: u32, sigma: Real) {
     if j < shape.m {
         x0 = work[at_p(j, j)];
     }
-    let total = sigma + x0 * x0;
-    let xnorm = real_sqrt(total);
-    // Nothing below x0 to annihilate: H = I (LAPACK's larfg), exact; a reflection
-    // would only add rounding.
-    var alpha = x0;
-    var tau = Real(0.0);
-    if sigma != Real(0.0) {
-        alpha = select(-xnorm, xnorm, x0 < Real(0.0));
-        tau = Real(1.0) / (total + abs(x0) * xnorm);
-    }
+    let reflector = householder(x0, sigma);
+    let alpha = reflector.x;
+    let tau = reflector.y;
     if j < shape.m {
         right[at_v(j, j)] = x0 - alpha;
         left[at_v(j, shape.b + j)] = x0 - alpha;

@@ -51,3 +51,17 @@ fn sum_over_invocations(lid: u32, value: Real, size: u32) -> Real {
     }
     return reduction_scratch[0];
 }
+
+// The Householder reflector H = I - tau v v^T, v = x - alpha e1, of a column x with first
+// entry x0 and sum of squares `tail` below it: alpha = -sign(x0) ||x|| and
+// tau = 1 / (x.x + |x0| ||x||), i.e. 2 / v.v without cancellation; or H = I (alpha = x0,
+// tau = 0) when nothing lies below x0, exact, where a reflection would only add rounding
+// (LAPACK's larfg). Returns (alpha, tau).
+fn householder(x0: Real, tail: Real) -> vec2<Real> {
+    if tail == Real(0.0) {
+        return vec2<Real>(x0, Real(0.0));
+    }
+    let sigma = tail + x0 * x0;
+    let xnorm = real_sqrt(sigma);
+    return vec2<Real>(select(-xnorm, xnorm, x0 < Real(0.0)), Real(1.0) / (sigma + abs(x0) * xnorm));
+}

@@ -71,30 +71,22 @@ fn tile_of(t: u32) -> vec2<u32> {
 }
 
 @compute @workgroup_size(16, 16)
-fn gram(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    gram_tile(wg, nwg, lid, li, 16u);
+fn gram(id: Invocation, @builtin(local_invocation_id) lid: vec3<u32>) {
+    gram_tile(id, lid, 16u);
 }
 
 @compute @workgroup_size(8, 8)
-fn gram_small(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_id) lid: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-) {
-    gram_tile(wg, nwg, lid, li, 8u);
+fn gram_small(id: Invocation, @builtin(local_invocation_id) lid: vec3<u32>) {
+    gram_tile(id, lid, 8u);
 }
 
 // One output tile of side 4 quads, by quads x quads invocations.
-fn gram_tile(wg: vec3<u32>, nwg: vec3<u32>, lid: vec3<u32>, li: u32, quads: u32) {
+fn gram_tile(id: Invocation, lid: vec3<u32>, quads: u32) {
+    let wg = id.wg;
+    let li = id.lid;
     let tile = 4u * quads;
     let tiles = (params.n + tile - 1u) / tile;
-    let t = wg.x + wg.y * nwg.x;
+    let t = flat_group(id);
     // Uniform across the workgroup, so returning before the barriers is safe.
     if t >= tiles * (tiles + 1u) / 2u {
         return;

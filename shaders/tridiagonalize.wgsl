@@ -135,15 +135,9 @@ fn tridiagonalize(id: Invocation) {
         let tail = sum_over_invocations(id.lid, ss, MATRIX_WG);
         // Every invocation forms the reflector from the same values.
         let x0 = scratch[vb];
-        let sigma = tail + x0 * x0;
-        let xnorm = real_sqrt(sigma);
-        var alpha = x0;
-        var tau = Real(0.0);
-        if tail != Real(0.0) {
-            alpha = select(-xnorm, xnorm, x0 < Real(0.0));
-            // v.v = 2 (sigma + |x0| ||x||): no cancellation.
-            tau = Real(1.0) / (sigma + abs(x0) * xnorm);
-        }
+        let reflector = householder(x0, tail);
+        let alpha = reflector.x;
+        let tau = reflector.y;
         storageBarrier();
         if id.lid == 0u {
             var dk = work[base + k * n + k];
@@ -317,14 +311,9 @@ fn reflect(id: Invocation) {
     if k >= 1u {
         x0 -= vecs[vb_prev + k + 1u] * wk + vecs[wb + k + 1u] * vk;
     }
-    let sigma = tail + x0 * x0;
-    let xnorm = real_sqrt(sigma);
-    var alpha = x0;
-    var tau = Real(0.0);
-    if tail != Real(0.0) {
-        alpha = select(-xnorm, xnorm, x0 < Real(0.0));
-        tau = Real(1.0) / (sigma + abs(x0) * xnorm);
-    }
+    let reflector = householder(x0, tail);
+    let alpha = reflector.x;
+    let tau = reflector.y;
     if id.lid == 0u {
         vecs[vb + k + 1u] = x0 - alpha;
         taus[mat * 2u + k % 2u] = tau;
