@@ -243,9 +243,10 @@ fn f32_forward_at_depth_30_is_within_its_bound_and_beats_sequential_sums() {
     let mut rng = common::rng("fcn depth 30 accuracy");
     let (n, d, width, depth) = (12, 301, 190, 30);
     let x = common::random_vec(&mut rng, n * d);
-    // One net's error at depth 30 varies by 2x from seed to seed: compare sums over nets.
+    // One net's error at depth 30 varies by 2x from seed to seed, and about one net in
+    // 150 errs more than the sequential sums (up to 3.8x): compare the median over nets.
     let mut ratios = Vec::new();
-    let nets = [Activation::ReluNormalized, Activation::TanhNormalized].repeat(3);
+    let nets = [Activation::ReluNormalized, Activation::TanhNormalized].repeat(6);
     for activation in nets {
         let config = common::fcn_config(
             d,
@@ -292,10 +293,13 @@ fn f32_forward_at_depth_30_is_within_its_bound_and_beats_sequential_sums() {
         );
         ratios.push(ours / sequential);
     }
-    // Sequential sums on the GPU would give a mean ratio near 1; blocked ones gave 0.4-0.6.
-    let mean = ratios.iter().sum::<f64>() / ratios.len() as f64;
+    // Sequential sums on the GPU would give ratios near 1; blocked ones gave a median of
+    // 0.56 over 300 nets, 3% of them above 0.85, so that a median of 12 above 0.85 (six
+    // such nets) comes about once in a million runs. (The mean of 6 failed 3 runs in 150.)
+    ratios.sort_by(f64::total_cmp);
+    let median = (ratios[5] + ratios[6]) / 2.0;
     assert!(
-        mean <= 0.8,
-        "error over sequential sums: mean {mean:.2} of {ratios:.2?}"
+        median <= 0.85,
+        "error over sequential sums: median {median:.2} of {ratios:.2?}"
     );
 }
