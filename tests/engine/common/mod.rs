@@ -98,10 +98,8 @@ pub fn inputs_clear_of_kinks<T: Real>(
 ) -> Vec<T> {
     loop {
         let x = random_real::<T>(rng, n * d);
-        let x64 = real_to_f64(&x);
-        if net.nearest_kink(&x64, n) >= KINK_MARGIN
-            && net.smallest_renormalized_row(&x64, n) >= ROW_MARGIN
-        {
+        let (kink, row) = net.margins(&real_to_f64(&x), n);
+        if kink >= KINK_MARGIN && row >= ROW_MARGIN {
             return x;
         }
     }

@@ -416,35 +416,30 @@ impl Network {
         grads
     }
 
-    /// The smallest |z| over every hidden pre-activation of inputs x [n, d]: how near x
-    /// brings the network to the relu kink, where a one-sided derivative and central
-    /// differences (or f32 and f64 signs) stop agreeing.
-    /// NaN counts as 0.
-    pub fn nearest_kink(&self, x: &[f64], n: usize) -> f64 {
+    /// How far inputs x [n, d] keep the network from where tests of it stop being
+    /// meaningful, from one forward pass (NaN counts as 0 in both):
+    /// - the smallest |z| over every hidden pre-activation: near the relu kink a
+    ///   one-sided derivative and central differences (or f32 and f64 signs) disagree;
+    /// - the smallest root mean square of a hidden row phi(z) that renormalisation divides
+    ///   by (infinite without renormalisation): near 0 it multiplies every rounding error,
+    ///   and at 0 the forward pass fails (an all-zero raw relu row).
+    pub fn margins(&self, x: &[f64], n: usize) -> (f64, f64) {
+        let at_least_0 = |m: f64, v: f64| if v.is_nan() { 0.0 } else { m.min(v) };
         let (c, _) = self.forward_cached(x, n);
-        c.zs.iter().flatten().fold(
-            f64::INFINITY,
-            |m, z| if z.is_nan() { 0.0 } else { m.min(z.abs()) },
-        )
-    }
-
-    /// The smallest root mean square of a hidden row phi(z) that renormalisation divides
-    /// by (infinite without renormalisation): near 0 it multiplies every rounding error,
-    /// and at 0 the forward pass fails (an all-zero raw relu row). NaN counts as 0.
-    pub fn smallest_renormalized_row(&self, x: &[f64], n: usize) -> f64 {
-        if !self.renormalize {
-            return f64::INFINITY;
-        }
-        let (c, _) = self.forward_cached(x, n);
-        let mut smallest = f64::INFINITY;
-        for phi in &c.phis {
-            let width = phi.len() / n;
-            for norm in row_norms(phi, n, width) {
-                let rms = norm / (width as f64).sqrt();
-                smallest = if rms.is_nan() { 0.0 } else { smallest.min(rms) };
+        let kink =
+            c.zs.iter()
+                .flatten()
+                .fold(f64::INFINITY, |m, z| at_least_0(m, z.abs()));
+        let mut row = f64::INFINITY;
+        if self.renormalize {
+            for phi in &c.phis {
+                let width = phi.len() / n;
+                for norm in row_norms(phi, n, width) {
+                    row = at_least_0(row, norm / (width as f64).sqrt());
+                }
             }
         }
-        smallest
+        (kink, row)
     }
 
     /// The features a^D of the last hidden layer ([n, w_D]; the inputs without one).
