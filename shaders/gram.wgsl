@@ -9,10 +9,11 @@
 //
 // Split over the depth (few output tiles, deep X: n = 100 is 3 tiles of 64, i.e. 3
 // workgroups on a device with dozens of cores, each summing all d products): the host
-// launches `gram` or `gram_small` with a z grid of splits, binding a [splits, n, n] partial buffer as g and scale
-// 1, so that split z sums depths [z split_len, (z + 1) split_len) into g[z n n ..]; then
-// matmul's split sum (shaders/matmul.wgsl, matmul_split_sum) writes
-// scale * (partial[0] + ... + partial[splits - 1]) into G, adding the splits in order.
+// launches `gram` or `gram_small` with a z grid of splits, binding a [splits, n, n]
+// partial buffer as g and scale 1, so that split z sums depths
+// [z split_len, (z + 1) split_len) into g[z n n ..]; then matmul's split sum
+// (shaders/matmul.wgsl, matmul_split_sum) writes scale * (partial[0] + ... +
+// partial[splits - 1]) into G, adding the splits in order.
 // Unsplit, split_len = d and z = 0.
 // Symmetry: only the output tiles (bi, bj) with bi <= bj are computed (a triangle of
 // T(T+1)/2 tiles, T = ceil(n / tile), decoded from the linear workgroup index; grids over
