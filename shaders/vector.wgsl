@@ -19,6 +19,7 @@
 //   vector_sum_sq_partials: out[g] = same with x[i]^2
 //   vector_finish:          out[0] = sum of partials[0..count], or its sqrt if take_sqrt
 //   vector_gemv_n:          y[r] = alpha * sum_j A[r, j] x[j] + beta * y[r],  r < rows
+//   vector_gemv_rows:       the same, split differently (below)
 //   vector_gemv_t:          y[j] = alpha * sum_{r < rows} A[r, j] x[r] + beta * y[j],  j < n
 //   vector_set_row:         a_out[row, j] = x[j],  j < n
 //   vector_get_row:         y[j] = a[row, j],      j < n
@@ -49,6 +50,13 @@
 //   invocations read neighbouring columns of a row, so the reads are coalesced.
 // - gemv_n: one workgroup per output row (grid_1d); invocation l sums columns
 //   l, l + WG, ... of the row, then a tree in workgroup memory sums the WG partials.
+// - gemv_rows: WG / ROW_LANES rows per workgroup, ROW_LANES neighbouring invocations
+//   per row (neighbouring columns: a row's lanes read one contiguous stretch), each
+//   summing every ROW_LANES-th column; after one barrier the row's first lane adds its
+//   ROW_LANES partials in order. On a CPU driver each barrier switches between all of a
+//   workgroup's SIMD groups, so gemv_n's eight per row cost far more than the arithmetic:
+//   5x at n = 300 in Lanczos on lavapipe (docs/PERFORMANCE.md). ops::vector::GemvSplit
+//   chooses between the two.
 // - Dot products in two stages: G workgroups (G <= 1024, one dimension) each sum a
 //   grid-strided share of the products into out[g] (sequential per invocation, then a
 //   tree), then one workgroup sums the G partials. Each result is a sum of at most
@@ -175,6 +183,32 @@ fn vector_gemv_n(id: Invocation) {
     }
     let total = sum_over_workgroup(id.lid, sum);
     if row_in_range && id.lid == 0u {
+        gemv_store(r, total);
+    }
+}
+
+// Invocations per row of vector_gemv_rows (GEMV_ROW_LANES in ops/vector.rs): a power
+// of two dividing WG. 8 was fastest on lavapipe (1, 4, 8 and 32 tried).
+const ROW_LANES: u32 = 8u;
+
+@compute @workgroup_size(WG)
+fn vector_gemv_rows(id: Invocation) {
+    let r = flat_group(id) * (WG / ROW_LANES) + id.lid / ROW_LANES;
+    let lane = id.lid % ROW_LANES;
+    var sum = Real(0.0);
+    if r < params.rows {
+        let start = r * params.n;
+        for (var j = lane; j < params.n; j += ROW_LANES) {
+            sum += a[start + j] * x[j];
+        }
+    }
+    reduction_scratch[id.lid] = sum;
+    workgroupBarrier();
+    if r < params.rows && lane == 0u {
+        var total = Real(0.0);
+        for (var k = 0u; k < ROW_LANES; k++) {
+            total += reduction_scratch[id.lid + k];
+        }
         gemv_store(r, total);
     }
 }

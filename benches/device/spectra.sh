@@ -11,6 +11,8 @@ LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --
 # orders up to 4132 (two_stage::MAX_ORDER, from lavapipe's loop cap), hence 4000.
 WIDEPROBE_DENSE_REDUCTION=two-stage LIMIT=90 step python3 benches/torch_spectrum.py --n 1000 2000 4000 --dtype float64 --repeat 3 --bin $B --method dense
 step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
+# Lanczos's products with rows per workgroup (the CPU adapters' choice) beside the default.
+WIDEPROBE_GEMV=rows step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
 step $B bench matmul --m 2048 --n 2048 --k 2048 --precision f64 --repeat 10
 step $B bench matmul --m 96 --n 384 --k 3072 --layout nt --repeat 20
 slice 2000 30 1000 relu_normalized true 0

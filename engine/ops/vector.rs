@@ -54,6 +54,55 @@ pub struct VectorSizes {
     pub _pad: u32,
 }
 
+/// Rows of A each workgroup of `vector_gemv_rows` takes: 256 invocations, ROW_LANES
+/// (8) on each row.
+pub const GEMV_ROWS_PER_GROUP: usize = 256 / GEMV_ROW_LANES;
+
+/// Invocations on each row in `vector_gemv_rows` (its ROW_LANES).
+pub const GEMV_ROW_LANES: usize = 8;
+
+/// How `gemv` without transpose splits A's rows over workgroups. Both sum the same
+/// products; they differ in the order of the sums and in speed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemvSplit {
+    /// One workgroup per row, 256 invocations on it, summed by a tree: the most
+    /// invocations in flight, for GPUs.
+    WorkgroupPerRow,
+    /// [`GEMV_ROWS_PER_GROUP`] rows per workgroup, [`GEMV_ROW_LANES`] invocations on each
+    /// and one barrier: for CPU drivers, where a barrier costs more than a row's
+    /// arithmetic.
+    RowsPerWorkgroup,
+}
+
+impl GemvSplit {
+    /// Rows per workgroup on CPU adapters, where it was measured (docs/PERFORMANCE.md);
+    /// a workgroup per row on GPUs until the two are timed there. [`GEMV_VARIABLE`]
+    /// overrides the choice, for benchmarks.
+    pub fn for_device(gpu: &Gpu) -> Result<GemvSplit> {
+        let choice = std::env::var(GEMV_VARIABLE).ok();
+        Self::chosen(choice.as_deref(), gpu.summary.is_cpu())
+    }
+
+    /// The split [`GEMV_VARIABLE`]'s value `choice` (unset: `None`) asks for on an
+    /// adapter that is or is not a CPU.
+    fn chosen(choice: Option<&str>, is_cpu: bool) -> Result<GemvSplit> {
+        Ok(match choice {
+            None | Some("" | "auto") if is_cpu => GemvSplit::RowsPerWorkgroup,
+            None | Some("" | "auto") => GemvSplit::WorkgroupPerRow,
+            Some("rows") => GemvSplit::RowsPerWorkgroup,
+            Some("workgroup") => GemvSplit::WorkgroupPerRow,
+            Some(other) => bail!(
+                "{GEMV_VARIABLE}={other} is not a split of gemv: use auto, rows (several rows \
+                 per workgroup) or workgroup (a workgroup per row), or leave it unset"
+            ),
+        })
+    }
+}
+
+/// The environment variable that chooses [`GemvSplit`] for every `gemv` without
+/// transpose: `rows`, `workgroup` or `auto` (the default).
+pub const GEMV_VARIABLE: &str = "WIDEPROBE_GEMV";
+
 /// Params of shaders/vector.wgsl: the sizes (32 bytes, so the scalars land on offset 32,
 /// a multiple of 8 as f64 needs), then alpha and beta in the precision's layout; 48 bytes.
 #[repr(C)]
@@ -86,7 +135,9 @@ pub struct VectorOps<T: Real> {
     dot_partials: Arc<Kernel>,
     sum_sq_partials: Arc<Kernel>,
     finish: Arc<Kernel>,
+    /// `vector_gemv_n` or `vector_gemv_rows`, as [`GemvSplit`] chose.
     gemv_n: Arc<Kernel>,
+    gemv_split: GemvSplit,
     gemv_t: Arc<Kernel>,
     set_row: Arc<Kernel>,
     get_row: Arc<Kernel>,
@@ -103,7 +154,17 @@ impl<T: Real> VectorOps<T> {
     /// Builds the kernels. For f64, fails with an error naming `SHADER_F64` and the
     /// adapter when the adapter lacks it (callers then fall back to f32).
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        Self::with_gemv_split(gpu, GemvSplit::for_device(gpu)?)
+    }
+
+    /// [`VectorOps::new`] with the split of `gemv` chosen by the caller (tests and
+    /// benches compare the two).
+    pub fn with_gemv_split(gpu: &Gpu, gemv_split: GemvSplit) -> Result<Self> {
         let shader = T::of(&VECTOR);
+        let gemv_entry = match gemv_split {
+            GemvSplit::WorkgroupPerRow => "vector_gemv_n",
+            GemvSplit::RowsPerWorkgroup => "vector_gemv_rows",
+        };
         let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_n, gemv_t, set_row, get_row, normalize, div_scalar, axpy_scalar] =
             kernels(
                 gpu,
@@ -115,7 +176,7 @@ impl<T: Real> VectorOps<T> {
                     "vector_dot_partials",
                     "vector_sum_sq_partials",
                     "vector_finish",
-                    "vector_gemv_n",
+                    gemv_entry,
                     "vector_gemv_t",
                     "vector_set_row",
                     "vector_get_row",
@@ -132,6 +193,7 @@ impl<T: Real> VectorOps<T> {
             sum_sq_partials,
             finish,
             gemv_n,
+            gemv_split,
             gemv_t,
             set_row,
             get_row,
@@ -203,8 +265,9 @@ impl<T: Real> VectorOps<T> {
     ///
     /// With `beta == 0`, y is only written (NaN in y does not leak). The lengths allow
     /// Lanczos to use fixed `[m_max]` buffers for `h` while its basis grows.
-    /// `trans = false` runs one workgroup per row (coalesced reads along the row);
-    /// `trans = true` one invocation per column, looping over the rows.
+    /// `trans = false` splits the rows as [`GemvSplit`] says (coalesced reads along each
+    /// row either way); `trans = true` runs one invocation per column, looping over the
+    /// rows.
     #[allow(clippy::too_many_arguments)]
     pub fn gemv(
         &self, batch: &mut Batch, trans: bool, rows: usize, alpha: f64, a: &Tensor<T>,
@@ -264,7 +327,11 @@ impl<T: Real> VectorOps<T> {
         if trans {
             launch(batch, &self.gemv_t, &buffers, &params, Grid::Elements(n))
         } else {
-            launch(batch, &self.gemv_n, &buffers, &params, Grid::Groups(rows))
+            let groups = match self.gemv_split {
+                GemvSplit::WorkgroupPerRow => rows,
+                GemvSplit::RowsPerWorkgroup => rows.div_ceil(GEMV_ROWS_PER_GROUP),
+            };
+            launch(batch, &self.gemv_n, &buffers, &params, Grid::Groups(groups))
         }
     }
 
@@ -455,4 +522,34 @@ fn scalar_sizes<T: Real>(
         index: index as u32,
         ..Default::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::assert_error_names;
+
+    #[test]
+    fn gemv_split_defaults_by_adapter_and_names_bad_values() {
+        for choice in [None, Some(""), Some("auto")] {
+            assert_eq!(
+                GemvSplit::chosen(choice, true).unwrap(),
+                GemvSplit::RowsPerWorkgroup
+            );
+            assert_eq!(
+                GemvSplit::chosen(choice, false).unwrap(),
+                GemvSplit::WorkgroupPerRow
+            );
+        }
+        for is_cpu in [false, true] {
+            let rows = GemvSplit::chosen(Some("rows"), is_cpu).unwrap();
+            let workgroup = GemvSplit::chosen(Some("workgroup"), is_cpu).unwrap();
+            assert_eq!(rows, GemvSplit::RowsPerWorkgroup);
+            assert_eq!(workgroup, GemvSplit::WorkgroupPerRow);
+        }
+        assert_error_names(
+            GemvSplit::chosen(Some("row"), true),
+            &["WIDEPROBE_GEMV=row", "workgroup"],
+        );
+    }
 }

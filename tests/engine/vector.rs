@@ -3,7 +3,7 @@ use wideprobe::gpu::kernel::parse_and_validate;
 use wideprobe::gpu::{Batch, Shader, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::ops::shaders;
-use wideprobe::ops::vector::{VectorOps, MAX_PARTIALS};
+use wideprobe::ops::vector::{GemvSplit, VectorOps, GEMV_ROW_LANES, MAX_PARTIALS};
 
 use crate::common::{self, reference};
 
@@ -238,10 +238,12 @@ const GEMV_SHAPES: &[(usize, usize, usize)] = &[
 
 #[allow(clippy::too_many_arguments)]
 fn check_gemv<T: Real>(
-    ops: &VectorOps<T>, trans: bool, m: usize, rows: usize, n: usize, alpha: f64, beta: f64,
+    ops: &VectorOps<T>, split: GemvSplit, trans: bool, m: usize, rows: usize, n: usize, alpha: f64,
+    beta: f64,
 ) {
     let gpu = common::gpu();
-    let what = format!("gemv trans {trans} A {m}x{n} rows {rows} alpha {alpha} beta {beta}");
+    let what =
+        format!("gemv {split:?} trans {trans} A {m}x{n} rows {rows} alpha {alpha} beta {beta}");
     let mut rng = common::rng(&what);
     let (x_len, y_len) = if trans { (m, n) } else { (n, m) };
     let (mut a, mut a64) = random::<T>(&mut rng, m * n);
@@ -268,10 +270,14 @@ fn check_gemv<T: Real>(
     common::launch(|b| ops.gemv(b, trans, rows, alpha, &a_t, &x_t, beta, &y_t));
     let got = download(&y_t);
     let want = reference::gemv(trans, rows, n, alpha, &a64, &x64, beta, &y64);
-    let (outputs, depth, len) = if trans {
-        (n, rows, rows)
-    } else {
-        (rows, n.div_ceil(WG) + 8, n)
+    // Each output's sum: a sequential part per invocation, then the tree (8 levels) or
+    // the row's lanes in order.
+    let (outputs, depth, len) = match (trans, split) {
+        (true, _) => (n, rows, rows),
+        (false, GemvSplit::WorkgroupPerRow) => (rows, n.div_ceil(WG) + 8, n),
+        (false, GemvSplit::RowsPerWorkgroup) => {
+            (rows, n.div_ceil(GEMV_ROW_LANES) + GEMV_ROW_LANES, n)
+        }
     };
     check::<T>(
         &what,
@@ -288,13 +294,20 @@ fn check_gemv<T: Real>(
     assert!(rest_same, "{what}: y past row {outputs} changed");
 }
 
+/// Both transposes, and both splits of the rows (the device picks one; each must be
+/// right on any device).
 fn gemv_both_transposes_match_reference<T: Real>() {
-    let Some(ops) = ops::<T>() else { return };
-    for trans in [false, true] {
-        for &(m, rows, n) in GEMV_SHAPES {
-            check_gemv(&ops, trans, m, rows, n, 1.0, 0.0);
-            check_gemv(&ops, trans, m, rows, n, -0.5, 0.75);
-            check_gemv(&ops, trans, m, rows, n, 2.0, 1.0);
+    if ops::<T>().is_none() {
+        return;
+    }
+    for split in [GemvSplit::WorkgroupPerRow, GemvSplit::RowsPerWorkgroup] {
+        let ops = VectorOps::<T>::with_gemv_split(common::gpu(), split).unwrap();
+        for trans in [false, true] {
+            for &(m, rows, n) in GEMV_SHAPES {
+                check_gemv(&ops, split, trans, m, rows, n, 1.0, 0.0);
+                check_gemv(&ops, split, trans, m, rows, n, -0.5, 0.75);
+                check_gemv(&ops, split, trans, m, rows, n, 2.0, 1.0);
+            }
         }
     }
 }
