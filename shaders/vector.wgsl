@@ -62,6 +62,8 @@
 //   tree), then one workgroup sums the G partials. Each result is a sum of at most
 //   n / (G WG) + log2(WG) + log2(G) rounding steps deep, which keeps the result
 //   accurate to ~1e-5 (Real) or ~1e-14 (f64) relative for n up to tens of millions.
+//   The host picks G (ops::vector::dot_partials): one element per invocation on GPUs,
+//   up to 128 on CPU drivers, where each workgroup's tree costs more than its sums.
 // Sums of squares are not rescaled (unlike BLAS nrm2): they overflow only for entries
 // beyond ~1e19 (Real) or ~1e154 (f64).
 

@@ -26,12 +26,39 @@ use anyhow::{bail, Result};
 use super::launch::{kernels, launch, Grid};
 use super::real::{self, distinct, matrix_dims, Named, Real, RealPair};
 use super::shaders::VECTOR;
-use crate::gpu::{groups_for, Batch, Gpu, GpuError, Kernel, Tensor};
+use crate::gpu::{Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// The most workgroups the first stage of a dot product uses (its partial sums are the
 /// scratch tensor). With 256 invocations each, a vector of 25 million elements gives each
 /// invocation ~100 elements to sum sequentially: the f32 error stays near 1e-5 relative.
 pub const MAX_PARTIALS: usize = 1024;
+
+/// On CPU adapters, the elements each invocation of a dot product's first stage sums in
+/// sequence before the workgroups multiply: each workgroup's tree costs eight barriers,
+/// and on a CPU driver every barrier switches between all of its SIMD groups, so 1024
+/// workgroups cost more than the arithmetic (an nrm2 of 430,000 elements took 2.8 ms on
+/// lavapipe, 0.26 ms with 8 workgroups: docs/PERFORMANCE.md). 128 keeps the sums no
+/// deeper than a GPU's at 33 million elements.
+pub const CPU_SEQUENTIAL: usize = 128;
+
+/// The workgroups of a dot product's first stage for a vector of n elements: one
+/// element per invocation up to [`MAX_PARTIALS`] workgroups on GPUs; on CPU adapters
+/// (`cpu_threads` the host's threads) enough for [`CPU_SEQUENTIAL`] elements per
+/// invocation, and at least four per thread.
+pub fn dot_partials(n: usize, cpu_threads: Option<usize>) -> usize {
+    let one_each = n.div_ceil(REDUCTION_WG);
+    let groups = match cpu_threads {
+        None => one_each,
+        Some(threads) => {
+            let wanted = n.div_ceil(REDUCTION_WG * CPU_SEQUENTIAL).max(4 * threads);
+            wanted.min(one_each)
+        }
+    };
+    groups.clamp(1, MAX_PARTIALS)
+}
+
+/// Invocations per workgroup of the reductions in shaders/vector.wgsl (REDUCTION_WG).
+const REDUCTION_WG: usize = 256;
 
 /// The sizes at the head of the vector shaders' params, shared by both precisions.
 #[repr(C)]
@@ -144,6 +171,8 @@ pub struct VectorOps<T: Real> {
     normalize: Arc<Kernel>,
     div_scalar: Arc<Kernel>,
     axpy_scalar: Arc<Kernel>,
+    /// The host's threads on a CPU adapter, which set [`dot_partials`]; `None` on GPUs.
+    cpu_threads: Option<usize>,
     /// `MAX_PARTIALS` partial sums. Shared by every dot product this object records:
     /// launches run in recording and submission order, so a second dot product's first
     /// stage cannot overwrite partials before the first one's second stage has read them.
@@ -200,6 +229,9 @@ impl<T: Real> VectorOps<T> {
             normalize,
             div_scalar,
             axpy_scalar,
+            cpu_threads: gpu.summary.is_cpu().then(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            }),
             scratch: Tensor::zeros(gpu, &[MAX_PARTIALS])?,
         })
     }
@@ -453,6 +485,12 @@ impl<T: Real> VectorOps<T> {
         launch(batch, kernel, buffers, &params, Grid::Elements(n))
     }
 
+    /// The workgroups of the first stage of a dot product of n elements on this
+    /// adapter ([`dot_partials`]).
+    pub fn partials(&self, n: usize) -> usize {
+        dot_partials(n, self.cpu_threads)
+    }
+
     /// Stage 1: `partials` workgroups write their sums into the scratch tensor (a
     /// grid-stride loop covers any n). Stage 2: one workgroup adds them into out[0].
     fn two_stage(
@@ -460,7 +498,7 @@ impl<T: Real> VectorOps<T> {
         take_sqrt: bool, out: &Tensor<T>,
     ) -> Result<()> {
         // At least one workgroup, so that an empty vector still writes a 0 partial.
-        let partials = groups_for(n, stage1.workgroup_size[0]).clamp(1, MAX_PARTIALS as u64);
+        let partials = self.partials(n);
         let sizes = VectorSizes {
             n: n as u32,
             count: partials as u32,
@@ -528,6 +566,32 @@ fn scalar_sizes<T: Real>(
 mod tests {
     use super::*;
     use crate::testing::assert_error_names;
+
+    #[test]
+    fn dot_partials_keep_cpu_sums_short_and_gpu_groups_full() {
+        for n in [0, 1, 255, 256, 257, 430_000, 25_000_000, 300_000_000] {
+            let gpu = dot_partials(n, None);
+            assert_eq!(gpu, n.div_ceil(256).clamp(1, MAX_PARTIALS), "GPU, n = {n}");
+            for threads in [1, 2, 64] {
+                let cpu = dot_partials(n, Some(threads));
+                assert!(
+                    (1..=gpu).contains(&cpu),
+                    "n = {n}, {threads} threads: {cpu}"
+                );
+                // Either no deeper than CPU_SEQUENTIAL per invocation, or as many
+                // workgroups as a GPU gets.
+                assert!(
+                    n.div_ceil(cpu * 256) <= CPU_SEQUENTIAL || cpu == gpu,
+                    "n = {n}, {threads} threads: {cpu} workgroups"
+                );
+                assert!(
+                    cpu >= (4 * threads).min(gpu),
+                    "n = {n}, {threads} threads: {cpu}"
+                );
+            }
+        }
+        assert_eq!(dot_partials(430_000, Some(2)), 14);
+    }
 
     #[test]
     fn gemv_split_defaults_by_adapter_and_names_bad_values() {

@@ -3,7 +3,7 @@ use wideprobe::gpu::kernel::parse_and_validate;
 use wideprobe::gpu::{Batch, Shader, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::ops::shaders;
-use wideprobe::ops::vector::{GemvSplit, VectorOps, GEMV_ROW_LANES, MAX_PARTIALS};
+use wideprobe::ops::vector::{GemvSplit, VectorOps, GEMV_ROW_LANES};
 
 use crate::common::{self, reference};
 
@@ -79,10 +79,9 @@ fn check<T: Real>(what: &str, got: &[f64], want: &[f64], depth: usize, abs_sum: 
     common::assert_close(&format!("{what} ({})", T::NAME), got, want, rel, atol, 0.0);
 }
 
-/// Longest addition chain of a two-stage dot product of length n.
-fn dot_depth(n: usize) -> usize {
-    let partials = n.div_ceil(WG).clamp(1, MAX_PARTIALS);
-    n.div_ceil(partials * WG) + 8 + 10
+/// Longest addition chain of a two-stage dot product of length n on this adapter.
+fn dot_depth<T: Real>(ops: &VectorOps<T>, n: usize) -> usize {
+    n.div_ceil(ops.partials(n) * WG) + 8 + 10
 }
 
 fn axpy_matches_reference<T: Real>() {
@@ -145,7 +144,9 @@ precision_tests!(scale_and_copy_match_reference);
 
 fn dot_and_nrm2_match_reference<T: Real>() {
     let Some(ops) = ops::<T>() else { return };
-    for &n in LENGTHS.iter().chain(&[100_000]) {
+    // The long ones take several workgroups, each summing many elements in sequence on
+    // CPU adapters (ops::vector::dot_partials).
+    for &n in LENGTHS.iter().chain(&[100_000, 1_000_003]) {
         let mut rng = common::rng(&format!("dot {} {n}", T::NAME));
         let (x, x64) = random::<T>(&mut rng, n);
         let (y, y64) = random::<T>(&mut rng, n);
@@ -160,7 +161,7 @@ fn dot_and_nrm2_match_reference<T: Real>() {
             ops.nrm2(b, &y, &norm)
         });
         let abs_sum: f64 = x64.iter().zip(&y64).map(|(a, b)| (a * b).abs()).sum();
-        let depth = dot_depth(n);
+        let depth = dot_depth(&ops, n);
         check::<T>(
             &format!("dot n {n}"),
             &download(&dot),
@@ -539,8 +540,8 @@ fn f32_and_f64_shaders_have_the_same_interface() {
     );
 }
 
-/// The length the two-stage reduction is sized for (MAX_PARTIALS): each invocation sums
-/// ~100 products in sequence. f64 is capped at the adapter's binding limit (16.7 million
+/// The length the two-stage reduction is sized for (MAX_PARTIALS workgroups): each
+/// invocation sums ~100 products in sequence. f64 is capped at the adapter's binding limit (16.7 million
 /// on lavapipe's 128 MiB). Ignored by default (seconds on lavapipe):
 /// `cargo test --test engine -- --ignored dot_of_25_million`.
 #[test]
@@ -563,7 +564,7 @@ fn dot_of_25_million_elements_is_accurate() {
             &format!("dot n {n}"),
             &download(&out),
             &[want],
-            dot_depth(n),
+            dot_depth(&ops, n),
             abs_sum,
         );
     }
