@@ -32,7 +32,7 @@
 // stops with an error (non-finite).
 //
 // Bindings (each entry point binds only what it uses, in this order):
-//   x         (read)        n (gemv_n) / rows (gemv_t) / n (the rest)
+//   x         (read)        n (gemv_n, gemv_rows) / rows (gemv_t) / n (the rest)
 //   x2        (read)        n, the second operand of a dot product
 //   a         (read)        at least (rows or row + 1) x n
 //   partials  (read)        count, the first stage of a dot product
@@ -59,8 +59,9 @@
 //   chooses between the two.
 // - Dot products in two stages: G workgroups (G <= 1024, one dimension) each sum a
 //   grid-strided share of the products into out[g] (sequential per invocation, then a
-//   tree), then one workgroup sums the G partials. Each result is a sum of at most
-//   n / (G WG) + log2(WG) + log2(G) rounding steps deep, which keeps the result
+//   tree), then one workgroup sums the G partials (G / WG in sequence per invocation,
+//   then a tree). Each result is a sum of at most n / (G WG) + log2(WG) + G / WG +
+//   log2(WG) rounding steps deep, which keeps the result
 //   accurate to ~1e-5 (Real) or ~1e-14 (f64) relative for n up to tens of millions.
 //   The host picks G (ops::vector::dot_partials): one element per invocation on GPUs,
 //   up to 128 on CPU drivers, where each workgroup's tree costs more than its sums.
@@ -189,9 +190,9 @@ fn vector_gemv_n(id: Invocation) {
     }
 }
 
-// Invocations per row of vector_gemv_rows (GEMV_ROW_LANES in ops/vector.rs): a power
-// of two dividing WG. 8 was fastest on lavapipe (1, 4, 8 and 32 tried).
-const ROW_LANES: u32 = 8u;
+// Invocations per row of vector_gemv_rows: a power of two dividing WG, set by the host
+// (GEMV_ROW_LANES in ops/vector.rs, which lays out the workgroups from it).
+override ROW_LANES: u32 = 8u;
 
 @compute @workgroup_size(WG)
 fn vector_gemv_rows(id: Invocation) {

@@ -83,9 +83,10 @@ pub struct VectorSizes {
 
 /// Rows of A each workgroup of `vector_gemv_rows` takes: 256 invocations, ROW_LANES
 /// (8) on each row.
-pub const GEMV_ROWS_PER_GROUP: usize = 256 / GEMV_ROW_LANES;
+pub const GEMV_ROWS_PER_GROUP: usize = REDUCTION_WG / GEMV_ROW_LANES;
 
-/// Invocations on each row in `vector_gemv_rows` (its ROW_LANES).
+/// Invocations on each row in `vector_gemv_rows`: its override ROW_LANES, set from
+/// here. 8 was fastest on lavapipe (1, 4, 8 and 32 tried, docs/PERFORMANCE.md).
 pub const GEMV_ROW_LANES: usize = 8;
 
 /// How `gemv` without transpose splits A's rows over workgroups. Both sum the same
@@ -190,11 +191,25 @@ impl<T: Real> VectorOps<T> {
     /// benches compare the two).
     pub fn with_gemv_split(gpu: &Gpu, gemv_split: GemvSplit) -> Result<Self> {
         let shader = T::of(&VECTOR);
-        let gemv_entry = match gemv_split {
-            GemvSplit::WorkgroupPerRow => "vector_gemv_n",
-            GemvSplit::RowsPerWorkgroup => "vector_gemv_rows",
+        let gemv_n = match gemv_split {
+            GemvSplit::WorkgroupPerRow => gpu.kernel(shader, "vector_gemv_n", &[])?,
+            // The host lays out GEMV_ROWS_PER_GROUP rows per workgroup: the lanes it
+            // sets here, and the workgroup size checked below, fix the shader's.
+            GemvSplit::RowsPerWorkgroup => gpu.kernel(
+                shader,
+                "vector_gemv_rows",
+                &[("ROW_LANES", GEMV_ROW_LANES as f64)],
+            )?,
         };
-        let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_n, gemv_t, set_row, get_row, normalize, div_scalar, axpy_scalar] =
+        if gemv_n.workgroup_size[0] as usize != REDUCTION_WG {
+            bail!(
+                "{} has {} invocations per workgroup; the host lays out its rows for {}",
+                gemv_n.label,
+                gemv_n.workgroup_size[0],
+                REDUCTION_WG
+            );
+        }
+        let [axpy, scale, copy, dot_partials, sum_sq_partials, finish, gemv_t, set_row, get_row, normalize, div_scalar, axpy_scalar] =
             kernels(
                 gpu,
                 shader,
@@ -205,7 +220,6 @@ impl<T: Real> VectorOps<T> {
                     "vector_dot_partials",
                     "vector_sum_sq_partials",
                     "vector_finish",
-                    gemv_entry,
                     "vector_gemv_t",
                     "vector_set_row",
                     "vector_get_row",

@@ -3,7 +3,7 @@ use wideprobe::gpu::kernel::parse_and_validate;
 use wideprobe::gpu::{Batch, Shader, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::ops::shaders;
-use wideprobe::ops::vector::{GemvSplit, VectorOps, GEMV_ROW_LANES};
+use wideprobe::ops::vector::{GemvSplit, VectorOps, GEMV_ROWS_PER_GROUP, GEMV_ROW_LANES};
 
 use crate::common::{self, reference};
 
@@ -311,6 +311,20 @@ fn gemv_both_transposes_match_reference<T: Real>() {
             }
         }
     }
+    // More workgroups than one grid dimension holds (65,535; grid_1d lays them out in
+    // two): the rows split only, a workgroup per row would take minutes on lavapipe.
+    let rows = 65_536 * GEMV_ROWS_PER_GROUP + 33;
+    let ops = VectorOps::<T>::with_gemv_split(common::gpu(), GemvSplit::RowsPerWorkgroup).unwrap();
+    check_gemv(
+        &ops,
+        GemvSplit::RowsPerWorkgroup,
+        false,
+        rows,
+        rows,
+        3,
+        1.0,
+        0.0,
+    );
 }
 
 precision_tests!(gemv_both_transposes_match_reference);
@@ -540,8 +554,9 @@ fn f32_and_f64_shaders_have_the_same_interface() {
     );
 }
 
-/// The length the two-stage reduction is sized for (MAX_PARTIALS workgroups): each
-/// invocation sums ~100 products in sequence. f64 is capped at the adapter's binding limit (16.7 million
+/// The length the two-stage reduction is sized for: MAX_PARTIALS workgroups, each
+/// invocation summing ~100 products in sequence on a GPU (~128 on CPU adapters,
+/// `dot_partials`). f64 is capped at the adapter's binding limit (16.7 million
 /// on lavapipe's 128 MiB). Ignored by default (seconds on lavapipe):
 /// `cargo test --test engine -- --ignored dot_of_25_million`.
 #[test]
