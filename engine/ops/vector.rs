@@ -37,8 +37,8 @@ pub const MAX_PARTIALS: usize = 1024;
 /// sequence before the workgroups multiply: each workgroup's tree costs eight barriers,
 /// and on a CPU driver every barrier switches between all of its SIMD groups, so 1024
 /// workgroups cost more than the arithmetic (an nrm2 of 430,000 elements took 2.8 ms on
-/// lavapipe, 0.26 ms with 8 workgroups: docs/PERFORMANCE.md). 128 keeps the sums no
-/// deeper than a GPU's at 33 million elements.
+/// lavapipe, 0.23 ms with the 14 workgroups this gives on 2 threads: docs/PERFORMANCE.md).
+/// 128 keeps the sums no deeper than a GPU's at 33 million elements.
 pub const CPU_SEQUENTIAL: usize = 128;
 
 /// The workgroups of a dot product's first stage for a vector of n elements: one
