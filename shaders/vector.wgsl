@@ -61,10 +61,10 @@
 //   grid-strided share of the products into out[g] (sequential per invocation, then a
 //   tree), then one workgroup sums the G partials (G / WG in sequence per invocation,
 //   then a tree). Each result is a sum of at most n / (G WG) + log2(WG) + G / WG +
-//   log2(WG) rounding steps deep, which keeps the result
-//   accurate to ~1e-5 (Real) or ~1e-14 (f64) relative for n up to tens of millions.
-//   The host picks G (ops::vector::dot_partials): one element per invocation on GPUs,
-//   up to 128 on CPU drivers, where each workgroup's tree costs more than its sums.
+//   log2(WG) rounding steps deep, which keeps the result accurate to ~1e-5 (Real) or
+//   ~1e-14 (f64) relative for n up to tens of millions. The host picks G
+//   (ops::vector::dot_partials): one element per invocation on GPUs, up to 128 on CPU
+//   drivers, where each workgroup's tree costs more than its sums.
 // Sums of squares are not rescaled (unlike BLAS nrm2): they overflow only for entries
 // beyond ~1e19 (Real) or ~1e154 (f64).
 
