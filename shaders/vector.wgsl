@@ -54,17 +54,17 @@
 //   per row (neighbouring columns: a row's lanes read one contiguous stretch), each
 //   summing every ROW_LANES-th column; after one barrier the row's first lane adds its
 //   ROW_LANES partials in order. On a CPU driver each barrier switches between all of a
-//   workgroup's SIMD groups, so gemv_n's eight per row cost far more than the arithmetic:
-//   5x at n = 300 in Lanczos on lavapipe (docs/PERFORMANCE.md). ops::vector::GemvSplit
-//   chooses between the two.
+//   workgroup's SIMD groups, so gemv_n's eight per row cost far more than the
+//   arithmetic: 5x at n = 300 in Lanczos on lavapipe (docs/PERFORMANCE.md).
+//   ops::vector_split::GemvSplit chooses between the two.
 // - Dot products in two stages: G workgroups (G <= 1024, one dimension) each sum a
 //   grid-strided share of the products into out[g] (sequential per invocation, then a
 //   tree), then one workgroup sums the G partials (G / WG in sequence per invocation,
 //   then a tree). Each result is a sum of at most n / (G WG) + log2(WG) + G / WG +
 //   log2(WG) rounding steps deep, which keeps the result accurate to ~1e-5 (Real) or
 //   ~1e-14 (f64) relative for n up to tens of millions. The host picks G
-//   (ops::vector::dot_partials): one element per invocation on GPUs, up to 128 on CPU
-//   drivers, where each workgroup's tree costs more than its sums.
+//   (ops::vector_split::dot_partials): one element per invocation on GPUs, up to 128
+//   on CPU drivers, where each workgroup's tree costs more than its sums.
 // Sums of squares are not rescaled (unlike BLAS nrm2): they overflow only for entries
 // beyond ~1e19 (Real) or ~1e154 (f64).
 
@@ -191,7 +191,8 @@ fn vector_gemv_n(id: Invocation) {
 }
 
 // Invocations per row of vector_gemv_rows: a power of two dividing WG, set by the host
-// (GEMV_ROW_LANES in ops/vector.rs, which lays out the workgroups from it).
+// (GEMV_ROW_LANES in ops/vector_split.rs; ops/vector.rs lays out the workgroups from
+// it).
 override ROW_LANES: u32 = 8u;
 
 @compute @workgroup_size(WG)

@@ -17,6 +17,7 @@ pub mod shaders;
 pub mod symstats;
 pub mod tridiagonalize;
 pub mod vector;
+pub mod vector_split;
 
 pub use matmul::{Layout, Matmul, MatmulVariant};
 pub use real::Real;
