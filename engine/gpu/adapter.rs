@@ -10,6 +10,29 @@ use thiserror::Error;
 
 use super::context::AdapterSummary;
 
+/// What an environment variable that overrides a per-device choice (for benchmarks
+/// comparing two ways on one device) asks for: `value` unset, empty or `auto` gives
+/// `for_cpu` on a CPU adapter and `for_gpu` on others; a name of `named` gives its
+/// value; anything else is an error naming the variable and the names it takes.
+pub fn device_choice<T: Copy>(
+    variable: &str, value: Option<&str>, is_cpu: bool, (for_cpu, for_gpu): (T, T),
+    named: &[(&str, T)],
+) -> anyhow::Result<T> {
+    match value {
+        None | Some("" | "auto") => Ok(if is_cpu { for_cpu } else { for_gpu }),
+        Some(name) => match named.iter().find(|(n, _)| *n == name) {
+            Some(&(_, chosen)) => Ok(chosen),
+            None => {
+                let names: Vec<&str> = named.iter().map(|(n, _)| *n).collect();
+                anyhow::bail!(
+                    "{variable}={name} is not a choice: use auto, {} (or leave it unset)",
+                    names.join(" or ")
+                )
+            }
+        },
+    }
+}
+
 /// Every backend name wgpu accepts in `WGPU_BACKEND` (`Backends::from_comma_list`).
 pub const BACKEND_NAMES: [(&str, wgpu::Backends); 11] = [
     ("vulkan", wgpu::Backends::VULKAN),

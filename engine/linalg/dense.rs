@@ -32,6 +32,7 @@ use super::tridiag::tridiag_eigen;
 use super::two_stage::{self, TwoStage};
 use super::Real;
 use super::SpectrumMethod;
+use crate::gpu::adapter::device_choice;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::bandreduce::BandWork;
 use crate::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
@@ -90,15 +91,8 @@ impl DenseReduction {
 /// Whether [`REDUCTION_VARIABLE`]'s value `choice` (unset: `None`) asks for two stages
 /// on an adapter that is or is not a CPU.
 fn two_stage_wanted(choice: Option<&str>, is_cpu: bool) -> Result<bool> {
-    Ok(match choice {
-        None | Some("" | "auto") => is_cpu,
-        Some("two-stage") => true,
-        Some("one-stage") => false,
-        Some(other) => bail!(
-            "{REDUCTION_VARIABLE}={other} is not a reduction: use auto, one-stage or \
-             two-stage (or leave it unset)"
-        ),
-    })
+    let named = [("one-stage", false), ("two-stage", true)];
+    device_choice(REDUCTION_VARIABLE, choice, is_cpu, (true, false), &named)
 }
 
 /// The environment variable that chooses the dense reduction for every matrix of order

@@ -4,8 +4,9 @@
 //! them at every barrier, so there a barrier costs more than a row's arithmetic
 //! (docs/PERFORMANCE.md, eighth session).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
+use crate::gpu::adapter::device_choice;
 use crate::gpu::Gpu;
 
 /// The most workgroups the first stage of a dot product uses (its partial sums are the
@@ -73,16 +74,12 @@ impl GemvSplit {
     /// The split [`GEMV_VARIABLE`]'s value `choice` (unset: `None`) asks for on an
     /// adapter that is or is not a CPU.
     fn chosen(choice: Option<&str>, is_cpu: bool) -> Result<GemvSplit> {
-        Ok(match choice {
-            None | Some("" | "auto") if is_cpu => GemvSplit::RowsPerWorkgroup,
-            None | Some("" | "auto") => GemvSplit::WorkgroupPerRow,
-            Some("rows") => GemvSplit::RowsPerWorkgroup,
-            Some("workgroup") => GemvSplit::WorkgroupPerRow,
-            Some(other) => bail!(
-                "{GEMV_VARIABLE}={other} is not a split of gemv: use auto, rows (several rows \
-                 per workgroup) or workgroup (a workgroup per row), or leave it unset"
-            ),
-        })
+        let named = [
+            ("rows", GemvSplit::RowsPerWorkgroup),
+            ("workgroup", GemvSplit::WorkgroupPerRow),
+        ];
+        let defaults = (GemvSplit::RowsPerWorkgroup, GemvSplit::WorkgroupPerRow);
+        device_choice(GEMV_VARIABLE, choice, is_cpu, defaults, &named)
     }
 }
 
