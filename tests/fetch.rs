@@ -379,16 +379,11 @@ impl Watched {
     }
 }
 
-/// An address where nothing listens: the port of a listener that was closed.
-fn unreachable_source() -> FetchSource {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    source(
-        format!("http://{addr}/cifar-10-binary.tar.gz"),
-        b"never served",
-    )
+/// A server that takes one connection and closes it without answering. A port freed
+/// to stand for "nothing listens here" could be handed to another test's server running
+/// in parallel, and this download would then take that test's answer (CI saw it).
+fn closing_source() -> FetchSource {
+    source(serve(vec![Vec::new()]), b"never served")
 }
 
 #[test]
@@ -412,7 +407,7 @@ fn a_failed_fetch_falls_back_to_synthetic_with_one_banner_naming_the_fix() {
         DatasetChoice::Auto,
         Some(&dest),
         false,
-        &unreachable_source(),
+        &closing_source(),
     )
     .unwrap();
     assert_eq!(plan.choice, DatasetChoice::Synthetic);
@@ -431,7 +426,7 @@ fn a_failed_fetch_falls_back_to_synthetic_with_one_banner_naming_the_fix() {
         DatasetChoice::Cifar10,
         Some(&dest),
         false,
-        &unreachable_source(),
+        &closing_source(),
     )
     .expect_err("cifar10 must not fall back");
     let text = format!("{err:#}");
