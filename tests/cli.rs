@@ -310,3 +310,40 @@ fn profile_variable_prints_gpu_time_per_kernel() {
         .expect("the wideprobe binary runs");
     assert!(!text(&quiet.stderr).contains("GPU profile"));
 }
+
+/// An override variable whose value is not UTF-8 is refused with the message naming the
+/// choices, as any other wrong value is; it does not pass for unset.
+#[cfg(unix)]
+#[test]
+fn override_variables_that_are_not_utf8_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = std::env::temp_dir().join(format!("wideprobe-cli-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let npy = write_small_npy(&dir);
+    let raw = std::ffi::OsStr::from_bytes(b"rows\xff");
+    for (variable, method, choices) in [
+        ("WIDEPROBE_GEMV", "lanczos", "use auto, rows or workgroup"),
+        (
+            "WIDEPROBE_DENSE_REDUCTION",
+            "dense",
+            "use auto, one-stage or two-stage",
+        ),
+    ] {
+        let args = ["spectrum", npy.to_str().unwrap(), "--method", method];
+        let output = wideprobe(&args)
+            .env(variable, raw)
+            .output()
+            .expect("the wideprobe binary runs");
+        if no_adapter(&output) {
+            break;
+        }
+        assert_no_panic(&args, &output);
+        let stderr = text(&output.stderr);
+        assert!(!output.status.success(), "{variable}: {stderr}");
+        assert!(
+            stderr.contains(variable) && stderr.contains(choices),
+            "{variable}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -403,13 +403,8 @@ fn missing_cifar_is_fetched_into_the_data_dir() {
 fn a_failed_fetch_falls_back_to_synthetic_with_one_banner_naming_the_fix() {
     let root = scratch("ensure-fail");
     let dest = root.join("data");
-    let plan = ensure_cifar10_from(
-        DatasetChoice::Auto,
-        Some(&dest),
-        false,
-        &closing_source(),
-    )
-    .unwrap();
+    let plan =
+        ensure_cifar10_from(DatasetChoice::Auto, Some(&dest), false, &closing_source()).unwrap();
     assert_eq!(plan.choice, DatasetChoice::Synthetic);
     assert_eq!(plan.fetched, None);
     let banner = plan.banner.expect("a banner");

@@ -278,10 +278,9 @@ pub fn resolve_data_dir(config_dir: Option<&Path>) -> Option<PathBuf> {
     if let Some(d) = config_dir {
         return Some(d.to_path_buf());
     }
-    if let Ok(d) = std::env::var("WIDEPROBE_DATA") {
-        if !d.is_empty() {
-            return Some(PathBuf::from(d));
-        }
+    // var_os: a path need not be UTF-8.
+    if let Some(d) = std::env::var_os("WIDEPROBE_DATA").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
     }
     let cache = user_cache_dir()?.join(fetch::ARCHIVE_DIR);
     cache.is_dir().then_some(cache)

@@ -33,6 +33,13 @@ pub fn device_choice<T: Copy>(
     }
 }
 
+/// The value of the environment variable `variable`, `None` when unset. A value that is
+/// not UTF-8 is kept (lossily), so that the choice it names is refused with the usual
+/// message instead of passing for unset.
+pub fn env_value(variable: &str) -> Option<String> {
+    std::env::var_os(variable).map(|v| v.to_string_lossy().into_owned())
+}
+
 /// Every backend name wgpu accepts in `WGPU_BACKEND` (`Backends::from_comma_list`).
 pub const BACKEND_NAMES: [(&str, wgpu::Backends); 11] = [
     ("vulkan", wgpu::Backends::VULKAN),

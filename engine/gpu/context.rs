@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{bail, Context as _, Result};
 
-use super::adapter::{backends_from_env, choose_adapter};
+use super::adapter::{backends_from_env, choose_adapter, env_value};
 use super::error::GpuError;
 use super::kernel::{Kernel, PipelineKey, Shader, ShaderModuleEntry};
 use super::profile::{profile_requested, Profile};
@@ -116,7 +116,7 @@ pub fn adapter_preference(options: &GpuOptions) -> Option<String> {
     options
         .adapter
         .clone()
-        .or_else(|| std::env::var("WIDEPROBE_ADAPTER").ok())
+        .or_else(|| env_value("WIDEPROBE_ADAPTER"))
         .filter(|s| !s.trim().is_empty())
 }
 

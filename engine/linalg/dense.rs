@@ -32,7 +32,7 @@ use super::tridiag::tridiag_eigen;
 use super::two_stage::{self, TwoStage};
 use super::Real;
 use super::SpectrumMethod;
-use crate::gpu::adapter::device_choice;
+use crate::gpu::adapter::{device_choice, env_value};
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::bandreduce::BandWork;
 use crate::ops::tridiagonalize::{Reduction, TridiagonalWork, Tridiagonalize};
@@ -69,7 +69,7 @@ impl DenseReduction {
     /// two are measured there (the host's band stage, O(n² b), may dominate beside a
     /// GPU's matmuls). [`REDUCTION_VARIABLE`] overrides the choice, for benchmarks.
     pub fn for_device(gpu: &Gpu, n: usize) -> Result<DenseReduction> {
-        let choice = std::env::var(REDUCTION_VARIABLE).ok();
+        let choice = env_value(REDUCTION_VARIABLE);
         let two_stage = two_stage_wanted(choice.as_deref(), gpu.summary.is_cpu())?;
         if choice.as_deref() == Some("two-stage") && !two_stage::fits(n) {
             bail!(

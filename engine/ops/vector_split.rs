@@ -6,7 +6,7 @@
 
 use anyhow::Result;
 
-use crate::gpu::adapter::device_choice;
+use crate::gpu::adapter::{device_choice, env_value};
 use crate::gpu::Gpu;
 
 /// The most workgroups the first stage of a dot product uses (its partial sums are the
@@ -67,7 +67,7 @@ impl GemvSplit {
     /// a workgroup per row on GPUs until the two are timed there. [`GEMV_VARIABLE`]
     /// overrides the choice, for benchmarks.
     pub fn for_device(gpu: &Gpu) -> Result<GemvSplit> {
-        let choice = std::env::var(GEMV_VARIABLE).ok();
+        let choice = env_value(GEMV_VARIABLE);
         Self::chosen(choice.as_deref(), gpu.summary.is_cpu())
     }
 
