@@ -26,9 +26,9 @@
 // Backward stable like any Householder reduction: B is the exact reduction of A + E with
 // ||E|| <= c n u ||A||.
 //
-// Work split of `panel`: invocation l owns column l of the panel (neighbouring
-// invocations touch neighbouring addresses of a row) and walks all of its rows, so that
-// only the reflector needs sharing: one barrier per column. Invocation j forms reflector
+// Work split of `panel`: invocation l owns column l of the panel, which it copies into
+// `scratch` (transposed: its rows contiguous) and walks all of, so that only the
+// reflector needs sharing: one barrier per column. Invocation j forms reflector
 // j from its own column; then every other invocation takes its product with v_j, and
 // those to the right apply H_j to their column (the one at j + 1 then takes its column
 // for the next reflector), those to the left keep v_l . v_j for T, which is formed once
@@ -47,6 +47,7 @@
 //   band   (read_write)  [count, n, b + 1] the lower bands
 //   params (uniform)     n, b, the panel's first column c, the matrix
 //   tz     (read_write)  [b, b] T^T V^T Y T, from the host's matmuls
+//   scratch (read_write) [b, ceil(m / 4)] vec4s: the panel transposed, during `panel`
 
 struct Params {
     n: u32,
@@ -73,14 +74,25 @@ var<workgroup> taus: array<Real, PANEL_COLS>;
 // vdots[l * PANEL_COLS + j] = v_l . v_j for l < j, by invocation l.
 var<workgroup> vdots: array<Real, PANEL_COLS * PANEL_COLS>;
 
+// The panel, transposed, while it is reduced: column l of P is
+// scratch[l * m4 + i / 4][i % 4] for rows i in [0, m), zero in the rows past m up to
+// 4 m4. The invocation that owns a column reads four of its rows per load, where P's rows
+// are n apart: on lavapipe every load an invocation makes costs about the same whatever
+// its width, and the panel was bound by them (docs/PERFORMANCE.md, ninth session).
+// Column j's rows above j are zeroed when reflector j is formed (R goes to `work`), so
+// that column holds v_j and every product over it may start at the vec4 holding row j.
+@group(0) @binding(7) var<storage, read_write> scratch: array<vec4<Real>>;
+
 // The panel's geometry, the same for every invocation, set once by `panel`:
-// P[i, j] = work[p0 + i n + j] for rows i in [0, m); V[i, j] = right[i stride + j].
+// P[i, j] = work[p0 + i n + j] for rows i in [0, m); V[i, j] = right[i stride + j];
+// m4 = ceil(m / 4), the vec4s of a column of `scratch`.
 struct PanelShape {
     p0: u32,
     n: u32,
     m: u32,
     b: u32,
     stride: u32,
+    m4: u32,
 }
 
 var<private> shape: PanelShape;
@@ -93,116 +105,152 @@ fn at_v(i: u32, j: u32) -> u32 {
     return i * shape.stride + j;
 }
 
-// v_j[i] P[i, l] summed over rows i .. i + 3.
-fn four_with_panel(i: u32, j: u32, l: u32) -> Real {
-    return right[at_v(i, j)] * work[at_p(i, l)]
-        + right[at_v(i + 1u, j)] * work[at_p(i + 1u, l)]
-        + right[at_v(i + 2u, j)] * work[at_p(i + 2u, l)]
-        + right[at_v(i + 3u, j)] * work[at_p(i + 3u, l)];
+// The vec4 of column l of the transposed panel holding rows 4 r .. 4 r + 3.
+fn at_s(r: u32, l: u32) -> u32 {
+    return l * shape.m4 + r;
 }
 
-// v_j[i] v_l[i] summed over rows i .. i + 3.
-fn four_with_v(i: u32, j: u32, l: u32) -> Real {
-    return right[at_v(i, j)] * right[at_v(i, l)]
-        + right[at_v(i + 1u, j)] * right[at_v(i + 1u, l)]
-        + right[at_v(i + 2u, j)] * right[at_v(i + 2u, l)]
-        + right[at_v(i + 3u, j)] * right[at_v(i + 3u, l)];
+// Row i of column l of the panel, zero past its last row.
+fn panel_or_zero(i: u32, l: u32) -> Real {
+    if i < shape.m {
+        return work[at_p(i, l)];
+    }
+    return Real(0.0);
 }
 
-// Rows per iteration of the row loops (see `max_panel_rows` in ops/bandreduce.rs).
+// Rows 4 r .. 4 r + 3 of column l of the panel.
+fn four_rows(r: u32, l: u32) -> vec4<Real> {
+    let i = 4u * r;
+    return vec4<Real>(
+        panel_or_zero(i, l),
+        panel_or_zero(i + 1u, l),
+        panel_or_zero(i + 2u, l),
+        panel_or_zero(i + 3u, l),
+    );
+}
+
+// Rows per iteration of the row loops, two vec4s (see `max_panel_rows` in
+// ops/bandreduce.rs: lavapipe ends an invocation's loops after 65,535 iterations in all).
 const ROWS_PER_STEP: u32 = 8u;
 
-// v_j . x over rows [j, m) (v_j is zero above j), x column l of the panel (l > j) or
-// of V (l < j). Two loops, not one with a branch inside: a SIMD group whose invocations
-// take both would run both loads in every iteration.
-fn dot_with_v(j: u32, l: u32) -> Real {
+// Column l of the panel into column l of `scratch`.
+fn load_column(l: u32) {
+    var r = 0u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        scratch[at_s(r, l)] = four_rows(r, l);
+        scratch[at_s(r + 1u, l)] = four_rows(r + 1u, l);
+    }
+    if r < shape.m4 {
+        scratch[at_s(r, l)] = four_rows(r, l);
+    }
+}
+
+// Column j of `scratch` (v_j, zero above row j) . column l, from the vec4 holding row j.
+fn dot_columns(j: u32, l: u32) -> Real {
     var d = Real(0.0);
-    var i = j;
-    if l > j {
-        for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
-            d += four_with_panel(i, j, l) + four_with_panel(i + 4u, j, l);
-        }
-        for (; i < shape.m; i++) {
-            d += right[at_v(i, j)] * work[at_p(i, l)];
-        }
-    } else {
-        for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
-            d += four_with_v(i, j, l) + four_with_v(i + 4u, j, l);
-        }
-        for (; i < shape.m; i++) {
-            d += right[at_v(i, j)] * right[at_v(i, l)];
-        }
+    var r = j / 4u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        d += dot(scratch[at_s(r, j)], scratch[at_s(r, l)])
+            + dot(scratch[at_s(r + 1u, j)], scratch[at_s(r + 1u, l)]);
+    }
+    if r < shape.m4 {
+        d += dot(scratch[at_s(r, j)], scratch[at_s(r, l)]);
     }
     return d;
 }
 
-// Column l of the panel -= f v_j, rows i .. i + 3.
-fn four_updates(i: u32, j: u32, l: u32, f: Real) {
-    work[at_p(i, l)] -= f * right[at_v(i, j)];
-    work[at_p(i + 1u, l)] -= f * right[at_v(i + 1u, j)];
-    work[at_p(i + 2u, l)] -= f * right[at_v(i + 2u, j)];
-    work[at_p(i + 3u, l)] -= f * right[at_v(i + 3u, j)];
-}
-
-// Column l of the panel -= f v_j over rows [j, m).
+// Column l of `scratch` -= f v_j (rows above j are unchanged: v_j is zero there).
 fn apply_reflector(j: u32, l: u32, f: Real) {
-    var i = j;
-    for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
-        four_updates(i, j, l, f);
-        four_updates(i + 4u, j, l, f);
+    var r = j / 4u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        scratch[at_s(r, l)] -= f * scratch[at_s(r, j)];
+        scratch[at_s(r + 1u, l)] -= f * scratch[at_s(r + 1u, j)];
     }
-    for (; i < shape.m; i++) {
-        work[at_p(i, l)] -= f * right[at_v(i, j)];
+    if r < shape.m4 {
+        scratch[at_s(r, l)] -= f * scratch[at_s(r, j)];
     }
 }
 
-// Row i of column j of the panel moved into V (both copies) and zeroed in the panel;
-// returns its square.
-fn take_row(i: u32, j: u32) -> Real {
-    let x = work[at_p(i, j)];
-    right[at_v(i, j)] = x;
-    left[at_v(i, shape.b + j)] = x;
-    work[at_p(i, j)] = Real(0.0);
-    return x * x;
-}
-
-// Column j of the panel below its diagonal moved into V (both copies), zeroed in the
-// panel (R has zeros there); returns their sum of squares. Rows above the diagonal of
-// V's column are zeroed too.
-fn take_column(j: u32) -> Real {
-    var ss = Real(0.0);
-    var i = j + 1u;
-    for (; i + ROWS_PER_STEP <= shape.m; i += ROWS_PER_STEP) {
-        ss += take_row(i, j) + take_row(i + 1u, j) + take_row(i + 2u, j) + take_row(i + 3u, j)
-            + take_row(i + 4u, j) + take_row(i + 5u, j) + take_row(i + 6u, j)
-            + take_row(i + 7u, j);
+// The sum of squares of column l below its diagonal (rows l + 1 .. m).
+fn below_diagonal_squares(l: u32) -> Real {
+    let r0 = (l + 1u) / 4u;
+    if r0 >= shape.m4 {
+        return Real(0.0);
     }
-    for (; i < shape.m; i++) {
-        ss += take_row(i, j);
+    // Rows 4 r0 .. l of the first vec4 are on or above the diagonal.
+    let first = scratch[at_s(r0, l)];
+    let rows = vec4<u32>(4u * r0) + vec4<u32>(0u, 1u, 2u, 3u);
+    let below = select(vec4<Real>(Real(0.0)), first, rows > vec4<u32>(l));
+    var ss = dot(below, below);
+    var r = r0 + 1u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        let x = scratch[at_s(r, l)];
+        let y = scratch[at_s(r + 1u, l)];
+        ss += dot(x, x) + dot(y, y);
     }
-    for (var r = 0u; r < min(j, shape.m); r++) {
-        right[at_v(r, j)] = Real(0.0);
-        left[at_v(r, shape.b + j)] = Real(0.0);
+    if r < shape.m4 {
+        let x = scratch[at_s(r, l)];
+        ss += dot(x, x);
     }
     return ss;
 }
 
 // Reflector j from the sum of squares `sigma` of its column below x0, by the invocation
-// that owns the column: v_j = x0 - alpha, R[j, j] = alpha, tau_j into `taus`.
+// that owns the column: R[.., j] (rows 0 ..= j, alpha on the diagonal) into `work`;
+// column j of `scratch` becomes v_j = x - alpha e_j, zero above row j; tau_j into `taus`.
 fn form_reflector(j: u32, sigma: Real) {
     var x0 = Real(0.0);
     if j < shape.m {
-        x0 = work[at_p(j, j)];
+        x0 = scratch[at_s(j / 4u, j)][j % 4u];
     }
     let reflector = householder(x0, sigma);
     let alpha = reflector.x;
     let tau = reflector.y;
+    for (var q = 0u; q < min(j, shape.m); q++) {
+        work[at_p(q, j)] = scratch[at_s(q / 4u, j)][q % 4u];
+        scratch[at_s(q / 4u, j)][q % 4u] = Real(0.0);
+    }
     if j < shape.m {
-        right[at_v(j, j)] = x0 - alpha;
-        left[at_v(j, shape.b + j)] = x0 - alpha;
         work[at_p(j, j)] = alpha;
+        scratch[at_s(j / 4u, j)][j % 4u] = x0 - alpha;
     }
     taus[j] = tau;
+}
+
+// Row i of column l of V (both copies); zero in the panel below R's diagonal.
+fn store_row(i: u32, l: u32, v: Real) {
+    right[at_v(i, l)] = v;
+    left[at_v(i, shape.b + l)] = v;
+    if i > l {
+        work[at_p(i, l)] = Real(0.0);
+    }
+}
+
+// Column l of `scratch` (v_l) into V, and zeros into the panel below R's diagonal.
+fn store_column(l: u32) {
+    var r = 0u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        // Unrolled: an inner loop would count against lavapipe's cap.
+        let x = scratch[at_s(r, l)];
+        let y = scratch[at_s(r + 1u, l)];
+        let i = 4u * r;
+        store_row(i, l, x.x);
+        store_row(i + 1u, l, x.y);
+        store_row(i + 2u, l, x.z);
+        store_row(i + 3u, l, x.w);
+        store_row(i + 4u, l, y.x);
+        store_row(i + 5u, l, y.y);
+        store_row(i + 6u, l, y.z);
+        store_row(i + 7u, l, y.w);
+    }
+    if r < shape.m4 {
+        let x = scratch[at_s(r, l)];
+        for (var c = 0u; c < 4u; c++) {
+            if 4u * r + c < shape.m {
+                store_row(4u * r + c, l, x[c]);
+            }
+        }
+    }
 }
 
 @compute @workgroup_size(PANEL_COLS)
@@ -210,11 +258,16 @@ fn panel(@builtin(local_invocation_index) l: u32) {
     let n = params.n;
     let b = params.b;
     let p0 = params.mat * n * n + (params.col + b) * n + params.col;
+    let m = n - params.col - b;
     // 2b: the row stride of `left` and `right`.
-    shape = PanelShape(p0, n, n - params.col - b, b, 2u * b);
+    shape = PanelShape(p0, n, m, b, 2u * b, (m + 3u) / 4u);
+    // Each invocation loads and first reads its own column: no barrier before the loop.
+    if l < b {
+        load_column(l);
+    }
     var sigma = Real(0.0);
     if l == 0u {
-        sigma = take_column(0u);
+        sigma = below_diagonal_squares(0u);
     }
     for (var j = 0u; j < b; j++) {
         if l == j {
@@ -223,11 +276,11 @@ fn panel(@builtin(local_invocation_index) l: u32) {
         workgroupBarrier();
         storageBarrier();
         if l < b && l != j {
-            let d = dot_with_v(j, l);
+            let d = dot_columns(j, l);
             if l > j {
                 apply_reflector(j, l, taus[j] * d);
                 if l == j + 1u {
-                    sigma = take_column(l);
+                    sigma = below_diagonal_squares(l);
                 }
             } else {
                 vdots[l * PANEL_COLS + j] = d;
@@ -235,6 +288,9 @@ fn panel(@builtin(local_invocation_index) l: u32) {
         }
     }
     workgroupBarrier();
+    if l < b {
+        store_column(l);
+    }
     // Row l of T (Q = H_0 ... H_{b-1} = I - V T V^T, LAPACK larft): T[l, l] = tau_l,
     // T[l, j] = -tau_j sum_{q in [l, j)} T[l, q] v_q . v_j; row l needs only itself.
     if l < b {

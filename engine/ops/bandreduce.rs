@@ -22,17 +22,18 @@ const LOOP_ITERATIONS: usize = 60_000;
 /// Rows the panel kernel handles for a band of width `b`, from the loop iterations a
 /// SIMD group of its invocations runs, counted as lavapipe counts them (every loop's exit
 /// pass included) for groups of up to 16 invocations (8 with lavapipe's default 256-bit
-/// vectors, 16 with 512-bit ones). Per reflector, a group may hold invocations on both
-/// sides of it and so run both of `dot_with_v`'s loops, then `apply_reflector`'s: three
-/// loops of m / 8 + 9 (8 rows per iteration, a remainder of up to 7). Each of its
-/// invocations takes its column once (m / 8 + 10 + b), and T's rows take b² / 2 + 2b:
-/// at most m (3b + 16) / 8 + 30b + 16 (10 + b) + b² / 2 + 3 in all, which lavapipe caps
-/// (59,995 of 65,535 at b = 32, m = 4132, 16 invocations; a review found, on lavapipe
-/// with 16 lanes, T wrong from m = 5555 under an earlier count that left out the second
-/// product loop).
+/// vectors, 16 with 512-bit ones). Loops take 8 rows per iteration (two vec4s), a
+/// remainder of one vec4 after the loop. All invocations load and store their columns
+/// together: two loops of m / 8 + 1. The loop over reflectors, b + 1; per reflector,
+/// `dot_columns` and `apply_reflector`: two loops of m / 8 + 1. Each invocation of the
+/// group forms its reflector once (b + 1 iterations writing R) and takes its column's
+/// sum of squares once (m / 8 + 1); T's rows take b² / 2 + 2b. At most m (2b + 18) / 8
+/// + 2 + (b + 1) + 2b + 16 (b + 1) + 16 + b² / 2 + 2b in all, which lavapipe caps. (An
+/// earlier count that left out a loop let a review find T wrong from m = 5555 with 16
+/// lanes.)
 pub const fn max_panel_rows(b: usize) -> usize {
-    let fixed = 30 * b + 16 * (10 + b) + b * b / 2 + 3;
-    8 * (LOOP_ITERATIONS - fixed) / (3 * b + 16)
+    let fixed = 2 + (b + 1) + 2 * b + 16 * (b + 1) + 16 + b * b / 2 + 2 * b;
+    8 * (LOOP_ITERATIONS - fixed) / (2 * b + 18)
 }
 
 /// The three kernels of one precision, built once.
@@ -65,6 +66,8 @@ pub struct BandWork<T: Real> {
     pub z: Tensor<T>,
     /// `[b, b]`: Tᵀ Z, what `finish_w` reads.
     pub tz: Tensor<T>,
+    /// `[b, 4 ceil(n / 4)]`: the panel, transposed, while the panel kernel reduces it.
+    pub scratch: Tensor<T>,
 }
 
 impl<T: Real> BandReduce<T> {
@@ -103,6 +106,7 @@ impl<T: Real> BandReduce<T> {
             y: Tensor::zeros(gpu, &[n, b])?,
             z: Tensor::zeros(gpu, &[b, b])?,
             tz: Tensor::zeros(gpu, &[b, b])?,
+            scratch: Tensor::zeros(gpu, &[b, n.div_ceil(4) * 4])?,
         })
     }
 
@@ -136,6 +140,7 @@ impl<T: Real> BandReduce<T> {
             work.left.buffer(),
             work.right.buffer(),
             work.tfac.buffer(),
+            work.scratch.buffer(),
         ];
         let params = Words::new([work.n, work.b, col, mat]);
         launch(batch, &self.panel, &buffers, &params, Grid::Groups(1))

@@ -54,7 +54,7 @@ fn check_panel<T: Real>(n: usize, b: usize, col: usize, mat: usize, count: usize
         .flat_map(|_| random_symmetric::<T>(&mut rng, n))
         .collect();
     work.work.write(gpu, &to_real::<T>(&before)).unwrap();
-    for t in [&work.left, &work.right, &work.tfac] {
+    for t in [&work.left, &work.right, &work.tfac, &work.scratch] {
         t.poison(gpu).unwrap();
     }
     common::launch(|batch| reduce.record_panel(batch, &work, mat, col));
@@ -388,7 +388,7 @@ fn longest_panel_is_reduced_completely() {
         }
     }
     work.work.write(gpu, &a).unwrap();
-    for t in [&work.left, &work.right, &work.tfac] {
+    for t in [&work.left, &work.right, &work.tfac, &work.scratch] {
         t.poison(gpu).unwrap();
     }
     common::launch(|batch| reduce.record_panel(batch, &work, 0, 0));
