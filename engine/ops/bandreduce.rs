@@ -27,10 +27,10 @@ const LOOP_ITERATIONS: usize = 60_000;
 /// together: two loops of m / 8 + 1. The loop over reflectors, b + 1; per reflector,
 /// `dot_columns` and `apply_reflector`: two loops of m / 8 + 1. Each invocation of the
 /// group forms its reflector once (b + 1 iterations writing R) and takes its column's
-/// sum of squares once (m / 8 + 1); T's rows take b² / 2 + 2b. At most m (2b + 18) / 8
-/// + 2 + (b + 1) + 2b + 16 (b + 1) + 16 + b² / 2 + 2b in all, which lavapipe caps. (An
-/// earlier count that left out a loop let a review find T wrong from m = 5555 with 16
-/// lanes.)
+/// sum of squares once (m / 8 + 1); T's rows take b² / 2 + 2b. In all at most
+/// m (2b + 18) / 8 + 2 + (b + 1) + 2b + 16 (b + 1) + 16 + b² / 2 + 2b, which lavapipe
+/// caps. (An earlier count that left out a loop let a review find T wrong from m = 5555
+/// with 16 lanes.)
 pub const fn max_panel_rows(b: usize) -> usize {
     let fixed = 2 + (b + 1) + 2 * b + 16 * (b + 1) + 16 + b * b / 2 + 2 * b;
     8 * (LOOP_ITERATIONS - fixed) / (2 * b + 18)
