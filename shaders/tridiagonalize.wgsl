@@ -86,6 +86,30 @@ const WG: u32 = REDUCTION_WG;
 // At most REDUCTION_WG: sum_over_invocations uses REDUCTION_WG slots of scratch.
 const MATRIX_WG: u32 = 64u;
 
+// The vectors every invocation walks through for each column (v, and the pending
+// column's v and w), copied into workgroup memory four rows per vec4 when the trailing
+// matrix has at most 4 CACHED4 rows: on lavapipe each load costs about the same
+// whatever its width, and these were three of the five loads per element (17.7 -> 14.5
+// ms per launch in quick.yaml, docs/PERFORMANCE.md). The rows are walked by two loops,
+// the cached one first, rather than by one loop choosing per row: lavapipe runs both
+// sides of a branch it cannot prove uniform, but leaves a loop as soon as no invocation
+// is in it.
+const CACHED4: u32 = 32u;
+var<workgroup> cached_v: array<vec4<Real>, CACHED4>;
+var<workgroup> cached_pending_v: array<vec4<Real>, CACHED4>;
+var<workgroup> cached_pending_w: array<vec4<Real>, CACHED4>;
+
+// scratch[at + 4 r4 .. at + 4 r4 + 3], zero from row `m` on.
+fn four_from_scratch(at: u32, r4: u32, m: u32) -> vec4<Real> {
+    var x = vec4<Real>(Real(0.0));
+    for (var q = 0u; q < 4u; q++) {
+        if 4u * r4 + q < m {
+            x[q] = scratch[at + 4u * r4 + q];
+        }
+    }
+    return x;
+}
+
 @compute @workgroup_size(MATRIX_WG)
 fn tridiagonalize(id: Invocation) {
     let mat = flat_group(id);
@@ -150,22 +174,63 @@ fn tridiagonalize(id: Invocation) {
         }
         storageBarrier();
 
+        let cached = m <= 4u * CACHED4;
+        if cached {
+            for (var r4 = id.lid; 4u * r4 < m; r4 += MATRIX_WG) {
+                cached_v[r4] = four_from_scratch(vb, r4, m);
+                if pending {
+                    cached_pending_v[r4] = four_from_scratch(qv + 1u, r4, m);
+                    cached_pending_w[r4] = four_from_scratch(qw + 1u, r4, m);
+                }
+            }
+        }
+        workgroupBarrier();
+
         // Column i of A22 (row i, by symmetry) is invocation i's: column k - 1's update
-        // applied to it, then p = tau A22 v, and the local share of p.v.
+        // applied to it, then p = tau A22 v, and the local share of p.v. Rows four at a
+        // time, summed in order.
         var pv = Real(0.0);
         for (var i = id.lid; i < m; i += MATRIX_WG) {
             var sum = Real(0.0);
             if pending {
                 let vi = scratch[qv + 1u + i];
                 let wi = scratch[qw + 1u + i];
-                for (var r = 0u; r < m; r++) {
+                var r = 0u;
+                for (; r + 4u <= m && cached; r += 4u) {
+                    let v4 = cached_v[r / 4u];
+                    let pv4 = cached_pending_v[r / 4u];
+                    let pw4 = cached_pending_w[r / 4u];
+                    let at = corner + r * n + i;
+                    let x = work[at] - (pv4.x * wi + pw4.x * vi);
+                    let y = work[at + n] - (pv4.y * wi + pw4.y * vi);
+                    let z = work[at + 2u * n] - (pv4.z * wi + pw4.z * vi);
+                    let w = work[at + 3u * n] - (pv4.w * wi + pw4.w * vi);
+                    work[at] = x;
+                    work[at + n] = y;
+                    work[at + 2u * n] = z;
+                    work[at + 3u * n] = w;
+                    sum += x * v4.x;
+                    sum += y * v4.y;
+                    sum += z * v4.z;
+                    sum += w * v4.w;
+                }
+                for (; r < m; r++) {
                     let at = corner + r * n + i;
                     let x = work[at] - (scratch[qv + 1u + r] * wi + scratch[qw + 1u + r] * vi);
                     work[at] = x;
                     sum += x * scratch[vb + r];
                 }
             } else {
-                for (var r = 0u; r < m; r++) {
+                var r = 0u;
+                for (; r + 4u <= m && cached; r += 4u) {
+                    let v4 = cached_v[r / 4u];
+                    let at = corner + r * n + i;
+                    sum += work[at] * v4.x;
+                    sum += work[at + n] * v4.y;
+                    sum += work[at + 2u * n] * v4.z;
+                    sum += work[at + 3u * n] * v4.w;
+                }
+                for (; r < m; r++) {
                     sum += work[corner + r * n + i] * scratch[vb + r];
                 }
             }
