@@ -314,25 +314,49 @@ fn panel(@builtin(local_invocation_index) l: u32) {
 
 const BAND_WG: u32 = 256u;
 
+// M = tz, row k as PANEL_COLS / 4 vec4s (columns past b zero), for `finish_w`.
+var<workgroup> tz_rows: array<vec4<Real>, PANEL_COLS * PANEL_COLS / 4u>;
+
 // W[i, l] -= (V M)[i, l] / 2 over the panel's m = n - c - b rows, both copies written.
+// Invocation (i, l4) takes columns 4 l4 .. 4 l4 + 3 of row i, M's rows read four columns
+// per load from workgroup memory (on lavapipe a load costs about the same whatever its
+// width: docs/PERFORMANCE.md, ninth session); each sum runs over k in order, as before.
 @compute @workgroup_size(BAND_WG)
 fn finish_w(id: Invocation) {
     let b = params.b;
     let m = params.n - params.col - b;
+    let quads = (b + 3u) / 4u;
+    if id.lid < b * quads {
+        let k = id.lid / quads;
+        let c = 4u * (id.lid % quads);
+        var row = vec4<Real>(Real(0.0));
+        for (var q = 0u; q < 4u; q++) {
+            if c + q < b {
+                row[q] = tz[k * b + c + q];
+            }
+        }
+        tz_rows[k * (PANEL_COLS / 4u) + c / 4u] = row;
+    }
+    workgroupBarrier();
     let at = flat_index(id, BAND_WG);
-    if at >= m * b {
+    if at >= m * quads {
         return;
     }
-    let i = at / b;
-    let l = at % b;
+    let i = at / quads;
+    let l4 = at % quads;
     let stride = 2u * b;
-    var vm = Real(0.0);
+    var vm = vec4<Real>(Real(0.0));
     for (var k = 0u; k < b; k++) {
-        vm += right[i * stride + k] * tz[k * b + l];
+        vm += right[i * stride + k] * tz_rows[k * (PANEL_COLS / 4u) + l4];
     }
-    let w = left[i * stride + l] - Real(0.5) * vm;
-    left[i * stride + l] = w;
-    right[i * stride + b + l] = w;
+    for (var q = 0u; q < 4u; q++) {
+        let l = 4u * l4 + q;
+        if l < b {
+            let w = left[i * stride + l] - Real(0.5) * vm[q];
+            left[i * stride + l] = w;
+            right[i * stride + b + l] = w;
+        }
+    }
 }
 
 @compute @workgroup_size(BAND_WG)

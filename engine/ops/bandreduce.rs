@@ -157,7 +157,8 @@ impl<T: Real> BandReduce<T> {
             &self.finish_w,
             &buffers,
             &params,
-            Grid::Elements(rows * work.b),
+            // Four columns of a row per invocation.
+            Grid::Elements(rows * work.b.div_ceil(4)),
         )
     }
 

@@ -183,6 +183,95 @@ fn panel_is_a_householder_qr<T: Real>() {
 
 precision_tests!(panel_is_a_householder_qr);
 
+/// `finish_w` alone: W −= ½ V M over the panel's rows, into both copies of W, on random
+/// V, W and M, the second copy poisoned first; checked in f64 against the same sums in
+/// the same order. Bands not a multiple of 4 too (the kernel takes four columns per
+/// invocation).
+fn finish_w_matches_reference<T: Real>() {
+    let gpu = common::gpu();
+    let reduce = BandReduce::<T>::new(gpu).unwrap();
+    for (n, b, col) in [
+        (3, 1, 0),
+        (9, 5, 0),
+        (40, 5, 5),
+        (40, 32, 0),
+        (130, 32, 32),
+        (75, 7, 14),
+    ] {
+        let what = format!("finish_w {} n={n} b={b} col={col}", T::NAME);
+        let mut rng = common::rng(&what);
+        let work = reduce.work(gpu, 1, n, b).unwrap();
+        let m = n - col - b;
+        let stride = 2 * b;
+        let draw = |rng: &mut rand::rngs::StdRng, len: usize| -> Vec<f64> {
+            (0..len)
+                .map(|_| T::from_f64(rng.random_range(-1.0..1.0)).to_f64())
+                .collect()
+        };
+        // left = [W | V], right = [V | W]: right's W columns poisoned.
+        let left = draw(&mut rng, n * stride);
+        let mut right = draw(&mut rng, n * stride);
+        for i in 0..n {
+            for l in 0..b {
+                right[i * stride + l] = left[i * stride + b + l];
+            }
+        }
+        let mut right_t = to_real::<T>(&right);
+        for i in 0..n {
+            for l in 0..b {
+                right_t[i * stride + b + l] = T::poison();
+            }
+        }
+        let tz = draw(&mut rng, b * b);
+        work.left.write(gpu, &to_real::<T>(&left)).unwrap();
+        work.right.write(gpu, &right_t).unwrap();
+        work.tz.write(gpu, &to_real::<T>(&tz)).unwrap();
+        common::launch(|batch| reduce.record_finish_w(batch, &work, col));
+        let got_left = common::real_to_f64(&common::download(&work.left));
+        let got_right = common::real_to_f64(&common::download(&work.right));
+        let u = T::UNIT_ROUNDOFF;
+        for i in 0..m {
+            for l in 0..b {
+                let vm: f64 = (0..b).map(|k| right[i * stride + k] * tz[k * b + l]).sum();
+                let want = left[i * stride + l] - 0.5 * vm;
+                let scale: f64 = 1.0
+                    + (0..b)
+                        .map(|k| (right[i * stride + k] * tz[k * b + l]).abs())
+                        .sum::<f64>();
+                let (w1, w2) = (got_left[i * stride + l], got_right[i * stride + b + l]);
+                assert!(
+                    (w1 - want).abs() <= 2.0 * (b as f64 + 2.0) * u * scale,
+                    "{what}: W[{i}][{l}] = {w1}, want {want}"
+                );
+                assert_eq!(
+                    w1.to_bits(),
+                    w2.to_bits(),
+                    "{what}: W's copies differ at [{i}][{l}]"
+                );
+            }
+        }
+        // Rows past the panel and V's columns are untouched.
+        for i in 0..n {
+            for l in 0..b {
+                assert_eq!(
+                    got_left[i * stride + b + l],
+                    left[i * stride + b + l],
+                    "{what}: V"
+                );
+                if i >= m {
+                    assert_eq!(
+                        got_left[i * stride + l],
+                        left[i * stride + l],
+                        "{what}: row {i}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+precision_tests!(finish_w_matches_reference);
+
 /// Panels of fewer than two rows, matrices past the stack and bands out of range are
 /// errors naming what was asked, not launches.
 #[test]
