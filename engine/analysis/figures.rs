@@ -100,6 +100,28 @@ pub struct FigureNote {
     pub synthetic: bool,
 }
 
+/// `<out>/figures`, created if need be, without the figures (and captions) an earlier
+/// drawing left there: a set of figures is always drawn whole, so none from earlier
+/// settings or runs can stay beside the new ones. Other files are left alone.
+pub fn fresh_figures_dir(out: &Path) -> Result<std::path::PathBuf> {
+    let dir = out.join("figures");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(&dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let drawn = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("png" | "svg" | "json")
+        );
+        if drawn && path.is_file() {
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove the old figure {}", path.display()))?;
+        }
+    }
+    Ok(dir)
+}
+
 /// Writes `<stem>.json`.
 pub fn write_note(stem: &Path, note: &FigureNote) -> Result<()> {
     let path = stem.with_extension("json");

@@ -104,8 +104,7 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
 pub fn draw_conditioning_rows(
     out: &Path, layers: &[LayerRow], infinite: Option<&[InfiniteRow]>,
 ) -> Result<()> {
-    let dir = out.join("figures");
-    std::fs::create_dir_all(&dir)?;
+    let dir = super::figures::fresh_figures_dir(out)?;
     let folder = out
         .file_name()
         .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());

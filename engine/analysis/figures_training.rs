@@ -39,8 +39,7 @@ pub fn draw_training(out: &Path) -> Result<Vec<PathBuf>> {
 pub fn draw_training_rows(
     out: &Path, epochs: &[EpochRow], runs: &[RunRow],
 ) -> Result<Vec<PathBuf>> {
-    let dir = out.join("figures");
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let dir = super::figures::fresh_figures_dir(out)?;
     let folder = out
         .file_name()
         .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());

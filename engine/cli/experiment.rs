@@ -179,21 +179,33 @@ pub fn run(options: &GpuOptions, args: RunArgs) -> Result<()> {
 }
 
 pub fn plot(dir: &Path) -> Result<()> {
-    if dir.join("layers.csv").exists() {
+    let table = if dir.join("layers.csv").exists() {
         draw_conditioning(dir)?;
+        "layers.csv"
     } else if dir.join("epochs.csv").exists() {
         draw_training(dir)?;
+        "epochs.csv"
     } else {
         anyhow::bail!(
             "{} holds neither layers.csv (conditioning) nor epochs.csv (training): \
              give the output directory of a `wideprobe run`",
             dir.display()
         );
+    };
+    let figures = dir.join("figures");
+    let drawn = std::fs::read_dir(&figures)
+        .map(|entries| entries.flatten().any(|e| e.path().extension().is_some()))
+        .unwrap_or(false);
+    if drawn {
+        emit(&format_args!("figures written to {}\n", figures.display()))
+    } else {
+        emit(&format_args!(
+            "{} holds no finished rows: no figures drawn (any earlier ones in {} were \
+             removed)\n",
+            dir.join(table).display(),
+            figures.display()
+        ))
     }
-    emit(&format_args!(
-        "figures written to {}\n",
-        dir.join("figures").display()
-    ))
 }
 
 pub fn reproduce_paper(options: &GpuOptions, args: ReproduceArgs) -> Result<()> {

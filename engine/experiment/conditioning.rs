@@ -387,8 +387,13 @@ impl SweepKind for ConditioningConfig {
             }
         }
         infinite.write(&out.join("infinite_width.csv"))?;
-        if figures && !layers.rows.is_empty() {
-            figures::draw_conditioning(out).context("drawing the figures")?;
+        if figures {
+            // With no finished run, no figure: none from earlier settings may stay.
+            if layers.rows.is_empty() {
+                figures::fresh_figures_dir(out)?;
+            } else {
+                figures::draw_conditioning(out).context("drawing the figures")?;
+            }
         }
         Ok(())
     }

@@ -287,3 +287,50 @@ fn common_keys_are_the_common_fields() {
     keys.sort();
     assert_eq!(fields, keys);
 }
+
+/// Figures are drawn whole each time: after a sweep's settings change in the same
+/// folder, no figure from the earlier settings stays beside the new ones.
+#[test]
+fn figures_from_earlier_settings_do_not_stay() {
+    let gpu = common::gpu();
+    let dir = temp_dir("stale-figures");
+    let out = dir.join("out");
+    let options = RunOptions {
+        out: Some(out.clone()),
+        force: false,
+        quiet: true,
+        save_tensors: false,
+        shard: None,
+        offline: true,
+    };
+    let config = |activations: &str| {
+        format!(
+            "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
+             width: 9\n  depth: 2\n  n: 7\n  activation: {activations}\n  seed: 0\n"
+        )
+    };
+    let figures = |out: &Path| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(out.join("figures"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let both = write_config(&dir, &config("[relu_normalized, tanh_normalized]"));
+    run_experiment(gpu, &both, &options).unwrap();
+    let before = figures(&out);
+    assert!(
+        before.iter().any(|f| f.contains("tanh_normalized")),
+        "{before:?}"
+    );
+    let relu = write_config(&dir, &config("relu_normalized"));
+    run_experiment(gpu, &relu, &options).unwrap();
+    let after = figures(&out);
+    assert!(!after.is_empty());
+    assert!(
+        after.iter().all(|f| !f.contains("tanh")),
+        "figures of the earlier settings stayed: {after:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
