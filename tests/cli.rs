@@ -87,6 +87,11 @@ fn out_of_range_values_are_refused_before_any_work() {
         vec!["bench", "lanczos", "--kappa", "NaN"],
         vec!["bench", "lanczos", "--kappa", "0.5"],
         vec!["bench", "lanczos", "--kappa", "inf"],
+        // Counts that would hold the machine for days.
+        vec!["bench", "matmul", "--repeat", "18446744073709551615"],
+        vec!["bench", "matmul", "--warmup", "1000001"],
+        vec!["bench", "spectrum", "--repeat", "1000001"],
+        vec!["bench", "train", "--measure-repeat", "1000001"],
     ];
     // Every size and repeat count of the benches is at least 1.
     let counts: &[(&str, &[&str])] = &[
@@ -144,6 +149,26 @@ fn matmul_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
             stderr.contains(problem) && stderr.contains("use smaller --m, --n and --k"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `bench spectrum` checks its test matrix's size first too (was an abort in malloc at
+/// n = 100,000 and a machine filled at n = 3e9).
+#[test]
+fn spectrum_bench_sizes_past_the_machine_are_errors() {
+    for (n, problem) in [("100000", "limit"), ("3000000000", "more than 2^64 bytes")] {
+        let args = ["bench", "spectrum", "--n", n, "--method", "dense"];
+        let output = run(&args);
+        assert_no_panic(&args, &output);
+        if no_adapter(&output) {
+            return;
+        }
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(problem) && stderr.contains("use a smaller --n"),
             "{args:?}: {stderr}"
         );
     }
@@ -249,7 +274,18 @@ fn networks_too_wide_or_too_deep_are_refused_before_allocating() {
     };
     for (name, width, depth, expect) in [
         ("wide", 100_000, 2, "weight matrix"),
-        ("deep", 16, 1_000_000, "beyond what wideprobe runs"),
+        (
+            "deep",
+            16,
+            1_000_000,
+            "grid.depth contains 1000000: at most 10000",
+        ),
+        (
+            "deeper",
+            16,
+            4_000_000_000,
+            "grid.depth contains 4000000000: at most 10000",
+        ),
     ] {
         let path = dir.join(format!("{name}.yaml"));
         std::fs::write(&path, config(width, depth)).unwrap();

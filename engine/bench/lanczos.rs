@@ -72,8 +72,8 @@ pub struct LanczosBench {
 /// Launches of each baseline kernel (after one untimed).
 const BASELINE_REPEATS: usize = 5;
 
-/// What the bench will allocate, checked before any of it is.
-fn check_footprint(gpu: &Gpu, n: usize, element_bytes: usize) -> Result<()> {
+/// What the bench will allocate, checked before any of it is (`bench spectrum` too).
+pub(super) fn check_footprint(gpu: &Gpu, n: usize, element_bytes: usize) -> Result<()> {
     Footprint::new("use a smaller --n")
         .host("the test matrix", &[n, n], 8)?
         .host("the matrix converted for upload", &[n, n], element_bytes)?

@@ -12,6 +12,33 @@ pub fn positive(s: &str) -> Result<usize, String> {
     Ok(value)
 }
 
+/// The most timed or warm-up launches a bench makes: past it, a typo would hold the
+/// machine for days.
+pub const MAX_REPEATS: usize = 1_000_000;
+
+/// A number of timed runs: 1 to [`MAX_REPEATS`].
+pub fn repeats(s: &str) -> Result<usize, String> {
+    let value = positive(s)?;
+    at_most_max_repeats(value)
+}
+
+/// A number of warm-up runs: 0 to [`MAX_REPEATS`].
+pub fn warmups(s: &str) -> Result<usize, String> {
+    let value: usize = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a whole number; give an integer >= 0"))?;
+    at_most_max_repeats(value)
+}
+
+fn at_most_max_repeats(value: usize) -> Result<usize, String> {
+    if value > MAX_REPEATS {
+        return Err(format!(
+            "{value} is more than {MAX_REPEATS}: give a smaller count"
+        ));
+    }
+    Ok(value)
+}
+
 /// A relative tolerance: finite and strictly between 0 and 1.
 pub fn tolerance(s: &str) -> Result<f64, String> {
     let value: f64 = s

@@ -17,7 +17,7 @@ use wideprobe::nn::NetworkPrecision;
 use wideprobe::ops::loss::Loss;
 use wideprobe::ops::{Layout, MatmulVariant};
 
-use super::args::{condition_number, positive};
+use super::args::{condition_number, positive, repeats, warmups};
 use super::output::{emit, emit_json};
 
 #[derive(Subcommand)]
@@ -54,7 +54,7 @@ pub struct SpectrumBenchArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Timed runs after one warm-up (the best is reported; >= 1).
-    #[arg(long, default_value_t = 3, value_parser = positive)]
+    #[arg(long, default_value_t = 3, value_parser = repeats)]
     repeat: usize,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -83,10 +83,10 @@ pub struct MatmulArgs {
     #[arg(long, default_value = "f32")]
     precision: Precision,
     /// Timed launches, >= 1 (the median and minimum are reported).
-    #[arg(long, default_value_t = 10, value_parser = positive)]
+    #[arg(long, default_value_t = 10, value_parser = repeats)]
     repeat: usize,
     /// Untimed launches first (pipeline warm-up, clocks).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = warmups)]
     warmup: usize,
     /// Seed of the random inputs.
     #[arg(long, default_value_t = 0)]
@@ -136,10 +136,10 @@ pub struct TrainArgs {
     #[arg(long, default_value = "f32")]
     network_precision: NetworkPrecision,
     /// Timed steps (>= 1).
-    #[arg(long, default_value_t = 10, value_parser = positive)]
+    #[arg(long, default_value_t = 10, value_parser = repeats)]
     repeat: usize,
     /// Timed measurements (>= 1).
-    #[arg(long, default_value_t = 3, value_parser = positive)]
+    #[arg(long, default_value_t = 3, value_parser = repeats)]
     measure_repeat: usize,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -12,6 +12,7 @@ use crate::linalg::{Precision, SpectrumMethod};
 use crate::nn::activation::Activation;
 use crate::nn::loss::{Loss, LossReduction, Objective};
 use crate::nn::ntk::NtkMethod;
+use crate::nn::params::MAX_DEPTH;
 use crate::nn::precision::{check_precisions, NetworkPrecision};
 
 use super::grid::grid_runs;
@@ -230,9 +231,30 @@ fn check_count_axes(axes: [(&str, Vec<usize>, usize); 3]) -> Result<()> {
         if let Some(v) = values.iter().find(|&&v| v < min) {
             bail!("grid.{name} contains {v}: every value must be at least {min}");
         }
+        // Refused here, before anything is allocated for them (widths are checked
+        // against the adapter when the network is built).
+        let (max, why) = match name {
+            "depth" => (MAX_DEPTH, "layers, each with its own buffers"),
+            "n" => (
+                MAX_TRAIN_EXAMPLES,
+                "examples, CIFAR-10's training set (and the synthetic set's cap)",
+            ),
+            _ => (usize::MAX, ""),
+        };
+        if let Some(v) = values.iter().find(|&&v| v > max) {
+            bail!("grid.{name} contains {v}: at most {max} {why}");
+        }
     }
     Ok(())
 }
+
+/// The most training examples a run takes: CIFAR-10's training set. The synthetic set
+/// is held to the same sizes, so that a config means the same on either.
+pub const MAX_TRAIN_EXAMPLES: usize = 50_000;
+/// The most test examples (`n_test`): CIFAR-10's test set.
+pub const MAX_TEST_EXAMPLES: usize = 10_000;
+/// The most epochs a training run takes (one gradient step each).
+pub const MAX_EPOCHS: usize = 1_000_000;
 
 /// The other axes of a grid (name, whether its list is empty) each hold a value.
 fn check_listed_axes(axes: &[(&str, bool)]) -> Result<()> {
@@ -419,6 +441,19 @@ impl TrainingConfig {
         self.grid.validate()?;
         if self.epochs == 0 {
             bail!("epochs must be at least 1");
+        }
+        if self.epochs > MAX_EPOCHS {
+            bail!(
+                "epochs is {}: at most {MAX_EPOCHS} (one gradient step each)",
+                self.epochs
+            );
+        }
+        if self.n_test > MAX_TEST_EXAMPLES {
+            bail!(
+                "n_test is {}: at most {MAX_TEST_EXAMPLES}, CIFAR-10's test set (and the \
+                 synthetic set's cap)",
+                self.n_test
+            );
         }
         if self.measure_every == 0 {
             bail!("measure_every must be at least 1 (1 measures every epoch)");

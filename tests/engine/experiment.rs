@@ -64,7 +64,9 @@ fn the_shipped_configs_parse() {
 #[test]
 fn config_errors_name_the_problem() {
     // Each broken config, and what its error must name.
-    let cases: [(String, &[&str]); 7] = [
+    let training =
+        "kind: training\ndataset: synthetic\ngrid:\n  width: 8\n  depth: 1\n  n: 4\n  lr: 0.1\n";
+    let cases: [(String, &[&str]); 12] = [
         (
             SMALL.replace("dataset:", "datset:"),
             &["datset", "dataset", "c.yaml"],
@@ -83,6 +85,27 @@ fn config_errors_name_the_problem() {
         (
             SMALL.replace("  n: 7", "  n: 7\n  activation: sigmoid"),
             &["sigmoid"],
+        ),
+        // Sizes that would exhaust the host before any check of the network.
+        (
+            SMALL.replace("  n: 7", "  n: [7, 100000000]"),
+            &["grid.n", "100000000", "at most 50000"],
+        ),
+        (
+            SMALL.replace("  depth: 2", "  depth: 4000000000"),
+            &["grid.depth", "at most 10000"],
+        ),
+        (
+            format!("{training}epochs: 18446744073709551615\n"),
+            &["epochs", "at most 1000000"],
+        ),
+        (
+            format!("{training}n_test: 100000000\n"),
+            &["n_test", "at most 10000"],
+        ),
+        (
+            training.replace("  n: 4", "  n: 50001"),
+            &["grid.n", "50001"],
         ),
     ];
     for (config, names) in cases {
