@@ -223,7 +223,7 @@ impl RunMeasure<'_> {
 fn save_inputs_and_weights<T: Real>(
     dir: &Path, fcn_config: &FcnConfig, run: &ConditioningRun, dataset: &Dataset,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::io::create_folder(dir)?;
     write_npy_f32(
         &dir.join("inputs.npy"),
         &[run.n, dataset.d],
@@ -345,7 +345,7 @@ impl SweepKind for ConditioningConfig {
             let file = format!("{}_{tag}.csv", infinite_key(run));
             let key_path = ctx.out.join("infinite").join(&file);
             if ctx.force || !key_path.exists() {
-                std::fs::create_dir_all(ctx.out.join("infinite"))?;
+                crate::io::create_folder(&ctx.out.join("infinite"))?;
                 measure_infinite_width(ctx.gpu, ctx.ops, self, run, dataset)?.write(&key_path)?;
             }
             Some(file)

@@ -405,19 +405,32 @@ pub struct TrainingRun {
     pub seed: u64,
 }
 
+/// The longest run id that spells the learning rate out in decimals; past it (1e300 has
+/// 301 digits) the id takes the exponent form, which keeps folder names within the
+/// file system's 255 bytes. Ids up to it are unchanged, so earlier results are found.
+const MAX_PLAIN_ID: usize = 180;
+
 impl TrainingRun {
     pub fn id(&self) -> String {
-        format!(
-            "d{}_w{}_n{}_{}_{}_lr{}_{}_s{}",
-            self.depth,
-            self.width,
-            self.n,
-            self.activation.name(),
-            self.loss.name(),
-            self.lr,
-            if self.renormalize { "renorm" } else { "plain" },
-            self.seed
-        )
+        let id = |lr: &dyn std::fmt::Display| {
+            format!(
+                "d{}_w{}_n{}_{}_{}_lr{}_{}_s{}",
+                self.depth,
+                self.width,
+                self.n,
+                self.activation.name(),
+                self.loss.name(),
+                lr,
+                if self.renormalize { "renorm" } else { "plain" },
+                self.seed
+            )
+        };
+        let plain = id(&self.lr);
+        if plain.len() <= MAX_PLAIN_ID {
+            plain
+        } else {
+            id(&format_args!("{:e}", self.lr))
+        }
     }
 }
 

@@ -311,7 +311,7 @@ pub fn run_all<K: SweepKind>(
             Reuse::Stale(changed) if !ctx_base.force => tally.stale.push((p.id.clone(), changed)),
             _ => {}
         }
-        std::fs::create_dir_all(&p.dir)?;
+        crate::io::create_folder(&p.dir)?;
         let claim = match try_claim(&p.dir.join("claim.lock"), owner.as_deref())? {
             ClaimOutcome::Claimed(c) => c,
             ClaimOutcome::HeldBy(info, age) => {

@@ -300,6 +300,20 @@ fn training_config_errors_name_the_problem() {
         c.runs()[1].id(),
         "d1_w24_n6_tanh_normalized_mse_lr1000000_plain_s0"
     );
+    // Learning rates whose decimals would pass the file system's 255 bytes per name take
+    // the exponent form (was "File name too long"); short ones keep their decimals.
+    for (lr, part) in [
+        ("1e300", "_lr1e300_"),
+        ("1e-320", "_lr1e-320_"),
+        ("1e-100", "_lr0.0000"),
+    ] {
+        let text = SWEEP.replace("[0.002, 1000000.0]", lr);
+        let ExperimentConfig::Training(c) = parse_config(&text, "t.yaml").unwrap() else {
+            panic!("a training config");
+        };
+        let id = c.runs()[0].id();
+        assert!(id.contains(part) && id.len() <= 255, "lr {lr}: {id}");
+    }
 }
 
 /// A data problem (an all-zero test example that renormalisation cannot scale) is a

@@ -27,7 +27,7 @@ pub(crate) fn write_npy_real<T: Real>(path: &Path, shape: &[usize], data: &[T]) 
 pub(super) fn save_inputs_and_weights<T: Real>(
     dir: &Path, dataset: &Dataset, fcn: &Fcn<T>, gpu: &Gpu, stage: &str,
 ) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
+    crate::io::create_folder(dir)?;
     let n = dataset.train_indices.len();
     if stage == "initial" {
         write_npy_f32(&dir.join("inputs.npy"), &[n, dataset.d], &dataset.x_train)?;
