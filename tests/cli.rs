@@ -259,6 +259,19 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
             text(&out.stdout)
         );
     }
+    // λ_min = 1e-20 is far inside its rounding bound: κ = 1e20 gets a note saying it is
+    // not resolved (was printed bare, and another method printed inf).
+    let singular = write_npy_2x2(&dir, "singular.npy", [1.0, 0.0, 0.0, 1e-20]);
+    let out = run(&["spectrum", singular.to_str().unwrap()]);
+    assert_no_panic(&["spectrum", "singular.npy"], &out);
+    if !no_adapter(&out) {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stdout).contains("κ = 1.000e20 is not resolved"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

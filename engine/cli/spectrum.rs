@@ -82,6 +82,17 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
             result.lambda_min()
         ));
     }
+    // A positive λ_min within its bound of 0 leaves κ unresolved: say what is known.
+    let (lo, bound) = (result.lambda_min(), result.smallest[0].bound);
+    if lo > 0.0 && lo <= bound {
+        result.notes.push(format!(
+            "λ_min = {lo:.3e} is within its error bound ({bound:.2e}) of 0: the matrix is singular \
+             to this precision, so κ = {:.3e} is not resolved; only κ >= λ_max / (λ_min + bound) \
+             = {:.3e} is (another method or precision may print another κ)",
+            result.kappa(),
+            result.lambda_max() / (lo + bound)
+        ));
+    }
     if args.json {
         emit_json(&result)
     } else {
