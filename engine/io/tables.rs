@@ -3,9 +3,11 @@
 //! column name. The writers, the figures and the report all use these, so a column list
 //! is written once. Columns are added, never renamed or reordered.
 //!
-//! Reading is as lenient as the readers it replaced: a number that does not parse is
-//! NaN, a flag is true only when it says `true`, and `Option` fields are `None` for an
-//! empty cell (a quantity not measured at that epoch). A missing column is an error.
+//! Reading: `Option` fields are `None` for an empty cell (a quantity not measured at that
+//! epoch); other fields read an empty cell as NaN, 0 or false (a column an older file
+//! lacks). A cell that holds something else than its type is an error naming the file,
+//! row and column (a figure must not silently drop an edited or corrupted value), as is
+//! a missing column.
 
 use std::path::Path;
 
@@ -13,18 +15,37 @@ use anyhow::{Context as _, Result};
 
 use super::table::Table;
 
-/// One cell's text, written and read back.
+/// One cell's text, written and read back; `from_cell` says what is wrong with a cell
+/// that is not of its type.
 pub trait Cell: Sized {
     fn to_cell(&self) -> String;
-    fn from_cell(cell: &str) -> Self;
+    fn from_cell(cell: &str) -> Result<Self, String>;
 }
 
 impl Cell for f64 {
     fn to_cell(&self) -> String {
         self.to_string()
     }
-    fn from_cell(cell: &str) -> Self {
-        cell.parse().unwrap_or(f64::NAN)
+    fn from_cell(cell: &str) -> Result<Self, String> {
+        if cell.is_empty() {
+            return Ok(f64::NAN);
+        }
+        cell.parse()
+            .map_err(|_| format!("`{cell}` is not a number"))
+    }
+}
+
+/// A count: digits, or a number with no fractional part (`64.0`).
+fn count_from_cell(cell: &str) -> Result<u64, String> {
+    if cell.is_empty() {
+        return Ok(0);
+    }
+    if let Ok(v) = cell.parse::<u64>() {
+        return Ok(v);
+    }
+    match cell.parse::<f64>() {
+        Ok(v) if v >= 0.0 && v.fract() == 0.0 && v <= u64::MAX as f64 => Ok(v as u64),
+        _ => Err(format!("`{cell}` is not a whole number")),
     }
 }
 
@@ -32,9 +53,9 @@ impl Cell for usize {
     fn to_cell(&self) -> String {
         self.to_string()
     }
-    fn from_cell(cell: &str) -> Self {
-        cell.parse()
-            .unwrap_or_else(|_| f64::from_cell(cell) as usize)
+    fn from_cell(cell: &str) -> Result<Self, String> {
+        let v = count_from_cell(cell)?;
+        usize::try_from(v).map_err(|_| format!("`{cell}` is too large"))
     }
 }
 
@@ -42,8 +63,8 @@ impl Cell for u64 {
     fn to_cell(&self) -> String {
         self.to_string()
     }
-    fn from_cell(cell: &str) -> Self {
-        cell.parse().unwrap_or_else(|_| f64::from_cell(cell) as u64)
+    fn from_cell(cell: &str) -> Result<Self, String> {
+        count_from_cell(cell)
     }
 }
 
@@ -51,8 +72,13 @@ impl Cell for bool {
     fn to_cell(&self) -> String {
         self.to_string()
     }
-    fn from_cell(cell: &str) -> Self {
-        cell == "true"
+    fn from_cell(cell: &str) -> Result<Self, String> {
+        // Also pandas' spelling and 1/0, for tables edited elsewhere.
+        match cell {
+            "true" | "True" | "1" => Ok(true),
+            "false" | "False" | "0" | "" => Ok(false),
+            _ => Err(format!("`{cell}` is neither true nor false")),
+        }
     }
 }
 
@@ -60,8 +86,8 @@ impl Cell for String {
     fn to_cell(&self) -> String {
         self.clone()
     }
-    fn from_cell(cell: &str) -> Self {
-        cell.to_string()
+    fn from_cell(cell: &str) -> Result<Self, String> {
+        Ok(cell.to_string())
     }
 }
 
@@ -70,9 +96,26 @@ impl<T: Cell> Cell for Option<T> {
     fn to_cell(&self) -> String {
         self.as_ref().map(Cell::to_cell).unwrap_or_default()
     }
-    fn from_cell(cell: &str) -> Self {
-        (!cell.is_empty()).then(|| T::from_cell(cell))
+    fn from_cell(cell: &str) -> Result<Self, String> {
+        if cell.is_empty() {
+            return Ok(None);
+        }
+        T::from_cell(cell).map(Some)
     }
+}
+
+/// Cell `column` of data row `row` (0-based) read as `T`, or an error naming both.
+pub fn cell_at<T: Cell>(
+    cells: &[String], at: Option<usize>, row: usize, column: &str,
+) -> Result<T> {
+    let text = at.map_or("", |i| cells[i].as_str());
+    T::from_cell(text).map_err(|why| {
+        anyhow::anyhow!(
+            "row {} (after the header), column {column}: {why}: correct or remove the row, \
+             or recompute the run (`--force`)",
+            row + 1
+        )
+    })
 }
 
 /// A row of one of the project's tables.
@@ -173,13 +216,16 @@ macro_rules! table_row {
 
             fn from_table(table: &Table) -> Result<Vec<Self>> {
                 let ($($field,)*) = ($(optional_column(table, $column)?,)*);
-                Ok(table
+                table
                     .rows
                     .iter()
-                    .map(|cells| $name {
-                        $($field: Cell::from_cell($field.map_or("", |i| cells[i].as_str())),)*
+                    .enumerate()
+                    .map(|(r, cells)| {
+                        Ok($name {
+                            $($field: cell_at(cells, $field, r, $column)?,)*
+                        })
                     })
-                    .collect())
+                    .collect()
             }
         }
     };
@@ -412,13 +458,45 @@ mod tests {
     }
 
     #[test]
-    fn reading_is_lenient_like_the_readers_it_replaced() {
-        assert!(f64::from_cell("").is_nan());
-        assert!(f64::from_cell("x").is_nan());
-        assert_eq!(f64::from_cell("inf"), f64::INFINITY);
-        assert_eq!(usize::from_cell("64"), 64);
-        assert_eq!(Option::<f64>::from_cell(""), None);
-        assert_eq!(Option::<bool>::from_cell("true"), Some(true));
-        assert!(!bool::from_cell("yes"));
+    fn empty_cells_read_as_absent_and_others_must_be_their_type() {
+        assert!(f64::from_cell("").unwrap().is_nan());
+        assert!(f64::from_cell("NaN").unwrap().is_nan());
+        assert_eq!(f64::from_cell("inf").unwrap(), f64::INFINITY);
+        assert_eq!(f64::from_cell("-1.5e-3").unwrap(), -1.5e-3);
+        assert_eq!(usize::from_cell("64").unwrap(), 64);
+        assert_eq!(usize::from_cell("64.0").unwrap(), 64);
+        assert_eq!(u64::from_cell("").unwrap(), 0);
+        assert_eq!(Option::<f64>::from_cell("").unwrap(), None);
+        assert_eq!(Option::<bool>::from_cell("true").unwrap(), Some(true));
+        assert!(!bool::from_cell("").unwrap());
+        for bad in ["x", "1.2.3"] {
+            assert!(f64::from_cell(bad).unwrap_err().contains(bad));
+        }
+        assert!(usize::from_cell("6.5").is_err());
+        assert!(usize::from_cell("-1").is_err());
+        assert!(bool::from_cell("yes").is_err());
+        assert!(Option::<f64>::from_cell("abc").is_err());
+    }
+
+    /// An edited or corrupted cell is an error naming the file, row and column, not a
+    /// point silently left out of a figure.
+    #[test]
+    fn a_cell_of_the_wrong_type_is_named() {
+        let dir = crate::io::scratch_dir("tables-bad-cell");
+        let path = dir.join("runs.csv");
+        let mut rows = vec![RunRow::default(), RunRow::default()];
+        rows[1].run_id = "second".into();
+        let mut table = RunRow::table(&rows).unwrap();
+        let column = table.column("seconds").unwrap();
+        table.rows[1][column] = "abc".into();
+        table.write(&path).unwrap();
+        let err = format!("{:#}", RunRow::read(&path).unwrap_err());
+        assert!(
+            err.contains("runs.csv")
+                && err.contains("row 2")
+                && err.contains("seconds")
+                && err.contains("`abc` is not a number"),
+            "{err}"
+        );
     }
 }

@@ -107,6 +107,14 @@ const EPOCHS: usize = 4;
 /// Columns that are empty at epoch 0 (bounds and ratios need epoch t - 1).
 const EMPTY_AT_INIT: [&str; 2] = ["ratio_eta_ntk", "gen_gap"];
 
+/// The epoch columns that hold true or false.
+const FLAG_COLUMNS: [&str; 4] = [
+    "ntk_converged",
+    "eta_exceeds_2_over_L_ntk",
+    "eta_exceeds_2_over_L_grad",
+    "vacuous",
+];
+
 fn tables() -> (Table, Table) {
     let epoch_header = epochs_header();
     let run_header = runs_header();
@@ -118,7 +126,14 @@ fn tables() -> (Table, Table) {
             cells.insert("epoch", epoch.to_string());
             for (c, name) in EPOCH_COLUMNS.iter().enumerate().skip(1) {
                 if !(epoch == 0 && EMPTY_AT_INIT.contains(name)) {
-                    cells.insert(name, value(i, c, epoch).to_string());
+                    // Flags are false (as the numbers here once read): the reader now
+                    // refuses a number in a flag column.
+                    let text = if FLAG_COLUMNS.contains(name) {
+                        "false".to_string()
+                    } else {
+                        value(i, c, epoch).to_string()
+                    };
+                    cells.insert(name, text);
                 }
             }
             // A negative measured gap at epoch 2 of the softmax run: no point on a log axis.
