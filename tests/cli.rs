@@ -262,15 +262,30 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
     // λ_min = 1e-20 is far inside its rounding bound: κ = 1e20 gets a note saying it is
     // not resolved (was printed bare, and another method printed inf).
     let singular = write_npy_2x2(&dir, "singular.npy", [1.0, 0.0, 0.0, 1e-20]);
-    let out = run(&["spectrum", singular.to_str().unwrap()]);
+    // --k past the order: every eigenvalue, and a note saying so.
+    let out = run(&["spectrum", singular.to_str().unwrap(), "--k", "3"]);
     assert_no_panic(&["spectrum", "singular.npy"], &out);
     if !no_adapter(&out) {
         assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("κ = 1.000e20 is not resolved"), "{stdout}");
         assert!(
-            text(&out.stdout).contains("κ = 1.000e20 is not resolved"),
-            "{}",
-            text(&out.stdout)
+            stdout.contains("--k 3 is more than the order 2"),
+            "{stdout}"
         );
+    }
+    // A 1 x 1 test matrix cannot have κ = 10.
+    for bench in ["lanczos", "spectrum"] {
+        let args = ["bench", bench, "--n", "1", "--kappa", "10"];
+        let out = run(&args);
+        assert_no_panic(&args, &out);
+        if !no_adapter(&out) {
+            assert_eq!(out.status.code(), Some(1), "{args:?}");
+            assert!(
+                text(&out.stderr).contains("a 1 x 1 matrix has κ = 1"),
+                "{args:?}"
+            );
+        }
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

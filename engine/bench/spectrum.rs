@@ -42,6 +42,7 @@ pub fn bench_spectrum(
     if n == 0 || kappa.is_nan() || kappa < 1.0 {
         bail!("bench spectrum needs n >= 1 and kappa >= 1 (got n = {n}, kappa = {kappa})");
     }
+    super::lanczos::check_order_has_kappa(n, kappa)?;
     let element_bytes = if precision == Precision::F32 { 4 } else { 8 };
     check_footprint(gpu, n, element_bytes)?;
     let lambdas: Vec<f64> = (0..n)

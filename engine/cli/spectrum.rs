@@ -82,6 +82,12 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
             result.lambda_min()
         ));
     }
+    if args.k > n {
+        result.notes.push(format!(
+            "--k {} is more than the order {n}: every eigenvalue is reported at each end",
+            args.k
+        ));
+    }
     // A positive λ_min within its bound of 0 leaves κ unresolved: say what is known.
     let (lo, bound) = (result.lambda_min(), result.smallest[0].bound);
     if lo > 0.0 && lo <= bound {

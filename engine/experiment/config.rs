@@ -77,7 +77,35 @@ impl ConditioningGrid {
             ("activation", self.activation.values().is_empty()),
             ("renormalize", self.renormalize.values().is_empty()),
             ("seed", self.seed.values().is_empty()),
+        ])?;
+        check_distinct(&[
+            ("width", self.width.repeated().map(|v| v.to_string())),
+            ("depth", self.depth.repeated().map(|v| v.to_string())),
+            ("n", self.n.repeated().map(|v| v.to_string())),
+            (
+                "activation",
+                self.activation.repeated().map(|a| a.name().to_string()),
+            ),
+            (
+                "renormalize",
+                self.renormalize.repeated().map(|v| v.to_string()),
+            ),
+            ("seed", self.seed.repeated().map(|v| v.to_string())),
         ])
+    }
+}
+
+/// No axis lists a value twice (`name`, the first repeated value): a repeat would name
+/// the same run twice, and the second would report the first as already finished.
+fn check_distinct(axes: &[(&str, Option<String>)]) -> Result<()> {
+    match axes
+        .iter()
+        .find_map(|(name, v)| v.as_ref().map(|v| (name, v)))
+    {
+        Some((name, v)) => {
+            bail!("grid.{name} lists {v} more than once: each value is one run; remove the repeat")
+        }
+        None => Ok(()),
     }
 }
 
@@ -324,6 +352,22 @@ impl TrainingGrid {
             ("loss", self.loss.values().is_empty()),
             ("renormalize", self.renormalize.values().is_empty()),
             ("seed", self.seed.values().is_empty()),
+        ])?;
+        check_distinct(&[
+            ("width", self.width.repeated().map(|v| v.to_string())),
+            ("depth", self.depth.repeated().map(|v| v.to_string())),
+            ("n", self.n.repeated().map(|v| v.to_string())),
+            (
+                "activation",
+                self.activation.repeated().map(|a| a.name().to_string()),
+            ),
+            ("loss", self.loss.repeated().map(|l| l.name().to_string())),
+            ("lr", self.lr.repeated().map(|v| v.to_string())),
+            (
+                "renormalize",
+                self.renormalize.repeated().map(|v| v.to_string()),
+            ),
+            ("seed", self.seed.repeated().map(|v| v.to_string())),
         ])
     }
 }

@@ -66,7 +66,7 @@ fn config_errors_name_the_problem() {
     // Each broken config, and what its error must name.
     let training =
         "kind: training\ndataset: synthetic\ngrid:\n  width: 8\n  depth: 1\n  n: 4\n  lr: 0.1\n";
-    let cases: [(String, &[&str]); 12] = [
+    let cases: [(String, &[&str]); 14] = [
         (
             SMALL.replace("dataset:", "datset:"),
             &["datset", "dataset", "c.yaml"],
@@ -106,6 +106,15 @@ fn config_errors_name_the_problem() {
         (
             training.replace("  n: 4", "  n: 50001"),
             &["grid.n", "50001"],
+        ),
+        // A repeated value would name one run twice.
+        (
+            SMALL.replace("width: [9, 40]", "width: [9, 40, 9]"),
+            &["grid.width", "9", "more than once"],
+        ),
+        (
+            training.replace("lr: 0.1", "lr: [0.1, 0.10, 1e-1]"),
+            &["grid.lr", "0.1", "more than once"],
         ),
     ];
     for (config, names) in cases {
