@@ -19,6 +19,13 @@ fn run(args: &[&str]) -> Output {
     wideprobe(args).output().expect("the wideprobe binary runs")
 }
 
+/// `run` with the environment variable `variable` set to `value`.
+fn run_with(args: &[&str], variable: &str, value: impl AsRef<std::ffi::OsStr>) -> Output {
+    let mut command = wideprobe(args);
+    command.env(variable, value);
+    command.output().expect("the wideprobe binary runs")
+}
+
 fn assert_no_panic(args: &[&str], output: &Output) {
     support::assert_no_panic(&args, output.status, &text(&output.stderr));
 }
@@ -119,26 +126,40 @@ fn out_of_range_values_are_refused_before_any_work() {
     }
 }
 
+/// Bench sizes past the machine are errors naming the size, the limit and the fix
+/// (`bench spectrum`'s were an abort in malloc at n = 100,000 and a machine filled at
+/// n = 3e9).
 #[test]
-fn matmul_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
+fn bench_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
     let max = u64::MAX.to_string();
-    let cases: &[(&[&str], &str)] = &[
+    let matmul_fix = "use smaller --m, --n and --k";
+    let cases: &[(&[&str], &str, &str)] = &[
         // m k * 4 bytes overflows 64 bits (was "capacity overflow").
         (
-            &["--m", &max, "--n", "2", "--k", "2"],
+            &["matmul", "--m", &max, "--n", "2", "--k", "2"],
             "more than 2^64 bytes",
+            matmul_fix,
         ),
         // 40 GB per operand: over every adapter's buffer limit (was an abort in malloc).
         (
-            &["--m", "100000", "--n", "100000", "--k", "100000"],
+            &["matmul", "--m", "100000", "--n", "100000", "--k", "100000"],
             "limit",
+            matmul_fix,
+        ),
+        (
+            &["spectrum", "--n", "100000", "--method", "dense"],
+            "limit",
+            "use a smaller --n",
+        ),
+        (
+            &["spectrum", "--n", "3000000000", "--method", "dense"],
+            "more than 2^64 bytes",
+            "use a smaller --n",
         ),
     ];
-    for (sizes, problem) in cases {
-        let args: Vec<&str> = ["bench", "matmul"]
-            .iter()
-            .copied()
-            .chain(sizes.iter().copied())
+    for (bench_args, problem, fix) in cases {
+        let args: Vec<&str> = std::iter::once("bench")
+            .chain(bench_args.iter().copied())
             .collect();
         let output = run(&args);
         assert_no_panic(&args, &output);
@@ -148,27 +169,7 @@ fn matmul_sizes_past_the_machine_are_errors_naming_size_limit_and_fix() {
         let stderr = text(&output.stderr);
         assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
-            stderr.contains(problem) && stderr.contains("use smaller --m, --n and --k"),
-            "{args:?}: {stderr}"
-        );
-    }
-}
-
-/// `bench spectrum` checks its test matrix's size first too (was an abort in malloc at
-/// n = 100,000 and a machine filled at n = 3e9).
-#[test]
-fn spectrum_bench_sizes_past_the_machine_are_errors() {
-    for (n, problem) in [("100000", "limit"), ("3000000000", "more than 2^64 bytes")] {
-        let args = ["bench", "spectrum", "--n", n, "--method", "dense"];
-        let output = run(&args);
-        assert_no_panic(&args, &output);
-        if no_adapter(&output) {
-            return;
-        }
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
-        assert!(
-            stderr.contains(problem) && stderr.contains("use a smaller --n"),
+            stderr.contains(problem) && stderr.contains(fix),
             "{args:?}: {stderr}"
         );
     }
@@ -344,10 +345,7 @@ fn profile_variable_prints_gpu_time_per_kernel() {
     let args = [
         "bench", "matmul", "--m", "33", "--n", "7", "--k", "300", "--repeat", "3",
     ];
-    let output = wideprobe(&args)
-        .env("WIDEPROBE_PROFILE", "1")
-        .output()
-        .expect("the wideprobe binary runs");
+    let output = run_with(&args, "WIDEPROBE_PROFILE", "1");
     if no_adapter(&output) {
         return;
     }
@@ -394,10 +392,7 @@ fn override_variables_that_are_not_utf8_are_refused() {
         ),
     ] {
         let args = ["spectrum", npy.to_str().unwrap(), "--method", method];
-        let output = wideprobe(&args)
-            .env(variable, raw)
-            .output()
-            .expect("the wideprobe binary runs");
+        let output = run_with(&args, variable, raw);
         if no_adapter(&output) {
             break;
         }

@@ -31,12 +31,9 @@ pub fn warmups(s: &str) -> Result<usize, String> {
 }
 
 fn at_most_max_repeats(value: usize) -> Result<usize, String> {
-    if value > MAX_REPEATS {
-        return Err(format!(
-            "{value} is more than {MAX_REPEATS}: give a smaller count"
-        ));
-    }
-    Ok(value)
+    let fits = value <= MAX_REPEATS;
+    fits.then_some(value)
+        .ok_or_else(|| format!("{value} is more than {MAX_REPEATS}: give a smaller count"))
 }
 
 /// A relative tolerance: finite and strictly between 0 and 1.

@@ -74,38 +74,13 @@ impl ConditioningGrid {
             ("n", self.n.values(), 1),
         ])?;
         check_listed_axes(&[
-            ("activation", self.activation.values().is_empty()),
-            ("renormalize", self.renormalize.values().is_empty()),
-            ("seed", self.seed.values().is_empty()),
-        ])?;
-        check_distinct(&[
-            ("width", self.width.repeated().map(|v| v.to_string())),
-            ("depth", self.depth.repeated().map(|v| v.to_string())),
-            ("n", self.n.repeated().map(|v| v.to_string())),
             (
                 "activation",
-                self.activation.repeated().map(|a| a.name().to_string()),
+                texts(&self.activation, |a| a.name().to_string()),
             ),
-            (
-                "renormalize",
-                self.renormalize.repeated().map(|v| v.to_string()),
-            ),
-            ("seed", self.seed.repeated().map(|v| v.to_string())),
+            ("renormalize", texts(&self.renormalize, bool::to_string)),
+            ("seed", texts(&self.seed, u64::to_string)),
         ])
-    }
-}
-
-/// No axis lists a value twice (`name`, the first repeated value): a repeat would name
-/// the same run twice, and the second would report the first as already finished.
-fn check_distinct(axes: &[(&str, Option<String>)]) -> Result<()> {
-    match axes
-        .iter()
-        .find_map(|(name, v)| v.as_ref().map(|v| (name, v)))
-    {
-        Some((name, v)) => {
-            bail!("grid.{name} lists {v} more than once: each value is one run; remove the repeat")
-        }
-        None => Ok(()),
     }
 }
 
@@ -259,6 +234,7 @@ fn check_count_axes(axes: [(&str, Vec<usize>, usize); 3]) -> Result<()> {
         if let Some(v) = values.iter().find(|&&v| v < min) {
             bail!("grid.{name} contains {v}: every value must be at least {min}");
         }
+        check_distinct(name, &values)?;
         // Refused here, before anything is allocated for them (widths are checked
         // against the adapter when the network is built).
         let (max, why) = match name {
@@ -284,12 +260,36 @@ pub const MAX_TEST_EXAMPLES: usize = 10_000;
 /// The most epochs a training run takes (one gradient step each).
 pub const MAX_EPOCHS: usize = 1_000_000;
 
-/// The other axes of a grid (name, whether its list is empty) each hold a value.
-fn check_listed_axes(axes: &[(&str, bool)]) -> Result<()> {
-    match axes.iter().find(|(_, empty)| *empty) {
-        Some((name, _)) => bail!("grid.{name} is an empty list: give at least one value"),
+/// The other axes of a grid (name, its values as written in run ids) each hold a value,
+/// none twice.
+fn check_listed_axes(axes: &[(&str, Vec<String>)]) -> Result<()> {
+    for (name, values) in axes {
+        if values.is_empty() {
+            bail!("grid.{name} is an empty list: give at least one value");
+        }
+        check_distinct(name, values)?;
+    }
+    Ok(())
+}
+
+/// No axis lists a value twice (`0.1` and `1e-1` are one value): a repeat names the same
+/// run twice, and the second would report the first as already finished.
+fn check_distinct<T: PartialEq + std::fmt::Display>(name: &str, values: &[T]) -> Result<()> {
+    match values
+        .iter()
+        .enumerate()
+        .find(|&(i, v)| values[..i].contains(v))
+    {
+        Some((_, v)) => {
+            bail!("grid.{name} lists {v} more than once: each value is one run; remove the repeat")
+        }
         None => Ok(()),
     }
+}
+
+/// An axis's values as text.
+fn texts<T: Clone>(axis: &OneOrMany<T>, text: impl Fn(&T) -> String) -> Vec<String> {
+    axis.values().iter().map(text).collect()
 }
 
 fn default_loss() -> OneOrMany<Loss> {
@@ -348,26 +348,14 @@ impl TrainingGrid {
             bail!("grid.lr contains {lr}: learning rates must be positive numbers");
         }
         check_listed_axes(&[
-            ("activation", self.activation.values().is_empty()),
-            ("loss", self.loss.values().is_empty()),
-            ("renormalize", self.renormalize.values().is_empty()),
-            ("seed", self.seed.values().is_empty()),
-        ])?;
-        check_distinct(&[
-            ("width", self.width.repeated().map(|v| v.to_string())),
-            ("depth", self.depth.repeated().map(|v| v.to_string())),
-            ("n", self.n.repeated().map(|v| v.to_string())),
             (
                 "activation",
-                self.activation.repeated().map(|a| a.name().to_string()),
+                texts(&self.activation, |a| a.name().to_string()),
             ),
-            ("loss", self.loss.repeated().map(|l| l.name().to_string())),
-            ("lr", self.lr.repeated().map(|v| v.to_string())),
-            (
-                "renormalize",
-                self.renormalize.repeated().map(|v| v.to_string()),
-            ),
-            ("seed", self.seed.repeated().map(|v| v.to_string())),
+            ("loss", texts(&self.loss, |l| l.name().to_string())),
+            ("lr", texts(&self.lr, f64::to_string)),
+            ("renormalize", texts(&self.renormalize, bool::to_string)),
+            ("seed", texts(&self.seed, u64::to_string)),
         ])
     }
 }

@@ -57,18 +57,6 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
     }
 }
 
-impl<T: Clone + PartialEq> OneOrMany<T> {
-    /// The first value the list holds more than once (`0.1` and `1e-1` are one value).
-    pub fn repeated(&self) -> Option<T> {
-        let values = self.values();
-        values
-            .iter()
-            .enumerate()
-            .find(|&(i, v)| values[..i].contains(v))
-            .map(|(_, v)| v.clone())
-    }
-}
-
 impl<T: Clone> OneOrMany<T> {
     pub fn values(&self) -> Vec<T> {
         match self {

@@ -135,13 +135,14 @@ impl<T: Real> BandReduce<T> {
                 work.b
             );
         }
-        let buffers = [
-            work.work.buffer(),
-            work.left.buffer(),
-            work.right.buffer(),
-            work.tfac.buffer(),
-            work.scratch.buffer(),
+        let tensors = [
+            &work.work,
+            &work.left,
+            &work.right,
+            &work.tfac,
+            &work.scratch,
         ];
+        let buffers = tensors.map(|t| t.buffer());
         let params = Words::new([work.n, work.b, col, mat]);
         launch(batch, &self.panel, &buffers, &params, Grid::Groups(1))
     }

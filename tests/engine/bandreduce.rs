@@ -183,6 +183,11 @@ fn panel_is_a_householder_qr<T: Real>() {
 
 precision_tests!(panel_is_a_householder_qr);
 
+/// Orders, bands and panel columns of the `finish_w` test, case by case.
+const FINISH_W_ORDERS: [usize; 6] = [3, 9, 40, 40, 130, 75];
+const FINISH_W_BANDS: [usize; 6] = [1, 5, 5, 32, 32, 7];
+const FINISH_W_COLUMNS: [usize; 6] = [0, 0, 5, 0, 32, 14];
+
 /// `finish_w` alone: W −= ½ V M over the panel's rows, into both copies of W, on random
 /// V, W and M, the second copy poisoned first; checked in f64 against the same sums in
 /// the same order. Bands not a multiple of 4 too (the kernel takes four columns per
@@ -190,14 +195,11 @@ precision_tests!(panel_is_a_householder_qr);
 fn finish_w_matches_reference<T: Real>() {
     let gpu = common::gpu();
     let reduce = BandReduce::<T>::new(gpu).unwrap();
-    for (n, b, col) in [
-        (3, 1, 0),
-        (9, 5, 0),
-        (40, 5, 5),
-        (40, 32, 0),
-        (130, 32, 32),
-        (75, 7, 14),
-    ] {
+    let cases = FINISH_W_ORDERS
+        .iter()
+        .zip(FINISH_W_BANDS)
+        .zip(FINISH_W_COLUMNS);
+    for ((&n, b), col) in cases {
         let what = format!("finish_w {} n={n} b={b} col={col}", T::NAME);
         let mut rng = common::rng(&what);
         let work = reduce.work(gpu, 1, n, b).unwrap();

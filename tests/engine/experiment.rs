@@ -122,6 +122,18 @@ fn config_errors_name_the_problem() {
     }
 }
 
+/// Options of a quiet, offline run into `out`.
+fn options(out: &Path, save_tensors: bool) -> RunOptions {
+    RunOptions {
+        out: Some(out.to_path_buf()),
+        force: false,
+        quiet: true,
+        save_tensors,
+        shard: None,
+        offline: true,
+    }
+}
+
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("exp.yaml");
     std::fs::write(&p, text).unwrap();
@@ -143,14 +155,7 @@ fn conditioning_sweep_end_to_end_resumes_and_matches_its_saved_tensors() {
     // Tensors through the --save-tensors option (the config does not ask for them).
     let config = write_config(&dir, SMALL);
     let out = dir.join("out");
-    let options = RunOptions {
-        out: Some(out.clone()),
-        force: false,
-        quiet: true,
-        save_tensors: true,
-        shard: None,
-        offline: true,
-    };
+    let options = options(&out, true);
     let summary = run_experiment(gpu, &config, &options).unwrap();
     assert_eq!(
         (summary.done, summary.skipped, summary.failed.len()),
@@ -269,19 +274,7 @@ grid:
 ";
     let config = write_config(&dir, text);
     let out = dir.join("out");
-    let summary = run_experiment(
-        gpu,
-        &config,
-        &RunOptions {
-            out: Some(out.clone()),
-            force: false,
-            quiet: true,
-            save_tensors: false,
-            shard: None,
-            offline: true,
-        },
-    )
-    .unwrap();
+    let summary = run_experiment(gpu, &config, &options(&out, false)).unwrap();
     assert_eq!(summary.done + summary.failed.len(), 6);
     assert!(summary.done >= 3, "the width-64 runs finish");
     assert!(
@@ -327,14 +320,7 @@ fn figures_from_earlier_settings_do_not_stay() {
     let gpu = common::gpu();
     let dir = temp_dir("stale-figures");
     let out = dir.join("out");
-    let options = RunOptions {
-        out: Some(out.clone()),
-        force: false,
-        quiet: true,
-        save_tensors: false,
-        shard: None,
-        offline: true,
-    };
+    let options = options(&out, false);
     let config = |activations: &str| {
         format!(
             "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
