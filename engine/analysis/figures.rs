@@ -5,7 +5,7 @@
 //! (`figures_legend`). Beside each figure, `<stem>.json` holds its caption for the
 //! report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::{anyhow, Context as _, Result};
@@ -100,10 +100,38 @@ pub struct FigureNote {
     pub synthetic: bool,
 }
 
+/// Panels a row in multi-panel figures.
+const PANEL_COLUMNS: usize = 2;
+
+/// Draws a whole set of figures into `<out>/figures/`, after removing the ones an earlier
+/// drawing left there ([`fresh_figures_dir`]); `figures` makes the set, given the run
+/// folder's name for the captions. Returns the stems written (each has a `.png`, a `.svg`
+/// and a `.json` caption).
+pub fn draw_figure_set(
+    out: &Path, figures: impl FnOnce(&str) -> Vec<Figure>,
+) -> Result<Vec<PathBuf>> {
+    let dir = fresh_figures_dir(out)?;
+    let folder = out
+        .file_name()
+        .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
+    let mut stems = Vec::new();
+    for figure in figures(&folder) {
+        let stem = dir.join(&figure.stem);
+        match figure.panels.as_slice() {
+            [chart] => draw(chart, &stem),
+            panels => draw_panels(panels, PANEL_COLUMNS, &stem),
+        }
+        .with_context(|| format!("drawing {}", figure.stem))?;
+        write_note(&stem, &figure.note)?;
+        stems.push(stem);
+    }
+    Ok(stems)
+}
+
 /// `<out>/figures`, created if need be, without the figures (and captions) an earlier
 /// drawing left there: a set of figures is always drawn whole, so none from earlier
 /// settings or runs can stay beside the new ones. Other files are left alone.
-pub fn fresh_figures_dir(out: &Path) -> Result<std::path::PathBuf> {
+fn fresh_figures_dir(out: &Path) -> Result<PathBuf> {
     let dir = out.join("figures");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let entries =

@@ -5,11 +5,11 @@
 //! intervals of the mean over seeds (they stay within the seeds' values).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
-use super::figures::{draw, subtitle, write_note, Chart, Figure, FigureNote, Scale, Series};
+use super::figures::{draw_figure_set, subtitle, Chart, Figure, FigureNote, Scale, Series};
 use super::stats::BandMethod;
 use crate::io::tables::{InfiniteRow, LayerRow, Row};
 
@@ -93,8 +93,9 @@ pub fn renorm_notes(series: &[Series]) -> Vec<(String, bool)> {
 
 /// Figures 1a-1d and 3a-3b from `layers.csv` and `infinite_width.csv` in `out`.
 /// With several activations in the grid, one set of figures per activation (file names
-/// end in `_<activation>`); with one, plain names.
-pub fn draw_conditioning(out: &Path) -> Result<()> {
+/// end in `_<activation>`); with one, plain names. Returns the stems written (each has
+/// a `.png`, a `.svg` and a `.json` caption).
+pub fn draw_conditioning(out: &Path) -> Result<Vec<PathBuf>> {
     let layers = LayerRow::read(&out.join("layers.csv"))?;
     let infinite = InfiniteRow::read(&out.join("infinite_width.csv")).ok();
     draw_conditioning_rows(out, &layers, infinite.as_deref())
@@ -103,17 +104,8 @@ pub fn draw_conditioning(out: &Path) -> Result<()> {
 /// `draw_conditioning` from rows the caller holds.
 pub fn draw_conditioning_rows(
     out: &Path, layers: &[LayerRow], infinite: Option<&[InfiniteRow]>,
-) -> Result<()> {
-    let dir = super::figures::fresh_figures_dir(out)?;
-    let folder = out
-        .file_name()
-        .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
-    for figure in conditioning_figures(layers, infinite, &folder) {
-        let stem = dir.join(&figure.stem);
-        draw(&figure.panels[0], &stem).with_context(|| format!("drawing {}", figure.stem))?;
-        write_note(&stem, &figure.note)?;
-    }
-    Ok(())
+) -> Result<Vec<PathBuf>> {
+    draw_figure_set(out, |folder| conditioning_figures(layers, infinite, folder))
 }
 
 /// The distinct values, ascending.

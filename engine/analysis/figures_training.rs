@@ -9,18 +9,15 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 pub use super::figures::Figure;
-use super::figures::{draw, draw_panels, subtitle, write_note, Chart, FigureNote, Scale, Series};
+use super::figures::{draw_figure_set, subtitle, Chart, FigureNote, Scale, Series};
 use super::figures_epochs::{group_by_epoch, mean_with_band, source, Epochs, Lr, Quantity, BAND};
 use super::runs::RunStatuses;
 use super::stats::mean;
 use crate::io::table::Table;
 use crate::io::tables::{EpochRow, Row, RunRow};
-
-/// Panels a row in multi-panel figures.
-const PANEL_COLUMNS: usize = 2;
 
 /// The reference lines' colour (grey).
 const REFERENCE_COLOR: usize = 7;
@@ -39,22 +36,7 @@ pub fn draw_training(out: &Path) -> Result<Vec<PathBuf>> {
 pub fn draw_training_rows(
     out: &Path, epochs: &[EpochRow], runs: &[RunRow],
 ) -> Result<Vec<PathBuf>> {
-    let dir = super::figures::fresh_figures_dir(out)?;
-    let folder = out
-        .file_name()
-        .map_or_else(|| ".".into(), |f| f.to_string_lossy().into_owned());
-    let mut stems = Vec::new();
-    for figure in training_figures_in(epochs, runs, &folder) {
-        let stem = dir.join(&figure.stem);
-        match figure.panels.as_slice() {
-            [chart] => draw(chart, &stem),
-            panels => draw_panels(panels, PANEL_COLUMNS, &stem),
-        }
-        .with_context(|| format!("drawing {}", figure.stem))?;
-        write_note(&stem, &figure.note)?;
-        stems.push(stem);
-    }
-    Ok(stems)
+    draw_figure_set(out, |folder| training_figures_in(epochs, runs, folder))
 }
 
 /// Every training figure that has data, in order 2a, 2b, 2c, 2d, 4a, 4b. A figure with

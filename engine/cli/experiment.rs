@@ -179,12 +179,10 @@ pub fn run(options: &GpuOptions, args: RunArgs) -> Result<()> {
 }
 
 pub fn plot(dir: &Path) -> Result<()> {
-    let table = if dir.join("layers.csv").exists() {
-        draw_conditioning(dir)?;
-        "layers.csv"
+    let (table, stems) = if dir.join("layers.csv").exists() {
+        ("layers.csv", draw_conditioning(dir)?)
     } else if dir.join("epochs.csv").exists() {
-        draw_training(dir)?;
-        "epochs.csv"
+        ("epochs.csv", draw_training(dir)?)
     } else {
         anyhow::bail!(
             "{} holds neither layers.csv (conditioning) nor epochs.csv (training): \
@@ -193,10 +191,7 @@ pub fn plot(dir: &Path) -> Result<()> {
         );
     };
     let figures = dir.join("figures");
-    let drawn = std::fs::read_dir(&figures)
-        .map(|entries| entries.flatten().any(|e| e.path().extension().is_some()))
-        .unwrap_or(false);
-    if drawn {
+    if !stems.is_empty() {
         emit(&format_args!("figures written to {}\n", figures.display()))
     } else {
         emit(&format_args!(

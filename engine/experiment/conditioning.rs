@@ -387,13 +387,9 @@ impl SweepKind for ConditioningConfig {
             }
         }
         infinite.write(&out.join("infinite_width.csv"))?;
+        // Drawn even with no finished run: the drawing removes earlier figures first.
         if figures {
-            // With no finished run, no figure: none from earlier settings may stay.
-            if layers.rows.is_empty() {
-                figures::fresh_figures_dir(out)?;
-            } else {
-                figures::draw_conditioning(out).context("drawing the figures")?;
-            }
+            figures::draw_conditioning(out).context("drawing the figures")?;
         }
         Ok(())
     }

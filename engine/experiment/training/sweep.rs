@@ -87,14 +87,9 @@ impl SweepKind for TrainingConfig {
         }
         epochs.write(&out.join("epochs.csv"))?;
         RunRow::table(&runs)?.write(&out.join("runs.csv"))?;
+        // Drawn even with no finished run: the drawing removes earlier figures first.
         if figures {
-            // With no finished run, no figure: none from earlier settings may stay.
-            if epochs.rows.is_empty() {
-                crate::analysis::figures::fresh_figures_dir(out)?;
-            } else {
-                crate::analysis::figures_training::draw_training(out)
-                    .context("drawing the figures")?;
-            }
+            crate::analysis::figures_training::draw_training(out).context("drawing the figures")?;
         }
         Ok(())
     }
