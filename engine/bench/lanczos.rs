@@ -72,17 +72,16 @@ pub struct LanczosBench {
 /// Launches of each baseline kernel (after one untimed).
 const BASELINE_REPEATS: usize = 5;
 
-/// A matrix of order 1 has κ = 1 whatever is asked: another κ would be "checked" against
-/// a spectrum the test matrix cannot have (`bench spectrum` too).
-pub(super) fn check_order_has_kappa(n: usize, kappa: f64) -> Result<()> {
+/// The test matrix of order n with condition number κ, checked before anything is
+/// allocated (`bench spectrum` too): a matrix of order 1 has κ = 1 whatever is asked
+/// (another κ would be "checked" against a spectrum it cannot have), and what the bench
+/// will allocate must fit the adapter and the host.
+pub(super) fn check_test_matrix(
+    gpu: &Gpu, n: usize, kappa: f64, element_bytes: usize,
+) -> Result<()> {
     if n == 1 && kappa != 1.0 {
         anyhow::bail!("a 1 x 1 matrix has κ = 1, not {kappa}: give --n 2 or more, or --kappa 1");
     }
-    Ok(())
-}
-
-/// What the bench will allocate, checked before any of it is (`bench spectrum` too).
-pub(super) fn check_footprint(gpu: &Gpu, n: usize, element_bytes: usize) -> Result<()> {
     Footprint::new("use a smaller --n")
         .host("the test matrix", &[n, n], 8)?
         .host("the matrix converted for upload", &[n, n], element_bytes)?
@@ -100,12 +99,11 @@ pub fn bench_lanczos(
             "bench lanczos needs n >= 1 and a finite kappa >= 1 (got n = {n}, kappa = {kappa})"
         );
     }
-    check_order_has_kappa(n, kappa)?;
     let element_bytes = match precision.resolve(gpu)? {
         Precision::F64 => 8,
         _ => 4,
     };
-    check_footprint(gpu, n, element_bytes)?;
+    check_test_matrix(gpu, n, kappa, element_bytes)?;
     let lambdas: Vec<f64> = (0..n)
         .map(|i| {
             if n == 1 {

@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Result};
 
-use super::lanczos::check_footprint;
+use super::lanczos::check_test_matrix;
 use super::matrix_with_spectrum;
 use crate::gpu::Gpu;
 use crate::linalg::{spectrum_with_method, LanczosOptions, Precision, SpectrumMethod};
@@ -42,9 +42,8 @@ pub fn bench_spectrum(
     if n == 0 || kappa.is_nan() || kappa < 1.0 {
         bail!("bench spectrum needs n >= 1 and kappa >= 1 (got n = {n}, kappa = {kappa})");
     }
-    super::lanczos::check_order_has_kappa(n, kappa)?;
     let element_bytes = if precision == Precision::F32 { 4 } else { 8 };
-    check_footprint(gpu, n, element_bytes)?;
+    check_test_matrix(gpu, n, kappa, element_bytes)?;
     let lambdas: Vec<f64> = (0..n)
         .map(|i| kappa.powf(-(i as f64) / (n.max(2) - 1) as f64))
         .collect();

@@ -105,9 +105,7 @@ impl<T: Cell> Cell for Option<T> {
 }
 
 /// Cell `column` of data row `row` (0-based) read as `T`, or an error naming both.
-pub fn cell_at<T: Cell>(
-    cells: &[String], at: Option<usize>, row: usize, column: &str,
-) -> Result<T> {
+fn cell_at<T: Cell>(cells: &[String], at: Option<usize>, row: usize, column: &str) -> Result<T> {
     let text = at.map_or("", |i| cells[i].as_str());
     T::from_cell(text).map_err(|why| {
         anyhow::anyhow!(
