@@ -8,7 +8,7 @@ LIMIT=150 step python3 benches/torch_spectrum.py --n 1000 2000 5000 --dtype floa
 LIMIT=60 step python3 benches/torch_spectrum.py --n 1000 5000 --dtype float32 --repeat 3 --bin $B --method dense
 # The two-stage reduction (full -> band on the GPU, band -> tridiagonal on the host),
 # which auto takes on CPU adapters only until this comparison says otherwise; it takes
-# orders up to 4132 (two_stage::MAX_ORDER, from lavapipe's loop cap), hence 4000.
+# orders up to 5734 (two_stage::MAX_ORDER, from lavapipe's loop cap), hence 4000.
 WIDEPROBE_DENSE_REDUCTION=two-stage LIMIT=90 step python3 benches/torch_spectrum.py --n 1000 2000 4000 --dtype float64 --repeat 3 --bin $B --method dense
 step $B bench spectrum --n 2000 --kappa 1e4 --method lanczos
 # Lanczos's products with rows per workgroup (the CPU adapters' choice) beside the default.
