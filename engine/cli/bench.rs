@@ -75,8 +75,9 @@ pub struct MatmulArgs {
     /// nn: A B, nt: A B^T, tn: A^T B, tt: A^T B^T.
     #[arg(long, default_value = "nn")]
     layout: Layout,
-    /// naive, tiled (128 x 128 tiles; at most 32 rows: the transpose on skinny tiles) or
-    /// skinny (128 x 32, for few columns).
+    /// naive, tiled (128 x 128 tiles; at most 32 rows: the transpose on skinny tiles),
+    /// skinny (128 x 32, for few columns) or broadcast (16 x 32 tiles sharing A by subgroup
+    /// broadcasts; for CPU drivers, needs subgroups).
     #[arg(long, default_value = "tiled")]
     variant: MatmulVariant,
     /// f32, f64, or auto (f64 where the adapter has SHADER_F64).

@@ -49,9 +49,9 @@ impl<T: Element> Tensor<T> {
         let len: usize = shape.iter().product();
         let bytes = (len * std::mem::size_of::<T>()) as u64;
         gpu.check_binding_size(&format!("a {} tensor of shape {shape:?}", T::NAME), bytes)?;
-        // Padded to 16 bytes: never zero-sized (a binding cannot be empty), and whole
-        // vec4s for kernels that read 16 bytes at a time.
-        let size = bytes.max(16).next_multiple_of(16);
+        // Padded to 32 bytes: never zero-sized (a binding cannot be empty), and whole
+        // vec4s for kernels that read four elements at a time (32 bytes in f64).
+        let size = bytes.max(32).next_multiple_of(32);
         let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("tensor"),
             size,

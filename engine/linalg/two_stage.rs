@@ -39,6 +39,10 @@ const LOWER: Symmetry = Symmetry {
     lower_only: true,
 };
 
+/// The order [`TwoStage::warm_up`] reduces: panels with 96, 64 and 32 trailing rows, so
+/// that the updates launch both widths of the broadcast kernel.
+const WARM_UP_ORDER: usize = 4 * BAND;
+
 /// The largest order the two-stage reduction takes: its panel kernel loops over a
 /// panel's rows in one workgroup, and lavapipe caps an invocation's loop iterations
 /// ([`max_panel_rows`]).
@@ -61,12 +65,20 @@ pub struct TwoStage<T: Real> {
 
 impl<T: Real> TwoStage<T> {
     /// Builds every kernel the reduction records (the symmetric and split products
-    /// included), so that a timed solve compiles nothing.
+    /// included), so that a timed solve compiles nothing. On a CPU adapter with subgroups
+    /// every product runs on the broadcast kernel (2-5x the tiled and skinny kernels'
+    /// rate on lavapipe; docs/PERFORMANCE.md).
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let broadcast = MatmulVariant::Broadcast;
+        let (wide, narrow) = if gpu.summary.is_cpu() && broadcast.available(gpu) {
+            (broadcast, broadcast)
+        } else {
+            (MatmulVariant::Tiled, MatmulVariant::Skinny)
+        };
         let stage = TwoStage {
             band: BandReduce::new(gpu)?,
-            matmul: Matmul::new(gpu, MatmulVariant::Tiled)?,
-            skinny: Matmul::new(gpu, MatmulVariant::Skinny)?,
+            matmul: Matmul::new(gpu, wide)?,
+            skinny: Matmul::new(gpu, narrow)?,
         };
         stage.matmul.prepare(gpu, Layout::NT, LOWER)?;
         for (layout, symmetry) in [
@@ -76,7 +88,27 @@ impl<T: Real> TwoStage<T> {
         ] {
             stage.skinny.prepare(gpu, layout, symmetry)?;
         }
+        if gpu.summary.is_cpu() {
+            stage.warm_up(gpu)?;
+        }
         Ok(stage)
+    }
+
+    /// Reduces a matrix of order [`WARM_UP_ORDER`] once. llvmpipe (lavapipe) compiles a
+    /// pipeline's machine code at its first launch, not when it is created: 2–6 ms per
+    /// kernel, which a solve would otherwise pay for each of its kernels the first time
+    /// (docs/PERFORMANCE.md).
+    fn warm_up(&self, gpu: &Gpu) -> Result<()> {
+        let n = WARM_UP_ORDER;
+        let identity: Vec<T> = (0..n * n)
+            .map(|i| T::from_f64(if i % (n + 1) == 0 { 1.0 } else { 0.0 }))
+            .collect();
+        let a = Tensor::from_slice(gpu, &[n, n], &identity)?;
+        let work = self.work(gpu, 1, n)?;
+        let mut batch = Batch::new(gpu);
+        self.record(&mut batch, &a, &work)?;
+        batch.submit()?;
+        Ok(())
     }
 
     /// Device buffers for `count` matrices of order `n` (at most [`MAX_ORDER`]).

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use super::launch::{KernelsBy, Scratch};
+pub use super::matmul_bcast::broadcast_vec4_reads;
+use super::matmul_bcast::{Broadcast, BroadcastShape};
 use super::matview::check_views;
 pub use super::matview::{matmul_dims, MatView, MatmulDims};
 use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
-use super::shaders::MATMUL;
+use super::shaders::{Family, MATMUL, MATMUL_BCAST};
 use crate::gpu::{grid_1d, groups_for, Batch, Bound, Gpu, Kernel, Tensor};
 
 /// Which kernel computes the product. Both compute the same function.
@@ -24,13 +26,19 @@ pub enum MatmulVariant {
     /// 128x32 tiles, 4x4 outputs per invocation: for products with few columns, where
     /// most of a 128x128 tile would be padding.
     Skinny,
+    /// 16-row tiles, 4 columns per invocation, op(A) shared between lanes by subgroup
+    /// broadcasts and no workgroup memory: for CPU drivers, where loads that differ
+    /// between lanes cost a loop over the lanes (shaders/matmul_bcast.wgsl). Needs the
+    /// adapter's SUBGROUP feature.
+    Broadcast,
 }
 
 impl MatmulVariant {
-    pub const ALL: [MatmulVariant; 3] = [
+    pub const ALL: [MatmulVariant; 4] = [
         MatmulVariant::Naive,
         MatmulVariant::Tiled,
         MatmulVariant::Skinny,
+        MatmulVariant::Broadcast,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +46,20 @@ impl MatmulVariant {
             MatmulVariant::Naive => "naive",
             MatmulVariant::Tiled => "tiled",
             MatmulVariant::Skinny => "skinny",
+            MatmulVariant::Broadcast => "broadcast",
+        }
+    }
+
+    /// Whether the adapter can run this variant (the broadcast one needs subgroups).
+    pub fn available(self, gpu: &Gpu) -> bool {
+        self != MatmulVariant::Broadcast || Broadcast::of(gpu).is_ok()
+    }
+
+    /// The shader family of its entry points.
+    fn family(self) -> &'static Family {
+        match self {
+            MatmulVariant::Broadcast => &MATMUL_BCAST,
+            _ => &MATMUL,
         }
     }
 
@@ -46,6 +68,7 @@ impl MatmulVariant {
             MatmulVariant::Naive => "matmul_naive",
             MatmulVariant::Tiled => "matmul_tiled",
             MatmulVariant::Skinny => "matmul_skinny",
+            MatmulVariant::Broadcast => "matmul_bcast",
         }
     }
 
@@ -53,7 +76,7 @@ impl MatmulVariant {
     /// variants that split.
     fn split_entry(self) -> Option<&'static str> {
         match self {
-            MatmulVariant::Naive => None,
+            MatmulVariant::Naive | MatmulVariant::Broadcast => None,
             MatmulVariant::Tiled => Some("matmul_split"),
             MatmulVariant::Skinny => Some("matmul_skinny_split"),
         }
@@ -72,6 +95,10 @@ impl MatmulVariant {
             MatmulVariant::Skinny => (
                 kernel.override_value("SKINNY_M")? as u32,
                 kernel.override_value("SKINNY_N")? as u32,
+            ),
+            MatmulVariant::Broadcast => (
+                kernel.override_value("BCAST_M")? as u32,
+                4 * kernel.override_value("BCAST_W")? as u32,
             ),
         })
     }
@@ -133,7 +160,7 @@ impl Layout {
     }
 
     /// The shader's override constants for this layout (TRANS_A, TRANS_B).
-    fn overrides(self) -> [(&'static str, f64); 2] {
+    pub(super) fn overrides(self) -> [(&'static str, f64); 2] {
         [
             ("TRANS_A", self.trans_a() as u32 as f64),
             ("TRANS_B", self.trans_b() as u32 as f64),
@@ -158,7 +185,7 @@ impl Symmetry {
         lower_only: false,
     };
 
-    fn overrides(self) -> [(&'static str, f64); 2] {
+    pub(super) fn overrides(self) -> [(&'static str, f64); 2] {
         [
             ("SYMMETRIC_A", self.symmetric_a as u32 as f64),
             ("LOWER_ONLY", self.lower_only as u32 as f64),
@@ -252,7 +279,9 @@ struct Plan<'k> {
 /// The matmul kernels of one variant in one precision, for every layout.
 pub struct Matmul<T: Real> {
     variant: MatmulVariant,
-    kernels: KernelsBy<Layout>,
+    /// Every layout's kernel without symmetry, for the variants whose overrides depend on
+    /// nothing else.
+    kernels: Option<KernelsBy<Layout>>,
     /// The split products' partial sums, `[splits, m, n]`.
     partial: Scratch<T>,
     _real: PhantomData<T>,
@@ -261,9 +290,16 @@ pub struct Matmul<T: Real> {
 impl<T: Real> Matmul<T> {
     /// Builds the kernels; for f64, an error naming SHADER_F64 where the adapter lacks it.
     pub fn new(gpu: &Gpu, variant: MatmulVariant) -> Result<Self> {
-        let kernels = KernelsBy::new(Layout::ALL, |layout| {
-            gpu.kernel(T::of(&MATMUL), variant.entry(), &layout.overrides())
-        })?;
+        // The broadcast kernel's overrides depend on the operands' views: it is built
+        // per product (and cached).
+        let kernels = if variant == MatmulVariant::Broadcast {
+            Broadcast::of(gpu)?;
+            None
+        } else {
+            Some(KernelsBy::new(Layout::ALL, |layout| {
+                gpu.kernel(T::of(&MATMUL), variant.entry(), &layout.overrides())
+            })?)
+        };
         Ok(Matmul {
             variant,
             kernels,
@@ -279,7 +315,19 @@ impl<T: Real> Matmul<T> {
     /// Builds now (into the device's pipeline cache) the kernels a product with `layout`
     /// and `symmetry` will need, split or not, so that recording it later compiles
     /// nothing: for solvers that time their solves apart from their setup.
+    /// The broadcast variant's kernel is built for operands as aligned as `layout` and
+    /// `symmetry` allow (A and B read four at a time); a product whose views are not
+    /// builds its kernel when recorded.
     pub fn prepare(&self, gpu: &Gpu, layout: Layout, symmetry: Symmetry) -> Result<()> {
+        if self.variant == MatmulVariant::Broadcast {
+            let shape = BroadcastShape {
+                a_vec4: !layout.trans_a() && !symmetry.symmetric_a,
+                b_vec4: true,
+            };
+            let overrides = Broadcast::of(gpu)?.overrides(layout, symmetry, shape);
+            gpu.kernel(T::of(&MATMUL_BCAST), self.variant.entry(), &overrides)?;
+            return Ok(());
+        }
         let overrides = Self::overrides(layout, symmetry);
         gpu.kernel(T::of(&MATMUL), self.variant.entry(), &overrides)?;
         if let Some(split) = self.variant.split_entry() {
@@ -347,17 +395,27 @@ impl<T: Real> Matmul<T> {
         if short {
             return self.record_transposed(batch, layout, alpha, [a, b, c], beta, dims);
         }
+        let overrides = match self.variant {
+            MatmulVariant::Broadcast => Broadcast::of(batch.gpu())?.overrides(
+                layout,
+                symmetry,
+                BroadcastShape::of(layout, symmetry, [&a, &b], dims),
+            ),
+            _ => Self::overrides(layout, symmetry),
+        };
         let views = [a.offset_stride(), b.offset_stride(), c.offset_stride()];
         let (a, b, c) = (a.tensor, b.tensor, c.tensor);
-        let overrides = Self::overrides(layout, symmetry);
         let built;
-        let kernel = if symmetry == Symmetry::NONE {
-            self.kernels.get(layout)
-        } else {
-            built = batch
-                .gpu()
-                .kernel(T::of(&MATMUL), self.variant.entry(), &overrides)?;
-            &built
+        let kernel = match &self.kernels {
+            Some(kernels) if symmetry == Symmetry::NONE => kernels.get(layout),
+            _ => {
+                built = batch.gpu().kernel(
+                    T::of(self.variant.family()),
+                    self.variant.entry(),
+                    &overrides,
+                )?;
+                &built
+            }
         };
         let plan = Plan {
             variant: self.variant,
@@ -434,6 +492,10 @@ impl<T: Real> Matmul<T> {
             };
             if splits > 1 {
                 self.record_split(batch, plan, (a, b, c), &params, [groups[0], groups[1]])?;
+            } else if plan.variant == MatmulVariant::Broadcast {
+                // Its vec4 views of A and B are the same buffers again.
+                let buffers = [a.buffer(), b.buffer(), c.buffer(), a.buffer(), b.buffer()];
+                batch.dispatch(kernel, &buffers, Some(&params), groups)?;
             } else {
                 batch.dispatch(
                     kernel,

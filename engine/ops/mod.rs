@@ -8,6 +8,7 @@ pub mod gram;
 pub mod launch;
 pub mod loss;
 pub mod matmul;
+mod matmul_bcast;
 pub mod matview;
 pub mod ntk;
 pub mod real;

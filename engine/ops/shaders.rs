@@ -4,6 +4,7 @@ use crate::gpu::Shader;
 
 const NONE: wgpu::Features = wgpu::Features::empty();
 const F64: wgpu::Features = wgpu::Features::SHADER_F64;
+const SUBGROUP: wgpu::Features = wgpu::Features::SUBGROUP;
 
 macro_rules! shader {
     ($ident:ident, $name:literal, $features:expr, trusted: $trusted:expr) => {
@@ -54,7 +55,7 @@ pub struct Family {
 /// The families, each from `shaders/<name>.wgsl` (`prefix:` as in [`instance`]), and
 /// [`ALL`]: every family in both precisions, then the shaders listed in `also`.
 macro_rules! families {
-    (also: [$($extra:ident),*]; $($ident:ident = $family:literal, trusted: $trusted:expr $(, prefix: $prefix:literal)?;)*) => {
+    (also: [$($extra:expr),*]; $($ident:ident = $family:literal, trusted: $trusted:expr $(, prefix: $prefix:literal)?;)*) => {
         $(
             pub static $ident: Family = Family {
                 f32: instance!($family, f32, concat!($family, "_f32"), concat!("" $(, $prefix)?), $trusted),
@@ -69,7 +70,7 @@ macro_rules! families {
 }
 
 families! {
-    also: [GRAM_F64_INPUT_F64, BASELINE];
+    also: [GRAM_F64_INPUT_F64, MATMUL_BCAST.f32, MATMUL_BCAST.f64, BASELINE];
     MATMUL = "matmul", trusted: true;
     // Gram of f32 features (G in f32 or f64); GRAM_F64_INPUT_F64 below takes f64 features.
     GRAM = "gram", trusted: true, prefix: "alias GramInput = f32;\n";
@@ -94,3 +95,31 @@ pub static GRAM_F64_INPUT_F64: Shader = instance!(
     true
 );
 shader!(BASELINE, "baseline", NONE, trusted: true);
+
+/// The broadcast matmul (shaders/matmul_bcast.wgsl) joined after the matmul family's
+/// body, whose declarations it uses; a family of its own because it needs SUBGROUP, which
+/// the other matmul kernels must not.
+macro_rules! matmul_bcast {
+    ($precision:ident, $name:literal, $features:expr) => {
+        Shader {
+            name: $name,
+            source: concat!(
+                include_str!(concat!(
+                    "../../shaders/prelude_",
+                    stringify!($precision),
+                    ".wgsl"
+                )),
+                include_str!("../../shaders/common.wgsl"),
+                include_str!("../../shaders/matmul.wgsl"),
+                include_str!("../../shaders/matmul_bcast.wgsl")
+            ),
+            features: $features,
+            trusted: true,
+        }
+    };
+}
+
+pub static MATMUL_BCAST: Family = Family {
+    f32: matmul_bcast!(f32, "matmul_bcast_f32", SUBGROUP),
+    f64: matmul_bcast!(f64, "matmul_bcast_f64", F64.union(SUBGROUP)),
+};

@@ -4,11 +4,13 @@
 
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::Real;
-use wideprobe::ops::matmul::{MatView, Symmetry};
+use wideprobe::ops::matmul::{broadcast_vec4_reads, MatView, MatmulDims, Symmetry};
 use wideprobe::ops::{Layout, Matmul, MatmulVariant};
 
 use crate::common;
-use crate::matmul::{bits, product_case, reference_product, splits, tolerances, Dims, Operands};
+use crate::matmul::{
+    bits, product_case, reference_product, splits, tolerances, variants, Dims, Operands,
+};
 
 /// Where a `rows x cols` matrix sits in a larger buffer for the view tests: element
 /// (r, c) at `base + (row0 + r) * stride + col0 + c`, with padding on both sides of
@@ -34,6 +36,19 @@ impl Block {
             row0: 1 + salt % 2,
             col0: 2 + salt,
             stride: cols + 5 + 3 * salt,
+        }
+    }
+
+    /// Like [`Block::new`], with the offset and stride multiples of 4 (rows aligned to
+    /// four elements) and at least one padding element after every row.
+    fn aligned(rows: usize, cols: usize, salt: usize) -> Self {
+        Block {
+            rows,
+            cols,
+            base: 4 + 8 * salt,
+            row0: 1 + salt % 2,
+            col0: 4,
+            stride: (cols + 5).next_multiple_of(4) + 4 * salt,
         }
     }
 
@@ -116,14 +131,22 @@ const LOWER_ONLY: Symmetry = Symmetry {
 /// C's block `c` (m x n) with [`SENTINEL`] around it. Asserts that no element of C's
 /// buffer outside the block changed (bitwise) and returns the block.
 fn product_in_blocks<T: Real>(
-    what: &str, variant: MatmulVariant, how: (Layout, Symmetry), (alpha, beta): (f64, f64),
+    what: &str, variant: MatmulVariant, how: (Layout, Symmetry), ab: (f64, f64),
     inputs: &Operands<T>, c: &[T], (m, n): (usize, usize),
 ) -> Vec<T> {
-    let (block_a, block_b, block_c) = (
+    let blocks = [
         Block::new(inputs.a_dims.0, inputs.a_dims.1, 0),
         Block::new(inputs.b_dims.0, inputs.b_dims.1, 1),
         Block::new(m, n, 2),
-    );
+    ];
+    product_in_placed_blocks(what, variant, how, ab, inputs, c, blocks)
+}
+
+/// [`product_in_blocks`] with the blocks given.
+fn product_in_placed_blocks<T: Real>(
+    what: &str, variant: MatmulVariant, how: (Layout, Symmetry), (alpha, beta): (f64, f64),
+    inputs: &Operands<T>, c: &[T], [block_a, block_b, block_c]: [Block; 3],
+) -> Vec<T> {
     let a_buf = common::upload(&[block_a.len()], &block_a.place(&inputs.a, T::poison()));
     let b_buf = common::upload(&[block_b.len()], &block_b.place(&inputs.b, T::poison()));
     let c_init = block_c.place(c, T::from_f64(SENTINEL));
@@ -201,7 +224,7 @@ fn views_are_blocks_of_larger_buffers<T: Real>() {
             assert!(splits(variant, *dims) > 1, "{dims:?} must split");
         }
     }
-    for variant in MatmulVariant::ALL {
+    for variant in variants() {
         for layout in Layout::ALL {
             for &(dims, ab) in VIEW_CASES {
                 check_views::<T>(variant, layout, dims, ab);
@@ -211,6 +234,61 @@ fn views_are_blocks_of_larger_buffers<T: Real>() {
 }
 
 precision_tests!(views_are_blocks_of_larger_buffers);
+
+/// The broadcast kernel reads op(A) (as stored) and B four elements at a time where
+/// their rows are aligned to four elements: every layout on blocks with offsets and
+/// strides multiples of 4, whose last vec4 per row reaches into the NaN padding when k or
+/// n is not a multiple of 4 (those depths and columns must not reach C).
+fn broadcast_reads_aligned_views<T: Real>() {
+    let variant = MatmulVariant::Broadcast;
+    if !variant.available(common::gpu()) {
+        eprintln!("skipping: the adapter lacks subgroups");
+        return;
+    }
+    for layout in Layout::ALL {
+        for &(dims, ab) in VIEW_CASES {
+            let ((m, n, k), (alpha, beta)) = (dims, ab);
+            let (what, mut rng, inputs) =
+                product_case::<T>("matmul aligned views", variant, layout, dims, ab);
+            let c: Vec<T> = if beta == 0.0 {
+                vec![T::poison(); m * n]
+            } else {
+                common::random_real(&mut rng, m * n)
+            };
+            let blocks = [
+                Block::aligned(inputs.a_dims.0, inputs.a_dims.1, 0),
+                Block::aligned(inputs.b_dims.0, inputs.b_dims.1, 1),
+                Block::aligned(m, n, 2),
+            ];
+            check_four_at_a_time::<T>(layout, &inputs, &blocks, dims);
+            let how = (layout, Symmetry::NONE);
+            let got = product_in_placed_blocks(&what, variant, how, ab, &inputs, &c, blocks);
+            let want = reference_product(layout, dims, ab, &inputs.a, &inputs.b, &c);
+            let (rel, atol, rtol) = tolerances::<T>(k, alpha);
+            common::assert_close_real(&what, &got, &want, rel, atol, rtol);
+        }
+    }
+}
+
+precision_tests!(broadcast_reads_aligned_views);
+
+/// The aligned blocks do take the four-at-a-time reads: A's unless it is read
+/// transposed, B's always.
+fn check_four_at_a_time<T: Real>(
+    layout: Layout, inputs: &Operands<T>, [a, b, _]: &[Block; 3], (m, n, k): Dims,
+) {
+    let a_buf = common::zeros::<T>(&[a.len()]);
+    let b_buf = common::zeros::<T>(&[b.len()]);
+    let dims = MatmulDims { m, n, k };
+    assert_eq!((a.rows, a.cols), inputs.a_dims);
+    let reads = broadcast_vec4_reads(
+        layout,
+        Symmetry::NONE,
+        [&a.view(&a_buf), &b.view(&b_buf)],
+        dims,
+    );
+    assert_eq!(reads, [!layout.trans_a(), true], "{layout:?} {dims:?}");
+}
 
 /// Symmetry::symmetric_a: A (square, a block of a larger buffer) holds only its lower
 /// triangle, NaN above it; the product must be the one with the symmetric matrix.
@@ -225,7 +303,7 @@ fn symmetric_a_reads_only_the_lower_triangle<T: Real>() {
             variant.name()
         );
     }
-    for variant in MatmulVariant::ALL {
+    for variant in variants() {
         for layout in Layout::ALL {
             for (i, &(m, _, n)) in [
                 (1, 1, 3),
@@ -368,7 +446,7 @@ fn upper_untouched_or_right<T: Real>(
 
 fn lower_only_writes_the_lower_triangle<T: Real>() {
     assert!(splits(MatmulVariant::Tiled, (130, 130, 1_000)) > 1);
-    for variant in MatmulVariant::ALL {
+    for variant in variants() {
         for layout in Layout::ALL {
             for n in [1, 7, 130, 257] {
                 check_lower_only::<T>(variant, layout, (n, 64), (-1.0, 1.0));

@@ -1,0 +1,98 @@
+//! The broadcast matmul's host side (shaders/matmul_bcast.wgsl): the adapter facts and
+//! the operand alignment its override constants are built from. `ops::matmul` records it
+//! like the other variants.
+
+use anyhow::Result;
+
+use super::matmul::{Layout, Symmetry};
+use super::matview::{MatView, MatmulDims};
+use super::real::Real;
+use crate::gpu::Gpu;
+
+/// What the broadcast kernel's overrides depend on besides the layout and symmetry:
+/// A_VEC4 and B_VEC4 (shaders/matmul_bcast.wgsl).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct BroadcastShape {
+    pub(super) a_vec4: bool,
+    pub(super) b_vec4: bool,
+}
+
+impl BroadcastShape {
+    /// The shape for a product's views: A and B read four at a time where their rows are
+    /// aligned to four elements and the vec4s read lie in their buffers. Depth slices start
+    /// at multiples of [`super::matmul::MATMUL_K_SLICE`], a multiple of 4.
+    pub(super) fn of<T: Real>(
+        layout: Layout, symmetry: Symmetry, [a, b]: [&MatView<T>; 2], dims: MatmulDims,
+    ) -> Self {
+        // `rows` rows of which the last reaches `reach` elements past its start.
+        let fits = |v: &MatView<T>, rows: usize, reach: usize| {
+            let padded = v.tensor.buffer().size() as usize / std::mem::size_of::<T>();
+            v.offset.is_multiple_of(4)
+                && v.stride.is_multiple_of(4)
+                && (rows == 0 || v.offset + (rows - 1) * v.stride + reach <= padded)
+        };
+        let k4 = dims.k.next_multiple_of(4);
+        BroadcastShape {
+            a_vec4: !layout.trans_a() && !symmetry.symmetric_a && fits(a, dims.m, k4),
+            b_vec4: if layout.trans_b() {
+                fits(b, dims.n, k4)
+            } else {
+                fits(b, dims.k, dims.n.next_multiple_of(4))
+            },
+        }
+    }
+}
+
+/// Whether the broadcast kernel reads op(A) and B four elements at a time (A_VEC4,
+/// B_VEC4) for a product on these views: for tests.
+pub fn broadcast_vec4_reads<T: Real>(
+    layout: Layout, symmetry: Symmetry, operands: [&MatView<T>; 2], dims: MatmulDims,
+) -> [bool; 2] {
+    let shape = BroadcastShape::of(layout, symmetry, operands, dims);
+    [shape.a_vec4, shape.b_vec4]
+}
+
+/// The broadcast kernel's workgroup in invocations, unless the adapter's subgroups are
+/// wider: 32 columns, the dense eigensolver's band. 64 invocations (256 columns) were no
+/// faster on lavapipe for square products, and slower at m = n = 300.
+const BROADCAST_WIDTH: u32 = 8;
+
+/// The adapter facts the broadcast kernel is built with.
+pub(super) struct Broadcast {
+    /// Lanes every subgroup has: the adapter's smallest subgroup size, at most 16.
+    subgroup: u32,
+}
+
+impl Broadcast {
+    pub(super) fn of(gpu: &Gpu) -> Result<Self> {
+        let min = gpu.summary.subgroup_min_size;
+        // Its lanes 0..4 read a quarter of the 16 rows each at least.
+        if !gpu.features().contains(wgpu::Features::SUBGROUP) || min < 4 {
+            anyhow::bail!(
+                "the broadcast matmul needs subgroup operations (SUBGROUP) with subgroups of \
+                 at least 4 lanes, which {} lacks: use the tiled or skinny variant",
+                gpu.summary.name
+            );
+        }
+        Ok(Broadcast {
+            subgroup: min.min(16),
+        })
+    }
+
+    pub(super) fn overrides(
+        &self, layout: Layout, symmetry: Symmetry, shape: BroadcastShape,
+    ) -> Vec<(&'static str, f64)> {
+        let width = BROADCAST_WIDTH.max(self.subgroup);
+        [
+            layout.overrides().as_slice(),
+            symmetry.overrides().as_slice(),
+            &[
+                ("BCAST_SG", self.subgroup as f64),
+                ("BCAST_W", width as f64),
+                ("A_VEC4", shape.a_vec4 as u32 as f64),
+                ("B_VEC4", shape.b_vec4 as u32 as f64),
+            ],
+        ]
+        .concat()
+    }
+}

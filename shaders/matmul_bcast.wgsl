@@ -1,0 +1,337 @@
+// matmul_bcast: the broadcast variant of matmul, for CPU Vulkan drivers. It is joined
+// after shaders/matmul.wgsl (Params, bindings, op_a, op_b, store, BK) by
+// engine/ops/shaders.rs, and needs the adapter's SUBGROUP feature, so that matmul.wgsl
+// itself does not.
+//
+// For CPU Vulkan drivers (lavapipe): there, a load whose address the compiler cannot prove
+// the same in every lane of a SIMD group is a loop over the lanes, one scalar load per
+// component, whether it reads a storage buffer or workgroup memory, while moving a value
+// between lanes of a subgroup is one register operation. Every invocation of a workgroup
+// takes the same 16 rows of C and four columns of its own. At each depth, lane l of a
+// subgroup reads op(A) at rows l, l + BCAST_SG, ... of the 16, and every lane takes the
+// 16 values by subgroupBroadcast: per depth an invocation loads 16 / BCAST_SG values of A
+// and four of B for 64 multiply-adds (the tiled kernel loads 16 from workgroup memory).
+// Where the host has checked that the rows read are 16-byte aligned and in the buffer
+// (A_VEC4, B_VEC4), A and B are read four elements per load from the vec4 views of the
+// same buffers. No workgroup memory and no barriers. Blocked summation as in tile_sums.
+
+// The same buffers as `a` and `b`, four elements per index.
+@group(0) @binding(5) var<storage, read> a_vec: array<vec4<Real>>;
+@group(0) @binding(6) var<storage, read> b_vec: array<vec4<Real>>;
+
+// The adapter's smallest subgroup size (the host clamps it to 16): lanes 0 .. BCAST_SG - 1
+// of every subgroup exist, since BCAST_W is a multiple of it.
+override BCAST_SG: u32 = 8u;
+// Invocations per workgroup (a multiple of BCAST_SG), so the tile is 16 x 4 BCAST_W.
+override BCAST_W: u32 = 8u;
+// Rows of the output tile, read by the host: fixed by the broadcasts below.
+override BCAST_M: u32 = 16u;
+// op(A) is A as stored (not TRANS_A, not SYMMETRIC_A), its offset and stride multiples of
+// 4, and every row's vec4 from depth k_begin up to k rounded up to 4 lies in the buffer.
+override A_VEC4: bool = false;
+// B's offset and stride are multiples of 4 and the vec4s read lie in the buffer: along
+// columns (NN: row kk of B) or along depths (TRANS_B: row `col` of B).
+override B_VEC4: bool = false;
+
+// op(A) at `row` and depths kk .. kk + 4 (depths past k_stop read depth k_stop - 1; the
+// caller zeroes them).
+fn bcast_a4(row: u32, kk: u32, k_stop: u32) -> vec4<Real> {
+    if A_VEC4 {
+        return a_vec[(params.a_offset + row * params.a_stride + kk) / 4u];
+    }
+    var v: vec4<Real>;
+    for (var d = 0u; d < 4u; d++) {
+        v[d] = op_a(row, min(kk + d, k_stop - 1u));
+    }
+    return v;
+}
+
+// op(B) at depths kk .. kk + 4 (bd[d]) and columns col .. col + 4, columns past n read
+// column n - 1 (their outputs are not stored) and depths past k_stop read as zero.
+fn bcast_b4(col: u32, kk: u32, k_stop: u32) -> array<vec4<Real>, 4> {
+    var bd: array<vec4<Real>, 4>;
+    let last_col = params.n - 1u;
+    if B_VEC4 && TRANS_B {
+        for (var q = 0u; q < 4u; q++) {
+            let at = params.b_offset + min(col + q, last_col) * params.b_stride + kk;
+            let v = b_vec[at / 4u];
+            for (var d = 0u; d < 4u; d++) {
+                bd[d][q] = v[d];
+            }
+        }
+    } else if B_VEC4 {
+        // col is a multiple of 4: the vec4 holding column n - 1 stands in past the end.
+        let c = min(col, last_col - last_col % 4u);
+        for (var d = 0u; d < 4u; d++) {
+            bd[d] = b_vec[(params.b_offset + min(kk + d, k_stop - 1u) * params.b_stride + c) / 4u];
+        }
+    } else {
+        for (var d = 0u; d < 4u; d++) {
+            for (var q = 0u; q < 4u; q++) {
+                bd[d][q] = op_b(min(kk + d, k_stop - 1u), min(col + q, last_col));
+            }
+        }
+    }
+    for (var d = 0u; d < 4u; d++) {
+        if kk + d >= k_stop {
+            bd[d] = vec4<Real>(Real(0.0));
+        }
+    }
+    return bd;
+}
+
+@compute @workgroup_size(BCAST_W)
+fn matmul_bcast(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let row0 = wg.y * 16u;
+    let col = wg.x * BCAST_W * 4u + li * 4u;
+    // The tile's first column is past its last row: strictly above the diagonal.
+    if LOWER_ONLY && wg.x * BCAST_W * 4u >= row0 + 16u {
+        return;
+    }
+    // Rows past m read row m - 1; their outputs are not stored.
+    let last_row = params.m - 1u;
+    var rows: array<u32, 4>;
+    for (var j = 0u; j < 4u; j++) {
+        rows[j] = min(row0 + lane + j * BCAST_SG, last_row);
+    }
+    var acc: array<vec4<Real>, 16>;
+    for (var k0 = params.k_begin; k0 < params.k_end; k0 += BK) {
+        let k_stop = min(k0 + BK, params.k_end);
+        var part: array<vec4<Real>, 16>;
+        for (var kk = k0; kk < k_stop; kk += 4u) {
+            let bd = bcast_b4(col, kk, k_stop);
+            var a4: array<vec4<Real>, 4>;
+            for (var j = 0u; j < 4u; j++) {
+                if j * BCAST_SG < 16u {
+                    a4[j] = bcast_a4(rows[j], kk, k_stop);
+                    // Depths past k_stop: zero in A too, or 0 * inf would leak.
+                    for (var d = 0u; d < 4u; d++) {
+                        if kk + d >= k_stop {
+                            a4[j][d] = Real(0.0);
+                        }
+                    }
+                }
+            }
+            for (var d = 0u; d < 4u; d++) {
+            if 0u * BCAST_SG < 16u {
+                let a = a4[0][d];
+                if 0u * BCAST_SG + 0u < 16u {
+                    part[min(0u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
+                }
+                if 1u < BCAST_SG && 0u * BCAST_SG + 1u < 16u {
+                    part[min(0u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
+                }
+                if 2u < BCAST_SG && 0u * BCAST_SG + 2u < 16u {
+                    part[min(0u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
+                }
+                if 3u < BCAST_SG && 0u * BCAST_SG + 3u < 16u {
+                    part[min(0u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
+                }
+                if 4u < BCAST_SG && 0u * BCAST_SG + 4u < 16u {
+                    part[min(0u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
+                }
+                if 5u < BCAST_SG && 0u * BCAST_SG + 5u < 16u {
+                    part[min(0u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
+                }
+                if 6u < BCAST_SG && 0u * BCAST_SG + 6u < 16u {
+                    part[min(0u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
+                }
+                if 7u < BCAST_SG && 0u * BCAST_SG + 7u < 16u {
+                    part[min(0u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
+                }
+                if 8u < BCAST_SG && 0u * BCAST_SG + 8u < 16u {
+                    part[min(0u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
+                }
+                if 9u < BCAST_SG && 0u * BCAST_SG + 9u < 16u {
+                    part[min(0u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
+                }
+                if 10u < BCAST_SG && 0u * BCAST_SG + 10u < 16u {
+                    part[min(0u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
+                }
+                if 11u < BCAST_SG && 0u * BCAST_SG + 11u < 16u {
+                    part[min(0u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
+                }
+                if 12u < BCAST_SG && 0u * BCAST_SG + 12u < 16u {
+                    part[min(0u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
+                }
+                if 13u < BCAST_SG && 0u * BCAST_SG + 13u < 16u {
+                    part[min(0u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
+                }
+                if 14u < BCAST_SG && 0u * BCAST_SG + 14u < 16u {
+                    part[min(0u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
+                }
+                if 15u < BCAST_SG && 0u * BCAST_SG + 15u < 16u {
+                    part[min(0u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
+                }
+            }
+            if 1u * BCAST_SG < 16u {
+                let a = a4[1][d];
+                if 1u * BCAST_SG + 0u < 16u {
+                    part[min(1u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
+                }
+                if 1u < BCAST_SG && 1u * BCAST_SG + 1u < 16u {
+                    part[min(1u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
+                }
+                if 2u < BCAST_SG && 1u * BCAST_SG + 2u < 16u {
+                    part[min(1u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
+                }
+                if 3u < BCAST_SG && 1u * BCAST_SG + 3u < 16u {
+                    part[min(1u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
+                }
+                if 4u < BCAST_SG && 1u * BCAST_SG + 4u < 16u {
+                    part[min(1u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
+                }
+                if 5u < BCAST_SG && 1u * BCAST_SG + 5u < 16u {
+                    part[min(1u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
+                }
+                if 6u < BCAST_SG && 1u * BCAST_SG + 6u < 16u {
+                    part[min(1u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
+                }
+                if 7u < BCAST_SG && 1u * BCAST_SG + 7u < 16u {
+                    part[min(1u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
+                }
+                if 8u < BCAST_SG && 1u * BCAST_SG + 8u < 16u {
+                    part[min(1u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
+                }
+                if 9u < BCAST_SG && 1u * BCAST_SG + 9u < 16u {
+                    part[min(1u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
+                }
+                if 10u < BCAST_SG && 1u * BCAST_SG + 10u < 16u {
+                    part[min(1u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
+                }
+                if 11u < BCAST_SG && 1u * BCAST_SG + 11u < 16u {
+                    part[min(1u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
+                }
+                if 12u < BCAST_SG && 1u * BCAST_SG + 12u < 16u {
+                    part[min(1u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
+                }
+                if 13u < BCAST_SG && 1u * BCAST_SG + 13u < 16u {
+                    part[min(1u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
+                }
+                if 14u < BCAST_SG && 1u * BCAST_SG + 14u < 16u {
+                    part[min(1u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
+                }
+                if 15u < BCAST_SG && 1u * BCAST_SG + 15u < 16u {
+                    part[min(1u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
+                }
+            }
+            if 2u * BCAST_SG < 16u {
+                let a = a4[2][d];
+                if 2u * BCAST_SG + 0u < 16u {
+                    part[min(2u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
+                }
+                if 1u < BCAST_SG && 2u * BCAST_SG + 1u < 16u {
+                    part[min(2u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
+                }
+                if 2u < BCAST_SG && 2u * BCAST_SG + 2u < 16u {
+                    part[min(2u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
+                }
+                if 3u < BCAST_SG && 2u * BCAST_SG + 3u < 16u {
+                    part[min(2u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
+                }
+                if 4u < BCAST_SG && 2u * BCAST_SG + 4u < 16u {
+                    part[min(2u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
+                }
+                if 5u < BCAST_SG && 2u * BCAST_SG + 5u < 16u {
+                    part[min(2u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
+                }
+                if 6u < BCAST_SG && 2u * BCAST_SG + 6u < 16u {
+                    part[min(2u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
+                }
+                if 7u < BCAST_SG && 2u * BCAST_SG + 7u < 16u {
+                    part[min(2u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
+                }
+                if 8u < BCAST_SG && 2u * BCAST_SG + 8u < 16u {
+                    part[min(2u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
+                }
+                if 9u < BCAST_SG && 2u * BCAST_SG + 9u < 16u {
+                    part[min(2u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
+                }
+                if 10u < BCAST_SG && 2u * BCAST_SG + 10u < 16u {
+                    part[min(2u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
+                }
+                if 11u < BCAST_SG && 2u * BCAST_SG + 11u < 16u {
+                    part[min(2u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
+                }
+                if 12u < BCAST_SG && 2u * BCAST_SG + 12u < 16u {
+                    part[min(2u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
+                }
+                if 13u < BCAST_SG && 2u * BCAST_SG + 13u < 16u {
+                    part[min(2u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
+                }
+                if 14u < BCAST_SG && 2u * BCAST_SG + 14u < 16u {
+                    part[min(2u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
+                }
+                if 15u < BCAST_SG && 2u * BCAST_SG + 15u < 16u {
+                    part[min(2u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
+                }
+            }
+            if 3u * BCAST_SG < 16u {
+                let a = a4[3][d];
+                if 3u * BCAST_SG + 0u < 16u {
+                    part[min(3u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
+                }
+                if 1u < BCAST_SG && 3u * BCAST_SG + 1u < 16u {
+                    part[min(3u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
+                }
+                if 2u < BCAST_SG && 3u * BCAST_SG + 2u < 16u {
+                    part[min(3u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
+                }
+                if 3u < BCAST_SG && 3u * BCAST_SG + 3u < 16u {
+                    part[min(3u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
+                }
+                if 4u < BCAST_SG && 3u * BCAST_SG + 4u < 16u {
+                    part[min(3u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
+                }
+                if 5u < BCAST_SG && 3u * BCAST_SG + 5u < 16u {
+                    part[min(3u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
+                }
+                if 6u < BCAST_SG && 3u * BCAST_SG + 6u < 16u {
+                    part[min(3u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
+                }
+                if 7u < BCAST_SG && 3u * BCAST_SG + 7u < 16u {
+                    part[min(3u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
+                }
+                if 8u < BCAST_SG && 3u * BCAST_SG + 8u < 16u {
+                    part[min(3u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
+                }
+                if 9u < BCAST_SG && 3u * BCAST_SG + 9u < 16u {
+                    part[min(3u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
+                }
+                if 10u < BCAST_SG && 3u * BCAST_SG + 10u < 16u {
+                    part[min(3u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
+                }
+                if 11u < BCAST_SG && 3u * BCAST_SG + 11u < 16u {
+                    part[min(3u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
+                }
+                if 12u < BCAST_SG && 3u * BCAST_SG + 12u < 16u {
+                    part[min(3u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
+                }
+                if 13u < BCAST_SG && 3u * BCAST_SG + 13u < 16u {
+                    part[min(3u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
+                }
+                if 14u < BCAST_SG && 3u * BCAST_SG + 14u < 16u {
+                    part[min(3u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
+                }
+                if 15u < BCAST_SG && 3u * BCAST_SG + 15u < 16u {
+                    part[min(3u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
+                }
+            }
+            }
+        }
+        for (var r = 0u; r < 16u; r++) {
+            acc[r] += part[r];
+        }
+    }
+    for (var r = 0u; r < 16u; r++) {
+        for (var q = 0u; q < 4u; q++) {
+            if row0 + r < params.m && col + q < params.n {
+                store(row0 + r, col + q, acc[r][q]);
+            }
+        }
+    }
+}
