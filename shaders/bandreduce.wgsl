@@ -253,8 +253,9 @@ fn store_column(l: u32) {
     }
 }
 
-@compute @workgroup_size(PANEL_COLS)
-fn panel(@builtin(local_invocation_index) l: u32) {
+// The panel's shape into `shape`, and column l into `scratch` by invocation l; returns
+// the sum of squares below the diagonal of column 0 (for invocation 0; zero elsewhere).
+fn panel_begin(l: u32) -> Real {
     let n = params.n;
     let b = params.b;
     let p0 = params.mat * n * n + (params.col + b) * n + params.col;
@@ -265,10 +266,16 @@ fn panel(@builtin(local_invocation_index) l: u32) {
     if l < b {
         load_column(l);
     }
-    var sigma = Real(0.0);
     if l == 0u {
-        sigma = below_diagonal_squares(0u);
+        return below_diagonal_squares(0u);
     }
+    return Real(0.0);
+}
+
+@compute @workgroup_size(PANEL_COLS)
+fn panel(@builtin(local_invocation_index) l: u32) {
+    let b = params.b;
+    var sigma = panel_begin(l);
     for (var j = 0u; j < b; j++) {
         if l == j {
             form_reflector(j, sigma);
@@ -287,6 +294,12 @@ fn panel(@builtin(local_invocation_index) l: u32) {
             }
         }
     }
+    panel_end(l);
+}
+
+// After the last reflector: V and R out of `scratch` by invocation l, and row l of T.
+fn panel_end(l: u32) {
+    let b = params.b;
     workgroupBarrier();
     if l < b {
         store_column(l);

@@ -9,7 +9,7 @@ use anyhow::{bail, Result};
 
 use super::launch::{kernels, launch, Grid, Words};
 use super::real::{check_u32_index, Real};
-use super::shaders::BANDREDUCE;
+use super::shaders::{BANDREDUCE, BANDREDUCE_BCAST};
 use crate::gpu::{Batch, Gpu, Kernel, Tensor};
 
 /// The widest band (columns per panel) the panel kernel handles: its PANEL_COLS.
@@ -44,6 +44,43 @@ pub struct BandReduce<T: Real> {
     _element: std::marker::PhantomData<T>,
 }
 
+/// The kernel that reduces a panel: the same reflectors either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PanelKernel {
+    /// `panel` (shaders/bandreduce.wgsl): every invocation reads all of v_j.
+    Plain,
+    /// `panel_shared` (shaders/bandreduce_bcast.wgsl): v_j read once per subgroup and
+    /// shared by broadcasts. Needs subgroups.
+    Shared,
+}
+
+impl PanelKernel {
+    pub const ALL: [PanelKernel; 2] = [PanelKernel::Plain, PanelKernel::Shared];
+
+    /// `Shared` on a CPU adapter with subgroups, where a load that differs between lanes
+    /// is a loop over them (docs/PERFORMANCE.md); `Plain` elsewhere, where it was not
+    /// measured.
+    pub fn for_device(gpu: &Gpu) -> PanelKernel {
+        match Self::shared_lanes(gpu) {
+            Some(_) if gpu.summary.is_cpu() => PanelKernel::Shared,
+            _ => PanelKernel::Plain,
+        }
+    }
+
+    /// Whether the adapter can run this kernel.
+    pub fn available(self, gpu: &Gpu) -> bool {
+        self == PanelKernel::Plain || Self::shared_lanes(gpu).is_some()
+    }
+
+    /// The lanes `panel_shared` shares v_j between (PANEL_SG): the adapter's smallest
+    /// subgroup size, at most 8; `None` without subgroups.
+    fn shared_lanes(gpu: &Gpu) -> Option<u32> {
+        let lanes = gpu.summary.subgroup_min_size.min(8);
+        let subgroups = gpu.features().contains(wgpu::Features::SUBGROUP);
+        (subgroups && lanes >= 1).then_some(lanes)
+    }
+}
+
 /// Device buffers for reducing `count` matrices of order `n` to semi-bandwidth `b`: the
 /// shader's bindings, and the products between panels.
 pub struct BandWork<T: Real> {
@@ -71,10 +108,33 @@ pub struct BandWork<T: Real> {
 }
 
 impl<T: Real> BandReduce<T> {
+    /// The kernels, with the panel kernel [`PanelKernel::for_device`] picks.
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        Self::with_panel(gpu, PanelKernel::for_device(gpu))
+    }
+
+    /// The kernels with the panel kernel given (tests run both).
+    pub fn with_panel(gpu: &Gpu, kernel: PanelKernel) -> Result<Self> {
         let shader = T::of(&BANDREDUCE);
         let [panel, finish_w, extract] =
             kernels(gpu, shader, ["panel", "finish_w", "extract_band"])?;
+        let panel = match kernel {
+            PanelKernel::Plain => panel,
+            PanelKernel::Shared => {
+                let Some(lanes) = PanelKernel::shared_lanes(gpu) else {
+                    bail!(
+                        "the shared panel kernel needs subgroup operations (SUBGROUP), which {} \
+                         lacks",
+                        gpu.summary.name
+                    );
+                };
+                gpu.kernel(
+                    T::of(&BANDREDUCE_BCAST),
+                    "panel_shared",
+                    &[("PANEL_SG", lanes as f64)],
+                )?
+            }
+        };
         Ok(BandReduce {
             panel,
             finish_w,

@@ -70,7 +70,14 @@ macro_rules! families {
 }
 
 families! {
-    also: [GRAM_F64_INPUT_F64, MATMUL_BCAST.f32, MATMUL_BCAST.f64, BASELINE];
+    also: [
+        GRAM_F64_INPUT_F64,
+        MATMUL_BCAST.f32,
+        MATMUL_BCAST.f64,
+        BANDREDUCE_BCAST.f32,
+        BANDREDUCE_BCAST.f64,
+        BASELINE
+    ];
     MATMUL = "matmul", trusted: true;
     // Gram of f32 features (G in f32 or f64); GRAM_F64_INPUT_F64 below takes f64 features.
     GRAM = "gram", trusted: true, prefix: "alias GramInput = f32;\n";
@@ -96,13 +103,13 @@ pub static GRAM_F64_INPUT_F64: Shader = instance!(
 );
 shader!(BASELINE, "baseline", NONE, trusted: true);
 
-/// The broadcast matmul (shaders/matmul_bcast.wgsl) joined after the matmul family's
-/// body, whose declarations it uses; a family of its own because it needs SUBGROUP, which
-/// the other matmul kernels must not.
-macro_rules! matmul_bcast {
-    ($precision:ident, $name:literal, $features:expr) => {
+/// A family's body with a second body joined after it, whose kernels use the first's
+/// declarations and need SUBGROUP, which the first family's kernels must not
+/// (shaders/matmul_bcast.wgsl, shaders/bandreduce_bcast.wgsl). Named after the second.
+macro_rules! with_subgroups {
+    (@instance $family:literal, $extra:literal, $precision:ident, $features:expr, $trusted:expr) => {
         Shader {
-            name: $name,
+            name: concat!($extra, "_", stringify!($precision)),
             source: concat!(
                 include_str!(concat!(
                     "../../shaders/prelude_",
@@ -110,16 +117,20 @@ macro_rules! matmul_bcast {
                     ".wgsl"
                 )),
                 include_str!("../../shaders/common.wgsl"),
-                include_str!("../../shaders/matmul.wgsl"),
-                include_str!("../../shaders/matmul_bcast.wgsl")
+                include_str!(concat!("../../shaders/", $family, ".wgsl")),
+                include_str!(concat!("../../shaders/", $extra, ".wgsl"))
             ),
             features: $features,
-            trusted: true,
+            trusted: $trusted,
         }
+    };
+    ($ident:ident = $family:literal + $extra:literal, trusted: $trusted:expr) => {
+        pub static $ident: Family = Family {
+    f32: with_subgroups!(@instance $family, $extra, f32, SUBGROUP, $trusted),
+    f64: with_subgroups!(@instance $family, $extra, f64, F64.union(SUBGROUP), $trusted),
+        };
     };
 }
 
-pub static MATMUL_BCAST: Family = Family {
-    f32: matmul_bcast!(f32, "matmul_bcast_f32", SUBGROUP),
-    f64: matmul_bcast!(f64, "matmul_bcast_f64", F64.union(SUBGROUP)),
-};
+with_subgroups!(MATMUL_BCAST = "matmul" + "matmul_bcast", trusted: true);
+with_subgroups!(BANDREDUCE_BCAST = "bandreduce" + "bandreduce_bcast", trusted: false);

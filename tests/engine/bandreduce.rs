@@ -9,7 +9,7 @@ use wideprobe::linalg::band::band_to_tridiagonal;
 use wideprobe::linalg::tridiag::tridiag_eigen;
 use wideprobe::linalg::two_stage::TwoStage;
 use wideprobe::linalg::Real;
-use wideprobe::ops::bandreduce::{max_panel_rows, BandReduce, MAX_BAND};
+use wideprobe::ops::bandreduce::{max_panel_rows, BandReduce, PanelKernel, MAX_BAND};
 
 use crate::common;
 use crate::spectral::reference_eigenvalues;
@@ -44,11 +44,16 @@ const BANDS: [usize; 3] = [1, 5, 32];
 /// first. Checked in f64: V zero above its diagonal and copied exactly, T upper
 /// triangular, Q = I - V T Vᵀ orthogonal, Qᵀ P = R (the panel left in place, upper
 /// triangular with exact zeros below), and every other element of the stack unchanged.
-fn check_panel<T: Real>(n: usize, b: usize, col: usize, mat: usize, count: usize) {
-    let what = format!("panel {} n={n} b={b} col={col} mat={mat}/{count}", T::NAME);
+fn check_panel<T: Real>(
+    kernel: PanelKernel, n: usize, b: usize, col: usize, mat: usize, count: usize,
+) {
+    let what = format!(
+        "panel {kernel:?} {} n={n} b={b} col={col} mat={mat}/{count}",
+        T::NAME
+    );
     let gpu = common::gpu();
     let mut rng = common::rng(&what);
-    let reduce = BandReduce::<T>::new(gpu).unwrap();
+    let reduce = BandReduce::<T>::with_panel(gpu, kernel).unwrap();
     let work = reduce.work(gpu, count, n, b).unwrap();
     let before: Vec<f64> = (0..count)
         .flat_map(|_| random_symmetric::<T>(&mut rng, n))
@@ -169,16 +174,34 @@ fn check_panel<T: Real>(n: usize, b: usize, col: usize, mat: usize, count: usize
 /// Every order and band with a panel of at least two rows: the first panel (col 0) of
 /// a single matrix, and the second (col b) of the second matrix of a stack of two.
 fn panel_is_a_householder_qr<T: Real>() {
-    for n in ORDERS {
-        for b in BANDS {
-            if n >= b + 2 {
-                check_panel::<T>(n, b, 0, 0, 1);
-            }
-            if n >= 2 * b + 2 {
-                check_panel::<T>(n, b, b, 1, 2);
+    for kernel in panel_kernels() {
+        for n in ORDERS {
+            for b in BANDS {
+                if n >= b + 2 {
+                    check_panel::<T>(kernel, n, b, 0, 0, 1);
+                }
+                if n >= 2 * b + 2 {
+                    check_panel::<T>(kernel, n, b, b, 1, 2);
+                }
             }
         }
     }
+}
+
+/// The panel kernels this adapter runs (the shared one needs subgroups), said on stderr
+/// when one is left out.
+fn panel_kernels() -> Vec<PanelKernel> {
+    let gpu = common::gpu();
+    PanelKernel::ALL
+        .into_iter()
+        .filter(|k| {
+            let available = k.available(gpu);
+            if !available {
+                eprintln!("skipping the {k:?} panel kernel: the adapter lacks subgroups");
+            }
+            available
+        })
+        .collect()
 }
 
 precision_tests!(panel_is_a_householder_qr);
@@ -468,8 +491,17 @@ fn longest_panel_is_reduced_completely() {
     let binding = gpu.limits().max_storage_buffer_binding_size as f64;
     let m = max_panel_rows(b).min((binding / 4.0).sqrt() as usize - b);
     let n = m + b;
+    for kernel in panel_kernels() {
+        check_longest_panel(kernel, n, b);
+    }
+}
+
+/// One kernel's [`longest_panel_is_reduced_completely`], at order n = m + b.
+fn check_longest_panel(kernel: PanelKernel, n: usize, b: usize) {
+    let gpu = common::gpu();
+    let m = n - b;
     let mut rng = common::rng("longest panel");
-    let reduce = BandReduce::<f32>::new(gpu).unwrap();
+    let reduce = BandReduce::<f32>::with_panel(gpu, kernel).unwrap();
     let work = reduce.work(gpu, 1, n, b).unwrap();
     // Only the panel (rows b.., columns 0..b) matters to the kernel; the rest stays 0.
     let mut a = vec![0.0f32; n * n];

@@ -1,0 +1,135 @@
+// bandreduce_bcast: the panel kernel of shaders/bandreduce.wgsl with v_j shared between
+// the lanes of a subgroup, for CPU drivers. Joined after bandreduce.wgsl (its bindings,
+// `shape`, `scratch` and helpers) by engine/ops/shaders.rs; needs the adapter's SUBGROUP
+// feature, so that bandreduce.wgsl itself does not.
+//
+// In `panel`, every invocation reads all of v_j, the same vec4s, each through lavapipe's
+// loop over the lanes of its SIMD group (docs/PERFORMANCE.md, ninth session). Here lane q
+// of each subgroup reads vec4 r + q of v_j and the others take it by subgroupBroadcast,
+// one load per PANEL_SG vec4s instead of one per vec4. Every invocation takes part in
+// every product (broadcasts need the whole subgroup); those without a column to update
+// store nothing. Same reflectors; the products sum in another order than `panel`'s.
+
+// Lanes every subgroup has: the adapter's smallest subgroup size, at most 8 (the host
+// sets it). The workgroup (PANEL_COLS) is a multiple of it.
+override PANEL_SG: u32 = 8u;
+
+// v_j . column l of `scratch`, from the vec4 holding row j.
+fn dot_shared(j: u32, l: u32, lane: u32) -> Real {
+    var d = Real(0.0);
+    for (var r = j / 4u; r < shape.m4; r += PANEL_SG) {
+        let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
+        if 0u < PANEL_SG && r + 0u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 0u), scratch[at_s(r + 0u, l)]);
+        }
+        if 1u < PANEL_SG && r + 1u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 1u), scratch[at_s(r + 1u, l)]);
+        }
+        if 2u < PANEL_SG && r + 2u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 2u), scratch[at_s(r + 2u, l)]);
+        }
+        if 3u < PANEL_SG && r + 3u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 3u), scratch[at_s(r + 3u, l)]);
+        }
+        if 4u < PANEL_SG && r + 4u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 4u), scratch[at_s(r + 4u, l)]);
+        }
+        if 5u < PANEL_SG && r + 5u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 5u), scratch[at_s(r + 5u, l)]);
+        }
+        if 6u < PANEL_SG && r + 6u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 6u), scratch[at_s(r + 6u, l)]);
+        }
+        if 7u < PANEL_SG && r + 7u < shape.m4 {
+            d += dot(subgroupBroadcast(vj, 7u), scratch[at_s(r + 7u, l)]);
+        }
+    }
+    return d;
+}
+
+// Column l of `scratch` -= f v_j where `updates`; every lane of the subgroup runs the loop
+// (rows from `rows_end` on are left: the caller ends it early for a subgroup with no
+// lane to update).
+fn apply_shared(j: u32, l: u32, f: Real, lane: u32, updates: bool, rows_end: u32) {
+    for (var r = j / 4u; r < rows_end; r += PANEL_SG) {
+        let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
+        if 0u < PANEL_SG && r + 0u < shape.m4 {
+            let v = subgroupBroadcast(vj, 0u);
+            if updates {
+                scratch[at_s(r + 0u, l)] -= f * v;
+            }
+        }
+        if 1u < PANEL_SG && r + 1u < shape.m4 {
+            let v = subgroupBroadcast(vj, 1u);
+            if updates {
+                scratch[at_s(r + 1u, l)] -= f * v;
+            }
+        }
+        if 2u < PANEL_SG && r + 2u < shape.m4 {
+            let v = subgroupBroadcast(vj, 2u);
+            if updates {
+                scratch[at_s(r + 2u, l)] -= f * v;
+            }
+        }
+        if 3u < PANEL_SG && r + 3u < shape.m4 {
+            let v = subgroupBroadcast(vj, 3u);
+            if updates {
+                scratch[at_s(r + 3u, l)] -= f * v;
+            }
+        }
+        if 4u < PANEL_SG && r + 4u < shape.m4 {
+            let v = subgroupBroadcast(vj, 4u);
+            if updates {
+                scratch[at_s(r + 4u, l)] -= f * v;
+            }
+        }
+        if 5u < PANEL_SG && r + 5u < shape.m4 {
+            let v = subgroupBroadcast(vj, 5u);
+            if updates {
+                scratch[at_s(r + 5u, l)] -= f * v;
+            }
+        }
+        if 6u < PANEL_SG && r + 6u < shape.m4 {
+            let v = subgroupBroadcast(vj, 6u);
+            if updates {
+                scratch[at_s(r + 6u, l)] -= f * v;
+            }
+        }
+        if 7u < PANEL_SG && r + 7u < shape.m4 {
+            let v = subgroupBroadcast(vj, 7u);
+            if updates {
+                scratch[at_s(r + 7u, l)] -= f * v;
+            }
+        }
+    }
+}
+
+@compute @workgroup_size(PANEL_COLS)
+fn panel_shared(
+    @builtin(local_invocation_index) l: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let b = params.b;
+    var sigma = panel_begin(l);
+    // Lanes past the band read the last column; they store nothing.
+    let column = min(l, b - 1u);
+    for (var j = 0u; j < b; j++) {
+        if l == j {
+            form_reflector(j, sigma);
+        }
+        workgroupBarrier();
+        storageBarrier();
+        let d = dot_shared(j, column, lane);
+        if l < j {
+            vdots[l * PANEL_COLS + j] = d;
+        }
+        let updates = l > j && l < b;
+        // A subgroup left of the reflector has nothing to update: no loop at all.
+        let rows_end = select(j / 4u, shape.m4, subgroupAny(updates));
+        apply_shared(j, column, taus[j] * d, lane, updates, rows_end);
+        if l == j + 1u && l < b {
+            sigma = below_diagonal_squares(l);
+        }
+    }
+    panel_end(l);
+}
