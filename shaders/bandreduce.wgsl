@@ -12,7 +12,8 @@
 //   goes to `right` columns [0, b) and to `left` columns [b, 2b); T (b x b, upper
 //   triangular) to `tfac`.
 //   The host then records, with the matmul kernels on views of these buffers:
-//     Y = A22 V;  W = Y T (into `left` columns [0, b));  Z = V^T W;  M = T^T Z (`tz`),
+//     X = V T;  W = A22 X (= Y T for Y = A22 V; into `left` columns [0, b));
+//     M = X^T W (= T^T V^T Y T; `tz`),
 //   then `finish_w`: W -= V M / 2, copied into `right` columns [b, 2b); then
 //     A22 -= left right^T = W V^T + V W^T,
 //   which is A22 <- Q^T A22 Q, A22 = work[c + b .., c + b ..] kept as its lower triangle

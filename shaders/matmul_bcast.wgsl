@@ -11,9 +11,10 @@
 // subgroup reads op(A) at rows l, l + BCAST_SG, ... of the 16, and every lane takes the
 // 16 values by subgroupBroadcast: per depth an invocation loads 16 / BCAST_SG values of A
 // and four of B for 64 multiply-adds (the tiled kernel loads 16 from workgroup memory).
-// Where the host has checked that the rows read are 16-byte aligned and in the buffer
-// (A_VEC4, B_VEC4), A and B are read four elements per load from the vec4 views of the
-// same buffers. No workgroup memory and no barriers. Blocked summation as in tile_sums.
+// Where the host has checked that the rows read are aligned to four elements and lie in
+// the buffer (A_VEC4, B_VEC4), A and B are read four elements per load from the vec4
+// views of the same buffers. No workgroup memory and no barriers. Blocked summation as
+// in tile_sums.
 
 // The same buffers as `a` and `b`, four elements per index.
 @group(0) @binding(5) var<storage, read> a_vec: array<vec4<Real>>;
@@ -33,8 +34,8 @@ override A_VEC4: bool = false;
 // columns (NN: row kk of B) or along depths (TRANS_B: row `col` of B).
 override B_VEC4: bool = false;
 
-// op(A) at `row` and depths kk .. kk + 4 (depths past k_stop read depth k_stop - 1; the
-// caller zeroes them).
+// op(A) at `row` and depths kk .. kk + 4. Depths past k_stop read what follows in the row
+// (A_VEC4: its padding or the next elements) or depth k_stop - 1; the caller zeroes them.
 fn bcast_a4(row: u32, kk: u32, k_stop: u32) -> vec4<Real> {
     if A_VEC4 {
         return a_vec[(params.a_offset + row * params.a_stride + kk) / 4u];

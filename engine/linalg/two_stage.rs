@@ -11,8 +11,9 @@
 //!
 //! Per panel of columns [c, c + b), with A22 the trailing matrix (order m = n − c − b)
 //! and Q = I − V T Vᵀ the panel's reflectors:
-//! Y = A22 V, W = Y T − ½ V (Tᵀ Vᵀ Y T), A22 ← A22 − W Vᵀ − V Wᵀ = Qᵀ A22 Q: five
-//! matmuls on views of the work buffers and two small kernels per panel.
+//! Y = A22 V, W = Y T − ½ V (Tᵀ Vᵀ Y T), A22 ← A22 − W Vᵀ − V Wᵀ = Qᵀ A22 Q, computed
+//! as X = V T, W = A22 X, M = Xᵀ W, W −= ½ V M: four matmuls on views of the work
+//! buffers and two small kernels per panel.
 //! One readback per batch of matrices (the bands).
 
 use anyhow::{bail, Result};
@@ -156,19 +157,17 @@ impl<T: Real> TwoStage<T> {
         let first_half = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, b));
         let (v, w) = (first_half(&work.right)?, first_half(&work.left)?);
         let a22 = MatView::block(&work.work, mat * n * n, n, (col + b, col + b), (m, m))?;
-        let y = MatView::block(&work.y, 0, b, (0, 0), (m, b))?;
+        let x = MatView::block(&work.x, 0, b, (0, 0), (m, b))?;
         let t = MatView::whole(&work.tfac, "T")?;
-        let (z, tz) = (
-            MatView::whole(&work.z, "Z")?,
-            MatView::whole(&work.tz, "Tz")?,
-        );
+        let tz = MatView::whole(&work.tz, "M")?;
         let (tiled, skinny) = (&self.matmul, &self.skinny);
         let (nn, tn) = ((Layout::NN, Symmetry::NONE), (Layout::TN, Symmetry::NONE));
-        skinny.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, v, 0.0, y)?;
-        skinny.record_views(batch, nn, 1.0, y, t, 0.0, w)?;
-        skinny.record_views(batch, tn, 1.0, v, w, 0.0, z)?;
-        skinny.record_views(batch, tn, 1.0, t, z, 0.0, tz)?;
-        // W −= ½ V Tz, written to both [W | V] and [V | W].
+        // X = V T; W = A22 X (= Y T); M = Xᵀ W (= Tᵀ Vᵀ Y T): three products where
+        // Y = A22 V, W = Y T, Z = Vᵀ W and Tᵀ Z took four.
+        skinny.record_views(batch, nn, 1.0, v, t, 0.0, x)?;
+        skinny.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, x, 0.0, w)?;
+        skinny.record_views(batch, tn, 1.0, x, w, 0.0, tz)?;
+        // W −= ½ V M, written to both [W | V] and [V | W].
         self.band.record_finish_w(batch, work, col)?;
         let both = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, 2 * b));
         tiled.record_views(

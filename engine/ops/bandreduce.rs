@@ -97,11 +97,9 @@ pub struct BandWork<T: Real> {
     pub tfac: Tensor<T>,
     /// `[count, n, b + 1]`: the lower bands, band[j][k] = B[j + k][j].
     pub band: Tensor<T>,
-    /// `[n, b]`: A22 V.
-    pub y: Tensor<T>,
-    /// `[b, b]`: Z = Vᵀ W.
-    pub z: Tensor<T>,
-    /// `[b, b]`: Tᵀ Z, what `finish_w` reads.
+    /// `[n, b]`: X = V T.
+    pub x: Tensor<T>,
+    /// `[b, b]`: M = Xᵀ A22 X = Tᵀ Vᵀ A22 V T, what `finish_w` reads.
     pub tz: Tensor<T>,
     /// `[b, 4 ceil(n / 4)]`: the panel, transposed, while the panel kernel reduces it.
     pub scratch: Tensor<T>,
@@ -163,8 +161,7 @@ impl<T: Real> BandReduce<T> {
             right: Tensor::zeros(gpu, &[n, 2 * b])?,
             tfac: Tensor::zeros(gpu, &[b, b])?,
             band: Tensor::zeros(gpu, &[count, n, b + 1])?,
-            y: Tensor::zeros(gpu, &[n, b])?,
-            z: Tensor::zeros(gpu, &[b, b])?,
+            x: Tensor::zeros(gpu, &[n, b])?,
             tz: Tensor::zeros(gpu, &[b, b])?,
             scratch: Tensor::zeros(gpu, &[b, n.div_ceil(4) * 4])?,
         })

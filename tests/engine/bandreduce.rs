@@ -371,8 +371,7 @@ fn two_stage_band_has_the_input_eigenvalues<T: Real>() {
             &work.right,
             &work.tfac,
             &work.band,
-            &work.y,
-            &work.z,
+            &work.x,
             &work.tz,
         ] {
             t.poison(gpu).unwrap();
