@@ -46,7 +46,7 @@
 //   right  (read_write)  [n, 2b] [V | W]
 //   tfac   (read_write)  [b, b] T
 //   band   (read_write)  [count, n, b + 1] the lower bands
-//   params (uniform)     n, b, the panel's first column c, the matrix
+//   params (read)        n, b, the panel's first column c, the matrix
 //   tz     (read_write)  [b, b] T^T V^T Y T, from the host's matmuls
 //   scratch (read_write) [b, ceil(m / 4)] vec4s: the panel transposed, during `panel`
 
@@ -63,7 +63,10 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> right: array<Real>;
 @group(0) @binding(3) var<storage, read_write> tfac: array<Real>;
 @group(0) @binding(4) var<storage, read_write> band: array<Real>;
-@group(0) @binding(5) var<uniform> params: Params;
+// In a storage buffer, not a uniform one: lavapipe folds a uniform buffer's values into
+// the shader where they bound loops, and compiled `panel` anew for each panel's column
+// (the first launches of a solve took 4-6 ms instead of about 1; docs/PERFORMANCE.md).
+@group(0) @binding(5) var<storage, read> params: Params;
 @group(0) @binding(6) var<storage, read_write> tz: array<Real>;
 
 // The most columns a panel has (b <= PANEL_COLS; MAX_BAND in ops/bandreduce.rs), and

@@ -5,7 +5,7 @@ use anyhow::{bail, Result};
 use wgpu::util::DeviceExt;
 
 use super::context::Gpu;
-use super::kernel::{BindingKind, Kernel};
+use super::kernel::{BindingInfo, BindingKind, Kernel};
 use super::profile::PROFILE_PASSES_PER_BATCH;
 use super::timing::GpuTimer;
 
@@ -72,16 +72,16 @@ impl<'g> Batch<'g> {
     pub fn bind<'k, P: bytemuck::Pod>(
         &self, kernel: &'k Kernel, buffers: &[&wgpu::Buffer], params: Option<&P>,
     ) -> Result<Bound<'k>> {
-        let storage_count = kernel
-            .bindings
-            .iter()
-            .filter(|b| b.kind != BindingKind::Uniform)
-            .count();
-        let has_uniform = kernel
-            .bindings
-            .iter()
-            .any(|b| b.kind == BindingKind::Uniform);
-        if buffers.len() != storage_count || has_uniform != params.is_some() {
+        // The params slot: the uniform binding, or a read-only storage binding named
+        // `params`, which a shader declares where lavapipe would otherwise compile a
+        // variant of it for each params value (shaders/bandreduce.wgsl).
+        let is_params = |b: &BindingInfo| {
+            b.kind == BindingKind::Uniform
+                || (b.name == "params" && b.kind == BindingKind::StorageRead)
+        };
+        let slot = kernel.bindings.iter().find(|b| is_params(b));
+        let storage_count = kernel.bindings.len() - usize::from(slot.is_some());
+        if buffers.len() != storage_count || slot.is_some() != params.is_some() {
             bail!(
                 "kernel {} takes [{}] but was given {} buffers and {} params",
                 kernel.label,
@@ -90,13 +90,16 @@ impl<'g> Batch<'g> {
                 if params.is_some() { "" } else { "no" }
             );
         }
-        let uniform = params.map(|p| {
+        let params = params.zip(slot).map(|(p, slot)| {
             self.gpu
                 .device
                 .create_buffer_init(&wgpu::util::BufferInitDescriptor {
                     label: Some(&kernel.label),
                     contents: bytemuck::bytes_of(p),
-                    usage: wgpu::BufferUsages::UNIFORM,
+                    usage: match slot.kind {
+                        BindingKind::Uniform => wgpu::BufferUsages::UNIFORM,
+                        _ => wgpu::BufferUsages::STORAGE,
+                    },
                 })
         });
         let mut storage = buffers.iter();
@@ -105,8 +108,8 @@ impl<'g> Batch<'g> {
             .iter()
             .map(|b| wgpu::BindGroupEntry {
                 binding: b.binding,
-                resource: match b.kind {
-                    BindingKind::Uniform => uniform.as_ref().unwrap().as_entire_binding(),
+                resource: match &params {
+                    Some(params) if is_params(b) => params.as_entire_binding(),
                     _ => storage.next().unwrap().as_entire_binding(),
                 },
             })
