@@ -19,29 +19,10 @@ fn dot_shared(j: u32, l: u32, lane: u32) -> Real {
     var d = Real(0.0);
     for (var r = j / 4u; r < shape.m4; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
-        if 0u < PANEL_SG && r + 0u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 0u), scratch[at_s(r + 0u, l)]);
-        }
-        if 1u < PANEL_SG && r + 1u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 1u), scratch[at_s(r + 1u, l)]);
-        }
-        if 2u < PANEL_SG && r + 2u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 2u), scratch[at_s(r + 2u, l)]);
-        }
-        if 3u < PANEL_SG && r + 3u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 3u), scratch[at_s(r + 3u, l)]);
-        }
-        if 4u < PANEL_SG && r + 4u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 4u), scratch[at_s(r + 4u, l)]);
-        }
-        if 5u < PANEL_SG && r + 5u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 5u), scratch[at_s(r + 5u, l)]);
-        }
-        if 6u < PANEL_SG && r + 6u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 6u), scratch[at_s(r + 6u, l)]);
-        }
-        if 7u < PANEL_SG && r + 7u < shape.m4 {
-            d += dot(subgroupBroadcast(vj, 7u), scratch[at_s(r + 7u, l)]);
+        for (var q = 0u; q < PANEL_SG; q++) {
+            if r + q < shape.m4 {
+                d += dot(lane_value(vj, q), scratch[at_s(r + q, l)]);
+            }
         }
     }
     return d;
@@ -53,52 +34,10 @@ fn dot_shared(j: u32, l: u32, lane: u32) -> Real {
 fn apply_shared(j: u32, l: u32, f: Real, lane: u32, updates: bool, rows_end: u32) {
     for (var r = j / 4u; r < rows_end; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
-        if 0u < PANEL_SG && r + 0u < shape.m4 {
-            let v = subgroupBroadcast(vj, 0u);
-            if updates {
-                scratch[at_s(r + 0u, l)] -= f * v;
-            }
-        }
-        if 1u < PANEL_SG && r + 1u < shape.m4 {
-            let v = subgroupBroadcast(vj, 1u);
-            if updates {
-                scratch[at_s(r + 1u, l)] -= f * v;
-            }
-        }
-        if 2u < PANEL_SG && r + 2u < shape.m4 {
-            let v = subgroupBroadcast(vj, 2u);
-            if updates {
-                scratch[at_s(r + 2u, l)] -= f * v;
-            }
-        }
-        if 3u < PANEL_SG && r + 3u < shape.m4 {
-            let v = subgroupBroadcast(vj, 3u);
-            if updates {
-                scratch[at_s(r + 3u, l)] -= f * v;
-            }
-        }
-        if 4u < PANEL_SG && r + 4u < shape.m4 {
-            let v = subgroupBroadcast(vj, 4u);
-            if updates {
-                scratch[at_s(r + 4u, l)] -= f * v;
-            }
-        }
-        if 5u < PANEL_SG && r + 5u < shape.m4 {
-            let v = subgroupBroadcast(vj, 5u);
-            if updates {
-                scratch[at_s(r + 5u, l)] -= f * v;
-            }
-        }
-        if 6u < PANEL_SG && r + 6u < shape.m4 {
-            let v = subgroupBroadcast(vj, 6u);
-            if updates {
-                scratch[at_s(r + 6u, l)] -= f * v;
-            }
-        }
-        if 7u < PANEL_SG && r + 7u < shape.m4 {
-            let v = subgroupBroadcast(vj, 7u);
-            if updates {
-                scratch[at_s(r + 7u, l)] -= f * v;
+        for (var q = 0u; q < PANEL_SG; q++) {
+            let v = lane_value(vj, q);
+            if updates && r + q < shape.m4 {
+                scratch[at_s(r + q, l)] -= f * v;
             }
         }
     }

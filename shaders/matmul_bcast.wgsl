@@ -25,6 +25,9 @@
 override BCAST_SG: u32 = 8u;
 // Invocations per workgroup (a multiple of BCAST_SG), so the tile is 16 x 4 BCAST_W.
 override BCAST_W: u32 = 8u;
+// Lanes that read A's rows, and the rows each reads: 16 in all.
+override BCAST_LANES: u32 = min(BCAST_SG, 16u);
+override BCAST_LOADS: u32 = 16u / BCAST_LANES;
 // Rows of the output tile, read by the host: fixed by the broadcasts below.
 override BCAST_M: u32 = 16u;
 // op(A) is A as stored (not TRANS_A, not SYMMETRIC_A), its offset and stride multiples of
@@ -96,8 +99,8 @@ fn matmul_bcast(
     // Rows past m read row m - 1; their outputs are not stored.
     let last_row = params.m - 1u;
     var rows: array<u32, 4>;
-    for (var j = 0u; j < 4u; j++) {
-        rows[j] = min(row0 + lane + j * BCAST_SG, last_row);
+    for (var j = 0u; j < BCAST_LOADS; j++) {
+        rows[j] = min(row0 + lane + j * BCAST_LANES, last_row);
     }
     var acc: array<vec4<Real>, 16>;
     for (var k0 = params.k_begin; k0 < params.k_end; k0 += BK) {
@@ -106,222 +109,24 @@ fn matmul_bcast(
         for (var kk = k0; kk < k_stop; kk += 4u) {
             let bd = bcast_b4(col, kk, k_stop);
             var a4: array<vec4<Real>, 4>;
-            for (var j = 0u; j < 4u; j++) {
-                if j * BCAST_SG < 16u {
-                    a4[j] = bcast_a4(rows[j], kk, k_stop);
-                    // Depths past k_stop: zero in A too, or 0 * inf would leak.
-                    for (var d = 0u; d < 4u; d++) {
-                        if kk + d >= k_stop {
-                            a4[j][d] = Real(0.0);
-                        }
+            for (var j = 0u; j < BCAST_LOADS; j++) {
+                a4[j] = bcast_a4(rows[j], kk, k_stop);
+                // Depths past k_stop: zero in A too, or 0 * inf would leak.
+                for (var d = 0u; d < 4u; d++) {
+                    if kk + d >= k_stop {
+                        a4[j][d] = Real(0.0);
                     }
                 }
             }
-            for (var d = 0u; d < 4u; d++) {
-            if 0u * BCAST_SG < 16u {
-                let a = a4[0][d];
-                if 0u * BCAST_SG + 0u < 16u {
-                    part[min(0u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
+            for (var j = 0u; j < BCAST_LOADS; j++) {
+                for (var q = 0u; q < BCAST_LANES; q++) {
+                    // Row j BCAST_LANES + q of the tile at the four depths.
+                    let a = lane_value(a4[j], q);
+                    let row = j * BCAST_LANES + q;
+                    for (var d = 0u; d < 4u; d++) {
+                        part[row] += a[d] * bd[d];
+                    }
                 }
-                if 1u < BCAST_SG && 0u * BCAST_SG + 1u < 16u {
-                    part[min(0u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
-                }
-                if 2u < BCAST_SG && 0u * BCAST_SG + 2u < 16u {
-                    part[min(0u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
-                }
-                if 3u < BCAST_SG && 0u * BCAST_SG + 3u < 16u {
-                    part[min(0u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
-                }
-                if 4u < BCAST_SG && 0u * BCAST_SG + 4u < 16u {
-                    part[min(0u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
-                }
-                if 5u < BCAST_SG && 0u * BCAST_SG + 5u < 16u {
-                    part[min(0u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
-                }
-                if 6u < BCAST_SG && 0u * BCAST_SG + 6u < 16u {
-                    part[min(0u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
-                }
-                if 7u < BCAST_SG && 0u * BCAST_SG + 7u < 16u {
-                    part[min(0u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
-                }
-                if 8u < BCAST_SG && 0u * BCAST_SG + 8u < 16u {
-                    part[min(0u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
-                }
-                if 9u < BCAST_SG && 0u * BCAST_SG + 9u < 16u {
-                    part[min(0u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
-                }
-                if 10u < BCAST_SG && 0u * BCAST_SG + 10u < 16u {
-                    part[min(0u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
-                }
-                if 11u < BCAST_SG && 0u * BCAST_SG + 11u < 16u {
-                    part[min(0u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
-                }
-                if 12u < BCAST_SG && 0u * BCAST_SG + 12u < 16u {
-                    part[min(0u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
-                }
-                if 13u < BCAST_SG && 0u * BCAST_SG + 13u < 16u {
-                    part[min(0u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
-                }
-                if 14u < BCAST_SG && 0u * BCAST_SG + 14u < 16u {
-                    part[min(0u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
-                }
-                if 15u < BCAST_SG && 0u * BCAST_SG + 15u < 16u {
-                    part[min(0u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
-                }
-            }
-            if 1u * BCAST_SG < 16u {
-                let a = a4[1][d];
-                if 1u * BCAST_SG + 0u < 16u {
-                    part[min(1u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
-                }
-                if 1u < BCAST_SG && 1u * BCAST_SG + 1u < 16u {
-                    part[min(1u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
-                }
-                if 2u < BCAST_SG && 1u * BCAST_SG + 2u < 16u {
-                    part[min(1u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
-                }
-                if 3u < BCAST_SG && 1u * BCAST_SG + 3u < 16u {
-                    part[min(1u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
-                }
-                if 4u < BCAST_SG && 1u * BCAST_SG + 4u < 16u {
-                    part[min(1u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
-                }
-                if 5u < BCAST_SG && 1u * BCAST_SG + 5u < 16u {
-                    part[min(1u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
-                }
-                if 6u < BCAST_SG && 1u * BCAST_SG + 6u < 16u {
-                    part[min(1u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
-                }
-                if 7u < BCAST_SG && 1u * BCAST_SG + 7u < 16u {
-                    part[min(1u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
-                }
-                if 8u < BCAST_SG && 1u * BCAST_SG + 8u < 16u {
-                    part[min(1u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
-                }
-                if 9u < BCAST_SG && 1u * BCAST_SG + 9u < 16u {
-                    part[min(1u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
-                }
-                if 10u < BCAST_SG && 1u * BCAST_SG + 10u < 16u {
-                    part[min(1u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
-                }
-                if 11u < BCAST_SG && 1u * BCAST_SG + 11u < 16u {
-                    part[min(1u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
-                }
-                if 12u < BCAST_SG && 1u * BCAST_SG + 12u < 16u {
-                    part[min(1u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
-                }
-                if 13u < BCAST_SG && 1u * BCAST_SG + 13u < 16u {
-                    part[min(1u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
-                }
-                if 14u < BCAST_SG && 1u * BCAST_SG + 14u < 16u {
-                    part[min(1u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
-                }
-                if 15u < BCAST_SG && 1u * BCAST_SG + 15u < 16u {
-                    part[min(1u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
-                }
-            }
-            if 2u * BCAST_SG < 16u {
-                let a = a4[2][d];
-                if 2u * BCAST_SG + 0u < 16u {
-                    part[min(2u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
-                }
-                if 1u < BCAST_SG && 2u * BCAST_SG + 1u < 16u {
-                    part[min(2u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
-                }
-                if 2u < BCAST_SG && 2u * BCAST_SG + 2u < 16u {
-                    part[min(2u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
-                }
-                if 3u < BCAST_SG && 2u * BCAST_SG + 3u < 16u {
-                    part[min(2u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
-                }
-                if 4u < BCAST_SG && 2u * BCAST_SG + 4u < 16u {
-                    part[min(2u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
-                }
-                if 5u < BCAST_SG && 2u * BCAST_SG + 5u < 16u {
-                    part[min(2u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
-                }
-                if 6u < BCAST_SG && 2u * BCAST_SG + 6u < 16u {
-                    part[min(2u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
-                }
-                if 7u < BCAST_SG && 2u * BCAST_SG + 7u < 16u {
-                    part[min(2u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
-                }
-                if 8u < BCAST_SG && 2u * BCAST_SG + 8u < 16u {
-                    part[min(2u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
-                }
-                if 9u < BCAST_SG && 2u * BCAST_SG + 9u < 16u {
-                    part[min(2u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
-                }
-                if 10u < BCAST_SG && 2u * BCAST_SG + 10u < 16u {
-                    part[min(2u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
-                }
-                if 11u < BCAST_SG && 2u * BCAST_SG + 11u < 16u {
-                    part[min(2u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
-                }
-                if 12u < BCAST_SG && 2u * BCAST_SG + 12u < 16u {
-                    part[min(2u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
-                }
-                if 13u < BCAST_SG && 2u * BCAST_SG + 13u < 16u {
-                    part[min(2u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
-                }
-                if 14u < BCAST_SG && 2u * BCAST_SG + 14u < 16u {
-                    part[min(2u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
-                }
-                if 15u < BCAST_SG && 2u * BCAST_SG + 15u < 16u {
-                    part[min(2u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
-                }
-            }
-            if 3u * BCAST_SG < 16u {
-                let a = a4[3][d];
-                if 3u * BCAST_SG + 0u < 16u {
-                    part[min(3u * BCAST_SG + 0u, 15u)] += subgroupBroadcast(a, 0u) * bd[d];
-                }
-                if 1u < BCAST_SG && 3u * BCAST_SG + 1u < 16u {
-                    part[min(3u * BCAST_SG + 1u, 15u)] += subgroupBroadcast(a, 1u) * bd[d];
-                }
-                if 2u < BCAST_SG && 3u * BCAST_SG + 2u < 16u {
-                    part[min(3u * BCAST_SG + 2u, 15u)] += subgroupBroadcast(a, 2u) * bd[d];
-                }
-                if 3u < BCAST_SG && 3u * BCAST_SG + 3u < 16u {
-                    part[min(3u * BCAST_SG + 3u, 15u)] += subgroupBroadcast(a, 3u) * bd[d];
-                }
-                if 4u < BCAST_SG && 3u * BCAST_SG + 4u < 16u {
-                    part[min(3u * BCAST_SG + 4u, 15u)] += subgroupBroadcast(a, 4u) * bd[d];
-                }
-                if 5u < BCAST_SG && 3u * BCAST_SG + 5u < 16u {
-                    part[min(3u * BCAST_SG + 5u, 15u)] += subgroupBroadcast(a, 5u) * bd[d];
-                }
-                if 6u < BCAST_SG && 3u * BCAST_SG + 6u < 16u {
-                    part[min(3u * BCAST_SG + 6u, 15u)] += subgroupBroadcast(a, 6u) * bd[d];
-                }
-                if 7u < BCAST_SG && 3u * BCAST_SG + 7u < 16u {
-                    part[min(3u * BCAST_SG + 7u, 15u)] += subgroupBroadcast(a, 7u) * bd[d];
-                }
-                if 8u < BCAST_SG && 3u * BCAST_SG + 8u < 16u {
-                    part[min(3u * BCAST_SG + 8u, 15u)] += subgroupBroadcast(a, 8u) * bd[d];
-                }
-                if 9u < BCAST_SG && 3u * BCAST_SG + 9u < 16u {
-                    part[min(3u * BCAST_SG + 9u, 15u)] += subgroupBroadcast(a, 9u) * bd[d];
-                }
-                if 10u < BCAST_SG && 3u * BCAST_SG + 10u < 16u {
-                    part[min(3u * BCAST_SG + 10u, 15u)] += subgroupBroadcast(a, 10u) * bd[d];
-                }
-                if 11u < BCAST_SG && 3u * BCAST_SG + 11u < 16u {
-                    part[min(3u * BCAST_SG + 11u, 15u)] += subgroupBroadcast(a, 11u) * bd[d];
-                }
-                if 12u < BCAST_SG && 3u * BCAST_SG + 12u < 16u {
-                    part[min(3u * BCAST_SG + 12u, 15u)] += subgroupBroadcast(a, 12u) * bd[d];
-                }
-                if 13u < BCAST_SG && 3u * BCAST_SG + 13u < 16u {
-                    part[min(3u * BCAST_SG + 13u, 15u)] += subgroupBroadcast(a, 13u) * bd[d];
-                }
-                if 14u < BCAST_SG && 3u * BCAST_SG + 14u < 16u {
-                    part[min(3u * BCAST_SG + 14u, 15u)] += subgroupBroadcast(a, 14u) * bd[d];
-                }
-                if 15u < BCAST_SG && 3u * BCAST_SG + 15u < 16u {
-                    part[min(3u * BCAST_SG + 15u, 15u)] += subgroupBroadcast(a, 15u) * bd[d];
-                }
-            }
             }
         }
         for (var r = 0u; r < 16u; r++) {

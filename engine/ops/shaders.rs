@@ -103,9 +103,10 @@ pub static GRAM_F64_INPUT_F64: Shader = instance!(
 );
 shader!(BASELINE, "baseline", NONE, trusted: true);
 
-/// A family's body with a second body joined after it, whose kernels use the first's
-/// declarations and need SUBGROUP, which the first family's kernels must not
-/// (shaders/matmul_bcast.wgsl, shaders/bandreduce_bcast.wgsl). Named after the second.
+/// A family's body with a second body joined after it (and shaders/subgroup.wgsl's
+/// helpers), whose kernels use the first's declarations and need SUBGROUP, which the
+/// first family's kernels must not (shaders/matmul_bcast.wgsl,
+/// shaders/bandreduce_bcast.wgsl). Named after the second.
 macro_rules! with_subgroups {
     (@instance $family:literal, $extra:literal, $precision:ident, $features:expr, $trusted:expr) => {
         Shader {
@@ -118,6 +119,7 @@ macro_rules! with_subgroups {
                 )),
                 include_str!("../../shaders/common.wgsl"),
                 include_str!(concat!("../../shaders/", $family, ".wgsl")),
+                include_str!("../../shaders/subgroup.wgsl"),
                 include_str!(concat!("../../shaders/", $extra, ".wgsl"))
             ),
             features: $features,

@@ -133,8 +133,8 @@ fn every_shader_file_is_registered() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "wgsl") {
             let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
-            if stem.starts_with("prelude_") || stem == "common" {
-                continue; // joined in front of every family body (see below)
+            if stem.starts_with("prelude_") || stem == "common" || stem == "subgroup" {
+                continue; // joined in front of family bodies (see below)
             }
             // A plain shader is named after its file; a family body after the file and
             // a precision, in both precisions.

@@ -1,0 +1,25 @@
+// Helpers for the kernels that need the adapter's SUBGROUP feature (the bodies joined
+// after a family's by `with_subgroups!` in engine/ops/shaders.rs).
+
+// Lane q's v, for q < 16: subgroupBroadcast takes its lane as a constant, and with q an
+// unrolled loop's index the switch folds to one broadcast.
+fn lane_value(v: vec4<Real>, q: u32) -> vec4<Real> {
+    switch q {
+        case 1u: { return subgroupBroadcast(v, 1u); }
+        case 2u: { return subgroupBroadcast(v, 2u); }
+        case 3u: { return subgroupBroadcast(v, 3u); }
+        case 4u: { return subgroupBroadcast(v, 4u); }
+        case 5u: { return subgroupBroadcast(v, 5u); }
+        case 6u: { return subgroupBroadcast(v, 6u); }
+        case 7u: { return subgroupBroadcast(v, 7u); }
+        case 8u: { return subgroupBroadcast(v, 8u); }
+        case 9u: { return subgroupBroadcast(v, 9u); }
+        case 10u: { return subgroupBroadcast(v, 10u); }
+        case 11u: { return subgroupBroadcast(v, 11u); }
+        case 12u: { return subgroupBroadcast(v, 12u); }
+        case 13u: { return subgroupBroadcast(v, 13u); }
+        case 14u: { return subgroupBroadcast(v, 14u); }
+        case 15u: { return subgroupBroadcast(v, 15u); }
+        default: { return subgroupBroadcast(v, 0u); }
+    }
+}
