@@ -11,7 +11,8 @@
 // store nothing. Same reflectors; the products sum in another order than `panel`'s.
 
 // Lanes every subgroup has: the adapter's smallest subgroup size, at most 8 (the host
-// sets it). The workgroup (PANEL_COLS) is a multiple of it.
+// sets it, and takes this kernel only where the workgroup, PANEL_COLS, is a multiple of
+// every subgroup size the adapter may use).
 override PANEL_SG: u32 = 8u;
 
 // v_j . column l of `scratch`, from the vec4 holding row j.
@@ -50,14 +51,15 @@ fn panel_shared(
 ) {
     let b = params.b;
     var sigma = panel_begin(l);
-    // Lanes past the band read the last column; they store nothing.
-    let column = min(l, b - 1u);
     for (var j = 0u; j < b; j++) {
         if l == j {
             form_reflector(j, sigma);
         }
         workgroupBarrier();
         storageBarrier();
+        // Lanes past the band read v_j, which no lane writes in this step; they store
+        // nothing.
+        let column = select(l, j, l >= b);
         let d = dot_shared(j, column, lane);
         if l < j {
             vdots[l * PANEL_COLS + j] = d;

@@ -21,9 +21,10 @@
 @group(0) @binding(6) var<storage, read> b_vec: array<vec4<Real>>;
 
 // The adapter's smallest subgroup size (the host clamps it to 16): lanes 0 .. BCAST_SG - 1
-// of every subgroup exist, since BCAST_W is a multiple of it.
+// of every subgroup exist, since BCAST_W is a multiple of every subgroup size the adapter
+// may use (the host makes it at least the largest).
 override BCAST_SG: u32 = 8u;
-// Invocations per workgroup (a multiple of BCAST_SG), so the tile is 16 x 4 BCAST_W.
+// Invocations per workgroup, so the tile is 16 x 4 BCAST_W.
 override BCAST_W: u32 = 8u;
 // Lanes that read A's rows, and the rows each reads: 16 in all.
 override BCAST_LANES: u32 = min(BCAST_SG, 16u);

@@ -79,7 +79,16 @@ impl<'g> Batch<'g> {
             b.kind == BindingKind::Uniform
                 || (b.name == "params" && b.kind == BindingKind::StorageRead)
         };
-        let slot = kernel.bindings.iter().find(|b| is_params(b));
+        let mut slots = kernel.bindings.iter().filter(|b| is_params(b));
+        let slot = slots.next();
+        if slots.next().is_some() {
+            bail!(
+                "kernel {} declares more than one params binding (a uniform, or storage named \
+                 `params`): [{}]",
+                kernel.label,
+                kernel.describe_bindings()
+            );
+        }
         let storage_count = kernel.bindings.len() - usize::from(slot.is_some());
         if buffers.len() != storage_count || slot.is_some() != params.is_some() {
             bail!(

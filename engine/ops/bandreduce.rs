@@ -73,11 +73,13 @@ impl PanelKernel {
     }
 
     /// The lanes `panel_shared` shares v_j between (PANEL_SG): the adapter's smallest
-    /// subgroup size, at most 8; `None` without subgroups.
+    /// subgroup size, at most 8; `None` without subgroups, or where a subgroup may be
+    /// wider than the kernel's workgroup (MAX_BAND invocations) and so not whole.
     fn shared_lanes(gpu: &Gpu) -> Option<u32> {
         let lanes = gpu.summary.subgroup_min_size.min(8);
         let subgroups = gpu.features().contains(wgpu::Features::SUBGROUP);
-        (subgroups && lanes >= 1).then_some(lanes)
+        let whole = gpu.summary.subgroup_max_size as usize <= MAX_BAND;
+        (subgroups && whole && lanes >= 1).then_some(lanes)
     }
 }
 

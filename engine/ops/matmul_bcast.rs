@@ -52,7 +52,7 @@ pub fn broadcast_vec4_reads<T: Real>(
     [shape.a_vec4, shape.b_vec4]
 }
 
-/// The broadcast kernel's workgroup in invocations, unless the adapter's subgroups are
+/// The broadcast kernel's workgroup in invocations, unless the adapter's subgroups may be
 /// wider: 32 columns, the dense eigensolver's band. 64 invocations (256 columns) were no
 /// faster on lavapipe for square products, and slower at m = n = 300.
 const BROADCAST_WIDTH: u32 = 8;
@@ -61,34 +61,41 @@ const BROADCAST_WIDTH: u32 = 8;
 pub(super) struct Broadcast {
     /// Lanes every subgroup has: the adapter's smallest subgroup size, at most 16.
     subgroup: u32,
+    /// Invocations per workgroup: [`BROADCAST_WIDTH`], or the adapter's largest subgroup
+    /// size where that is larger, so that a workgroup is whole subgroups (a subgroup wider
+    /// than its workgroup would leave lanes out, which the kernel reads through).
+    width: u32,
 }
 
 impl Broadcast {
     pub(super) fn of(gpu: &Gpu) -> Result<Self> {
-        let min = gpu.summary.subgroup_min_size;
+        let (min, max) = (gpu.summary.subgroup_min_size, gpu.summary.subgroup_max_size);
+        let width = BROADCAST_WIDTH.max(max);
         // Its lanes 0..4 read a quarter of the 16 rows each at least.
-        if !gpu.features().contains(wgpu::Features::SUBGROUP) || min < 4 {
+        let subgroups = gpu.features().contains(wgpu::Features::SUBGROUP);
+        if !subgroups || min < 4 || width > gpu.limits().max_compute_invocations_per_workgroup {
             anyhow::bail!(
                 "the broadcast matmul needs subgroup operations (SUBGROUP) with subgroups of \
-                 at least 4 lanes, which {} lacks: use the tiled or skinny variant",
+                 4 to {} lanes, which {} lacks: use the tiled or skinny variant",
+                gpu.limits().max_compute_invocations_per_workgroup,
                 gpu.summary.name
             );
         }
         Ok(Broadcast {
             subgroup: min.min(16),
+            width,
         })
     }
 
     pub(super) fn overrides(
         &self, layout: Layout, symmetry: Symmetry, shape: BroadcastShape,
     ) -> Vec<(&'static str, f64)> {
-        let width = BROADCAST_WIDTH.max(self.subgroup);
         [
             layout.overrides().as_slice(),
             symmetry.overrides().as_slice(),
             &[
                 ("BCAST_SG", self.subgroup as f64),
-                ("BCAST_W", width as f64),
+                ("BCAST_W", self.width as f64),
                 ("A_VEC4", shape.a_vec4 as u32 as f64),
                 ("B_VEC4", shape.b_vec4 as u32 as f64),
             ],

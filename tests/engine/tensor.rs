@@ -57,3 +57,41 @@ fn tensor_over_the_binding_limit_is_refused_with_size_and_limit() {
     // The same size is fine one row shorter.
     assert!(rows * cols * 4 - cols * 4 <= limit as usize);
 }
+
+/// Params may come from a read-only storage binding named `params` (shaders/bandreduce.wgsl
+/// reads them so); a kernel with two such slots is refused instead of half-bound.
+#[test]
+fn params_bind_from_storage_and_a_second_slot_is_refused() {
+    use wideprobe::gpu::{Batch, Shader};
+    static STORAGE_PARAMS: Shader = Shader {
+        name: "storage_params",
+        source: "@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+                 @group(0) @binding(1) var<storage, read> params: vec4<u32>;
+                 @compute @workgroup_size(1) fn main() { out[0] = params.x + params.w; }",
+        features: wgpu::Features::empty(),
+        trusted: false,
+    };
+    static TWO_SLOTS: Shader = Shader {
+        name: "two_params_slots",
+        source: "@group(0) @binding(0) var<storage, read_write> out: array<u32>;
+                 @group(0) @binding(1) var<storage, read> params: vec4<u32>;
+                 @group(0) @binding(2) var<uniform> more: vec4<u32>;
+                 @compute @workgroup_size(1) fn main() { out[0] = params.x + more.x; }",
+        features: wgpu::Features::empty(),
+        trusted: false,
+    };
+    let gpu = common::gpu();
+    let out = Tensor::<u32>::zeros(gpu, &[1]).unwrap();
+    let kernel = gpu.kernel(&STORAGE_PARAMS, "main", &[]).unwrap();
+    common::launch(|batch| {
+        batch.dispatch(&kernel, &[out.buffer()], Some(&[3u32, 0, 0, 4]), [1, 1, 1])
+    });
+    assert_eq!(out.to_vec(gpu).unwrap(), [7]);
+    let kernel = gpu.kernel(&TWO_SLOTS, "main", &[]).unwrap();
+    let batch = Batch::new(gpu);
+    let err = batch.bind(&kernel, &[out.buffer()], Some(&[3u32, 0, 0, 4]));
+    common::assert_error_names(
+        err.map(|_| ()),
+        &["two_params_slots", "more than one params"],
+    );
+}
