@@ -40,8 +40,8 @@ const LOWER: Symmetry = Symmetry {
     lower_only: true,
 };
 
-/// The order [`TwoStage::warm_up`] reduces: panels with 96, 64 and 32 trailing rows, so
-/// that the updates launch both widths of the broadcast kernel.
+/// The order [`TwoStage::warm_up`] reduces: three panels, so that every kernel a
+/// reduction launches is launched (their overrides do not depend on the order).
 const WARM_UP_ORDER: usize = 4 * BAND;
 
 /// The largest order the two-stage reduction takes: its panel kernel loops over a
@@ -71,15 +71,15 @@ impl<T: Real> TwoStage<T> {
     /// rate on lavapipe; docs/PERFORMANCE.md).
     pub fn new(gpu: &Gpu) -> Result<Self> {
         let broadcast = MatmulVariant::Broadcast;
-        let (wide, narrow) = if gpu.summary.is_cpu() && broadcast.available(gpu) {
+        let (update, products) = if gpu.summary.is_cpu() && broadcast.available(gpu) {
             (broadcast, broadcast)
         } else {
             (MatmulVariant::Tiled, MatmulVariant::Skinny)
         };
         let stage = TwoStage {
             band: BandReduce::new(gpu)?,
-            matmul: Matmul::new(gpu, wide)?,
-            skinny: Matmul::new(gpu, narrow)?,
+            matmul: Matmul::new(gpu, update)?,
+            skinny: Matmul::new(gpu, products)?,
         };
         stage.matmul.prepare(gpu, Layout::NT, LOWER)?;
         for (layout, symmetry) in [
