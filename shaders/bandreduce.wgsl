@@ -276,16 +276,22 @@ fn panel_begin(l: u32) -> Real {
     return Real(0.0);
 }
 
+// Reflector j, formed by invocation j from its column (`sigma` its sum of squares below
+// the diagonal), then visible to every invocation.
+fn publish_reflector(l: u32, j: u32, sigma: Real) {
+    if l == j {
+        form_reflector(j, sigma);
+    }
+    workgroupBarrier();
+    storageBarrier();
+}
+
 @compute @workgroup_size(PANEL_COLS)
 fn panel(@builtin(local_invocation_index) l: u32) {
     let b = params.b;
     var sigma = panel_begin(l);
     for (var j = 0u; j < b; j++) {
-        if l == j {
-            form_reflector(j, sigma);
-        }
-        workgroupBarrier();
-        storageBarrier();
+        publish_reflector(l, j, sigma);
         if l < b && l != j {
             let d = dot_columns(j, l);
             if l > j {

@@ -52,11 +52,7 @@ fn panel_shared(
     let b = params.b;
     var sigma = panel_begin(l);
     for (var j = 0u; j < b; j++) {
-        if l == j {
-            form_reflector(j, sigma);
-        }
-        workgroupBarrier();
-        storageBarrier();
+        publish_reflector(l, j, sigma);
         // Lanes past the band read v_j, which no lane writes in this step; they store
         // nothing.
         let column = select(l, j, l >= b);
