@@ -58,10 +58,10 @@ pub fn fits(n: usize) -> bool {
 pub struct TwoStage<T: Real> {
     band: BandReduce<T>,
     /// The rank-2b update of the trailing matrix (its lower tiles).
-    matmul: Matmul<T>,
+    update: Matmul<T>,
     /// The products with b columns (A22 V and the panel's small products): a 128 x 128
     /// tile would compute mostly padding there.
-    skinny: Matmul<T>,
+    products: Matmul<T>,
 }
 
 impl<T: Real> TwoStage<T> {
@@ -78,16 +78,16 @@ impl<T: Real> TwoStage<T> {
         };
         let stage = TwoStage {
             band: BandReduce::new(gpu)?,
-            matmul: Matmul::new(gpu, update)?,
-            skinny: Matmul::new(gpu, products)?,
+            update: Matmul::new(gpu, update)?,
+            products: Matmul::new(gpu, products)?,
         };
-        stage.matmul.prepare(gpu, Layout::NT, LOWER)?;
+        stage.update.prepare(gpu, Layout::NT, LOWER)?;
         for (layout, symmetry) in [
             (Layout::NN, SYMMETRIC),
             (Layout::NN, Symmetry::NONE),
             (Layout::TN, Symmetry::NONE),
         ] {
-            stage.skinny.prepare(gpu, layout, symmetry)?;
+            stage.products.prepare(gpu, layout, symmetry)?;
         }
         if gpu.summary.is_cpu() {
             stage.warm_up(gpu)?;
@@ -160,17 +160,17 @@ impl<T: Real> TwoStage<T> {
         let x = MatView::block(&work.x, 0, b, (0, 0), (m, b))?;
         let t = MatView::whole(&work.tfac, "T")?;
         let tz = MatView::whole(&work.tz, "M")?;
-        let (tiled, skinny) = (&self.matmul, &self.skinny);
+        let (update, products) = (&self.update, &self.products);
         let (nn, tn) = ((Layout::NN, Symmetry::NONE), (Layout::TN, Symmetry::NONE));
         // X = V T; W = A22 X (= Y T); M = Xᵀ W (= Tᵀ Vᵀ Y T): three products where
         // Y = A22 V, W = Y T, Z = Vᵀ W and Tᵀ Z took four.
-        skinny.record_views(batch, nn, 1.0, v, t, 0.0, x)?;
-        skinny.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, x, 0.0, w)?;
-        skinny.record_views(batch, tn, 1.0, x, w, 0.0, tz)?;
+        products.record_views(batch, nn, 1.0, v, t, 0.0, x)?;
+        products.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, x, 0.0, w)?;
+        products.record_views(batch, tn, 1.0, x, w, 0.0, tz)?;
         // W −= ½ V M, written to both [W | V] and [V | W].
         self.band.record_finish_w(batch, work, col)?;
         let both = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, 2 * b));
-        tiled.record_views(
+        update.record_views(
             batch,
             (Layout::NT, LOWER),
             -1.0,

@@ -320,10 +320,7 @@ impl<T: Real> Matmul<T> {
     /// builds its kernel when recorded.
     pub fn prepare(&self, gpu: &Gpu, layout: Layout, symmetry: Symmetry) -> Result<()> {
         if self.variant == MatmulVariant::Broadcast {
-            let shape = BroadcastShape {
-                a_vec4: !layout.trans_a() && !symmetry.symmetric_a,
-                b_vec4: true,
-            };
+            let shape = BroadcastShape::widest(layout, symmetry);
             let overrides = Broadcast::of(gpu)?.overrides(layout, symmetry, shape);
             gpu.kernel(T::of(&MATMUL_BCAST), self.variant.entry(), &overrides)?;
             return Ok(());

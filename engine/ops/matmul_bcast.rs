@@ -18,6 +18,15 @@ pub(super) struct BroadcastShape {
 }
 
 impl BroadcastShape {
+    /// The four-at-a-time reads `layout` and `symmetry` allow, operands aligned: A's only
+    /// as stored (its vec4s run along a row), B's either way.
+    pub(super) fn widest(layout: Layout, symmetry: Symmetry) -> Self {
+        BroadcastShape {
+            a_vec4: !layout.trans_a() && !symmetry.symmetric_a,
+            b_vec4: true,
+        }
+    }
+
     /// The shape for a product's views: A and B read four at a time where their rows are
     /// aligned to four elements and the vec4s read lie in their buffers. Depth slices start
     /// at multiples of [`super::matmul::MATMUL_K_SLICE`], a multiple of 4.
@@ -32,13 +41,15 @@ impl BroadcastShape {
                 && (rows == 0 || v.offset + (rows - 1) * v.stride + reach <= padded)
         };
         let k4 = dims.k.next_multiple_of(4);
+        let widest = Self::widest(layout, symmetry);
         BroadcastShape {
-            a_vec4: !layout.trans_a() && !symmetry.symmetric_a && fits(a, dims.m, k4),
-            b_vec4: if layout.trans_b() {
-                fits(b, dims.n, k4)
-            } else {
-                fits(b, dims.k, dims.n.next_multiple_of(4))
-            },
+            a_vec4: widest.a_vec4 && fits(a, dims.m, k4),
+            b_vec4: widest.b_vec4
+                && if layout.trans_b() {
+                    fits(b, dims.n, k4)
+                } else {
+                    fits(b, dims.k, dims.n.next_multiple_of(4))
+                },
         }
     }
 }

@@ -188,20 +188,9 @@ fn panel_is_a_householder_qr<T: Real>() {
     }
 }
 
-/// The panel kernels this adapter runs (the shared one needs subgroups), said on stderr
-/// when one is left out.
+/// The panel kernels this adapter runs (the shared one needs subgroups).
 fn panel_kernels() -> Vec<PanelKernel> {
-    let gpu = common::gpu();
-    PanelKernel::ALL
-        .into_iter()
-        .filter(|k| {
-            let available = k.available(gpu);
-            if !available {
-                eprintln!("skipping the {k:?} panel kernel: the adapter lacks subgroups");
-            }
-            available
-        })
-        .collect()
+    common::runnable(PanelKernel::ALL, |k| k.available(common::gpu()))
 }
 
 precision_tests!(panel_is_a_householder_qr);

@@ -117,21 +117,9 @@ pub(crate) fn bits<T: Element>(x: T) -> Vec<u8> {
 }
 
 /// The variants this adapter runs: all but the broadcast one where it lacks subgroups
-/// (the GL backend), said on stderr.
+/// (the GL backend).
 pub(crate) fn variants() -> Vec<MatmulVariant> {
-    MatmulVariant::ALL
-        .into_iter()
-        .filter(|v| {
-            let available = v.available(common::gpu());
-            if !available {
-                eprintln!(
-                    "skipping the {} matmul: the adapter lacks subgroups",
-                    v.name()
-                );
-            }
-            available
-        })
-        .collect()
+    common::runnable(MatmulVariant::ALL, |v| v.available(common::gpu()))
 }
 
 /// Splits of the first depth slice the wrapper makes for `variant` (1: not split); the

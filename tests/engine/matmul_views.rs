@@ -43,12 +43,10 @@ impl Block {
     /// four elements) and at least one padding element after every row.
     fn aligned(rows: usize, cols: usize, salt: usize) -> Self {
         Block {
-            rows,
-            cols,
             base: 4 + 8 * salt,
-            row0: 1 + salt % 2,
             col0: 4,
             stride: (cols + 5).next_multiple_of(4) + 4 * salt,
+            ..Block::new(rows, cols, salt)
         }
     }
 

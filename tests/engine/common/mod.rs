@@ -195,6 +195,22 @@ pub fn skip_without_f64() -> bool {
     skip
 }
 
+/// The kernels of `all` this adapter runs (those that need subgroups are left out on the
+/// GL backend), saying on stderr which are left out.
+pub fn runnable<K: Copy + std::fmt::Debug>(
+    all: impl IntoIterator<Item = K>, runs: impl Fn(K) -> bool,
+) -> Vec<K> {
+    all.into_iter()
+        .filter(|&k| {
+            let ok = runs(k);
+            if !ok {
+                eprintln!("skipping {k:?}: {} lacks subgroups", gpu().summary.name);
+            }
+            ok
+        })
+        .collect()
+}
+
 /// `data` on the GPU, in a tensor of `shape`.
 pub fn upload<T: Element>(shape: &[usize], data: &[T]) -> Tensor<T> {
     Tensor::from_slice(gpu(), shape, data).unwrap()
