@@ -137,7 +137,12 @@ fn check_panel<T: Real>(
         }
     }
     let u = T::UNIT_ROUNDOFF;
-    let scale = (m + b) as f64 * u;
+    // Each reflector takes a fixed number of roundings whatever m is (the norm's square
+    // root, alpha, tau's division, v's entries), so small panels need an order floor, as
+    // the dense solver's bound has (4 (n + 8) u): at n = 3, b = 1 (one reflector, m + b =
+    // 3) draws reached 12.5 u in f32 and 8 u in f64, above 4 (m + b) u; at m + b >= 35
+    // they stay below 0.4 (m + b) u (160 draws each, both panel kernels).
+    let scale = (m + b + 8) as f64 * u;
     let mut orth = 0.0f64;
     for i in 0..m {
         for j in 0..m {
@@ -155,18 +160,18 @@ fn check_panel<T: Real>(
     }
     let resid = resid / frobenius(&p).max(f64::MIN_POSITIVE);
     eprintln!(
-        "{what}: |QᵀQ - I| = {:.2} (m + b) u, |QᵀP - R| = {:.2} (m + b) u ‖P‖",
+        "{what}: |QᵀQ - I| = {:.2} (m + b + 8) u, |QᵀP - R| = {:.2} (m + b + 8) u ‖P‖",
         orth / scale,
         resid / scale
     );
     assert!(
         orth <= 4.0 * scale,
-        "{what}: Q = I - V T Vᵀ is not orthogonal: max |QᵀQ - I| = {orth:e} ({:.1} (m + b) u)",
+        "{what}: Q = I - V T Vᵀ is not orthogonal: max |QᵀQ - I| = {orth:e} ({:.1} (m + b + 8) u)",
         orth / scale
     );
     assert!(
         resid <= 4.0 * scale,
-        "{what}: Qᵀ P differs from R by {resid:e} ‖P‖_F ({:.1} (m + b) u)",
+        "{what}: Qᵀ P differs from R by {resid:e} ‖P‖_F ({:.1} (m + b + 8) u)",
         resid / scale
     );
 }
