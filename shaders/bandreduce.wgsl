@@ -257,15 +257,21 @@ fn store_column(l: u32) {
     }
 }
 
-// The panel's shape into `shape`, and column l into `scratch` by invocation l; returns
-// the sum of squares below the diagonal of column 0 (for invocation 0; zero elsewhere).
-fn panel_begin(l: u32) -> Real {
+// The panel's shape, from `params`, into `shape`.
+fn panel_shape() {
     let n = params.n;
     let b = params.b;
     let p0 = params.mat * n * n + (params.col + b) * n + params.col;
     let m = n - params.col - b;
     // 2b: the row stride of `left` and `right`.
     shape = PanelShape(p0, n, m, b, 2u * b, (m + 3u) / 4u);
+}
+
+// The panel's shape into `shape`, and column l into `scratch` by invocation l; returns
+// the sum of squares below the diagonal of column 0 (for invocation 0; zero elsewhere).
+fn panel_begin(l: u32) -> Real {
+    let b = params.b;
+    panel_shape();
     // Each invocation loads and first reads its own column: no barrier before the loop.
     if l < b {
         load_column(l);
@@ -314,6 +320,12 @@ fn panel_end(l: u32) {
     if l < b {
         store_column(l);
     }
+    t_row(l);
+}
+
+// Row l of T, into `tfac`, once `taus` and `vdots` are complete.
+fn t_row(l: u32) {
+    let b = params.b;
     // Row l of T (Q = H_0 ... H_{b-1} = I - V T V^T, LAPACK larft): T[l, l] = tau_l,
     // T[l, j] = -tau_j sum_{q in [l, j)} T[l, q] v_q . v_j; row l needs only itself.
     if l < b {

@@ -70,3 +70,141 @@ fn panel_shared(
     }
     panel_end(l);
 }
+
+// `panel_private`: `panel_shared` with each invocation's own column in its private
+// memory instead of `scratch`. On lavapipe an access to a private array at an index the
+// lanes share is one gather with no per-lane branch, where a storage access is a loop
+// over the lanes; the products with v_j ran 2.5-3x faster so (docs/PERFORMANCE.md). v_j
+// is still shared through `scratch`: its owner copies it there when it forms it. The
+// host takes this kernel for panels of at most PRIVATE_VEC4S * 4 rows.
+
+// The rows a panel may have here, in vec4s (ops/bandreduce.rs PRIVATE_ROWS / 4).
+const PRIVATE_VEC4S: u32 = 256u;
+
+// The invocation's column of the panel (rows past m zero), while the panel is reduced.
+var<private> column: array<vec4<Real>, PRIVATE_VEC4S>;
+
+// Column l of the panel into `column`.
+fn load_private(l: u32) {
+    var r = 0u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        column[r] = four_rows(r, l);
+        column[r + 1u] = four_rows(r + 1u, l);
+    }
+    if r < shape.m4 {
+        column[r] = four_rows(r, l);
+    }
+}
+
+// The sum of squares of `column` below row l, summed as `below_diagonal_squares` sums.
+fn private_squares_below(l: u32) -> Real {
+    let r0 = (l + 1u) / 4u;
+    if r0 >= shape.m4 {
+        return Real(0.0);
+    }
+    let rows = vec4<u32>(4u * r0) + vec4<u32>(0u, 1u, 2u, 3u);
+    let below = select(vec4<Real>(Real(0.0)), column[r0], rows > vec4<u32>(l));
+    var ss = dot(below, below);
+    var r = r0 + 1u;
+    for (; r + 2u <= shape.m4; r += 2u) {
+        ss += dot(column[r], column[r]) + dot(column[r + 1u], column[r + 1u]);
+    }
+    if r < shape.m4 {
+        ss += dot(column[r], column[r]);
+    }
+    return ss;
+}
+
+// Reflector j from `column` (its owner's), as `form_reflector` does from `scratch`, and
+// v_j into column j of `scratch` for the others, from the vec4 holding row j.
+fn form_private(j: u32, sigma: Real) {
+    var x0 = Real(0.0);
+    if j < shape.m {
+        x0 = column[j / 4u][j % 4u];
+    }
+    let reflector = householder(x0, sigma);
+    for (var q = 0u; q < min(j, shape.m); q++) {
+        work[at_p(q, j)] = column[q / 4u][q % 4u];
+        column[q / 4u][q % 4u] = Real(0.0);
+    }
+    if j < shape.m {
+        work[at_p(j, j)] = reflector.x;
+        column[j / 4u][j % 4u] = x0 - reflector.x;
+    }
+    taus[j] = reflector.y;
+    for (var r = j / 4u; r < shape.m4; r++) {
+        scratch[at_s(r, j)] = column[r];
+    }
+}
+
+// v_j . `column`, the same sums in the same order as `dot_shared`.
+fn dot_private(j: u32, lane: u32) -> Real {
+    var d = Real(0.0);
+    for (var r = j / 4u; r < shape.m4; r += PANEL_SG) {
+        let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
+        for (var q = 0u; q < PANEL_SG; q++) {
+            if r + q < shape.m4 {
+                d += dot(lane_value(vj, q), column[r + q]);
+            }
+        }
+    }
+    return d;
+}
+
+// `column` -= f v_j where `updates` (as `apply_shared`).
+fn apply_private(j: u32, f: Real, lane: u32, updates: bool, rows_end: u32) {
+    for (var r = j / 4u; r < rows_end; r += PANEL_SG) {
+        let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
+        for (var q = 0u; q < PANEL_SG; q++) {
+            let v = lane_value(vj, q);
+            if updates && r + q < shape.m4 {
+                column[r + q] -= f * v;
+            }
+        }
+    }
+}
+
+// `column` (v_l) into V, and zeros into the panel below R's diagonal.
+fn store_private(l: u32) {
+    for (var i = 0u; i < shape.m; i++) {
+        store_row(i, l, column[i / 4u][i % 4u]);
+    }
+}
+
+@compute @workgroup_size(PANEL_COLS)
+fn panel_private(
+    @builtin(local_invocation_index) l: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    let b = params.b;
+    panel_shape();
+    var sigma = Real(0.0);
+    if l < b {
+        load_private(l);
+        if l == 0u {
+            sigma = private_squares_below(0u);
+        }
+    }
+    for (var j = 0u; j < b; j++) {
+        if l == j {
+            form_private(j, sigma);
+        }
+        workgroupBarrier();
+        storageBarrier();
+        let d = dot_private(j, lane);
+        if l < j {
+            vdots[l * PANEL_COLS + j] = d;
+        }
+        let updates = l > j && l < b;
+        let rows_end = select(j / 4u, shape.m4, subgroupAny(updates));
+        apply_private(j, taus[j] * d, lane, updates, rows_end);
+        if l == j + 1u && l < b {
+            sigma = private_squares_below(l);
+        }
+    }
+    workgroupBarrier();
+    if l < b {
+        store_private(l);
+    }
+    t_row(l);
+}

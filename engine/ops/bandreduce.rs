@@ -39,10 +39,18 @@ pub const fn max_panel_rows(b: usize) -> usize {
 /// The three kernels of one precision, built once.
 pub struct BandReduce<T: Real> {
     panel: Arc<Kernel>,
+    /// `panel_private`, for panels of at most [`PRIVATE_ROWS`] rows, where chosen.
+    short_panel: Option<Arc<Kernel>>,
     finish_w: Arc<Kernel>,
     extract: Arc<Kernel>,
     _element: std::marker::PhantomData<T>,
 }
+
+/// The most rows a panel may have for `panel_private` (its PRIVATE_VEC4S * 4): taller
+/// panels take `panel_shared`. Its loops make about 4,500 iterations per invocation at
+/// this height, far below lavapipe's cap ([`max_panel_rows`]); the private array costs
+/// 32 KiB per invocation in f64, zeroed at each launch.
+pub const PRIVATE_ROWS: usize = 1024;
 
 /// The kernel that reduces a panel: the same reflectors either way.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,24 +60,39 @@ pub enum PanelKernel {
     /// `panel_shared` (shaders/bandreduce_bcast.wgsl): v_j read once per subgroup and
     /// shared by broadcasts. Needs subgroups.
     Shared,
+    /// `panel_private` (shaders/bandreduce_bcast.wgsl): `panel_shared` with each
+    /// invocation's column in its private memory, for panels of at most
+    /// [`PRIVATE_ROWS`] rows (`panel_shared` takes taller ones; the same sums in the same
+    /// order, so the same bits). For CPU adapters with subgroups: on a GPU, 4 KiB of
+    /// private memory per invocation would spill.
+    Private,
 }
 
 impl PanelKernel {
-    pub const ALL: [PanelKernel; 2] = [PanelKernel::Plain, PanelKernel::Shared];
+    pub const ALL: [PanelKernel; 3] = [
+        PanelKernel::Plain,
+        PanelKernel::Shared,
+        PanelKernel::Private,
+    ];
 
-    /// `Shared` on a CPU adapter with subgroups, where a load that differs between lanes
-    /// is a loop over them (docs/PERFORMANCE.md); `Plain` elsewhere, where it was not
-    /// measured.
+    /// `Private` on a CPU adapter with subgroups, where a load that differs between lanes
+    /// is a loop over them (docs/PERFORMANCE.md); `Plain` elsewhere, where the others were
+    /// not measured.
     pub fn for_device(gpu: &Gpu) -> PanelKernel {
-        match Self::shared_lanes(gpu) {
-            Some(_) if gpu.summary.is_cpu() => PanelKernel::Shared,
-            _ => PanelKernel::Plain,
+        if PanelKernel::Private.available(gpu) {
+            PanelKernel::Private
+        } else {
+            PanelKernel::Plain
         }
     }
 
     /// Whether the adapter can run this kernel.
     pub fn available(self, gpu: &Gpu) -> bool {
-        self == PanelKernel::Plain || Self::shared_lanes(gpu).is_some()
+        match self {
+            PanelKernel::Plain => true,
+            PanelKernel::Shared => Self::shared_lanes(gpu).is_some(),
+            PanelKernel::Private => Self::shared_lanes(gpu).is_some() && gpu.summary.is_cpu(),
+        }
     }
 
     /// The lanes `panel_shared` shares v_j between (PANEL_SG): the adapter's smallest
@@ -118,25 +141,34 @@ impl<T: Real> BandReduce<T> {
         let shader = T::of(&BANDREDUCE);
         let [panel, finish_w, extract] =
             kernels(gpu, shader, ["panel", "finish_w", "extract_band"])?;
-        let panel = match kernel {
-            PanelKernel::Plain => panel,
-            PanelKernel::Shared => {
-                let Some(lanes) = PanelKernel::shared_lanes(gpu) else {
-                    bail!(
-                        "the shared panel kernel needs subgroup operations (SUBGROUP), which {} \
-                         lacks",
-                        gpu.summary.name
-                    );
-                };
-                gpu.kernel(
-                    T::of(&BANDREDUCE_BCAST),
-                    "panel_shared",
-                    &[("PANEL_SG", lanes as f64)],
-                )?
-            }
+        if !kernel.available(gpu) {
+            bail!(
+                "the {kernel:?} panel kernel needs subgroup operations (SUBGROUP){}, which {} \
+                 lacks",
+                if kernel == PanelKernel::Private {
+                    " on a CPU adapter"
+                } else {
+                    ""
+                },
+                gpu.summary.name
+            );
+        }
+        let subgroup_kernel = |entry| {
+            let lanes = PanelKernel::shared_lanes(gpu).unwrap_or(1);
+            let overrides = [("PANEL_SG", lanes as f64)];
+            gpu.kernel(T::of(&BANDREDUCE_BCAST), entry, &overrides)
+        };
+        let (panel, short_panel) = match kernel {
+            PanelKernel::Plain => (panel, None),
+            PanelKernel::Shared => (subgroup_kernel("panel_shared")?, None),
+            PanelKernel::Private => (
+                subgroup_kernel("panel_shared")?,
+                Some(subgroup_kernel("panel_private")?),
+            ),
         };
         Ok(BandReduce {
             panel,
+            short_panel,
             finish_w,
             extract,
             _element: std::marker::PhantomData,
@@ -203,7 +235,11 @@ impl<T: Real> BandReduce<T> {
         ];
         let buffers = tensors.map(|t| t.buffer());
         let params = Words::new([work.n, work.b, col, mat]);
-        launch(batch, &self.panel, &buffers, &params, Grid::Groups(1))
+        let kernel = match &self.short_panel {
+            Some(short) if rows <= PRIVATE_ROWS => short,
+            _ => &self.panel,
+        };
+        launch(batch, kernel, &buffers, &params, Grid::Groups(1))
     }
 
     /// Records W −= ½ V (Tᵀ Vᵀ W) for the panel at `col`, with Tᵀ Vᵀ W in `work.tz`,

@@ -9,7 +9,7 @@ use wideprobe::linalg::band::band_to_tridiagonal;
 use wideprobe::linalg::tridiag::tridiag_eigen;
 use wideprobe::linalg::two_stage::TwoStage;
 use wideprobe::linalg::Real;
-use wideprobe::ops::bandreduce::{max_panel_rows, BandReduce, PanelKernel, MAX_BAND};
+use wideprobe::ops::bandreduce::{max_panel_rows, BandReduce, PanelKernel, MAX_BAND, PRIVATE_ROWS};
 
 use crate::common;
 use crate::spectral::reference_eigenvalues;
@@ -199,6 +199,73 @@ fn panel_kernels() -> Vec<PanelKernel> {
 }
 
 precision_tests!(panel_is_a_householder_qr);
+
+/// `panel_private` keeps each column in private memory where `panel_shared` keeps it in
+/// `scratch`, with the same sums in the same order: their outputs must be the same bits,
+/// up to the tallest panel it takes ([`PRIVATE_ROWS`]), and one row past it, where the
+/// host must hand the panel to `panel_shared` (a private column clamped at the cap would
+/// differ).
+fn private_panel_matches_shared<T: Real>() {
+    let gpu = common::gpu();
+    if !PanelKernel::Private.available(gpu) {
+        eprintln!(
+            "skipped: {} has no subgroups or is not a CPU",
+            gpu.summary.name
+        );
+        return;
+    }
+    let shared = BandReduce::<T>::with_panel(gpu, PanelKernel::Shared).unwrap();
+    let private = BandReduce::<T>::with_panel(gpu, PanelKernel::Private).unwrap();
+    let cases = [
+        2,
+        7,
+        33,
+        130,
+        PRIVATE_ROWS - 1,
+        PRIVATE_ROWS,
+        PRIVATE_ROWS + 1,
+    ]
+    .map(|m| (m, MAX_BAND))
+    .into_iter()
+    .chain([(9, 5), (130, 5), (41, 1)]);
+    for (m, b) in cases {
+        let n = m + b;
+        let what = format!("private panel {} m={m} b={b}", T::NAME);
+        let mut rng = common::rng(&what);
+        let mut a = vec![0.0; n * n];
+        for i in 0..m {
+            for j in 0..b {
+                a[(b + i) * n + j] = T::from_f64(rng.random_range(-1.0..1.0)).to_f64();
+            }
+        }
+        let outputs = |reduce: &BandReduce<T>| {
+            let work = reduce.work(gpu, 1, n, b).unwrap();
+            work.work.write(gpu, &to_real::<T>(&a)).unwrap();
+            for t in [&work.left, &work.right, &work.tfac, &work.scratch] {
+                t.poison(gpu).unwrap();
+            }
+            common::launch(|batch| reduce.record_panel(batch, &work, 0, 0));
+            [&work.work, &work.left, &work.right, &work.tfac]
+                .map(|t| common::real_to_f64(&common::download(t)))
+        };
+        let (want, got) = (outputs(&shared), outputs(&private));
+        // `left` and `right` up to V's last row (`panel_shared` writes zeros past it, up
+        // to its last whole vec4, which nothing reads).
+        let lengths = [n * n, m * 2 * b, m * 2 * b, b * b];
+        let names = ["work", "left", "right", "tfac"];
+        for ((name, len), (w, g)) in names.iter().zip(lengths).zip(want.iter().zip(&got)) {
+            let first = (0..len).find(|&i| w[i].to_bits() != g[i].to_bits());
+            assert!(
+                first.is_none(),
+                "{what}: {name} differs from panel_shared's at {first:?}: {:?} vs {:?}",
+                first.map(|i| g[i]),
+                first.map(|i| w[i])
+            );
+        }
+    }
+}
+
+precision_tests!(private_panel_matches_shared);
 
 /// Orders, bands and panel columns of the `finish_w` test, case by case.
 const FINISH_W_ORDERS: [usize; 6] = [3, 9, 40, 40, 130, 75];
