@@ -1,5 +1,6 @@
 // bandreduce_bcast: the panel kernel of shaders/bandreduce.wgsl with v_j shared between
-// the lanes of a subgroup, for CPU drivers. Joined after bandreduce.wgsl (its bindings,
+// the lanes of a subgroup, for CPU drivers, in two forms: `panel_shared` (columns in
+// `scratch`) and `panel_private` (columns in private memory, below). Joined after bandreduce.wgsl (its bindings,
 // `shape`, `scratch` and helpers) by engine/ops/shaders.rs; needs the adapter's SUBGROUP
 // feature, so that bandreduce.wgsl itself does not.
 //
