@@ -221,8 +221,13 @@ fn form_reflector(j: u32, sigma: Real) {
     taus[j] = tau;
 }
 
-// Row i of column l of V (both copies); zero in the panel below R's diagonal.
+// Row i of column l of V (both copies); zero in the panel below R's diagonal. Nothing
+// for rows past the panel's last (`store_column` takes eight at a time): there, `work`
+// is the next matrix of a stack.
 fn store_row(i: u32, l: u32, v: Real) {
+    if i >= shape.m {
+        return;
+    }
     right[at_v(i, l)] = v;
     left[at_v(i, shape.b + l)] = v;
     if i > l {

@@ -16,7 +16,11 @@ use super::config::Common;
 
 /// Version of the per-run results' format and meaning; bump it when a change of
 /// wideprobe changes what a run computes, so that old results are recomputed.
-pub const RESULT_FORMAT: u32 = 2;
+/// 3: the two-stage reduction's panel kernels wrote zeros past a panel's last row, into
+/// the next matrix of a stack, so that a run's spectra after its first layer could be
+/// wrong where the reduction ran in two stages (CPU adapters, or
+/// `WIDEPROBE_DENSE_REDUCTION=two-stage`) on orders n >= 128 with n mod 8 in {5, 6, 7}.
+pub const RESULT_FORMAT: u32 = 3;
 
 /// Keys of the common section that do not change a run's numbers.
 const COSMETIC: &[&str] = &["out", "save_tensors"];
