@@ -47,9 +47,11 @@ pub struct BandReduce<T: Real> {
 }
 
 /// The most rows a panel may have for `panel_private` (its PRIVATE_VEC4S * 4): taller
-/// panels take `panel_shared`. Its loops make about 4,500 iterations per invocation at
-/// this height, far below lavapipe's cap ([`max_panel_rows`]); the private array costs
-/// 32 KiB per invocation in f64, zeroed at each launch.
+/// panels take `panel_shared`. At this height a SIMD group of 16 lanes makes about
+/// 12,000 loop iterations (counted as [`max_panel_rows`] counts; `store_private`'s
+/// 1,024 and the 16 reflectors its lanes form among them), below lavapipe's cap of
+/// 65,535. The private array is 8 KiB per invocation in f64 (4 KiB in f32), zeroed at
+/// each launch.
 pub const PRIVATE_ROWS: usize = 1024;
 
 /// The kernel that reduces a panel: the same reflectors either way.
@@ -63,7 +65,7 @@ pub enum PanelKernel {
     /// `panel_private` (shaders/bandreduce_bcast.wgsl): `panel_shared` with each
     /// invocation's column in its private memory, for panels of at most
     /// [`PRIVATE_ROWS`] rows (`panel_shared` takes taller ones; the same sums in the same
-    /// order, so the same bits). For CPU adapters with subgroups: on a GPU, 4 KiB of
+    /// order, so the same bits). For CPU adapters with subgroups: on a GPU, 8 KiB of
     /// private memory per invocation would spill.
     Private,
 }
@@ -138,28 +140,27 @@ impl<T: Real> BandReduce<T> {
 
     /// The kernels with the panel kernel given (tests run both).
     pub fn with_panel(gpu: &Gpu, kernel: PanelKernel) -> Result<Self> {
-        let shader = T::of(&BANDREDUCE);
-        let [panel, finish_w, extract] =
-            kernels(gpu, shader, ["panel", "finish_w", "extract_band"])?;
-        if !kernel.available(gpu) {
-            bail!(
-                "the {kernel:?} panel kernel needs subgroup operations (SUBGROUP){}, which {} \
-                 lacks",
-                if kernel == PanelKernel::Private {
-                    " on a CPU adapter"
-                } else {
-                    ""
-                },
-                gpu.summary.name
-            );
+        let name = &gpu.summary.name;
+        match kernel {
+            PanelKernel::Shared if !kernel.available(gpu) => bail!(
+                "the shared panel kernel needs subgroup operations (SUBGROUP), which {name} \
+                 lacks"
+            ),
+            PanelKernel::Private if !kernel.available(gpu) => bail!(
+                "the private panel kernel is for CPU adapters with subgroup operations \
+                 (SUBGROUP); {name} is not one"
+            ),
+            _ => {}
         }
+        let shader = T::of(&BANDREDUCE);
+        let [finish_w, extract] = kernels(gpu, shader, ["finish_w", "extract_band"])?;
         let subgroup_kernel = |entry| {
             let lanes = PanelKernel::shared_lanes(gpu).unwrap_or(1);
             let overrides = [("PANEL_SG", lanes as f64)];
             gpu.kernel(T::of(&BANDREDUCE_BCAST), entry, &overrides)
         };
         let (panel, short_panel) = match kernel {
-            PanelKernel::Plain => (panel, None),
+            PanelKernel::Plain => (gpu.kernel(shader, "panel", &[])?, None),
             PanelKernel::Shared => (subgroup_kernel("panel_shared")?, None),
             PanelKernel::Private => (
                 subgroup_kernel("panel_shared")?,
