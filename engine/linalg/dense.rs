@@ -27,6 +27,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Result};
 
+use super::host_threads::map_in_parallel;
 use super::lanczos::{EigenEstimate, LanczosOptions, SpectrumResult};
 use super::tridiag::tridiag_eigen;
 use super::two_stage::{self, TwoStage};
@@ -207,8 +208,9 @@ impl<T: Real> DenseEigensolver<T> {
         })
     }
 
-    /// Reads the tridiagonals back (one readback) and solves them: one result per
-    /// matrix, every eigenvalue in `full_spectrum`, the k extremes at each end.
+    /// Reads the tridiagonals back (one readback) and solves them, the matrices spread
+    /// over the host's cores: one result per matrix, every eigenvalue in
+    /// `full_spectrum`, the k extremes at each end.
     /// `submissions` is what the caller's batch counts for (1 when it held only this).
     pub fn finish(
         &self, gpu: &Gpu, pending: PendingSpectra<T>, k: usize, submissions: usize,
@@ -223,13 +225,17 @@ impl<T: Real> DenseEigensolver<T> {
             }
             ReducedWork::Band(work) => two_stage::tridiagonals(gpu, work)?,
         };
-        tridiagonals
+        let spectra = map_in_parallel(&tridiagonals, |(d, e)| {
+            spectrum_of_tridiagonal::<T>(d, e, k)
+        });
+        let seconds = pending.start.elapsed().as_secs_f64();
+        spectra
             .into_iter()
-            .map(|(d, e)| {
-                let mut r = spectrum_of_tridiagonal::<T>(&d, &e, k)?;
+            .map(|r| {
+                let mut r = r?;
                 r.submissions = submissions;
                 r.readbacks = 1;
-                r.seconds = pending.start.elapsed().as_secs_f64();
+                r.seconds = seconds;
                 Ok(r)
             })
             .collect()

@@ -10,6 +10,7 @@
 //! - [`tridiag`]: the host f64 tridiagonal eigenproblem they share.
 //! - [`band`]: host f64 band → tridiagonal reduction (Householder bulge chasing), the
 //!   second stage of a two-stage symmetric eigensolver.
+//! - [`host_threads`]: a batch's host stages spread over the host's cores.
 //!
 //! [`SpectrumMethod`] chooses between Lanczos and the dense solver for stored matrices;
 //! matrix-free operators always run Lanczos.
@@ -17,6 +18,7 @@
 pub mod band;
 pub mod bidiag;
 pub mod dense;
+pub mod host_threads;
 pub mod lanczos;
 pub mod operator;
 pub mod power;

@@ -19,6 +19,7 @@
 use anyhow::{bail, Result};
 
 use super::band::band_to_tridiagonal;
+use super::host_threads::map_in_parallel;
 use super::Real;
 use crate::gpu::{Batch, Gpu, Tensor};
 use crate::ops::bandreduce::{max_panel_rows, BandReduce, BandWork, MAX_BAND};
@@ -184,12 +185,12 @@ impl<T: Real> TwoStage<T> {
 }
 
 /// Reads the bands of a recorded reduction back (one readback) and reduces each to its
-/// tridiagonal (d, e) on the host.
+/// tridiagonal (d, e) on the host, the matrices spread over the host's cores.
 pub fn tridiagonals<T: Real>(gpu: &Gpu, work: &BandWork<T>) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
     let (n, b) = (work.n, work.b);
     let bands: Vec<f64> = work.band.to_vec(gpu)?.into_iter().map(T::to_f64).collect();
-    bands
-        .chunks(n * (b + 1))
-        .map(|band| band_to_tridiagonal(band, n, b))
+    let bands: Vec<&[f64]> = bands.chunks(n * (b + 1)).collect();
+    map_in_parallel(&bands, |band| band_to_tridiagonal(band, n, b))
+        .into_iter()
         .collect()
 }
