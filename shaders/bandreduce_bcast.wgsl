@@ -1,8 +1,9 @@
 // bandreduce_bcast: the panel kernel of shaders/bandreduce.wgsl with v_j shared between
 // the lanes of a subgroup, for CPU drivers, in two forms: `panel_shared` (columns in
-// `scratch`) and `panel_private` (columns in private memory, below). Joined after bandreduce.wgsl (its bindings,
-// `shape`, `scratch` and helpers) by engine/ops/shaders.rs; needs the adapter's SUBGROUP
-// feature, so that bandreduce.wgsl itself does not.
+// `scratch`) and `panel_private` (columns in private memory, below). Joined after
+// bandreduce.wgsl (its bindings, `shape`, `scratch` and helpers) by
+// engine/ops/shaders.rs; needs the adapter's SUBGROUP feature, so that bandreduce.wgsl
+// itself does not.
 //
 // In `panel`, every invocation reads all of v_j, the same vec4s, each through lavapipe's
 // loop over the lanes of its SIMD group (docs/PERFORMANCE.md, ninth session). Here lane q

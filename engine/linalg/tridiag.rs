@@ -179,8 +179,8 @@ fn implicit_ql(
 
 /// √(f² + g²), by the square root of the sum where the squares can neither overflow nor
 /// lose precision to underflow (every rotation of a matrix scaled to norm about 1), else
-/// by `hypot`; within 2ε (relative) of `hypot`'s. `hypot` alone took half of QL's time (its careful scaling is a call into
-/// libm per rotation).
+/// by `hypot`; within 2ε (relative) of `hypot`'s. `hypot` alone took half of QL's time
+/// (its careful scaling is a call into libm per rotation).
 fn norm2(f: f64, g: f64) -> f64 {
     let squares = f * f + g * g;
     if (SAFE_SQUARES_MIN..=SAFE_SQUARES_MAX).contains(&squares) {

@@ -36,7 +36,7 @@ pub const fn max_panel_rows(b: usize) -> usize {
     8 * (LOOP_ITERATIONS - fixed) / (2 * b + 18)
 }
 
-/// The three kernels of one precision, built once.
+/// The kernels of one precision, built once.
 pub struct BandReduce<T: Real> {
     panel: Arc<Kernel>,
     /// `panel_private`, for panels of at most [`PRIVATE_ROWS`] rows, where chosen.
@@ -138,7 +138,7 @@ impl<T: Real> BandReduce<T> {
         Self::with_panel(gpu, PanelKernel::for_device(gpu))
     }
 
-    /// The kernels with the panel kernel given (tests run both).
+    /// The kernels with the panel kernel given (tests run each).
     pub fn with_panel(gpu: &Gpu, kernel: PanelKernel) -> Result<Self> {
         let name = &gpu.summary.name;
         match kernel {
