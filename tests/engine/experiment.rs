@@ -291,6 +291,63 @@ grid:
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// When every run fails, nothing earlier is presented as today's: the tables keep their
+/// header and no row, and the figures of an earlier sweep in the same folder are gone
+/// (the drawing clears them first, with nothing to draw).
+#[test]
+fn a_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
+    let gpu = common::gpu();
+    let dir = temp_dir("all-failing");
+    let out = dir.join("out");
+    let options = options(&out, false);
+    let earlier = write_config(
+        &dir,
+        "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
+         width: 9\n  depth: 2\n  n: 7\n  activation: relu_normalized\n  seed: 0\n",
+    );
+    run_experiment(gpu, &earlier, &options).unwrap();
+    let figures = |out: &Path| -> Vec<String> {
+        std::fs::read_dir(out.join("figures"))
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|name| name.ends_with(".png") || name.ends_with(".svg"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        !figures(&out).is_empty(),
+        "the earlier sweep drew no figure"
+    );
+    // Width 1 with relu: some example of 20 is all-zero at layer 1 (each is with
+    // probability 1/2), and a zero vector cannot be renormalised.
+    let failing = write_config(
+        &dir,
+        "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
+         width: 1\n  depth: 3\n  n: 20\n  activation: relu\n  renormalize: true\n  \
+         seed: [0, 1]\n",
+    );
+    let summary = run_experiment(gpu, &failing, &options).unwrap();
+    assert_eq!((summary.done, summary.failed.len()), (0, 2));
+    for (_, why) in &summary.failed {
+        assert!(why.contains("cannot be renormalised"), "{why}");
+    }
+    let layers = Table::read(&out.join("layers.csv")).unwrap();
+    assert!(
+        layers.rows.is_empty(),
+        "{} rows of earlier runs",
+        layers.rows.len()
+    );
+    assert!(!layers.header.is_empty());
+    let left = figures(&out);
+    assert!(
+        left.is_empty(),
+        "figures of the earlier sweep stayed: {left:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The key list that unknown-key errors and the key check use is Common's own fields.
 #[test]
 fn common_keys_are_the_common_fields() {
