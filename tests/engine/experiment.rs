@@ -134,6 +134,20 @@ fn options(out: &Path, save_tensors: bool) -> RunOptions {
     }
 }
 
+/// The files in `out/figures` (figures and their captions), sorted; none when it does
+/// not exist.
+fn figure_files(out: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out.join("figures"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 fn write_config(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("exp.yaml");
     std::fs::write(&p, text).unwrap();
@@ -306,18 +320,8 @@ fn a_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
          width: 9\n  depth: 2\n  n: 7\n  activation: relu_normalized\n  seed: 0\n",
     );
     run_experiment(gpu, &earlier, &options).unwrap();
-    let figures = |out: &Path| -> Vec<String> {
-        std::fs::read_dir(out.join("figures"))
-            .map(|entries| {
-                entries
-                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .filter(|name| name.ends_with(".png") || name.ends_with(".svg"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     assert!(
-        !figures(&out).is_empty(),
+        !figure_files(&out).is_empty(),
         "the earlier sweep drew no figure"
     );
     // Width 1 with relu: some example of 20 is all-zero at layer 1 (each is with
@@ -340,7 +344,7 @@ fn a_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
         layers.rows.len()
     );
     assert!(!layers.header.is_empty());
-    let left = figures(&out);
+    let left = figure_files(&out);
     assert!(
         left.is_empty(),
         "figures of the earlier sweep stayed: {left:?}"
@@ -384,24 +388,16 @@ fn figures_from_earlier_settings_do_not_stay() {
              width: 9\n  depth: 2\n  n: 7\n  activation: {activations}\n  seed: 0\n"
         )
     };
-    let figures = |out: &Path| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(out.join("figures"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
     let both = write_config(&dir, &config("[relu_normalized, tanh_normalized]"));
     run_experiment(gpu, &both, &options).unwrap();
-    let before = figures(&out);
+    let before = figure_files(&out);
     assert!(
         before.iter().any(|f| f.contains("tanh_normalized")),
         "{before:?}"
     );
     let relu = write_config(&dir, &config("relu_normalized"));
     run_experiment(gpu, &relu, &options).unwrap();
-    let after = figures(&out);
+    let after = figure_files(&out);
     assert!(!after.is_empty());
     assert!(
         after.iter().all(|f| !f.contains("tanh")),
