@@ -141,7 +141,7 @@ fn check_panel<T: Real>(
     // root, alpha, tau's division, v's entries), so small panels need an order floor, as
     // the dense solver's bound has (4 (n + 8) u): at n = 3, b = 1 (one reflector, m + b =
     // 3) draws reached 12.5 u in f32 and 8 u in f64, above 4 (m + b) u; at m + b >= 35
-    // they stay below 0.4 (m + b) u (160 draws each, both panel kernels).
+    // they stay below 0.4 (m + b) u (80 draws each, 40 of each panel kernel).
     let scale = (m + b + 8) as f64 * u;
     let mut orth = 0.0f64;
     for i in 0..m {
