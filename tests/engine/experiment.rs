@@ -134,6 +134,14 @@ fn options(out: &Path, save_tensors: bool) -> RunOptions {
     }
 }
 
+/// A conditioning sweep of one tiny run per activation of `activations` (a YAML value).
+fn tiny_sweep(activations: &str) -> String {
+    format!(
+        "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
+         width: 9\n  depth: 2\n  n: 7\n  activation: {activations}\n  seed: 0\n"
+    )
+}
+
 /// The files in `out/figures` (figures and their captions), sorted; none when it does
 /// not exist.
 fn figure_files(out: &Path) -> Vec<String> {
@@ -314,11 +322,7 @@ fn a_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
     let dir = temp_dir("all-failing");
     let out = dir.join("out");
     let options = options(&out, false);
-    let earlier = write_config(
-        &dir,
-        "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
-         width: 9\n  depth: 2\n  n: 7\n  activation: relu_normalized\n  seed: 0\n",
-    );
+    let earlier = write_config(&dir, &tiny_sweep("relu_normalized"));
     run_experiment(gpu, &earlier, &options).unwrap();
     assert!(
         !figure_files(&out).is_empty(),
@@ -382,20 +386,14 @@ fn figures_from_earlier_settings_do_not_stay() {
     let dir = temp_dir("stale-figures");
     let out = dir.join("out");
     let options = options(&out, false);
-    let config = |activations: &str| {
-        format!(
-            "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
-             width: 9\n  depth: 2\n  n: 7\n  activation: {activations}\n  seed: 0\n"
-        )
-    };
-    let both = write_config(&dir, &config("[relu_normalized, tanh_normalized]"));
+    let both = write_config(&dir, &tiny_sweep("[relu_normalized, tanh_normalized]"));
     run_experiment(gpu, &both, &options).unwrap();
     let before = figure_files(&out);
     assert!(
         before.iter().any(|f| f.contains("tanh_normalized")),
         "{before:?}"
     );
-    let relu = write_config(&dir, &config("relu_normalized"));
+    let relu = write_config(&dir, &tiny_sweep("relu_normalized"));
     run_experiment(gpu, &relu, &options).unwrap();
     let after = figure_files(&out);
     assert!(!after.is_empty());
