@@ -255,9 +255,7 @@ fn store_column(l: u32) {
     if r < shape.m4 {
         let x = scratch[at_s(r, l)];
         for (var c = 0u; c < 4u; c++) {
-            if 4u * r + c < shape.m {
-                store_row(4u * r + c, l, x[c]);
-            }
+            store_row(4u * r + c, l, x[c]);
         }
     }
 }
