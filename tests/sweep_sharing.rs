@@ -237,6 +237,10 @@ fn a_folder_of_another_experiment_kind_is_refused() {
         err.contains("holds results of a training experiment"),
         "{err}"
     );
+    assert!(
+        err.contains("this config is conditioning_at_init: give another --out"),
+        "{err}"
+    );
 }
 
 /// Batch logs (Slurm, nohup: stderr not a terminal) get one plain line per finished run,

@@ -122,7 +122,8 @@ fn regular_file(path: &Path) -> Result<Option<std::fs::Metadata>> {
     };
     if !meta.is_file() {
         bail!(
-            "{} is {}, not a regular file: replace it with the CIFAR-10 file of that name              (wideprobe data fetch downloads them)",
+            "{} is {}, not a regular file: replace it with the CIFAR-10 file of that name \
+             (wideprobe data fetch downloads them)",
             path.display(),
             file_kind(&meta)
         );

@@ -141,7 +141,8 @@ fn refuse_other_experiment(out: &Path, kind_name: &str) -> Result<()> {
         .and_then(|m| m.get("kind").and_then(|k| k.as_str()).map(str::to_string));
     match previous {
         Some(previous) if previous != kind_name => bail!(
-            "{} holds results of a {previous} experiment, and this config is {kind_name}:              give another --out (or the config's `out`), or delete that folder",
+            "{} holds results of a {previous} experiment, and this config is {kind_name}: \
+             give another --out (or the config's `out`), or delete that folder",
             out.display()
         ),
         _ => Ok(()),

@@ -167,7 +167,8 @@ impl SpectrumMethod {
             }
             SpectrumMethod::Auto => Ok(SpectrumMethod::Lanczos),
             SpectrumMethod::Dense if !fits => bail!(
-                "method dense needs a {n} x {n} matrix ({bytes} bytes) in one binding, beyond                  {}'s limit of {} bytes: use method lanczos or auto",
+                "method dense needs a {n} x {n} matrix ({bytes} bytes) in one binding, beyond \
+                 {}'s limit of {} bytes: use method lanczos or auto",
                 gpu.summary.name,
                 gpu.max_binding_bytes()
             ),

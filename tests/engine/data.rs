@@ -275,6 +275,10 @@ fn special_files_named_like_batches_are_refused_without_hanging() {
     std::fs::create_dir(&fifo).unwrap();
     let err = without_hanging(dir.clone());
     assert!(err.contains("a folder, not a regular file"), "{err}");
+    assert!(
+        err.contains("file of that name (wideprobe data fetch downloads them)"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
