@@ -1,10 +1,11 @@
 //! `cargo bench --bench band`: the host stages of the two-stage dense eigensolver on
 //! random symmetric band matrices, for n in {300, 1000, 2000} and b in {8, 16, 32, 64}:
 //! the band → tridiagonal reduction (`linalg::band::band_to_tridiagonal`) and the
-//! eigenvalues of the tridiagonal it gives (`linalg::tridiag::tridiag_eigen`, the
-//! implicit QL). Each case is checked first (trace and Frobenius norm preserved to
+//! eigenvalues of the tridiagonal it gives, by the implicit QL with rotations
+//! (`linalg::tridiag::tridiag_eigen`) and by the root-free QL the dense solver runs
+//! (`linalg::tridiag::tridiag_eigenvalues`). Each case is checked first (trace and Frobenius norm preserved to
 //! rounding), then timed: median and minimum of several calls, with GFLOP/s counted at
-//! the reduction's ~6 n² b flops; the QL's median beside it. Host only: no GPU is
+//! the reduction's ~6 n² b flops; the two QLs' medians beside it. Host only: no GPU is
 //! needed.
 
 use std::time::Instant;
@@ -12,13 +13,13 @@ use std::time::Instant;
 use anyhow::{ensure, Result};
 use rand::{Rng, SeedableRng};
 use wideprobe::linalg::band::band_to_tridiagonal;
-use wideprobe::linalg::tridiag::tridiag_eigen;
+use wideprobe::linalg::tridiag::{tridiag_eigen, tridiag_eigenvalues};
 
 fn main() -> Result<()> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(1);
     println!(
-        "{:>5} {:>3} {:>10} {:>10} {:>8} {:>9} {:>10}",
-        "n", "b", "median ms", "min ms", "GFLOP/s", "rel err", "QL ms"
+        "{:>5} {:>3} {:>10} {:>10} {:>8} {:>9} {:>10} {:>14}",
+        "n", "b", "median ms", "min ms", "GFLOP/s", "rel err", "QL ms", "root-free ms"
     );
     for n in [300, 1000, 2000] {
         for b in [8, 16, 32, 64] {
@@ -30,14 +31,16 @@ fn main() -> Result<()> {
             let times = timed(|| band_to_tridiagonal(&band, n, b).map(|_| ()))?;
             let (d, e) = band_to_tridiagonal(&band, n, b)?;
             let ql = timed(|| tridiag_eigen(&d, &e, false).map(|_| ()))?;
+            let root_free = timed(|| tridiag_eigenvalues(&d, &e).map(|_| ()))?;
             let median = times[times.len() / 2];
             let flops = 6.0 * (n * n * b) as f64;
             println!(
-                "{n:>5} {b:>3} {:>10.2} {:>10.2} {:>8.2} {err:>9.1e} {:>10.2}",
+                "{n:>5} {b:>3} {:>10.2} {:>10.2} {:>8.2} {err:>9.1e} {:>10.2} {:>14.2}",
                 median * 1e3,
                 times[0] * 1e3,
                 flops / median / 1e9,
                 ql[ql.len() / 2] * 1e3,
+                root_free[root_free.len() / 2] * 1e3,
             );
         }
     }

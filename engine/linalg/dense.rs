@@ -14,11 +14,11 @@
 //! computed eigenvalue is within ‖E‖₂ of the i-th true one (sorted). ‖E‖₂ has a part per
 //! reflector (its rounding in forming v and τ and in the rank-2 update) and a part that
 //! grows with n; we report c·(n + n₀)·(u + u₆₄)·‖A‖₂ for the device's unit roundoff u,
-//! with u₆₄ for the host's stages in f64 (band → tridiagonal, the tridiagonal QL), which
-//! are backward stable in the same form. Measured worst errors (750 random matrices per
-//! order up to n = 7, fewer above): 11–16.4 u‖A‖ at n = 3–130 in f32 (n = 2 is exact:
-//! nothing to reflect); in f64 17–36 u‖A‖ at n = 3–12 and 126 u‖A‖ at n = 130 (faer's own
-//! error included); at most 0.34 of this bound. c·n alone (12 u‖A‖ at n = 3) did not
+//! with u₆₄ for the host's stages in f64 (band → tridiagonal, the tridiagonal's
+//! root-free QL), which are backward stable in the same form. Measured worst errors (750
+//! random matrices per order up to n = 7, fewer above): 11–16.4 u‖A‖ at n = 3–130 in f32
+//! (n = 2 is exact: nothing to reflect); in f64 17–36 u‖A‖ at n = 3–12 and 126 u‖A‖ at
+//! n = 130 (faer's own error included); at most 0.34 of this bound. c·n alone (12 u‖A‖ at n = 3) did not
 //! hold. c = [`BACKWARD_ERROR_CONSTANT`], n₀ = [`BACKWARD_ERROR_ORDER_FLOOR`]; ‖A‖₂ is
 //! taken as max |λ(T)| (the difference is itself within the bound).
 
@@ -29,7 +29,7 @@ use anyhow::{bail, Result};
 
 use super::host_threads::map_in_parallel;
 use super::lanczos::{EigenEstimate, LanczosOptions, SpectrumResult};
-use super::tridiag::tridiag_eigen;
+use super::tridiag::tridiag_eigenvalues;
 use super::two_stage::{self, TwoStage};
 use super::Real;
 use super::SpectrumMethod;
@@ -272,7 +272,7 @@ fn spectrum_of_tridiagonal<T: Real>(d: &[f64], e: &[f64], k: usize) -> Result<Sp
             T::NAME
         );
     }
-    let values = tridiag_eigen(d, e, false)?.values;
+    let values = tridiag_eigenvalues(d, e)?;
     let norm = values.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     let bound = dense_bound(T::UNIT_ROUNDOFF, n, norm);
     let estimate = |value: f64| EigenEstimate {

@@ -33,33 +33,7 @@ pub struct TridiagEigen {
 /// eigenvectors.
 pub fn tridiag_eigen(alpha: &[f64], beta: &[f64], want_vectors: bool) -> Result<TridiagEigen> {
     let m = alpha.len();
-    if beta.len() + 1 != m && !(m == 0 && beta.is_empty()) {
-        bail!(
-            "tridiagonal with {m} diagonal entries needs {} off-diagonal entries, got {}",
-            m.saturating_sub(1),
-            beta.len()
-        );
-    }
-    check_finite("alpha", alpha)?;
-    check_finite("beta", beta)?;
-
-    // Work on a copy scaled by a power of two (exact) so that the largest entry is
-    // about 1: the shift and rotation formulas can then neither overflow nor lose
-    // everything to underflow, whatever the magnitude of the input.
-    let max_abs = alpha
-        .iter()
-        .chain(beta)
-        .fold(0.0f64, |acc, x| acc.max(x.abs()));
-    // The exponent is clamped so that the scale itself is a normal number.
-    let scale = if max_abs > 0.0 {
-        let exponent = max_abs.log2().ceil() as i32;
-        2.0f64.powi(exponent.clamp(f64::MIN_EXP, f64::MAX_EXP - 1))
-    } else {
-        1.0
-    };
-    let mut diag: Vec<f64> = alpha.iter().map(|a| a / scale).collect();
-    // One trailing zero so that off[j] for j = m - 1 reads as "decoupled".
-    let mut off: Vec<f64> = beta.iter().map(|b| b / scale).chain([0.0]).collect();
+    let (mut diag, mut off, scale) = scaled_copy(alpha, beta)?;
 
     // Rows of the accumulated rotation matrix Z that we keep: only the last row
     // (which starts as eₘᵀ) unless full vectors are wanted.
@@ -92,6 +66,55 @@ pub fn tridiag_eigen(alpha: &[f64], beta: &[f64], want_vectors: bool) -> Result<
         last_components,
         vectors,
     })
+}
+
+/// Eigenvalues only, in ascending order, of the symmetric tridiagonal with diagonal `alpha`
+/// and off-diagonal `beta` (as in [`tridiag_eigen`]): the root-free QL of Pal, Walker and
+/// Kahan (LAPACK `dsterf`). It works on the squared off-diagonals, so a rotation takes two
+/// divisions and no square root; the eigenvalues agree with [`tridiag_eigen`]'s to
+/// rounding (both are backward stable). The dense eigensolver wants nothing more.
+pub fn tridiag_eigenvalues(alpha: &[f64], beta: &[f64]) -> Result<Vec<f64>> {
+    let (mut diag, off, scale) = scaled_copy(alpha, beta)?;
+    // Squares of entries below ~1e-154 (of a matrix of norm about 1) lose digits or
+    // vanish: absolute changes far below the rounding of the larger entries.
+    let mut off2: Vec<f64> = off.iter().map(|e| e * e).collect();
+    let budget = 30 * diag.len();
+    root_free_ql(&mut diag, &mut off2, budget)?;
+    let mut values: Vec<f64> = diag.iter().map(|d| d * scale).collect();
+    values.sort_by(f64::total_cmp);
+    Ok(values)
+}
+
+/// Checks the lengths and entries, then copies them scaled by a power of two (exact) so
+/// that the largest is about 1: the shift and rotation formulas can then neither overflow
+/// nor lose everything to underflow, whatever the magnitude of the input. Returns the
+/// diagonal, the off-diagonal with one trailing zero (so that `off[m - 1]` reads as
+/// "decoupled"), and the scale.
+fn scaled_copy(alpha: &[f64], beta: &[f64]) -> Result<(Vec<f64>, Vec<f64>, f64)> {
+    let m = alpha.len();
+    if beta.len() + 1 != m && !(m == 0 && beta.is_empty()) {
+        bail!(
+            "tridiagonal with {m} diagonal entries needs {} off-diagonal entries, got {}",
+            m.saturating_sub(1),
+            beta.len()
+        );
+    }
+    check_finite("alpha", alpha)?;
+    check_finite("beta", beta)?;
+    let max_abs = alpha
+        .iter()
+        .chain(beta)
+        .fold(0.0f64, |acc, x| acc.max(x.abs()));
+    // The exponent is clamped so that the scale itself is a normal number.
+    let scale = if max_abs > 0.0 {
+        let exponent = max_abs.log2().ceil() as i32;
+        2.0f64.powi(exponent.clamp(f64::MIN_EXP, f64::MAX_EXP - 1))
+    } else {
+        1.0
+    };
+    let diag = alpha.iter().map(|a| a / scale).collect();
+    let off = beta.iter().map(|b| b / scale).chain([0.0]).collect();
+    Ok((diag, off, scale))
 }
 
 fn check_finite(name: &str, entries: &[f64]) -> Result<()> {
@@ -175,6 +198,99 @@ fn implicit_ql(
         }
     }
     Ok(())
+}
+
+/// The root-free QL iteration of [`tridiag_eigenvalues`] on `diag` and the squared
+/// off-diagonals `off2` (`off2[m - 1] == 0`), with the same Wilkinson shift, deflation
+/// test and sweep budget as [`implicit_ql`]. On return `diag` holds the (unsorted)
+/// eigenvalues.
+fn root_free_ql(diag: &mut [f64], off2: &mut [f64], max_sweeps: usize) -> Result<()> {
+    let m = diag.len();
+    let mut sweeps = 0;
+    for l in 0..m {
+        loop {
+            // |e| ≤ ε (|d_end| + |d_end+1|) + MIN_POSITIVE, squared.
+            let mut end = l;
+            while end + 1 < m {
+                let local = f64::EPSILON * (diag[end].abs() + diag[end + 1].abs());
+                let limit = local + f64::MIN_POSITIVE;
+                if off2[end] <= limit * limit {
+                    break;
+                }
+                end += 1;
+            }
+            if end == l {
+                break; // diag[l] has converged.
+            }
+            off2[end] = 0.0;
+            if end == l + 1 {
+                // A 2 × 2 block: its eigenvalues in closed form, as dsterf does.
+                let (low, high) = eigenvalues_2x2(diag[l], off2[l].sqrt(), diag[l + 1]);
+                (diag[l], diag[l + 1]) = (low, high);
+                off2[l] = 0.0;
+                continue;
+            }
+            if sweeps == max_sweeps {
+                bail!(
+                    "tridiagonal QL did not converge in {max_sweeps} sweeps \
+                     (order {m}; {l} eigenvalues had converged)"
+                );
+            }
+            sweeps += 1;
+
+            // Wilkinson shift σ from the leading 2 × 2 (|e_l| serves: the shift does
+            // not depend on its sign).
+            let e = off2[l].sqrt();
+            let g = (diag[l + 1] - diag[l]) / (2.0 * e);
+            let sigma = diag[l] - e / (g + g.hypot(1.0).copysign(g));
+
+            // Chase the bulge from the bottom of the block to the top, carrying
+            // p = γ²/c in place of the rotation's square root.
+            let (mut c, mut s) = (1.0f64, 0.0f64);
+            let mut gamma = diag[end] - sigma;
+            let mut p = gamma * gamma;
+            for i in (l..end).rev() {
+                let bb = off2[i];
+                let r = p + bb; // > 0: bb passed the deflation test
+                if i + 1 != end {
+                    off2[i + 1] = s * r;
+                }
+                let old_c = c;
+                c = p / r;
+                s = bb / r;
+                let old_gamma = gamma;
+                let alpha = diag[i];
+                gamma = c * (alpha - sigma) - s * old_gamma;
+                diag[i + 1] = old_gamma + (alpha - gamma);
+                p = if c != 0.0 {
+                    gamma * gamma / c
+                } else {
+                    old_c * bb
+                };
+            }
+            off2[l] = s * p;
+            diag[l] = sigma + gamma;
+        }
+    }
+    Ok(())
+}
+
+/// The eigenvalues (smaller, larger) of [[a, b], [b, c]], the smaller one without
+/// cancellation (LAPACK `dlae2`).
+fn eigenvalues_2x2(a: f64, b: f64, c: f64) -> (f64, f64) {
+    let (sum, radius) = (a + c, (a - c).hypot(2.0 * b));
+    let (big, small) = if a.abs() > c.abs() { (a, c) } else { (c, a) };
+    // The root of larger magnitude from the sum, the other from the determinant.
+    let outer = 0.5 * (sum + radius.copysign(sum));
+    if outer == 0.0 {
+        return (-0.5 * radius, 0.5 * radius);
+    }
+    let inner = (big / outer) * small - (b / outer) * b;
+    if outer < inner {
+        (outer, inner)
+    } else {
+        (inner, outer)
+    }
 }
 
 /// √(f² + g²), by the square root of the sum where the squares can neither overflow nor
@@ -326,6 +442,15 @@ mod tests {
             full.values.windows(2).all(|w| w[0] <= w[1]),
             "not ascending"
         );
+        let root_free = tridiag_eigenvalues(alpha, beta).unwrap();
+        assert_eq!(root_free.len(), m);
+        assert!(root_free.windows(2).all(|w| w[0] <= w[1]), "not ascending");
+        for (i, (&got, &jacobi)) in root_free.iter().zip(&reference).enumerate() {
+            assert!(
+                (got - jacobi).abs() <= tol,
+                "eigenvalue {i}: root-free QL {got} vs Jacobi {jacobi} (norm {norm})"
+            );
+        }
 
         let v = full.vectors.as_ref().unwrap();
         assert_eq!(v.len(), m * m);
@@ -472,6 +597,10 @@ mod tests {
             let expected: Vec<f64> = base.values.iter().map(|x| x * factor).collect();
             assert_eq!(scaled.values, expected);
             assert_eq!(scaled.vectors, base.vectors);
+            let root_free = tridiag_eigenvalues(&scaled_alpha, &scaled_beta).unwrap();
+            let base_root_free = tridiag_eigenvalues(&alpha, &beta).unwrap();
+            let expected: Vec<f64> = base_root_free.iter().map(|x| x * factor).collect();
+            assert_eq!(root_free, expected);
         }
 
         // Subnormal entries: nothing overflows or turns into NaN.
@@ -480,6 +609,70 @@ mod tests {
         assert!(tiny.values[0] < tiny.values[1], "{tiny:?}");
         let sum_sq: f64 = tiny.last_components.iter().map(|s| s * s).sum();
         assert!((sum_sq - 1.0).abs() < 1e-12);
+        let root_free = tridiag_eigenvalues(&[4e-320, 1e-320], &[2e-320]).unwrap();
+        assert!(root_free.iter().all(|v| v.is_finite()), "{root_free:?}");
+        assert!(root_free[0] < root_free[1], "{root_free:?}");
+    }
+
+    #[test]
+    fn root_free_ql_matches_ql_on_many_shapes() {
+        // Random, clustered (a glued Wilkinson matrix: pairs agreeing to ~14 digits),
+        // tiny couplings (near-split blocks) and 2 x 2 blocks that start split off: the
+        // root-free eigenvalues agree with the rotation QL's to a few ulps of the norm.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(10);
+        let mut cases: Vec<(Vec<f64>, Vec<f64>)> =
+            (1..60).map(|m| random_tridiag(m, 100 + m as u64)).collect();
+        let w21: Vec<f64> = (0..21).map(|i: i32| f64::from((10 - i).abs())).collect();
+        let glued_alpha: Vec<f64> = w21.iter().chain(&w21).chain(&w21).copied().collect();
+        let mut glued_beta = vec![1.0; 62];
+        glued_beta[20] = 1e-10;
+        glued_beta[41] = 1e-10;
+        cases.push((glued_alpha, glued_beta));
+        let near_split: Vec<f64> = (0..49)
+            .map(|i| {
+                if i % 3 == 2 {
+                    1e-12 * rng.random_range(-1.0..1.0)
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        cases.push((vec![0.5; 50], near_split));
+        cases.push((vec![1.0, 1.0, -3.0, 2.0], vec![1e-300, 4.0, 0.0]));
+        for (alpha, beta) in &cases {
+            let norm = norm_inf(alpha, beta).max(f64::MIN_POSITIVE);
+            let ql = tridiag_eigen(alpha, beta, false).unwrap().values;
+            let root_free = tridiag_eigenvalues(alpha, beta).unwrap();
+            for (i, (got, want)) in root_free.iter().zip(&ql).enumerate() {
+                assert!(
+                    (got - want).abs() <= 64.0 * f64::EPSILON * norm,
+                    "order {}: eigenvalue {i}: root-free {got} vs QL {want}",
+                    alpha.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn two_by_two_closed_form_keeps_the_small_eigenvalue() {
+        // [[1, 1e-9], [1e-9, 1e-20]]: the small eigenvalue, 1e-20 - 1e-18 (to ~1e-36),
+        // would be lost to cancellation in (sum - radius) / 2.
+        let (low, high) = eigenvalues_2x2(1.0, 1e-9, 1e-20);
+        let expected_low = 1e-20 - 1e-18 / (1.0 - 1e-20);
+        assert!(
+            (low - expected_low).abs() <= 1e-15 * expected_low.abs(),
+            "{low:e}"
+        );
+        assert!((high - (1.0 + 1e-18)).abs() <= f64::EPSILON, "{high}");
+        // Zero trace, equal entries, a zero matrix, negative definite.
+        assert_eq!(eigenvalues_2x2(3.0, 4.0, -3.0), (-5.0, 5.0));
+        assert_eq!(eigenvalues_2x2(2.0, 0.0, 2.0), (2.0, 2.0));
+        assert_eq!(eigenvalues_2x2(0.0, 0.0, 0.0), (0.0, 0.0));
+        let (low, high) = eigenvalues_2x2(-2.0, 1.0, -2.0);
+        assert!(
+            (low + 3.0).abs() <= 2.0 * f64::EPSILON * 3.0
+                && (high + 1.0).abs() <= 4.0 * f64::EPSILON
+        );
     }
 
     #[test]
@@ -523,6 +716,14 @@ mod tests {
         );
         let err = tridiag_eigen(&[], &[1.0], false).unwrap_err();
         assert!(err.to_string().contains("got 1"), "{err}");
+        let err = tridiag_eigenvalues(&[1.0, 2.0, 3.0], &[1.0]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("needs 2 off-diagonal entries, got 1"),
+            "{err}"
+        );
+        assert_eq!(tridiag_eigenvalues(&[], &[]).unwrap(), Vec::<f64>::new());
+        assert_eq!(tridiag_eigenvalues(&[-2.5], &[]).unwrap(), vec![-2.5]);
     }
 
     #[test]
@@ -531,6 +732,8 @@ mod tests {
         assert!(err.to_string().contains("alpha[1] is NaN"), "{err}");
         let err = tridiag_eigen(&[1.0, 2.0], &[f64::INFINITY], false).unwrap_err();
         assert!(err.to_string().contains("beta[0] is inf"), "{err}");
+        let err = tridiag_eigenvalues(&[1.0, 2.0], &[f64::NAN]).unwrap_err();
+        assert!(err.to_string().contains("beta[0] is NaN"), "{err}");
     }
 
     #[test]
@@ -540,6 +743,15 @@ mod tests {
         beta.push(0.0);
         let mut z = vec![1.0; 20];
         let err = implicit_ql(&mut diag, &mut beta, &mut z, 1, 3).unwrap_err();
+        assert!(
+            err.to_string().contains("did not converge in 3 sweeps"),
+            "{err}"
+        );
+        let (mut diag, mut off2) = (
+            alpha.clone(),
+            beta.iter().map(|e| e * e).collect::<Vec<_>>(),
+        );
+        let err = root_free_ql(&mut diag, &mut off2, 3).unwrap_err();
         assert!(
             err.to_string().contains("did not converge in 3 sweeps"),
             "{err}"
