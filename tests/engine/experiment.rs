@@ -9,6 +9,7 @@ use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 
 use crate::common;
+use crate::support::figure_files;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::support::scratch("test", name)
@@ -140,20 +141,6 @@ fn tiny_sweep(activations: &str) -> String {
         "kind: conditioning_at_init\ndataset: synthetic\ninfinite_width: false\ngrid:\n  \
          width: 9\n  depth: 2\n  n: 7\n  activation: {activations}\n  seed: 0\n"
     )
-}
-
-/// The files in `out/figures` (figures and their captions), sorted; none when it does
-/// not exist.
-fn figure_files(out: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(out.join("figures"))
-        .map(|entries| {
-            entries
-                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
 }
 
 fn write_config(dir: &Path, text: &str) -> PathBuf {

@@ -11,6 +11,7 @@ use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 
 use crate::common::{self, reference};
+use crate::support::figure_files;
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::support::scratch("test", name)
@@ -314,6 +315,57 @@ fn training_config_errors_name_the_problem() {
         let id = c.runs()[0].id();
         assert!(id.contains(part) && id.len() <= 255, "lr {lr}: {id}");
     }
+}
+
+/// A training sweep whose runs all fail, in the folder of an earlier sweep: runs.csv
+/// lists them as failed, epochs.csv keeps its header and no row, and none of the
+/// earlier sweep's figures or captions stay (the drawing removes them even with no data).
+#[test]
+fn a_training_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
+    let dir = temp_dir("train-all-failing");
+    let earlier = synthetic_training(
+        3,
+        3,
+        "grid: {depth: 1, width: 16, activation: tanh_normalized, lr: 0.01, n: 5}\n",
+    );
+    assert_eq!(run(&earlier, &dir, false).done, 1);
+    let out = dir.join("out");
+    assert!(
+        !figure_files(&out).is_empty(),
+        "the earlier sweep drew no figure"
+    );
+    // Width 1 with relu: some example of 20 is all-zero at layer 1 (each is with
+    // probability 1/2), and a zero vector cannot be renormalised.
+    let failing = synthetic_training(
+        1,
+        3,
+        "grid: {depth: 2, width: 1, activation: relu, renormalize: true, lr: 0.01, n: 20, \
+         seed: [0, 1]}\n",
+    );
+    let summary = run(&failing, &dir, false);
+    assert_eq!((summary.done, summary.failed.len()), (0, 2), "{summary:?}");
+    for (_, why) in &summary.failed {
+        assert!(why.contains("all-zero"), "{why}");
+    }
+    let runs = Table::read(&out.join("runs.csv")).unwrap();
+    assert_eq!(runs.rows.len(), 2);
+    for row in 0..2 {
+        assert_eq!(cell(&runs, row, "status"), "failed");
+        assert_eq!(cell(&runs, row, "width"), "1");
+    }
+    let epochs = Table::read(&out.join("epochs.csv")).unwrap();
+    assert!(!epochs.header.is_empty());
+    assert!(
+        epochs.rows.is_empty(),
+        "{} rows of earlier runs",
+        epochs.rows.len()
+    );
+    let left = figure_files(&out);
+    assert!(
+        left.is_empty(),
+        "figures of the earlier sweep stayed: {left:?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// A data problem (an all-zero test example that renormalisation cannot scale) is a

@@ -33,6 +33,20 @@ pub fn scratch(suite: &str, test: &str) -> PathBuf {
     root
 }
 
+/// The files in `out/figures` (figures and their captions), sorted; none when it does
+/// not exist.
+pub fn figure_files(out: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(out.join("figures"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
 /// A fresh folder like [`scratch`]'s that is removed when it goes out of scope, unless
 /// the test is failing (then it stays, to be looked at).
 pub struct Scratch(PathBuf);
