@@ -455,9 +455,16 @@ fn golub_kahan_agrees_with_lanczos_on_the_formed_gram_matrix() {
     }
     let factor =
         DenseFactor::new(Tensor::from_slice(gpu, &[n, d], &f).unwrap(), ops.clone()).unwrap();
-    let gk = golub_kahan(gpu, ops.clone(), &factor, &LanczosOptions::default()).unwrap();
+    // Tolerances far below 1e-9: a run stopped by the default 1e-4 could be off by
+    // about (1e-4 λ_min)² / gap, which for these matrices reaches 1e-9 λ_max.
+    let tight = LanczosOptions {
+        tol_min: 1e-13,
+        tol_max: 1e-13,
+        ..Default::default()
+    };
+    let gk = golub_kahan(gpu, ops.clone(), &factor, &tight).unwrap();
     let op = DenseMatrix::<f64>::from_host(gpu, n, &g).unwrap();
-    let l = lanczos(gpu, ops.clone(), &op, &LanczosOptions::default()).unwrap();
+    let l = lanczos(gpu, ops.clone(), &op, &tight).unwrap();
     for (a, b) in [
         (gk.lambda_max(), l.lambda_max()),
         (gk.lambda_min(), l.lambda_min()),
