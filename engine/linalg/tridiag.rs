@@ -158,24 +158,13 @@ fn implicit_ql(
             // off-diagonal. The test is relative to the neighbouring diagonal (good
             // for graded matrices); the MIN_POSITIVE floor stops us iterating on
             // subnormals, harmless since the matrix is scaled to norm about 1.
-            let mut end = l;
-            while end + 1 < m {
-                let local = diag[end].abs() + diag[end + 1].abs();
-                if off[end].abs() <= f64::EPSILON * local + f64::MIN_POSITIVE {
-                    break;
-                }
-                end += 1;
-            }
+            let end = block_end(diag, l, |j, local| {
+                off[j].abs() <= f64::EPSILON * local + f64::MIN_POSITIVE
+            });
             if end == l {
                 break; // diag[l] has converged.
             }
-            if sweeps == max_sweeps {
-                bail!(
-                    "tridiagonal QL did not converge in {max_sweeps} sweeps \
-                     (order {m}; {l} eigenvalues had converged)"
-                );
-            }
-            sweeps += 1;
+            count_sweep(&mut sweeps, max_sweeps, l, m)?;
 
             // Wilkinson shift: the eigenvalue of the leading 2 × 2 of the block
             // nearer diag[l], folded into the first rotation's g.
@@ -218,6 +207,29 @@ fn implicit_ql(
     Ok(())
 }
 
+/// The end of the unreduced block that starts at `l`: the first j ≥ l whose coupling to
+/// j + 1 is `negligible(j, |d_j| + |d_j+1|)`, or the last row.
+fn block_end(diag: &[f64], l: usize, negligible: impl Fn(usize, f64) -> bool) -> usize {
+    let mut end = l;
+    while end + 1 < diag.len() && !negligible(end, diag[end].abs() + diag[end + 1].abs()) {
+        end += 1;
+    }
+    end
+}
+
+/// Counts one more QL sweep, or fails when `max_sweeps` were spent (with `l` of the `m`
+/// eigenvalues converged).
+fn count_sweep(sweeps: &mut usize, max_sweeps: usize, l: usize, m: usize) -> Result<()> {
+    if *sweeps == max_sweeps {
+        bail!(
+            "tridiagonal QL did not converge in {max_sweeps} sweeps \
+             (order {m}; {l} eigenvalues had converged)"
+        );
+    }
+    *sweeps += 1;
+    Ok(())
+}
+
 /// The root-free QL iteration of [`tridiag_eigenvalues`] on `diag` and the squared
 /// off-diagonals `off2` (`off2[m - 1] == 0`), with the same Wilkinson shift and sweep
 /// budget as [`implicit_ql`], and its deflation test squared. On return `diag` holds the
@@ -231,14 +243,10 @@ fn root_free_ql(diag: &mut [f64], off2: &mut [f64], max_sweeps: usize) -> Result
             // (|e| < 1.5e-154), negligible at the scaled norm of about 1. (implicit_ql's
             // floor of MIN_POSITIVE on |e| would vanish once squared, and the sweeps would
             // go on among subnormal squares.)
-            let mut end = l;
-            while end + 1 < m {
-                let local = f64::EPSILON * (diag[end].abs() + diag[end + 1].abs());
-                if off2[end] <= local * local || off2[end] < f64::MIN_POSITIVE {
-                    break;
-                }
-                end += 1;
-            }
+            let end = block_end(diag, l, |j, local| {
+                let limit = f64::EPSILON * local;
+                off2[j] <= limit * limit || off2[j] < f64::MIN_POSITIVE
+            });
             if end == l {
                 break; // diag[l] has converged.
             }
@@ -251,13 +259,7 @@ fn root_free_ql(diag: &mut [f64], off2: &mut [f64], max_sweeps: usize) -> Result
                 off2[l] = 0.0;
                 continue;
             }
-            if sweeps == max_sweeps {
-                bail!(
-                    "tridiagonal QL did not converge in {max_sweeps} sweeps \
-                     (order {m}; {l} eigenvalues had converged)"
-                );
-            }
-            sweeps += 1;
+            count_sweep(&mut sweeps, max_sweeps, l, m)?;
 
             // Wilkinson shift σ from the leading 2 × 2 (|e_l| serves: the shift does
             // not depend on its sign).
