@@ -9,7 +9,7 @@ use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 
 use crate::common;
-use crate::support::figure_files;
+use crate::support::{assert_no_earlier_rows_or_figures, figure_files};
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::support::scratch("test", name)
@@ -328,18 +328,7 @@ fn a_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
     for (_, why) in &summary.failed {
         assert!(why.contains("cannot be renormalised"), "{why}");
     }
-    let layers = Table::read(&out.join("layers.csv")).unwrap();
-    assert!(
-        layers.rows.is_empty(),
-        "{} rows of earlier runs",
-        layers.rows.len()
-    );
-    assert!(!layers.header.is_empty());
-    let left = figure_files(&out);
-    assert!(
-        left.is_empty(),
-        "figures of the earlier sweep stayed: {left:?}"
-    );
+    assert_no_earlier_rows_or_figures(&out, "layers.csv");
     let _ = std::fs::remove_dir_all(dir);
 }
 

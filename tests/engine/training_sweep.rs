@@ -11,7 +11,7 @@ use wideprobe::io::npy::read_npy;
 use wideprobe::io::table::Table;
 
 use crate::common::{self, reference};
-use crate::support::figure_files;
+use crate::support::{assert_no_earlier_rows_or_figures, figure_files};
 
 fn temp_dir(name: &str) -> PathBuf {
     crate::support::scratch("test", name)
@@ -353,18 +353,7 @@ fn a_training_sweep_whose_runs_all_fail_leaves_no_earlier_figure_or_row() {
         assert_eq!(cell(&runs, row, "status"), "failed");
         assert_eq!(cell(&runs, row, "width"), "1");
     }
-    let epochs = Table::read(&out.join("epochs.csv")).unwrap();
-    assert!(!epochs.header.is_empty());
-    assert!(
-        epochs.rows.is_empty(),
-        "{} rows of earlier runs",
-        epochs.rows.len()
-    );
-    let left = figure_files(&out);
-    assert!(
-        left.is_empty(),
-        "figures of the earlier sweep stayed: {left:?}"
-    );
+    assert_no_earlier_rows_or_figures(&out, "epochs.csv");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -47,6 +47,23 @@ pub fn figure_files(out: &Path) -> Vec<String> {
     names
 }
 
+/// After a sweep in `out` whose runs all failed: its `table` keeps a header and no row,
+/// and no figure or caption of an earlier sweep in the same folder stays.
+pub fn assert_no_earlier_rows_or_figures(out: &Path, table: &str) {
+    let rows = wideprobe::io::table::Table::read(&out.join(table)).unwrap();
+    assert!(!rows.header.is_empty(), "{table} has no header");
+    assert!(
+        rows.rows.is_empty(),
+        "{table}: {} rows of earlier runs",
+        rows.rows.len()
+    );
+    let left = figure_files(out);
+    assert!(
+        left.is_empty(),
+        "figures of the earlier sweep stayed: {left:?}"
+    );
+}
+
 /// A fresh folder like [`scratch`]'s that is removed when it goes out of scope, unless
 /// the test is failing (then it stays, to be looked at).
 pub struct Scratch(PathBuf);
