@@ -248,6 +248,29 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
         let min = json["smallest"][0]["value"].as_f64().unwrap();
         assert!((max / 1e300 - 1.0).abs() < 1e-9, "λ_max {max}");
         assert!((min / 2e299 - 1.0).abs() < 1e-9, "λ_min {min}");
+        // The whole spectrum comes back at the matrix's scale too (it was the scaled
+        // matrix's: 0.2 and 1).
+        let all = json["full_spectrum"]
+            .as_array()
+            .expect("every eigenvalue at order 2");
+        let all: Vec<f64> = all.iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(
+            (all[0] / 2e299 - 1.0).abs() < 1e-9 && (all[1] / 1e300 - 1.0).abs() < 1e-9,
+            "{all:?}"
+        );
+    }
+    // Entries near f64::MAX whose largest eigenvalue, 2 × 1.7e308, is beyond it: inf,
+    // with a note saying why.
+    let beyond = write_npy_2x2(&dir, "beyond.npy", [1.7e308, 1.7e308, 1.7e308, 1.7e308]);
+    let out = run(&["spectrum", beyond.to_str().unwrap(), "--precision", "f64"]);
+    assert_no_panic(&["spectrum", "beyond.npy"], &out);
+    if !no_adapter(&out) && !text(&out.stderr).contains("SHADER_F64") {
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("is beyond f64's range and is reported as inf"),
+            "{stdout}"
+        );
     }
     let indefinite = write_npy_2x2(&dir, "indef.npy", [1.0, 0.0, 0.0, -2.0]);
     let out = run(&["spectrum", indefinite.to_str().unwrap()]);

@@ -65,14 +65,7 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
     };
     let mut result = spectrum_with_method(&gpu, n, &data, args.precision, args.method, &opts)?;
     if scale != 1.0 {
-        for e in result.largest.iter_mut().chain(result.smallest.iter_mut()) {
-            e.value *= scale;
-            e.residual *= scale;
-            e.bound *= scale;
-        }
-        result.notes.push(format!(
-            "solved scaled by 1/{scale:e} (the largest entry), so that no square overflows"
-        ));
+        scale_back(&mut result, scale);
     }
     // κ = λ_max / λ_min is a condition number only for positive semi-definite matrices.
     if result.lambda_min() + result.smallest[0].bound < 0.0 {
@@ -103,6 +96,33 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
         emit_json(&result)
     } else {
         emit(&SpectrumReport(&result))
+    }
+}
+
+/// The eigenvalues (extremes with their residuals and bounds, and the whole spectrum
+/// where there is one) of a matrix solved scaled by 1/`scale`, back at the matrix's own
+/// scale, with a note saying so and one for any eigenvalue beyond f64's range.
+fn scale_back(result: &mut SpectrumResult, scale: f64) {
+    let mut overflowed = None;
+    for e in result.largest.iter_mut().chain(result.smallest.iter_mut()) {
+        if (e.value * scale).is_infinite() {
+            overflowed = Some(e.value);
+        }
+        e.value *= scale;
+        e.residual *= scale;
+        e.bound *= scale;
+    }
+    if let Some(all) = result.full_spectrum.as_mut() {
+        all.iter_mut().for_each(|v| *v *= scale);
+    }
+    result.notes.push(format!(
+        "solved scaled by 1/{scale:e} (the largest entry), so that no square overflows"
+    ));
+    if let Some(scaled) = overflowed {
+        result.notes.push(format!(
+            "an eigenvalue, {scaled:e} × {scale:e}, is beyond f64's range and is reported as \
+             inf (null in JSON): divide the matrix by a constant to see it"
+        ));
     }
 }
 
