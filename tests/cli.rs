@@ -267,10 +267,13 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
     if !no_adapter(&out) && !text(&out.stderr).contains("SHADER_F64") {
         assert!(out.status.success(), "{}", text(&out.stderr));
         let stdout = text(&out.stdout);
+        assert!(stdout.contains("largest 1: inf"), "{stdout}");
         assert!(
-            stdout.contains("is beyond f64's range and is reported as inf"),
+            stdout.contains("is beyond f64's range and is reported as ±inf"),
             "{stdout}"
         );
+        // κ of [[1, 1], [1, 1]] is inf (λ_min = 0), and the note gives it.
+        assert!(stdout.contains("the scaled matrix's κ"), "{stdout}");
     }
     let indefinite = write_npy_2x2(&dir, "indef.npy", [1.0, 0.0, 0.0, -2.0]);
     let out = run(&["spectrum", indefinite.to_str().unwrap()]);

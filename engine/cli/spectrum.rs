@@ -44,10 +44,11 @@ pub struct SpectrumArgs {
 
 pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
     let (n, mut data) = read_symmetric(&args.file)?;
-    // A finite matrix whose entries would overflow (or underflow) the solver's squares
-    // is solved scaled to a largest entry of 1; eigenvalues scale back exactly.
+    // A finite matrix whose entries' squares could overflow (or underflow) the solver's
+    // sums, in f32 as well as f64 (f32's range ends near 3e38), is solved scaled to a
+    // largest entry of 1 (each entry rounded once); the eigenvalues are scaled back.
     let largest = data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    let scale = if largest > 0.0 && !(1e-30..=1e30).contains(&largest) {
+    let scale = if largest > 0.0 && !(1e-15..=1e15).contains(&largest) {
         largest
     } else {
         1.0
@@ -103,10 +104,14 @@ pub fn spectrum(options: &GpuOptions, args: SpectrumArgs) -> Result<()> {
 /// where there is one) of a matrix solved scaled by 1/`scale`, back at the matrix's own
 /// scale, with a note saying so and one for any eigenvalue beyond f64's range.
 fn scale_back(result: &mut SpectrumResult, scale: f64) {
-    let mut overflowed = None;
+    let kappa = result.kappa();
+    let (mut overflowed, mut underflowed) = (None, None);
     for e in result.largest.iter_mut().chain(result.smallest.iter_mut()) {
-        if (e.value * scale).is_infinite() {
+        let back = e.value * scale;
+        if back.is_infinite() {
             overflowed = Some(e.value);
+        } else if e.value != 0.0 && back.abs() < f64::MIN_POSITIVE {
+            underflowed = Some(e.value);
         }
         e.value *= scale;
         e.residual *= scale;
@@ -121,7 +126,15 @@ fn scale_back(result: &mut SpectrumResult, scale: f64) {
     if let Some(scaled) = overflowed {
         result.notes.push(format!(
             "an eigenvalue, {scaled:e} × {scale:e}, is beyond f64's range and is reported as \
-             inf (null in JSON): divide the matrix by a constant to see it"
+             ±inf (null in JSON), and so is κ; the scaled matrix's κ, which scaling does not \
+             change, is {kappa:e}. Divide the matrix by a constant to see the eigenvalue"
+        ));
+    }
+    if let Some(scaled) = underflowed {
+        result.notes.push(format!(
+            "an eigenvalue, {scaled:e} × {scale:e}, is below f64's normal range and is \
+             reported with fewer digits, or as 0; the scaled matrix's κ is {kappa:e}. \
+             Multiply the matrix by a constant to see it"
         ));
     }
 }

@@ -15,6 +15,8 @@
 
 use anyhow::{bail, Result};
 
+use crate::error::NonFinite;
+
 /// Eigen-decomposition of a symmetric tridiagonal matrix of order m.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TridiagEigen {
@@ -89,15 +91,17 @@ pub fn tridiag_eigenvalues(alpha: &[f64], beta: &[f64]) -> Result<Vec<f64>> {
     Ok(values)
 }
 
-/// Eigenvalues of the scaled copy, times `scale`; an error where one overflows (a matrix
-/// with entries near f64::MAX can have eigenvalues beyond it).
+/// Eigenvalues of the scaled copy, times `scale`; a [`NonFinite`] error where one
+/// overflows (a matrix with entries near f64::MAX can have eigenvalues beyond it), as
+/// for any other non-finite spectrum.
 fn unscaled(values: impl Iterator<Item = f64>, scale: f64) -> Result<Vec<f64>> {
     let values: Vec<f64> = values.map(|v| v * scale).collect();
-    if values.iter().any(|v| !v.is_finite()) {
-        bail!(
-            "the tridiagonal's eigenvalues overflow f64 (its entries reach about {scale:e}): \
-             scale the matrix down"
-        );
+    if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+        return Err(NonFinite::new(format!(
+            "the tridiagonal's eigenvalues overflow f64 ({v}; its entries reach about \
+             {scale:e}): scale the matrix down"
+        ))
+        .into());
     }
     Ok(values)
 }
@@ -639,11 +643,28 @@ mod tests {
             root_free[0].abs() <= ulp && (root_free[1] - (4e-320 + 1e-320)).abs() <= ulp,
             "{root_free:?}"
         );
-        // A scale that is not a power of two would not give these back exactly.
-        assert_eq!(
-            tridiag_eigenvalues(&[0.3, 0.7, 1e-5], &[0.0, 0.0]).unwrap(),
-            vec![1e-5, 0.3, 0.7]
-        );
+        // The scale is the power of two at or above the largest entry, clamped to normal
+        // numbers; a diagonal then comes back exactly.
+        for (largest, scale) in [
+            (0.7, 1.0),
+            (3e300, 2f64.powi(999)),
+            (f64::MAX, 2f64.powi(1023)),
+            (1e-300, 2f64.powi(-996)),
+            (4e-320, 2f64.powi(-1021)),
+        ] {
+            assert_eq!(
+                scaled_copy(&[largest], &[]).unwrap().2,
+                scale,
+                "{largest:e}"
+            );
+            let diagonal = [0.3 * largest, largest, 1e-5 * largest];
+            let mut sorted = diagonal;
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!(
+                tridiag_eigenvalues(&diagonal, &[0.0, 0.0]).unwrap(),
+                sorted.to_vec()
+            );
+        }
         // Entries near f64::MAX whose eigenvalues are beyond it.
         let huge = 0.9 * f64::MAX;
         for err in [
