@@ -228,22 +228,30 @@ fn output_into_a_closed_pipe_ends_quietly() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `wideprobe spectrum` of the 2 x 2 matrix `values`, saved as `name` in `dir`, with
+/// `args` after the file: it must not panic, and must succeed where it can run. Its
+/// stdout, or None without an adapter (or without SHADER_F64 where f64 is asked).
+fn spectrum_2x2(dir: &Path, name: &str, values: [f64; 4], args: &[&str]) -> Option<String> {
+    let file = write_npy_2x2(dir, name, values);
+    let mut all = vec!["spectrum", file.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    assert_no_panic(&["spectrum", name], &out);
+    if no_adapter(&out) || text(&out.stderr).contains("SHADER_F64") {
+        return None;
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    Some(text(&out.stdout))
+}
+
 #[test]
 fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
     let dir = std::env::temp_dir().join(format!("wideprobe-cli-spec-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let huge = write_npy_2x2(&dir, "huge.npy", [1e300, 0.0, 0.0, 2e299]);
-    let out = run(&[
-        "spectrum",
-        huge.to_str().unwrap(),
-        "--precision",
-        "f64",
-        "--json",
-    ]);
-    assert_no_panic(&["spectrum", "huge.npy"], &out);
-    if !no_adapter(&out) && !text(&out.stderr).contains("SHADER_F64") {
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f64_json = ["--precision", "f64", "--json"];
+    let huge = [1e300, 0.0, 0.0, 2e299];
+    if let Some(stdout) = spectrum_2x2(&dir, "huge.npy", huge, &f64_json) {
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         let max = json["largest"][0]["value"].as_f64().unwrap();
         let min = json["smallest"][0]["value"].as_f64().unwrap();
         assert!((max / 1e300 - 1.0).abs() < 1e-9, "λ_max {max}");
@@ -261,12 +269,8 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
     }
     // Entries near f64::MAX whose largest eigenvalue, 2 × 1.7e308, is beyond it: inf,
     // with a note saying why.
-    let beyond = write_npy_2x2(&dir, "beyond.npy", [1.7e308, 1.7e308, 1.7e308, 1.7e308]);
-    let out = run(&["spectrum", beyond.to_str().unwrap(), "--precision", "f64"]);
-    assert_no_panic(&["spectrum", "beyond.npy"], &out);
-    if !no_adapter(&out) && !text(&out.stderr).contains("SHADER_F64") {
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let stdout = text(&out.stdout);
+    let beyond = [1.7e308; 4];
+    if let Some(stdout) = spectrum_2x2(&dir, "beyond.npy", beyond, &["--precision", "f64"]) {
         assert!(stdout.contains("largest 1: inf"), "{stdout}");
         assert!(
             stdout.contains("is beyond f64's range and is reported as ±inf"),
@@ -275,26 +279,15 @@ fn huge_finite_and_indefinite_matrices_get_numbers_and_notes_not_errors() {
         // κ of [[1, 1], [1, 1]] is inf (λ_min = 0), and the note gives it.
         assert!(stdout.contains("the scaled matrix's κ"), "{stdout}");
     }
-    let indefinite = write_npy_2x2(&dir, "indef.npy", [1.0, 0.0, 0.0, -2.0]);
-    let out = run(&["spectrum", indefinite.to_str().unwrap()]);
-    assert_no_panic(&["spectrum", "indef.npy"], &out);
-    if !no_adapter(&out) {
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        assert!(
-            text(&out.stdout).contains("not positive semi-definite"),
-            "{}",
-            text(&out.stdout)
-        );
+    let indefinite = [1.0, 0.0, 0.0, -2.0];
+    if let Some(stdout) = spectrum_2x2(&dir, "indef.npy", indefinite, &[]) {
+        assert!(stdout.contains("not positive semi-definite"), "{stdout}");
     }
     // λ_min = 1e-20 is far inside its rounding bound: κ = 1e20 gets a note saying it is
     // not resolved (was printed bare, and another method printed inf).
-    let singular = write_npy_2x2(&dir, "singular.npy", [1.0, 0.0, 0.0, 1e-20]);
+    let singular = [1.0, 0.0, 0.0, 1e-20];
     // --k past the order: every eigenvalue, and a note saying so.
-    let out = run(&["spectrum", singular.to_str().unwrap(), "--k", "3"]);
-    assert_no_panic(&["spectrum", "singular.npy"], &out);
-    if !no_adapter(&out) {
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let stdout = text(&out.stdout);
+    if let Some(stdout) = spectrum_2x2(&dir, "singular.npy", singular, &["--k", "3"]) {
         assert!(stdout.contains("κ = 1.000e20 is not resolved"), "{stdout}");
         assert!(
             stdout.contains("--k 3 is more than the order 2"),
