@@ -3,10 +3,10 @@
 //! the band → tridiagonal reduction (`linalg::band::band_to_tridiagonal`) and the
 //! eigenvalues of the tridiagonal it gives, by the implicit QL with rotations
 //! (`linalg::tridiag::tridiag_eigen`) and by the root-free QL the dense solver runs
-//! (`linalg::tridiag::tridiag_eigenvalues`). Each case is checked first (trace and Frobenius norm preserved to
-//! rounding), then timed: median and minimum of several calls, with GFLOP/s counted at
-//! the reduction's ~6 n² b flops; the two QLs' medians beside it. Host only: no GPU is
-//! needed.
+//! (`linalg::tridiag::tridiag_eigenvalues`). Each case is checked first (trace and
+//! Frobenius norm preserved to rounding), then timed: median and minimum of several
+//! calls, with GFLOP/s counted at the reduction's ~6 n² b flops; the two QLs' medians
+//! beside it. Host only: no GPU is needed.
 
 use std::time::Instant;
 
