@@ -113,7 +113,7 @@ fn scale_back(result: &mut SpectrumResult, scale: f64) {
         } else if e.value != 0.0 && back.abs() < f64::MIN_POSITIVE {
             underflowed = Some(e.value);
         }
-        e.value *= scale;
+        e.value = back;
         e.residual *= scale;
         e.bound *= scale;
     }

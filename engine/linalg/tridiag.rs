@@ -844,22 +844,18 @@ mod tests {
             err.to_string().contains("did not converge in 3 sweeps"),
             "{err}"
         );
-        let (mut diag, mut off2) = (
-            alpha.clone(),
-            beta.iter().map(|e| e * e).collect::<Vec<_>>(),
-        );
-        let err = root_free_ql(&mut diag, &mut off2, 3).unwrap_err();
+        let sweeps_within = |budget: usize| {
+            let mut diag = alpha.clone();
+            let mut off2: Vec<f64> = beta.iter().map(|e| e * e).collect();
+            root_free_ql(&mut diag, &mut off2, budget)
+        };
+        let err = sweeps_within(3).unwrap_err();
         assert!(
             err.to_string().contains("did not converge in 3 sweeps"),
             "{err}"
         );
         // The budget is reached, not passed: as many sweeps as needed succeed, one fewer
         // fails.
-        let sweeps_within = |budget: usize| {
-            let mut diag = alpha.clone();
-            let mut off2: Vec<f64> = beta.iter().map(|e| e * e).collect();
-            root_free_ql(&mut diag, &mut off2, budget)
-        };
         let needed = sweeps_within(30 * 20).unwrap();
         assert_eq!(sweeps_within(needed).unwrap(), needed);
         assert!(sweeps_within(needed - 1).is_err());
