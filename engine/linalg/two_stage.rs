@@ -71,11 +71,9 @@ impl<T: Real> TwoStage<T> {
     /// every product runs on the broadcast kernel (2-5x the tiled and skinny kernels'
     /// rate on lavapipe; docs/PERFORMANCE.md).
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let broadcast = MatmulVariant::Broadcast;
-        let (update, products) = if gpu.summary.is_cpu() && broadcast.available(gpu) {
-            (broadcast, broadcast)
-        } else {
-            (MatmulVariant::Tiled, MatmulVariant::Skinny)
+        let (update, products) = match MatmulVariant::for_device(gpu) {
+            MatmulVariant::Broadcast => (MatmulVariant::Broadcast, MatmulVariant::Broadcast),
+            _ => (MatmulVariant::Tiled, MatmulVariant::Skinny),
         };
         let stage = TwoStage {
             band: BandReduce::new(gpu)?,

@@ -50,6 +50,18 @@ impl MatmulVariant {
         }
     }
 
+    /// The variant for general products on this adapter: `Broadcast` on a CPU adapter
+    /// with subgroups (lavapipe's Vulkan driver), where it ran a network's products
+    /// 1.5-12x faster than `Tiled` did (f32 and f64, every layout; docs/PERFORMANCE.md);
+    /// `Tiled` elsewhere (on a GPU each of its loads is cheap and shared by 64 outputs).
+    pub fn for_device(gpu: &Gpu) -> MatmulVariant {
+        if gpu.summary.is_cpu() && MatmulVariant::Broadcast.available(gpu) {
+            MatmulVariant::Broadcast
+        } else {
+            MatmulVariant::Tiled
+        }
+    }
+
     /// Whether the adapter can run this variant (the broadcast one needs subgroups).
     pub fn available(self, gpu: &Gpu) -> bool {
         self != MatmulVariant::Broadcast || Broadcast::of(gpu).is_ok()
