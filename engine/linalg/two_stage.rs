@@ -71,7 +71,7 @@ impl<T: Real> TwoStage<T> {
     /// every product runs on the broadcast kernel (2-5x the tiled and skinny kernels'
     /// rate on lavapipe; docs/PERFORMANCE.md).
     pub fn new(gpu: &Gpu) -> Result<Self> {
-        let (update, products) = match MatmulVariant::for_device(gpu) {
+        let (update, products) = match MatmulVariant::for_device(gpu)? {
             MatmulVariant::Broadcast => (MatmulVariant::Broadcast, MatmulVariant::Broadcast),
             _ => (MatmulVariant::Tiled, MatmulVariant::Skinny),
         };

@@ -30,7 +30,7 @@ pub struct ForwardOps<T: Real = f32> {
 impl<T: Real> ForwardOps<T> {
     pub fn new(gpu: &Gpu) -> Result<Self> {
         Ok(ForwardOps {
-            matmul: Matmul::new(gpu, MatmulVariant::for_device(gpu))?,
+            matmul: Matmul::new(gpu, MatmulVariant::for_device(gpu)?)?,
             activation: ActivationOp::new(gpu)?,
             rownorm: RowNorm::new(gpu)?,
             bias: BiasOp::new(gpu)?,

@@ -14,6 +14,7 @@ pub use super::matview::{matmul_dims, MatView, MatmulDims};
 use super::parse_name;
 use super::real::{check_u32_index, Real, RealPair};
 use super::shaders::{Family, MATMUL, MATMUL_BCAST};
+use crate::gpu::adapter::{device_choice, env_value};
 use crate::gpu::{grid_1d, groups_for, Batch, Bound, Gpu, Kernel, Tensor};
 
 /// Which kernel computes the product. Both compute the same function.
@@ -50,16 +51,41 @@ impl MatmulVariant {
         }
     }
 
-    /// The variant for general products on this adapter: `Broadcast` on a CPU adapter
-    /// with subgroups (lavapipe's Vulkan driver), where it ran a network's products
-    /// 1.5-12x faster than `Tiled` did (f32 and f64, every layout; docs/PERFORMANCE.md);
-    /// `Tiled` elsewhere (on a GPU each of its loads is cheap and shared by 64 outputs).
-    pub fn for_device(gpu: &Gpu) -> MatmulVariant {
-        if gpu.summary.is_cpu() && MatmulVariant::Broadcast.available(gpu) {
-            MatmulVariant::Broadcast
-        } else {
-            MatmulVariant::Tiled
+    /// The variant for general products on this adapter (the network's passes, the
+    /// two-stage reduction's): `Broadcast` on a CPU adapter with subgroups (lavapipe's
+    /// Vulkan driver), where it ran a network's products 1.5-12x faster than `Tiled`
+    /// (NN, NT and TN in f32, NT in f64; docs/PERFORMANCE.md); `Tiled` elsewhere (on a
+    /// GPU each of its loads is cheap and shared by 64 outputs). [`MATMUL_VARIABLE`]
+    /// overrides the choice, for benchmarks; `broadcast` on an adapter without
+    /// subgroups is an error.
+    pub fn for_device(gpu: &Gpu) -> Result<MatmulVariant> {
+        let cpu_with_subgroups = gpu.summary.is_cpu() && MatmulVariant::Broadcast.available(gpu);
+        let chosen = Self::chosen(env_value(MATMUL_VARIABLE).as_deref(), cpu_with_subgroups)?;
+        if !chosen.available(gpu) {
+            anyhow::bail!(
+                "{MATMUL_VARIABLE}=broadcast: {} lacks the subgroup operations the broadcast \
+                 matmul needs (SUBGROUP, subgroups of at least 4 lanes): use tiled or auto",
+                gpu.summary.name
+            );
         }
+        Ok(chosen)
+    }
+
+    /// The variant [`MATMUL_VARIABLE`]'s value `choice` (unset: `None`) asks for, where
+    /// the default is `Broadcast` or `Tiled`.
+    fn chosen(choice: Option<&str>, broadcast_by_default: bool) -> Result<MatmulVariant> {
+        let named = [
+            ("tiled", MatmulVariant::Tiled),
+            ("broadcast", MatmulVariant::Broadcast),
+        ];
+        let defaults = (MatmulVariant::Broadcast, MatmulVariant::Tiled);
+        device_choice(
+            MATMUL_VARIABLE,
+            choice,
+            broadcast_by_default,
+            defaults,
+            &named,
+        )
     }
 
     /// Whether the adapter can run this variant (the broadcast one needs subgroups).
@@ -122,6 +148,10 @@ impl FromStr for MatmulVariant {
         parse_name("matmul variant", s, &Self::ALL, Self::name)
     }
 }
+
+/// The environment variable that chooses [`MatmulVariant::for_device`]'s variant:
+/// `tiled`, `broadcast` or `auto` (the default).
+pub const MATMUL_VARIABLE: &str = "WIDEPROBE_MATMUL";
 
 /// Storage layouts of the operands: `N` as stored, `T` transposed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -602,5 +632,31 @@ impl SplitSum {
             batch.bind(&self.kernel, &[c, partial], Some(&self.params))?,
             groups,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::assert_error_names;
+
+    #[test]
+    fn variant_defaults_by_adapter_and_names_bad_values() {
+        for choice in [None, Some(""), Some("auto")] {
+            let on_cpu = MatmulVariant::chosen(choice, true).unwrap();
+            assert_eq!(on_cpu, MatmulVariant::Broadcast);
+            let elsewhere = MatmulVariant::chosen(choice, false).unwrap();
+            assert_eq!(elsewhere, MatmulVariant::Tiled);
+        }
+        for default in [false, true] {
+            let tiled = MatmulVariant::chosen(Some("tiled"), default).unwrap();
+            let broadcast = MatmulVariant::chosen(Some("broadcast"), default).unwrap();
+            assert_eq!(tiled, MatmulVariant::Tiled);
+            assert_eq!(broadcast, MatmulVariant::Broadcast);
+        }
+        assert_error_names(
+            MatmulVariant::chosen(Some("skinny"), true),
+            &["WIDEPROBE_MATMUL=skinny", "tiled", "broadcast", "auto"],
+        );
     }
 }
