@@ -650,17 +650,23 @@ mod tests {
 
     #[test]
     fn variant_defaults_by_adapter_and_names_bad_values() {
-        for choice in [None, Some(""), Some("auto")] {
-            let on_cpu = MatmulVariant::chosen(choice, true).unwrap();
-            assert_eq!(on_cpu, MatmulVariant::Broadcast);
-            let elsewhere = MatmulVariant::chosen(choice, false).unwrap();
-            assert_eq!(elsewhere, MatmulVariant::Tiled);
-        }
-        for default in [false, true] {
-            let tiled = MatmulVariant::chosen(Some("tiled"), default).unwrap();
-            let broadcast = MatmulVariant::chosen(Some("broadcast"), default).unwrap();
-            assert_eq!(tiled, MatmulVariant::Tiled);
-            assert_eq!(broadcast, MatmulVariant::Broadcast);
+        use MatmulVariant::{Broadcast, Tiled};
+        // (WIDEPROBE_MATMUL's value, whether the adapter defaults to Broadcast, the variant)
+        let cases = [
+            (None, true, Broadcast),
+            (Some(""), true, Broadcast),
+            (Some("auto"), true, Broadcast),
+            (None, false, Tiled),
+            (Some("auto"), false, Tiled),
+            (Some("tiled"), true, Tiled),
+            (Some("broadcast"), false, Broadcast),
+        ];
+        for (choice, broadcast_by_default, want) in cases {
+            let got = MatmulVariant::chosen(choice, broadcast_by_default).unwrap();
+            assert_eq!(
+                got, want,
+                "{choice:?}, broadcast by default: {broadcast_by_default}"
+            );
         }
         assert_error_names(
             MatmulVariant::chosen(Some("skinny"), true),
