@@ -288,6 +288,18 @@ impl Gpu {
         Ok(())
     }
 
+    /// An error naming the device features `shader` needs and this adapter lacks, if any.
+    pub fn require_features(&self, shader: &Shader) -> Result<()> {
+        if !self.features.contains(shader.features) {
+            bail!(GpuError::MissingFeature {
+                shader: shader.name,
+                feature: format!("{:?}", shader.features - self.features),
+                adapter: self.summary.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// The compiled pipeline for `entry` of `shader` with the given override constants,
     /// built on first use and cached for the life of the device.
     pub fn kernel(
@@ -297,13 +309,7 @@ impl Gpu {
         if let Some(k) = self.pipelines.lock().unwrap().get(&key) {
             return Ok(k.clone());
         }
-        if !self.features.contains(shader.features) {
-            bail!(GpuError::MissingFeature {
-                shader: shader.name,
-                feature: format!("{:?}", shader.features - self.features),
-                adapter: self.summary.name.clone(),
-            });
-        }
+        self.require_features(shader)?;
         let module = self.module(shader)?;
         let kernel = Arc::new(Kernel::build(&self.device, &module, entry, overrides)?);
         self.pipelines.lock().unwrap().insert(key, kernel.clone());

@@ -336,14 +336,9 @@ impl<T: Real> Matmul<T> {
         // per product (and cached).
         let kernels = if variant == MatmulVariant::Broadcast {
             Broadcast::of(gpu)?;
-            if T::NEEDS_F64 && !gpu.has_f64() {
-                // Said now, as the other variants say it by building their kernels.
-                anyhow::bail!(crate::gpu::GpuError::MissingFeature {
-                    shader: T::of(&MATMUL_BCAST).name,
-                    feature: "SHADER_F64".into(),
-                    adapter: gpu.summary.name.clone(),
-                });
-            }
+            // Said now (SHADER_F64 for f64), as the other variants say it by building
+            // their kernels.
+            gpu.require_features(T::of(&MATMUL_BCAST))?;
             None
         } else {
             Some(KernelsBy::new(Layout::ALL, |layout| {

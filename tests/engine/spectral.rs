@@ -423,7 +423,7 @@ fn golub_kahan_f32_resolves_lambda_min_at_kappa_1e8() {
         // relative one of a few u·sqrt(κ) (u = 2⁻²⁴): 1.2e-3 at κ 1e8 for 2u, which a run
         // that stops one step early at a negligible β does reach. Forming G in f32 would
         // give u·κ, i.e. no digit at all at κ 1e8.
-        let tol_min = 16.0 * f64::from(f32::EPSILON) / 2.0 * kappa.sqrt();
+        let tol_min = 16.0 * <f32 as Real>::UNIT_ROUNDOFF * kappa.sqrt();
         assert!(
             rel_min <= tol_min,
             "λ_min {} vs {lo}: rel err {rel_min:.1e} over {tol_min:.1e}",
