@@ -9,13 +9,12 @@
 //   `panel` (one workgroup): Householder QR of P in place, P = Q R with
 //   Q = H_0 H_1 ... H_{b-1} = I - V T V^T (LAPACK geqr2, then larft's compact WY form):
 //   R stays in the work matrix with zeros below it; V (m x b, zero above its diagonal)
-//   goes to `right` columns [0, b) and to `left` columns [b, 2b); T (b x b, upper
-//   triangular) to `tfac`.
+//   goes to `v` and to `vwv` columns [0, b) and [2b, 3b); T (b x b, upper triangular)
+//   to `tfac`.
 //   The host then records, with the matmul kernels on views of these buffers:
-//     X = V T;  W = A22 X (= Y T for Y = A22 V; into `left` columns [0, b));
-//     M = X^T W (= T^T V^T Y T; `tz`),
-//   then `finish_w`: W -= V M / 2, copied into `right` columns [b, 2b); then
-//     A22 -= left right^T = W V^T + V W^T,
+//     X = V T;  W = A22 X (= Y T for Y = A22 V; into `vwv` columns [b, 2b));
+//     M = X^T W (= T^T V^T Y T);  W -= V M / 2;
+//     A22 -= [W | V] [V | W]^T = W V^T + V W^T (columns [b, 3b) and [0, 2b) of `vwv`),
 //   which is A22 <- Q^T A22 Q, A22 = work[c + b .., c + b ..] kept as its lower triangle
 //   (read as symmetric, updated below the diagonal: SYMMETRIC_A, LOWER_ONLY in matmul.wgsl).
 //   H_j = I - tau_j v_j v_j^T with v_j = x - alpha e_1 unscaled and
@@ -42,12 +41,13 @@
 //
 // Bindings:
 //   work   (read_write)  [count, n, n] the symmetric matrices, reduced in place
-//   left   (read_write)  [n, 2b] [W | V] of the panel being reduced
-//   right  (read_write)  [n, 2b] [V | W]
+//   vwv    (read_write)  [n, 3b] [V | W | V] of the panel being reduced: W once, so
+//                        that the products that finish it write it in one place
+//   v      (read_write)  [n, b] V again, where those products read it (a binding
+//                        written in a launch must not alias another)
 //   tfac   (read_write)  [b, b] T
 //   band   (read_write)  [count, n, b + 1] the lower bands
 //   params (read)        n, b, the panel's first column c, the matrix
-//   tz     (read_write)  [b, b] T^T V^T Y T, from the host's matmuls
 //   scratch (read_write) [b, ceil(m / 4)] vec4s: the panel transposed, during `panel`
 
 struct Params {
@@ -59,15 +59,14 @@ struct Params {
 }
 
 @group(0) @binding(0) var<storage, read_write> work: array<Real>;
-@group(0) @binding(1) var<storage, read_write> left: array<Real>;
-@group(0) @binding(2) var<storage, read_write> right: array<Real>;
+@group(0) @binding(1) var<storage, read_write> vwv: array<Real>;
+@group(0) @binding(2) var<storage, read_write> v: array<Real>;
 @group(0) @binding(3) var<storage, read_write> tfac: array<Real>;
 @group(0) @binding(4) var<storage, read_write> band: array<Real>;
 // In a storage buffer, not a uniform one: lavapipe folds a uniform buffer's values into
 // the shader where they bound loops, and compiled `panel` anew for each panel's column
 // (the first launches of a solve took 4-6 ms instead of about 1; docs/PERFORMANCE.md).
 @group(0) @binding(5) var<storage, read> params: Params;
-@group(0) @binding(6) var<storage, read_write> tz: array<Real>;
 
 // The most columns a panel has (b <= PANEL_COLS; MAX_BAND in ops/bandreduce.rs), and
 // the panel kernel's workgroup size.
@@ -88,14 +87,13 @@ var<workgroup> vdots: array<Real, PANEL_COLS * PANEL_COLS>;
 @group(0) @binding(7) var<storage, read_write> scratch: array<vec4<Real>>;
 
 // The panel's geometry, the same for every invocation, set once by `panel`:
-// P[i, j] = work[p0 + i n + j] for rows i in [0, m); V[i, j] = right[i stride + j];
+// P[i, j] = work[p0 + i n + j] for rows i in [0, m); V[i, j] = v[i b + j];
 // m4 = ceil(m / 4), the vec4s of a column of `scratch`.
 struct PanelShape {
     p0: u32,
     n: u32,
     m: u32,
     b: u32,
-    stride: u32,
     m4: u32,
 }
 
@@ -103,10 +101,6 @@ var<private> shape: PanelShape;
 
 fn at_p(i: u32, j: u32) -> u32 {
     return shape.p0 + i * shape.n + j;
-}
-
-fn at_v(i: u32, j: u32) -> u32 {
-    return i * shape.stride + j;
 }
 
 // The vec4 of column l of the transposed panel holding rows 4 r .. 4 r + 3.
@@ -221,15 +215,17 @@ fn form_reflector(j: u32, sigma: Real) {
     taus[j] = tau;
 }
 
-// Row i of column l of V (both copies); zero in the panel below R's diagonal. Nothing
+// Row i of column l of V (all three copies); zero in the panel below R's diagonal. Nothing
 // for rows past the panel's last (`store_column` takes eight at a time): there, `work`
 // is the next matrix of a stack.
-fn store_row(i: u32, l: u32, v: Real) {
+fn store_row(i: u32, l: u32, x: Real) {
     if i >= shape.m {
         return;
     }
-    right[at_v(i, l)] = v;
-    left[at_v(i, shape.b + l)] = v;
+    let b = shape.b;
+    v[i * b + l] = x;
+    vwv[i * 3u * b + l] = x;
+    vwv[i * 3u * b + 2u * b + l] = x;
     if i > l {
         work[at_p(i, l)] = Real(0.0);
     }
@@ -266,8 +262,7 @@ fn panel_shape() {
     let b = params.b;
     let p0 = params.mat * n * n + (params.col + b) * n + params.col;
     let m = n - params.col - b;
-    // 2b: the row stride of `left` and `right`.
-    shape = PanelShape(p0, n, m, b, 2u * b, (m + 3u) / 4u);
+    shape = PanelShape(p0, n, m, b, (m + 3u) / 4u);
 }
 
 // The panel's shape into `shape`, and column l into `scratch` by invocation l; returns
@@ -351,51 +346,6 @@ fn t_row(l: u32) {
 }
 
 const BAND_WG: u32 = 256u;
-
-// M = tz, row k as PANEL_COLS / 4 vec4s (columns past b zero), for `finish_w`.
-var<workgroup> tz_rows: array<vec4<Real>, PANEL_COLS * PANEL_COLS / 4u>;
-
-// W[i, l] -= (V M)[i, l] / 2 over the panel's m = n - c - b rows, both copies written.
-// Invocation (i, l4) takes columns 4 l4 .. 4 l4 + 3 of row i, M's rows read four columns
-// per load from workgroup memory (on lavapipe a load costs about the same whatever its
-// width: docs/PERFORMANCE.md, ninth session); each sum runs over k in order, as before.
-@compute @workgroup_size(BAND_WG)
-fn finish_w(id: Invocation) {
-    let b = params.b;
-    let m = params.n - params.col - b;
-    let quads = (b + 3u) / 4u;
-    if id.lid < b * quads {
-        let k = id.lid / quads;
-        let c = 4u * (id.lid % quads);
-        var row = vec4<Real>(Real(0.0));
-        for (var q = 0u; q < 4u; q++) {
-            if c + q < b {
-                row[q] = tz[k * b + c + q];
-            }
-        }
-        tz_rows[k * (PANEL_COLS / 4u) + c / 4u] = row;
-    }
-    workgroupBarrier();
-    let at = flat_index(id, BAND_WG);
-    if at >= m * quads {
-        return;
-    }
-    let i = at / quads;
-    let l4 = at % quads;
-    let stride = 2u * b;
-    var vm = vec4<Real>(Real(0.0));
-    for (var k = 0u; k < b; k++) {
-        vm += right[i * stride + k] * tz_rows[k * (PANEL_COLS / 4u) + l4];
-    }
-    for (var q = 0u; q < 4u; q++) {
-        let l = 4u * l4 + q;
-        if l < b {
-            let w = left[i * stride + l] - Real(0.5) * vm[q];
-            left[i * stride + l] = w;
-            right[i * stride + b + l] = w;
-        }
-    }
-}
 
 @compute @workgroup_size(BAND_WG)
 fn extract_band(id: Invocation) {

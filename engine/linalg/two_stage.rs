@@ -12,8 +12,8 @@
 //! Per panel of columns [c, c + b), with A22 the trailing matrix (order m = n − c − b)
 //! and Q = I − V T Vᵀ the panel's reflectors:
 //! Y = A22 V, W = Y T − ½ V (Tᵀ Vᵀ Y T), A22 ← A22 − W Vᵀ − V Wᵀ = Qᵀ A22 Q, computed
-//! as X = V T, W = A22 X, M = Xᵀ W, W −= ½ V M: four matmuls on views of the work
-//! buffers and two small kernels per panel.
+//! as X = V T, W = A22 X, M = Xᵀ W, W −= ½ V M and the rank-2b update: five matmuls on
+//! views of the work buffers and the panel kernel per panel.
 //! One readback per batch of matrices (the bands).
 
 use anyhow::{bail, Result};
@@ -152,9 +152,11 @@ impl<T: Real> TwoStage<T> {
     ) -> Result<()> {
         let (n, b) = (work.n, work.b);
         let m = n - col - b;
-        // [W | V] and [V | W] are m x 2b, row stride 2b: their first halves are W and V.
-        let first_half = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, b));
-        let (v, w) = (first_half(&work.right)?, first_half(&work.left)?);
+        // `vwv` is [V | W | V], row stride 3b: W is its columns [b, 2b), and the update's
+        // operands [W | V] and [V | W] are its columns [b, 3b) and [0, 2b).
+        let vwv = |first_col, cols| MatView::block(&work.vwv, 0, 3 * b, (0, first_col), (m, cols));
+        let w = vwv(b, b)?;
+        let v = MatView::block(&work.v, 0, b, (0, 0), (m, b))?;
         let a22 = MatView::block(&work.work, mat * n * n, n, (col + b, col + b), (m, m))?;
         let x = MatView::block(&work.x, 0, b, (0, 0), (m, b))?;
         let t = MatView::whole(&work.tfac, "T")?;
@@ -162,19 +164,18 @@ impl<T: Real> TwoStage<T> {
         let (update, products) = (&self.update, &self.products);
         let (nn, tn) = ((Layout::NN, Symmetry::NONE), (Layout::TN, Symmetry::NONE));
         // X = V T; W = A22 X (= Y T); M = Xᵀ W (= Tᵀ Vᵀ Y T): three products where
-        // Y = A22 V, W = Y T, Z = Vᵀ W and Tᵀ Z took four.
+        // Y = A22 V, W = Y T, Z = Vᵀ W and Tᵀ Z took four. V is read from `v`, not `vwv`,
+        // where W is written.
         products.record_views(batch, nn, 1.0, v, t, 0.0, x)?;
         products.record_views(batch, (Layout::NN, SYMMETRIC), 1.0, a22, x, 0.0, w)?;
         products.record_views(batch, tn, 1.0, x, w, 0.0, tz)?;
-        // W −= ½ V M, written to both [W | V] and [V | W].
-        self.band.record_finish_w(batch, work, col)?;
-        let both = |t| MatView::block(t, 0, 2 * b, (0, 0), (m, 2 * b));
+        products.record_views(batch, nn, -0.5, v, tz, 1.0, w)?;
         update.record_views(
             batch,
             (Layout::NT, LOWER),
             -1.0,
-            both(&work.left)?,
-            both(&work.right)?,
+            vwv(b, 2 * b)?,
+            vwv(0, 2 * b)?,
             1.0,
             a22,
         )?;

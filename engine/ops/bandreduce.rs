@@ -1,7 +1,7 @@
 //! Reduction of symmetric matrices to band form, the first stage of the two-stage dense
-//! eigensolver (shaders/bandreduce.wgsl): the panel QR, the last step of the update
-//! vectors W (`finish_w`) and the band extraction. The trailing-matrix products between
-//! panels are matmuls on views of the same buffers, recorded by `linalg::two_stage`.
+//! eigensolver (shaders/bandreduce.wgsl): the panel QR and the band extraction. The
+//! trailing-matrix products between panels are matmuls on views of the same buffers,
+//! recorded by `linalg::two_stage`.
 
 use std::sync::Arc;
 
@@ -41,7 +41,6 @@ pub struct BandReduce<T: Real> {
     panel: Arc<Kernel>,
     /// `panel_private`, for panels of at most [`PRIVATE_ROWS`] rows, where chosen.
     short_panel: Option<Arc<Kernel>>,
-    finish_w: Arc<Kernel>,
     extract: Arc<Kernel>,
     _element: std::marker::PhantomData<T>,
 }
@@ -116,17 +115,19 @@ pub struct BandWork<T: Real> {
     pub b: usize,
     /// `[count, n, n]`: the matrices, reduced in place.
     pub work: Tensor<T>,
-    /// `[n, 2b]`: [W | V] of the current panel.
-    pub left: Tensor<T>,
-    /// `[n, 2b]`: [V | W].
-    pub right: Tensor<T>,
+    /// `[n, 3b]`: [V | W | V] of the current panel, so that [W | V] and [V | W], the
+    /// operands of the rank-2b update, are views of it with W in one place.
+    pub vwv: Tensor<T>,
+    /// `[n, b]`: V again, for the products that write W in `vwv` (a buffer a launch
+    /// writes must not be bound to it a second time).
+    pub v: Tensor<T>,
     /// `[b, b]`: T of the compact WY form Q = I - V T Vᵀ.
     pub tfac: Tensor<T>,
     /// `[count, n, b + 1]`: the lower bands, band[j][k] = B[j + k][j].
     pub band: Tensor<T>,
     /// `[n, b]`: X = V T.
     pub x: Tensor<T>,
-    /// `[b, b]`: M = Xᵀ A22 X = Tᵀ Vᵀ A22 V T, what `finish_w` reads.
+    /// `[b, b]`: M = Xᵀ A22 X = Tᵀ Vᵀ A22 V T, for W −= ½ V M.
     pub tz: Tensor<T>,
     /// `[b, 4 ceil(n / 4)]`: the panel, transposed, while the panel kernel reduces it.
     pub scratch: Tensor<T>,
@@ -153,7 +154,7 @@ impl<T: Real> BandReduce<T> {
             _ => {}
         }
         let shader = T::of(&BANDREDUCE);
-        let [finish_w, extract] = kernels(gpu, shader, ["finish_w", "extract_band"])?;
+        let [extract] = kernels(gpu, shader, ["extract_band"])?;
         let subgroup_kernel = |entry| {
             let lanes = PanelKernel::shared_lanes(gpu).unwrap_or(1);
             let overrides = [("PANEL_SG", lanes as f64)];
@@ -170,7 +171,6 @@ impl<T: Real> BandReduce<T> {
         Ok(BandReduce {
             panel,
             short_panel,
-            finish_w,
             extract,
             _element: std::marker::PhantomData,
         })
@@ -192,8 +192,8 @@ impl<T: Real> BandReduce<T> {
             n,
             b,
             work: Tensor::zeros(gpu, &[count, n, n])?,
-            left: Tensor::zeros(gpu, &[n, 2 * b])?,
-            right: Tensor::zeros(gpu, &[n, 2 * b])?,
+            vwv: Tensor::zeros(gpu, &[n, 3 * b])?,
+            v: Tensor::zeros(gpu, &[n, b])?,
             tfac: Tensor::zeros(gpu, &[b, b])?,
             band: Tensor::zeros(gpu, &[count, n, b + 1])?,
             x: Tensor::zeros(gpu, &[n, b])?,
@@ -203,7 +203,7 @@ impl<T: Real> BandReduce<T> {
     }
 
     /// Records the QR of matrix `mat`'s panel of columns `[col, col + b)` below the
-    /// band: R in place, V into `left`/`right`, T into `tfac`.
+    /// band: R in place, V into `v` and `vwv`, T into `tfac`.
     pub fn record_panel(
         &self, batch: &mut Batch, work: &BandWork<T>, mat: usize, col: usize,
     ) -> Result<()> {
@@ -227,13 +227,7 @@ impl<T: Real> BandReduce<T> {
                 work.b
             );
         }
-        let tensors = [
-            &work.work,
-            &work.left,
-            &work.right,
-            &work.tfac,
-            &work.scratch,
-        ];
+        let tensors = [&work.work, &work.vwv, &work.v, &work.tfac, &work.scratch];
         let buffers = tensors.map(|t| t.buffer());
         let params = Words::new([work.n, work.b, col, mat]);
         let kernel = match &self.short_panel {
@@ -241,22 +235,6 @@ impl<T: Real> BandReduce<T> {
             _ => &self.panel,
         };
         launch(batch, kernel, &buffers, &params, Grid::Groups(1))
-    }
-
-    /// Records W −= ½ V (Tᵀ Vᵀ W) for the panel at `col`, with Tᵀ Vᵀ W in `work.tz`,
-    /// into both copies of W (`left` columns [0, b), `right` columns [b, 2b)).
-    pub fn record_finish_w(&self, batch: &mut Batch, work: &BandWork<T>, col: usize) -> Result<()> {
-        let rows = work.n.saturating_sub(col + work.b);
-        let params = Words::new([work.n, work.b, col, 0]);
-        let buffers = [work.left.buffer(), work.right.buffer(), work.tz.buffer()];
-        launch(
-            batch,
-            &self.finish_w,
-            &buffers,
-            &params,
-            // Four columns of a row per invocation.
-            Grid::Elements(rows * work.b.div_ceil(4)),
-        )
     }
 
     /// Records the copy of matrix `mat`'s lower band into `work.band`.

@@ -40,7 +40,7 @@ const ORDERS: [usize; 4] = [3, 7, 40, 130];
 const BANDS: [usize; 3] = [1, 5, 32];
 
 /// The panel of columns [col, col + b) of matrix `mat` of a stack of `count` random
-/// symmetric matrices, by `record_panel` alone, its outputs (V's two copies, T) poisoned
+/// symmetric matrices, by `record_panel` alone, its outputs (V's three copies, T) poisoned
 /// first. Checked in f64: V zero above its diagonal and copied exactly, T upper
 /// triangular, Q = I - V T Vᵀ orthogonal, Qᵀ P = R (the panel left in place, upper
 /// triangular with exact zeros below), and every other element of the stack unchanged.
@@ -59,17 +59,16 @@ fn check_panel<T: Real>(
         .flat_map(|_| random_symmetric::<T>(&mut rng, n))
         .collect();
     work.work.write(gpu, &to_real::<T>(&before)).unwrap();
-    for t in [&work.left, &work.right, &work.tfac, &work.scratch] {
+    for t in [&work.vwv, &work.v, &work.tfac, &work.scratch] {
         t.poison(gpu).unwrap();
     }
     common::launch(|batch| reduce.record_panel(batch, &work, mat, col));
     let after = common::real_to_f64(&common::download(&work.work));
-    let left = common::real_to_f64(&common::download(&work.left));
-    let right = common::real_to_f64(&common::download(&work.right));
+    let vwv = common::real_to_f64(&common::download(&work.vwv));
+    let v_alone = common::real_to_f64(&common::download(&work.v));
     let t = common::real_to_f64(&common::download(&work.tfac));
 
     let m = n - col - b;
-    let stride = 2 * b;
     let at = |i: usize, j: usize| mat * n * n + (col + b + i) * n + col + j;
     let in_panel = |idx: usize| {
         let (k, r, c) = (idx / (n * n), (idx / n) % n, idx % n);
@@ -94,19 +93,19 @@ fn check_panel<T: Real>(
             assert_eq!(r[i * b + j], 0.0, "{what}: R[{i}][{j}] below the diagonal");
         }
     }
-    // V (m x b) from `right` columns [0, b), and its copy in `left` columns [b, 2b).
-    let v: Vec<f64> = (0..m * b)
-        .map(|x| right[(x / b) * stride + x % b])
-        .collect();
+    // V (m x b) from `v`, and its copies in `vwv` ([V | W | V], row stride 3b).
+    let v = &v_alone[..m * b];
     for i in 0..m {
         for j in 0..b {
-            let (x, copy) = (v[i * b + j], left[i * stride + b + j]);
+            let x = v[i * b + j];
             assert!(x.is_finite(), "{what}: V[{i}][{j}] = {x}");
-            assert_eq!(
-                x.to_bits(),
-                copy.to_bits(),
-                "{what}: V's copies differ at [{i}][{j}]"
-            );
+            for copy in [vwv[i * 3 * b + j], vwv[i * 3 * b + 2 * b + j]] {
+                assert_eq!(
+                    x.to_bits(),
+                    copy.to_bits(),
+                    "{what}: V's copies differ at [{i}][{j}]"
+                );
+            }
             if i < j {
                 assert_eq!(x, 0.0, "{what}: V[{i}][{j}] above the diagonal");
             }
@@ -245,17 +244,17 @@ fn private_panel_matches_shared<T: Real>() {
         let outputs = |reduce: &BandReduce<T>| {
             let work = reduce.work(gpu, 1, n, b).unwrap();
             work.work.write(gpu, &to_real::<T>(&a)).unwrap();
-            for t in [&work.left, &work.right, &work.tfac, &work.scratch] {
+            for t in [&work.vwv, &work.v, &work.tfac, &work.scratch] {
                 t.poison(gpu).unwrap();
             }
             common::launch(|batch| reduce.record_panel(batch, &work, 0, 0));
-            [&work.work, &work.left, &work.right, &work.tfac]
+            [&work.work, &work.vwv, &work.v, &work.tfac]
                 .map(|t| common::real_to_f64(&common::download(t)))
         };
         let (want, got) = (outputs(&shared), outputs(&private));
-        // `left` and `right` up to V's last row (what is past it is no panel's).
-        let lengths = [n * n, m * 2 * b, m * 2 * b, b * b];
-        let names = ["work", "left", "right", "tfac"];
+        // `vwv` and `v` up to V's last row (what is past it is no panel's).
+        let lengths = [n * n, m * 3 * b, m * b, b * b];
+        let names = ["work", "vwv", "v", "tfac"];
         for ((name, len), (w, g)) in names.iter().zip(lengths).zip(want.iter().zip(&got)) {
             let first = (0..len).find(|&i| w[i].to_bits() != g[i].to_bits());
             assert!(
@@ -269,97 +268,6 @@ fn private_panel_matches_shared<T: Real>() {
 }
 
 precision_tests!(private_panel_matches_shared);
-
-/// Orders, bands and panel columns of the `finish_w` test, case by case.
-const FINISH_W_ORDERS: [usize; 6] = [3, 9, 40, 40, 130, 75];
-const FINISH_W_BANDS: [usize; 6] = [1, 5, 5, 32, 32, 7];
-const FINISH_W_COLUMNS: [usize; 6] = [0, 0, 5, 0, 32, 14];
-
-/// `finish_w` alone: W −= ½ V M over the panel's rows, into both copies of W, on random
-/// V, W and M, the second copy poisoned first; checked in f64 against the same sums in
-/// the same order. Bands not a multiple of 4 too (the kernel takes four columns per
-/// invocation).
-fn finish_w_matches_reference<T: Real>() {
-    let gpu = common::gpu();
-    let reduce = BandReduce::<T>::new(gpu).unwrap();
-    let cases = FINISH_W_ORDERS
-        .iter()
-        .zip(FINISH_W_BANDS)
-        .zip(FINISH_W_COLUMNS);
-    for ((&n, b), col) in cases {
-        let what = format!("finish_w {} n={n} b={b} col={col}", T::NAME);
-        let mut rng = common::rng(&what);
-        let work = reduce.work(gpu, 1, n, b).unwrap();
-        let m = n - col - b;
-        let stride = 2 * b;
-        let draw = |rng: &mut rand::rngs::StdRng, len: usize| -> Vec<f64> {
-            (0..len)
-                .map(|_| T::from_f64(rng.random_range(-1.0..1.0)).to_f64())
-                .collect()
-        };
-        // left = [W | V], right = [V | W]: right's W columns poisoned.
-        let left = draw(&mut rng, n * stride);
-        let mut right = draw(&mut rng, n * stride);
-        for i in 0..n {
-            for l in 0..b {
-                right[i * stride + l] = left[i * stride + b + l];
-            }
-        }
-        let mut right_t = to_real::<T>(&right);
-        for i in 0..n {
-            for l in 0..b {
-                right_t[i * stride + b + l] = T::poison();
-            }
-        }
-        let tz = draw(&mut rng, b * b);
-        work.left.write(gpu, &to_real::<T>(&left)).unwrap();
-        work.right.write(gpu, &right_t).unwrap();
-        work.tz.write(gpu, &to_real::<T>(&tz)).unwrap();
-        common::launch(|batch| reduce.record_finish_w(batch, &work, col));
-        let got_left = common::real_to_f64(&common::download(&work.left));
-        let got_right = common::real_to_f64(&common::download(&work.right));
-        let u = T::UNIT_ROUNDOFF;
-        for i in 0..m {
-            for l in 0..b {
-                let vm: f64 = (0..b).map(|k| right[i * stride + k] * tz[k * b + l]).sum();
-                let want = left[i * stride + l] - 0.5 * vm;
-                let scale: f64 = 1.0
-                    + (0..b)
-                        .map(|k| (right[i * stride + k] * tz[k * b + l]).abs())
-                        .sum::<f64>();
-                let (w1, w2) = (got_left[i * stride + l], got_right[i * stride + b + l]);
-                assert!(
-                    (w1 - want).abs() <= 2.0 * (b as f64 + 2.0) * u * scale,
-                    "{what}: W[{i}][{l}] = {w1}, want {want}"
-                );
-                assert_eq!(
-                    w1.to_bits(),
-                    w2.to_bits(),
-                    "{what}: W's copies differ at [{i}][{l}]"
-                );
-            }
-        }
-        // Rows past the panel and V's columns are untouched.
-        for i in 0..n {
-            for l in 0..b {
-                assert_eq!(
-                    got_left[i * stride + b + l],
-                    left[i * stride + b + l],
-                    "{what}: V"
-                );
-                if i >= m {
-                    assert_eq!(
-                        got_left[i * stride + l],
-                        left[i * stride + l],
-                        "{what}: row {i}"
-                    );
-                }
-            }
-        }
-    }
-}
-
-precision_tests!(finish_w_matches_reference);
 
 /// Panels of fewer than two rows, matrices past the stack and bands out of range are
 /// errors naming what was asked, not launches.
@@ -438,13 +346,7 @@ fn two_stage_band_has_the_input_eigenvalues<T: Real>() {
         let work = stage.work(gpu, count, n).unwrap();
         let b = work.b;
         for t in [
-            &work.work,
-            &work.left,
-            &work.right,
-            &work.tfac,
-            &work.band,
-            &work.x,
-            &work.tz,
+            &work.work, &work.vwv, &work.v, &work.tfac, &work.band, &work.x, &work.tz,
         ] {
             t.poison(gpu).unwrap();
         }
@@ -582,19 +484,19 @@ fn check_longest_panel(kernel: PanelKernel, n: usize, b: usize) {
         }
     }
     work.work.write(gpu, &a).unwrap();
-    for t in [&work.left, &work.right, &work.tfac, &work.scratch] {
+    for t in [&work.vwv, &work.v, &work.tfac, &work.scratch] {
         t.poison(gpu).unwrap();
     }
     common::launch(|batch| reduce.record_panel(batch, &work, 0, 0));
     let after = common::download(&work.work);
-    let right = common::download(&work.right);
+    let v_alone = common::download(&work.v);
     let t: Vec<f64> = common::download(&work.tfac)
         .iter()
         .map(|&x| x as f64)
         .collect();
     let p = |i: usize, j: usize| a[(b + i) * n + j] as f64;
     let r = |i: usize, j: usize| after[(b + i) * n + j] as f64;
-    let v = |i: usize, j: usize| right[i * 2 * b + j] as f64;
+    let v = |i: usize, j: usize| v_alone[i * b + j] as f64;
     for i in 1..m {
         assert_eq!(v(i, 0), p(i, 0), "V[{i}][0] is not P's column 0 (m = {m})");
         for j in 0..i.min(b) {
