@@ -1,7 +1,7 @@
 //! The GPU context: adapter choice, device with the optional features we use, and
 //! the per-device caches of compiled shaders and pipelines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -135,6 +135,8 @@ pub struct Gpu {
     pub(super) profile: Option<Profile>,
     submissions: AtomicUsize,
     readbacks: AtomicUsize,
+    /// What [`Gpu::first_time`] has been asked about.
+    done_once: Mutex<HashSet<String>>,
 }
 
 /// How often the host has waited on a device ([`Gpu::traffic`]): batches of compute
@@ -223,6 +225,7 @@ impl Gpu {
             profile,
             submissions: AtomicUsize::new(0),
             readbacks: AtomicUsize::new(0),
+            done_once: Mutex::new(HashSet::new()),
         })
     }
 
@@ -262,6 +265,13 @@ impl Gpu {
             .into());
         }
         Ok(())
+    }
+
+    /// Whether this device is asked about `what` for the first time: for work done once
+    /// per device, such as running kernels once so that a CPU driver compiles them
+    /// before a timed solve.
+    pub fn first_time(&self, what: &str) -> bool {
+        self.done_once.lock().unwrap().insert(what.to_string())
     }
 
     /// Submissions and readbacks on this device so far (every thread's).

@@ -88,16 +88,17 @@ impl<T: Real> TwoStage<T> {
         ] {
             stage.products.prepare(gpu, layout, symmetry)?;
         }
-        if gpu.summary.is_cpu() {
+        if gpu.summary.is_cpu() && gpu.first_time(&format!("two-stage warm-up {}", T::NAME)) {
             stage.warm_up(gpu)?;
         }
         Ok(stage)
     }
 
-    /// Reduces a matrix of order [`WARM_UP_ORDER`] once. llvmpipe (lavapipe) compiles a
+    /// Reduces a matrix of order [`WARM_UP_ORDER`], once per device and precision
+    /// ([`TwoStage::new`] asks [`Gpu::first_time`]). llvmpipe (lavapipe) compiles a
     /// pipeline's machine code at its first launch, not when it is created: 2–6 ms per
     /// kernel, which a solve would otherwise pay for each of its kernels the first time
-    /// (docs/PERFORMANCE.md).
+    /// (docs/PERFORMANCE.md). A training run builds the solver once per measured epoch.
     fn warm_up(&self, gpu: &Gpu) -> Result<()> {
         let n = WARM_UP_ORDER;
         let identity: Vec<T> = (0..n * n)

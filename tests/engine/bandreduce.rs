@@ -450,6 +450,28 @@ fn band_input_passes_through_exactly<T: Real>() {
 }
 
 precision_tests!(band_input_passes_through_exactly);
+/// Building the two-stage reduction warms its kernels up on a CPU adapter (one reduction,
+/// one submission) once per device and precision, not each time a solver is built: a
+/// training run builds one per measured epoch. Counted on a device of its own, since the
+/// shared one's counters see other tests.
+#[test]
+fn two_stage_warms_up_once_per_device_and_precision() {
+    let gpu = wideprobe::gpu::Gpu::from_env().unwrap();
+    let warm_up = usize::from(gpu.summary.is_cpu());
+    let submissions_of = |build: &dyn Fn()| {
+        let before = gpu.traffic().submissions;
+        build();
+        gpu.traffic().submissions - before
+    };
+    let f32_stage = || drop(TwoStage::<f32>::new(&gpu).unwrap());
+    assert_eq!(submissions_of(&f32_stage), warm_up, "first f32 build");
+    assert_eq!(submissions_of(&f32_stage), 0, "second f32 build");
+    if gpu.features().contains(wgpu::Features::SHADER_F64) {
+        let f64_stage = || drop(TwoStage::<f64>::new(&gpu).unwrap());
+        assert_eq!(submissions_of(&f64_stage), warm_up, "first f64 build");
+        assert_eq!(submissions_of(&f64_stage), 0, "second f64 build");
+    }
+}
 
 /// The longest panel the kernel takes (`max_panel_rows`, or as long as the adapter's
 /// storage binding limit lets the f32 matrix be): lavapipe ends an invocation's loops
