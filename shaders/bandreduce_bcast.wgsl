@@ -38,9 +38,9 @@ fn apply_shared(j: u32, l: u32, f: Real, lane: u32, updates: bool, rows_end: u32
     for (var r = j / 4u; r < rows_end; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
         for (var q = 0u; q < PANEL_SG; q++) {
-            let v = lane_value(vj, q);
+            let vq = lane_value(vj, q);
             if updates && r + q < shape.m4 {
-                scratch[at_s(r + q, l)] -= f * v;
+                scratch[at_s(r + q, l)] -= f * vq;
             }
         }
     }
@@ -158,9 +158,9 @@ fn apply_private(j: u32, f: Real, lane: u32, updates: bool, rows_end: u32) {
     for (var r = j / 4u; r < rows_end; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
         for (var q = 0u; q < PANEL_SG; q++) {
-            let v = lane_value(vj, q);
+            let vq = lane_value(vj, q);
             if updates && r + q < shape.m4 {
-                column[r + q] -= f * v;
+                column[r + q] -= f * vq;
             }
         }
     }

@@ -135,7 +135,7 @@ pub struct Gpu {
     pub(super) profile: Option<Profile>,
     submissions: AtomicUsize,
     readbacks: AtomicUsize,
-    /// What [`Gpu::first_time`] has been asked about.
+    /// What [`Gpu::once`] has done.
     done_once: Mutex<HashSet<String>>,
 }
 
@@ -267,11 +267,17 @@ impl Gpu {
         Ok(())
     }
 
-    /// Whether this device is asked about `what` for the first time: for work done once
-    /// per device, such as running kernels once so that a CPU driver compiles them
-    /// before a timed solve.
-    pub fn first_time(&self, what: &str) -> bool {
-        self.done_once.lock().unwrap().insert(what.to_string())
+    /// Runs `work`, named `what`, unless it has already succeeded on this device: for
+    /// work done once per device, such as launching kernels once so that a CPU driver
+    /// compiles them before a timed solve. A failure is returned and leaves it undone.
+    /// Two threads asking at once may both run it.
+    pub fn once(&self, what: &str, work: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.done_once.lock().unwrap().contains(what) {
+            return Ok(());
+        }
+        work()?;
+        self.done_once.lock().unwrap().insert(what.to_string());
+        Ok(())
     }
 
     /// Submissions and readbacks on this device so far (every thread's).

@@ -42,7 +42,9 @@ const LOWER: Symmetry = Symmetry {
 };
 
 /// The order [`TwoStage::warm_up`] reduces: three panels, so that every kernel a
-/// reduction launches is launched (their overrides do not depend on the order).
+/// reduction of order up to 1,056 launches on a CPU adapter is launched (their overrides
+/// do not depend on the order; taller first panels take `panel_shared` too, which this
+/// leaves for the first solve that needs it).
 const WARM_UP_ORDER: usize = 4 * BAND;
 
 /// The largest order the two-stage reduction takes: its panel kernel loops over a
@@ -88,14 +90,16 @@ impl<T: Real> TwoStage<T> {
         ] {
             stage.products.prepare(gpu, layout, symmetry)?;
         }
-        if gpu.summary.is_cpu() && gpu.first_time(&format!("two-stage warm-up {}", T::NAME)) {
-            stage.warm_up(gpu)?;
+        if gpu.summary.is_cpu() {
+            gpu.once(&format!("two-stage warm-up {}", T::NAME), || {
+                stage.warm_up(gpu)
+            })?;
         }
         Ok(stage)
     }
 
     /// Reduces a matrix of order [`WARM_UP_ORDER`], once per device and precision
-    /// ([`TwoStage::new`] asks [`Gpu::first_time`]). llvmpipe (lavapipe) compiles a
+    /// ([`Gpu::once`]). llvmpipe (lavapipe) compiles a
     /// pipeline's machine code at its first launch, not when it is created: 2–6 ms per
     /// kernel, which a solve would otherwise pay for each of its kernels the first time
     /// (docs/PERFORMANCE.md). A training run builds the solver once per measured epoch.

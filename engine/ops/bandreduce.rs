@@ -118,8 +118,8 @@ pub struct BandWork<T: Real> {
     /// `[n, 3b]`: [V | W | V] of the current panel, so that [W | V] and [V | W], the
     /// operands of the rank-2b update, are views of it with W in one place.
     pub vwv: Tensor<T>,
-    /// `[n, b]`: V again, for the products that write W in `vwv` (a buffer a launch
-    /// writes must not be bound to it a second time).
+    /// `[n, b]`: V again, where the products read it (X = V T, and W −= ½ V M, which
+    /// writes W in `vwv`: a buffer a launch writes must not be bound to it twice).
     pub v: Tensor<T>,
     /// `[b, b]`: T of the compact WY form Q = I - V T Vᵀ.
     pub tfac: Tensor<T>,

@@ -374,6 +374,7 @@ impl<T: Real> Matmul<T> {
         gpu.kernel(T::of(&MATMUL), self.variant.entry(), &overrides)?;
         if let Some(split) = self.variant.split_entry() {
             gpu.kernel(T::of(&MATMUL), split, &overrides)?;
+            SplitSum::kernel::<T>(gpu, false)?;
         }
         if self.variant == MatmulVariant::Tiled && symmetry == Symmetry::NONE {
             // Short products run transposed on the skinny kernels (SHORT_ROWS).
