@@ -5,7 +5,10 @@
 // matrix cannot resolve condition numbers much past 1e4), or f64 features of an f64
 // network with Real f64.
 //
-// Bindings: x (read), g (read_write), params (uniform).
+// Bindings: x (read), g (read_write), params (read-only storage, not uniform: lavapipe
+// folds a uniform's values into the kernel where they bound loops, and re-specialised
+// gram_bcast at every launch at some orders: n = 32, d = 128 took 5.5 ms a launch instead
+// of 0.13, docs/PERFORMANCE.md).
 //
 // Split over the depth (few output tiles, deep X: n = 100 is 3 tiles of 64, i.e. 3
 // workgroups on a device with dozens of cores, each summing all d products): the host
@@ -37,7 +40,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> x: array<GramInput>;
 @group(0) @binding(1) var<storage, read_write> g: array<Real>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<storage, read> params: Params;
 
 const BK: u32 = 16u;
 

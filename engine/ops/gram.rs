@@ -6,10 +6,11 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 
 use super::launch::{launch, Grid, Scratch, WordsAndReals};
-use super::matmul::{split_depth, SplitSum};
+use super::matmul::{split_depth, MatmulVariant, SplitSum};
+use super::matmul_bcast::Broadcast;
 use super::real::{check_u32_index, KernelPair, Real};
 use super::shaders;
-use super::shaders::GRAM;
+use super::shaders::{GRAM, GRAM_BCAST, GRAM_BCAST_F64_INPUT_F64};
 use crate::gpu::{grid_1d, Batch, Gpu, GpuError, Kernel, Tensor};
 
 /// The output tile's side: `gram`'s; `gram_small`'s is half of it.
@@ -23,7 +24,8 @@ const TILE: usize = 64;
 pub const SMALL_TILE_UP_TO: usize = 128;
 
 /// The Gram kernels: f32, and f64-accumulating (of f32 or f64 input) where the adapter
-/// has SHADER_F64; each with 64 x 64 and 32 x 32 output tiles.
+/// has SHADER_F64; each with 64 x 64 and 32 x 32 output tiles, or the broadcast kernel
+/// (shaders/gram_bcast.wgsl) where the network's products run on the broadcast matmul.
 pub struct Gram {
     kernels: KernelPair,
     small: KernelPair,
@@ -31,6 +33,13 @@ pub struct Gram {
     input_f64: Option<[Arc<Kernel>; 2]>,
     /// Partial sums of depth-split products, as raw 32-bit words (f32 or f64 sums).
     partial: Scratch<u32>,
+    /// `gram_bcast`'s lanes, where it runs instead of the tiled kernels.
+    broadcast: Option<Broadcast>,
+}
+
+/// Output tiles of side `tile` on or above the diagonal of an n x n matrix.
+fn upper(tile: usize, n: usize) -> usize {
+    n.div_ceil(tile) * (n.div_ceil(tile) + 1) / 2
 }
 
 fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)> {
@@ -51,7 +60,24 @@ fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)
 }
 
 impl Gram {
+    /// The kernels for this adapter: the broadcast one where [`MatmulVariant::for_device`]
+    /// picks the broadcast matmul (a CPU adapter with subgroups, lavapipe's Vulkan
+    /// driver: there the tiled kernels' two barriers per 16 depths dominate; at order 240
+    /// and depth 128, an NTK's factor in quick_training.yaml, it took 1.0-1.1 ms against
+    /// 3.2 ms, docs/PERFORMANCE.md), the tiled ones elsewhere.
     pub fn new(gpu: &Gpu) -> Result<Self> {
+        let broadcast = MatmulVariant::for_device(gpu)? == MatmulVariant::Broadcast;
+        Self::with_broadcast(gpu, broadcast)
+    }
+
+    /// The tiled kernels, or the broadcast one where `broadcast` (tests run both); the
+    /// broadcast kernel on an adapter without subgroups is an error.
+    pub fn with_broadcast(gpu: &Gpu, broadcast: bool) -> Result<Self> {
+        let broadcast = if broadcast {
+            Some(Broadcast::of(gpu)?)
+        } else {
+            None
+        };
         let kernels = KernelPair::new(gpu, &GRAM, "gram")?;
         let small = KernelPair::new(gpu, &GRAM, "gram_small")?;
         let input_f64 = if gpu.has_f64() {
@@ -68,7 +94,17 @@ impl Gram {
             small,
             input_f64,
             partial: Scratch::default(),
+            broadcast,
         })
+    }
+
+    /// "broadcast" or "tiled": which kernels run.
+    pub fn variant_name(&self) -> &'static str {
+        if self.broadcast.is_some() {
+            "broadcast"
+        } else {
+            "tiled"
+        }
     }
 
     pub fn has_f64(&self) -> bool {
@@ -81,6 +117,9 @@ impl Gram {
         &self, batch: &mut Batch, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
     ) -> Result<()> {
         let (n, d) = dims(x, g)?;
+        if let Some(lanes) = &self.broadcast {
+            return self.record_broadcast(batch, lanes, x, scale, g);
+        }
         let small = n <= SMALL_TILE_UP_TO;
         let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
             (false, _) if small => self.small.get::<T>(batch.gpu())?,
@@ -100,18 +139,43 @@ impl Gram {
         if d == 0 {
             return g.fill(batch.gpu(), T::zeroed());
         }
-        // One workgroup per output tile on or above the diagonal.
-        let upper = |tile: usize| n.div_ceil(tile) * (n.div_ceil(tile) + 1) / 2;
-        let upper_tiles = upper(if small { TILE / 2 } else { TILE });
-        // The split follows the 64 x 64 tiles whichever tile runs, so that the partial
-        // sums, and G to the last bit, do not depend on the tile.
-        let (split_len, splits) = split_depth(upper(TILE), d);
+        // One workgroup per output tile on or above the diagonal. The split follows the
+        // 64 x 64 tiles whichever tile runs, so that the partial sums, and G to the last
+        // bit, do not depend on the tile.
+        let upper_tiles = upper(if small { TILE / 2 } else { TILE }, n);
+        let (split_len, splits) = split_depth(upper(TILE, n), d);
         if splits > 1 {
             return self.record_split(batch, kernel, x, scale, g, (upper_tiles, split_len, splits));
         }
         let params = WordsAndReals::new([n, d, d], T::pair(scale, 0.0));
         let buffers = [x.buffer(), g.buffer()];
         launch(batch, kernel, &buffers, &params, Grid::Groups(upper_tiles))
+    }
+
+    /// [`Gram::record`] on `gram_bcast`: one workgroup per 16-row, [`Broadcast::tile_columns`]
+    /// output tile, those wholly below the diagonal returning at once.
+    fn record_broadcast<X: Real, T: Real>(
+        &self, batch: &mut Batch, lanes: &Broadcast, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
+    ) -> Result<()> {
+        let (n, d) = (g.shape()[0], x.shape()[1]);
+        let shader = match (X::NEEDS_F64, T::NEEDS_F64) {
+            (false, false) => &GRAM_BCAST.f32,
+            (false, true) => &GRAM_BCAST.f64,
+            (true, true) => &GRAM_BCAST_F64_INPUT_F64,
+            (true, false) => bail!(GpuError::Shape(
+                "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
+            )),
+        };
+        if d == 0 {
+            return g.fill(batch.gpu(), T::zeroed());
+        }
+        let [sg, width] = lanes.lane_overrides();
+        let overrides = [sg, width, ("X_VEC4", d.is_multiple_of(4) as u32 as f64)];
+        let kernel = batch.gpu().kernel(shader, "gram_bcast", &overrides)?;
+        let tiles = n.div_ceil(16) * n.div_ceil(lanes.tile_columns());
+        let params = WordsAndReals::new([n, d, d], T::pair(scale, 0.0));
+        let buffers = [x.buffer(), g.buffer(), x.buffer()];
+        launch(batch, &kernel, &buffers, &params, Grid::Groups(tiles))
     }
 
     /// G split over the depth: the Gram kernel (either tile) over a z grid of `splits`

@@ -149,8 +149,9 @@ impl FromStr for MatmulVariant {
     }
 }
 
-/// The environment variable that chooses [`MatmulVariant::for_device`]'s variant:
-/// `tiled`, `broadcast` or `auto` (the default).
+/// The environment variable that chooses [`MatmulVariant::for_device`]'s variant (and so
+/// the Gram kernel's, `crate::ops::gram::Gram::new`): `tiled`, `broadcast` or `auto`
+/// (the default).
 pub const MATMUL_VARIABLE: &str = "WIDEPROBE_MATMUL";
 
 /// Storage layouts of the operands: `N` as stored, `T` transposed.

@@ -104,13 +104,25 @@ impl Broadcast {
         [
             layout.overrides().as_slice(),
             symmetry.overrides().as_slice(),
+            &self.lane_overrides(),
             &[
-                ("BCAST_SG", self.subgroup as f64),
-                ("BCAST_W", self.width as f64),
                 ("A_VEC4", shape.a_vec4 as u32 as f64),
                 ("B_VEC4", shape.b_vec4 as u32 as f64),
             ],
         ]
         .concat()
+    }
+
+    /// BCAST_SG and BCAST_W, which shaders/gram_bcast.wgsl declares too.
+    pub(super) fn lane_overrides(&self) -> [(&'static str, f64); 2] {
+        [
+            ("BCAST_SG", self.subgroup as f64),
+            ("BCAST_W", self.width as f64),
+        ]
+    }
+
+    /// Columns of an output tile: four per invocation.
+    pub(super) fn tile_columns(&self) -> usize {
+        4 * self.width as usize
     }
 }

@@ -72,6 +72,9 @@ macro_rules! families {
 families! {
     also: [
         GRAM_F64_INPUT_F64,
+        GRAM_BCAST.f32,
+        GRAM_BCAST.f64,
+        GRAM_BCAST_F64_INPUT_F64,
         MATMUL_BCAST.f32,
         MATMUL_BCAST.f64,
         BANDREDUCE_BCAST.f32,
@@ -106,11 +109,12 @@ shader!(BASELINE, "baseline", NONE, trusted: true);
 /// A family's body with a second body joined after it (and shaders/subgroup.wgsl's
 /// helpers), whose kernels use the first's declarations and need SUBGROUP, which the
 /// first family's kernels must not (shaders/matmul_bcast.wgsl,
-/// shaders/bandreduce_bcast.wgsl). Named after the second.
+/// shaders/bandreduce_bcast.wgsl, shaders/gram_bcast.wgsl). Named after the second.
+/// `prefix:` as in [`instance`].
 macro_rules! with_subgroups {
-    (@instance $family:literal, $extra:literal, $precision:ident, $features:expr, $trusted:expr) => {
+    (@instance $family:literal, $extra:literal, $precision:ident, $name:expr, $prefix:expr, $features:expr, $trusted:expr) => {
         Shader {
-            name: concat!($extra, "_", stringify!($precision)),
+            name: $name,
             source: concat!(
                 include_str!(concat!(
                     "../../shaders/prelude_",
@@ -118,6 +122,7 @@ macro_rules! with_subgroups {
                     ".wgsl"
                 )),
                 include_str!("../../shaders/common.wgsl"),
+                $prefix,
                 include_str!(concat!("../../shaders/", $family, ".wgsl")),
                 include_str!("../../shaders/subgroup.wgsl"),
                 include_str!(concat!("../../shaders/", $extra, ".wgsl"))
@@ -126,13 +131,28 @@ macro_rules! with_subgroups {
             trusted: $trusted,
         }
     };
-    ($ident:ident = $family:literal + $extra:literal, trusted: $trusted:expr) => {
+    ($ident:ident = $family:literal + $extra:literal, trusted: $trusted:expr $(, prefix: $prefix:literal)?) => {
         pub static $ident: Family = Family {
-    f32: with_subgroups!(@instance $family, $extra, f32, SUBGROUP, $trusted),
-    f64: with_subgroups!(@instance $family, $extra, f64, F64.union(SUBGROUP), $trusted),
+            f32: with_subgroups!(
+                @instance $family, $extra, f32, concat!($extra, "_f32"),
+                concat!("" $(, $prefix)?), SUBGROUP, $trusted
+            ),
+            f64: with_subgroups!(
+                @instance $family, $extra, f64, concat!($extra, "_f64"),
+                concat!("" $(, $prefix)?), F64.union(SUBGROUP), $trusted
+            ),
         };
     };
 }
 
 with_subgroups!(MATMUL_BCAST = "matmul" + "matmul_bcast", trusted: true);
 with_subgroups!(BANDREDUCE_BCAST = "bandreduce" + "bandreduce_bcast", trusted: false);
+with_subgroups!(
+    GRAM_BCAST = "gram" + "gram_bcast", trusted: true, prefix: "alias GramInput = f32;\n"
+);
+
+/// [`GRAM_BCAST`] of f64 features (an f64 network), G in f64.
+pub static GRAM_BCAST_F64_INPUT_F64: Shader = with_subgroups!(
+    @instance "gram", "gram_bcast", f64, "gram_bcast_f64_input_f64",
+    "alias GramInput = f64;\n", F64.union(SUBGROUP), true
+);

@@ -30,6 +30,18 @@ fn upper_tiles(n: usize) -> usize {
     t * (t + 1) / 2
 }
 
+/// The tiled kernels and, where the adapter has subgroups, the broadcast one: each test
+/// below runs on both.
+fn variants() -> Vec<Gram> {
+    let gpu = common::gpu();
+    let mut all = vec![Gram::with_broadcast(gpu, false).unwrap()];
+    match Gram::with_broadcast(gpu, true) {
+        Ok(broadcast) => all.push(broadcast),
+        Err(e) => eprintln!("the broadcast Gram kernel skipped: {e}"),
+    }
+    all
+}
+
 #[test]
 fn deep_shapes_are_split() {
     for &(n, d) in &SHAPES[8..] {
@@ -43,9 +55,11 @@ fn f64_input_gram_matches_reference_split_or_not() {
     if common::skip_without_f64() {
         return;
     }
-    let gram = Gram::new(common::gpu()).unwrap();
-    for (n, d) in [(33, 130), (65, 2_000), (130, 33)] {
-        let what = format!("gram f64 input {n}x{d}");
+    for (gram, (n, d)) in variants()
+        .iter()
+        .flat_map(|g| [(33, 130), (65, 2_000), (130, 33), (32, 64)].map(|s| (g, s)))
+    {
+        let what = format!("gram {} f64 input {n}x{d}", gram.variant_name());
         let mut rng = common::rng(&what);
         let x: Vec<f64> = common::random_real(&mut rng, n * d);
         let (xt, g) = (
@@ -88,7 +102,7 @@ fn assert_exactly_symmetric<T: Real>(what: &str, g: &[T], n: usize) {
 /// same bits where they overlap, unsplit and split over the depth (both orders split the
 /// same way at d = 5000), in each precision of the sums.
 fn both_tiles_give_the_same_bits<T: Real>() {
-    let gram = Gram::new(common::gpu()).unwrap();
+    let gram = Gram::with_broadcast(common::gpu(), false).unwrap();
     let mut rng = common::rng(&format!("gram tiles {}", T::NAME));
     let n = SMALL_TILE_UP_TO;
     for d in [40, 5_000] {
@@ -121,13 +135,15 @@ precision_tests!(both_tiles_give_the_same_bits);
 
 #[test]
 fn f32_gram_matches_reference_and_is_exactly_symmetric() {
-    let gram = Gram::new(common::gpu()).unwrap();
     let mut rng = common::rng("gram f32");
-    for &(n, d) in SHAPES {
-        let what = format!("gram f32 {n}x{d}");
+    for (gram, &(n, d)) in variants()
+        .iter()
+        .flat_map(|g| SHAPES.iter().map(move |s| (g, s)))
+    {
+        let what = format!("gram {} f32 {n}x{d}", gram.variant_name());
         let x = common::random_vec(&mut rng, n * d);
         let scale = 1.0 / d as f32;
-        let got = gpu_gram::<f32>(&gram, &x, (n, d), scale as f64);
+        let got = gpu_gram::<f32>(gram, &x, (n, d), scale as f64);
         let want = reference::gram(&common::to_f64(&x), n, d, scale as f64);
         let atol = 1e-6 * (d as f64).sqrt() * scale as f64 + 1e-7;
         common::assert_close_f32(&what, &got, &want, 1e-5, atol, 1e-5);
@@ -140,12 +156,14 @@ fn f64_gram_is_exact_to_f64_rounding() {
     if common::skip_without_f64() {
         return;
     }
-    let gram = Gram::new(common::gpu()).unwrap();
     let mut rng = common::rng("gram f64");
-    for &(n, d) in SHAPES {
-        let what = format!("gram f64 {n}x{d}");
+    for (gram, &(n, d)) in variants()
+        .iter()
+        .flat_map(|g| SHAPES.iter().map(move |s| (g, s)))
+    {
+        let what = format!("gram {} f64 {n}x{d}", gram.variant_name());
         let x = common::random_vec(&mut rng, n * d);
-        let got = gpu_gram::<f64>(&gram, &x, (n, d), 0.5);
+        let got = gpu_gram::<f64>(gram, &x, (n, d), 0.5);
         let want = reference::gram(&common::to_f64(&x), n, d, 0.5);
         common::assert_close(&what, &got, &want, 1e-13, 1e-14, 1e-13);
         assert_exactly_symmetric(&what, &got, n);
@@ -168,36 +186,45 @@ fn f64_accumulation_resolves_what_f32_cannot() {
     let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
     let g32 = Tensor::<f32>::zeros(gpu, &[n, n]).unwrap();
     let g64 = Tensor::<f64>::zeros(gpu, &[n, n]).unwrap();
-    let gram = Gram::new(gpu).unwrap();
-    common::launch(|b| {
-        gram.record(b, &xt, 1.0, &g32)?;
-        gram.record(b, &xt, 1.0, &g64)
-    });
-    // Error in the part that matters: G minus its mean (the common component).
-    let centred_err = |got: &[f64]| {
-        let mean = want.iter().sum::<f64>() / want.len() as f64;
-        let num: f64 = got.iter().zip(&want).map(|(g, w)| (g - w).powi(2)).sum();
-        let den: f64 = want.iter().map(|w| (w - mean).powi(2)).sum();
-        (num / den).sqrt()
-    };
-    let e32 = centred_err(&common::to_f64(&g32.to_vec(gpu).unwrap()));
-    let e64 = centred_err(&g64.to_vec(gpu).unwrap());
-    eprintln!("relative error of the centred Gram matrix: f32 {e32:.1e}, f64 {e64:.1e}");
-    assert!(e64 < 1e-9, "f64 accumulation error {e64:e}");
-    assert!(
-        e32 > 1e3 * e64,
-        "the f32 error {e32:e} should be far larger"
-    );
+    for gram in variants() {
+        common::launch(|b| {
+            gram.record(b, &xt, 1.0, &g32)?;
+            gram.record(b, &xt, 1.0, &g64)
+        });
+        // Error in the part that matters: G minus its mean (the common component).
+        let centred_err = |got: &[f64]| {
+            let mean = want.iter().sum::<f64>() / want.len() as f64;
+            let num: f64 = got.iter().zip(&want).map(|(g, w)| (g - w).powi(2)).sum();
+            let den: f64 = want.iter().map(|w| (w - mean).powi(2)).sum();
+            (num / den).sqrt()
+        };
+        let e32 = centred_err(&common::to_f64(&g32.to_vec(gpu).unwrap()));
+        let e64 = centred_err(&g64.to_vec(gpu).unwrap());
+        let name = gram.variant_name();
+        eprintln!(
+            "{name}: relative error of the centred Gram matrix: f32 {e32:.1e}, f64 {e64:.1e}"
+        );
+        assert!(e64 < 1e-9, "{name}: f64 accumulation error {e64:e}");
+        assert!(
+            e32 > 1e3 * e64,
+            "the f32 error {e32:e} should be far larger"
+        );
+    }
 }
 
 #[test]
 fn zero_width_gives_zero_and_shape_errors_name_shapes() {
-    let gram = Gram::new(common::gpu()).unwrap();
-    let g = gpu_gram::<f32>(&gram, &[], (5, 0), 1.0);
-    assert!(g.iter().all(|&v| v == 0.0), "{g:?}");
-    let wrong = common::zeros::<f32>(&[4, 5]);
-    let x = common::zeros::<f32>(&[5, 3]);
-    let mut batch = Batch::new(common::gpu());
-    let err = gram.record(&mut batch, &x, 1.0, &wrong);
-    common::assert_error_names(err, &["[5, 3]", "[4, 5]"]);
+    for gram in variants() {
+        let g = gpu_gram::<f32>(&gram, &[], (5, 0), 1.0);
+        assert!(
+            g.iter().all(|&v| v == 0.0),
+            "{}: {g:?}",
+            gram.variant_name()
+        );
+        let wrong = common::zeros::<f32>(&[4, 5]);
+        let x = common::zeros::<f32>(&[5, 3]);
+        let mut batch = Batch::new(common::gpu());
+        let err = gram.record(&mut batch, &x, 1.0, &wrong);
+        common::assert_error_names(err, &["[5, 3]", "[4, 5]"]);
+    }
 }
