@@ -58,7 +58,8 @@ impl<'g> Batch<'g> {
     }
 
     /// Records one launch. `buffers` are the kernel's storage bindings in binding
-    /// order; `params` fills its uniform binding, if it has one.
+    /// order; `params` fills its params binding (uniform, or read-only storage named
+    /// `params`), if it has one.
     pub fn dispatch<P: bytemuck::Pod>(
         &mut self, kernel: &Kernel, buffers: &[&wgpu::Buffer], params: Option<&P>,
         workgroups: [u32; 3],

@@ -1,5 +1,6 @@
-//! G = scale · X Xᵀ (shaders/gram.wgsl): X f32 with the sums and G f32 or f64, or X f64
-//! (an f64 network's features) with the sums and G f64.
+//! G = scale · X Xᵀ (shaders/gram.wgsl, or shaders/gram_bcast.wgsl on CPU adapters with
+//! subgroups): X f32 with the sums and G f32 or f64, or X f64 (an f64 network's features)
+//! with the sums and G f64.
 
 use std::sync::Arc;
 
@@ -166,12 +167,12 @@ impl Gram {
                 "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
             )),
         };
-        if d == 0 {
-            return g.fill(batch.gpu(), T::zeroed());
-        }
         let [sg, width] = lanes.lane_overrides();
         let overrides = [sg, width, ("X_VEC4", d.is_multiple_of(4) as u32 as f64)];
         let kernel = batch.gpu().kernel(shader, "gram_bcast", &overrides)?;
+        if d == 0 {
+            return g.fill(batch.gpu(), T::zeroed());
+        }
         let tiles = n.div_ceil(16) * n.div_ceil(lanes.tile_columns());
         let params = WordsAndReals::new([n, d, d], T::pair(scale, 0.0));
         let buffers = [x.buffer(), g.buffer(), x.buffer()];

@@ -1,7 +1,7 @@
 use wideprobe::gpu::{Batch, Tensor};
 use wideprobe::linalg::Real;
 use wideprobe::ops::gram::{Gram, SMALL_TILE_UP_TO};
-use wideprobe::ops::matmul::split_depth;
+use wideprobe::ops::matmul::{split_depth, MatmulVariant};
 
 use crate::common::{self, reference};
 
@@ -35,9 +35,13 @@ fn upper_tiles(n: usize) -> usize {
 fn variants() -> Vec<Gram> {
     let gpu = common::gpu();
     let mut all = vec![Gram::with_broadcast(gpu, false).unwrap()];
-    match Gram::with_broadcast(gpu, true) {
-        Ok(broadcast) => all.push(broadcast),
-        Err(e) => eprintln!("the broadcast Gram kernel skipped: {e}"),
+    if MatmulVariant::Broadcast.available(gpu) {
+        all.push(Gram::with_broadcast(gpu, true).unwrap());
+    } else {
+        eprintln!(
+            "the broadcast Gram kernel skipped: {} has no subgroups",
+            gpu.summary.name
+        );
     }
     all
 }
@@ -184,9 +188,11 @@ fn f64_accumulation_resolves_what_f32_cannot() {
     let x: Vec<f32> = noise.iter().map(|e| 1.0 + 1e-3 * e).collect();
     let want = reference::gram(&common::to_f64(&x), n, d, 1.0);
     let xt = Tensor::from_slice(gpu, &[n, d], &x).unwrap();
-    let g32 = Tensor::<f32>::zeros(gpu, &[n, n]).unwrap();
-    let g64 = Tensor::<f64>::zeros(gpu, &[n, n]).unwrap();
     for gram in variants() {
+        let (g32, g64) = (
+            common::poisoned::<f32>(&[n, n]),
+            common::poisoned::<f64>(&[n, n]),
+        );
         common::launch(|b| {
             gram.record(b, &xt, 1.0, &g32)?;
             gram.record(b, &xt, 1.0, &g64)
