@@ -119,16 +119,7 @@ fn matmul_bcast(
                     }
                 }
             }
-            for (var j = 0u; j < BCAST_LOADS; j++) {
-                for (var q = 0u; q < BCAST_LANES; q++) {
-                    // Row j BCAST_LANES + q of the tile at the four depths.
-                    let a = lane_value(a4[j], q);
-                    let row = j * BCAST_LANES + q;
-                    for (var d = 0u; d < 4u; d++) {
-                        part[row] += a[d] * bd[d];
-                    }
-                }
-            }
+            broadcast_tile_step(&part, a4, bd, BCAST_LANES);
         }
         for (var r = 0u; r < 16u; r++) {
             acc[r] += part[r];

@@ -23,3 +23,24 @@ fn lane_value(v: vec4<Real>, q: u32) -> vec4<Real> {
         default: { return subgroupBroadcast(v, 0u); }
     }
 }
+
+// The multiply-adds of one depth step of a broadcast tile (shaders/matmul_bcast.wgsl,
+// shaders/gram_bcast.wgsl): lane q of each subgroup holds in a4[j] tile row
+// j * lanes + q of op(A) at four depths, bd[d] the invocation's four columns of op(B) at
+// depth d; every lane adds row r's products into part[r] for all 16 rows.
+fn broadcast_tile_step(
+    part: ptr<function, array<vec4<Real>, 16>>,
+    a4: array<vec4<Real>, 4>,
+    bd: array<vec4<Real>, 4>,
+    lanes: u32,
+) {
+    for (var j = 0u; j < 16u / lanes; j++) {
+        for (var q = 0u; q < lanes; q++) {
+            let a = lane_value(a4[j], q);
+            let row = j * lanes + q;
+            for (var d = 0u; d < 4u; d++) {
+                (*part)[row] += a[d] * bd[d];
+            }
+        }
+    }
+}

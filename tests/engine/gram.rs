@@ -137,22 +137,29 @@ fn both_tiles_give_the_same_bits<T: Real>() {
 
 precision_tests!(both_tiles_give_the_same_bits);
 
+/// `check(gram, what, x, (n, d))` for each variant and each of [`SHAPES`], on fresh
+/// random f32 features.
+fn each_variant_and_shape(name: &str, mut check: impl FnMut(&Gram, &str, &[f32], (usize, usize))) {
+    let mut rng = common::rng(name);
+    for gram in variants() {
+        for &(n, d) in SHAPES {
+            let what = format!("{name} {} {n}x{d}", gram.variant_name());
+            let x = common::random_vec(&mut rng, n * d);
+            check(&gram, &what, &x, (n, d));
+        }
+    }
+}
+
 #[test]
 fn f32_gram_matches_reference_and_is_exactly_symmetric() {
-    let mut rng = common::rng("gram f32");
-    for (gram, &(n, d)) in variants()
-        .iter()
-        .flat_map(|g| SHAPES.iter().map(move |s| (g, s)))
-    {
-        let what = format!("gram {} f32 {n}x{d}", gram.variant_name());
-        let x = common::random_vec(&mut rng, n * d);
+    each_variant_and_shape("gram f32", |gram, what, x, (n, d)| {
         let scale = 1.0 / d as f32;
-        let got = gpu_gram::<f32>(gram, &x, (n, d), scale as f64);
-        let want = reference::gram(&common::to_f64(&x), n, d, scale as f64);
+        let got = gpu_gram::<f32>(gram, x, (n, d), scale as f64);
+        let want = reference::gram(&common::to_f64(x), n, d, scale as f64);
         let atol = 1e-6 * (d as f64).sqrt() * scale as f64 + 1e-7;
-        common::assert_close_f32(&what, &got, &want, 1e-5, atol, 1e-5);
-        assert_exactly_symmetric(&what, &got, n);
-    }
+        common::assert_close_f32(what, &got, &want, 1e-5, atol, 1e-5);
+        assert_exactly_symmetric(what, &got, n);
+    });
 }
 
 #[test]
@@ -160,18 +167,12 @@ fn f64_gram_is_exact_to_f64_rounding() {
     if common::skip_without_f64() {
         return;
     }
-    let mut rng = common::rng("gram f64");
-    for (gram, &(n, d)) in variants()
-        .iter()
-        .flat_map(|g| SHAPES.iter().map(move |s| (g, s)))
-    {
-        let what = format!("gram {} f64 {n}x{d}", gram.variant_name());
-        let x = common::random_vec(&mut rng, n * d);
-        let got = gpu_gram::<f64>(gram, &x, (n, d), 0.5);
-        let want = reference::gram(&common::to_f64(&x), n, d, 0.5);
-        common::assert_close(&what, &got, &want, 1e-13, 1e-14, 1e-13);
-        assert_exactly_symmetric(&what, &got, n);
-    }
+    each_variant_and_shape("gram f64", |gram, what, x, (n, d)| {
+        let got = gpu_gram::<f64>(gram, x, (n, d), 0.5);
+        let want = reference::gram(&common::to_f64(x), n, d, 0.5);
+        common::assert_close(what, &got, &want, 1e-13, 1e-14, 1e-13);
+        assert_exactly_symmetric(what, &got, n);
+    });
 }
 
 #[test]
