@@ -43,6 +43,11 @@ fn upper(tile: usize, n: usize) -> usize {
     n.div_ceil(tile) * (n.div_ceil(tile) + 1) / 2
 }
 
+/// An f64 X with an f32 G: the precisions no Gram kernel takes.
+fn f64_x_needs_f64_g() -> GpuError {
+    GpuError::Shape("gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into())
+}
+
 fn dims<X: Real, T: Real>(x: &Tensor<X>, g: &Tensor<T>) -> Result<(usize, usize)> {
     let (n, d) = x.dims2("gram: X")?;
     if g.shape() != [n, n] {
@@ -119,15 +124,13 @@ impl Gram {
     ) -> Result<()> {
         let (n, d) = dims(x, g)?;
         if let Some(lanes) = &self.broadcast {
-            return self.record_broadcast(batch, lanes, x, scale, g);
+            return self.record_broadcast(batch, lanes, x, scale, g, (n, d));
         }
         let small = n <= SMALL_TILE_UP_TO;
         let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
             (false, _) if small => self.small.get::<T>(batch.gpu())?,
             (false, _) => self.kernels.get::<T>(batch.gpu())?,
-            (true, false) => bail!(GpuError::Shape(
-                "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
-            )),
+            (true, false) => bail!(f64_x_needs_f64_g()),
             (true, true) => match &self.input_f64 {
                 Some(k) => &k[small as usize],
                 None => bail!(GpuError::MissingFeature {
@@ -157,15 +160,13 @@ impl Gram {
     /// output tile, those wholly below the diagonal returning at once.
     fn record_broadcast<X: Real, T: Real>(
         &self, batch: &mut Batch, lanes: &Broadcast, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
+        (n, d): (usize, usize),
     ) -> Result<()> {
-        let (n, d) = (g.shape()[0], x.shape()[1]);
         let shader = match (X::NEEDS_F64, T::NEEDS_F64) {
             (false, false) => &GRAM_BCAST.f32,
             (false, true) => &GRAM_BCAST.f64,
             (true, true) => &GRAM_BCAST_F64_INPUT_F64,
-            (true, false) => bail!(GpuError::Shape(
-                "gram: an f64 X needs an f64 G (an f64 network's Gram matrices are f64)".into()
-            )),
+            (true, false) => bail!(f64_x_needs_f64_g()),
         };
         let [sg, width] = lanes.lane_overrides();
         let overrides = [sg, width, ("X_VEC4", d.is_multiple_of(4) as u32 as f64)];
