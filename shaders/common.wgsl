@@ -19,6 +19,34 @@ fn flat_index(id: Invocation, group_size: u32) -> u32 {
     return flat_group(id) * group_size + id.lid;
 }
 
+// Tile (column tile, row tile) of workgroup `flat` of a launch with one workgroup per
+// tile (`height` rows, `width` columns) of a rows x cols output that reaches its
+// diagonal from below (`lower`: tiles with a column at or left of one of their rows) or
+// from above, row tile by row tile (the host counts them: ops::launch::triangle_tiles);
+// a row tile past the last where `flat` is past the last tile. Every workgroup then has
+// a whole tile's work, so a CPU driver that gives each thread an equal run of
+// consecutive workgroups (lavapipe) gives each an equal share of the work: over a grid
+// of all tiles, one of two threads had about 70% of it (docs/PERFORMANCE.md).
+fn triangle_tile(flat: u32, rows: u32, cols: u32, height: u32, width: u32, lower: bool) -> vec2<u32> {
+    let col_tiles = (cols + width - 1u) / width;
+    var t = flat;
+    var y = 0u;
+    for (; y * height < rows; y++) {
+        var first = 0u;
+        var end = col_tiles;
+        if lower {
+            end = min((height * (y + 1u) + width - 1u) / width, col_tiles);
+        } else {
+            first = min(height * y / width, col_tiles);
+        }
+        if t < end - first {
+            return vec2<u32>(first + t, y);
+        }
+        t -= end - first;
+    }
+    return vec2<u32>(0u, y);
+}
+
 // Invocations per workgroup of the kernels that call sum_over_workgroup: a power of two,
 // for the tree.
 const REDUCTION_WG: u32 = 256u;

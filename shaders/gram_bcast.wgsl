@@ -46,17 +46,14 @@ fn gram_bcast(
 ) {
     let n = params.n;
     let width = BCAST_W * 4u;
-    let col_tiles = (n + width - 1u) / width;
-    let t = flat_group(id);
-    if t >= col_tiles * ((n + 15u) / 16u) {
+    // One workgroup per tile that reaches the diagonal from above (common.wgsl
+    // triangle_tile): the entries below it are their mirrors'.
+    let tile = triangle_tile(flat_group(id), n, n, 16u, width, false);
+    if tile.y * 16u >= n {
         return;
     }
-    let row0 = (t / col_tiles) * 16u;
-    let col0 = (t % col_tiles) * width;
-    // Every entry of the tile lies below the diagonal: its mirror's tile stores it.
-    if col0 + width <= row0 {
-        return;
-    }
+    let row0 = tile.y * 16u;
+    let col0 = tile.x * width;
     let col = col0 + id.lid * 4u;
     let last = n - 1u;
     var rows: array<u32, 4>;

@@ -87,16 +87,23 @@ fn bcast_b4(col: u32, kk: u32, k_stop: u32) -> array<vec4<Real>, 4> {
 
 @compute @workgroup_size(BCAST_W)
 fn matmul_bcast(
-    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(workgroup_id) wg_id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
     @builtin(local_invocation_index) li: u32,
     @builtin(subgroup_invocation_id) lane: u32,
 ) {
+    var wg = wg_id.xy;
+    // One workgroup per lower tile, none above the diagonal (common.wgsl triangle_tile).
+    if LOWER_ONLY {
+        let flat = wg_id.x + wg_id.y * groups.x;
+        wg = triangle_tile(flat, params.m, params.n, 16u, BCAST_W * 4u, true);
+        // Past the last tile (the host's grid rounds up).
+        if wg.y * 16u >= params.m {
+            return;
+        }
+    }
     let row0 = wg.y * 16u;
     let col = wg.x * BCAST_W * 4u + li * 4u;
-    // The tile's first column is past its last row: strictly above the diagonal.
-    if LOWER_ONLY && wg.x * BCAST_W * 4u >= row0 + 16u {
-        return;
-    }
     // Rows past m read row m - 1; their outputs are not stored.
     let last_row = params.m - 1u;
     var rows: array<u32, 4>;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::launch::{launch, Grid, Scratch, WordsAndReals};
+use super::launch::{launch, triangle_tiles, Grid, Scratch, WordsAndReals};
 use super::matmul::{split_depth, MatmulVariant, SplitSum};
 use super::matmul_bcast::Broadcast;
 use super::real::{check_u32_index, KernelPair, Real};
@@ -157,7 +157,8 @@ impl Gram {
     }
 
     /// [`Gram::record`] on `gram_bcast`: one workgroup per 16-row, [`Broadcast::tile_columns`]
-    /// output tile, those wholly below the diagonal returning at once.
+    /// output tile that reaches the diagonal from above, and none for the tiles wholly
+    /// below it ([`triangle_tiles`]).
     fn record_broadcast<X: Real, T: Real>(
         &self, batch: &mut Batch, lanes: &Broadcast, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
         (n, d): (usize, usize),
@@ -174,10 +175,16 @@ impl Gram {
         if d == 0 {
             return g.fill(batch.gpu(), T::zeroed());
         }
-        let tiles = n.div_ceil(16) * n.div_ceil(lanes.tile_columns());
+        let tiles = triangle_tiles([n, n], [16, lanes.tile_columns() as u32], false);
         let params = WordsAndReals::new([n, d, d], T::pair(scale, 0.0));
         let buffers = [x.buffer(), g.buffer(), x.buffer()];
-        launch(batch, &kernel, &buffers, &params, Grid::Groups(tiles))
+        launch(
+            batch,
+            &kernel,
+            &buffers,
+            &params,
+            Grid::Groups(tiles as usize),
+        )
     }
 
     /// G split over the depth: the Gram kernel (either tile) over a z grid of `splits`

@@ -73,6 +73,20 @@ pub fn launch<P: bytemuck::Pod>(
     batch.dispatch(kernel, buffers, Some(params), workgroups)
 }
 
+/// The tiles (`[rows, columns]` each) of a `[rows, columns]` output that reach its
+/// diagonal from below (`lower`) or from above: the workgroups of a launch that lists
+/// them with shaders/common.wgsl's `triangle_tile`, which counts them the same way.
+pub fn triangle_tiles([rows, cols]: [usize; 2], [height, width]: [u32; 2], lower: bool) -> u64 {
+    let (height, width) = (height as u64, width as u64);
+    let col_tiles = (cols as u64).div_ceil(width);
+    (0..(rows as u64).div_ceil(height))
+        .map(|y| match lower {
+            true => (height * (y + 1)).div_ceil(width).min(col_tiles),
+            false => col_tiles - (height * y / width).min(col_tiles),
+        })
+        .sum()
+}
+
 /// The kernels of `entries`, in order, of one shader built without overrides.
 pub fn kernels<const N: usize>(
     gpu: &Gpu, shader: &'static Shader, entries: [&str; N],
@@ -132,5 +146,46 @@ impl<T: Element> Scratch<T> {
             *slot = Some(Tensor::zeros(gpu, &[len])?);
         }
         Ok(slot.as_ref().expect("allocated above").buffer().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::triangle_tiles;
+
+    /// The count against every tile tested one by one: from below, a tile whose first
+    /// column is at or left of its last row; from above, one whose last column is at or
+    /// right of its first row.
+    #[test]
+    fn triangle_tiles_counts_the_tiles_that_reach_the_diagonal() {
+        for (rows, cols) in [
+            (1usize, 1usize),
+            (7, 7),
+            (16, 16),
+            (33, 33),
+            (130, 130),
+            (257, 257),
+            (40, 7),
+        ] {
+            for [height, width] in [[16u32, 32u32], [16, 64], [16, 16]] {
+                let (h, w) = (height as usize, width as usize);
+                let tiles = |lower: bool| {
+                    let all = (0..rows.div_ceil(h))
+                        .flat_map(|y| (0..cols.div_ceil(w)).map(move |x| (x, y)));
+                    all.filter(|&(x, y)| match lower {
+                        true => x * w < h * (y + 1),
+                        false => (x + 1) * w > h * y,
+                    })
+                    .count() as u64
+                };
+                for lower in [true, false] {
+                    assert_eq!(
+                        triangle_tiles([rows, cols], [height, width], lower),
+                        tiles(lower),
+                        "{rows} x {cols} in {height} x {width} tiles, lower {lower}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
-use super::launch::{KernelsBy, Scratch};
+use super::launch::{triangle_tiles, KernelsBy, Scratch};
 pub use super::matmul_bcast::broadcast_vec4_reads;
 use super::matmul_bcast::{Broadcast, BroadcastShape};
 use super::matview::check_views;
@@ -218,7 +218,8 @@ pub struct Symmetry {
     /// A is square and symmetric: only its lower triangle is read.
     pub symmetric_a: bool,
     /// Only C's lower triangle must be written: the tiled kernel skips tiles strictly
-    /// above the diagonal (others may still write there).
+    /// above the diagonal, the broadcast kernel launches none for them (others may still
+    /// write there).
     pub lower_only: bool,
 }
 
@@ -315,6 +316,8 @@ struct Plan<'k> {
     overrides: &'k [(&'static str, f64)],
     /// C is written transposed (TRANS_C in `overrides`): the split sum must write it so.
     transposed: bool,
+    /// Only C's lower tiles are computed (LOWER_ONLY in `overrides`).
+    lower_only: bool,
     views: [[u32; 2]; 3],
     dims: MatmulDims,
 }
@@ -466,6 +469,7 @@ impl<T: Real> Matmul<T> {
             kernel,
             overrides: &overrides,
             transposed: false,
+            lower_only: symmetry.lower_only,
             views,
             dims,
         };
@@ -489,6 +493,7 @@ impl<T: Real> Matmul<T> {
             kernel: &kernel,
             overrides: &overrides,
             transposed: true,
+            lower_only: false,
             views: [b.offset_stride(), a.offset_stride(), c.offset_stride()],
             dims: MatmulDims {
                 m: dims.n,
@@ -539,6 +544,14 @@ impl<T: Real> Matmul<T> {
             } else if plan.variant == MatmulVariant::Broadcast {
                 // Its vec4 views of A and B are the same buffers again.
                 let buffers = [a.buffer(), b.buffer(), c.buffer(), a.buffer(), b.buffer()];
+                let groups = match plan.lower_only {
+                    // One workgroup per lower tile (shaders/common.wgsl triangle_tile).
+                    true => {
+                        let tiles = triangle_tiles([dims.m, dims.n], [tile_m, tile_n], true);
+                        grid_1d(batch.gpu(), tiles)?
+                    }
+                    false => groups,
+                };
                 batch.dispatch(kernel, &buffers, Some(&params), groups)?;
             } else {
                 batch.dispatch(
