@@ -139,29 +139,57 @@ fn form_private(j: u32, sigma: Real) {
     }
 }
 
-// v_j . `column`, the same sums in the same order as `dot_shared`.
+// v_j . `column`, the same sums in the same order as `dot_shared`. The lanes' terms are
+// written out (PANEL_SG <= 8): this family keeps naga's loop bounding, which stops the
+// compiler from unrolling a loop over them.
 fn dot_private(j: u32, lane: u32) -> Real {
     var d = Real(0.0);
     for (var r = j / 4u; r < shape.m4; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
-        for (var q = 0u; q < PANEL_SG; q++) {
-            if r + q < shape.m4 {
-                d += dot(lane_value(vj, q), column[r + q]);
-            }
-        }
+        d += private_term(vj, r, 0u);
+        d += private_term(vj, r, 1u);
+        d += private_term(vj, r, 2u);
+        d += private_term(vj, r, 3u);
+        d += private_term(vj, r, 4u);
+        d += private_term(vj, r, 5u);
+        d += private_term(vj, r, 6u);
+        d += private_term(vj, r, 7u);
     }
     return d;
 }
 
-// `column` -= f v_j where `updates` (as `apply_shared`).
+// Lane q's vec4 of v_j (rows 4 (r + q) ..) . the same rows of `column`; zero past the
+// panel or past PANEL_SG lanes.
+fn private_term(vj: vec4<Real>, r: u32, q: u32) -> Real {
+    // Both tests are the same in every lane, so the broadcast has them all.
+    if q < PANEL_SG && r + q < shape.m4 {
+        return dot(lane_value(vj, q), column[r + q]);
+    }
+    return Real(0.0);
+}
+
+// `column` -= f v_j where `updates` (as `apply_shared`), written out as `dot_private`.
 fn apply_private(j: u32, f: Real, lane: u32, updates: bool, rows_end: u32) {
     for (var r = j / 4u; r < rows_end; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
-        for (var q = 0u; q < PANEL_SG; q++) {
-            let vq = lane_value(vj, q);
-            if updates && r + q < shape.m4 {
-                column[r + q] -= f * vq;
-            }
+        apply_lane(vj, r, 0u, f, updates);
+        apply_lane(vj, r, 1u, f, updates);
+        apply_lane(vj, r, 2u, f, updates);
+        apply_lane(vj, r, 3u, f, updates);
+        apply_lane(vj, r, 4u, f, updates);
+        apply_lane(vj, r, 5u, f, updates);
+        apply_lane(vj, r, 6u, f, updates);
+        apply_lane(vj, r, 7u, f, updates);
+    }
+}
+
+// column[r + q] -= f (lane q's vec4 of v_j) where `updates`, within the panel and
+// PANEL_SG lanes.
+fn apply_lane(vj: vec4<Real>, r: u32, q: u32, f: Real, updates: bool) {
+    if q < PANEL_SG && r + q < shape.m4 {
+        let v = lane_value(vj, q);
+        if updates {
+            column[r + q] -= f * v;
         }
     }
 }

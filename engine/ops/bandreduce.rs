@@ -46,9 +46,10 @@ pub struct BandReduce<T: Real> {
 }
 
 /// The most rows a panel may have for `panel_private` (its PRIVATE_VEC4S * 4): taller
-/// panels take `panel_shared`. At this height a SIMD group of 16 lanes makes about
-/// 12,000 loop iterations (counted as [`max_panel_rows`] counts; `store_private`'s
-/// 1,024 and the 16 reflectors its lanes form among them), below lavapipe's cap of
+/// panels take `panel_shared`. At this height a SIMD group of 16 lanes makes at most
+/// about 12,000 loop iterations (counted as [`max_panel_rows`] counts; `store_private`'s
+/// 1,024 and the 16 reflectors its lanes form among them; fewer since the products' lane
+/// loops are written out), below lavapipe's cap of
 /// 65,535. The private array is 8 KiB per invocation in f64 (4 KiB in f32), zeroed at
 /// each launch.
 pub const PRIVATE_ROWS: usize = 1024;
