@@ -140,32 +140,32 @@ fn form_private(j: u32, sigma: Real) {
 }
 
 // v_j . `column`, the same sums in the same order as `dot_shared`. The lanes' terms are
-// written out (PANEL_SG <= 8): this family keeps naga's loop bounding, which stops the
+// written out, eight of them (the host keeps PANEL_SG <= 8): this family keeps naga's loop bounding, which stops the
 // compiler from unrolling a loop over them.
 fn dot_private(j: u32, lane: u32) -> Real {
     var d = Real(0.0);
     for (var r = j / 4u; r < shape.m4; r += PANEL_SG) {
         let vj = scratch[at_s(min(r + lane % PANEL_SG, shape.m4 - 1u), j)];
-        d += private_term(vj, r, 0u);
-        d += private_term(vj, r, 1u);
-        d += private_term(vj, r, 2u);
-        d += private_term(vj, r, 3u);
-        d += private_term(vj, r, 4u);
-        d += private_term(vj, r, 5u);
-        d += private_term(vj, r, 6u);
-        d += private_term(vj, r, 7u);
+        d = add_private_term(d, vj, r, 0u);
+        d = add_private_term(d, vj, r, 1u);
+        d = add_private_term(d, vj, r, 2u);
+        d = add_private_term(d, vj, r, 3u);
+        d = add_private_term(d, vj, r, 4u);
+        d = add_private_term(d, vj, r, 5u);
+        d = add_private_term(d, vj, r, 6u);
+        d = add_private_term(d, vj, r, 7u);
     }
     return d;
 }
 
-// Lane q's vec4 of v_j (rows 4 (r + q) ..) . the same rows of `column`; zero past the
-// panel or past PANEL_SG lanes.
-fn private_term(vj: vec4<Real>, r: u32, q: u32) -> Real {
+// d + lane q's vec4 of v_j (rows 4 (r + q) ..) . the same rows of `column`; d itself
+// past the panel or past PANEL_SG lanes (as the loop skipped them).
+fn add_private_term(d: Real, vj: vec4<Real>, r: u32, q: u32) -> Real {
     // Both tests are the same in every lane, so the broadcast has them all.
     if q < PANEL_SG && r + q < shape.m4 {
-        return dot(lane_value(vj, q), column[r + q]);
+        return d + dot(lane_value(vj, q), column[r + q]);
     }
-    return Real(0.0);
+    return d;
 }
 
 // `column` -= f v_j where `updates` (as `apply_shared`), written out as `dot_private`.

@@ -20,9 +20,9 @@ fn flat_index(id: Invocation, group_size: u32) -> u32 {
 }
 
 // Tile (column tile, row tile) of workgroup `flat` of a launch with one workgroup per
-// tile (`height` rows, `width` columns) of a rows x cols output that reaches its
-// diagonal from below (`lower`: tiles with a column at or left of one of their rows) or
-// from above, row tile by row tile (the host counts them: ops::launch::triangle_tiles);
+// tile (`height` rows, `width` columns) of a rows x cols output that holds an entry on
+// or below its diagonal (`lower`: a column at or left of one of the tile's rows) or on
+// or above it, row tile by row tile (the host counts them: ops::launch::triangle_tiles);
 // a row tile past the last where `flat` is past the last tile. Every workgroup then has
 // a whole tile's work, so a CPU driver that gives each thread an equal run of
 // consecutive workgroups (lavapipe) gives each an equal share of the work: over a grid

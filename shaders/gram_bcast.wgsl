@@ -8,8 +8,8 @@
 // `gram` crosses two barriers per 16 depths. Here every invocation of a workgroup takes
 // the same 16 rows of G and four columns of its own; at each depth lane l reads X's rows
 // l, l + BCAST_SG, ... of the 16 and every lane takes them by subgroupBroadcast. No
-// workgroup memory, no barriers, no split over the depth. Only tiles that reach the
-// diagonal or above are computed; each entry with col >= row is stored at (row, col) and
+// workgroup memory, no barriers, no split over the depth. Only tiles with an entry on
+// or above the diagonal are launched; each entry with col >= row is stored at (row, col) and
 // (col, row), so G is exactly symmetric. Entries are widened to Real before multiplying
 // (in f64 the products of f32 values are exact), summed over the depth in blocks of BK.
 
@@ -46,7 +46,7 @@ fn gram_bcast(
 ) {
     let n = params.n;
     let width = BCAST_W * 4u;
-    // One workgroup per tile that reaches the diagonal from above (common.wgsl
+    // One workgroup per tile with an entry on or above the diagonal (common.wgsl
     // triangle_tile): the entries below it are their mirrors'.
     let tile = triangle_tile(flat_group(id), n, n, 16u, width, false);
     if tile.y * 16u >= n {

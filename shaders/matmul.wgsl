@@ -71,8 +71,9 @@ override TRANS_B: bool = false;
 // taken from (c, r)): for the dense eigensolver's trailing matrix, which is kept
 // lower (LOWER_ONLY below).
 override SYMMETRIC_A: bool = false;
-// The tiled kernel skips output tiles strictly above the diagonal: only C's lower
-// triangle (and the diagonal tiles whole) is written, for symmetric updates.
+// The tiled kernel skips output tiles strictly above the diagonal, and the broadcast
+// kernel (matmul_bcast.wgsl) launches none for them: only C's lower triangle (and the
+// diagonal tiles whole) is written, for symmetric updates.
 override LOWER_ONLY: bool = false;
 // C is stored transposed: output (row, col) goes to C[col, row]. The host computes a
 // product with few rows as its transpose on the skinny tile (ops/matmul.rs SHORT_ROWS).

@@ -96,9 +96,9 @@ fn matmul_bcast(
     // One workgroup per lower tile, none above the diagonal (common.wgsl triangle_tile).
     if LOWER_ONLY {
         let flat = wg_id.x + wg_id.y * groups.x;
-        wg = triangle_tile(flat, params.m, params.n, 16u, BCAST_W * 4u, true);
+        wg = triangle_tile(flat, params.m, params.n, BCAST_M, BCAST_W * 4u, true);
         // Past the last tile (the host's grid rounds up).
-        if wg.y * 16u >= params.m {
+        if wg.y * BCAST_M >= params.m {
             return;
         }
     }

@@ -49,9 +49,8 @@ pub struct BandReduce<T: Real> {
 /// panels take `panel_shared`. At this height a SIMD group of 16 lanes makes at most
 /// about 12,000 loop iterations (counted as [`max_panel_rows`] counts; `store_private`'s
 /// 1,024 and the 16 reflectors its lanes form among them; fewer since the products' lane
-/// loops are written out), below lavapipe's cap of
-/// 65,535. The private array is 8 KiB per invocation in f64 (4 KiB in f32), zeroed at
-/// each launch.
+/// loops are written out), below lavapipe's cap of 65,535. The private array is 8 KiB
+/// per invocation in f64 (4 KiB in f32), zeroed at each launch.
 pub const PRIVATE_ROWS: usize = 1024;
 
 /// The kernel that reduces a panel: the same reflectors either way.
@@ -98,7 +97,7 @@ impl PanelKernel {
     }
 
     /// The lanes `panel_shared` shares v_j between (PANEL_SG): the adapter's smallest
-    /// subgroup size, at most 8; `None` without subgroups, or where a subgroup may be
+    /// subgroup size, at most 8 (`panel_private` writes out the terms of eight lanes); `None` without subgroups, or where a subgroup may be
     /// wider than the kernel's workgroup (MAX_BAND invocations) and so not whole.
     fn shared_lanes(gpu: &Gpu) -> Option<u32> {
         let lanes = gpu.summary.subgroup_min_size.min(8);

@@ -157,7 +157,7 @@ impl Gram {
     }
 
     /// [`Gram::record`] on `gram_bcast`: one workgroup per 16-row, [`Broadcast::tile_columns`]
-    /// output tile that reaches the diagonal from above, and none for the tiles wholly
+    /// output tile with an entry on or above the diagonal, and none for the tiles wholly
     /// below it ([`triangle_tiles`]).
     fn record_broadcast<X: Real, T: Real>(
         &self, batch: &mut Batch, lanes: &Broadcast, x: &Tensor<X>, scale: f64, g: &Tensor<T>,

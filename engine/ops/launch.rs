@@ -73,8 +73,8 @@ pub fn launch<P: bytemuck::Pod>(
     batch.dispatch(kernel, buffers, Some(params), workgroups)
 }
 
-/// The tiles (`[rows, columns]` each) of a `[rows, columns]` output that reach its
-/// diagonal from below (`lower`) or from above: the workgroups of a launch that lists
+/// The tiles (`[height, width]` each) of a `[rows, columns]` output that hold an entry
+/// on or below its diagonal (`lower`) or on or above it: the workgroups of a launch that lists
 /// them with shaders/common.wgsl's `triangle_tile`, which counts them the same way.
 pub fn triangle_tiles([rows, cols]: [usize; 2], [height, width]: [u32; 2], lower: bool) -> u64 {
     let (height, width) = (height as u64, width as u64);
@@ -157,7 +157,7 @@ mod tests {
     /// column is at or left of its last row; from above, one whose last column is at or
     /// right of its first row.
     #[test]
-    fn triangle_tiles_counts_the_tiles_that_reach_the_diagonal() {
+    fn triangle_tiles_counts_the_tiles_on_one_side_of_the_diagonal() {
         for (rows, cols) in [
             (1usize, 1usize),
             (7, 7),
@@ -166,6 +166,7 @@ mod tests {
             (130, 130),
             (257, 257),
             (40, 7),
+            (7, 40),
         ] {
             for [height, width] in [[16u32, 32u32], [16, 64], [16, 16]] {
                 let (h, w) = (height as usize, width as usize);

@@ -547,8 +547,8 @@ impl<T: Real> Matmul<T> {
                 let groups = match plan.lower_only {
                     // One workgroup per lower tile (shaders/common.wgsl triangle_tile).
                     true => {
-                        let tiles = triangle_tiles([dims.m, dims.n], [tile_m, tile_n], true);
-                        grid_1d(batch.gpu(), tiles)?
+                        let lower = triangle_tiles([dims.m, dims.n], [tile_m, tile_n], true);
+                        grid_1d(batch.gpu(), lower)?
                     }
                     false => groups,
                 };

@@ -354,17 +354,18 @@ fn check_symmetric_a<T: Real>(variant: MatmulVariant, layout: Layout, (m, n): (u
     common::assert_close_real(&what, &got, &want, rel, atol, rtol);
 }
 
-/// Symmetry::lower_only: C (a square block of a larger buffer) must be right on and
-/// below its diagonal; above it each element is either untouched or right. The tiled
-/// kernel skips the tiles strictly above the diagonal (documented), so at order 257
-/// some upper elements stay untouched there unless the product is split.
+/// Symmetry::lower_only: C (an m x n block of a larger buffer) must be right on and
+/// below its diagonal (column <= row); above it each element is either untouched or
+/// right. The tiled kernel skips the tiles strictly above the diagonal and the broadcast
+/// kernel launches none for them (documented), so at order 257 some upper elements stay
+/// untouched there unless the product is split.
 fn check_lower_only<T: Real>(
-    variant: MatmulVariant, layout: Layout, (n, k): (usize, usize), ab: (f64, f64),
+    variant: MatmulVariant, layout: Layout, (m, n, k): (usize, usize, usize), ab: (f64, f64),
 ) {
     let (alpha, beta) = ab;
     let (what, mut rng, inputs) =
-        product_case::<T>("matmul lower only", variant, layout, (n, n, k), ab);
-    let c = lower_only_c::<T>(&mut rng, n, beta);
+        product_case::<T>("matmul lower only", variant, layout, (m, n, k), ab);
+    let c = lower_only_c::<T>(&mut rng, (m, n), beta);
     let got = product_in_blocks(
         &what,
         variant,
@@ -372,12 +373,12 @@ fn check_lower_only<T: Real>(
         ab,
         &inputs,
         &c,
-        (n, n),
+        (m, n),
     );
-    let want = reference_product(layout, (n, n, k), ab, &inputs.a, &inputs.b, &c);
+    let want = reference_product(layout, (m, n, k), ab, &inputs.a, &inputs.b, &c);
     let is_lower = |i: usize| i % n <= i / n;
     let pick = |v: &[f64], keep: &dyn Fn(usize) -> bool| -> Vec<f64> {
-        (0..n * n).filter(|&i| keep(i)).map(|i| v[i]).collect()
+        (0..m * n).filter(|&i| keep(i)).map(|i| v[i]).collect()
     };
     let (rel, atol, rtol) = tolerances::<T>(k, alpha);
     common::assert_close(
@@ -388,11 +389,9 @@ fn check_lower_only<T: Real>(
         atol,
         rtol,
     );
-    let untouched = upper_untouched_or_right(&what, n, (&got, &c, &want), (atol, rtol));
-    // The tiled and broadcast kernels skip the tiles strictly above the diagonal (the
-    // broadcast one launches none for them).
+    let untouched = upper_untouched_or_right(&what, (m, n), (&got, &c, &want), (atol, rtol));
     let skips = matches!(variant, MatmulVariant::Tiled | MatmulVariant::Broadcast);
-    if skips && splits(variant, (n, n, k)) == 1 && n > 128 {
+    if skips && splits(variant, (m, n, k)) == 1 && m == n && n > 128 {
         assert!(
             untouched > 0,
             "{what}: the {} kernel wrote every tile above the diagonal",
@@ -402,14 +401,14 @@ fn check_lower_only<T: Real>(
     eprintln!("{what}: {untouched} elements above the diagonal untouched");
 }
 
-/// C (n x n) for a lower-only product: random on and below the diagonal, and
+/// C (m x n) for a lower-only product: random on and below the diagonal, and
 /// [`UPPER_SENTINEL`] above it, or NaN everywhere when beta = 0 (never to be read).
-fn lower_only_c<T: Real>(rng: &mut impl rand::Rng, n: usize, beta: f64) -> Vec<T> {
+fn lower_only_c<T: Real>(rng: &mut impl rand::Rng, (m, n): (usize, usize), beta: f64) -> Vec<T> {
     if beta == 0.0 {
-        return vec![T::poison(); n * n];
+        return vec![T::poison(); m * n];
     }
-    let random: Vec<T> = common::random_real(rng, n * n);
-    (0..n * n)
+    let random: Vec<T> = common::random_real(rng, m * n);
+    (0..m * n)
         .map(|i| {
             if i % n > i / n {
                 T::from_f64(UPPER_SENTINEL)
@@ -420,14 +419,15 @@ fn lower_only_c<T: Real>(rng: &mut impl rand::Rng, n: usize, beta: f64) -> Vec<T
         .collect()
 }
 
-/// Asserts that each element of C (n x n) above the diagonal is untouched (its bits in
+/// Asserts that each element of C (m x n) above the diagonal is untouched (its bits in
 /// `c`) or right (within atol + rtol |want|, not NaN); returns how many are untouched.
 fn upper_untouched_or_right<T: Real>(
-    what: &str, n: usize, (got, c, want): (&[T], &[T], &[f64]), (atol, rtol): (f64, f64),
+    what: &str, (m, n): (usize, usize), (got, c, want): (&[T], &[T], &[f64]),
+    (atol, rtol): (f64, f64),
 ) -> usize {
     let mut untouched = 0;
     let mut wrong = Vec::new();
-    for i in (0..n * n).filter(|&i| i % n > i / n) {
+    for i in (0..m * n).filter(|&i| i % n > i / n) {
         if bits(got[i]) == bits(c[i]) {
             untouched += 1;
         } else if (got[i].to_f64() - want[i]).abs() > atol + rtol * want[i].abs()
@@ -446,18 +446,23 @@ fn upper_untouched_or_right<T: Real>(
     untouched
 }
 
+/// Square and rectangular C (more rows than columns and fewer: the broadcast kernel lists
+/// its lower tiles from both counts), at orders that are not multiples of the tiles.
 fn lower_only_writes_the_lower_triangle<T: Real>() {
     assert!(splits(MatmulVariant::Tiled, (130, 130, 1_000)) > 1);
     for variant in variants() {
         for layout in Layout::ALL {
             for n in [1, 7, 130, 257] {
-                check_lower_only::<T>(variant, layout, (n, 64), (-1.0, 1.0));
+                check_lower_only::<T>(variant, layout, (n, n, 64), (-1.0, 1.0));
             }
-            check_lower_only::<T>(variant, layout, (257, 33), (0.5, 0.0));
-            check_lower_only::<T>(variant, layout, (7, 5), (-0.75, 1.25));
+            check_lower_only::<T>(variant, layout, (257, 257, 33), (0.5, 0.0));
+            check_lower_only::<T>(variant, layout, (7, 7, 5), (-0.75, 1.25));
+            check_lower_only::<T>(variant, layout, (70, 7, 9), (-1.0, 1.0));
+            check_lower_only::<T>(variant, layout, (7, 70, 9), (1.0, 0.0));
+            check_lower_only::<T>(variant, layout, (33, 130, 17), (-1.0, 1.0));
         }
         // Deep enough to split: the split sum writes the whole of C.
-        check_lower_only::<T>(variant, Layout::NT, (130, 1_000), (-1.0, 1.0));
+        check_lower_only::<T>(variant, Layout::NT, (130, 130, 1_000), (-1.0, 1.0));
     }
 }
 
