@@ -140,8 +140,8 @@ fn form_private(j: u32, sigma: Real) {
 }
 
 // v_j . `column`, the same sums in the same order as `dot_shared`. The lanes' terms are
-// written out, eight of them (the host keeps PANEL_SG <= 8): this family keeps naga's loop bounding, which stops the
-// compiler from unrolling a loop over them.
+// written out, eight of them (the host keeps PANEL_SG <= 8): this family keeps naga's
+// loop bounding, which stops the compiler from unrolling a loop over them.
 fn dot_private(j: u32, lane: u32) -> Real {
     var d = Real(0.0);
     for (var r = j / 4u; r < shape.m4; r += PANEL_SG) {

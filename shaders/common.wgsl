@@ -27,7 +27,14 @@ fn flat_index(id: Invocation, group_size: u32) -> u32 {
 // a whole tile's work, so a CPU driver that gives each thread an equal run of
 // consecutive workgroups (lavapipe) gives each an equal share of the work: over a grid
 // of all tiles, one of two threads had about 70% of it (docs/PERFORMANCE.md).
-fn triangle_tile(flat: u32, rows: u32, cols: u32, height: u32, width: u32, lower: bool) -> vec2<u32> {
+fn triangle_tile(
+    flat: u32,
+    rows: u32,
+    cols: u32,
+    height: u32,
+    width: u32,
+    lower: bool,
+) -> vec2<u32> {
     let col_tiles = (cols + width - 1u) / width;
     var t = flat;
     var y = 0u;

@@ -97,8 +97,9 @@ impl PanelKernel {
     }
 
     /// The lanes `panel_shared` shares v_j between (PANEL_SG): the adapter's smallest
-    /// subgroup size, at most 8 (`panel_private` writes out the terms of eight lanes); `None` without subgroups, or where a subgroup may be
-    /// wider than the kernel's workgroup (MAX_BAND invocations) and so not whole.
+    /// subgroup size, at most 8 (`panel_private` writes out the terms of eight lanes);
+    /// `None` without subgroups, or where a subgroup may be wider than the kernel's
+    /// workgroup (MAX_BAND invocations) and so not whole.
     fn shared_lanes(gpu: &Gpu) -> Option<u32> {
         let lanes = gpu.summary.subgroup_min_size.min(8);
         let subgroups = gpu.features().contains(wgpu::Features::SUBGROUP);
