@@ -86,17 +86,12 @@ fn bcast_b4(col: u32, kk: u32, k_stop: u32) -> array<vec4<Real>, 4> {
 }
 
 @compute @workgroup_size(BCAST_W)
-fn matmul_bcast(
-    @builtin(workgroup_id) wg_id: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) li: u32,
-    @builtin(subgroup_invocation_id) lane: u32,
-) {
-    var wg = wg_id.xy;
+fn matmul_bcast(id: Invocation, @builtin(subgroup_invocation_id) lane: u32) {
+    let li = id.lid;
+    var wg = id.wg.xy;
     // One workgroup per lower tile, none above the diagonal (common.wgsl triangle_tile).
     if LOWER_ONLY {
-        let flat = wg_id.x + wg_id.y * groups.x;
-        wg = triangle_tile(flat, params.m, params.n, BCAST_M, BCAST_W * 4u, true);
+        wg = triangle_tile(flat_group(id), params.m, params.n, BCAST_M, BCAST_W * 4u, true);
         // Past the last tile (the host's grid rounds up).
         if wg.y * BCAST_M >= params.m {
             return;

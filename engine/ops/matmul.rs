@@ -519,6 +519,16 @@ impl<T: Real> Matmul<T> {
             1,
         ];
         let tiles = groups[0] as usize * groups[1] as usize;
+        // The broadcast kernel's lower-only launches have one workgroup per lower tile
+        // (shaders/common.wgsl triangle_tile).
+        let lower_broadcast = plan.variant == MatmulVariant::Broadcast && plan.lower_only;
+        let broadcast_groups = match lower_broadcast {
+            true => grid_1d(
+                batch.gpu(),
+                triangle_tiles([dims.m, dims.n], [tile_m, tile_n], true),
+            )?,
+            false => groups,
+        };
         // At least one launch, so that k = 0 still gives C = beta C.
         let mut k_begin = 0;
         loop {
@@ -544,15 +554,7 @@ impl<T: Real> Matmul<T> {
             } else if plan.variant == MatmulVariant::Broadcast {
                 // Its vec4 views of A and B are the same buffers again.
                 let buffers = [a.buffer(), b.buffer(), c.buffer(), a.buffer(), b.buffer()];
-                let groups = match plan.lower_only {
-                    // One workgroup per lower tile (shaders/common.wgsl triangle_tile).
-                    true => {
-                        let lower = triangle_tiles([dims.m, dims.n], [tile_m, tile_n], true);
-                        grid_1d(batch.gpu(), lower)?
-                    }
-                    false => groups,
-                };
-                batch.dispatch(kernel, &buffers, Some(&params), groups)?;
+                batch.dispatch(kernel, &buffers, Some(&params), broadcast_groups)?;
             } else {
                 batch.dispatch(
                     kernel,
