@@ -28,14 +28,23 @@ pub const SMALL_TILE_UP_TO: usize = 128;
 /// has SHADER_F64; each with 64 x 64 and 32 x 32 output tiles, or the broadcast kernel
 /// (shaders/gram_bcast.wgsl) where the network's products run on the broadcast matmul.
 pub struct Gram {
-    kernels: KernelPair,
-    small: KernelPair,
-    /// X f64, G f64 (large and small tiles); `None` without SHADER_F64.
-    input_f64: Option<[Arc<Kernel>; 2]>,
+    kernels: GramKernels,
     /// Partial sums of depth-split products, as raw 32-bit words (f32 or f64 sums).
     partial: Scratch<u32>,
-    /// `gram_bcast`'s lanes, where it runs instead of the tiled kernels.
-    broadcast: Option<Broadcast>,
+}
+
+/// Which Gram kernels run, built when the [`Gram`] is: only those (on lavapipe the tiled
+/// family's six pipelines took about 60 ms to build, which a broadcast run never used).
+enum GramKernels {
+    Tiled {
+        large: KernelPair,
+        small: KernelPair,
+        /// X f64, G f64 (large and small tiles); `None` without SHADER_F64.
+        input_f64: Option<[Arc<Kernel>; 2]>,
+    },
+    /// `gram_bcast`'s lanes; its pipeline is built at the first record (its X_VEC4
+    /// override depends on the depth).
+    Broadcast(Broadcast),
 }
 
 /// Output tiles of side `tile` on or above the diagonal of an n x n matrix.
@@ -79,42 +88,36 @@ impl Gram {
     /// The tiled kernels, or the broadcast one where `broadcast` (tests run both); the
     /// broadcast kernel on an adapter without subgroups is an error.
     pub fn with_broadcast(gpu: &Gpu, broadcast: bool) -> Result<Self> {
-        let broadcast = if broadcast {
-            Some(Broadcast::of(gpu)?)
+        let kernels = if broadcast {
+            GramKernels::Broadcast(Broadcast::of(gpu)?)
         } else {
-            None
-        };
-        let kernels = KernelPair::new(gpu, &GRAM, "gram")?;
-        let small = KernelPair::new(gpu, &GRAM, "gram_small")?;
-        let input_f64 = if gpu.has_f64() {
-            let shader = &shaders::GRAM_F64_INPUT_F64;
-            Some([
-                gpu.kernel(shader, "gram", &[])?,
-                gpu.kernel(shader, "gram_small", &[])?,
-            ])
-        } else {
-            None
+            let input_f64 = if gpu.has_f64() {
+                let shader = &shaders::GRAM_F64_INPUT_F64;
+                Some([
+                    gpu.kernel(shader, "gram", &[])?,
+                    gpu.kernel(shader, "gram_small", &[])?,
+                ])
+            } else {
+                None
+            };
+            GramKernels::Tiled {
+                large: KernelPair::new(gpu, &GRAM, "gram")?,
+                small: KernelPair::new(gpu, &GRAM, "gram_small")?,
+                input_f64,
+            }
         };
         Ok(Gram {
             kernels,
-            small,
-            input_f64,
             partial: Scratch::default(),
-            broadcast,
         })
     }
 
     /// "broadcast" or "tiled": which kernels run.
     pub fn variant_name(&self) -> &'static str {
-        if self.broadcast.is_some() {
-            "broadcast"
-        } else {
-            "tiled"
+        match self.kernels {
+            GramKernels::Broadcast(_) => "broadcast",
+            GramKernels::Tiled { .. } => "tiled",
         }
-    }
-
-    pub fn has_f64(&self) -> bool {
-        self.kernels.has_f64()
     }
 
     /// Records G = scale · X Xᵀ, accumulated and stored in `T` (scale rounded to `T`).
@@ -123,15 +126,22 @@ impl Gram {
         &self, batch: &mut Batch, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
     ) -> Result<()> {
         let (n, d) = dims(x, g)?;
-        if let Some(lanes) = &self.broadcast {
-            return self.record_broadcast(batch, lanes, x, scale, g, (n, d));
-        }
+        let (large, small_tile, input_f64) = match &self.kernels {
+            GramKernels::Broadcast(lanes) => {
+                return Self::record_broadcast(batch, lanes, x, scale, g, (n, d));
+            }
+            GramKernels::Tiled {
+                large,
+                small,
+                input_f64,
+            } => (large, small, input_f64),
+        };
         let small = n <= SMALL_TILE_UP_TO;
         let kernel = match (X::NEEDS_F64, T::NEEDS_F64) {
-            (false, _) if small => self.small.get::<T>(batch.gpu())?,
-            (false, _) => self.kernels.get::<T>(batch.gpu())?,
+            (false, _) if small => small_tile.get::<T>(batch.gpu())?,
+            (false, _) => large.get::<T>(batch.gpu())?,
             (true, false) => bail!(f64_x_needs_f64_g()),
-            (true, true) => match &self.input_f64 {
+            (true, true) => match input_f64 {
                 Some(k) => &k[small as usize],
                 None => bail!(GpuError::MissingFeature {
                     shader: shaders::GRAM_F64_INPUT_F64.name,
@@ -160,7 +170,7 @@ impl Gram {
     /// output tile with an entry on or above the diagonal, and none for the tiles wholly
     /// below it ([`triangle_tiles`]).
     fn record_broadcast<X: Real, T: Real>(
-        &self, batch: &mut Batch, lanes: &Broadcast, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
+        batch: &mut Batch, lanes: &Broadcast, x: &Tensor<X>, scale: f64, g: &Tensor<T>,
         (n, d): (usize, usize),
     ) -> Result<()> {
         let shader = match (X::NEEDS_F64, T::NEEDS_F64) {
