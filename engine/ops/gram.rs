@@ -49,7 +49,7 @@ enum GramKernels {
 
 /// Output tiles of side `tile` on or above the diagonal of an n x n matrix.
 fn upper(tile: usize, n: usize) -> usize {
-    n.div_ceil(tile) * (n.div_ceil(tile) + 1) / 2
+    triangle_tiles([n, n], [tile as u32; 2], false) as usize
 }
 
 /// An f64 X with an f32 G: the precisions no Gram kernel takes.
