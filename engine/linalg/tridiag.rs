@@ -72,8 +72,8 @@ pub fn tridiag_eigen(alpha: &[f64], beta: &[f64], want_vectors: bool) -> Result<
 
 /// Eigenvalues only, in ascending order, of the symmetric tridiagonal with diagonal `alpha`
 /// and off-diagonal `beta` (as in [`tridiag_eigen`]): the root-free QL of Pal, Walker and
-/// Kahan (LAPACK `dsterf`). It works on the squared off-diagonals, so a rotation takes
-/// divisions and no square root; the eigenvalues agree with [`tridiag_eigen`]'s to
+/// Kahan (LAPACK `dsterf`). It works on the squared off-diagonals, so a rotation takes no
+/// square root; the eigenvalues agree with [`tridiag_eigen`]'s to
 /// rounding relative to the matrix's norm (both are backward stable), which is what the
 /// dense eigensolver's bound asks. Unlike `dsterf` it runs QL only (no switch to QR),
 /// scales the whole matrix once instead of each block, deflates by `tql1`'s test on
